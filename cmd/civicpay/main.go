@@ -1,0 +1,85 @@
+// Command civicpay is the one binary of the service:
+//
+//	civicpay serve                      run the HTTP API and the River workers
+//	civicpay migrate                    apply River's and civicpay's migrations
+//	civicpay keys create --role R [--agency CODE] [--name N]
+//	civicpay keys list | keys revoke ID|PREFIX
+//	civicpay demo                       seed the demo catalogue (idempotent)
+//
+// Configuration comes from the environment (see the README); DATABASE_URL is required.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/internal/db"
+)
+
+const usage = `usage: civicpay <command> [flags]
+
+commands:
+  serve                                  run the API and background workers
+  migrate                                apply pending migrations (safe to run concurrently)
+  keys create --role R [--agency CODE] [--name N]
+                                         create an API key and print it once
+  keys list                              list keys (never their secrets)
+  keys revoke ID|PREFIX                  revoke a key
+  demo                                   seed the demo catalogue and print demo keys
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "civicpay:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(out, usage)
+		return nil
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogLevel)
+	slog.SetDefault(log)
+	pool, err := db.Open(ctx, cfg.DatabaseURL, db.Options{MaxConns: cfg.DBMaxConns})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	switch args[0] {
+	case "serve":
+		return serve(ctx, cfg, pool, log)
+	case "migrate":
+		return migrate(ctx, pool, log)
+	case "keys":
+		return keys(ctx, pool, args[1:], out)
+	case "demo":
+		return demo(ctx, pool, out)
+	}
+	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+var errUsage = errors.New("bad usage")

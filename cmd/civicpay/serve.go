@@ -1,0 +1,34 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/civicpay/civicpay/internal/app"
+	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/migrations"
+)
+
+func serve(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.Logger) error {
+	a, err := app.New(ctx, cfg, pool, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	return a.Run(ctx, ln)
+}
+
+func migrate(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	if err := migrations.Up(ctx, pool, log); err != nil {
+		return err
+	}
+	log.Info("database is up to date")
+	return nil
+}

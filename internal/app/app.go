@@ -1,0 +1,156 @@
+// Package app is civicpay's composition root: it builds every service, River
+// worker and HTTP handler from the configuration and runs them. cmd/civicpay
+// calls it for `serve`; end-to-end tests build the same thing.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/internal/metrics"
+	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/server"
+	"github.com/civicpay/civicpay/migrations"
+	"github.com/civicpay/civicpay/payments"
+	"github.com/civicpay/civicpay/payments/catalogue"
+)
+
+// App is a running civicpay: HTTP server plus River workers on one pool.
+type App struct {
+	Config  config.Config
+	Log     *slog.Logger
+	Pool    *pgxpool.Pool
+	River   *river.Client[pgx.Tx]
+	HTTP    *fiber.App
+	Metrics *metrics.Metrics
+	Orders  *payments.Service
+	Keys    *auth.Store
+	Catalog *catalogue.Store
+}
+
+// New wires the application on pool. It refuses to build while migrations are
+// pending, naming them.
+func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.Logger) (*App, error) {
+	if err := migrations.RequireCurrent(ctx, pool); err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: log, Pool: pool, Metrics: metrics.New()}
+	a.Keys = auth.NewStore(pool)
+	a.Catalog = catalogue.NewStore(pool)
+	notifier := &orderNotifier{metrics: a.Metrics}
+	a.Orders = payments.NewService(pool, a.Catalog, payments.Config{
+		DefaultExpiry: cfg.OrderDefaultExpiry, MaxExpiry: cfg.OrderMaxExpiry,
+	}, notifier, log)
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &payments.ExpireWorker{Service: a.Orders, Log: log})
+	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Logger:       quietRiver(log),
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.RiverWorkers}},
+		Workers:      workers,
+		PeriodicJobs: []*river.PeriodicJob{payments.ExpirePeriodic(cfg.ExpiryInterval)},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: river client: %w", err)
+	}
+	a.River = rc
+
+	var mappings []problem.Mapping
+	for _, m := range [][]problem.Mapping{auth.HTTPErrors, catalogue.HTTPErrors, payments.HTTPErrors} {
+		mappings = append(mappings, m...)
+	}
+	a.HTTP = server.New(server.Options{
+		Log:          log,
+		Metrics:      a.Metrics,
+		Auth:         auth.NewAuthenticator(a.Keys, cfg.AuthCacheTTL),
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		Ready:        a.ready,
+		API: []server.Router{
+			auth.NewHandler(a.Keys),
+			catalogue.NewHandler(a.Catalog),
+			payments.NewHandler(a.Orders, cfg.PublicURL),
+		},
+		Errors: mappings,
+	})
+	return a, nil
+}
+
+func (a *App) ready(ctx context.Context) error {
+	if err := a.Pool.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	var n int
+	if err := a.Pool.QueryRow(ctx, `SELECT count(*) FROM river_queue`).Scan(&n); err != nil {
+		return fmt.Errorf("river tables: %w", err)
+	}
+	select {
+	case <-a.River.Stopped():
+		return errors.New("river client stopped")
+	default:
+	}
+	return nil
+}
+
+// Run starts River and serves HTTP on ln until ctx is cancelled, then shuts
+// down gracefully: in-flight requests finish, River finishes running jobs.
+func (a *App) Run(ctx context.Context, ln net.Listener) error {
+	if err := a.River.Start(ctx); err != nil {
+		return fmt.Errorf("app: start river: %w", err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- a.HTTP.Listener(ln) }()
+	a.Log.Info("civicpay serving", "addr", ln.Addr().String(), "public_url", a.Config.PublicURL)
+	select {
+	case err := <-errc:
+		return fmt.Errorf("app: http: %w", err)
+	case <-ctx.Done():
+	}
+	a.Log.Info("shutting down", "grace", a.Config.ShutdownGrace.String())
+	var errs []error
+	if err := a.HTTP.ShutdownWithTimeout(a.Config.ShutdownGrace); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
+	defer cancel()
+	if err := a.River.Stop(stopCtx); err != nil {
+		errs = append(errs, fmt.Errorf("river stop: %w", err))
+	}
+	a.Log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// orderNotifier counts order events; webhooks subscribe here too.
+type orderNotifier struct{ metrics *metrics.Metrics }
+
+func (n *orderNotifier) OrderChanged(_ context.Context, _ pgx.Tx, eventType string, _ payments.Order) error {
+	n.metrics.OrderEvents.WithLabelValues(eventType).Inc()
+	return nil
+}
+
+// quietRiver keeps River's own logs at warn and above.
+func quietRiver(log *slog.Logger) *slog.Logger {
+	return slog.New(&minLevel{Handler: log.Handler(), min: slog.LevelWarn})
+}
+
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h *minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+var _ = time.Second

@@ -1,0 +1,203 @@
+// Package auth holds civicpay's API keys and roles.
+//
+// A key looks like `cpk_<prefix>_<secret>`: the prefix (12 hex characters) finds
+// the row, only SHA-256 of the secret is stored, and the comparison is constant
+// time. Secrets have 192 bits of entropy, so a fast hash is the right tool (a
+// password hash would only slow every request). The full key is shown once, at
+// creation.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Role is what a key may do.
+type Role string
+
+// The four roles of DESIGN.md §8.
+const (
+	RolePortal   Role = "portal"   // create and read the orders it created
+	RoleAgency   Role = "agency"   // its own agency's orders, revenue and webhooks
+	RoleTreasury Role = "treasury" // statements, reconciliation, all revenue, refunds
+	RoleAdmin    Role = "admin"    // keys, catalogue, everything
+)
+
+// ParseRole validates a role name.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RolePortal, RoleAgency, RoleTreasury, RoleAdmin:
+		return r, nil
+	}
+	return "", fmt.Errorf("%w: %q (want portal, agency, treasury or admin)", ErrInvalidRole, s)
+}
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	KeyID      uuid.UUID
+	Prefix     string
+	Role       Role
+	AgencyCode string // set only for RoleAgency
+	Name       string
+}
+
+// Actor is how the principal appears in audit trails (never the secret).
+func (p Principal) Actor() string { return string(p.Role) + ":" + p.Prefix }
+
+// Key is a stored API key, without its secret.
+type Key struct {
+	ID         uuid.UUID  `json:"id"`
+	Prefix     string     `json:"prefix"`
+	Role       Role       `json:"role"`
+	AgencyCode string     `json:"agency_code,omitempty"`
+	Name       string     `json:"name"`
+	CreatedAt  time.Time  `json:"created_at"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Errors of this package.
+var (
+	ErrInvalidRole    = errors.New("invalid role")
+	ErrAgencyRequired = errors.New("an agency key needs an agency code, and only agency keys have one")
+	ErrUnknownAgency  = errors.New("unknown agency")
+	ErrKeyNotFound    = errors.New("api key not found")
+	ErrUnauthorized   = errors.New("missing, malformed, unknown or revoked API key")
+)
+
+// Store reads and writes keys.
+type Store struct{ pool *pgxpool.Pool }
+
+// NewStore returns a key store on pool.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Create makes a key and returns it with its full secret, which is never stored.
+func (s *Store) Create(ctx context.Context, role Role, agencyCode, name string) (Key, string, error) {
+	if (role == RoleAgency) != (agencyCode != "") {
+		return Key{}, "", ErrAgencyRequired
+	}
+	prefixBytes := make([]byte, 6)
+	secretBytes := make([]byte, 24)
+	if _, err := rand.Read(prefixBytes); err != nil {
+		return Key{}, "", fmt.Errorf("auth: random prefix: %w", err)
+	}
+	if _, err := rand.Read(secretBytes); err != nil {
+		return Key{}, "", fmt.Errorf("auth: random secret: %w", err)
+	}
+	prefix := hex.EncodeToString(prefixBytes)
+	secret := base64.RawURLEncoding.EncodeToString(secretBytes)
+	sum := sha256.Sum256([]byte(secret))
+	k := Key{ID: uuid.Must(uuid.NewV7()), Prefix: prefix, Role: role, AgencyCode: agencyCode, Name: name}
+	var agency *string
+	if agencyCode != "" {
+		agency = &agencyCode
+	}
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO api_keys (id, prefix, secret_hash, role, agency_code, name)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
+		k.ID, prefix, sum[:], string(role), agency, name).Scan(&k.CreatedAt)
+	if err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+			return Key{}, "", fmt.Errorf("%w: %s", ErrUnknownAgency, agencyCode)
+		}
+		return Key{}, "", fmt.Errorf("auth: insert key: %w", err)
+	}
+	return k, "cpk_" + prefix + "_" + secret, nil
+}
+
+// Authenticate resolves a presented key to its principal.
+func (s *Store) Authenticate(ctx context.Context, presented string) (Principal, error) {
+	prefix, secret, ok := split(presented)
+	if !ok {
+		return Principal{}, ErrUnauthorized
+	}
+	var (
+		p      Principal
+		hash   []byte
+		agency *string
+		role   string
+	)
+	err := s.pool.QueryRow(ctx, `
+		SELECT id, prefix, secret_hash, role, agency_code, name FROM api_keys
+		WHERE prefix = $1 AND revoked_at IS NULL`, prefix).Scan(&p.KeyID, &p.Prefix, &hash, &role, &agency, &p.Name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Principal{}, ErrUnauthorized
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("auth: look up key: %w", err)
+	}
+	sum := sha256.Sum256([]byte(secret))
+	if subtle.ConstantTimeCompare(sum[:], hash) != 1 {
+		return Principal{}, ErrUnauthorized
+	}
+	p.Role = Role(role)
+	if agency != nil {
+		p.AgencyCode = *agency
+	}
+	return p, nil
+}
+
+// List returns every key, newest first, without secrets.
+func (s *Store) List(ctx context.Context) ([]Key, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, prefix, role, coalesce(agency_code, ''), name, created_at, revoked_at
+		FROM api_keys ORDER BY created_at DESC, id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("auth: list keys: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Key, error) {
+		var k Key
+		var role string
+		err := r.Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.RevokedAt)
+		k.Role = Role(role)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: list keys: %w", err)
+	}
+	return keys, nil
+}
+
+// Revoke disables a key by id or prefix. Revoking twice is not an error.
+func (s *Store) Revoke(ctx context.Context, idOrPrefix string) (Key, error) {
+	var k Key
+	var role string
+	err := s.pool.QueryRow(ctx, `
+		UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+		WHERE prefix = $1 OR id::text = $1
+		RETURNING id, prefix, role, coalesce(agency_code, ''), name, created_at, revoked_at`, idOrPrefix).
+		Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.RevokedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Key{}, fmt.Errorf("%w: %s", ErrKeyNotFound, idOrPrefix)
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("auth: revoke key: %w", err)
+	}
+	k.Role = Role(role)
+	return k, nil
+}
+
+func split(presented string) (prefix, secret string, ok bool) {
+	rest, found := strings.CutPrefix(presented, "cpk_")
+	if !found {
+		return "", "", false
+	}
+	prefix, secret, found = strings.Cut(rest, "_")
+	if !found || len(prefix) != 12 || len(secret) < 16 || len(secret) > 128 {
+		return "", "", false
+	}
+	return prefix, secret, true
+}

@@ -1,0 +1,61 @@
+// Package metrics holds civicpay's Prometheus registry: HTTP request counters and
+// latencies, and the service's own counters beside them. Each server gets its own
+// registry, so tests can build many.
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics is the set of collectors of one server.
+type Metrics struct {
+	Registry     *prometheus.Registry
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+	// OrderEvents counts order state changes by type (order.created, order.paid, …).
+	OrderEvents *prometheus.CounterVec
+}
+
+// New returns a registry with Go, process and civicpay collectors.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "civicpay_http_requests_total", Help: "HTTP requests by method, route and status.",
+		}, []string{"method", "route", "status"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "civicpay_http_request_duration_seconds", Help: "HTTP request latency by method and route.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"method", "route"}),
+		OrderEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "civicpay_order_events_total", Help: "Order state changes by event type.",
+		}, []string{"type"}),
+	}
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.httpRequests, m.httpDuration, m.OrderEvents)
+	return m
+}
+
+// Middleware records every request under its route pattern (not its raw path,
+// so ids and references do not explode the label space).
+func (m *Metrics) Middleware() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		err := c.Next()
+		route := c.Route().Path
+		status := c.Response().StatusCode()
+		if err != nil {
+			if fe, ok := err.(*fiber.Error); ok {
+				status = fe.Code
+			}
+		}
+		m.httpRequests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
+		m.httpDuration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())
+		return err
+	}
+}

@@ -1,0 +1,147 @@
+// Package server builds civicpay's HTTP application: middleware (request id, JSON
+// access log, recovery, metrics, body limit), the error handler that maps every
+// error to problem+json in one place, health and readiness probes, the OpenAPI
+// document, and the routes of each domain package.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/metrics"
+	"github.com/civicpay/civicpay/internal/problem"
+)
+
+// Router is anything that mounts routes (every domain package's Handler).
+type Router interface{ Routes(r fiber.Router) }
+
+// Options are the pieces the server is built from.
+type Options struct {
+	Log          *slog.Logger
+	Metrics      *metrics.Metrics
+	Auth         *auth.Authenticator
+	MaxBodyBytes int
+	// Ready reports whether the service can take traffic (database, River).
+	Ready func(ctx context.Context) error
+	// API routers are mounted on /v1 behind API-key authentication.
+	API []Router
+	// Public routers are mounted at the root with no authentication: citizen
+	// pages and gateway callbacks, which carry their own signatures.
+	Public []Router
+	// Errors maps domain errors to HTTP statuses.
+	Errors []problem.Mapping
+}
+
+// New builds the Fiber app.
+func New(o Options) *fiber.App {
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	errorHandler := problem.Handler(o.Log, o.Errors...)
+	app := fiber.New(fiber.Config{
+		AppName:               "civicpay",
+		DisableStartupMessage: true,
+		BodyLimit:             o.MaxBodyBytes,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		ErrorHandler:          errorHandler,
+	})
+	// Order matters: errors are turned into problem+json inside accessLog, so the
+	// log line and the metrics see the status the client gets; recover sits
+	// innermost so a panic becomes a logged 500, never a dropped connection.
+	app.Use(requestID(), o.Metrics.Middleware(), accessLog(o.Log, errorHandler), recover.New())
+
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/readyz", func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		if err := o.Ready(ctx); err != nil {
+			return problem.New(http.StatusServiceUnavailable, "Not ready", err.Error())
+		}
+		return c.JSON(fiber.Map{"status": "ready"})
+	})
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{})))
+	app.Get("/openapi.json", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, "application/vnd.oai.openapi+json")
+		return c.Send(OpenAPI())
+	})
+
+	for _, r := range o.Public {
+		r.Routes(app)
+	}
+	v1 := app.Group("/v1", o.Auth.Middleware())
+	for _, r := range o.API {
+		r.Routes(v1)
+	}
+	app.Use(func(c *fiber.Ctx) error {
+		return problem.New(http.StatusNotFound, "Not found", "no route "+c.Method()+" "+c.Path())
+	})
+	return app
+}
+
+var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+
+// requestID takes a sane X-Request-ID from the caller or makes one.
+func requestID() fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id := c.Get(fiber.HeaderXRequestID)
+		if !requestIDRE.MatchString(id) {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		} else {
+			id = string([]byte(id)) // copy: Fiber reuses header memory
+		}
+		c.Locals("request_id", id)
+		c.Set(fiber.HeaderXRequestID, id)
+		return c.Next()
+	}
+}
+
+// accessLog writes one JSON line per request. It logs the path but never the
+// query string, headers or body (keys, signatures and national IDs live there).
+func accessLog(log *slog.Logger, errorHandler fiber.ErrorHandler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		start := time.Now()
+		if err := c.Next(); err != nil {
+			if herr := errorHandler(c, err); herr != nil {
+				return herr
+			}
+		}
+		status := c.Response().StatusCode()
+		attrs := []any{"method", c.Method(), "route", c.Route().Path, "status", status,
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", c.Locals("request_id")}
+		if p := auth.FromCtx(c); p.Prefix != "" {
+			attrs = append(attrs, "key", p.Prefix)
+		}
+		log.LogAttrs(c.UserContext(), level(status), "http request", slogAttrs(attrs)...)
+		return nil
+	}
+}
+
+func level(status int) slog.Level {
+	if status >= 500 {
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+func slogAttrs(kv []any) []slog.Attr {
+	out := make([]slog.Attr, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out = append(out, slog.Any(kv[i].(string), kv[i+1]))
+	}
+	return out
+}

@@ -1,0 +1,254 @@
+// Package catalogue holds what civicpay collects for: agencies (who is owed the
+// money and which treasury account it is paid into) and the services they charge
+// for (a fee, charge, tax or fine, at a fixed amount or within a range).
+package catalogue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/internal/money"
+	"github.com/civicpay/civicpay/internal/problem"
+)
+
+// Agency is a public body that is owed money.
+type Agency struct {
+	Code            string    `json:"code"`
+	Name            string    `json:"name"`
+	TreasuryAccount string    `json:"treasury_account"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+}
+
+// Kind is what a service charges.
+type Kind string
+
+// The kinds of charge.
+const (
+	KindFee    Kind = "fee"
+	KindCharge Kind = "charge"
+	KindTax    Kind = "tax"
+	KindFine   Kind = "fine"
+)
+
+// Service is something an agency charges for.
+type Service struct {
+	Code        string           `json:"code"`
+	AgencyCode  string           `json:"agency_code"`
+	Name        string           `json:"name"`
+	Kind        Kind             `json:"kind"`
+	Currency    string           `json:"currency"`
+	FixedAmount *decimal.Decimal `json:"fixed_amount,omitempty"`
+	MinAmount   *decimal.Decimal `json:"min_amount,omitempty"`
+	MaxAmount   *decimal.Decimal `json:"max_amount,omitempty"`
+	Active      bool             `json:"active"`
+	CreatedAt   time.Time        `json:"created_at"`
+	UpdatedAt   time.Time        `json:"updated_at"`
+}
+
+// Errors of the catalogue.
+var (
+	ErrAgencyNotFound  = errors.New("agency not found")
+	ErrServiceNotFound = errors.New("service not found")
+	ErrExists          = errors.New("already exists")
+)
+
+var codeRE = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{1,47}$`)
+
+// Validate checks an agency before it is stored.
+func (a *Agency) Validate() error {
+	a.Code = strings.ToUpper(strings.TrimSpace(a.Code))
+	if !codeRE.MatchString(a.Code) || len(a.Code) > 32 {
+		return problem.Invalid("code", "2 to 32 characters A-Z, 0-9 and '-', starting with a letter or digit")
+	}
+	if a.Name = strings.TrimSpace(a.Name); a.Name == "" || len(a.Name) > 200 {
+		return problem.Invalid("name", "required, at most 200 characters")
+	}
+	if a.TreasuryAccount = strings.TrimSpace(a.TreasuryAccount); a.TreasuryAccount == "" || len(a.TreasuryAccount) > 64 {
+		return problem.Invalid("treasury_account", "required, at most 64 characters")
+	}
+	return nil
+}
+
+// Validate checks a service's shape and amount rule.
+func (s *Service) Validate() error {
+	s.Code = strings.ToUpper(strings.TrimSpace(s.Code))
+	if !codeRE.MatchString(s.Code) {
+		return problem.Invalid("code", "2 to 48 characters A-Z, 0-9 and '-'")
+	}
+	if s.Name = strings.TrimSpace(s.Name); s.Name == "" || len(s.Name) > 200 {
+		return problem.Invalid("name", "required, at most 200 characters")
+	}
+	switch s.Kind {
+	case KindFee, KindCharge, KindTax, KindFine:
+	default:
+		return problem.Invalid("kind", "must be fee, charge, tax or fine")
+	}
+	if s.Currency == "" {
+		s.Currency = money.VND
+	}
+	if !money.Supported(s.Currency) {
+		return problem.Invalid("currency", "unsupported currency %q", s.Currency)
+	}
+	switch {
+	case s.FixedAmount != nil && s.MinAmount == nil && s.MaxAmount == nil:
+		if err := money.CheckAmount(*s.FixedAmount, s.Currency); err != nil {
+			return problem.Invalid("fixed_amount", "%v", err)
+		}
+	case s.FixedAmount == nil && s.MinAmount != nil && s.MaxAmount != nil:
+		if err := money.CheckAmount(*s.MinAmount, s.Currency); err != nil {
+			return problem.Invalid("min_amount", "%v", err)
+		}
+		if err := money.CheckAmount(*s.MaxAmount, s.Currency); err != nil {
+			return problem.Invalid("max_amount", "%v", err)
+		}
+		if s.MinAmount.GreaterThan(*s.MaxAmount) {
+			return problem.Invalid("max_amount", "must not be below min_amount")
+		}
+	default:
+		return problem.Invalid("fixed_amount", "give either fixed_amount, or min_amount and max_amount")
+	}
+	return nil
+}
+
+// CheckAmount says whether amount may be charged for the service.
+func (s *Service) CheckAmount(amount decimal.Decimal) error {
+	if err := money.CheckAmount(amount, s.Currency); err != nil {
+		return err
+	}
+	if s.FixedAmount != nil && !amount.Equal(*s.FixedAmount) {
+		return fmt.Errorf("service %s costs exactly %s %s", s.Code, s.FixedAmount, s.Currency)
+	}
+	if s.MinAmount != nil && (amount.LessThan(*s.MinAmount) || amount.GreaterThan(*s.MaxAmount)) {
+		return fmt.Errorf("service %s accepts %s to %s %s", s.Code, s.MinAmount, s.MaxAmount, s.Currency)
+	}
+	return nil
+}
+
+// Store reads and writes the catalogue.
+type Store struct{ pool *pgxpool.Pool }
+
+// NewStore returns a catalogue store.
+func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// UpsertAgency creates or updates an agency.
+func (s *Store) UpsertAgency(ctx context.Context, a Agency) (Agency, error) {
+	if err := a.Validate(); err != nil {
+		return Agency{}, err
+	}
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO agencies (code, name, treasury_account) VALUES ($1, $2, $3)
+		ON CONFLICT (code) DO UPDATE SET name = excluded.name, treasury_account = excluded.treasury_account, updated_at = now()
+		RETURNING created_at, updated_at`, a.Code, a.Name, a.TreasuryAccount).Scan(&a.CreatedAt, &a.UpdatedAt)
+	if err != nil {
+		return Agency{}, fmt.Errorf("catalogue: upsert agency %s: %w", a.Code, err)
+	}
+	return a, nil
+}
+
+const agencyCols = `code, name, treasury_account, created_at, updated_at`
+
+func scanAgency(r pgx.Row) (Agency, error) {
+	var a Agency
+	err := r.Scan(&a.Code, &a.Name, &a.TreasuryAccount, &a.CreatedAt, &a.UpdatedAt)
+	return a, err
+}
+
+// Agency returns one agency.
+func (s *Store) Agency(ctx context.Context, code string) (Agency, error) {
+	a, err := scanAgency(s.pool.QueryRow(ctx, `SELECT `+agencyCols+` FROM agencies WHERE code = $1`, code))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Agency{}, fmt.Errorf("%w: %s", ErrAgencyNotFound, code)
+	}
+	if err != nil {
+		return Agency{}, fmt.Errorf("catalogue: agency %s: %w", code, err)
+	}
+	return a, nil
+}
+
+// Agencies lists all agencies by code.
+func (s *Store) Agencies(ctx context.Context) ([]Agency, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+agencyCols+` FROM agencies ORDER BY code`)
+	if err != nil {
+		return nil, fmt.Errorf("catalogue: list agencies: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Agency, error) { return scanAgency(r) })
+}
+
+// UpsertService creates or updates a service.
+func (s *Store) UpsertService(ctx context.Context, svc Service) (Service, error) {
+	if err := svc.Validate(); err != nil {
+		return Service{}, err
+	}
+	err := s.pool.QueryRow(ctx, `
+		INSERT INTO services (code, agency_code, name, kind, currency, fixed_amount, min_amount, max_amount, active)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (code) DO UPDATE SET agency_code = excluded.agency_code, name = excluded.name, kind = excluded.kind,
+			currency = excluded.currency, fixed_amount = excluded.fixed_amount, min_amount = excluded.min_amount,
+			max_amount = excluded.max_amount, active = excluded.active, updated_at = now()
+		RETURNING created_at, updated_at`,
+		svc.Code, svc.AgencyCode, svc.Name, string(svc.Kind), svc.Currency, svc.FixedAmount, svc.MinAmount, svc.MaxAmount, svc.Active).
+		Scan(&svc.CreatedAt, &svc.UpdatedAt)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return Service{}, problem.Invalid("agency_code", "unknown agency %q", svc.AgencyCode)
+	}
+	if err != nil {
+		return Service{}, fmt.Errorf("catalogue: upsert service %s: %w", svc.Code, err)
+	}
+	return svc, nil
+}
+
+const serviceCols = `code, agency_code, name, kind, currency, fixed_amount, min_amount, max_amount, active, created_at, updated_at`
+
+func scanService(r pgx.Row) (Service, error) {
+	var s Service
+	var kind string
+	var fixed, lo, hi decimal.NullDecimal
+	err := r.Scan(&s.Code, &s.AgencyCode, &s.Name, &kind, &s.Currency, &fixed, &lo, &hi, &s.Active, &s.CreatedAt, &s.UpdatedAt)
+	s.Kind = Kind(kind)
+	s.FixedAmount, s.MinAmount, s.MaxAmount = ptr(fixed), ptr(lo), ptr(hi)
+	return s, err
+}
+
+func ptr(d decimal.NullDecimal) *decimal.Decimal {
+	if !d.Valid {
+		return nil
+	}
+	return &d.Decimal
+}
+
+// Services lists services, optionally of one agency.
+func (s *Store) Services(ctx context.Context, agencyCode string) ([]Service, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+serviceCols+` FROM services WHERE $1 = '' OR agency_code = $1 ORDER BY code`, agencyCode)
+	if err != nil {
+		return nil, fmt.Errorf("catalogue: list services: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Service, error) { return scanService(r) })
+}
+
+// ServicesByCode loads the named services (used to price an order's lines).
+func (s *Store) ServicesByCode(ctx context.Context, codes []string) (map[string]Service, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+serviceCols+` FROM services WHERE code = ANY($1)`, codes)
+	if err != nil {
+		return nil, fmt.Errorf("catalogue: load services: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Service, error) { return scanService(r) })
+	if err != nil {
+		return nil, fmt.Errorf("catalogue: load services: %w", err)
+	}
+	out := make(map[string]Service, len(list))
+	for _, svc := range list {
+		out[svc.Code] = svc
+	}
+	return out, nil
+}

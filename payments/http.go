@@ -1,0 +1,221 @@
+package payments
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/payments/reference"
+)
+
+// HTTPErrors maps the order lifecycle's errors to HTTP.
+var HTTPErrors = []problem.Mapping{
+	{Err: ErrOrderNotFound, Status: http.StatusNotFound, Title: "Not found"},
+	{Err: ErrNotOpen, Status: http.StatusConflict, Title: "Order not open"},
+	{Err: ErrIdempotencyMismatch, Status: http.StatusUnprocessableEntity, Title: "Idempotency key reused"},
+	{Err: ErrIdempotencyInProgress, Status: http.StatusConflict, Title: "Request in progress"},
+}
+
+// Handler serves the orders API.
+type Handler struct {
+	svc        *Service
+	payBaseURL string
+}
+
+// NewHandler returns the orders API; payBaseURL is the public base of citizen pages.
+func NewHandler(svc *Service, payBaseURL string) *Handler {
+	return &Handler{svc: svc, payBaseURL: strings.TrimRight(payBaseURL, "/")}
+}
+
+// Routes mounts the orders API on r (the /v1 group, behind authentication).
+func (h *Handler) Routes(r fiber.Router) {
+	r.Post("/orders", auth.Require(auth.RolePortal), h.create)
+	r.Get("/orders", h.list)
+	r.Get("/orders/by-reference/:ref", h.getByReference)
+	r.Get("/orders/:id", h.get)
+	r.Get("/orders/:id/events", h.events)
+	r.Post("/orders/:id/cancel", auth.Require(auth.RolePortal, auth.RoleAgency), h.cancel)
+}
+
+// OrderView is an order as the API returns it.
+type OrderView struct {
+	Order
+	PayURL string `json:"pay_url"`
+}
+
+// View renders o for p.
+func (h *Handler) View(p auth.Principal, o Order) OrderView {
+	return OrderView{Order: ForViewer(p, o), PayURL: h.payBaseURL + "/pay/" + o.Reference}
+}
+
+func (h *Handler) create(c *fiber.Ctx) error {
+	key := strings.TrimSpace(c.Get("Idempotency-Key"))
+	if key == "" {
+		return problem.BadRequest("header.Idempotency-Key", "required: a unique key per order, reused only to retry the same request")
+	}
+	if len(key) > MaxIdemKeyLen || strings.ContainsFunc(key, func(r rune) bool { return r < 0x20 || r > 0x7e }) {
+		return problem.BadRequest("header.Idempotency-Key", "at most %d printable ASCII characters", MaxIdemKeyLen)
+	}
+	var req CreateRequest
+	if err := problem.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	p := auth.FromCtx(c)
+	o, created, err := h.svc.Create(c.UserContext(), p, strings.Clone(key), req)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		c.Location("/v1/orders/" + o.ID.String())
+	}
+	return c.Status(status).JSON(h.View(p, o))
+}
+
+func (h *Handler) get(c *fiber.Ctx) error {
+	id, err := parseID(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	p := auth.FromCtx(c)
+	o, err := h.svc.Get(c.UserContext(), p, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(h.View(p, o))
+}
+
+func (h *Handler) getByReference(c *fiber.Ctx) error {
+	ref, err := reference.Parse(c.Params("ref"))
+	if err != nil {
+		return problem.BadRequest("path.ref", "%v", err)
+	}
+	p := auth.FromCtx(c)
+	o, err := h.svc.GetByReference(c.UserContext(), p, ref)
+	if err != nil {
+		return err
+	}
+	return c.JSON(h.View(p, o))
+}
+
+func (h *Handler) events(c *fiber.Ctx) error {
+	id, err := parseID(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	evs, err := h.svc.Events(c.UserContext(), auth.FromCtx(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"data": evs})
+}
+
+type cancelRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (h *Handler) cancel(c *fiber.Ctx) error {
+	id, err := parseID(c.Params("id"))
+	if err != nil {
+		return err
+	}
+	var req cancelRequest
+	if len(c.Body()) > 0 {
+		if err := problem.DecodeJSON(c.Body(), &req); err != nil {
+			return err
+		}
+	}
+	if len(req.Reason) > 500 {
+		return problem.Invalid("reason", "at most 500 characters")
+	}
+	p := auth.FromCtx(c)
+	o, err := h.svc.Cancel(c.UserContext(), p, id, req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(h.View(p, o))
+}
+
+// Page is a keyset-paginated list.
+type Page[T any] struct {
+	Data       []T    `json:"data"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+func (h *Handler) list(c *fiber.Ctx) error {
+	f, err := parseListFilter(c)
+	if err != nil {
+		return err
+	}
+	p := auth.FromCtx(c)
+	orders, err := h.svc.List(c.UserContext(), p, f)
+	if err != nil {
+		return err
+	}
+	page := Page[OrderView]{Data: make([]OrderView, 0, len(orders))}
+	for _, o := range orders {
+		page.Data = append(page.Data, OrderView{Order: o, PayURL: h.payBaseURL + "/pay/" + o.Reference})
+	}
+	if len(orders) == f.Limit {
+		last := orders[len(orders)-1]
+		page.NextCursor = Cursor{CreatedAt: last.CreatedAt, ID: last.ID}.Encode()
+	}
+	return c.JSON(page)
+}
+
+func parseListFilter(c *fiber.Ctx) (ListFilter, error) {
+	f := ListFilter{
+		AgencyCode:  strings.ToUpper(c.Query("agency")),
+		ServiceCode: strings.ToUpper(c.Query("service")),
+		Limit:       50,
+	}
+	if s := c.Query("status"); s != "" {
+		st, ok := ParseStatus(s)
+		if !ok {
+			return f, problem.BadRequest("query.status", "unknown status %q", s)
+		}
+		f.Status = st
+	}
+	for _, q := range []struct {
+		name string
+		dst  **time.Time
+	}{{"created_from", &f.From}, {"created_to", &f.To}} {
+		if s := c.Query(q.name); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return f, problem.BadRequest("query."+q.name, "an RFC 3339 time such as 2026-11-24T00:00:00+07:00")
+			}
+			*q.dst = &t
+		}
+	}
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 500 {
+			return f, problem.BadRequest("query.limit", "a whole number from 1 to 500")
+		}
+		f.Limit = n
+	}
+	if s := c.Query("cursor"); s != "" {
+		cur, err := ParseCursor(s)
+		if err != nil {
+			return f, problem.BadRequest("query.cursor", "%v", err)
+		}
+		f.After = &cur
+	}
+	return f, nil
+}
+
+func parseID(s string) (uuid.UUID, error) {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return uuid.Nil, problem.BadRequest("path.id", "not a valid order id (UUID)")
+	}
+	return id, nil
+}

@@ -1,0 +1,101 @@
+// Package payments is the order lifecycle: payment orders issued for a portal,
+// their lines owed to agencies, and every state change with its event.
+//
+// The rules live in this file and service.go; SQL in store.go; HTTP in http.go.
+package payments
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+)
+
+// Status of an order (DESIGN.md §3).
+type Status string
+
+// Order states.
+const (
+	StatusOpen              Status = "open"
+	StatusPaid              Status = "paid"
+	StatusPartiallyRefunded Status = "partially_refunded"
+	StatusRefunded          Status = "refunded"
+	StatusCancelled         Status = "cancelled"
+	StatusExpired           Status = "expired"
+)
+
+// ParseStatus validates a status name.
+func ParseStatus(s string) (Status, bool) {
+	switch st := Status(s); st {
+	case StatusOpen, StatusPaid, StatusPartiallyRefunded, StatusRefunded, StatusCancelled, StatusExpired:
+		return st, true
+	}
+	return "", false
+}
+
+// Line is one catalogue service on an order and the agency credited with it.
+type Line struct {
+	No          int             `json:"line_no"`
+	ServiceCode string          `json:"service"`
+	AgencyCode  string          `json:"agency"`
+	Kind        string          `json:"kind"`
+	Amount      decimal.Decimal `json:"amount"`
+}
+
+// Payer is the citizen or business that owes the order.
+type Payer struct {
+	Name       string `json:"name"`
+	NationalID string `json:"national_id,omitempty"`
+	Email      string `json:"email,omitempty"`
+	Phone      string `json:"phone,omitempty"`
+}
+
+// Order is a payment order.
+type Order struct {
+	ID             uuid.UUID         `json:"id"`
+	Reference      string            `json:"reference"`
+	AgencyCode     string            `json:"agency"`
+	CreatedBy      uuid.UUID         `json:"-"`
+	Status         Status            `json:"status"`
+	Currency       string            `json:"currency"`
+	Total          decimal.Decimal   `json:"total"`
+	AmountPaid     decimal.Decimal   `json:"amount_paid"`
+	AmountRefunded decimal.Decimal   `json:"amount_refunded"`
+	Lines          []Line            `json:"lines"`
+	Payer          Payer             `json:"payer"`
+	Description    string            `json:"description"`
+	ReturnURL      string            `json:"return_url,omitempty"`
+	Metadata       map[string]string `json:"metadata"`
+	ExpiresAt      time.Time         `json:"expires_at"`
+	CreatedAt      time.Time         `json:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+	PaidAt         *time.Time        `json:"paid_at,omitempty"`
+	ClosedAt       *time.Time        `json:"closed_at,omitempty"`
+}
+
+// Errors of the order lifecycle.
+var (
+	ErrOrderNotFound         = errors.New("order not found")
+	ErrNotOpen               = errors.New("order is not open")
+	ErrIdempotencyMismatch   = errors.New("Idempotency-Key was already used with a different request")
+	ErrIdempotencyInProgress = errors.New("a request with this Idempotency-Key is still being processed")
+)
+
+// MaskNationalID keeps the last three characters: "079203001234" -> "*********234".
+func MaskNationalID(id string) string {
+	if id == "" {
+		return ""
+	}
+	if len(id) <= 3 {
+		return strings.Repeat("*", len(id))
+	}
+	return strings.Repeat("*", len(id)-3) + id[len(id)-3:]
+}
+
+// Masked returns a copy of o with the payer's national ID masked.
+func (o Order) Masked() Order {
+	o.Payer.NationalID = MaskNationalID(o.Payer.NationalID)
+	return o
+}

@@ -1,0 +1,311 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/payments/catalogue"
+	"github.com/civicpay/civicpay/payments/reference"
+)
+
+// Notifier is told, inside the transaction of the change, that an order changed
+// state (webhooks subscribe through it). It may be nil.
+type Notifier interface {
+	OrderChanged(ctx context.Context, tx pgx.Tx, eventType string, o Order) error
+}
+
+// Config tunes the order service.
+type Config struct {
+	DefaultExpiry time.Duration // expiry when the request names none (24h)
+	MaxExpiry     time.Duration // furthest expiry a request may ask for (30 days)
+}
+
+// Service issues and manages payment orders.
+type Service struct {
+	pool     *pgxpool.Pool
+	catalog  *catalogue.Store
+	cfg      Config
+	notifier Notifier
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// NewService returns an order service.
+func NewService(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifier Notifier, log *slog.Logger) *Service {
+	if cfg.DefaultExpiry <= 0 {
+		cfg.DefaultExpiry = 24 * time.Hour
+	}
+	if cfg.MaxExpiry <= 0 {
+		cfg.MaxExpiry = 30 * 24 * time.Hour
+	}
+	return &Service{pool: pool, catalog: catalog, cfg: cfg, notifier: notifier, log: log, now: time.Now}
+}
+
+// Create issues an order, idempotently per (API key, Idempotency-Key): the same key
+// and request returns the original order with created=false; the same key with a
+// different request is ErrIdempotencyMismatch; a concurrent duplicate still in
+// flight is ErrIdempotencyInProgress.
+func (s *Service) Create(ctx context.Context, p auth.Principal, idemKey string, req CreateRequest) (Order, bool, error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	expires, err := req.validate(now, s.cfg.DefaultExpiry, s.cfg.MaxExpiry)
+	if err != nil {
+		return Order{}, false, err
+	}
+	hash := req.Hash()
+	codes := make([]string, len(req.Lines))
+	for i, l := range req.Lines {
+		codes[i] = l.Service
+	}
+	services, err := s.catalog.ServicesByCode(ctx, codes)
+	if err != nil {
+		return Order{}, false, err
+	}
+	lines, currency, total, err := req.price(services)
+	if err != nil {
+		return Order{}, false, err
+	}
+	o := Order{
+		ID: uuid.Must(uuid.NewV7()), AgencyCode: lines[0].AgencyCode, CreatedBy: p.KeyID, Status: StatusOpen,
+		Currency: currency, Total: total, Lines: lines, Payer: req.Payer, Description: req.Description,
+		ReturnURL: req.ReturnURL, Metadata: req.Metadata, ExpiresAt: expires, CreatedAt: now, UpdatedAt: now,
+	}
+	if o.Metadata == nil {
+		o.Metadata = map[string]string{}
+	}
+	for attempt := 0; ; attempt++ {
+		if o.Reference, err = reference.New(); err != nil {
+			return Order{}, false, err
+		}
+		got, created, err := s.insert(ctx, p, idemKey, hash, &o)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.ConstraintName == "orders_reference_key" && attempt < 3 {
+			continue // a random reference collided: draw another
+		}
+		return got, created, err
+	}
+}
+
+func (s *Service) insert(ctx context.Context, p auth.Principal, idemKey string, hash []byte, o *Order) (Order, bool, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return Order{}, false, fmt.Errorf("create order: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
+	// The advisory lock makes a concurrent duplicate fail fast (409) instead of
+	// waiting on the unique index; the unique index stays the last word.
+	var (
+		locked      bool
+		storedHash  []byte
+		storedOrder *uuid.UUID
+	)
+	err = tx.QueryRow(ctx, `
+		SELECT pg_try_advisory_xact_lock(hashtextextended($3, 0)),
+		       (SELECT request_hash FROM idempotency_keys WHERE client_id = $1 AND key = $2),
+		       (SELECT order_id FROM idempotency_keys WHERE client_id = $1 AND key = $2)`,
+		p.KeyID, idemKey, p.KeyID.String()+":"+idemKey).Scan(&locked, &storedHash, &storedOrder)
+	if err != nil {
+		return Order{}, false, fmt.Errorf("create order: idempotency check: %w", err)
+	}
+	if !locked {
+		return Order{}, false, ErrIdempotencyInProgress
+	}
+	if storedOrder != nil {
+		// The lock was taken after the first request committed, so its row is visible.
+		if string(storedHash) != string(hash) {
+			return Order{}, false, ErrIdempotencyMismatch
+		}
+		existing, err := getOrder(ctx, tx, "o.id = $1", *storedOrder, false)
+		return existing, false, err
+	}
+	b := &pgx.Batch{}
+	insertOrder(b, o, p.Actor(), idemKey, hash)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return Order{}, false, fmt.Errorf("create order: insert: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return Order{}, false, fmt.Errorf("create order: commit: %w", err)
+	}
+	return *o, true, nil
+}
+
+// visible reports whether p may see o: admin and treasury see every order, an
+// agency the orders that belong to it, a portal the orders it created.
+func visible(p auth.Principal, o Order) bool {
+	switch p.Role {
+	case auth.RoleAdmin, auth.RoleTreasury:
+		return true
+	case auth.RoleAgency:
+		return o.AgencyCode == p.AgencyCode
+	case auth.RolePortal:
+		return o.CreatedBy == p.KeyID
+	}
+	return false
+}
+
+// ForViewer masks the national ID unless p is the key that created the order.
+func ForViewer(p auth.Principal, o Order) Order {
+	if o.CreatedBy != p.KeyID {
+		return o.Masked()
+	}
+	return o
+}
+
+// Get returns an order p may see; any other is ErrOrderNotFound.
+func (s *Service) Get(ctx context.Context, p auth.Principal, id uuid.UUID) (Order, error) {
+	o, err := getOrder(ctx, s.pool, "o.id = $1", id, false)
+	if err != nil {
+		return Order{}, fmt.Errorf("order %s: %w", id, err)
+	}
+	if !visible(p, o) {
+		return Order{}, fmt.Errorf("order %s: %w", id, ErrOrderNotFound)
+	}
+	return o, nil
+}
+
+// GetByReference returns an order by payment reference (already validated).
+func (s *Service) GetByReference(ctx context.Context, p auth.Principal, ref string) (Order, error) {
+	o, err := s.Lookup(ctx, ref)
+	if err != nil {
+		return Order{}, err
+	}
+	if !visible(p, o) {
+		return Order{}, fmt.Errorf("order %s: %w", ref, ErrOrderNotFound)
+	}
+	return o, nil
+}
+
+// Lookup finds an order by reference with no access check (citizen pages, which
+// show only what the payer needs).
+func (s *Service) Lookup(ctx context.Context, ref string) (Order, error) {
+	o, err := getOrder(ctx, s.pool, "o.reference = $1", ref, false)
+	if err != nil {
+		return Order{}, fmt.Errorf("order %s: %w", ref, err)
+	}
+	return o, nil
+}
+
+// List returns a page of the orders p may see, national IDs masked.
+func (s *Service) List(ctx context.Context, p auth.Principal, f ListFilter) ([]Order, error) {
+	switch p.Role {
+	case auth.RoleAgency:
+		if f.AgencyCode != "" && f.AgencyCode != p.AgencyCode {
+			return nil, fmt.Errorf("agency %s: %w", f.AgencyCode, ErrOrderNotFound)
+		}
+		f.AgencyCode = p.AgencyCode
+	case auth.RolePortal:
+		f.CreatedBy = &p.KeyID
+	}
+	orders, err := listOrders(ctx, s.pool, f)
+	if err != nil {
+		return nil, err
+	}
+	for i := range orders {
+		orders[i] = orders[i].Masked()
+	}
+	return orders, nil
+}
+
+// Events returns an order's history.
+func (s *Service) Events(ctx context.Context, p auth.Principal, id uuid.UUID) ([]OrderEvent, error) {
+	if _, err := s.Get(ctx, p, id); err != nil {
+		return nil, err
+	}
+	return listEvents(ctx, s.pool, id)
+}
+
+// Cancel closes an open order on behalf of p.
+func (s *Service) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, reason string) (Order, error) {
+	var out Order
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		o, err := getOrder(ctx, tx, "o.id = $1", id, true)
+		if err != nil {
+			return err
+		}
+		if !visible(p, o) {
+			return ErrOrderNotFound
+		}
+		if o.Status != StatusOpen {
+			return fmt.Errorf("%w: it is %s", ErrNotOpen, o.Status)
+		}
+		if out, err = s.close(ctx, tx, o, StatusCancelled, p.Actor(), map[string]string{"reason": reason}); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("cancel order %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// close moves an open order to a closed status, with its event and notification.
+func (s *Service) close(ctx context.Context, tx pgx.Tx, o Order, to Status, actor string, data any) (Order, error) {
+	now := s.now().UTC()
+	if _, err := tx.Exec(ctx, `UPDATE orders SET status = $2, closed_at = $3, updated_at = $3 WHERE id = $1`, o.ID, string(to), now); err != nil {
+		return Order{}, fmt.Errorf("update order: %w", err)
+	}
+	o.Status, o.ClosedAt, o.UpdatedAt = to, &now, now
+	if err := InsertEvent(ctx, tx, o.ID, "order."+string(to), actor, data); err != nil {
+		return Order{}, err
+	}
+	if s.notifier != nil {
+		if err := s.notifier.OrderChanged(ctx, tx, "order."+string(to), o); err != nil {
+			return Order{}, fmt.Errorf("notify: %w", err)
+		}
+	}
+	return o, nil
+}
+
+// ExpireDue expires open orders past their expiry, in batches. Rows are claimed
+// with FOR UPDATE SKIP LOCKED, so several instances can run it at once and a
+// second run finds nothing to do. It returns how many orders it expired.
+func (s *Service) ExpireDue(ctx context.Context, batch int) (int, error) {
+	total := 0
+	for {
+		n := 0
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `SELECT `+orderCols+` FROM orders o
+				WHERE o.status = 'open' AND o.expires_at <= now()
+				ORDER BY o.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`, batch)
+			if err != nil {
+				return err
+			}
+			due, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrder(r) })
+			if err != nil {
+				return err
+			}
+			ids := make([]uuid.UUID, len(due))
+			for i := range due {
+				ids[i] = due[i].ID
+			}
+			lines, err := loadLines(ctx, tx, ids)
+			if err != nil {
+				return err
+			}
+			for _, o := range due {
+				o.Lines = lines[o.ID]
+				if _, err := s.close(ctx, tx, o, StatusExpired, "system:expiry", map[string]any{"expires_at": o.ExpiresAt}); err != nil {
+					return err
+				}
+			}
+			n = len(due)
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("expire orders: %w", err)
+		}
+		total += n
+		if n < batch {
+			return total, nil
+		}
+	}
+}

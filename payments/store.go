@@ -1,0 +1,242 @@
+package payments
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+)
+
+// querier is what both a pool and a transaction offer.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+const orderCols = `o.id, o.reference, o.agency_code, o.created_by, o.status, o.currency, o.total, o.amount_paid,
+	o.amount_refunded, o.payer_name, coalesce(o.payer_national_id, ''), coalesce(o.payer_email, ''),
+	coalesce(o.payer_phone, ''), o.description, coalesce(o.return_url, ''), o.metadata, o.expires_at,
+	o.created_at, o.updated_at, o.paid_at, o.closed_at`
+
+func scanOrder(r pgx.Row) (Order, error) {
+	var o Order
+	var status string
+	var meta []byte
+	err := r.Scan(&o.ID, &o.Reference, &o.AgencyCode, &o.CreatedBy, &status, &o.Currency, &o.Total, &o.AmountPaid,
+		&o.AmountRefunded, &o.Payer.Name, &o.Payer.NationalID, &o.Payer.Email, &o.Payer.Phone, &o.Description,
+		&o.ReturnURL, &meta, &o.ExpiresAt, &o.CreatedAt, &o.UpdatedAt, &o.PaidAt, &o.ClosedAt)
+	if err != nil {
+		return o, err
+	}
+	o.Status = Status(status)
+	o.Metadata = map[string]string{}
+	if len(meta) > 0 {
+		if err := json.Unmarshal(meta, &o.Metadata); err != nil {
+			return o, fmt.Errorf("order %s metadata: %w", o.ID, err)
+		}
+	}
+	return o, nil
+}
+
+// insertOrder queues the inserts of a new order, its lines, its first event and
+// its idempotency record on one batch (one round trip inside the caller's tx).
+func insertOrder(b *pgx.Batch, o *Order, actor string, idemKey string, idemHash []byte) {
+	meta, _ := json.Marshal(o.Metadata)
+	b.Queue(`INSERT INTO orders (id, reference, agency_code, created_by, status, currency, total, payer_name,
+		payer_national_id, payer_email, payer_phone, description, return_url, metadata, expires_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9, ''), nullif($10, ''), nullif($11, ''), $12, nullif($13, ''), $14, $15, $16, $16)`,
+		o.ID, o.Reference, o.AgencyCode, o.CreatedBy, string(o.Status), o.Currency, o.Total, o.Payer.Name,
+		o.Payer.NationalID, o.Payer.Email, o.Payer.Phone, o.Description, o.ReturnURL, meta, o.ExpiresAt, o.CreatedAt)
+	nos := make([]int16, len(o.Lines))
+	svcs := make([]string, len(o.Lines))
+	agencies := make([]string, len(o.Lines))
+	kinds := make([]string, len(o.Lines))
+	amounts := make([]decimal.Decimal, len(o.Lines))
+	for i, l := range o.Lines {
+		nos[i], svcs[i], agencies[i], kinds[i], amounts[i] = int16(l.No), l.ServiceCode, l.AgencyCode, l.Kind, l.Amount
+	}
+	b.Queue(`INSERT INTO order_lines (order_id, line_no, service_code, agency_code, kind, amount)
+		SELECT $1, * FROM unnest($2::smallint[], $3::text[], $4::text[], $5::text[], $6::numeric[])`,
+		o.ID, nos, svcs, agencies, kinds, amounts)
+	b.Queue(`INSERT INTO order_events (order_id, type, actor, data, created_at) VALUES ($1, 'order.created', $2, $3, $4)`,
+		o.ID, actor, fmt.Sprintf(`{"total":"%s","currency":"%s"}`, o.Total, o.Currency), o.CreatedAt)
+	b.Queue(`INSERT INTO idempotency_keys (client_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4)`,
+		o.CreatedBy, idemKey, idemHash, o.ID)
+}
+
+// getOrder loads an order with its lines.
+func getOrder(ctx context.Context, q querier, where string, arg any, forUpdate bool) (Order, error) {
+	sql := `SELECT ` + orderCols + ` FROM orders o WHERE ` + where
+	if forUpdate {
+		sql += ` FOR UPDATE`
+	}
+	o, err := scanOrder(q.QueryRow(ctx, sql, arg))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Order{}, ErrOrderNotFound
+	}
+	if err != nil {
+		return Order{}, fmt.Errorf("load order: %w", err)
+	}
+	lines, err := loadLines(ctx, q, []uuid.UUID{o.ID})
+	if err != nil {
+		return Order{}, err
+	}
+	o.Lines = lines[o.ID]
+	return o, nil
+}
+
+func loadLines(ctx context.Context, q querier, ids []uuid.UUID) (map[uuid.UUID][]Line, error) {
+	rows, err := q.Query(ctx, `SELECT order_id, line_no, service_code, agency_code, kind, amount
+		FROM order_lines WHERE order_id = ANY($1) ORDER BY order_id, line_no`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load order lines: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[uuid.UUID][]Line, len(ids))
+	for rows.Next() {
+		var id uuid.UUID
+		var l Line
+		if err := rows.Scan(&id, &l.No, &l.ServiceCode, &l.AgencyCode, &l.Kind, &l.Amount); err != nil {
+			return nil, fmt.Errorf("scan order line: %w", err)
+		}
+		out[id] = append(out[id], l)
+	}
+	return out, rows.Err()
+}
+
+// ListFilter selects orders for GET /v1/orders.
+type ListFilter struct {
+	AgencyCode  string
+	ServiceCode string
+	Status      Status
+	CreatedBy   *uuid.UUID
+	From, To    *time.Time // created_at in [From, To)
+	Limit       int
+	After       *Cursor
+}
+
+// Cursor is a keyset position: the last row of the previous page.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// Encode makes the opaque cursor string handed to clients.
+func (c Cursor) Encode() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(c.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + c.ID.String()))
+}
+
+// ParseCursor reads a cursor made by Encode.
+func ParseCursor(s string) (Cursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return Cursor{}, errors.New("not a cursor returned by this API")
+	}
+	ts, id, ok := strings.Cut(string(raw), "|")
+	if !ok {
+		return Cursor{}, errors.New("not a cursor returned by this API")
+	}
+	t, err1 := time.Parse(time.RFC3339Nano, ts)
+	u, err2 := uuid.Parse(id)
+	if err1 != nil || err2 != nil {
+		return Cursor{}, errors.New("not a cursor returned by this API")
+	}
+	return Cursor{CreatedAt: t, ID: u}, nil
+}
+
+func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
+	var (
+		conds []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+	}
+	if f.AgencyCode != "" {
+		add("o.agency_code = ?", f.AgencyCode)
+	}
+	if f.ServiceCode != "" {
+		add("EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.service_code = ?)", f.ServiceCode)
+	}
+	if f.Status != "" {
+		add("o.status = ?", string(f.Status))
+	}
+	if f.CreatedBy != nil {
+		add("o.created_by = ?", *f.CreatedBy)
+	}
+	if f.From != nil {
+		add("o.created_at >= ?", *f.From)
+	}
+	if f.To != nil {
+		add("o.created_at < ?", *f.To)
+	}
+	if f.After != nil {
+		args = append(args, f.After.CreatedAt, f.After.ID)
+		conds = append(conds, fmt.Sprintf("(o.created_at, o.id) < ($%d, $%d)", len(args)-1, len(args)))
+	}
+	sql := `SELECT ` + orderCols + ` FROM orders o`
+	if len(conds) > 0 {
+		sql += ` WHERE ` + strings.Join(conds, " AND ")
+	}
+	args = append(args, f.Limit)
+	sql += fmt.Sprintf(` ORDER BY o.created_at DESC, o.id DESC LIMIT $%d`, len(args))
+	rows, err := q.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	orders, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrder(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	ids := make([]uuid.UUID, len(orders))
+	for i := range orders {
+		ids[i] = orders[i].ID
+	}
+	lines, err := loadLines(ctx, q, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i := range orders {
+		orders[i].Lines = lines[orders[i].ID]
+	}
+	return orders, nil
+}
+
+// OrderEvent is one entry of an order's history.
+type OrderEvent struct {
+	ID        int64           `json:"id"`
+	Type      string          `json:"type"`
+	Actor     string          `json:"actor"`
+	Data      json.RawMessage `json:"data"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// InsertEvent writes an order event inside tx. Every state change calls it in the
+// same transaction as the change.
+func InsertEvent(ctx context.Context, tx pgx.Tx, orderID uuid.UUID, typ, actor string, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("order event %s: %w", typ, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO order_events (order_id, type, actor, data) VALUES ($1, $2, $3, $4)`,
+		orderID, typ, actor, b); err != nil {
+		return fmt.Errorf("order event %s: %w", typ, err)
+	}
+	return nil
+}
+
+func listEvents(ctx context.Context, q querier, orderID uuid.UUID) ([]OrderEvent, error) {
+	rows, err := q.Query(ctx, `SELECT id, type, actor, data, created_at FROM order_events WHERE order_id = $1 ORDER BY id`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("order events: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[OrderEvent])
+}
