@@ -1,0 +1,54 @@
+# civicpay — the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+PG := internal/devdb/pg.sh
+GO ?= go
+BENCH ?= all
+FUZZTIME ?= 20s
+
+.PHONY: run test bench fuzz build vet clean-db
+
+build:
+	$(GO) build -o bin/civicpay ./cmd/civicpay
+	$(GO) build -o bin/gatewaysim ./cmd/gatewaysim
+
+# Everything up: PostgreSQL (found or started), migrations, demo data, the gateway
+# simulator and the service. Prints what to try. Ctrl-C stops it all.
+run: build
+	@set -euo pipefail; \
+	export DATABASE_URL="$$($(PG) url civicpay)"; \
+	mkdir -p .run; \
+	./bin/civicpay migrate; \
+	./bin/civicpay demo > .run/demo.env; \
+	RUN_DIR=.run ./internal/devdb/run.sh
+
+# The whole test suite, against a real PostgreSQL.
+test:
+	@set -euo pipefail; \
+	export DATABASE_URL="$$($(PG) url postgres)"; \
+	echo "testing against $${DATABASE_URL%%\?*}"; \
+	$(GO) vet ./...; \
+	$(GO) test -count=1 -timeout 12m ./...
+
+# Benchmarks print `bench <name> <value> <unit>` lines. BENCH=orders|ledger|pay|webhooks|recon|all
+bench:
+	@set -euo pipefail; \
+	export DATABASE_URL="$$($(PG) url postgres)"; \
+	for g in $$( [ "$(BENCH)" = all ] && echo orders ledger pay webhooks recon || echo "$(BENCH)" ); do \
+	  if [ -d ./cmd/bench$$g ]; then echo "== bench $$g"; $(GO) run ./cmd/bench$$g; \
+	  else echo "== bench $$g: not built yet (no ./cmd/bench$$g)"; fi; \
+	done
+
+# Every fuzz target for FUZZTIME each.
+fuzz:
+	@set -euo pipefail; \
+	for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "== fuzz $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME); \
+	  done; \
+	done
+
+vet:
+	$(GO) vet ./...
+
+clean-db:
+	$(PG) stop

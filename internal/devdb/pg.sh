@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# pg.sh — find or start the PostgreSQL that `make run` and `make test` use.
+#
+#   pg.sh url [DBNAME]   print a DATABASE_URL for DBNAME (created if missing)
+#   pg.sh stop           stop the private cluster, if this script started one
+#
+# Order of preference:
+#   1. $DATABASE_URL when set (DBNAME is ignored: it is used as given);
+#   2. a server answering on $CIVICPAY_PG_PROBE (default 127.0.0.1:5432), user postgres;
+#   3. a private cluster in $CIVICPAY_PGDATA (default <repo>/.pgdata, git-ignored) on a
+#      free port, after `apt-get install postgresql` if no PostgreSQL binaries exist.
+# Progress goes to stderr; only the URL goes to stdout.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+pgdata=${CIVICPAY_PGDATA:-$repo/.pgdata}
+probe=${CIVICPAY_PG_PROBE:-127.0.0.1:5432}
+cmd=${1:-url}
+dbname=${2:-civicpay}
+
+log() { echo "pg.sh: $*" >&2; }
+
+answers() { # host port
+  if command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -q -h "$1" -p "$2" -t 2 >/dev/null 2>&1
+  else
+    (exec 3<>"/dev/tcp/$1/$2") >/dev/null 2>&1
+  fi
+}
+
+psql_bin() {
+  if command -v psql >/dev/null 2>&1; then echo psql; return; fi
+  local bin; bin=$(pgbin) || { install_postgres; bin=$(pgbin); }
+  echo "$bin/psql"
+}
+
+ensure_db() { # host port
+  local url="postgres://postgres@$1:$2/postgres?sslmode=disable" psql; psql=$(psql_bin)
+  if ! "$psql" "$url" -tAc "SELECT 1 FROM pg_database WHERE datname = '$dbname'" | grep -q 1; then
+    log "creating database $dbname"
+    "$psql" "$url" -qc "CREATE DATABASE \"$dbname\"" >/dev/null 2>&1 || true # a concurrent creator may win
+  fi
+  echo "postgres://postgres@$1:$2/$dbname?sslmode=disable"
+}
+
+pgbin() {
+  local d
+  for d in $(ls -d "${CIVICPAY_PG_BINROOT:-/usr/lib/postgresql}"/*/bin 2>/dev/null | sort -V -r); do
+    [ -x "$d/initdb" ] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+
+install_postgres() {
+  log "no PostgreSQL binaries found: installing Debian's postgresql package"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq >&2
+  $sudo apt-get install -y -qq postgresql postgresql-client >&2
+}
+
+as_pg() { # run a command as the cluster owner
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+free_port() {
+  local p
+  for p in $(seq 55432 55531); do
+    answers 127.0.0.1 "$p" || { echo "$p"; return 0; }
+  done
+  log "no free port in 55432-55531"; return 1
+}
+
+private_cluster() {
+  local bin port
+  bin=$(pgbin) || { install_postgres; CIVICPAY_PG_BINROOT=/usr/lib/postgresql; bin=$(pgbin); }
+  if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+    useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+  fi
+  mkdir -p "$pgdata"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres "$pgdata"
+    chmod 700 "$pgdata"
+    if ! runuser -u postgres -- test -w "$pgdata"; then
+      # The cluster owner cannot reach a folder inside this checkout (e.g. under /root):
+      # keep the files in /tmp and leave a link where the repository expects them.
+      local real="/tmp/civicpay-pgdata-$(echo "$pgdata" | md5sum | cut -c1-8)"
+      mkdir -p "$real"; chown postgres "$real"; chmod 700 "$real"
+      rmdir "$pgdata" 2>/dev/null || true
+      ln -sfn "$real" "$pgdata"
+    fi
+  fi
+  # Postgres gets the resolved folder: it may not be allowed through the link's parents.
+  local data; data=$(readlink -f "$pgdata")
+  if [ ! -f "$data/PG_VERSION" ]; then
+    log "initialising a private cluster in $data"
+    as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+  fi
+  if [ -f "$data/civicpay.port" ] && answers 127.0.0.1 "$(cat "$data/civicpay.port")"; then
+    port=$(cat "$data/civicpay.port")
+  else
+    port=$(free_port)
+    log "starting the private cluster on 127.0.0.1:$port"
+    as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+      -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" start >&2
+    echo "$port" | as_pg tee "$data/civicpay.port" >/dev/null
+  fi
+  ensure_db 127.0.0.1 "$port"
+}
+
+case "$cmd" in
+  url)
+    if [ -n "${DATABASE_URL:-}" ]; then
+      echo "$DATABASE_URL"
+    elif answers "${probe%:*}" "${probe##*:}"; then
+      ensure_db "${probe%:*}" "${probe##*:}"
+    else
+      log "nothing answers on $probe"
+      private_cluster
+    fi
+    ;;
+  stop)
+    data=$(readlink -f "$pgdata")
+    if [ -f "$data/PG_VERSION" ]; then
+      bin=$(pgbin)
+      as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >&2 || true
+      rm -f "$data/civicpay.port"
+    fi
+    ;;
+  *) echo "usage: pg.sh url [DBNAME] | stop" >&2; exit 2 ;;
+esac
