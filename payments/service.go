@@ -37,6 +37,7 @@ type Service struct {
 	notifier Notifier
 	log      *slog.Logger
 	now      func() time.Time
+	creator  *creator
 }
 
 // NewService returns an order service.
@@ -47,7 +48,8 @@ func NewService(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifi
 	if cfg.MaxExpiry <= 0 {
 		cfg.MaxExpiry = 30 * 24 * time.Hour
 	}
-	return &Service{pool: pool, catalog: catalog, cfg: cfg, notifier: notifier, log: log, now: time.Now}
+	return &Service{pool: pool, catalog: catalog, cfg: cfg, notifier: notifier, log: log, now: time.Now,
+		creator: newCreator(pool, log)}
 }
 
 // Create issues an order, idempotently per (API key, Idempotency-Key): the same key
@@ -95,46 +97,22 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, idemKey string, 
 }
 
 func (s *Service) insert(ctx context.Context, p auth.Principal, idemKey string, hash []byte, o *Order) (Order, bool, error) {
-	tx, err := s.pool.Begin(ctx)
+	outcome, id, err := s.creator.create(ctx, o, p.Actor(), idemKey, hash)
 	if err != nil {
-		return Order{}, false, fmt.Errorf("create order: begin: %w", err)
+		return Order{}, false, fmt.Errorf("create order: %w", err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after commit
-	// The advisory lock makes a concurrent duplicate fail fast (409) instead of
-	// waiting on the unique index; the unique index stays the last word.
-	var (
-		locked      bool
-		storedHash  []byte
-		storedOrder *uuid.UUID
-	)
-	err = tx.QueryRow(ctx, `
-		SELECT pg_try_advisory_xact_lock(hashtextextended($3, 0)),
-		       (SELECT request_hash FROM idempotency_keys WHERE client_id = $1 AND key = $2),
-		       (SELECT order_id FROM idempotency_keys WHERE client_id = $1 AND key = $2)`,
-		p.KeyID, idemKey, p.KeyID.String()+":"+idemKey).Scan(&locked, &storedHash, &storedOrder)
-	if err != nil {
-		return Order{}, false, fmt.Errorf("create order: idempotency check: %w", err)
-	}
-	if !locked {
+	switch outcome {
+	case "created":
+		return *o, true, nil
+	case "busy":
 		return Order{}, false, ErrIdempotencyInProgress
-	}
-	if storedOrder != nil {
-		// The lock was taken after the first request committed, so its row is visible.
-		if string(storedHash) != string(hash) {
-			return Order{}, false, ErrIdempotencyMismatch
-		}
-		existing, err := getOrder(ctx, tx, "o.id = $1", *storedOrder, false)
+	case "mismatch":
+		return Order{}, false, ErrIdempotencyMismatch
+	case "replay":
+		existing, err := getOrder(ctx, s.pool, "o.id = $1", id, false)
 		return existing, false, err
 	}
-	b := &pgx.Batch{}
-	insertOrder(b, o, p.Actor(), idemKey, hash)
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return Order{}, false, fmt.Errorf("create order: insert: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return Order{}, false, fmt.Errorf("create order: commit: %w", err)
-	}
-	return *o, true, nil
+	return Order{}, false, fmt.Errorf("create order: unexpected outcome %q", outcome)
 }
 
 // visible reports whether p may see o: admin and treasury see every order, an

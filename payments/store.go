@@ -45,30 +45,24 @@ func scanOrder(r pgx.Row) (Order, error) {
 	return o, nil
 }
 
-// insertOrder queues the inserts of a new order, its lines, its first event and
-// its idempotency record on one batch (one round trip inside the caller's tx).
-func insertOrder(b *pgx.Batch, o *Order, actor string, idemKey string, idemHash []byte) {
+// createOrderSQL calls the create_order function (migrations/00001): the order,
+// its lines, its first event and its idempotency row in one round trip and one
+// transaction, with the idempotency decision taken under an advisory lock.
+const createOrderSQL = `SELECT outcome, order_id FROM create_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+	$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`
+
+func createOrderArgs(o *Order, actor, idemKey string, idemHash []byte) []any {
 	meta, _ := json.Marshal(o.Metadata)
-	b.Queue(`INSERT INTO orders (id, reference, agency_code, created_by, status, currency, total, payer_name,
-		payer_national_id, payer_email, payer_phone, description, return_url, metadata, expires_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9, ''), nullif($10, ''), nullif($11, ''), $12, nullif($13, ''), $14, $15, $16, $16)`,
-		o.ID, o.Reference, o.AgencyCode, o.CreatedBy, string(o.Status), o.Currency, o.Total, o.Payer.Name,
-		o.Payer.NationalID, o.Payer.Email, o.Payer.Phone, o.Description, o.ReturnURL, meta, o.ExpiresAt, o.CreatedAt)
-	nos := make([]int16, len(o.Lines))
-	svcs := make([]string, len(o.Lines))
-	agencies := make([]string, len(o.Lines))
-	kinds := make([]string, len(o.Lines))
-	amounts := make([]decimal.Decimal, len(o.Lines))
+	n := len(o.Lines)
+	nos, svcs, agencies, kinds := make([]int16, n), make([]string, n), make([]string, n), make([]string, n)
+	amounts := make([]decimal.Decimal, n)
 	for i, l := range o.Lines {
 		nos[i], svcs[i], agencies[i], kinds[i], amounts[i] = int16(l.No), l.ServiceCode, l.AgencyCode, l.Kind, l.Amount
 	}
-	b.Queue(`INSERT INTO order_lines (order_id, line_no, service_code, agency_code, kind, amount)
-		SELECT $1, * FROM unnest($2::smallint[], $3::text[], $4::text[], $5::text[], $6::numeric[])`,
-		o.ID, nos, svcs, agencies, kinds, amounts)
-	b.Queue(`INSERT INTO order_events (order_id, type, actor, data, created_at) VALUES ($1, 'order.created', $2, $3, $4)`,
-		o.ID, actor, fmt.Sprintf(`{"total":"%s","currency":"%s"}`, o.Total, o.Currency), o.CreatedAt)
-	b.Queue(`INSERT INTO idempotency_keys (client_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4)`,
-		o.CreatedBy, idemKey, idemHash, o.ID)
+	event := createdEvent(o)
+	return []any{o.ID, o.Reference, o.AgencyCode, o.CreatedBy, string(o.Status), o.Currency, o.Total, o.Payer.Name,
+		o.Payer.NationalID, o.Payer.Email, o.Payer.Phone, o.Description, o.ReturnURL, meta, o.ExpiresAt, o.CreatedAt,
+		actor, event, idemKey, idemHash, nos, svcs, agencies, kinds, amounts}
 }
 
 // getOrder loads an order with its lines.

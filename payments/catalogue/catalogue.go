@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -134,11 +135,29 @@ func (s *Service) CheckAmount(amount decimal.Decimal) error {
 	return nil
 }
 
-// Store reads and writes the catalogue.
-type Store struct{ pool *pgxpool.Pool }
+// Store reads and writes the catalogue. Pricing an order reads services from a
+// short-lived in-process snapshot (the catalogue is small and changes rarely), so
+// order creation does not pay a query for it; a change made through this Store is
+// seen at once, a change made by another instance within CacheTTL.
+type Store struct {
+	pool *pgxpool.Pool
+
+	mu       sync.Mutex
+	services map[string]Service
+	loadedAt time.Time
+}
+
+// CacheTTL bounds how stale the pricing snapshot may be.
+const CacheTTL = 5 * time.Second
 
 // NewStore returns a catalogue store.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+func (s *Store) invalidate() {
+	s.mu.Lock()
+	s.services = nil
+	s.mu.Unlock()
+}
 
 // UpsertAgency creates or updates an agency.
 func (s *Store) UpsertAgency(ctx context.Context, a Agency) (Agency, error) {
@@ -205,6 +224,7 @@ func (s *Store) UpsertService(ctx context.Context, svc Service) (Service, error)
 	if err != nil {
 		return Service{}, fmt.Errorf("catalogue: upsert service %s: %w", svc.Code, err)
 	}
+	s.invalidate()
 	return svc, nil
 }
 
@@ -236,19 +256,39 @@ func (s *Store) Services(ctx context.Context, agencyCode string) ([]Service, err
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Service, error) { return scanService(r) })
 }
 
-// ServicesByCode loads the named services (used to price an order's lines).
+// ServicesByCode returns the named services that exist (used to price an order's
+// lines), from the snapshot when it is fresh and has them all.
 func (s *Store) ServicesByCode(ctx context.Context, codes []string) (map[string]Service, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+serviceCols+` FROM services WHERE code = ANY($1)`, codes)
-	if err != nil {
-		return nil, fmt.Errorf("catalogue: load services: %w", err)
+	s.mu.Lock()
+	snap, fresh := s.services, time.Since(s.loadedAt) < CacheTTL
+	s.mu.Unlock()
+	if snap == nil || !fresh || !hasAll(snap, codes) {
+		list, err := s.Services(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		snap = make(map[string]Service, len(list))
+		for _, svc := range list {
+			snap[svc.Code] = svc
+		}
+		s.mu.Lock()
+		s.services, s.loadedAt = snap, time.Now()
+		s.mu.Unlock()
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Service, error) { return scanService(r) })
-	if err != nil {
-		return nil, fmt.Errorf("catalogue: load services: %w", err)
-	}
-	out := make(map[string]Service, len(list))
-	for _, svc := range list {
-		out[svc.Code] = svc
+	out := make(map[string]Service, len(codes))
+	for _, c := range codes {
+		if svc, ok := snap[c]; ok {
+			out[c] = svc
+		}
 	}
 	return out, nil
+}
+
+func hasAll(m map[string]Service, codes []string) bool {
+	for _, c := range codes {
+		if _, ok := m[c]; !ok {
+			return false
+		}
+	}
+	return true
 }

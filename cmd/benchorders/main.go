@@ -1,0 +1,169 @@
+// Command benchorders measures order creation over real HTTP against pgbench's
+// single-row INSERT on the same server, in one run:
+//
+//	bench order_create_per_s <n> 1/s
+//	bench order_create_p50_ms <n> ms
+//	bench order_create_p99_ms <n> ms
+//	bench pgbench_insert_tps <n> 1/s
+//	bench order_create_vs_pgbench_insert <ratio> ratio
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/valyala/fasthttp"
+
+	"github.com/civicpay/civicpay/internal/app"
+	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/benchutil"
+	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/payments/catalogue"
+)
+
+func main() {
+	concurrency := flag.Int("c", 32, "concurrent HTTP clients (and pgbench clients)")
+	duration := flag.Duration("d", 10*time.Second, "measuring time per phase")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the HTTP phase to this file")
+	flag.Parse()
+	profile = *cpuprofile
+	if err := run(*concurrency, *duration); err != nil {
+		fmt.Fprintln(os.Stderr, "benchorders:", err)
+		os.Exit(1)
+	}
+}
+
+var profile string
+
+func run(concurrency int, d time.Duration) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := benchutil.NewScratch(ctx, "orders", 40)
+	if err != nil {
+		return err
+	}
+	defer s.Drop()
+
+	cat := catalogue.NewStore(s.Pool)
+	if _, err := cat.UpsertAgency(ctx, catalogue.Agency{Code: "STP-HCM", Name: "Justice", TreasuryAccount: "KB-1"}); err != nil {
+		return err
+	}
+	fee := decimal.NewFromInt(200000)
+	if _, err := cat.UpsertService(ctx, catalogue.Service{Code: "STP-LLTP", AgencyCode: "STP-HCM", Name: "LLTP", Kind: catalogue.KindFee, FixedAmount: &fee, Active: true}); err != nil {
+		return err
+	}
+	_, key, err := auth.NewStore(s.Pool).Create(ctx, auth.RolePortal, "", "bench")
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	cfg := config.Config{DatabaseURL: s.URL, PublicURL: "http://" + ln.Addr().String(), LogLevel: "error", DBMaxConns: 40,
+		MaxBodyBytes: 1 << 20, ShutdownGrace: 5 * time.Second, AuthCacheTTL: 5 * time.Second,
+		OrderDefaultExpiry: 24 * time.Hour, OrderMaxExpiry: 720 * time.Hour, ExpiryInterval: time.Hour, RiverWorkers: 4}
+	a, err := app.New(ctx, cfg, s.Pool, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		return err
+	}
+	go func() { _ = a.Run(ctx, ln) }()
+
+	// fasthttp's client costs less CPU than net/http's, and the client shares
+	// the machine's two cores with the server and PostgreSQL.
+	client := &fasthttp.Client{MaxConnsPerHost: concurrency * 2}
+	body := []byte(`{"lines":[{"service":"STP-LLTP","agency":"STP-HCM","amount":200000}],"payer":{"name":"Nguyễn Văn An","national_id":"079203001234","email":"an@example.vn"},"description":"Phiếu lý lịch tư pháp"}`)
+	var seq atomic.Int64
+	post := func() (time.Duration, error) {
+		req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(res)
+		req.SetRequestURI(cfg.PublicURL + "/v1/orders")
+		req.Header.SetMethod("POST")
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.SetContentType("application/json")
+		req.Header.Set("Idempotency-Key", "bench-"+strconv.FormatInt(seq.Add(1), 10))
+		req.SetBodyRaw(body)
+		start := time.Now()
+		if err := client.Do(req, res); err != nil {
+			return 0, err
+		}
+		if res.StatusCode() != http.StatusCreated {
+			return 0, fmt.Errorf("status %d", res.StatusCode())
+		}
+		return time.Since(start), nil
+	}
+
+	benchutil.Progress("warming up (2s, %d clients)", concurrency)
+	load(2*time.Second, concurrency, post)
+	benchutil.Progress("measuring order creation over HTTP (%s, %d clients)", d, concurrency)
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		_ = pprof.StartCPUProfile(f)
+	}
+	lat, errs, elapsed := load(d, concurrency, post)
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
+	rate := float64(len(lat)) / elapsed.Seconds()
+	benchutil.Progress("measuring pgbench single-row INSERT (%s, %d clients)", d, concurrency)
+	tps, err := benchutil.PgbenchInsertTPS(ctx, s, concurrency, d)
+	if err != nil {
+		return err
+	}
+	benchutil.Line("order_create_per_s", round(rate), "1/s")
+	benchutil.Line("order_create_p50_ms", benchutil.Percentile(lat, 50), "ms")
+	benchutil.Line("order_create_p99_ms", benchutil.Percentile(lat, 99), "ms")
+	benchutil.Line("order_create_errors", float64(errs), "count")
+	benchutil.Line("pgbench_insert_tps", round(tps), "1/s")
+	benchutil.Line("order_create_vs_pgbench_insert", float64(int(rate/tps*1000))/1000, "ratio")
+	return nil
+}
+
+// load runs fn from n goroutines for d and returns the latencies of successes.
+func load(d time.Duration, n int, fn func() (time.Duration, error)) ([]time.Duration, int, time.Duration) {
+	var (
+		mu   sync.Mutex
+		all  []time.Duration
+		errs atomic.Int64
+		wg   sync.WaitGroup
+	)
+	start := time.Now()
+	stop := start.Add(d)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(stop) {
+				if l, err := fn(); err != nil {
+					errs.Add(1)
+				} else {
+					mine = append(mine, l)
+				}
+			}
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return all, int(errs.Load()), time.Since(start)
+}
+
+func round(f float64) float64 { return float64(int(f*10)) / 10 }

@@ -1,0 +1,191 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+)
+
+// creator writes new orders with group commit: orders that arrive while a write
+// is in flight are queued and go to PostgreSQL together, in one statement and one
+// transaction (create_orders). With no contention a batch is one order and costs
+// what a single create does; under load a batch amortises the round trip, the
+// commit and the per-statement work over many orders. Each caller still gets its
+// answer only after the transaction holding its order has committed.
+type creator struct {
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	queue   chan *createJob
+	max     int
+	startMu sync.Once
+}
+
+type createJob struct {
+	o     *Order
+	actor string
+	key   string
+	hash  []byte
+	res   chan createResult
+}
+
+type createResult struct {
+	outcome string
+	id      uuid.UUID
+	err     error
+}
+
+// writers is how many batches may be in flight at once.
+const writers = 4
+
+func newCreator(pool *pgxpool.Pool, log *slog.Logger) *creator {
+	return &creator{pool: pool, log: log, queue: make(chan *createJob, 1024), max: 64}
+}
+
+// create queues an order and waits for its outcome.
+func (c *creator) create(ctx context.Context, o *Order, actor, key string, hash []byte) (string, uuid.UUID, error) {
+	c.startMu.Do(func() {
+		for i := 0; i < writers; i++ {
+			go c.loop()
+		}
+	})
+	j := &createJob{o: o, actor: actor, key: key, hash: hash, res: make(chan createResult, 1)}
+	select {
+	case c.queue <- j:
+	case <-ctx.Done():
+		return "", uuid.Nil, ctx.Err()
+	}
+	// Once queued the order is written whatever happens to the caller, so wait for
+	// the answer: a retry with the same key then gets this order back.
+	r := <-j.res
+	return r.outcome, r.id, r.err
+}
+
+func (c *creator) loop() {
+	for first := range c.queue {
+		batch := []*createJob{first}
+	fill:
+		for len(batch) < c.max {
+			select {
+			case j := <-c.queue:
+				batch = append(batch, j)
+			default:
+				break fill
+			}
+		}
+		c.write(batch)
+	}
+}
+
+func (c *creator) write(batch []*createJob) {
+	// Two requests with the same client and key in one batch: the later one is a
+	// concurrent duplicate, answered as in flight.
+	seen := make(map[string]bool, len(batch))
+	jobs := batch[:0:0]
+	for _, j := range batch {
+		k := j.o.CreatedBy.String() + ":" + j.key
+		if seen[k] {
+			j.res <- createResult{outcome: "busy"}
+			continue
+		}
+		seen[k] = true
+		jobs = append(jobs, j)
+	}
+	ctx := context.Background()
+	if len(jobs) == 1 {
+		c.single(ctx, jobs[0])
+		return
+	}
+	rows, err := c.pool.Query(ctx, createOrdersSQL, batchArgs(jobs)...)
+	if err == nil {
+		results := make([]createResult, len(jobs))
+		i := 0
+		for rows.Next() {
+			var idx int64
+			var r createResult
+			if err = rows.Scan(&idx, &r.outcome, &r.id); err != nil {
+				break
+			}
+			if idx >= 1 && int(idx) <= len(jobs) {
+				results[idx-1] = r
+				i++
+			}
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+		if err == nil && i == len(jobs) {
+			for k, j := range jobs {
+				j.res <- results[k]
+			}
+			return
+		}
+	}
+	// The batch rolled back whole (a duplicate committed meanwhile, a reference
+	// collision): write each order alone, where every case has its own answer.
+	c.log.Warn("order batch failed, retrying one by one", "orders", len(jobs), "err", err)
+	for _, j := range jobs {
+		c.single(ctx, j)
+	}
+}
+
+func (c *creator) single(ctx context.Context, j *createJob) {
+	var r createResult
+	var id *uuid.UUID
+	r.err = c.pool.QueryRow(ctx, createOrderSQL, createOrderArgs(j.o, j.actor, j.key, j.hash)...).Scan(&r.outcome, &id)
+	if id != nil {
+		r.id = *id
+	}
+	j.res <- r
+}
+
+const createOrdersSQL = `SELECT idx, outcome, order_id FROM create_orders($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+	$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`
+
+func batchArgs(jobs []*createJob) []any {
+	n := len(jobs)
+	var (
+		ids, clients                 = make([]uuid.UUID, n), make([]uuid.UUID, n)
+		refs, agencies, currencies   = make([]string, n), make([]string, n), make([]string, n)
+		names, nids, emails, phones  = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		descs, returns, actors, keys = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		totals                       = make([]decimal.Decimal, n)
+		metas, events                = make([]json.RawMessage, n), make([]json.RawMessage, n)
+		expires, created             = make([]any, n), make([]any, n)
+		hashes                       = make([][]byte, n)
+		lOrders                      []uuid.UUID
+		lNos                         []int16
+		lServices, lAgencies, lKinds []string
+		lAmounts                     []decimal.Decimal
+	)
+	for i, j := range jobs {
+		o := j.o
+		ids[i], clients[i], refs[i], agencies[i], currencies[i] = o.ID, o.CreatedBy, o.Reference, o.AgencyCode, o.Currency
+		names[i], nids[i], emails[i], phones[i] = o.Payer.Name, o.Payer.NationalID, o.Payer.Email, o.Payer.Phone
+		descs[i], returns[i], actors[i], keys[i] = o.Description, o.ReturnURL, j.actor, j.key
+		totals[i], hashes[i] = o.Total, j.hash
+		metas[i], _ = json.Marshal(o.Metadata)
+		events[i] = createdEvent(o)
+		expires[i], created[i] = o.ExpiresAt, o.CreatedAt
+		for _, l := range o.Lines {
+			lOrders = append(lOrders, o.ID)
+			lNos = append(lNos, int16(l.No))
+			lServices = append(lServices, l.ServiceCode)
+			lAgencies = append(lAgencies, l.AgencyCode)
+			lKinds = append(lKinds, l.Kind)
+			lAmounts = append(lAmounts, l.Amount)
+		}
+	}
+	return []any{ids, refs, agencies, clients, currencies, totals, names, nids, emails, phones, descs, returns,
+		metas, expires, created, actors, events, keys, hashes, lOrders, lNos, lServices, lAgencies, lKinds, lAmounts}
+}
+
+func createdEvent(o *Order) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`{"total":"%s","currency":"%s"}`, o.Total, o.Currency))
+}
