@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
@@ -40,6 +39,20 @@ type App struct {
 	Catalog *catalogue.Store
 }
 
+// wiring collects what each domain contributes before the River client and the
+// HTTP server are built. Each domain wires itself in its own file (orders.go,
+// ledger.go, paying.go, webhooks.go, …).
+type wiring struct {
+	workers  *river.Workers
+	periodic []*river.PeriodicJob
+	queues   map[string]river.QueueConfig
+	api      []server.Router // under /v1, authenticated
+	public   []server.Router // at the root: citizen pages, gateway callbacks
+	errors   []problem.Mapping
+	// afterRiver runs once the River client exists, for services that insert jobs.
+	afterRiver []func(*river.Client[pgx.Tx])
+}
+
 // New wires the application on pool. It refuses to build while migrations are
 // pending, naming them.
 func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.Logger) (*App, error) {
@@ -47,42 +60,42 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		return nil, err
 	}
 	a := &App{Config: cfg, Log: log, Pool: pool, Metrics: metrics.New()}
+	w := &wiring{
+		workers: river.NewWorkers(),
+		queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.RiverWorkers}},
+		errors:  append([]problem.Mapping(nil), auth.HTTPErrors...),
+	}
 	a.Keys = auth.NewStore(pool)
-	a.Catalog = catalogue.NewStore(pool)
-	notifier := &orderNotifier{metrics: a.Metrics}
-	a.Orders = payments.NewService(pool, a.Catalog, payments.Config{
-		DefaultExpiry: cfg.OrderDefaultExpiry, MaxExpiry: cfg.OrderMaxExpiry,
-	}, notifier, log)
+	w.api = append(w.api, auth.NewHandler(a.Keys))
+	for _, wire := range []func(context.Context, *wiring) error{a.wireOrders} {
+		if err := wire(ctx, w); err != nil {
+			return nil, err
+		}
+	}
 
-	workers := river.NewWorkers()
-	river.AddWorker(workers, &payments.ExpireWorker{Service: a.Orders, Log: log})
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger:       quietRiver(log),
-		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.RiverWorkers}},
-		Workers:      workers,
-		PeriodicJobs: []*river.PeriodicJob{payments.ExpirePeriodic(cfg.ExpiryInterval)},
+		Queues:       w.queues,
+		Workers:      w.workers,
+		PeriodicJobs: w.periodic,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: river client: %w", err)
 	}
 	a.River = rc
-
-	var mappings []problem.Mapping
-	for _, m := range [][]problem.Mapping{auth.HTTPErrors, catalogue.HTTPErrors, payments.HTTPErrors} {
-		mappings = append(mappings, m...)
+	for _, f := range w.afterRiver {
+		f(rc)
 	}
+
 	a.HTTP = server.New(server.Options{
 		Log:          log,
 		Metrics:      a.Metrics,
 		Auth:         auth.NewAuthenticator(a.Keys, cfg.AuthCacheTTL),
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		Ready:        a.ready,
-		API: []server.Router{
-			auth.NewHandler(a.Keys),
-			catalogue.NewHandler(a.Catalog),
-			payments.NewHandler(a.Orders, cfg.PublicURL),
-		},
-		Errors: mappings,
+		API:          w.api,
+		Public:       w.public,
+		Errors:       w.errors,
 	})
 	return a, nil
 }
@@ -131,14 +144,6 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	return errors.Join(errs...)
 }
 
-// orderNotifier counts order events; webhooks subscribe here too.
-type orderNotifier struct{ metrics *metrics.Metrics }
-
-func (n *orderNotifier) OrderChanged(_ context.Context, _ pgx.Tx, eventType string, _ payments.Order) error {
-	n.metrics.OrderEvents.WithLabelValues(eventType).Inc()
-	return nil
-}
-
 // quietRiver keeps River's own logs at warn and above.
 func quietRiver(log *slog.Logger) *slog.Logger {
 	return slog.New(&minLevel{Handler: log.Handler(), min: slog.LevelWarn})
@@ -152,5 +157,3 @@ type minLevel struct {
 func (h *minLevel) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= h.min && h.Handler.Enabled(ctx, l)
 }
-
-var _ = time.Second
