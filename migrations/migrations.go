@@ -130,7 +130,9 @@ func RequireCurrent(ctx context.Context, pool *pgxpool.Pool) error {
 
 func provider(pool *pgxpool.Pool) (*goose.Provider, func(), error) {
 	sqlDB := stdlib.OpenDBFromPool(pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, files)
+	// Out-of-order is allowed: each domain owns a range of file numbers, so a
+	// lower-numbered file may land after a higher one without depending on it.
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, files, goose.WithAllowOutofOrder(true))
 	if err != nil {
 		sqlDB.Close()
 		return nil, nil, fmt.Errorf("migrate: goose provider: %w", err)

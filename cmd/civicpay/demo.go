@@ -51,7 +51,7 @@ func demo(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(out, "seeded %d agencies and %d services\n", len(demoAgencies), len(demoServices))
+	fmt.Fprintf(out, "# seeded %d agencies and %d services\n", len(demoAgencies), len(demoServices))
 	keys := auth.NewStore(pool)
 	for _, k := range []struct {
 		role   auth.Role
@@ -61,7 +61,7 @@ func demo(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "%s_KEY=%s\n", upper(string(k.role)), secret)
+		fmt.Fprintf(out, "export %s_KEY=%s\n", upper(string(k.role)), secret)
 	}
 	return nil
 }
