@@ -24,6 +24,7 @@ import (
 	"github.com/civicpay/civicpay/migrations"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/catalogue"
+	"github.com/civicpay/civicpay/webhooks"
 )
 
 // App is a running civicpay: HTTP server plus River workers on one pool.
@@ -37,6 +38,9 @@ type App struct {
 	Orders  *payments.Service
 	Keys    *auth.Store
 	Catalog *catalogue.Store
+	// Notifier tells webhooks (and metrics) about order changes; Webhooks publishes.
+	Notifier *orderNotifier
+	Webhooks *webhooks.Publisher
 }
 
 // wiring collects what each domain contributes before the River client and the
@@ -67,7 +71,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	}
 	a.Keys = auth.NewStore(pool)
 	w.api = append(w.api, auth.NewHandler(a.Keys))
-	for _, wire := range []func(context.Context, *wiring) error{a.wireOrders} {
+	for _, wire := range []func(context.Context, *wiring) error{a.wireWebhooks, a.wireOrders} {
 		if err := wire(ctx, w); err != nil {
 			return nil, err
 		}
@@ -78,6 +82,8 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		Queues:       w.queues,
 		Workers:      w.workers,
 		PeriodicJobs: w.periodic,
+		// A job whose process died is run again after this; all jobs are idempotent.
+		RescueStuckJobsAfter: cfg.RiverRescueAfter,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: river client: %w", err)
@@ -143,6 +149,14 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	a.Log.Info("stopped")
 	return errors.Join(errs...)
 }
+
+// lateRouter mounts routes whose handler exists only once River does (the
+// webhooks API inserts jobs); the server is built after River, so it is set by then.
+type lateRouter struct {
+	r interface{ Routes(fiber.Router) }
+}
+
+func (l *lateRouter) Routes(r fiber.Router) { l.r.Routes(r) }
 
 // quietRiver keeps River's own logs at warn and above.
 func quietRiver(log *slog.Logger) *slog.Logger {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/civicpay/civicpay/webhooks"
 )
 
 // Config is the whole service configuration.
@@ -25,6 +27,64 @@ type Config struct {
 	ExpiryInterval     time.Duration `env:"CIVICPAY_EXPIRY_INTERVAL" envDefault:"1m"`
 
 	RiverWorkers int `env:"CIVICPAY_RIVER_WORKERS" envDefault:"50"`
+	// RiverRescueAfter is how long a running job may go silent (its process
+	// killed) before River runs it again elsewhere. Every job is idempotent.
+	RiverRescueAfter time.Duration `env:"CIVICPAY_RIVER_RESCUE_AFTER" envDefault:"5m"`
+
+	// Webhooks: CIVICPAY_WEBHOOKS_ALLOW_LOOPBACK, _ALLOWED_HOSTS, _TIMEOUT, _RETRY_SCHEDULE, … (see webhooks.Config).
+	Webhooks webhooks.Config `envPrefix:"CIVICPAY_"`
+
+	Paying Paying
+}
+
+// Paying configures the gateways and the payment flow. The defaults are
+// gatewaysim's demo merchant (internal/gatewaysim DemoConfig) on
+// http://127.0.0.1:8090, as `make run` starts it; every gateway's secrets
+// must be replaced in production.
+type Paying struct {
+	// Gateways lists the enabled gateways, in the router's default order of
+	// preference ("none" for no gateway).
+	Gateways []string `env:"CIVICPAY_GATEWAYS" envDefault:"vnpay,momo,zalopay,vietqr" envSeparator:","`
+	// Preferences orders gateways per method, e.g. "ewallet=zalopay,momo;card=vnpay";
+	// a method not named uses Gateways' order.
+	Preferences string `env:"CIVICPAY_GATEWAY_PREFERENCES"`
+	// GatewayTimeout is each call's own deadline to a gateway.
+	GatewayTimeout time.Duration `env:"CIVICPAY_GATEWAY_TIMEOUT" envDefault:"10s"`
+
+	VNPAYBaseURL    string `env:"CIVICPAY_VNPAY_BASE_URL" envDefault:"http://127.0.0.1:8090/vnpay"`
+	VNPAYTmnCode    string `env:"CIVICPAY_VNPAY_TMN_CODE" envDefault:"CIVICPAY"`
+	VNPAYHashSecret string `env:"CIVICPAY_VNPAY_HASH_SECRET" envDefault:"DEMOVNPAYHASHSECRETDEMOVNPAYHASH"`
+
+	MoMoBaseURL     string `env:"CIVICPAY_MOMO_BASE_URL" envDefault:"http://127.0.0.1:8090/momo"`
+	MoMoPartnerCode string `env:"CIVICPAY_MOMO_PARTNER_CODE" envDefault:"MOMOCIVICPAY2026"`
+	MoMoAccessKey   string `env:"CIVICPAY_MOMO_ACCESS_KEY" envDefault:"DEMOMOMOACCESSK"`
+	MoMoSecretKey   string `env:"CIVICPAY_MOMO_SECRET_KEY" envDefault:"DEMOMOMOSECRETKEYDEMOMOMOSECRETK"`
+
+	ZaloPayBaseURL string `env:"CIVICPAY_ZALOPAY_BASE_URL" envDefault:"http://127.0.0.1:8090/zalopay"`
+	ZaloPayAppID   int64  `env:"CIVICPAY_ZALOPAY_APP_ID" envDefault:"2554"`
+	ZaloPayKey1    string `env:"CIVICPAY_ZALOPAY_KEY1" envDefault:"DEMOZALOPAYKEY1DEMOZALOPAYKEY1AA"`
+	ZaloPayKey2    string `env:"CIVICPAY_ZALOPAY_KEY2" envDefault:"DEMOZALOPAYKEY2DEMOZALOPAYKEY2BB"`
+
+	VietQRBankBIN string `env:"CIVICPAY_VIETQR_BANK_BIN" envDefault:"970436"`
+	VietQRAccount string `env:"CIVICPAY_VIETQR_ACCOUNT" envDefault:"0011004123456"`
+
+	// Circuit breakers, one per gateway (only technical failures count).
+	BreakerConsecutiveFailures uint32        `env:"CIVICPAY_BREAKER_CONSECUTIVE_FAILURES" envDefault:"5"`
+	BreakerFailureRatio        float64       `env:"CIVICPAY_BREAKER_FAILURE_RATIO" envDefault:"0.5"`
+	BreakerMinRequests         uint32        `env:"CIVICPAY_BREAKER_MIN_REQUESTS" envDefault:"20"`
+	BreakerWindow              time.Duration `env:"CIVICPAY_BREAKER_WINDOW" envDefault:"60s"`
+	BreakerOpenTimeout         time.Duration `env:"CIVICPAY_BREAKER_OPEN_TIMEOUT" envDefault:"30s"`
+	BreakerHalfOpenRequests    uint32        `env:"CIVICPAY_BREAKER_HALF_OPEN_REQUESTS" envDefault:"1"`
+
+	// The payment flow. ZaloPay refuses attempts shorter than 5 minutes.
+	AttemptTTL      time.Duration `env:"CIVICPAY_ATTEMPT_TTL" envDefault:"15m"`
+	StatusPollDelay time.Duration `env:"CIVICPAY_STATUS_POLL_DELAY" envDefault:"1m"`
+	StatusPollMax   time.Duration `env:"CIVICPAY_STATUS_POLL_MAX" envDefault:"5m"`
+	RefundRetry     time.Duration `env:"CIVICPAY_REFUND_RETRY" envDefault:"10s"`
+	RefundRetryMax  time.Duration `env:"CIVICPAY_REFUND_RETRY_MAX" envDefault:"10m"`
+	RefundMaxTries  int           `env:"CIVICPAY_REFUND_MAX_TRIES" envDefault:"12"`
+	// Workers is how many paying jobs (status queries, refunds) run at once.
+	Workers int `env:"CIVICPAY_PAYMENT_WORKERS" envDefault:"20"`
 }
 
 // Load reads the environment.

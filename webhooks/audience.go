@@ -1,0 +1,68 @@
+package webhooks
+
+import (
+	"github.com/jackc/pgx/v5"
+
+	"github.com/civicpay/civicpay/internal/auth"
+)
+
+// Who receives what. One rule, used for the endpoints an event fans out to and
+// for what a caller may read in GET /v1/events:
+//
+//	admin, treasury  every event
+//	agency           events whose agency is the key's agency
+//	portal           events whose owner is the key (the orders it created)
+//
+// Endpoints are entitled through the key that owns them (k is its api_keys row;
+// @ev_agency and @ev_owner are the event's), and a revoked key's endpoints get
+// nothing.
+const fanOutRule = `k.revoked_at IS NULL AND (
+	k.role IN ('admin', 'treasury')
+	OR (k.role = 'agency' AND k.agency_code = @ev_agency)
+	OR (k.role = 'portal' AND k.id = @ev_owner))`
+
+// readScope is the same rule seen from a reader: a condition on webhook_events
+// (alias ev) and its arguments.
+func readScope(p auth.Principal) (string, pgx.NamedArgs) {
+	switch p.Role {
+	case auth.RoleAdmin, auth.RoleTreasury:
+		return "true", pgx.NamedArgs{}
+	case auth.RoleAgency:
+		return "ev.agency_code = @scope_agency", pgx.NamedArgs{"scope_agency": p.AgencyCode}
+	case auth.RolePortal:
+		return "ev.owner_key_id = @scope_key", pgx.NamedArgs{"scope_key": p.KeyID}
+	}
+	return "false", pgx.NamedArgs{}
+}
+
+// ownerScope restricts webhook_endpoints (alias e) to the caller's own, or all
+// of them for an admin.
+func ownerScope(p auth.Principal) (string, pgx.NamedArgs) {
+	if p.Role == auth.RoleAdmin {
+		return "true", pgx.NamedArgs{}
+	}
+	return "e.owner_key_id = @scope_owner", pgx.NamedArgs{"scope_owner": p.KeyID}
+}
+
+// eventArgs are the parameters of fanOutRule for one event.
+func eventArgs(agencyCode string, owner any) pgx.NamedArgs {
+	return pgx.NamedArgs{"ev_agency": nullIfEmpty(agencyCode), "ev_owner": owner}
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// merge returns one argument set with all of them (later ones win).
+func merge(sets ...pgx.NamedArgs) pgx.NamedArgs {
+	out := pgx.NamedArgs{}
+	for _, s := range sets {
+		for k, v := range s {
+			out[k] = v
+		}
+	}
+	return out
+}

@@ -1,0 +1,258 @@
+package webhooks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/problem"
+)
+
+// Service manages endpoints, deliveries and events on behalf of an API key:
+// a key sees and changes only its own endpoints (an admin, all of them) and
+// reads only the events it is entitled to.
+type Service struct {
+	pool   *pgxpool.Pool
+	pub    *Publisher
+	cfg    Config
+	policy urlPolicy
+}
+
+// NewService returns the service; client inserts retry and resend jobs.
+func NewService(pool *pgxpool.Pool, client *river.Client[pgx.Tx], cfg Config) *Service {
+	cfg = cfg.withDefaults()
+	return &Service{pool: pool, pub: NewPublisher(client, cfg), cfg: cfg, policy: newURLPolicy(cfg)}
+}
+
+func (s *Service) checkURL(ctx context.Context, raw string) error {
+	if err := s.policy.checkURL(ctx, raw); err != nil {
+		return problem.Invalid("url", "%v", err)
+	}
+	return nil
+}
+
+// CreateEndpoint subscribes a URL for the caller and returns it with its secret.
+func (s *Service) CreateEndpoint(ctx context.Context, p auth.Principal, in EndpointInput) (EndpointWithSecret, error) {
+	e := Endpoint{ID: uuid.Must(uuid.NewV7()), OwnerKeyID: p.KeyID, URL: in.URL, Events: in.Events,
+		Description: in.Description, Enabled: in.Enabled == nil || *in.Enabled}
+	if err := validateFields(&e); err != nil {
+		return EndpointWithSecret{}, err
+	}
+	if err := s.checkURL(ctx, e.URL); err != nil {
+		return EndpointWithSecret{}, err
+	}
+	secret, err := NewSecret()
+	if err != nil {
+		return EndpointWithSecret{}, err
+	}
+	e, err = insertEndpoint(ctx, s.pool, e, secret)
+	if err != nil {
+		return EndpointWithSecret{}, err
+	}
+	return EndpointWithSecret{Endpoint: e, Secret: secret}, nil
+}
+
+// Endpoint returns one of the caller's endpoints.
+func (s *Service) Endpoint(ctx context.Context, p auth.Principal, id uuid.UUID) (Endpoint, error) {
+	scope, args := ownerScope(p)
+	return getEndpoint(ctx, s.pool, scope, args, id, false)
+}
+
+// Endpoints lists the caller's endpoints (an admin's: all) by id after after.
+func (s *Service) Endpoints(ctx context.Context, p auth.Principal, after uuid.UUID, limit int) ([]Endpoint, error) {
+	scope, args := ownerScope(p)
+	return listEndpoints(ctx, s.pool, scope, args, after, clampLimit(limit))
+}
+
+// clampLimit bounds a page size (0 or less: the default).
+func clampLimit(n int) int {
+	if n <= 0 {
+		return defaultLimit
+	}
+	return min(n, maxLimit)
+}
+
+// UpdateEndpoint applies patch to one of the caller's endpoints.
+func (s *Service) UpdateEndpoint(ctx context.Context, p auth.Principal, id uuid.UUID, patch EndpointPatch) (Endpoint, error) {
+	if patch.URL != nil {
+		// Resolve before taking the row lock.
+		if err := s.checkURL(ctx, *patch.URL); err != nil {
+			return Endpoint{}, err
+		}
+	}
+	scope, args := ownerScope(p)
+	var out Endpoint
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		e, err := getEndpoint(ctx, tx, scope, args, id, true)
+		if err != nil {
+			return err
+		}
+		if patch.URL != nil {
+			e.URL = *patch.URL
+		}
+		if patch.Events != nil {
+			e.Events = patch.Events
+		}
+		if patch.Description != nil {
+			e.Description = *patch.Description
+		}
+		if patch.Enabled != nil {
+			e.Enabled = *patch.Enabled
+		}
+		if err := validateFields(&e); err != nil {
+			return err
+		}
+		out, err = saveEndpoint(ctx, tx, e)
+		return err
+	})
+	return out, err
+}
+
+// DeleteEndpoint removes one of the caller's endpoints with its delivery log;
+// its queued deliveries are cancelled when they come up.
+func (s *Service) DeleteEndpoint(ctx context.Context, p auth.Principal, id uuid.UUID) error {
+	scope, args := ownerScope(p)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := getEndpoint(ctx, tx, scope, args, id, true); err != nil {
+			return err
+		}
+		return deleteEndpoint(ctx, tx, id)
+	})
+}
+
+// RotateSecret gives an endpoint a new secret. For Config.SecretGrace messages
+// carry signatures by both, so the receiver can switch at its own pace.
+func (s *Service) RotateSecret(ctx context.Context, p auth.Principal, id uuid.UUID) (EndpointWithSecret, error) {
+	secret, err := NewSecret()
+	if err != nil {
+		return EndpointWithSecret{}, err
+	}
+	scope, args := ownerScope(p)
+	var out EndpointWithSecret
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := getEndpoint(ctx, tx, scope, args, id, true); err != nil {
+			return err
+		}
+		e, err := rotateSecret(ctx, tx, id, secret, time.Now().Add(s.cfg.SecretGrace))
+		out = EndpointWithSecret{Endpoint: e, Secret: secret}
+		return err
+	})
+	return out, err
+}
+
+// Attempts lists an endpoint's delivery log, newest first, before attempt id
+// before (0: from the newest).
+func (s *Service) Attempts(ctx context.Context, p auth.Principal, endpointID uuid.UUID, before int64, limit int) ([]Attempt, error) {
+	if _, err := s.Endpoint(ctx, p, endpointID); err != nil {
+		return nil, err
+	}
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	return listAttempts(ctx, s.pool, endpointID, before, clampLimit(limit))
+}
+
+// RetryDelivery delivers one delivery of the caller's endpoints again, now and
+// with a full retry schedule, whatever its state. A job still waiting for the
+// previous generation's next retry will send nothing.
+func (s *Service) RetryDelivery(ctx context.Context, p auth.Principal, id uuid.UUID) error {
+	scope, args := ownerScope(p)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		d, err := reopenDelivery(ctx, tx, scope, args, id)
+		if err != nil {
+			return err
+		}
+		return s.pub.enqueue(ctx, tx, []delivery{d})
+	})
+}
+
+// EventQuery filters GET /v1/events. After is a cursor from an earlier page.
+type EventQuery struct {
+	Type    string
+	Subject string
+	Since   time.Time
+	After   string
+	Limit   int
+}
+
+// EventPage is a page of events, each exactly as webhooks deliver it. Keep
+// NextCursor and pass it as After to continue, now or later.
+type EventPage struct {
+	Data       []json.RawMessage `json:"data"`
+	NextCursor string            `json:"next_cursor"`
+	HasMore    bool              `json:"has_more"`
+}
+
+// Events lists the events the caller is entitled to, oldest first, from a
+// cursor: a receiver that was down catches up by walking it.
+func (s *Service) Events(ctx context.Context, p auth.Principal, q EventQuery) (EventPage, error) {
+	after, err := parseCursor(q.After)
+	if err != nil {
+		return EventPage{}, problem.BadRequest("query.after", "%v", err)
+	}
+	if q.Type != "" && !IsEventType(q.Type) {
+		return EventPage{}, problem.Invalid("type", "unknown event type %q", q.Type)
+	}
+	q.Limit = clampLimit(q.Limit)
+	scope, args := readScope(p)
+	rows, next, err := listEvents(ctx, s.pool, scope, args,
+		eventFilter{Type: q.Type, Subject: q.Subject, Since: q.Since, After: after, Limit: q.Limit})
+	if err != nil {
+		return EventPage{}, err
+	}
+	page := EventPage{Data: make([]json.RawMessage, len(rows)), NextCursor: next.String(), HasMore: len(rows) == q.Limit}
+	for i, r := range rows {
+		page.Data[i] = r.Payload
+	}
+	return page, nil
+}
+
+// Event returns one event the caller is entitled to, as delivered.
+func (s *Service) Event(ctx context.Context, p auth.Principal, id string) (json.RawMessage, error) {
+	if !eventIDPattern.MatchString(id) {
+		return nil, fmt.Errorf("%w: %q", ErrEventNotFound, id)
+	}
+	scope, args := readScope(p)
+	ev, err := getEvent(ctx, s.pool, scope, args, id)
+	return ev.Payload, err
+}
+
+// ResendEvent delivers an event again to the caller's enabled endpoints that
+// subscribe to it and are entitled to it (an admin's: all such endpoints), or
+// only to endpoint if given. Endpoints created since the event get it too. It
+// returns the deliveries queued.
+func (s *Service) ResendEvent(ctx context.Context, p auth.Principal, id string, endpoint *uuid.UUID) ([]uuid.UUID, error) {
+	if !eventIDPattern.MatchString(id) {
+		return nil, fmt.Errorf("%w: %q", ErrEventNotFound, id)
+	}
+	readCond, readArgs := readScope(p)
+	ownCond, ownArgs := ownerScope(p)
+	var ids []uuid.UUID
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		ev, err := getEvent(ctx, tx, readCond, readArgs, id)
+		if err != nil {
+			return err
+		}
+		if endpoint != nil {
+			if _, err := getEndpoint(ctx, tx, ownCond, ownArgs, *endpoint, false); err != nil {
+				return err
+			}
+		}
+		ds, err := redeliveries(ctx, tx, ownCond, ownArgs, ev, endpoint)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			ids = append(ids, d.ID)
+		}
+		return s.pub.enqueue(ctx, tx, ds)
+	})
+	return ids, err
+}
