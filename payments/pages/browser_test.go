@@ -1,0 +1,327 @@
+package pages
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/accessibility"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/payments"
+	"github.com/civicpay/civicpay/payments/reference"
+)
+
+// screenshotPath is where the browser test leaves a picture of the pay page.
+const screenshotPath = "/tmp/civicpay-pay.png"
+
+// chromiumPath finds Debian's chromium, installing the package when it is
+// missing. It skips the test, saying why, only where it cannot be installed.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	const why = "browser test skipped: Debian's chromium package is not installed"
+	if os.Geteuid() != 0 {
+		t.Skip(why + " and installing it needs root (run: apt-get install -y chromium)")
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		t.Skip(why + " and there is no apt-get to install it with")
+	}
+	apt := func(args ...string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("apt-get %s: %w\n%s", strings.Join(args, " "), err, tail(out, 1500))
+		}
+		return nil
+	}
+	t.Log("installing Debian's chromium package for the browser test")
+	if err := apt("install", "-y", "chromium"); err != nil {
+		t.Logf("install failed, updating package lists first: %v", err)
+		if err := apt("update"); err != nil {
+			t.Skipf("%s and could not be installed: %v", why, err)
+		}
+		if err := apt("install", "-y", "chromium"); err != nil {
+			t.Skipf("%s and could not be installed: %v", why, err)
+		}
+	}
+	p, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skipf("%s: apt-get installed it but it is not on PATH: %v", why, err)
+	}
+	return p
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// fakeGateway is the gateway's side for the browser test: a page with a link
+// back to the order's return page (where the flow's return route sends the
+// browser), carrying a forged "success".
+func fakeGateway(c *fiber.Ctx) error {
+	ref := c.Query("ref")
+	if !reference.Valid(ref) {
+		return fiber.ErrBadRequest
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.SendString(`<!doctype html><html lang="en"><title>Fake gateway</title><h1 id="fakegw">Fake MoMo</h1>` +
+		`<noscript><p id="js-off">JavaScript is off</p></noscript>` +
+		`<a id="back" href="/return/` + ref + `?resultCode=0&amp;message=Success">Back to the merchant</a></html>`)
+}
+
+// TestBrowserPayFlow drives headless Chromium, with JavaScript switched off,
+// through a payment: the pay page (labels, methods, an open gateway left out),
+// the form submitted to the (fake) gateway, back to the return page showing
+// "pending" whatever the gateway's query string says, the page refreshing
+// itself once the order is paid, the receipt and its verification code, and
+// the code checked on the verify page.
+func TestBrowserPayFlow(t *testing.T) {
+	t.Parallel()
+	browser := chromiumPath(t)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	open := testOrder(t, "990000000000001", payments.StatusOpen)
+	breakers := staticBreakers{allClosed[0], allClosed[1], {Name: "zalopay", State: "open", Methods: allClosed[2].Methods}, allClosed[3]}
+	e := newEnvWith(t, Config{PublicURL: base, RefreshInterval: time.Second}, breakers, open)
+	e.flow.answer = func(StartRequest) Started {
+		return Started{RedirectURL: base + "/fakegw/pay?ref=" + open.Reference}
+	}
+	e.app.Get("/fakegw/pay", fakeGateway)
+	go func() { _ = e.app.Listener(ln) }()
+	t.Cleanup(func() { _ = e.app.ShutdownWithTimeout(5 * time.Second) })
+
+	ctx := newBrowser(t, browser, 45*time.Second)
+	// step runs one part of the walk with its own deadline.
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	// read runs one action that returns a value.
+	read := func(name string, a chromedp.Action[string]) string {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(sctx, a)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return v
+	}
+
+	// The pay page: the methods of healthy gateways, each radio button named by
+	// its label. Chromium asks for English; ?lang=vi chooses Vietnamese, and a
+	// cookie keeps it for the pages after the gateway, whose URLs carry no lang.
+	step("open the pay page", noScript(),
+		chromedp.Navigate(base+"/pay/"+open.Reference+"?lang=vi"),
+		chromedp.WaitVisible(chromedp.CSS("#pay-form")),
+		screenshot(t, screenshotPath),
+		checkAccessibleNames(t),
+	)
+	if label := read("MoMo's label", chromedp.Text(chromedp.CSS(`label[for="m-ewallet-momo"]`))); !strings.Contains(label, "Ví điện tử") || !strings.Contains(label, "MoMo") {
+		t.Errorf("MoMo's label reads %q", label)
+	}
+	step("ZaloPay, whose breaker is open, is not offered", chromedp.WaitNotPresent(chromedp.CSS("#m-ewallet-zalopay")))
+
+	// Choose MoMo and submit: a plain form post, then the gateway.
+	step("pay with MoMo",
+		chromedp.Click(chromedp.CSS(`label[for="m-ewallet-momo"]`)),
+		chromedp.Click(chromedp.CSS(`#pay-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#fakegw")),
+		chromedp.WaitVisible(chromedp.CSS("#js-off")), // the tab really runs without script
+	)
+	if s := e.flow.startRequests(); len(s) != 1 || s[0].Choice != (Choice{gateways.MethodEwallet, "momo"}) || s[0].Locale != langVI {
+		t.Fatalf("attempts started: %+v", s)
+	}
+	if at := read("gateway URL", chromedp.Location()); at != base+"/fakegw/pay?ref="+open.Reference {
+		t.Errorf("browser is at %s, not the gateway", at)
+	}
+
+	// Back from the gateway with a "success" in the query string: still pending.
+	step("return from the gateway",
+		chromedp.Click(chromedp.CSS("#back")),
+		chromedp.WaitVisible(chromedp.CSS(`#status[data-state="pending"]`)),
+	)
+	if at := read("return URL", chromedp.Location()); !strings.HasPrefix(at, base+"/return/"+open.Reference+"?") {
+		t.Errorf("return page at %s", at)
+	}
+	if status := read("status", chromedp.Text(chromedp.CSS("#status"))); !strings.Contains(status, "Đang chờ xác nhận") {
+		t.Errorf("return page says %q, want pending", status)
+	}
+	if got := e.orders.get(open.Reference); got.Status != payments.StatusOpen || got.PaidAt != nil {
+		t.Fatalf("the browser's return changed the order: %s", got.Status)
+	}
+
+	// The gateway confirms (here: the fake marks the order paid); the page,
+	// refreshing itself without script, shows it and links the receipt.
+	paid := open
+	paidAt := time.Now().UTC().Truncate(time.Microsecond)
+	paid.Status, paid.PaidAt, paid.AmountPaid = payments.StatusPaid, &paidAt, paid.Total
+	e.orders.put(paid)
+	e.flow.setLatest(paid.Reference, Attempt{Choice: Choice{gateways.MethodEwallet, "momo"}, Status: gateways.StatusSucceeded})
+	step("see it paid and open the receipt",
+		chromedp.WaitVisible(chromedp.CSS(`#status[data-state="paid"]`)),
+		chromedp.Click(chromedp.CSS("#receipt-link")),
+		chromedp.WaitVisible(chromedp.CSS("#verification-code")),
+	)
+	want, _ := e.h.ReceiptCode(paid)
+	if code := read("code", chromedp.Text(chromedp.CSS("#verification-code"))); strings.TrimSpace(code) != want {
+		t.Fatalf("receipt shows code %q, want %q", code, want)
+	}
+
+	// Whoever holds the receipt checks the code on the verify page, typed in
+	// lower case and submitted with the Enter key.
+	step("verify the code",
+		chromedp.Click(chromedp.CSS("#verify-link")),
+		chromedp.WaitVisible(chromedp.CSS("#code")),
+		chromedp.SendKeys(chromedp.CSS("#code"), strings.ToLower(want)+"\r"),
+		chromedp.WaitVisible(chromedp.CSS(`#result[data-result="ok"]`)),
+	)
+	if result := read("result", chromedp.Text(chromedp.CSS("#result"))); !strings.Contains(result, "Hợp lệ") {
+		t.Errorf("verify page says %q", result)
+	}
+}
+
+// newBrowser starts headless Chromium with a fresh profile; it is stopped when
+// the test ends, then its profile removed.
+func newBrowser(t *testing.T, path string, timeout time.Duration) context.Context {
+	t.Helper()
+	profile, err := os.MkdirTemp("", "civicpay-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(profile, "tmp") // Chromium's own temporary files, removed with the profile
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path), chromedp.UserDataDir(filepath.Join(profile, "profile")), chromedp.Env("TMPDIR=" + tmp),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1024, 900),
+	}
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+		cancelTimeout()
+		// Chromium's helpers may still write there for a moment after it stops.
+		deadline := time.Now().Add(5 * time.Second)
+		for os.RemoveAll(profile) != nil && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium (%s): %v", path, err)
+	}
+	return bctx
+}
+
+// noScript switches JavaScript off in the tab: the pages must work without it.
+func noScript() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tgt, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	})
+}
+
+// screenshot saves the whole page as a PNG.
+func screenshot(t *testing.T, path string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+		png, err := chromedp.FullScreenshot(100)(ctx, tgt)
+		if err != nil {
+			return err
+		}
+		t.Logf("screenshot of the pay page: %s", path)
+		return os.WriteFile(path, png, 0o644)
+	})
+}
+
+// checkAccessibleNames reads the page's accessibility tree: one level-1
+// heading, every radio button named (by its <label for>), and the submit
+// button a button named for what it does.
+func checkAccessibleNames(t *testing.T) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+		tree, err := cdp.Call(ctx, tgt, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
+		if err != nil {
+			return fmt.Errorf("accessibility tree: %w", err)
+		}
+		var radios, h1 int
+		var button string
+		for _, n := range tree.Nodes {
+			if n.Ignored || n.Role == nil {
+				continue
+			}
+			name := axString(n.Name)
+			switch axString(n.Role) {
+			case "radio":
+				radios++
+				if name == "" {
+					t.Error("a radio button has no accessible name")
+				}
+			case "button":
+				button = name
+			case "heading":
+				for _, p := range n.Properties {
+					if p.Name == accessibility.PropertyNameLevel && p.Value != nil && string(p.Value.Value) == "1" {
+						h1++
+					}
+				}
+			}
+		}
+		if radios != 5 { // vnpay ×3, momo, vietqr; zalopay's breaker is open
+			t.Errorf("%d radio buttons in the accessibility tree, want 5", radios)
+		}
+		if h1 != 1 {
+			t.Errorf("%d level-1 headings, want 1", h1)
+		}
+		if !strings.HasPrefix(button, "Tiếp tục thanh toán") {
+			t.Errorf("submit button is named %q", button)
+		}
+		return nil
+	})
+}
+
+// axString reads an accessibility value that is a string.
+func axString(v *accessibility.Value) string {
+	if v == nil {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(v.Value, &s); err != nil {
+		return ""
+	}
+	return s
+}

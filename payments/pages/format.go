@@ -1,0 +1,63 @@
+package pages
+
+import (
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/internal/money"
+)
+
+// ict is Vietnam's time (GMT+7, no DST): times on the pages are shown in it.
+var ict = time.FixedZone("ICT", 7*3600)
+
+// minorUnits per currency for display; others show the digits they have.
+var minorUnits = map[string]int32{money.VND: 0, "USD": 2}
+
+// FormatAmount writes an amount the way a reader in lang expects:
+// Vietnamese "200.000 ₫" and "1.234,50 USD", English "200,000 ₫" and
+// "1,234.50 USD", with a no-break space before the symbol. Digits are never rounded away: an amount with more decimals
+// than its currency allows shows them all.
+func FormatAmount(d decimal.Decimal, currency, lang string) string {
+	group, point := ".", ","
+	if lang == langEN {
+		group, point = ",", "."
+	}
+	exp, ok := minorUnits[currency]
+	s := d.String()
+	if ok && d.Equal(d.Truncate(exp)) {
+		s = d.StringFixed(exp)
+	}
+	sign := ""
+	if strings.HasPrefix(s, "-") {
+		sign, s = "-", s[1:]
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	b.WriteString(sign)
+	for i, r := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteString(group)
+		}
+		b.WriteRune(r)
+	}
+	if frac != "" {
+		b.WriteString(point + frac)
+	}
+	symbol := currency
+	if currency == money.VND {
+		symbol = "₫"
+	}
+	return b.String() + "\u00a0" + symbol
+}
+
+// formatTime shows t in Vietnam time: "14:30 ngày 24/11/2026 (GMT+7)" or
+// "24 Nov 2026, 14:30 (GMT+7)".
+func formatTime(t time.Time, lang string) string {
+	t = t.In(ict)
+	if lang == langEN {
+		return t.Format("2 Jan 2006, 15:04") + " (GMT+7)"
+	}
+	return t.Format("15:04 ngày 02/01/2006") + " (GMT+7)"
+}

@@ -1,0 +1,177 @@
+// Package pages serves the citizen's hosted pages: pay an order (/pay/{reference}),
+// see its true status after the gateway sends the browser back (/return/{reference}),
+// and get a receipt with a verification code once it is paid
+// (/receipts/{reference}, checked at /receipts/{reference}/verify).
+//
+// The pages are server-rendered from html/template, in Vietnamese (the default)
+// and English, and need no JavaScript: the method choice is a plain form, the
+// return page refreshes itself with <meta http-equiv="refresh">. They never change
+// an order's state themselves — the return page in particular only reads — and
+// never show a full national ID number.
+//
+// The package owns no data: it reads orders through Orders, starts and reads
+// payment attempts through Attempts (the payment flow), and asks Breakers which
+// gateways may be offered (a gateway whose circuit breaker is open is not).
+package pages
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/payments"
+	"github.com/civicpay/civicpay/payments/catalogue"
+)
+
+// Orders finds an order by its payment reference, with no access check; an
+// unknown reference is an error wrapping payments.ErrOrderNotFound.
+// (*payments.Service).Lookup implements it.
+type Orders interface {
+	Lookup(ctx context.Context, ref string) (payments.Order, error)
+}
+
+// Breakers reports each gateway's circuit breaker and methods.
+// (*gateways.Router).Stats implements it.
+type Breakers interface {
+	Stats() []gateways.BreakerStat
+}
+
+// Catalogue names agencies and services. (*catalogue.Store) implements it.
+type Catalogue interface {
+	Agency(ctx context.Context, code string) (catalogue.Agency, error)
+	ServicesByCode(ctx context.Context, codes []string) (map[string]catalogue.Service, error)
+}
+
+// Attempts is what the pages need from the payment flow.
+type Attempts interface {
+	// Start creates a payment attempt for o with the chosen method, preferring
+	// the chosen gateway, and returns where the citizen pays: a redirect URL, or
+	// a QR payload (VietQR). The browser comes back from the gateway to the
+	// flow's own return route, which should redirect it to /return/{reference}.
+	// An order that is no longer open is an error wrapping
+	// payments.ErrNotOpen; no gateway available for the method is an error
+	// wrapping gateways.ErrNoGateway, or a breaker's refusal
+	// (gateways.IsUnavailable).
+	Start(ctx context.Context, o payments.Order, r StartRequest) (Started, error)
+	// Latest returns o's newest attempt, found=false when there is none. It
+	// only reads: the return page calls it on every refresh.
+	Latest(ctx context.Context, o payments.Order) (a Attempt, found bool, err error)
+}
+
+// Choice is one way of paying: a method at a gateway.
+type Choice struct {
+	Method  gateways.Method
+	Gateway string // a gateway's Name()
+}
+
+// value is the choice as a form field value, "method:gateway".
+func (c Choice) value() string { return string(c.Method) + ":" + c.Gateway }
+
+// StartRequest is the citizen's choice, from the pay form.
+type StartRequest struct {
+	Choice
+	ClientIP string
+	Locale   string // "vi" or "en", for the gateway's page
+}
+
+// Started is where the citizen pays: exactly one of RedirectURL and QRPayload is set.
+type Started struct {
+	RedirectURL string // an absolute http(s) URL at the gateway
+	QRPayload   string // an EMVCo QR payload (VietQR) the page draws as a QR code
+}
+
+// Attempt is what the return page shows of an order's newest payment attempt.
+type Attempt struct {
+	Choice
+	// Status is as recorded from callbacks and status queries: pending,
+	// succeeded or failed. An attempt the flow gave up waiting for counts as
+	// failed here (the citizen may try again).
+	Status    gateways.Status
+	CreatedAt time.Time
+}
+
+// Deps are the services the pages read from. Orders, Attempts and Breakers are
+// required; Catalogue is optional (without it, codes stand in for names).
+type Deps struct {
+	Orders    Orders
+	Attempts  Attempts
+	Breakers  Breakers
+	Catalogue Catalogue
+}
+
+// Config tunes the pages.
+type Config struct {
+	// PublicURL is the service's public base, e.g. "https://pay.example.gov.vn".
+	// The verification address printed on receipts is built from it.
+	PublicURL string
+	// ReceiptSecret keys the receipts' verification codes (HMAC-SHA256), at
+	// least 32 bytes. Changing it invalidates the codes of earlier receipts
+	// unless the old secret moves to OldReceiptSecrets.
+	ReceiptSecret []byte
+	// OldReceiptSecrets still verify codes issued before a rotation.
+	OldReceiptSecrets [][]byte
+	// RefreshInterval is how often the return page reloads while a payment is
+	// pending (default 5s, at least 1s).
+	RefreshInterval time.Duration
+	// Timeout bounds the calls one page makes to the order store, the flow and
+	// the catalogue (default 30s: starting an attempt may try several gateways).
+	Timeout time.Duration
+	// Log receives unexpected errors (never national IDs or secrets); default slog.Default().
+	Log *slog.Logger
+}
+
+// MinSecretLen is the shortest ReceiptSecret New accepts.
+const MinSecretLen = 32
+
+// Handler serves the citizen pages.
+type Handler struct {
+	deps    Deps
+	cfg     Config
+	codes   *codeSigner
+	secure  bool // PublicURL is https: cookies get the Secure flag
+	refresh int  // seconds
+}
+
+// New returns the pages handler.
+func New(deps Deps, cfg Config) (*Handler, error) {
+	if deps.Orders == nil || deps.Attempts == nil || deps.Breakers == nil {
+		return nil, errors.New("pages: Orders, Attempts and Breakers are required")
+	}
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("pages: PublicURL must be an absolute http(s) URL")
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	codes, err := newCodeSigner(cfg.ReceiptSecret, cfg.OldReceiptSecrets...)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RefreshInterval <= 0 {
+		cfg.RefreshInterval = 5 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Handler{
+		deps: deps, cfg: cfg, codes: codes, secure: u.Scheme == "https",
+		refresh: max(1, int(cfg.RefreshInterval.Round(time.Second)/time.Second)),
+	}, nil
+}
+
+// Routes mounts the pages on r, at the root and with no API key.
+func (h *Handler) Routes(r fiber.Router) {
+	r.Get("/pay/:ref", h.pay)
+	r.Post("/pay/:ref", h.start)
+	r.Get("/return/:ref", h.returnPage)
+	r.Get("/receipts/:ref", h.receipt)
+	r.Get("/receipts/:ref/verify", h.verify)
+}
