@@ -4,6 +4,7 @@
 //	civicpay migrate                    apply River's and civicpay's migrations
 //	civicpay keys create --role R [--agency CODE] [--name N]
 //	civicpay keys list | keys revoke ID|PREFIX
+//	civicpay ledger verify              prove the books (exit 1 naming the first broken thing)
 //	civicpay demo                       seed the demo catalogue (idempotent)
 //
 // Configuration comes from the environment (see the README); DATABASE_URL is required.
@@ -32,6 +33,7 @@ commands:
                                          create an API key and print it once
   keys list                              list keys (never their secrets)
   keys revoke ID|PREFIX                  revoke a key
+  ledger verify                          check every entry, balance and seal; non-zero exit names the first broken thing
   demo                                   seed the demo catalogue and print demo keys
 `
 
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return migrate(ctx, pool, log)
 	case "keys":
 		return keys(ctx, pool, args[1:], out)
+	case "ledger":
+		return ledgerCmd(ctx, pool, args[1:], out)
 	case "demo":
 		return demo(ctx, pool, out)
 	}

@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -35,6 +36,44 @@ type Config struct {
 	Webhooks webhooks.Config `envPrefix:"CIVICPAY_"`
 
 	Paying Paying
+
+	Recon Recon
+}
+
+// Recon configures reconciliation (package reconciliation). The fetch URLs
+// default to gatewaysim on http://127.0.0.1:8090, as `make run` starts it;
+// {gateway} and {date} (YYYY-MM-DD) are replaced, and an empty URL turns that
+// fetch off (files then come by upload or `civicpay reconcile import`).
+type Recon struct {
+	// Cutoff is the time of day, GMT+7, of the daily run over the previous
+	// business day.
+	Cutoff        string `env:"CIVICPAY_RECON_CUTOFF" envDefault:"06:00"`
+	SettlementURL string `env:"CIVICPAY_RECON_SETTLEMENT_URL" envDefault:"http://127.0.0.1:8090/admin/settlements/{gateway}/{date}"`
+	StatementURL  string `env:"CIVICPAY_RECON_STATEMENT_URL" envDefault:"http://127.0.0.1:8090/bank/statements/camt053/{date}"`
+	// Gateways are those whose settlement files the daily run fetches.
+	Gateways []string `env:"CIVICPAY_RECON_GATEWAYS" envDefault:"vnpay,momo,zalopay" envSeparator:","`
+	// Fees are the contracted fees checked on every payment line:
+	// gateway=P%[+F], comma-separated; empty checks none.
+	Fees string `env:"CIVICPAY_RECON_FEES" envDefault:"vnpay=1.1%+1650,momo=1.5%,zalopay=1%"`
+	// AmountTolerance and FeeTolerance bound a line's difference from our
+	// record (in the currency's units); MatchWindow bounds the time
+	// difference when pairing by amount and time.
+	AmountTolerance string        `env:"CIVICPAY_RECON_AMOUNT_TOLERANCE" envDefault:"0"`
+	FeeTolerance    string        `env:"CIVICPAY_RECON_FEE_TOLERANCE" envDefault:"0"`
+	MatchWindow     time.Duration `env:"CIVICPAY_RECON_MATCH_WINDOW" envDefault:"15m"`
+	// SettlementTolerance bounds |bank credit − file net|; SettlementDays is
+	// how many days after its business day a gateway's payment may arrive.
+	SettlementTolerance string        `env:"CIVICPAY_RECON_SETTLEMENT_TOLERANCE" envDefault:"0"`
+	SettlementDays      int           `env:"CIVICPAY_RECON_SETTLEMENT_DAYS" envDefault:"3"`
+	FetchTimeout        time.Duration `env:"CIVICPAY_RECON_FETCH_TIMEOUT" envDefault:"2m"`
+	QueryTimeout        time.Duration `env:"CIVICPAY_RECON_QUERY_TIMEOUT" envDefault:"10s"`
+	QueryConcurrency    int           `env:"CIVICPAY_RECON_QUERY_CONCURRENCY" envDefault:"4"`
+	MaxFileBytes        int64         `env:"CIVICPAY_RECON_MAX_FILE_BYTES" envDefault:"2147483648"`
+	// WorkMem is PostgreSQL's work_mem for the matching statements.
+	WorkMem string `env:"CIVICPAY_RECON_WORK_MEM" envDefault:"128MB"`
+	// Workers is how many reconciliation jobs (loads, runs) run at once.
+	Workers            int `env:"CIVICPAY_RECON_WORKERS" envDefault:"2"`
+	MaxExceptionEvents int `env:"CIVICPAY_RECON_MAX_EXCEPTION_EVENTS" envDefault:"100"`
 }
 
 // Paying configures the gateways and the payment flow. The defaults are
@@ -97,4 +136,16 @@ func Load() (Config, error) {
 		return c, fmt.Errorf("config: CIVICPAY_ORDER_DEFAULT_EXPIRY (%s) exceeds CIVICPAY_ORDER_MAX_EXPIRY (%s)", c.OrderDefaultExpiry, c.OrderMaxExpiry)
 	}
 	return c, nil
+}
+
+// DemoPaying is the gateways' default configuration (gatewaysim's demo
+// merchant, every gateway enabled) with the simulator at simURL instead of
+// http://127.0.0.1:8090: for tests and benchmarks that run gatewaysim in
+// process.
+func DemoPaying(simURL string) Paying {
+	var p Paying
+	_ = env.ParseWithOptions(&p, env.Options{Environment: map[string]string{}}) // the defaults always parse
+	simURL = strings.TrimRight(simURL, "/")
+	p.VNPAYBaseURL, p.MoMoBaseURL, p.ZaloPayBaseURL = simURL+"/vnpay", simURL+"/momo", simURL+"/zalopay"
+	return p
 }

@@ -1,0 +1,181 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/shopspring/decimal"
+)
+
+// DBTX is what the ledger runs its SQL on: a pgx.Tx (post in the same
+// transaction as the business state change), a *pgxpool.Pool or a *pgx.Conn.
+// Post and the posting rules write with one statement, so on a pool they are
+// atomic on their own. The pool must come from db.Open (NUMERIC as decimal).
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Post records e, creating its accounts on first use. It is idempotent by
+// e.Key: the same key with the same content returns the original entry; the
+// same key with different content is ErrIdempotencyConflict. Posting the same
+// key concurrently records one entry (the later caller waits for the first
+// transaction and then replays).
+//
+// Balance is checked here and again by the database when the transaction
+// commits, so a caller's transaction that inserts postings by other means
+// cannot commit an unbalanced entry either.
+func Post(ctx context.Context, db DBTX, e NewEntry) (Entry, error) {
+	entry, _, err := post(ctx, db, e, 0)
+	return entry, err
+}
+
+// postSQL upserts the accounts, inserts the entry unless its key exists, and
+// inserts the postings only if the entry was inserted: one round trip, one
+// statement. It returns no row for a replayed key. An account that exists in
+// another currency is left alone here and refused by the postings' stamp trigger.
+// Accounts come in code order, so two transactions creating the same new
+// accounts wait for each other instead of deadlocking.
+const postSQL = `
+WITH accounts AS (
+	INSERT INTO ledger_accounts (code, kind, currency)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+	ON CONFLICT DO NOTHING
+	RETURNING code
+), entry AS (
+	INSERT INTO ledger_entries (idempotency_key, kind, reference, description, recorded_by, reverses, effective_at, content_hash)
+	VALUES ($4, $5, $6, $7, $8, NULLIF($9::bigint, 0), $10, $11)
+	ON CONFLICT (idempotency_key) DO NOTHING
+	RETURNING id, recorded_at
+), postings AS (
+	INSERT INTO ledger_postings (entry_id, leg, account_code, currency, direction, amount, service_code, channel)
+	SELECT entry.id, p.leg, p.account, p.currency, p.direction, p.amount, NULLIF(p.service, ''), NULLIF(p.channel, '')
+	FROM entry, unnest($12::text[], $13::text[], $14::text[], $15::numeric[], $16::text[], $17::text[])
+		WITH ORDINALITY AS p (account, currency, direction, amount, service, channel, leg)
+	-- Always true: it makes the account upsert run first, so the postings'
+	-- stamp trigger finds new accounts (an unreferenced CTE runs last).
+	WHERE (SELECT count(*) FROM accounts) >= 0
+)
+SELECT id, recorded_at FROM entry`
+
+// post records e (reverses is the mirrored entry for a reversal, else 0) and
+// reports whether this call created it (false: a replay).
+func post(ctx context.Context, db DBTX, e NewEntry, reverses int64) (Entry, bool, error) {
+	e, err := normalize(e, reverses != 0)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	hash := contentHash(e, reverses)
+	currencyOf := map[string]string{}
+	n := len(e.Postings)
+	accounts, pcur, dirs, svcs, chans := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	amounts := make([]decimal.Decimal, n)
+	for i, p := range e.Postings {
+		currencyOf[p.Account] = p.Currency
+		accounts[i], pcur[i], dirs[i], amounts[i], svcs[i], chans[i] = p.Account, p.Currency, string(p.Direction), p.Amount, p.ServiceCode, p.Channel
+	}
+	codes := sortedKeys(currencyOf)
+	kinds, currencies := make([]string, len(codes)), make([]string, len(codes))
+	for i, code := range codes {
+		kind, _ := KindOf(code) // validated by normalize
+		kinds[i], currencies[i] = string(kind), currencyOf[code]
+	}
+	entry := Entry{Key: e.Key, Kind: e.Kind, Reference: e.Reference, Description: e.Description, RecordedBy: e.RecordedBy,
+		Reverses: reverses, EffectiveAt: e.EffectiveAt, Postings: e.Postings}
+	err = db.QueryRow(ctx, postSQL, codes, kinds, currencies,
+		e.Key, e.Kind, e.Reference, e.Description, e.RecordedBy, reverses, e.EffectiveAt, hash,
+		accounts, pcur, dirs, amounts, svcs, chans).Scan(&entry.ID, &entry.RecordedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		replayed, err := replay(ctx, db, e.Key, hash)
+		return replayed, false, err
+	}
+	if err != nil {
+		return Entry{}, false, postError(e.Key, err)
+	}
+	entry.RecordedAt = entry.RecordedAt.UTC()
+	return entry, true, nil
+}
+
+// replay returns the entry already recorded under key if it has the same content.
+func replay(ctx context.Context, db DBTX, key string, hash []byte) (Entry, error) {
+	var id int64
+	var stored []byte
+	err := db.QueryRow(ctx, `SELECT id, content_hash FROM ledger_entries WHERE idempotency_key = $1`, key).Scan(&id, &stored)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Only possible under REPEATABLE READ or SERIALIZABLE, where the
+		// conflicting entry committed after this transaction's snapshot.
+		return Entry{}, fmt.Errorf("ledger: post %q: the entry under this key is not visible to this transaction; retry in a new one", key)
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("ledger: post %q: read existing entry: %w", key, err)
+	}
+	if !bytes.Equal(stored, hash) {
+		return Entry{}, fmt.Errorf("ledger: post %q: %w (entry %d)", key, ErrIdempotencyConflict, id)
+	}
+	return GetEntry(ctx, db, id)
+}
+
+// postError turns the database's refusals into this package's errors.
+func postError(key string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.ConstraintName {
+		case "ledger_postings_account_currency":
+			return fmt.Errorf("ledger: post %q: %w: %s", key, ErrCurrencyMismatch, pgErr.Detail)
+		case "ledger_entries_reverses_key":
+			return fmt.Errorf("ledger: post %q: %w", key, ErrAlreadyReversed)
+		case "ledger_entry_balanced":
+			return fmt.Errorf("ledger: post %q: %w: %s", key, ErrUnbalanced, pgErr.Message)
+		}
+	}
+	return fmt.Errorf("ledger: post %q: %w", key, err)
+}
+
+// Reversal asks for the mirror of an entry: every posting with its direction
+// flipped. An entry is reversed at most once (ErrAlreadyReversed), and a
+// reversal is not reversed (ErrNotReversible).
+type Reversal struct {
+	Key     string
+	EntryID int64
+	Reason  string
+	// EffectiveAt defaults to the original's effective time, so the reversal
+	// cancels the original in every report and a replay has the same content.
+	EffectiveAt time.Time
+	RecordedBy  string
+}
+
+// Reverse posts the mirror entry of r.EntryID, idempotently by r.Key.
+func Reverse(ctx context.Context, db DBTX, r Reversal) (Entry, error) {
+	entry, _, err := reverse(ctx, db, r)
+	return entry, err
+}
+
+func reverse(ctx context.Context, db DBTX, r Reversal) (Entry, bool, error) {
+	if r.Reason == "" {
+		return Entry{}, false, invalid("reason", "a reversal needs a reason")
+	}
+	orig, err := GetEntry(ctx, db, r.EntryID)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	if orig.Kind == KindReversal {
+		return Entry{}, false, fmt.Errorf("ledger: reverse entry %d: %w", orig.ID, ErrNotReversible)
+	}
+	mirror := make([]Posting, len(orig.Postings))
+	for i, p := range orig.Postings {
+		p.Direction = p.Direction.Opposite()
+		mirror[i] = p
+	}
+	effective := r.EffectiveAt
+	if effective.IsZero() {
+		effective = orig.EffectiveAt
+	}
+	return post(ctx, db, NewEntry{Key: r.Key, Kind: KindReversal, Reference: orig.Reference, Description: r.Reason,
+		EffectiveAt: effective, RecordedBy: r.RecordedBy, Postings: mirror}, orig.ID)
+}

@@ -1,0 +1,284 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Finding is one broken invariant.
+type Finding struct {
+	Check   string `json:"check"`   // entry, posting, account, trial_balance, snapshot or seal
+	Subject string `json:"subject"` // what is broken: "entry 42", "seal batch 3", "account suspense", "currency VND"
+	Detail  string `json:"detail"`
+}
+
+func (f Finding) String() string { return f.Check + ": " + f.Subject + ": " + f.Detail }
+
+// Report is what Verify checked and found. Findings is empty when the ledger
+// is sound; otherwise the first finding is the first broken thing.
+type Report struct {
+	Entries         int64     `json:"entries"`
+	Postings        int64     `json:"postings"`
+	Accounts        int64     `json:"accounts"`
+	Snapshots       int64     `json:"snapshots"`
+	SealedBatches   int64     `json:"sealed_batches"`
+	SealedEntries   int64     `json:"sealed_entries"`
+	UnsealedEntries int64     `json:"unsealed_entries"`
+	Findings        []Finding `json:"findings"`
+}
+
+// OK says whether nothing is broken.
+func (r Report) OK() bool { return len(r.Findings) == 0 }
+
+// maxFindings bounds the report; the first one is what matters.
+const maxFindings = 20
+
+// Verify proves the ledger's invariants from the rows themselves, in one
+// read-only REPEATABLE READ snapshot (posting may go on meanwhile):
+//
+//   - every entry has two or more postings that balance per currency, and its
+//     rows still match the content hash recorded with it;
+//   - the seal chain is unbroken: batches numbered from 1, each prev_hash the
+//     previous batch's hash, each hash recomputed from its entries;
+//   - every posting belongs to an entry, carries its entry's xid and effective
+//     time, and names an existing account in that account's currency;
+//   - every account's kind follows from its code;
+//   - all postings sum to zero per currency (the trial balance);
+//   - every stored balance snapshot equals the sum of the postings it covers.
+//
+// It returns an error wrapping ErrBroken, naming the first broken thing, when
+// the report has findings, and a plain error if it could not run.
+func Verify(ctx context.Context, pool *pgxpool.Pool) (Report, error) {
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return Report{}, fmt.Errorf("ledger: verify: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	v := &verifier{tx: tx}
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"entries and seals", v.entriesAndSeals},
+		{"postings", v.postings},
+		{"accounts", v.accounts},
+		{"trial balance", v.trialBalance},
+		{"snapshots", v.snapshots},
+	}
+	for _, s := range steps {
+		if err := s.run(ctx); err != nil {
+			return v.r, fmt.Errorf("ledger: verify %s: %w", s.name, err)
+		}
+	}
+	if !v.r.OK() {
+		return v.r, fmt.Errorf("%w: %s", ErrBroken, v.r.Findings[0])
+	}
+	return v.r, nil
+}
+
+type verifier struct {
+	tx pgx.Tx
+	r  Report
+}
+
+func (v *verifier) find(check, subject, format string, args ...any) {
+	if len(v.r.Findings) < maxFindings {
+		v.r.Findings = append(v.r.Findings, Finding{Check: check, Subject: subject, Detail: fmt.Sprintf(format, args...)})
+	}
+}
+
+type storedSeal struct {
+	no, lastXID, lastID int64
+	count               int
+	prev, hash          []byte
+}
+
+// entriesAndSeals streams every entry in chain order once, checking each and
+// recomputing the seal batches they fall in.
+func (v *verifier) entriesAndSeals(ctx context.Context) error {
+	rows, err := v.tx.Query(ctx, `SELECT batch_no, last_xid, last_entry_id, entry_count, prev_hash, hash FROM ledger_seals ORDER BY batch_no`)
+	if err != nil {
+		return err
+	}
+	seals, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (storedSeal, error) {
+		var s storedSeal
+		return s, r.Scan(&s.no, &s.lastXID, &s.lastID, &s.count, &s.prev, &s.hash)
+	})
+	if err != nil {
+		return err
+	}
+	c := &chainCheck{v: v, seals: seals}
+	c.open()
+	rows, err = v.tx.Query(ctx, entrySelect+` ORDER BY e.xid, e.id, p.leg`)
+	if err != nil {
+		return err
+	}
+	err = eachEntry(rows, func(e storedEntry) error {
+		v.r.Entries++
+		v.r.Postings += int64(len(e.Postings))
+		if problem := checkEntry(e); problem != "" {
+			v.find("entry", fmt.Sprintf("entry %d", e.ID), "%s", problem)
+		}
+		c.add(e)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for c.i < len(seals) { // batches whose entries are gone
+		c.close()
+	}
+	return nil
+}
+
+// chainCheck recomputes seal batches as entries stream past in chain order.
+type chainCheck struct {
+	v     *verifier
+	seals []storedSeal
+	i     int    // the batch being recomputed
+	cur   *batch // its hash so far
+}
+
+func (c *chainCheck) open() {
+	if c.i < len(c.seals) {
+		s := c.seals[c.i]
+		c.cur = newBatch(s.no, s.prev)
+	}
+}
+
+func (c *chainCheck) add(e storedEntry) {
+	for c.i < len(c.seals) && after(e.xid, e.ID, c.seals[c.i].lastXID, c.seals[c.i].lastID) {
+		c.close() // the batch's last entry never came: it was deleted or moved
+	}
+	if c.i == len(c.seals) {
+		c.v.r.UnsealedEntries++
+		return
+	}
+	c.cur.add(e)
+	c.v.r.SealedEntries++
+	if s := c.seals[c.i]; e.xid == s.lastXID && e.ID == s.lastID {
+		c.close()
+	}
+}
+
+// close compares the recomputed batch with the stored one and opens the next.
+func (c *chainCheck) close() {
+	s := c.seals[c.i]
+	subject := fmt.Sprintf("seal batch %d", s.no)
+	wantPrev := genesis
+	if c.i > 0 {
+		wantPrev = c.seals[c.i-1].hash
+	}
+	switch {
+	case s.no != int64(c.i+1):
+		c.v.find("seal", subject, "batch number %d is out of sequence (expected %d)", s.no, c.i+1)
+	case !bytes.Equal(s.prev, wantPrev):
+		c.v.find("seal", subject, "prev_hash does not match the previous batch's hash: the chain is broken")
+	case c.cur.count != s.count:
+		c.v.find("seal", subject, "sealed %d entries, %d found in its range", s.count, c.cur.count)
+	case !bytes.Equal(c.cur.sum(), s.hash):
+		c.v.find("seal", subject, "hash does not match its entries (ending at entry %d): sealed rows were changed", s.lastID)
+	}
+	c.v.r.SealedBatches++
+	c.i++
+	c.open()
+}
+
+// after says whether (xid, id) comes after (lastXID, lastID) in chain order.
+func after(xid, id, lastXID, lastID int64) bool {
+	return xid > lastXID || xid == lastXID && id > lastID
+}
+
+// each runs query and calls found after scanning each row into dest.
+func (v *verifier) each(ctx context.Context, query string, dest []any, found func(), args ...any) error {
+	rows, err := v.tx.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	_, err = pgx.ForEachRow(rows, dest, func() error {
+		found()
+		return nil
+	})
+	return err
+}
+
+// postings finds postings without an entry, out of step with their entry, or
+// on an account that does not exist in their currency.
+func (v *verifier) postings(ctx context.Context) error {
+	var entry int64
+	var leg int16
+	var detail string
+	return v.each(ctx, `
+		SELECT p.entry_id, p.leg, CASE
+			WHEN e.id IS NULL THEN 'belongs to no entry'
+			WHEN p.xid <> e.xid OR p.effective_at <> e.effective_at THEN 'differs from its entry in xid or effective time'
+			ELSE 'names account ' || p.account_code || ' in ' || p.currency || ', which does not exist'
+		END
+		FROM ledger_postings p
+		LEFT JOIN ledger_entries e ON e.id = p.entry_id
+		LEFT JOIN ledger_accounts a ON a.code = p.account_code AND a.currency = p.currency
+		WHERE e.id IS NULL OR p.xid <> e.xid OR p.effective_at <> e.effective_at OR a.code IS NULL
+		ORDER BY p.entry_id, p.leg LIMIT $1`, []any{&entry, &leg, &detail}, func() {
+		v.find("posting", fmt.Sprintf("entry %d posting %d", entry, leg), "%s", detail)
+	}, maxFindings)
+}
+
+// accounts checks each account's kind against the chart and its currency.
+func (v *verifier) accounts(ctx context.Context) error {
+	var code, kind, currency string
+	return v.each(ctx, `SELECT code, kind, currency FROM ledger_accounts ORDER BY code`, []any{&code, &kind, &currency}, func() {
+		v.r.Accounts++
+		want, err := KindOf(code)
+		switch {
+		case err != nil:
+			v.find("account", "account "+code, "%v", err)
+		case AccountKind(kind) != want:
+			v.find("account", "account "+code, "kind is %s, the chart says %s", kind, want)
+		case checkCurrency("currency", currency) != nil:
+			v.find("account", "account "+code, "unsupported currency %q", currency)
+		}
+	})
+}
+
+// trialBalance: all postings sum to zero in every currency.
+func (v *verifier) trialBalance(ctx context.Context) error {
+	var currency, sum string
+	return v.each(ctx, `SELECT currency, sum(net)::text FROM ledger_postings GROUP BY currency HAVING sum(net) <> 0 ORDER BY currency`,
+		[]any{&currency, &sum}, func() {
+			v.find("trial_balance", "currency "+currency, "all postings sum to %s, not 0", sum)
+		})
+}
+
+// snapshots: each stored snapshot equals the postings below its horizon. The
+// sums are computed per interval between an account's snapshots and
+// accumulated, so the check reads each posting once.
+func (v *verifier) snapshots(ctx context.Context) error {
+	if err := v.tx.QueryRow(ctx, `SELECT count(*) FROM ledger_balance_snapshots`).Scan(&v.r.Snapshots); err != nil {
+		return err
+	}
+	var code, net, want string
+	var xid, n, wantN int64
+	return v.each(ctx, `
+		WITH s AS (
+			SELECT account_code, up_to_xid, net, postings,
+				lag(up_to_xid, 1, 0::bigint) OVER (PARTITION BY account_code ORDER BY up_to_xid) AS from_xid
+			FROM ledger_balance_snapshots
+		), d AS (
+			SELECT s.*, t.net AS dnet, t.n AS dn FROM s CROSS JOIN LATERAL (
+				SELECT coalesce(sum(p.net), 0) AS net, count(*) AS n FROM ledger_postings p
+				WHERE p.account_code = s.account_code AND p.xid >= s.from_xid AND p.xid < s.up_to_xid) t
+		), c AS (
+			SELECT account_code, up_to_xid, net, postings,
+				sum(dnet) OVER w AS want_net, sum(dn) OVER w AS want_n
+			FROM d WINDOW w AS (PARTITION BY account_code ORDER BY up_to_xid)
+		)
+		SELECT account_code, up_to_xid, net::text, want_net::text, postings, want_n FROM c
+		WHERE net <> want_net OR postings <> want_n
+		ORDER BY account_code, up_to_xid LIMIT $1`, []any{&code, &xid, &net, &want, &n, &wantN}, func() {
+		v.find("snapshot", "account "+code, "snapshot below xid %d says %s over %d postings; the postings sum to %s over %d", xid, net, n, want, wantN)
+	}, maxFindings)
+}
