@@ -8,7 +8,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/problem"
 	"github.com/civicpay/civicpay/payments/reference"
@@ -20,6 +22,14 @@ var HTTPErrors = []problem.Mapping{
 	{Err: ErrNotOpen, Status: http.StatusConflict, Title: "Order not open"},
 	{Err: ErrIdempotencyMismatch, Status: http.StatusUnprocessableEntity, Title: "Idempotency key reused"},
 	{Err: ErrIdempotencyInProgress, Status: http.StatusConflict, Title: "Request in progress"},
+	{Err: ErrAttemptNotFound, Status: http.StatusNotFound, Title: "Not found"},
+	{Err: ErrRefundNotFound, Status: http.StatusNotFound, Title: "Not found"},
+	{Err: gateways.ErrUnknownGateway, Status: http.StatusNotFound, Title: "Unknown gateway"},
+	{Err: ErrMethodUnavailable, Status: http.StatusUnprocessableEntity, Title: "Payment method unavailable"},
+	{Err: ErrGatewayRefused, Status: http.StatusUnprocessableEntity, Title: "Refused by the gateway"},
+	{Err: ErrGatewayUnavailable, Status: http.StatusServiceUnavailable, Title: "Gateway unavailable"},
+	{Err: ErrNotRefundable, Status: http.StatusConflict, Title: "Nothing to refund"},
+	{Err: ErrRefundableChanged, Status: http.StatusConflict, Title: "Refundable amount changed"},
 }
 
 // Handler serves the orders API.
@@ -43,15 +53,28 @@ func (h *Handler) Routes(r fiber.Router) {
 	r.Post("/orders/:id/cancel", auth.Require(auth.RolePortal, auth.RoleAgency), h.cancel)
 }
 
-// OrderView is an order as the API returns it.
+// OrderView is an order as the API returns it. A single order (GET
+// /v1/orders/{id}) also lists its payment attempts and refunds.
 type OrderView struct {
 	Order
 	PayURL string `json:"pay_url"`
+	// Refundable is what a refund may still take: the expected_refundable of
+	// POST /v1/orders/{id}/refunds.
+	Refundable *decimal.Decimal `json:"refundable,omitempty"`
+	Attempts   []Attempt        `json:"attempts,omitempty"`
+	Refunds    []Refund         `json:"refunds,omitempty"`
+}
+
+// NewOrderView is o as the API shows it (national ID as o has it), with its
+// citizen pay page under payBaseURL.
+func NewOrderView(o Order, payBaseURL string) OrderView {
+	refundable := o.Refundable()
+	return OrderView{Order: o, PayURL: strings.TrimRight(payBaseURL, "/") + "/pay/" + o.Reference, Refundable: &refundable}
 }
 
 // View renders o for p.
 func (h *Handler) View(p auth.Principal, o Order) OrderView {
-	return OrderView{Order: ForViewer(p, o), PayURL: h.payBaseURL + "/pay/" + o.Reference}
+	return NewOrderView(ForViewer(p, o), h.payBaseURL)
 }
 
 func (h *Handler) create(c *fiber.Ctx) error {
@@ -89,7 +112,14 @@ func (h *Handler) get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(h.View(p, o))
+	v := h.View(p, o)
+	if v.Attempts, err = listAttempts(c.UserContext(), h.svc.pool, o.ID); err != nil {
+		return err
+	}
+	if v.Refunds, err = listRefunds(c.UserContext(), h.svc.pool, o.ID); err != nil {
+		return err
+	}
+	return c.JSON(v)
 }
 
 func (h *Handler) getByReference(c *fiber.Ctx) error {
@@ -161,7 +191,7 @@ func (h *Handler) list(c *fiber.Ctx) error {
 	}
 	page := Page[OrderView]{Data: make([]OrderView, 0, len(orders))}
 	for _, o := range orders {
-		page.Data = append(page.Data, OrderView{Order: o, PayURL: h.payBaseURL + "/pay/" + o.Reference})
+		page.Data = append(page.Data, NewOrderView(o, h.payBaseURL))
 	}
 	if len(orders) == f.Limit {
 		last := orders[len(orders)-1]

@@ -1,7 +1,21 @@
 // Package payments is the order lifecycle: payment orders issued for a portal,
-// their lines owed to agencies, and every state change with its event.
+// their lines owed to agencies, paying them through the gateways, refunds, and
+// every state change with its event.
 //
-// The rules live in this file and service.go; SQL in store.go; HTTP in http.go.
+// Orders: the rules live in this file and service.go; SQL in store.go; HTTP in
+// http.go.
+//
+// Paying ([Flow]): an attempt is one try at one gateway (attempt.go holds its
+// rules, attempt_store.go its SQL). [Flow.StartAttempt] asks the router for a
+// gateway and writes the attempt with its status job; [Flow.RecordResult] is
+// the one place a gateway's word — callback, status query or reconciliation —
+// becomes a paid order, a ledger entry and an event, exactly once, with the
+// database refusing a second payment of an order (a unique index) and a refund
+// beyond what was paid (a check on the order). Refunds (refund.go,
+// refund_store.go) are reserved on the order and carried to the gateway by a
+// River job (jobs.go); the ledger entry posts when the gateway confirms.
+// pay_http.go serves the API, the gateways' callbacks and the browser's
+// return, which never changes anything.
 package payments
 
 import (
@@ -54,25 +68,27 @@ type Payer struct {
 
 // Order is a payment order.
 type Order struct {
-	ID             uuid.UUID         `json:"id"`
-	Reference      string            `json:"reference"`
-	AgencyCode     string            `json:"agency"`
-	CreatedBy      uuid.UUID         `json:"-"`
-	Status         Status            `json:"status"`
-	Currency       string            `json:"currency"`
-	Total          decimal.Decimal   `json:"total"`
-	AmountPaid     decimal.Decimal   `json:"amount_paid"`
-	AmountRefunded decimal.Decimal   `json:"amount_refunded"`
-	Lines          []Line            `json:"lines"`
-	Payer          Payer             `json:"payer"`
-	Description    string            `json:"description"`
-	ReturnURL      string            `json:"return_url,omitempty"`
-	Metadata       map[string]string `json:"metadata"`
-	ExpiresAt      time.Time         `json:"expires_at"`
-	CreatedAt      time.Time         `json:"created_at"`
-	UpdatedAt      time.Time         `json:"updated_at"`
-	PaidAt         *time.Time        `json:"paid_at,omitempty"`
-	ClosedAt       *time.Time        `json:"closed_at,omitempty"`
+	ID             uuid.UUID       `json:"id"`
+	Reference      string          `json:"reference"`
+	AgencyCode     string          `json:"agency"`
+	CreatedBy      uuid.UUID       `json:"-"`
+	Status         Status          `json:"status"`
+	Currency       string          `json:"currency"`
+	Total          decimal.Decimal `json:"total"`
+	AmountPaid     decimal.Decimal `json:"amount_paid"`
+	AmountRefunded decimal.Decimal `json:"amount_refunded"`
+	// AmountRefundPending is refunds requested and not yet confirmed by the gateway.
+	AmountRefundPending decimal.Decimal   `json:"amount_refund_pending"`
+	Lines               []Line            `json:"lines"`
+	Payer               Payer             `json:"payer"`
+	Description         string            `json:"description"`
+	ReturnURL           string            `json:"return_url,omitempty"`
+	Metadata            map[string]string `json:"metadata"`
+	ExpiresAt           time.Time         `json:"expires_at"`
+	CreatedAt           time.Time         `json:"created_at"`
+	UpdatedAt           time.Time         `json:"updated_at"`
+	PaidAt              *time.Time        `json:"paid_at,omitempty"`
+	ClosedAt            *time.Time        `json:"closed_at,omitempty"`
 }
 
 // Errors of the order lifecycle.

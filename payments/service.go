@@ -232,15 +232,30 @@ func (s *Service) close(ctx context.Context, tx pgx.Tx, o Order, to Status, acto
 		return Order{}, fmt.Errorf("update order: %w", err)
 	}
 	o.Status, o.ClosedAt, o.UpdatedAt = to, &now, now
-	if err := InsertEvent(ctx, tx, o.ID, "order."+string(to), actor, data); err != nil {
+	if err := s.publish(ctx, tx, o, "order."+string(to), actor, data); err != nil {
 		return Order{}, err
 	}
-	if s.notifier != nil {
-		if err := s.notifier.OrderChanged(ctx, tx, "order."+string(to), o); err != nil {
-			return Order{}, fmt.Errorf("notify: %w", err)
-		}
-	}
 	return o, nil
+}
+
+// publish writes the order event typ and tells the notifier, inside tx: o is
+// the order as it is after the change.
+func (s *Service) publish(ctx context.Context, tx pgx.Tx, o Order, typ, actor string, data any) error {
+	if err := InsertEvent(ctx, tx, o.ID, typ, actor, data); err != nil {
+		return err
+	}
+	return s.notify(ctx, tx, typ, o)
+}
+
+// notify tells the notifier, inside tx, that o changed (its event is written).
+func (s *Service) notify(ctx context.Context, tx pgx.Tx, typ string, o Order) error {
+	if s.notifier == nil {
+		return nil
+	}
+	if err := s.notifier.OrderChanged(ctx, tx, typ, o); err != nil {
+		return fmt.Errorf("notify %s: %w", typ, err)
+	}
+	return nil
 }
 
 // ExpireDue expires open orders past their expiry, in batches. Rows are claimed

@@ -18,10 +18,11 @@ import (
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 const orderCols = `o.id, o.reference, o.agency_code, o.created_by, o.status, o.currency, o.total, o.amount_paid,
-	o.amount_refunded, o.payer_name, coalesce(o.payer_national_id, ''), coalesce(o.payer_email, ''),
+	o.amount_refunded, o.amount_refund_pending, o.payer_name, coalesce(o.payer_national_id, ''), coalesce(o.payer_email, ''),
 	coalesce(o.payer_phone, ''), o.description, coalesce(o.return_url, ''), o.metadata, o.expires_at,
 	o.created_at, o.updated_at, o.paid_at, o.closed_at`
 
@@ -30,7 +31,7 @@ func scanOrder(r pgx.Row) (Order, error) {
 	var status string
 	var meta []byte
 	err := r.Scan(&o.ID, &o.Reference, &o.AgencyCode, &o.CreatedBy, &status, &o.Currency, &o.Total, &o.AmountPaid,
-		&o.AmountRefunded, &o.Payer.Name, &o.Payer.NationalID, &o.Payer.Email, &o.Payer.Phone, &o.Description,
+		&o.AmountRefunded, &o.AmountRefundPending, &o.Payer.Name, &o.Payer.NationalID, &o.Payer.Email, &o.Payer.Phone, &o.Description,
 		&o.ReturnURL, &meta, &o.ExpiresAt, &o.CreatedAt, &o.UpdatedAt, &o.PaidAt, &o.ClosedAt)
 	if err != nil {
 		return o, err
@@ -67,22 +68,49 @@ func createOrderArgs(o *Order, actor, idemKey string, idemHash []byte) []any {
 
 // getOrder loads an order with its lines.
 func getOrder(ctx context.Context, q querier, where string, arg any, forUpdate bool) (Order, error) {
-	sql := `SELECT ` + orderCols + ` FROM orders o WHERE ` + where
+	return getOrderThen(ctx, q, where, forUpdate, []any{arg}, nil)
+}
+
+// getOrderThen loads the order matching where (locked with forUpdate) and its
+// lines in one round trip; then, if not nil, queues more statements to run
+// after them in the same round trip (with the order already locked).
+func getOrderThen(ctx context.Context, q querier, where string, forUpdate bool, args []any, then func(*pgx.Batch)) (Order, error) {
+	lock := ""
 	if forUpdate {
-		sql += ` FOR UPDATE`
+		lock = " FOR UPDATE OF o"
 	}
-	o, err := scanOrder(q.QueryRow(ctx, sql, arg))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Order{}, ErrOrderNotFound
+	var o Order
+	found := false
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+orderCols+` FROM orders o WHERE `+where+lock, args...).QueryRow(func(r pgx.Row) error {
+		var err error
+		o, err = scanOrder(r)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	})
+	b.Queue(`SELECT line_no, service_code, agency_code, kind, amount FROM order_lines
+		WHERE order_id = (SELECT o.id FROM orders o WHERE `+where+`) ORDER BY line_no`, args...).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var l Line
+			if err := rows.Scan(&l.No, &l.ServiceCode, &l.AgencyCode, &l.Kind, &l.Amount); err != nil {
+				return err
+			}
+			o.Lines = append(o.Lines, l)
+		}
+		return rows.Err()
+	})
+	if then != nil {
+		then(b)
 	}
-	if err != nil {
+	if err := q.SendBatch(ctx, b).Close(); err != nil {
 		return Order{}, fmt.Errorf("load order: %w", err)
 	}
-	lines, err := loadLines(ctx, q, []uuid.UUID{o.ID})
-	if err != nil {
-		return Order{}, err
+	if !found {
+		return Order{}, ErrOrderNotFound
 	}
-	o.Lines = lines[o.ID]
 	return o, nil
 }
 
@@ -216,13 +244,27 @@ type OrderEvent struct {
 // InsertEvent writes an order event inside tx. Every state change calls it in the
 // same transaction as the change.
 func InsertEvent(ctx context.Context, tx pgx.Tx, orderID uuid.UUID, typ, actor string, data any) error {
-	b, err := json.Marshal(data)
+	b := &pgx.Batch{}
+	if err := queueEvent(b, orderID, typ, actor, data); err != nil {
+		return err
+	}
+	return sendBatch(ctx, tx, b)
+}
+
+// queueEvent adds an order event to b.
+func queueEvent(b *pgx.Batch, orderID uuid.UUID, typ, actor string, data any) error {
+	raw, err := json.Marshal(data)
 	if err != nil {
 		return fmt.Errorf("order event %s: %w", typ, err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO order_events (order_id, type, actor, data) VALUES ($1, $2, $3, $4)`,
-		orderID, typ, actor, b); err != nil {
-		return fmt.Errorf("order event %s: %w", typ, err)
+	b.Queue(`INSERT INTO order_events (order_id, type, actor, data) VALUES ($1, $2, $3, $4)`, orderID, typ, actor, raw)
+	return nil
+}
+
+// sendBatch runs b's statements in tx in one round trip; the first error wins.
+func sendBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("write: %w", err)
 	}
 	return nil
 }

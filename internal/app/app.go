@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/metrics"
@@ -41,6 +42,9 @@ type App struct {
 	// Notifier tells webhooks (and metrics) about order changes; Webhooks publishes.
 	Notifier *orderNotifier
 	Webhooks *webhooks.Publisher
+	// Gateways and Paying are set by wirePaying (paying.go).
+	Gateways *gateways.Router
+	Paying   *payments.Flow
 }
 
 // wiring collects what each domain contributes before the River client and the
@@ -71,7 +75,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	}
 	a.Keys = auth.NewStore(pool)
 	w.api = append(w.api, auth.NewHandler(a.Keys))
-	for _, wire := range []func(context.Context, *wiring) error{a.wireWebhooks, a.wireLedger, a.wireOrders} {
+	for _, wire := range []func(context.Context, *wiring) error{a.wireWebhooks, a.wireLedger, a.wireOrders, a.wirePaying} {
 		if err := wire(ctx, w); err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/civicpay/civicpay/internal/app"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/internal/gatewaysim"
 	"github.com/civicpay/civicpay/internal/pgtest"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )
@@ -32,31 +34,105 @@ type Env struct {
 	URL  string
 	// Keys by role; AgencyA is bound to agency "AG-A", AgencyB to "AG-B".
 	Admin, Portal, Portal2, AgencyA, AgencyB, Treasury string
+	// Sim is the in-process gateway simulator of NewWithSim (nil otherwise),
+	// serving at SimURL and calling back to URL.
+	Sim    *gatewaysim.Sim
+	SimURL string
+
+	cfg config.Config
 }
 
 // Option adjusts the configuration before the app is built.
 type Option func(*config.Config)
 
-// New starts civicpay for t and stops it when t ends.
+// New starts civicpay for t and stops it when t ends. No gateway is enabled.
 func New(t testing.TB, opts ...Option) *Env {
 	t.Helper()
 	pool, url := pgtest.NewWithURL(t)
-	cfg := config.Config{
-		DatabaseURL: url, Addr: "127.0.0.1:0", LogLevel: "warn", DBMaxConns: 20, MaxBodyBytes: 1 << 20,
+	ln := listen(t)
+	e := &Env{Pool: pool, cfg: baseConfig(url)}
+	for _, o := range opts {
+		o(&e.cfg)
+	}
+	e.start(t, ln)
+	e.seed(t)
+	return e
+}
+
+// NewWithSim is New with every gateway (VNPAY, MoMo, ZaloPay, VietQR) pointed
+// at an in-process gatewaysim running its demo merchant on a loopback port and
+// calling back to this civicpay. Control the simulator with e.Sim (Pay,
+// SetFaults) or over HTTP at e.SimURL. opts apply after the gateway settings.
+func NewWithSim(t testing.TB, opts ...Option) *Env {
+	t.Helper()
+	pool, url := pgtest.NewWithURL(t)
+	ln := listen(t)
+	sim, err := gatewaysim.New(gatewaysim.DemoConfig("http://" + ln.Addr().String()))
+	if err != nil {
+		t.Fatalf("apptest: gatewaysim: %v", err)
+	}
+	srv := httptest.NewServer(sim.Handler())
+	e := &Env{Pool: pool, cfg: baseConfig(url), Sim: sim, SimURL: srv.URL}
+	SimGateways(srv.URL)(&e.cfg)
+	for _, o := range opts {
+		o(&e.cfg)
+	}
+	e.start(t, ln)
+	t.Cleanup(func() { // runs before the app stops: no callback is left going to it
+		_ = sim.Close()
+		srv.Close()
+	})
+	e.seed(t)
+	return e
+}
+
+// SimGateways points every gateway at a gatewaysim at simURL with its demo
+// credentials, with refunds retried quickly and the status job's first
+// query a minute out (tests that need it sooner say so).
+func SimGateways(simURL string) Option {
+	return func(c *config.Config) {
+		c.Paying = config.DemoPaying(simURL)
+		c.Paying.GatewayTimeout = 5 * time.Second
+		c.Paying.RefundRetry, c.Paying.RefundRetryMax, c.Paying.RefundMaxTries = 200*time.Millisecond, time.Second, 5
+		c.Paying.Workers = 10
+	}
+}
+
+// Another starts a second civicpay on e's database (as a second `serve`
+// process would be), with e's configuration and its own River client and
+// HTTP port, stopped when t ends. It shares e's keys and simulator.
+func (e *Env) Another(t testing.TB) *Env {
+	t.Helper()
+	other := *e
+	other.start(t, listen(t))
+	return &other
+}
+
+func baseConfig(databaseURL string) config.Config {
+	return config.Config{
+		DatabaseURL: databaseURL, Addr: "127.0.0.1:0", LogLevel: "warn", DBMaxConns: 20, MaxBodyBytes: 1 << 20,
 		ShutdownGrace: 5 * time.Second, AuthCacheTTL: 0, OrderDefaultExpiry: 24 * time.Hour,
 		OrderMaxExpiry: 30 * 24 * time.Hour, ExpiryInterval: time.Hour, RiverWorkers: 10,
 	}
-	for _, o := range opts {
-		o(&cfg)
-	}
+}
+
+func listen(t testing.TB) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// start builds the app on e.Pool with e.cfg and serves it on ln until t ends.
+func (e *Env) start(t testing.TB, ln net.Listener) {
+	t.Helper()
+	cfg := e.cfg
 	cfg.PublicURL = "http://" + ln.Addr().String()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, pool, log)
+	a, err := app.New(ctx, cfg, e.Pool, log)
 	if err != nil {
 		cancel()
 		t.Fatalf("apptest: build app: %v", err)
@@ -71,9 +147,7 @@ func New(t testing.TB, opts ...Option) *Env {
 			t.Error("apptest: app did not stop within 10s")
 		}
 	})
-	e := &Env{App: a, Pool: pool, URL: cfg.PublicURL}
-	e.seed(t)
-	return e
+	e.App, e.URL = a, cfg.PublicURL
 }
 
 func (e *Env) seed(t testing.TB) {

@@ -14,19 +14,31 @@ import (
 
 // Config is the whole service configuration.
 type Config struct {
-	DatabaseURL   string        `env:"DATABASE_URL,required"`
-	Addr          string        `env:"CIVICPAY_ADDR" envDefault:"127.0.0.1:8080"`
-	PublicURL     string        `env:"CIVICPAY_PUBLIC_URL" envDefault:"http://127.0.0.1:8080"`
-	LogLevel      string        `env:"CIVICPAY_LOG_LEVEL" envDefault:"info"`
-	DBMaxConns    int32         `env:"CIVICPAY_DB_MAX_CONNS" envDefault:"32"`
-	MaxBodyBytes  int           `env:"CIVICPAY_MAX_BODY_BYTES" envDefault:"1048576"`
+	// DatabaseURL is the PostgreSQL connection URL (`make run`/`make test` set it).
+	DatabaseURL string `env:"DATABASE_URL,required"`
+	// Addr is the address the HTTP server listens on.
+	Addr string `env:"CIVICPAY_ADDR" envDefault:"127.0.0.1:8080"`
+	// PublicURL is how citizens and gateways reach the service: pay URLs, return and callback URLs.
+	PublicURL string `env:"CIVICPAY_PUBLIC_URL" envDefault:"http://127.0.0.1:8080"`
+	// LogLevel is debug, info, warn or error (JSON logs on stderr).
+	LogLevel string `env:"CIVICPAY_LOG_LEVEL" envDefault:"info"`
+	// DBMaxConns bounds the pool shared by HTTP handlers and River workers.
+	DBMaxConns int32 `env:"CIVICPAY_DB_MAX_CONNS" envDefault:"32"`
+	// MaxBodyBytes is the largest request body accepted (413 beyond).
+	MaxBodyBytes int `env:"CIVICPAY_MAX_BODY_BYTES" envDefault:"1048576"`
+	// ShutdownGrace is how long SIGTERM waits for in-flight requests and running jobs.
 	ShutdownGrace time.Duration `env:"CIVICPAY_SHUTDOWN_GRACE" envDefault:"20s"`
-	AuthCacheTTL  time.Duration `env:"CIVICPAY_AUTH_CACHE_TTL" envDefault:"5s"`
+	// AuthCacheTTL is how long a verified API key is cached in process (a revoked key stops within it).
+	AuthCacheTTL time.Duration `env:"CIVICPAY_AUTH_CACHE_TTL" envDefault:"5s"`
 
+	// OrderDefaultExpiry applies when an order names no expires_at.
 	OrderDefaultExpiry time.Duration `env:"CIVICPAY_ORDER_DEFAULT_EXPIRY" envDefault:"24h"`
-	OrderMaxExpiry     time.Duration `env:"CIVICPAY_ORDER_MAX_EXPIRY" envDefault:"720h"`
-	ExpiryInterval     time.Duration `env:"CIVICPAY_EXPIRY_INTERVAL" envDefault:"1m"`
+	// OrderMaxExpiry is the furthest expires_at an order may ask for.
+	OrderMaxExpiry time.Duration `env:"CIVICPAY_ORDER_MAX_EXPIRY" envDefault:"720h"`
+	// ExpiryInterval is how often the River job expires overdue open orders.
+	ExpiryInterval time.Duration `env:"CIVICPAY_EXPIRY_INTERVAL" envDefault:"1m"`
 
+	// RiverWorkers is the default queue's worker count.
 	RiverWorkers int `env:"CIVICPAY_RIVER_WORKERS" envDefault:"50"`
 	// RiverRescueAfter is how long a running job may go silent (its process
 	// killed) before River runs it again elsewhere. Every job is idempotent.
@@ -46,7 +58,7 @@ type Config struct {
 // fetch off (files then come by upload or `civicpay reconcile import`).
 type Recon struct {
 	// Cutoff is the time of day, GMT+7, of the daily run over the previous
-	// business day.
+	// business day; "off" schedules none.
 	Cutoff        string `env:"CIVICPAY_RECON_CUTOFF" envDefault:"06:00"`
 	SettlementURL string `env:"CIVICPAY_RECON_SETTLEMENT_URL" envDefault:"http://127.0.0.1:8090/admin/settlements/{gateway}/{date}"`
 	StatementURL  string `env:"CIVICPAY_RECON_STATEMENT_URL" envDefault:"http://127.0.0.1:8090/bank/statements/camt053/{date}"`

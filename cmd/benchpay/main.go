@@ -1,0 +1,357 @@
+// Command benchpay measures paying end to end, with civicpay and gatewaysim in
+// this process on loopback and a scratch database:
+//
+//	bench pay_per_s <n> 1/s                       complete payments per second at a fixed concurrency
+//	bench pay_callback_to_paid_p50_ms <n> ms      gateway callback sent → answered (order paid, ledger posted)
+//	bench pay_callback_to_paid_p99_ms <n> ms
+//	bench pay_success_with_faults <f> ratio       30% of MoMo's calls fail; ZaloPay serves the same method
+//	bench pay_duplicate_entries <n> count         payment entries beyond one per order, after a duplicate-callback storm
+//	bench pay_ledger_verify_ok <0|1> bool         ledger.Verify on everything recorded
+//
+// A complete payment is: create the order, start an attempt, pay it at the
+// simulated gateway through its admin API, its callback reaches civicpay, and
+// the order is paid with its ledger entry.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+	"github.com/valyala/fasthttp"
+
+	"github.com/civicpay/civicpay/internal/app"
+	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/benchutil"
+	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/internal/gatewaysim"
+	"github.com/civicpay/civicpay/ledger"
+	"github.com/civicpay/civicpay/payments/catalogue"
+)
+
+func main() {
+	concurrency := flag.Int("c", 96, "payments in flight at once")
+	duration := flag.Duration("d", 20*time.Second, "measuring time of the main phase")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the main phase to this file")
+	flag.Parse()
+	profile = *cpuprofile
+	if err := run(*concurrency, *duration); err != nil {
+		fmt.Fprintln(os.Stderr, "benchpay:", err)
+		os.Exit(1)
+	}
+}
+
+var profile string
+
+func run(concurrency int, d time.Duration) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := benchutil.NewScratch(ctx, "pay", 64)
+	if err != nil {
+		return err
+	}
+	defer s.Drop()
+	b, err := start(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer b.sim.Close()
+
+	benchutil.Progress("warming up (2s, %d payments in flight)", concurrency)
+	if _, _, _, err := b.load(ctx, 2*time.Second, concurrency, mixed); err != nil {
+		return err
+	}
+	b.latencies.reset()
+	benchutil.Progress("measuring complete payments over VNPAY, MoMo and ZaloPay (%s, %d in flight)", d, concurrency)
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		_ = pprof.StartCPUProfile(f)
+	}
+	tried, done, elapsed, err := b.load(ctx, d, concurrency, mixed)
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
+		return err
+	}
+	lat := b.latencies.reset()
+
+	benchutil.Progress("30%% of MoMo's calls fail; MoMo preferred for e-wallets, ZaloPay beside it (%s)", d/2)
+	if err := b.sim.SetFaults(gatewaysim.MoMo, gatewaysim.Faults{ErrorRate: 0.3}); err != nil {
+		return err
+	}
+	triedFaults, doneFaults, _, err := b.load(ctx, d/2, concurrency, func(int) route { return route{"ewallet", gatewaysim.MoMo} })
+	if err != nil {
+		return err
+	}
+	if err := b.sim.SetFaults(gatewaysim.MoMo, gatewaysim.Faults{}); err != nil {
+		return err
+	}
+
+	benchutil.Progress("every VNPAY callback sent 5 times at once (%s)", d/4)
+	if err := b.sim.SetFaults(gatewaysim.VNPAY, gatewaysim.Faults{CallbackCopies: 5, CallbackConcurrent: true}); err != nil {
+		return err
+	}
+	if _, _, _, err := b.load(ctx, d/4, concurrency, func(int) route { return route{"card", gatewaysim.VNPAY} }); err != nil {
+		return err
+	}
+	waitCtx, stop := context.WithTimeout(ctx, 30*time.Second)
+	defer stop()
+	if err := b.sim.WaitCallbacks(waitCtx); err != nil {
+		return err
+	}
+	dups, err := duplicatePayments(ctx, s.Pool)
+	if err != nil {
+		return err
+	}
+	benchutil.Progress("verifying the ledger")
+	report, err := ledger.Verify(ctx, s.Pool)
+	if err != nil {
+		return err
+	}
+	for _, f := range report.Findings {
+		benchutil.Progress("ledger verify: %s", f)
+	}
+
+	benchutil.Line("pay_per_s", float64(int(float64(done)/elapsed.Seconds())), "1/s")
+	benchutil.Line("pay_callback_to_paid_p50_ms", benchutil.Percentile(lat, 50), "ms")
+	benchutil.Line("pay_callback_to_paid_p99_ms", benchutil.Percentile(lat, 99), "ms")
+	benchutil.Line("pay_incomplete", float64(tried-done), "count")
+	benchutil.Line("pay_success_with_faults", ratio(doneFaults, triedFaults), "ratio")
+	benchutil.Line("pay_duplicate_entries", float64(dups), "count")
+	benchutil.Line("pay_ledger_verify_ok", boolValue(report.OK()), "bool")
+	return nil
+}
+
+// bench is civicpay and gatewaysim running side by side.
+type bench struct {
+	appURL, simURL string
+	key            string
+	sim            *gatewaysim.Sim
+	pool           *pgxpool.Pool
+	client         *fasthttp.Client
+	callbacks      *callbackWatch
+	latencies      *durations
+	seq            atomic.Int64
+}
+
+// start seeds the catalogue, then starts gatewaysim and civicpay on loopback.
+func start(ctx context.Context, s *benchutil.Scratch) (*bench, error) {
+	cat := catalogue.NewStore(s.Pool)
+	for _, code := range []string{"STP-HCM", "CSGT-HN"} {
+		if _, err := cat.UpsertAgency(ctx, catalogue.Agency{Code: code, Name: code, TreasuryAccount: "KB-" + code}); err != nil {
+			return nil, err
+		}
+	}
+	fee, lo, hi := decimal.NewFromInt(200000), decimal.NewFromInt(10000), decimal.NewFromInt(2000000)
+	for _, svc := range []catalogue.Service{
+		{Code: "STP-LLTP", AgencyCode: "STP-HCM", Name: "LLTP", Kind: catalogue.KindFee, FixedAmount: &fee, Active: true},
+		{Code: "CSGT-TAMGIU", AgencyCode: "CSGT-HN", Name: "Storage", Kind: catalogue.KindCharge, MinAmount: &lo, MaxAmount: &hi, Active: true},
+	} {
+		if _, err := cat.UpsertService(ctx, svc); err != nil {
+			return nil, err
+		}
+	}
+	_, key, err := auth.NewStore(s.Pool).Create(ctx, auth.RolePortal, "", "benchpay")
+	if err != nil {
+		return nil, err
+	}
+	appLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{appURL: "http://" + appLn.Addr().String(), simURL: "http://" + simLn.Addr().String(), key: key,
+		pool: s.Pool, client: &fasthttp.Client{MaxConnsPerHost: 512}, latencies: &durations{}}
+	b.callbacks = newCallbackWatch(b.latencies)
+	simCfg := gatewaysim.DemoConfig(b.appURL)
+	simCfg.Callbacks.Client = &http.Client{Transport: b.callbacks}
+	if b.sim, err = gatewaysim.New(simCfg); err != nil {
+		return nil, err
+	}
+	go func() { _ = http.Serve(simLn, b.sim.Handler()) }()
+
+	cfg := config.Config{DatabaseURL: s.URL, PublicURL: b.appURL, LogLevel: "error", DBMaxConns: 64,
+		MaxBodyBytes: 1 << 20, ShutdownGrace: 5 * time.Second, AuthCacheTTL: 30 * time.Second,
+		OrderDefaultExpiry: 24 * time.Hour, OrderMaxExpiry: 720 * time.Hour, ExpiryInterval: time.Hour, RiverWorkers: 4,
+		Paying: config.DemoPaying(b.simURL)}
+	a, err := app.New(ctx, cfg, s.Pool, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = a.Run(ctx, appLn) }()
+	return b, nil
+}
+
+// route is how one payment is made: a method and the preferred gateway.
+type route struct{ method, gateway string }
+
+// mixed spreads payments over the three gateways with an API.
+func mixed(i int) route {
+	return []route{{"card", gatewaysim.VNPAY}, {"ewallet", gatewaysim.MoMo}, {"ewallet", gatewaysim.ZaloPay}}[i%3]
+}
+
+// load makes payments from n goroutines for d. It returns how many were
+// tried, how many completed (checked in the database: paid, one ledger
+// entry), and the time taken.
+func (b *bench) load(ctx context.Context, d time.Duration, n int, pick func(int) route) (int, int, time.Duration, error) {
+	var (
+		mu    sync.Mutex
+		ids   []string
+		tried atomic.Int64
+		wg    sync.WaitGroup
+	)
+	begin := time.Now()
+	stop := begin.Add(d)
+	for w := 0; w < n; w++ {
+		wg.Go(func() {
+			for i := w; time.Now().Before(stop); i += n {
+				tried.Add(1)
+				id, err := b.payOnce(pick(i))
+				if err != nil {
+					benchutil.Progress("payment failed: %v", err)
+					continue
+				}
+				mu.Lock()
+				ids = append(ids, id)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+	done, err := b.paidOnce(ctx, ids)
+	return int(tried.Load()), done, elapsed, err
+}
+
+// payOnce makes one complete payment and waits until civicpay answered its
+// callback (by then the order is paid, or the callback was refused). It
+// returns the order's id.
+func (b *bench) payOnce(r route) (string, error) {
+	n := b.seq.Add(1)
+	body := `{"lines":[{"service":"STP-LLTP","agency":"STP-HCM","amount":200000},{"service":"CSGT-TAMGIU","agency":"CSGT-HN","amount":` +
+		strconv.FormatInt(10000+n%1000*100, 10) + `}],"payer":{"name":"Nguyễn Văn An","email":"an@example.vn"},"description":"Lệ phí"}`
+	var o struct {
+		ID string `json:"id"`
+	}
+	if err := b.call(b.appURL+"/v1/orders", "bench-"+strconv.FormatInt(n, 10), body, http.StatusCreated, &o); err != nil {
+		return "", fmt.Errorf("create order: %w", err)
+	}
+	var a struct {
+		Gateway     string `json:"gateway"`
+		GatewayRef  string `json:"gateway_ref"`
+		RedirectURL string `json:"redirect_url"`
+	}
+	if err := b.call(b.appURL+"/v1/orders/"+o.ID+"/attempts", "", fmt.Sprintf(`{"method":%q,"gateway":%q}`, r.method, r.gateway),
+		http.StatusCreated, &a); err != nil {
+		return "", fmt.Errorf("start attempt: %w", err)
+	}
+	answered := b.callbacks.expect(a.GatewayRef)
+	defer b.callbacks.forget(a.GatewayRef)
+	pay := fmt.Sprintf(`{"gateway":%q,"pay_url":%q,"outcome":"success"}`, a.Gateway, a.RedirectURL)
+	if err := b.call(b.simURL+"/admin/pay", "", pay, http.StatusOK, nil); err != nil {
+		return "", fmt.Errorf("pay at %s: %w", a.Gateway, err)
+	}
+	select {
+	case <-answered:
+		return o.ID, nil
+	case <-time.After(5 * time.Second): // the callback was lost or refused: is the order paid anyway?
+		return o.ID, b.waitPaid(o.ID)
+	}
+}
+
+// waitPaid polls the order in the database for a while, in case the
+// callback had to be retried or the status job pays it.
+func (b *bench) waitPaid(orderID string) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var status string
+		if err := b.pool.QueryRow(context.Background(), `SELECT status FROM orders WHERE id = $1`, orderID).Scan(&status); err != nil {
+			return err
+		}
+		if status == "paid" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("order %s still %s", orderID, status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// paidOnce counts the orders among ids that are paid with exactly one
+// payment entry in the ledger: the payments that really completed.
+func (b *bench) paidOnce(ctx context.Context, ids []string) (int, error) {
+	var n int
+	err := b.pool.QueryRow(ctx, `SELECT count(*) FROM orders o
+		JOIN (SELECT split_part(reference, '/', 1) AS ref FROM ledger_entries WHERE kind = 'payment'
+			GROUP BY 1 HAVING count(*) = 1) e ON e.ref = 'order:' || o.id
+		WHERE o.id = ANY($1::uuid[]) AND o.status = 'paid'`, ids).Scan(&n)
+	return n, err
+}
+
+// call POSTs body to url with the portal's key and decodes the JSON answer.
+func (b *bench) call(url, idemKey, body string, want int, out any) error {
+	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(res)
+	req.SetRequestURI(url)
+	req.Header.SetMethod(http.MethodPost)
+	req.Header.SetContentType("application/json")
+	req.Header.Set("Authorization", "Bearer "+b.key)
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
+	}
+	req.SetBodyString(body)
+	if err := b.client.DoTimeout(req, res, 30*time.Second); err != nil {
+		return err
+	}
+	if res.StatusCode() != want {
+		return fmt.Errorf("status %d: %.300s", res.StatusCode(), res.Body())
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(res.Body(), out)
+}
+
+// duplicatePayments counts payment entries beyond one per order.
+func duplicatePayments(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
+	var n int64
+	err := pool.QueryRow(ctx, `SELECT coalesce(sum(n - 1), 0) FROM (
+		SELECT count(*) AS n FROM ledger_entries WHERE kind = 'payment' GROUP BY split_part(reference, '/', 1)) per_order`).Scan(&n)
+	return n, err
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(int(float64(a)/float64(b)*10000)) / 10000
+}
+
+func boolValue(ok bool) float64 {
+	if ok {
+		return 1
+	}
+	return 0
+}

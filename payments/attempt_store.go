@@ -1,0 +1,163 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/civicpay/civicpay/gateways"
+)
+
+const attemptCols = `a.id, a.order_id, a.gateway, a.method, a.gateway_ref, coalesce(a.gateway_txn_id, ''), a.currency,
+	a.amount, a.status, coalesce(a.outcome, ''), coalesce(a.redirect_url, ''), coalesce(a.qr_payload, ''),
+	coalesce(a.result_code, ''), coalesce(a.result_message, ''), a.created_by, a.created_at, a.updated_at,
+	a.expires_at, a.paid_at`
+
+func scanAttempt(r pgx.Row) (Attempt, error) {
+	var a Attempt
+	err := r.Scan(&a.ID, &a.OrderID, &a.Gateway, &a.Method, &a.GatewayRef, &a.GatewayTxnID, &a.Currency, &a.Amount,
+		&a.Status, &a.Outcome, &a.RedirectURL, &a.QRPayload, &a.ResultCode, &a.ResultMessage, &a.CreatedBy,
+		&a.CreatedAt, &a.UpdatedAt, &a.ExpiresAt, &a.PaidAt)
+	return a, err
+}
+
+// queueInsertAttempt adds a new pending attempt to b. With requireOpen it is
+// written only while the order is open, and the batch fails with ErrNotOpen
+// otherwise.
+func queueInsertAttempt(b *pgx.Batch, a Attempt, requireOpen bool) {
+	cond := "true"
+	if requireOpen {
+		cond = "EXISTS (SELECT 1 FROM orders WHERE id = $2 AND status = 'open')"
+	}
+	b.Queue(`INSERT INTO payment_attempts (id, order_id, gateway, method, gateway_ref, currency,
+		amount, status, redirect_url, qr_payload, created_by, created_at, updated_at, expires_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, nullif($9, ''), nullif($10, ''), $11, $12, $12, $13 WHERE `+cond,
+		a.ID, a.OrderID, a.Gateway, string(a.Method), a.GatewayRef, a.Currency, a.Amount, string(a.Status),
+		a.RedirectURL, a.QRPayload, a.CreatedBy, a.CreatedAt, a.ExpiresAt).Exec(func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("%w: it closed while the gateway was called", ErrNotOpen)
+		}
+		return nil
+	})
+}
+
+// lockForRef locks, in one round trip, the order a gateway reference belongs
+// to and then the attempts carrying it, oldest first. The reference is an
+// attempt's (the order is theirs) or, byReference, the order's payment
+// reference.
+func lockForRef(ctx context.Context, tx pgx.Tx, gateway, ref string, byReference bool) (Order, []Attempt, error) {
+	where, args := `o.id = (SELECT order_id FROM payment_attempts WHERE gateway = $1 AND gateway_ref = $2 LIMIT 1)`, []any{gateway, ref}
+	if byReference {
+		where, args = `o.reference = $1`, []any{ref}
+	}
+	var attempts []Attempt
+	o, err := getOrderThen(ctx, tx, where, true, args, func(b *pgx.Batch) {
+		b.Queue(`SELECT `+attemptCols+` FROM payment_attempts a WHERE a.gateway = $1 AND a.gateway_ref = $2
+			ORDER BY a.created_at, a.id FOR UPDATE`, gateway, ref).Query(func(rows pgx.Rows) error {
+			var err error
+			attempts, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Attempt, error) { return scanAttempt(r) })
+			return err
+		})
+	})
+	return o, attempts, err
+}
+
+// queueFinishAttempt adds to b the gateway's final word on an attempt.
+func queueFinishAttempt(b *pgx.Batch, id uuid.UUID, status AttemptStatus, outcome string,
+	r gateways.Result, paidAt *time.Time, now time.Time) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	txn := r.GatewayTxnID
+	if status == AttemptSucceeded {
+		txn = txnID(r)
+	}
+	b.Queue(`UPDATE payment_attempts SET status = $2, outcome = nullif($3, ''),
+		gateway_txn_id = coalesce(nullif($4, ''), gateway_txn_id), result_code = nullif($5, ''),
+		result_message = nullif($6, ''), last_result = $7, paid_at = $8, updated_at = $9 WHERE id = $1`,
+		id, string(status), outcome, txn, r.Code, r.Message, raw, paidAt, now)
+	return nil
+}
+
+// queueMarkPaid adds to b moving an open order to paid, its total as amount
+// paid; the batch fails with ErrNotOpen if the order is not open.
+func queueMarkPaid(b *pgx.Batch, orderID uuid.UUID, paidAt, now time.Time) {
+	b.Queue(`UPDATE orders SET status = 'paid', amount_paid = total, paid_at = $2, updated_at = $3
+		WHERE id = $1 AND status = 'open'`, orderID, paidAt, now).Exec(func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("mark order %s paid: %w", orderID, ErrNotOpen)
+		}
+		return nil
+	})
+}
+
+// expireAttempt gives up on a pending attempt; false if it was no longer pending.
+func expireAttempt(ctx context.Context, tx pgx.Tx, id uuid.UUID, now time.Time) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE payment_attempts SET status = 'expired', updated_at = $2
+		WHERE id = $1 AND status = 'pending'`, id, now)
+	if err != nil {
+		return false, fmt.Errorf("expire attempt %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+func getAttempt(ctx context.Context, q querier, id uuid.UUID, forUpdate bool) (Attempt, error) {
+	sql := `SELECT ` + attemptCols + ` FROM payment_attempts a WHERE a.id = $1`
+	if forUpdate {
+		sql += ` FOR UPDATE`
+	}
+	a, err := scanAttempt(q.QueryRow(ctx, sql, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Attempt{}, ErrAttemptNotFound
+	}
+	if err != nil {
+		return Attempt{}, fmt.Errorf("load attempt: %w", err)
+	}
+	return a, nil
+}
+
+// payingAttempt is the attempt that paid the order.
+func payingAttempt(ctx context.Context, q querier, orderID uuid.UUID) (Attempt, error) {
+	a, err := scanAttempt(q.QueryRow(ctx, `SELECT `+attemptCols+` FROM payment_attempts a
+		WHERE a.order_id = $1 AND a.outcome = 'payment'`, orderID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Attempt{}, ErrAttemptNotFound
+	}
+	if err != nil {
+		return Attempt{}, fmt.Errorf("load paying attempt: %w", err)
+	}
+	return a, nil
+}
+
+func listAttempts(ctx context.Context, q querier, orderID uuid.UUID) ([]Attempt, error) {
+	rows, err := q.Query(ctx, `SELECT `+attemptCols+` FROM payment_attempts a WHERE a.order_id = $1
+		ORDER BY a.created_at, a.id`, orderID)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Attempt, error) { return scanAttempt(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
+	return out, nil
+}
+
+// lockOrder takes the order's row lock, the first lock of every change.
+func lockOrder(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM orders WHERE id = $1 FOR UPDATE`, id).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrOrderNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("lock order: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,442 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/ledger"
+	"github.com/civicpay/civicpay/payments/reference"
+)
+
+// FlowConfig tunes paying. Zero fields take the defaults shown.
+type FlowConfig struct {
+	// PublicURL is the service's public base: gateways call back to
+	// <PublicURL>/callbacks/<gateway> and browsers return to
+	// <PublicURL>/return/<gateway>/<attempt id>.
+	PublicURL string
+	// AttemptTTL is how long an attempt may stay pending before the status
+	// job gives up on it (default 15m, never past the order's expiry).
+	// ZaloPay wants at least 5 minutes.
+	AttemptTTL time.Duration
+	// StatusPollDelay is when the status job first asks the gateway (default
+	// 1m after the attempt); it then waits twice as long each time, up to
+	// StatusPollMax (default 5m), and asks a last time at expiry.
+	StatusPollDelay time.Duration
+	StatusPollMax   time.Duration
+	// RefundRetry is the first wait before a refund is retried (default 10s),
+	// doubled each time up to RefundRetryMax (default 10m); RefundMaxTries
+	// calls to the gateway without a final answer end the refund (default 12).
+	RefundRetry    time.Duration
+	RefundRetryMax time.Duration
+	RefundMaxTries int
+	// CallTimeout bounds each call the flow makes to a gateway, on top of the
+	// adapter's own timeout (default 15s).
+	CallTimeout time.Duration
+	// OnCallback, if set, is told how each callback was answered (metrics).
+	OnCallback func(gateway string, ack gateways.Ack)
+}
+
+func (c FlowConfig) withDefaults() FlowConfig {
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.AttemptTTL, 15*time.Minute)
+	def(&c.StatusPollDelay, time.Minute)
+	def(&c.StatusPollMax, 5*time.Minute)
+	def(&c.RefundRetry, 10*time.Second)
+	def(&c.RefundRetryMax, 10*time.Minute)
+	def(&c.CallTimeout, 15*time.Second)
+	if c.RefundMaxTries <= 0 {
+		c.RefundMaxTries = 12
+	}
+	return c
+}
+
+// JobInserter inserts River jobs in the caller's transaction (a *river.Client[pgx.Tx]).
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// Flow takes payments: it starts attempts at the gateways through the
+// router, records what gateways report (callbacks, status queries,
+// reconciliation) exactly once, and runs refunds.
+//
+// Locks are always taken in one order — the order row, then its attempts,
+// then its refunds — by every path that changes them, so concurrent
+// callbacks, status jobs and refunds serialise on the order without deadlock.
+type Flow struct {
+	svc    *Service
+	pool   *pgxpool.Pool
+	router *gateways.Router
+	jobs   JobInserter
+	cfg    FlowConfig
+	log    *slog.Logger
+}
+
+// NewFlow returns the paying flow for the orders of svc. Call SetJobs before
+// use.
+func NewFlow(svc *Service, router *gateways.Router, cfg FlowConfig) *Flow {
+	return &Flow{svc: svc, pool: svc.pool, router: router, cfg: cfg.withDefaults(), log: svc.log}
+}
+
+// SetJobs gives the flow its River client, which exists only once the
+// workers (which need the flow) are registered.
+func (f *Flow) SetJobs(j JobInserter) { f.jobs = j }
+
+// Router is the gateways the flow pays through.
+func (f *Flow) Router() *gateways.Router { return f.router }
+
+func (f *Flow) now() time.Time { return f.svc.now().UTC().Truncate(time.Microsecond) }
+
+func (f *Flow) callbackURL(gateway string) string { return f.cfg.PublicURL + "/callbacks/" + gateway }
+
+func (f *Flow) returnURL(gateway string, attempt uuid.UUID) string {
+	return f.cfg.PublicURL + "/return/" + gateway + "/" + attempt.String()
+}
+
+// StartAttempt starts paying o (which must be open) with req.Method: the
+// router picks the preferred gateway, or the next available one offering the
+// method when its breaker is open or it fails to answer. The attempt, its
+// first event and its status job are written in one transaction, after the
+// gateway accepted it. actor is who asked (an API key's Actor(), or
+// "citizen" for the pay page).
+func (f *Flow) StartAttempt(ctx context.Context, o Order, actor string, req AttemptRequest) (Attempt, error) {
+	if !req.Method.Valid() {
+		return Attempt{}, problem.Invalid("method", "one of card, internet_banking, qr, ewallet, bank_transfer")
+	}
+	if o.Status != StatusOpen {
+		return Attempt{}, fmt.Errorf("order %s: %w: it is %s", o.ID, ErrNotOpen, o.Status)
+	}
+	now := f.now()
+	a := Attempt{
+		ID: uuid.Must(uuid.NewV7()), OrderID: o.ID, Method: req.Method, Currency: o.Currency, Amount: o.Total,
+		Status: AttemptPending, CreatedBy: actor, CreatedAt: now, UpdatedAt: now,
+		ExpiresAt: attemptExpiry(now, f.cfg.AttemptTTL, o),
+	}
+	gw, res, err := f.create(ctx, o, a, req)
+	if err != nil {
+		return Attempt{}, fmt.Errorf("order %s: start %s attempt: %w", o.ID, req.Method, err)
+	}
+	a.Gateway, a.GatewayRef, a.RedirectURL, a.QRPayload = gw, res.GatewayRef, res.RedirectURL, res.QRPayload
+	err = pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		queueInsertAttempt(b, a, true)
+		if err := queueEvent(b, o.ID, "attempt.created", actor, map[string]any{
+			"attempt_id": a.ID, "gateway": a.Gateway, "method": a.Method, "amount": a.Amount}); err != nil {
+			return err
+		}
+		if err := sendBatch(ctx, tx, b); err != nil {
+			return err
+		}
+		if _, err := f.jobs.InsertTx(ctx, tx, AttemptStatusArgs{AttemptID: a.ID},
+			&river.InsertOpts{ScheduledAt: now.Add(min(f.cfg.StatusPollDelay, a.ExpiresAt.Sub(now)))}); err != nil {
+			return fmt.Errorf("insert status job: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Attempt{}, fmt.Errorf("order %s: record attempt: %w", o.ID, err)
+	}
+	return a, nil
+}
+
+// create asks a gateway to start the attempt, failing over to the other
+// gateways offering the method when one is unavailable, does not work or
+// refuses the payment (an amount outside its limits). It returns the
+// gateway's name and answer; when every gateway refused the payment itself,
+// ErrGatewayRefused, and otherwise ErrGatewayUnavailable.
+func (f *Flow) create(ctx context.Context, o Order, a Attempt, req AttemptRequest) (string, gateways.CreateResult, error) {
+	tried := map[string]bool{}
+	var failures []error
+	refusedAll := true
+	for {
+		gw, err := f.pick(req.Method, req.Gateway, tried)
+		switch {
+		case errors.Is(err, gateways.ErrUnsupported):
+			return "", gateways.CreateResult{}, fmt.Errorf("%w: %v", ErrMethodUnavailable, err)
+		case err != nil && len(failures) > 0 && refusedAll:
+			return "", gateways.CreateResult{}, fmt.Errorf("%w: %w", ErrGatewayRefused, errors.Join(failures...))
+		case err != nil:
+			return "", gateways.CreateResult{}, fmt.Errorf("%w: %w", ErrGatewayUnavailable, errors.Join(append(failures, err)...))
+		}
+		name := gw.Name()
+		callCtx, cancel := context.WithTimeout(ctx, f.cfg.CallTimeout)
+		res, err := gw.Create(callCtx, gateways.CreateRequest{
+			AttemptRef: a.Ref(), PaymentRef: o.Reference, Amount: a.Amount, Currency: a.Currency,
+			Description: o.Description, Method: req.Method, ReturnURL: f.returnURL(name, a.ID),
+			CallbackURL: f.callbackURL(name), ClientIP: req.ClientIP, Locale: req.Locale,
+			CreatedAt: a.CreatedAt, ExpiresAt: a.ExpiresAt,
+		})
+		cancel()
+		switch {
+		case err == nil:
+			return name, res, nil
+		case ctx.Err() != nil:
+			return "", gateways.CreateResult{}, err
+		}
+		f.log.WarnContext(ctx, "gateway did not start attempt, trying another", "gateway", name, "attempt", a.ID, "err", err)
+		tried[name] = true
+		failures = append(failures, err)
+		refusedAll = refusedAll && errors.Is(err, gateways.ErrInvalidRequest)
+	}
+}
+
+// pick is the router's choice for method, skipping gateways already tried.
+func (f *Flow) pick(method gateways.Method, preferred string, tried map[string]bool) (gateways.Gateway, error) {
+	gw, err := f.router.Pick(method, preferred)
+	if err != nil || !tried[gw.Name()] {
+		return gw, err
+	}
+	for _, st := range f.router.Stats() {
+		if tried[st.Name] || st.State == "open" || !slices.Contains(st.Methods, method) {
+			continue
+		}
+		return f.router.Get(st.Name)
+	}
+	return nil, fmt.Errorf("gateways: method %q: %w", method, gateways.ErrNoGateway)
+}
+
+// RecordResult records what a gateway reports about a payment — from its
+// callback, from a status query, or from reconciliation finding the payment
+// in a statement ("missing here") — and returns the acknowledgement to give
+// the gateway. It is the only way an attempt becomes succeeded or failed.
+//
+// r.GatewayRef finds the attempt: the wire reference the attempt was created
+// with, or, for gateways that match by the order's payment reference
+// (VietQR: GatewayRef is the order's "RF…" reference), the order — there a
+// success that matches no open attempt of the order is recorded on a new
+// attempt, so every transfer is counted. r.GatewayTxnID is the gateway's
+// transaction id (the bank's reference for a transfer); a success without
+// one is recorded under GatewayRef. r.Amount must equal the attempt's.
+//
+// Everything happens in one transaction with the order locked: for a success
+// on an open order, the attempt becomes succeeded, the order paid, the ledger
+// entry "payment:<attempt id>" is posted (each line's share credited to its
+// agency), and the "order.paid" event and notification are written. A success
+// on an order that is not open any more (paid by another attempt, cancelled,
+// expired) is an overpayment: the ledger entry "overpayment:<attempt id>",
+// the "overpayment.detected" event and notification, and an automatic refund
+// with its job. A failure marks the attempt failed and leaves the order open.
+//
+// Acks: AckNotFound (no such attempt or order), AckAmountMismatch (nothing
+// changes), AckAlreadyConfirmed (the attempt already has this outcome),
+// AckOK; AckError with a non-nil error when recording failed (the gateway
+// should retry). Safe to call concurrently and repeatedly with the same
+// result: it is recorded once. actor names the source for the order's
+// history ("gateway:vnpay", "system:status", "system:reconciliation").
+func (f *Flow) RecordResult(ctx context.Context, gateway string, r gateways.Result, actor string) (gateways.Ack, error) {
+	if r.GatewayRef == "" {
+		return gateways.AckNotFound, nil
+	}
+	var ack gateways.Ack
+	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+		var err error
+		ack, err = f.record(ctx, tx, gateway, r, actor)
+		return err
+	})
+	if err != nil {
+		return gateways.AckError, fmt.Errorf("record %s result for %s: %w", gateway, r.GatewayRef, err)
+	}
+	return ack, nil
+}
+
+func (f *Flow) record(ctx context.Context, tx pgx.Tx, gateway string, r gateways.Result, actor string) (gateways.Ack, error) {
+	byReference := reference.Valid(r.GatewayRef)
+	o, cands, err := lockForRef(ctx, tx, gateway, r.GatewayRef, byReference)
+	if errors.Is(err, ErrOrderNotFound) {
+		return gateways.AckNotFound, nil
+	}
+	if err != nil {
+		return gateways.AckError, err
+	}
+	a, found := pickAttempt(cands, r, byReference)
+	if !found && !byReference {
+		return gateways.AckNotFound, nil
+	}
+	if !found {
+		now := f.now()
+		a = Attempt{ID: uuid.Must(uuid.NewV7()), OrderID: o.ID, Gateway: gateway, Method: f.methodOf(gateway),
+			GatewayRef: r.GatewayRef, Currency: o.Currency, Amount: o.Total, Status: AttemptPending,
+			CreatedBy: actor, CreatedAt: now, UpdatedAt: now, ExpiresAt: now}
+	}
+	ack, act := decide(o, a, r)
+	b := &pgx.Batch{}
+	if !found && (act == actPay || act == actOverpay || act == actFail) {
+		queueInsertAttempt(b, a, false)
+	}
+	switch act {
+	case actMisamount:
+		f.log.WarnContext(ctx, "gateway reports another amount than the attempt's", "gateway", gateway,
+			"attempt", a.ID, "reported", r.Amount, "expected", a.Amount, "status", r.Status)
+	case actFail:
+		err = f.fail(ctx, tx, b, a, r, actor)
+	case actPay:
+		err = f.pay(ctx, tx, b, o, a, r, actor)
+	case actOverpay:
+		err = f.overpay(ctx, tx, b, o, a, r, actor)
+	}
+	if err != nil {
+		return gateways.AckError, err
+	}
+	return ack, nil
+}
+
+// pickAttempt chooses, among the attempts carrying a reference (oldest
+// first), the one a result is about: the one already holding its
+// transaction id; otherwise the only one; for references shared by an
+// order's attempts, the oldest not yet succeeded with the same amount, or
+// none (the result is a new payment).
+func pickAttempt(cands []Attempt, r gateways.Result, byReference bool) (Attempt, bool) {
+	if r.GatewayTxnID != "" {
+		for _, a := range cands {
+			if a.GatewayTxnID == r.GatewayTxnID {
+				return a, true
+			}
+		}
+	}
+	if !byReference {
+		if len(cands) == 0 {
+			return Attempt{}, false
+		}
+		return cands[0], true
+	}
+	for _, a := range cands {
+		if a.Status != AttemptSucceeded && a.Amount.Equal(r.Amount) {
+			return a, true
+		}
+	}
+	return Attempt{}, false
+}
+
+// methodOf is the method recorded for an attempt made outside the flow (a
+// bank transfer to an order's reference): the gateway's first.
+func (f *Flow) methodOf(gateway string) gateways.Method {
+	if gw, err := f.router.Get(gateway); err == nil && len(gw.Methods()) > 0 {
+		return gw.Methods()[0]
+	}
+	return gateways.MethodBankTransfer
+}
+
+// fail, pay and overpay write what RecordResult decided, each adding its rows
+// to b (which may already hold the attempt's insert) and sending it as one
+// round trip before what needs its own: the ledger entry, jobs, notifications.
+func (f *Flow) fail(ctx context.Context, tx pgx.Tx, b *pgx.Batch, a Attempt, r gateways.Result, actor string) error {
+	if err := queueFinishAttempt(b, a.ID, AttemptFailed, "", r, nil, f.now()); err != nil {
+		return err
+	}
+	if err := queueEvent(b, a.OrderID, "attempt.failed", actor, map[string]any{
+		"attempt_id": a.ID, "gateway": a.Gateway, "code": r.Code, "message": r.Message}); err != nil {
+		return err
+	}
+	return sendBatch(ctx, tx, b)
+}
+
+func (f *Flow) pay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) error {
+	now := f.now()
+	paidAt := paidTime(r, now)
+	if err := queueFinishAttempt(b, a.ID, AttemptSucceeded, OutcomePayment, r, &paidAt, now); err != nil {
+		return err
+	}
+	queueMarkPaid(b, o.ID, paidAt, now)
+	if err := queueEvent(b, o.ID, "order.paid", actor, map[string]any{"attempt_id": a.ID, "gateway": a.Gateway,
+		"method": a.Method, "amount": a.Amount, "gateway_txn_id": txnID(r)}); err != nil {
+		return err
+	}
+	if err := sendBatch(ctx, tx, b); err != nil {
+		return err
+	}
+	o.Status, o.AmountPaid, o.PaidAt, o.UpdatedAt = StatusPaid, o.Total, &paidAt, now
+	if _, err := ledger.PostPayment(ctx, tx, ledger.Payment{
+		Key: "payment:" + a.ID.String(), OrderID: o.ID, AttemptID: a.ID, Gateway: a.Gateway,
+		Channel: string(a.Method), Currency: o.Currency, Shares: paymentShares(o), EffectiveAt: paidAt,
+	}); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return f.svc.notify(ctx, tx, "order.paid", o)
+}
+
+func (f *Flow) overpay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) error {
+	now := f.now()
+	paidAt := paidTime(r, now)
+	if err := queueFinishAttempt(b, a.ID, AttemptSucceeded, OutcomeOverpayment, r, &paidAt, now); err != nil {
+		return err
+	}
+	rf := Refund{ID: uuid.Must(uuid.NewV7()), OrderID: o.ID, AttemptID: a.ID, Kind: RefundKindOverpayment,
+		Currency: a.Currency, Amount: a.Amount, Status: RefundRequested,
+		Reason: "automatic refund of an overpayment", RequestedBy: "system:overpayment", CreatedAt: now, UpdatedAt: now}
+	if err := queueEvent(b, o.ID, "overpayment.detected", actor, map[string]any{"attempt_id": a.ID,
+		"gateway": a.Gateway, "amount": a.Amount, "gateway_txn_id": txnID(r), "refund_id": rf.ID}); err != nil {
+		return err
+	}
+	if err := f.queueRefund(ctx, tx, b, rf); err != nil {
+		return err
+	}
+	if _, err := ledger.PostOverpayment(ctx, tx, ledger.Overpayment{
+		Key: "overpayment:" + a.ID.String(), OrderID: o.ID, AttemptID: a.ID, Gateway: a.Gateway,
+		Currency: a.Currency, Amount: a.Amount, EffectiveAt: paidAt,
+	}); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	return f.svc.notify(ctx, tx, "overpayment.detected", o)
+}
+
+// paidTime is when the gateway says the money moved, or now.
+func paidTime(r gateways.Result, now time.Time) time.Time {
+	if r.PaidAt.IsZero() {
+		return now
+	}
+	return r.PaidAt.UTC().Truncate(time.Microsecond)
+}
+
+// txnID is the gateway's transaction id of a result, or its reference when
+// the gateway gave none.
+func txnID(r gateways.Result) string {
+	if r.GatewayTxnID != "" {
+		return r.GatewayTxnID
+	}
+	return r.GatewayRef
+}
+
+// Attempt returns an attempt by id, with no access check.
+func (f *Flow) Attempt(ctx context.Context, id uuid.UUID) (Attempt, error) {
+	a, err := getAttempt(ctx, f.pool, id, false)
+	if err != nil {
+		return Attempt{}, fmt.Errorf("attempt %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// Latest returns the order's newest attempt, found=false when there is none,
+// with no access check (the citizen's return page).
+func (f *Flow) Latest(ctx context.Context, orderID uuid.UUID) (a Attempt, found bool, err error) {
+	a, err = scanAttempt(f.pool.QueryRow(ctx, `SELECT `+attemptCols+` FROM payment_attempts a WHERE a.order_id = $1
+		ORDER BY a.created_at DESC, a.id DESC LIMIT 1`, orderID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Attempt{}, false, nil
+	}
+	if err != nil {
+		return Attempt{}, false, fmt.Errorf("latest attempt of %s: %w", orderID, err)
+	}
+	return a, true, nil
+}
+
+// Attempts lists an order's attempts, oldest first, with no access check.
+func (f *Flow) Attempts(ctx context.Context, orderID uuid.UUID) ([]Attempt, error) {
+	return listAttempts(ctx, f.pool, orderID)
+}

@@ -1,0 +1,155 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/civicpay/civicpay/gateways"
+)
+
+// Queue is the River queue of paying's jobs (status queries and refunds),
+// apart from the default queue so that other work cannot starve them.
+const Queue = "payments"
+
+// AttemptStatusArgs is the River job that follows one pending attempt: it
+// asks the gateway for the attempt's status with backoff until the outcome
+// is final or the attempt expires. Callbacks get lost; this job is why a
+// lost callback still ends in a paid order.
+type AttemptStatusArgs struct {
+	AttemptID uuid.UUID `json:"attempt_id"`
+}
+
+// Kind names the job in River.
+func (AttemptStatusArgs) Kind() string { return "payments.attempt_status" }
+
+// InsertOpts put the job on the payments queue.
+func (AttemptStatusArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Queue} }
+
+// AttemptStatusWorker runs AttemptStatusArgs. Waiting is a snooze, which does
+// not use up the job's attempts; an error (the database) is retried by River.
+type AttemptStatusWorker struct {
+	river.WorkerDefaults[AttemptStatusArgs]
+	Flow *Flow
+}
+
+// Work makes one status check.
+func (w *AttemptStatusWorker) Work(ctx context.Context, job *river.Job[AttemptStatusArgs]) error {
+	return snoozeOrDone(w.Flow.checkAttempt(ctx, job.Args.AttemptID, snoozes(job.Metadata)))
+}
+
+// RefundWorker runs RefundArgs, waiting between tries by snoozing.
+type RefundWorker struct {
+	river.WorkerDefaults[RefundArgs]
+	Flow *Flow
+}
+
+// Work makes one step of the refund.
+func (w *RefundWorker) Work(ctx context.Context, job *river.Job[RefundArgs]) error {
+	return snoozeOrDone(w.Flow.advanceRefund(ctx, job.Args.RefundID, snoozes(job.Metadata)))
+}
+
+func snoozeOrDone(wait time.Duration, err error) error {
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	return nil
+}
+
+// checkAttempt asks the gateway about a pending attempt and records a final
+// answer through RecordResult. It returns how long to wait before asking
+// again, or 0 when the attempt needs no more checks: it is final, or it
+// expired (a last check at its expiry found it still pending; a later
+// success, by callback or reconciliation, is still recorded). An open
+// breaker or a failing gateway only delays the next check.
+func (f *Flow) checkAttempt(ctx context.Context, id uuid.UUID, waits int) (time.Duration, error) {
+	a, err := getAttempt(ctx, f.pool, id, false)
+	if err != nil {
+		return 0, err
+	}
+	if a.Status != AttemptPending {
+		return 0, nil
+	}
+	res, err := f.query(ctx, a)
+	switch {
+	case err != nil:
+		if !gateways.IsUnavailable(err) {
+			f.log.WarnContext(ctx, "attempt status query failed", "attempt", a.ID, "gateway", a.Gateway, "err", err)
+		}
+	case res.Status == gateways.StatusSucceeded || res.Status == gateways.StatusFailed:
+		ack, err := f.RecordResult(ctx, a.Gateway, res, "system:status")
+		if err != nil {
+			return 0, err
+		}
+		if ack != gateways.AckAmountMismatch {
+			return 0, nil
+		}
+		f.log.ErrorContext(ctx, "status query reports another amount; the attempt stays pending",
+			"attempt", a.ID, "gateway", a.Gateway, "reported", res.Amount, "expected", a.Amount)
+	}
+	now := f.now()
+	if !now.Before(a.ExpiresAt) {
+		return 0, f.expire(ctx, a)
+	}
+	return min(backoff(f.cfg.StatusPollDelay, f.cfg.StatusPollMax, waits), a.ExpiresAt.Sub(now)), nil
+}
+
+func (f *Flow) query(ctx context.Context, a Attempt) (gateways.Result, error) {
+	gw, err := f.router.Get(a.Gateway)
+	if err != nil {
+		return gateways.Result{}, err
+	}
+	callCtx, cancel := context.WithTimeout(ctx, f.cfg.CallTimeout)
+	defer cancel()
+	res, err := gw.Query(callCtx, gateways.QueryRequest{GatewayRef: a.GatewayRef, CreatedAt: a.CreatedAt})
+	if err == nil && res.GatewayRef == "" {
+		res.GatewayRef = a.GatewayRef
+	}
+	return res, err
+}
+
+// expire gives up on a still pending attempt, with the order locked first as
+// everywhere else.
+func (f *Flow) expire(ctx context.Context, a Attempt) error {
+	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+		if err := lockOrder(ctx, tx, a.OrderID); err != nil {
+			return err
+		}
+		ok, err := expireAttempt(ctx, tx, a.ID, f.now())
+		if err != nil || !ok {
+			return err
+		}
+		return InsertEvent(ctx, tx, a.OrderID, "attempt.expired", "system:status",
+			map[string]any{"attempt_id": a.ID, "gateway": a.Gateway})
+	})
+	if err != nil {
+		return fmt.Errorf("expire attempt %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// backoff is initial doubled n times, at most max.
+func backoff(initial, max time.Duration, n int) time.Duration {
+	d := initial
+	for i := 0; i < n && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
+
+// snoozes is how many times River has snoozed the job (its metadata's count).
+func snoozes(metadata []byte) int {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(metadata, &m) // absent or unreadable: none yet
+	return m.Snoozes
+}

@@ -1,0 +1,381 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/riverqueue/river"
+	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/money"
+	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/ledger"
+)
+
+// RefundStatus is where a refund stands: requested (not yet sent, or every
+// try so far failed technically), pending (the gateway took it and has not
+// finished), succeeded or failed (final).
+type RefundStatus string
+
+// Refund states.
+const (
+	RefundRequested RefundStatus = "requested"
+	RefundPending   RefundStatus = "pending"
+	RefundSucceeded RefundStatus = "succeeded"
+	RefundFailed    RefundStatus = "failed"
+)
+
+// Refund kinds: asked for by staff (counted against the order), or the
+// automatic return of an overpaid attempt (outside the order's amounts).
+const (
+	RefundKindRefund      = "refund"
+	RefundKindOverpayment = "overpayment"
+)
+
+// Refund gives back (part of) a successful attempt.
+type Refund struct {
+	ID              uuid.UUID       `json:"id"`
+	OrderID         uuid.UUID       `json:"order_id"`
+	AttemptID       uuid.UUID       `json:"attempt_id"`
+	Kind            string          `json:"kind"`
+	Currency        string          `json:"currency"`
+	Amount          decimal.Decimal `json:"amount"`
+	Status          RefundStatus    `json:"status"`
+	Reason          string          `json:"reason"`
+	RequestedBy     string          `json:"requested_by"`
+	GatewayRefundID string          `json:"gateway_refund_id,omitempty"`
+	Tries           int             `json:"tries"`
+	LastError       string          `json:"last_error,omitempty"`
+	CreatedAt       time.Time       `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
+	CompletedAt     *time.Time      `json:"completed_at,omitempty"`
+}
+
+// Final reports whether the refund has its outcome.
+func (r Refund) Final() bool { return r.Status == RefundSucceeded || r.Status == RefundFailed }
+
+// Refundable is what may still be refunded: paid, less refunded, less
+// refunds in flight.
+func (o Order) Refundable() decimal.Decimal {
+	return o.AmountPaid.Sub(o.AmountRefunded).Sub(o.AmountRefundPending)
+}
+
+// RefundRequest is the body of POST /v1/orders/{id}/refunds. ExpectedRefundable
+// is the refundable amount the caller saw: if it changed meanwhile (another
+// refund), the request is refused, so two people refunding at once cannot
+// refund more than they meant to.
+type RefundRequest struct {
+	Amount             decimal.Decimal  `json:"amount"`
+	ExpectedRefundable *decimal.Decimal `json:"expected_refundable"`
+	Reason             string           `json:"reason"`
+}
+
+// Errors of refunds.
+var (
+	ErrRefundNotFound = errors.New("refund not found")
+	// ErrNotRefundable: the order is not paid (or is fully refunded).
+	ErrNotRefundable = errors.New("order has nothing to refund")
+	// ErrRefundableChanged: expected_refundable is not the refundable amount now.
+	ErrRefundableChanged = errors.New("the refundable amount is not the one expected")
+)
+
+// check validates req against o (locked): the fields, the order's state,
+// the expected refundable amount, and the amount within it.
+func (req *RefundRequest) check(o Order) error {
+	req.Reason = strings.TrimSpace(req.Reason)
+	switch {
+	case req.Reason == "" || utf8.RuneCountInString(req.Reason) > 500:
+		return problem.Invalid("reason", "required, at most 500 characters")
+	case req.ExpectedRefundable == nil:
+		return problem.Invalid("expected_refundable", "required: the refundable amount shown to you (GET the order)")
+	}
+	if err := money.CheckAmount(req.Amount, o.Currency); err != nil {
+		return problem.Invalid("amount", "%v", err)
+	}
+	refundable := o.Refundable()
+	switch {
+	case o.Status != StatusPaid && o.Status != StatusPartiallyRefunded:
+		return fmt.Errorf("%w: it is %s", ErrNotRefundable, o.Status)
+	case !req.ExpectedRefundable.Equal(refundable):
+		return fmt.Errorf("%w: %s %s refundable now, %s expected", ErrRefundableChanged, refundable, o.Currency, req.ExpectedRefundable)
+	case req.Amount.GreaterThan(refundable):
+		return problem.Invalid("amount", "at most the refundable %s %s", refundable, o.Currency)
+	}
+	return nil
+}
+
+// RequestRefund asks for a refund of (part of) the order on behalf of p: the
+// amount is reserved on the order and the refund's job queued, in one
+// transaction with the order locked. The gateway is called by the job.
+func (f *Flow) RequestRefund(ctx context.Context, p auth.Principal, orderID uuid.UUID, req RefundRequest) (Refund, error) {
+	var rf Refund
+	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+		o, err := getOrder(ctx, tx, "o.id = $1", orderID, true)
+		if err != nil {
+			return err
+		}
+		if !visible(p, o) {
+			return ErrOrderNotFound
+		}
+		if err := req.check(o); err != nil {
+			return err
+		}
+		a, err := payingAttempt(ctx, tx, o.ID)
+		if err != nil {
+			return err
+		}
+		now := f.now()
+		rf = Refund{ID: uuid.Must(uuid.NewV7()), OrderID: o.ID, AttemptID: a.ID, Kind: RefundKindRefund,
+			Currency: o.Currency, Amount: req.Amount, Status: RefundRequested, Reason: req.Reason,
+			RequestedBy: p.Actor(), CreatedAt: now, UpdatedAt: now}
+		if err := reserveRefund(ctx, tx, o.ID, rf.Amount, now); err != nil {
+			return err
+		}
+		return f.queueRefund(ctx, tx, &pgx.Batch{}, rf)
+	})
+	if err != nil {
+		return Refund{}, fmt.Errorf("order %s: refund: %w", orderID, err)
+	}
+	return rf, nil
+}
+
+// queueRefund adds a new refund and its event to b, sends b, and inserts
+// the refund's job, in tx.
+func (f *Flow) queueRefund(ctx context.Context, tx pgx.Tx, b *pgx.Batch, rf Refund) error {
+	queueInsertRefund(b, rf)
+	if err := queueEvent(b, rf.OrderID, "refund.requested", rf.RequestedBy, map[string]any{
+		"refund_id": rf.ID, "kind": rf.Kind, "amount": rf.Amount, "reason": rf.Reason}); err != nil {
+		return err
+	}
+	if err := sendBatch(ctx, tx, b); err != nil {
+		return err
+	}
+	if _, err := f.jobs.InsertTx(ctx, tx, RefundArgs{RefundID: rf.ID}, nil); err != nil {
+		return fmt.Errorf("insert refund job: %w", err)
+	}
+	return nil
+}
+
+// Refunds lists an order's refunds, oldest first, with no access check.
+func (f *Flow) Refunds(ctx context.Context, orderID uuid.UUID) ([]Refund, error) {
+	return listRefunds(ctx, f.pool, orderID)
+}
+
+// refundStep is what to do after a call to the gateway about a refund.
+type refundStep int
+
+const (
+	stepSucceeded refundStep = iota // the gateway refunded: record it
+	stepFailed                      // the gateway refused for good: the refund failed
+	stepPending                     // the gateway has it in progress: ask again later
+	stepRetry                       // the call failed: count the try, retry later
+	stepWait                        // the breaker refused the call: retry later, no try counted
+)
+
+// nextRefundStep reads the gateway's answer to a refund (or refund status) call.
+func nextRefundStep(res gateways.RefundResult, err error) refundStep {
+	switch {
+	case gateways.IsUnavailable(err):
+		return stepWait
+	case errors.Is(err, gateways.ErrRejected), errors.Is(err, gateways.ErrInvalidRequest), errors.Is(err, gateways.ErrUnsupported):
+		return stepFailed
+	case err != nil:
+		return stepRetry // technical failure, unreadable or unsigned answer: try again
+	case res.Status == gateways.StatusSucceeded:
+		return stepSucceeded
+	case res.Status == gateways.StatusFailed:
+		return stepFailed
+	default:
+		return stepPending
+	}
+}
+
+// advanceRefund makes one step of a refund's job: it calls the gateway (or,
+// once the gateway has the refund in progress, asks it about it where the
+// gateway can say) and records the answer. It returns how long to wait
+// before the next step, or 0 when the refund needs no more steps.
+//
+// The gateway sees the refund's id as RefundRef on every call, so a retry
+// after a lost answer is a duplicate to the gateway, never a second refund.
+// A refund fails for good on the gateway's refusal, or after RefundMaxTries
+// calls that all failed technically: the failure is on the order's refunds
+// and in a "refund.failed" event, and its amount is refundable again. A
+// refund the gateway took but never finished within RefundMaxTries checks
+// stays pending, its amount reserved, noted for treasury to settle against
+// the gateway's settlement file: releasing it could refund twice.
+func (f *Flow) advanceRefund(ctx context.Context, id uuid.UUID, waits int) (time.Duration, error) {
+	rf, err := getRefund(ctx, f.pool, id, false)
+	if err != nil {
+		return 0, err
+	}
+	if rf.Final() {
+		return 0, nil
+	}
+	a, err := getAttempt(ctx, f.pool, rf.AttemptID, false)
+	if err != nil {
+		return 0, err
+	}
+	res, err := f.callRefund(ctx, rf, a)
+	step := nextRefundStep(res, err)
+	delay := backoff(f.cfg.RefundRetry, f.cfg.RefundRetryMax, waits)
+	switch step {
+	case stepWait:
+		return delay, nil
+	case stepSucceeded:
+		return 0, f.completeRefund(ctx, rf, a, res)
+	case stepFailed:
+		return 0, f.failRefund(ctx, rf, refundError(res, err))
+	}
+	msg := refundError(res, err)
+	status := rf.Status
+	if step == stepPending {
+		status = RefundPending
+	}
+	last := rf.Tries+1 >= f.cfg.RefundMaxTries
+	switch {
+	case last && status == RefundRequested:
+		return 0, f.failRefund(ctx, rf, fmt.Sprintf("no final answer after %d tries: %s", rf.Tries+1, msg))
+	case last:
+		// The gateway has the refund and may still pay it out: it stays
+		// pending (its amount reserved) for treasury to settle.
+		msg = fmt.Sprintf("still in progress at the gateway after %d tries; no more checks: %s", rf.Tries+1, msg)
+		delay = 0
+	}
+	if err := noteRefundTry(ctx, f.pool, rf.ID, status, msg, f.now()); err != nil {
+		return 0, err
+	}
+	return delay, nil
+}
+
+// callRefund sends the refund, or asks about it once the gateway has it pending.
+func (f *Flow) callRefund(ctx context.Context, rf Refund, a Attempt) (gateways.RefundResult, error) {
+	gw, err := f.router.Get(a.Gateway)
+	if err != nil {
+		return gateways.RefundResult{}, fmt.Errorf("%w: %v", gateways.ErrUnsupported, err)
+	}
+	req := gateways.RefundRequest{
+		RefundRef: attemptRef(rf.ID), GatewayRef: a.GatewayRef, GatewayTxnID: a.GatewayTxnID, Amount: rf.Amount,
+		OriginalAmount: a.Amount, Full: rf.Amount.Equal(a.Amount), Reason: rf.Reason, CreatedAt: rf.CreatedAt,
+		OriginalCreatedAt: a.CreatedAt,
+	}
+	callCtx, cancel := context.WithTimeout(ctx, f.cfg.CallTimeout)
+	defer cancel()
+	if q, ok := gw.(gateways.RefundQuerier); ok && rf.Status == RefundPending {
+		res, err := q.QueryRefund(callCtx, req)
+		if !errors.Is(err, gateways.ErrUnsupported) {
+			return res, err
+		}
+	}
+	return gw.Refund(callCtx, req)
+}
+
+func refundError(res gateways.RefundResult, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	if res.Code == "" && res.Message == "" {
+		return string(res.Status)
+	}
+	return fmt.Sprintf("%s: code %s: %s", res.Status, res.Code, res.Message)
+}
+
+// completeRefund records the gateway's confirmation: the refund succeeded,
+// and in one transaction with the order locked, the order's amounts and
+// status, the ledger entry and the event. A refund asked for by staff posts
+// "refund:<id>" (shares pro rata across the order's lines) and publishes
+// "order.refunded"; an overpayment's refund posts "overpayment-refund:<id>".
+func (f *Flow) completeRefund(ctx context.Context, rf Refund, a Attempt, res gateways.RefundResult) error {
+	return f.settleRefund(ctx, rf.ID, func(tx pgx.Tx, o Order, rf Refund, now time.Time) error {
+		if err := finishRefund(ctx, tx, rf.ID, RefundSucceeded, res.GatewayRefundID, "", now); err != nil {
+			return err
+		}
+		if rf.Kind == RefundKindOverpayment {
+			if _, err := ledger.PostOverpaymentRefund(ctx, tx, ledger.OverpaymentRefund{
+				Key: "overpayment-refund:" + rf.ID.String(), OrderID: o.ID, AttemptID: a.ID, RefundID: rf.ID,
+				Gateway: a.Gateway, Currency: rf.Currency, Amount: rf.Amount, EffectiveAt: now,
+			}); err != nil {
+				return fmt.Errorf("ledger: %w", err)
+			}
+			return InsertEvent(ctx, tx, o.ID, "overpayment.refunded", "system:refunds", map[string]any{
+				"refund_id": rf.ID, "attempt_id": a.ID, "amount": rf.Amount})
+		}
+		o, err := applyRefund(ctx, tx, o, rf.Amount, now)
+		if err != nil {
+			return err
+		}
+		if _, err := ledger.PostRefund(ctx, tx, ledger.Refund{
+			Key: "refund:" + rf.ID.String(), OrderID: o.ID, RefundID: rf.ID, Gateway: a.Gateway,
+			Channel: string(a.Method), Currency: rf.Currency, Shares: refundShares(o, rf.Amount), EffectiveAt: now,
+		}); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		return f.svc.publish(ctx, tx, o, "order.refunded", "system:refunds", map[string]any{
+			"refund_id": rf.ID, "amount": rf.Amount, "gateway_refund_id": res.GatewayRefundID})
+	})
+}
+
+// failRefund ends a refund that will not happen: its reservation on the order
+// is released and "refund.failed" published.
+func (f *Flow) failRefund(ctx context.Context, rf Refund, reason string) error {
+	return f.settleRefund(ctx, rf.ID, func(tx pgx.Tx, o Order, rf Refund, now time.Time) error {
+		if err := finishRefund(ctx, tx, rf.ID, RefundFailed, "", reason, now); err != nil {
+			return err
+		}
+		if rf.Kind == RefundKindRefund {
+			if err := releaseRefund(ctx, tx, o.ID, rf.Amount, now); err != nil {
+				return err
+			}
+		}
+		f.log.WarnContext(ctx, "refund failed", "refund", rf.ID, "order", o.ID, "reason", reason)
+		return f.svc.publish(ctx, tx, o, "refund.failed", "system:refunds", map[string]any{
+			"refund_id": rf.ID, "kind": rf.Kind, "amount": rf.Amount, "error": reason})
+	})
+}
+
+// settleRefund runs fn on a refund that is not final yet, with its order and
+// the refund locked in that order, in one transaction.
+func (f *Flow) settleRefund(ctx context.Context, id uuid.UUID, fn func(tx pgx.Tx, o Order, rf Refund, now time.Time) error) error {
+	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+		o, err := getOrder(ctx, tx, "o.id = (SELECT order_id FROM payment_refunds WHERE id = $1)", id, true)
+		if err != nil {
+			return err
+		}
+		rf, err := getRefund(ctx, tx, id, true)
+		if err != nil || rf.Final() {
+			return err
+		}
+		return fn(tx, o, rf, f.now())
+	})
+	if err != nil {
+		return fmt.Errorf("refund %s: %w", id, err)
+	}
+	return nil
+}
+
+// refundConstraint reports whether err is the database refusing a refund
+// beyond what was paid.
+func refundConstraint(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.ConstraintName == "orders_refunds_within_paid"
+}
+
+// RefundArgs is the River job that takes a refund to the gateway and follows
+// it until the gateway's final answer.
+type RefundArgs struct {
+	RefundID uuid.UUID `json:"refund_id"`
+}
+
+// Kind names the job in River.
+func (RefundArgs) Kind() string { return "payments.refund" }
+
+// InsertOpts put refunds on the payments queue.
+func (RefundArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: Queue} }
