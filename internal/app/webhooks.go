@@ -48,7 +48,7 @@ func (n *orderNotifier) OrderChanged(ctx context.Context, tx pgx.Tx, eventType s
 	if n.publisher == nil || !webhooks.IsEventType(eventType) {
 		return nil
 	}
-	data, err := json.Marshal(payments.OrderView{Order: o.Masked(), PayURL: n.publicURL + "/pay/" + o.Reference})
+	data, err := json.Marshal(payments.NewOrderView(o.Masked(), n.publicURL))
 	if err != nil {
 		return fmt.Errorf("webhook data for %s: %w", eventType, err)
 	}

@@ -28,6 +28,9 @@ type Config struct {
 	MaxBodyBytes int `env:"CIVICPAY_MAX_BODY_BYTES" envDefault:"1048576"`
 	// ShutdownGrace is how long SIGTERM waits for in-flight requests and running jobs.
 	ShutdownGrace time.Duration `env:"CIVICPAY_SHUTDOWN_GRACE" envDefault:"20s"`
+	// ReceiptSecret keys the verification codes printed on citizens' receipts
+	// (at least 32 bytes). Unset: a random one per process, with a warning.
+	ReceiptSecret string `env:"CIVICPAY_RECEIPT_SECRET"`
 	// AuthCacheTTL is how long a verified API key is cached in process (a revoked key stops within it).
 	AuthCacheTTL time.Duration `env:"CIVICPAY_AUTH_CACHE_TTL" envDefault:"5s"`
 

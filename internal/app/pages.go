@@ -1,0 +1,53 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+
+	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/payments"
+	"github.com/civicpay/civicpay/payments/pages"
+)
+
+// wirePages mounts the citizen pages (/pay, /return, /receipts) on the payment
+// flow. It runs after wirePaying.
+func (a *App) wirePages(_ context.Context, w *wiring) error {
+	secret := []byte(a.Config.ReceiptSecret)
+	if len(secret) == 0 {
+		// Receipts made now will not verify after a restart: fine for a demo,
+		// never for production, hence the warning.
+		secret = make([]byte, 32)
+		_, _ = rand.Read(secret)
+		a.Log.Warn("CIVICPAY_RECEIPT_SECRET is not set: using a random secret, receipt codes will not verify after a restart")
+	}
+	h, err := pages.New(pages.Deps{Orders: a.Orders, Attempts: citizenFlow{a.Paying}, Breakers: a.Gateways, Catalogue: a.Catalog},
+		pages.Config{PublicURL: a.Config.PublicURL, ReceiptSecret: secret, Log: a.Log})
+	if err != nil {
+		return fmt.Errorf("app: citizen pages: %w", err)
+	}
+	w.public = append(w.public, h)
+	return nil
+}
+
+// citizenFlow adapts the payment flow to what the citizen pages need.
+type citizenFlow struct{ f *payments.Flow }
+
+func (c citizenFlow) Start(ctx context.Context, o payments.Order, r pages.StartRequest) (pages.Started, error) {
+	at, err := c.f.StartAttempt(ctx, o, "citizen", payments.AttemptRequest{
+		Method: r.Method, Gateway: r.Gateway, Locale: r.Locale, ClientIP: r.ClientIP,
+	})
+	return pages.Started{RedirectURL: at.RedirectURL, QRPayload: at.QRPayload}, err
+}
+
+func (c citizenFlow) Latest(ctx context.Context, o payments.Order) (pages.Attempt, bool, error) {
+	at, found, err := c.f.Latest(ctx, o.ID)
+	if err != nil || !found {
+		return pages.Attempt{}, found, err
+	}
+	st := gateways.Status(at.Status)
+	if at.Status == payments.AttemptExpired {
+		st = gateways.StatusFailed
+	}
+	return pages.Attempt{Choice: pages.Choice{Method: at.Method, Gateway: at.Gateway}, Status: st, CreatedAt: at.CreatedAt}, true, nil
+}
