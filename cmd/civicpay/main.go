@@ -74,6 +74,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return ledgerCmd(ctx, pool, args[1:], out)
 	case "demo":
 		return demo(ctx, pool, out)
+	case "reconcile":
+		return reconcileCmd(ctx, pool, args[1:], out)
 	}
 	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 }

@@ -1,0 +1,137 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/reconciliation"
+	"github.com/civicpay/civicpay/webhooks"
+)
+
+// wireRecon adds reconciliation: statement uploads and the reconciliation
+// API, the load/run/day workers on their own queue, and the daily run at the
+// cut-off. It records confirmed payments through the payment flow and
+// queries gateways through its router (wirePaying first), and publishes
+// runs and exceptions as webhooks (wireWebhooks first).
+func (a *App) wireRecon(_ context.Context, w *wiring) error {
+	cfg, err := ReconConfig(a.Config.Recon)
+	if err != nil {
+		return err
+	}
+	deps := reconciliation.Deps{Notifier: &reconNotifier{app: a}}
+	if a.Paying != nil {
+		deps.Payments = a.Paying
+	}
+	if a.Gateways != nil {
+		deps.Gateways = routerQuerier{a.Gateways}
+	}
+	svc := reconciliation.New(a.Pool, cfg, a.Log, deps)
+	reconciliation.AddWorkers(w.workers, svc)
+	qc := reconciliation.QueueConfig()
+	if a.Config.Recon.Workers > 0 {
+		qc.MaxWorkers = a.Config.Recon.Workers
+	}
+	w.queues[reconciliation.Queue] = qc
+	if job := reconciliation.PeriodicJob(svc); job != nil {
+		w.periodic = append(w.periodic, job)
+	}
+	w.api = append(w.api, reconciliation.NewHandler(svc))
+	w.errors = append(w.errors, reconciliation.HTTPErrors...)
+	w.afterRiver = append(w.afterRiver, func(rc *river.Client[pgx.Tx]) { svc.SetJobs(rc) })
+	return nil
+}
+
+// ReconConfig turns the environment's reconciliation settings into the
+// service's configuration; empty values take reconciliation.DefaultConfig's.
+// cmd/civicpay uses it too.
+func ReconConfig(c config.Recon) (reconciliation.Config, error) {
+	out := reconciliation.DefaultConfig()
+	out.SettlementURL, out.StatementURL = c.SettlementURL, c.StatementURL
+	for _, u := range []string{c.SettlementURL, c.StatementURL} {
+		if err := reconciliation.CheckURLTemplate(u); err != nil {
+			return out, fmt.Errorf("app: CIVICPAY_RECON_*_URL: %w", err)
+		}
+	}
+	if c.Cutoff != "" {
+		d, err := reconciliation.ParseCutoff(c.Cutoff)
+		if err != nil {
+			return out, fmt.Errorf("app: CIVICPAY_RECON_CUTOFF: %w", err)
+		}
+		out.Cutoff = d
+	}
+	fees, err := reconciliation.ParseFees(c.Fees)
+	if err != nil {
+		return out, fmt.Errorf("app: CIVICPAY_RECON_FEES: %w", err)
+	}
+	out.Fees = fees
+	for _, d := range []struct {
+		env string
+		src string
+		dst *decimal.Decimal
+	}{
+		{"CIVICPAY_RECON_AMOUNT_TOLERANCE", c.AmountTolerance, &out.Tol.Amount},
+		{"CIVICPAY_RECON_FEE_TOLERANCE", c.FeeTolerance, &out.Tol.Fee},
+		{"CIVICPAY_RECON_SETTLEMENT_TOLERANCE", c.SettlementTolerance, &out.SettlementTolerance},
+	} {
+		if d.src == "" {
+			continue
+		}
+		v, err := decimal.NewFromString(d.src)
+		if err != nil || v.IsNegative() {
+			return out, fmt.Errorf("app: %s %q is not a non-negative amount", d.env, d.src)
+		}
+		*d.dst = v
+	}
+	if len(c.Gateways) > 0 {
+		out.Gateways = c.Gateways
+	}
+	out.Tol.Window, out.SettlementDays = c.MatchWindow, c.SettlementDays
+	out.FetchTimeout, out.QueryTimeout, out.QueryConcurrency = c.FetchTimeout, c.QueryTimeout, c.QueryConcurrency
+	out.MaxFileBytes, out.WorkMem, out.MaxExceptionEvents = c.MaxFileBytes, c.WorkMem, c.MaxExceptionEvents
+	return out, nil // zero values left here are defaulted by reconciliation.New
+}
+
+// routerQuerier asks a gateway of the router for an attempt's status.
+type routerQuerier struct{ r *gateways.Router }
+
+func (q routerQuerier) Query(ctx context.Context, gateway string, req gateways.QueryRequest) (gateways.Result, error) {
+	g, err := q.r.Get(gateway)
+	if err != nil {
+		return gateways.Result{}, err
+	}
+	return g.Query(ctx, req)
+}
+
+// reconNotifier publishes finished runs and new exceptions as webhooks to
+// treasury and admin endpoints, in the transaction that records them.
+type reconNotifier struct{ app *App }
+
+func (n *reconNotifier) RunFinished(ctx context.Context, tx pgx.Tx, r reconciliation.Run, truncated bool) error {
+	return n.publish(ctx, tx, webhooks.EventReconciliationCompleted, fmt.Sprintf("reconciliation-run:%d", r.ID), struct {
+		reconciliation.Run
+		ExceptionEventsTruncated bool `json:"exception_events_truncated,omitempty"`
+	}{r, truncated})
+}
+
+func (n *reconNotifier) ExceptionRaised(ctx context.Context, tx pgx.Tx, e reconciliation.Exception) error {
+	return n.publish(ctx, tx, webhooks.EventReconciliationException, fmt.Sprintf("reconciliation-exception:%d", e.ID), e)
+}
+
+func (n *reconNotifier) publish(ctx context.Context, tx pgx.Tx, typ, subject string, v any) error {
+	if n.app.Webhooks == nil {
+		return nil
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("webhook data for %s: %w", typ, err)
+	}
+	_, err = n.app.Webhooks.Publish(ctx, tx, webhooks.Event{Type: typ, Subject: subject, Data: data})
+	return err
+}

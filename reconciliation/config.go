@@ -1,0 +1,181 @@
+package reconciliation
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/reconciliation/matcher"
+	"github.com/civicpay/civicpay/reconciliation/statement"
+)
+
+// SourceBank names the treasury account's statements among the sources of a
+// run; the other sources are the gateways with a settlement layout.
+const SourceBank = "bank"
+
+// Sources lists every source of a run: the gateways, then the bank.
+func Sources() []string { return append(statement.Gateways(), SourceBank) }
+
+func validSource(s string) bool {
+	for _, x := range Sources() {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Config is how reconciliation behaves. Zero values take the defaults of
+// DefaultConfig where one is given.
+type Config struct {
+	// MaxFileBytes bounds one statement file.
+	MaxFileBytes int64
+	// Tol bounds agreement of a line with our record.
+	Tol matcher.Tolerances
+	// Fees are the gateways' contracted fees; a gateway without one has its
+	// fees taken as they come.
+	Fees map[string]matcher.Fee
+	// SettlementTolerance bounds |bank credit − file net| of a settlement.
+	SettlementTolerance decimal.Decimal
+	// SettlementDays is how many days after its business day a gateway's
+	// payment may reach the bank: a bank credit without a file id is paired
+	// with a file of that many days before it at most, and a file still
+	// unpaid once the bank's statement of its day plus this many days is in
+	// is missing there.
+	SettlementDays int
+	// Cutoff is the time of day (GMT+7) of the daily run over the previous
+	// business day; negative: no daily run (files come by upload or CLI).
+	Cutoff time.Duration
+	// SettlementURL and StatementURL are where the daily job fetches files
+	// from: {gateway} and {date} (YYYY-MM-DD) are replaced. Empty: no fetch.
+	SettlementURL, StatementURL string
+	// Gateways are those whose settlement files the daily job fetches.
+	Gateways []string
+	// FetchTimeout bounds one fetch; QueryTimeout one status query.
+	FetchTimeout, QueryTimeout time.Duration
+	// QueryConcurrency bounds the status queries in flight during a run.
+	QueryConcurrency int
+	// WorkMem is PostgreSQL's work_mem for a run's matching statements.
+	WorkMem string
+	// MaxExceptionEvents bounds the reconciliation.exception events one run
+	// publishes; the completed event says when more were raised.
+	MaxExceptionEvents int
+}
+
+// DefaultConfig is the configuration the environment defaults describe
+// (internal/config), pointing at gatewaysim on 127.0.0.1:8090.
+func DefaultConfig() Config {
+	fees, _ := ParseFees(DefaultFees)
+	return Config{
+		MaxFileBytes:        2 << 30,
+		Tol:                 matcher.Tolerances{Amount: decimal.Zero, Fee: decimal.Zero, Window: 15 * time.Minute},
+		Fees:                fees,
+		SettlementTolerance: decimal.Zero,
+		SettlementDays:      3,
+		Cutoff:              6 * time.Hour,
+		SettlementURL:       "http://127.0.0.1:8090/admin/settlements/{gateway}/{date}",
+		StatementURL:        "http://127.0.0.1:8090/bank/statements/camt053/{date}",
+		Gateways:            statement.Gateways(),
+		FetchTimeout:        2 * time.Minute,
+		QueryTimeout:        10 * time.Second,
+		QueryConcurrency:    4,
+		WorkMem:             "128MB",
+		MaxExceptionEvents:  100,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MaxFileBytes <= 0 {
+		c.MaxFileBytes = d.MaxFileBytes
+	}
+	if c.Tol.Window <= 0 {
+		c.Tol.Window = d.Tol.Window
+	}
+	if c.SettlementDays <= 0 {
+		c.SettlementDays = d.SettlementDays
+	}
+	if c.FetchTimeout <= 0 {
+		c.FetchTimeout = d.FetchTimeout
+	}
+	if c.QueryTimeout <= 0 {
+		c.QueryTimeout = d.QueryTimeout
+	}
+	if c.QueryConcurrency <= 0 {
+		c.QueryConcurrency = d.QueryConcurrency
+	}
+	if !workMemRE.MatchString(c.WorkMem) {
+		c.WorkMem = d.WorkMem
+	}
+	if c.MaxExceptionEvents <= 0 {
+		c.MaxExceptionEvents = d.MaxExceptionEvents
+	}
+	if c.Gateways == nil {
+		c.Gateways = d.Gateways
+	}
+	return c
+}
+
+var workMemRE = regexp.MustCompile(`^[1-9][0-9]{0,6}(kB|MB|GB)$`)
+
+// DefaultFees are gatewaysim's demo fees (internal/gatewaysim DemoConfig).
+const DefaultFees = "vnpay=1.1%+1650,momo=1.5%,zalopay=1%"
+
+var feeRE = regexp.MustCompile(`^([a-z][a-z0-9_-]*)=([0-9]+(?:\.[0-9]+)?)%(?:\+([0-9]+(?:\.[0-9]+)?))?$`)
+
+// ParseFees reads a fee schedule: comma-separated gateway=P%[+F], P percent
+// of the gross plus F fixed ("vnpay=1.1%+1650,momo=1.5%"). Empty is none.
+func ParseFees(s string) (map[string]matcher.Fee, error) {
+	out := map[string]matcher.Fee{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		m := feeRE.FindStringSubmatch(part)
+		if m == nil {
+			return nil, fmt.Errorf("reconciliation: fee %q is not gateway=P%%[+F]", part)
+		}
+		f := matcher.Fee{Percent: decimal.RequireFromString(m[2]), Fixed: decimal.Zero}
+		if m[3] != "" {
+			f.Fixed = decimal.RequireFromString(m[3])
+		}
+		if f.Percent.GreaterThanOrEqual(decimal.NewFromInt(100)) {
+			return nil, fmt.Errorf("reconciliation: fee %q: percent must be below 100", part)
+		}
+		out[m[1]] = f
+	}
+	return out, nil
+}
+
+// NoSchedule is the Cutoff that turns the daily run off.
+const NoSchedule time.Duration = -1
+
+// ParseCutoff reads a time of day "HH:MM" (GMT+7), or "off" (NoSchedule).
+func ParseCutoff(s string) (time.Duration, error) {
+	if s == "off" {
+		return NoSchedule, nil
+	}
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("reconciliation: cut-off %q is not HH:MM", s)
+	}
+	return time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute, nil
+}
+
+// CheckURLTemplate checks a fetch URL template: empty, or an absolute http(s)
+// URL.
+func CheckURLTemplate(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(strings.NewReplacer("{gateway}", "g", "{date}", "2006-01-02").Replace(s))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("reconciliation: fetch URL %q is not an absolute http(s) URL", s)
+	}
+	return nil
+}

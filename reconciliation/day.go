@@ -1,0 +1,123 @@
+package reconciliation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/civicpay/civicpay/reconciliation/rawfile"
+)
+
+// DayResult is what ReconcileDay did.
+type DayResult struct {
+	Date string `json:"date"`
+	// Files are those fetched (new or already stored); a source whose file is
+	// not published yet has none.
+	Files []File  `json:"files"`
+	Runs  []int64 `json:"runs"`
+}
+
+// ReconcileDay reconciles one business day: for each source (every
+// configured gateway and the bank, or only source) it fetches the day's file
+// when a URL is configured, imports and loads it (a file fetched before is
+// the same file and changes nothing), then queues a run of the source for the
+// day. actor names who asked.
+func (s *Service) ReconcileDay(ctx context.Context, day time.Time, source, actor string) (DayResult, error) {
+	res := DayResult{Date: dayString(day)}
+	sources := append(append([]string{}, s.cfg.Gateways...), SourceBank)
+	if source != "" {
+		if !validSource(source) {
+			return res, fmt.Errorf("%w: unknown source %q", ErrInvalid, source)
+		}
+		sources = []string{source}
+	}
+	var errs []error
+	for _, src := range sources {
+		f, ok, err := s.fetchAndLoad(ctx, src, day, actor)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if ok {
+			res.Files = append(res.Files, f)
+		}
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, src := range sources {
+			id, err := s.enqueueRun(ctx, tx, src, day, "day:"+actor, actor)
+			if err != nil {
+				return err
+			}
+			res.Runs = append(res.Runs, id)
+		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.log.InfoContext(ctx, "reconciliation day queued", "date", res.Date, "source", source, "files", len(res.Files),
+		"runs", res.Runs, "errors", len(errs))
+	return res, errors.Join(errs...)
+}
+
+// fetchAndLoad fetches the day's file of source, imports and loads it. ok is
+// false when no URL is configured or the file is not published (404).
+func (s *Service) fetchAndLoad(ctx context.Context, source string, day time.Time, actor string) (File, bool, error) {
+	tmpl := s.cfg.SettlementURL
+	if source == SourceBank {
+		tmpl = s.cfg.StatementURL
+	}
+	if tmpl == "" {
+		return File{}, false, nil
+	}
+	u := expandURL(tmpl, source, day)
+	fctx, cancel := context.WithTimeout(ctx, s.cfg.FetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(fctx, http.MethodGet, u, nil)
+	if err != nil {
+		return File{}, false, fmt.Errorf("reconciliation: fetch %s: %w", source, err)
+	}
+	resp, err := s.deps.HTTP.Do(req)
+	if err != nil {
+		return File{}, false, fmt.Errorf("reconciliation: fetch %s %s: %w", source, dayString(day), err)
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		s.log.InfoContext(ctx, "statement not published yet", "source", source, "date", dayString(day))
+		return File{}, false, nil
+	case resp.StatusCode != http.StatusOK:
+		return File{}, false, fmt.Errorf("reconciliation: fetch %s %s: HTTP %d", source, dayString(day), resp.StatusCode)
+	}
+	f, err := s.Import(fctx, resp.Body, rawfile.Meta{Name: pathOf(u), Source: rawfile.SourceFetch, ReceivedBy: actor})
+	if err != nil {
+		return File{}, false, fmt.Errorf("reconciliation: fetch %s %s: %w", source, dayString(day), err)
+	}
+	dup := f.Duplicate
+	if f, err = s.Load(ctx, f.ID); err != nil {
+		return File{}, false, err
+	}
+	f.Duplicate = dup
+	return f, true, nil
+}
+
+// expandURL fills a fetch URL template.
+func expandURL(tmpl, source string, day time.Time) string {
+	return strings.NewReplacer("{gateway}", url.PathEscape(source), "{date}", dayString(day)).Replace(tmpl)
+}
+
+// pathOf is the path of u, which names the file without any credentials a
+// URL might carry.
+func pathOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Path
+}

@@ -1,0 +1,68 @@
+// Package reconciliation accounts for every day's money, line by line and
+// settlement by settlement (DESIGN.md §6, issue 6): it imports the gateways'
+// settlement files and the treasury account's ISO 20022 statements, matches
+// them against civicpay's attempts, refunds and ledger in PostgreSQL, records
+// what the gateways confirm, posts settlements, and keeps every line that
+// does not match as an exception for a person to resolve.
+//
+// # Files
+//
+// A file arrives by upload (POST /v1/statements), by the daily fetch, or by
+// `civicpay reconcile import`. [Service.Import] streams it into the database
+// (package rawfile: 1 MiB bytea chunks, compressed by PostgreSQL, SHA-256
+// computed on the way; the raw file stays downloadable) and queues its load;
+// the same bytes twice are the same file and change nothing. The load
+// job ([Service.Load], package staging) parses the stored bytes as a stream
+// and COPYs the lines into staging tables in one transaction: a file that
+// does not parse, a settlement trailer that disagrees with its lines, a
+// camt.053 whose balances do not add up, or a settlement revision already
+// loaded from other bytes is refused, with the reason, and nothing of it is
+// staged. Progress (lines staged) is in the file's lines_done and in the log
+// every 50,000 lines. A gateway may issue a corrected file for a day (a new
+// revision of its settlement file id): both are kept, and runs use the latest.
+//
+// # Runs
+//
+// A run reconciles one source — a gateway's settlement file, or the bank
+// account — for one business day (GMT+7). Loading a file queues the runs it
+// feeds; the daily job ([DayArgs], at the configured cut-off) fetches the
+// previous day's files and queues a run of every source; `civicpay reconcile
+// --date` queues the same job. A run ([Service.Execute]) has three stages, each
+// safe to repeat, and resumes where it stopped:
+//
+//   - matching, in one transaction, set-based (package matcher): every line
+//     is classified into one [matcher.Class]; what is not a plain match by
+//     reference is written to recon_items, with our records that the
+//     statement lacks (a million-line file that agrees writes a few hundred
+//     rows: a line without an item matched, and the run's totals count it
+//     from the file's trailer). Totals per class are kept and the items
+//     become exceptions (recon_exceptions, keyed by what they are, so a
+//     second run updates rather than duplicates them, and clears those it
+//     no longer sees);
+//   - resolving: a line paid at the gateway and not here (missing_here) is
+//     confirmed — by a status query to the gateway, or for a VietQR transfer
+//     by the bank's credit itself — and recorded through the payment flow's
+//     normal paid path ([Recorder]); its exception is then auto-resolved;
+//   - posting: the day's settlement (Dr treasury bank, Dr gateway fees, Cr
+//     gateway clearing) once the bank's credit matches the net of the latest
+//     revision, under a ledger key of the gateway and day, so it is posted
+//     once; for the bank, each VietQR credit moves its amount from the VietQR
+//     clearing account to the treasury account, and each credit nobody
+//     claims goes to suspense, once per bank entry (recon_bank_postings).
+//
+// # Settlements
+//
+// A gateway's transfer into the treasury account names its settlement file
+// id in the remittance information; when it does not, it is paired by amount
+// with the one loaded, unpaid file of the credit's day or the
+// [Config].SettlementDays before. A credit that arrives before its file waits
+// (its exception is missing_here, auto-resolved when the file arrives and
+// matches); a file the bank has not paid SettlementDays after its day is
+// missing_there.
+//
+// # Money
+//
+// Amounts are decimal, never floats, signed from civicpay's side in items (a
+// refund or a debit is negative). Business days are GMT+7 ([ICT]), fixed
+// without tzdata.
+package reconciliation

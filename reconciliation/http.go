@@ -1,0 +1,364 @@
+package reconciliation
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/reconciliation/matcher"
+	"github.com/civicpay/civicpay/reconciliation/rawfile"
+	"github.com/civicpay/civicpay/reconciliation/statement"
+)
+
+// HTTPErrors maps this package's errors to HTTP.
+var HTTPErrors = []problem.Mapping{
+	{Err: ErrFileNotFound, Status: http.StatusNotFound, Title: "Not found"},
+	{Err: ErrRunNotFound, Status: http.StatusNotFound, Title: "Not found"},
+	{Err: ErrExceptionNotFound, Status: http.StatusNotFound, Title: "Not found"},
+	{Err: rawfile.ErrNotFound, Status: http.StatusNotFound, Title: "Not found"},
+	{Err: ErrAlreadyResolved, Status: http.StatusConflict, Title: "Already resolved"},
+	{Err: ErrInvalid, Status: http.StatusUnprocessableEntity, Title: "Invalid request"},
+	{Err: statement.ErrUnknownFormat, Status: http.StatusUnprocessableEntity, Title: "Unknown statement format"},
+	{Err: rawfile.ErrEmpty, Status: http.StatusUnprocessableEntity, Title: "Empty statement"},
+	{Err: rawfile.ErrTooLarge, Status: http.StatusRequestEntityTooLarge, Title: "Statement too large"},
+	{Err: ErrNotConfigured, Status: http.StatusServiceUnavailable, Title: "Not configured"},
+}
+
+// Handler serves statements and reconciliation to treasury (and admin) keys.
+type Handler struct{ svc *Service }
+
+// NewHandler returns the HTTP handler of svc.
+func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
+
+// Routes mounts the routes on the authenticated /v1 group.
+func (h *Handler) Routes(r fiber.Router) {
+	treasury := auth.Require(auth.RoleTreasury)
+	r.Post("/statements", treasury, h.upload)
+	r.Get("/statements", treasury, h.listFiles)
+	r.Get("/statements/:id", treasury, h.getFile)
+	r.Get("/statements/:id/raw", treasury, h.rawFile)
+	r.Get("/reconciliation/runs", treasury, h.listRuns)
+	r.Post("/reconciliation/runs", treasury, h.requestDay)
+	r.Get("/reconciliation/runs/:id", treasury, h.getRun)
+	r.Get("/reconciliation/runs/:id/exceptions", treasury, h.runExceptions)
+	r.Get("/reconciliation/runs/:id/export", treasury, h.exportRun)
+	r.Get("/reconciliation/exceptions/:id", treasury, h.getException)
+	r.Post("/reconciliation/exceptions/:id/resolve", treasury, h.resolve)
+}
+
+// POST /statements: the body is the file (any content type but multipart),
+// or a multipart form whose part "file" is. When the server streams request
+// bodies the file is never held whole in memory.
+func (h *Handler) upload(c *fiber.Ctx) error {
+	body, name, err := uploadBody(c)
+	if err != nil {
+		return err
+	}
+	f, err := h.svc.Import(c.UserContext(), body, rawfile.Meta{Name: name, Source: rawfile.SourceUpload,
+		ReceivedBy: auth.FromCtx(c).Actor()})
+	if err != nil {
+		return err
+	}
+	c.Location("/v1/statements/" + strconv.FormatInt(f.ID, 10))
+	if f.Duplicate {
+		return c.Status(http.StatusOK).JSON(f)
+	}
+	return c.Status(http.StatusAccepted).JSON(f)
+}
+
+// uploadBody finds the file in the request.
+func uploadBody(c *fiber.Ctx) (io.Reader, string, error) {
+	var body io.Reader = bytes.NewReader(c.Body())
+	if s := c.Context().RequestBodyStream(); s != nil {
+		body = s
+	}
+	return uploadedFile(c.Get(fiber.HeaderContentType), strings.Clone(c.Get("X-Filename")), body)
+}
+
+// uploadedFile is the file in an upload's body: the body itself, or the
+// part named "file" of a multipart form (with its file name).
+func uploadedFile(contentType, name string, body io.Reader) (io.Reader, string, error) {
+	mt, params, err := mime.ParseMediaType(contentType)
+	if err != nil || mt != fiber.MIMEMultipartForm {
+		return body, name, nil
+	}
+	if params["boundary"] == "" {
+		return nil, "", problem.BadRequest("header.Content-Type", "a multipart upload needs a boundary")
+	}
+	mr := multipart.NewReader(body, params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil, "", problem.BadRequest("body", `a multipart upload needs a part named "file"`)
+		}
+		if err != nil {
+			return nil, "", problem.BadRequest("body", "multipart: %v", err)
+		}
+		if part.FormName() == "file" {
+			return part, part.FileName(), nil
+		}
+	}
+}
+
+// pageLimit reads ?limit= (1..500, default 100).
+func pageLimit(c *fiber.Ctx) (int, error) {
+	s := c.Query("limit")
+	if s == "" {
+		return 100, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 500 {
+		return 0, problem.Invalid("query.limit", "an integer from 1 to 500")
+	}
+	return n, nil
+}
+
+// queryInt reads an optional non-negative integer query parameter.
+func queryInt(c *fiber.Ctx, name string) (int64, error) {
+	s := c.Query(name)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, problem.Invalid("query."+name, "a non-negative integer")
+	}
+	return n, nil
+}
+
+// pathID reads the :id parameter; a malformed one is a 404 of notFound.
+func pathID(c *fiber.Ctx, notFound error) (int64, error) {
+	n, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%w: %q", notFound, c.Params("id"))
+	}
+	return n, nil
+}
+
+// page is a list with the cursor of the next page.
+type page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+func newPage[T any](items []T, limit int, cursor func(T) int64) page[T] {
+	p := page[T]{Items: items}
+	if p.Items == nil {
+		p.Items = []T{}
+	}
+	if len(items) > limit {
+		p.Items = items[:limit]
+		p.NextCursor = strconv.FormatInt(cursor(items[limit-1]), 10)
+	}
+	return p
+}
+
+// GET /statements?cursor=&limit=
+func (h *Handler) listFiles(c *fiber.Ctx) error {
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	before, err := queryInt(c, "cursor")
+	if err != nil {
+		return err
+	}
+	files, err := h.svc.Files(c.UserContext(), before, limit+1)
+	if err != nil {
+		return err
+	}
+	return c.JSON(newPage(files, limit, func(f File) int64 { return f.ID }))
+}
+
+// GET /statements/{id}
+func (h *Handler) getFile(c *fiber.Ctx) error {
+	id, err := pathID(c, ErrFileNotFound)
+	if err != nil {
+		return err
+	}
+	f, err := h.svc.File(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(f)
+}
+
+// GET /statements/{id}/raw: the file exactly as received.
+func (h *Handler) rawFile(c *fiber.Ctx) error {
+	id, err := pathID(c, ErrFileNotFound)
+	if err != nil {
+		return err
+	}
+	f, err := h.svc.File(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	// The body is streamed after the handler returns: the reader must not
+	// depend on the request's context.
+	rd, err := rawfile.Open(context.WithoutCancel(c.UserContext()), h.svc.pool, id)
+	if err != nil {
+		return err
+	}
+	ct := "text/csv; charset=utf-8"
+	if f.Kind.IsCAMT() {
+		ct = "application/xml"
+	}
+	c.Set(fiber.HeaderContentType, ct)
+	c.Set("X-Content-SHA256", f.SHA256)
+	c.Context().SetBodyStream(rd, int(f.Size))
+	return nil
+}
+
+// GET /reconciliation/runs?source=&date=&status=&cursor=&limit=
+func (h *Handler) listRuns(c *fiber.Ctx) error {
+	var f RunFilter
+	var err error
+	if f.Limit, err = pageLimit(c); err != nil {
+		return err
+	}
+	if f.Before, err = queryInt(c, "cursor"); err != nil {
+		return err
+	}
+	if f.Source = strings.Clone(c.Query("source")); f.Source != "" && !validSource(f.Source) {
+		return problem.Invalid("query.source", "one of %s", strings.Join(Sources(), ", "))
+	}
+	if d := c.Query("date"); d != "" {
+		if f.Date, err = ParseDay(d); err != nil {
+			return problem.Invalid("query.date", "YYYY-MM-DD")
+		}
+	}
+	if f.Status = strings.Clone(c.Query("status")); f.Status != "" &&
+		!contains([]string{RunQueued, RunRunning, RunCompleted, RunFailed}, f.Status) {
+		return problem.Invalid("query.status", "queued, running, completed or failed")
+	}
+	want := f
+	want.Limit++
+	runs, err := h.svc.Runs(c.UserContext(), want)
+	if err != nil {
+		return err
+	}
+	return c.JSON(newPage(runs, f.Limit, func(r Run) int64 { return r.ID }))
+}
+
+// POST /reconciliation/runs {date, source}: the same as `civicpay reconcile`.
+func (h *Handler) requestDay(c *fiber.Ctx) error {
+	var req struct {
+		Date   string `json:"date"`
+		Source string `json:"source"`
+	}
+	if err := problem.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	day, err := ParseDay(req.Date)
+	if err != nil {
+		return problem.Invalid("date", "YYYY-MM-DD")
+	}
+	if req.Source != "" && !validSource(req.Source) {
+		return problem.Invalid("source", "one of %s, or empty for all", strings.Join(Sources(), ", "))
+	}
+	p := auth.FromCtx(c)
+	job, err := h.svc.EnqueueDay(c.UserContext(), day, req.Source, p.Actor()+"@"+h.svc.deps.Now().UTC().Format("20060102T150405.000000000"))
+	if err != nil {
+		return err
+	}
+	return c.Status(http.StatusAccepted).JSON(fiber.Map{"job_id": job, "date": req.Date, "source": req.Source})
+}
+
+// GET /reconciliation/runs/{id}
+func (h *Handler) getRun(c *fiber.Ctx) error {
+	id, err := pathID(c, ErrRunNotFound)
+	if err != nil {
+		return err
+	}
+	r, err := h.svc.Run(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(r)
+}
+
+// GET /reconciliation/runs/{id}/exceptions?class=&status=&cursor=&limit=
+func (h *Handler) runExceptions(c *fiber.Ctx) error {
+	id, err := pathID(c, ErrRunNotFound)
+	if err != nil {
+		return err
+	}
+	var f ExceptionFilter
+	if f.Limit, err = pageLimit(c); err != nil {
+		return err
+	}
+	if f.After, err = queryInt(c, "cursor"); err != nil {
+		return err
+	}
+	if f.Class = matcher.Class(strings.Clone(c.Query("class"))); f.Class != "" && (!f.Class.Valid() || f.Class == matcher.Matched) {
+		return problem.Invalid("query.class", "missing_here, missing_there, amount_mismatch, duplicate or unknown")
+	}
+	if f.Status = strings.Clone(c.Query("status")); f.Status != "" &&
+		!contains([]string{ExceptionOpen, ExceptionAutoResolved, ExceptionResolved, ExceptionCleared}, f.Status) {
+		return problem.Invalid("query.status", "open, auto_resolved, resolved or cleared")
+	}
+	want := f
+	want.Limit++
+	list, err := h.svc.RunExceptions(c.UserContext(), id, want)
+	if err != nil {
+		return err
+	}
+	return c.JSON(newPage(list, f.Limit, func(x RunException) int64 { return x.Seq }))
+}
+
+// GET /reconciliation/exceptions/{id}: the exception and its history.
+func (h *Handler) getException(c *fiber.Ctx) error {
+	id, err := pathID(c, ErrExceptionNotFound)
+	if err != nil {
+		return err
+	}
+	e, err := h.svc.Exception(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	events, err := h.svc.ExceptionEvents(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(struct {
+		Exception
+		Events []ExceptionEvent `json:"events"`
+	}{e, events})
+}
+
+// POST /reconciliation/exceptions/{id}/resolve {resolution, note}
+func (h *Handler) resolve(c *fiber.Ctx) error {
+	id, err := pathID(c, ErrExceptionNotFound)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Resolution string `json:"resolution"`
+		Note       string `json:"note"`
+	}
+	if err := problem.DecodeJSON(c.Body(), &req); err != nil {
+		return err
+	}
+	if !contains(Resolutions, req.Resolution) {
+		return problem.Invalid("resolution", "one of %s", strings.Join(Resolutions, ", "))
+	}
+	if strings.TrimSpace(req.Note) == "" {
+		return problem.Invalid("note", "required: what was done and why")
+	}
+	e, err := h.svc.Resolve(c.UserContext(), id, req.Resolution, req.Note, auth.FromCtx(c).Actor())
+	if err != nil {
+		return err
+	}
+	return c.JSON(e)
+}

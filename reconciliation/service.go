@@ -1,0 +1,120 @@
+package reconciliation
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/civicpay/civicpay/gateways"
+)
+
+// Errors of the service; HTTPErrors maps them to statuses.
+var (
+	ErrFileNotFound      = errors.New("statement file not found")
+	ErrRunNotFound       = errors.New("reconciliation run not found")
+	ErrExceptionNotFound = errors.New("reconciliation exception not found")
+	// ErrAlreadyResolved: the exception was resolved (by a person or
+	// automatically) before.
+	ErrAlreadyResolved = errors.New("exception already resolved")
+	// ErrInvalid: a request names something that does not exist (a source,
+	// a class, a day).
+	ErrInvalid = errors.New("invalid reconciliation request")
+	// ErrNotConfigured: the service lacks what the call needs (the job queue).
+	ErrNotConfigured = errors.New("reconciliation is not fully configured")
+)
+
+// Recorder records a gateway's result through the payment flow's normal paid
+// path, exactly as a callback or a status query would (*payments.Flow). It
+// must be idempotent: recording the same success twice records it once
+// (gateways.AckAlreadyConfirmed).
+type Recorder interface {
+	RecordResult(ctx context.Context, gateway string, r gateways.Result, actor string) (gateways.Ack, error)
+}
+
+// Querier asks a gateway for the status of an attempt (gateways.Router).
+type Querier interface {
+	Query(ctx context.Context, gateway string, r gateways.QueryRequest) (gateways.Result, error)
+}
+
+// Notifier is told about finished runs and new exceptions, in the
+// transaction that records them (outbound webhooks).
+type Notifier interface {
+	RunFinished(ctx context.Context, tx pgx.Tx, r Run, truncatedExceptions bool) error
+	ExceptionRaised(ctx context.Context, tx pgx.Tx, e Exception) error
+}
+
+// JobInserter enqueues River jobs in a transaction (*river.Client[pgx.Tx]).
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// Deps are the service's collaborators; each may be nil, and then what needs
+// it is skipped (and said so in the run's exceptions).
+type Deps struct {
+	Payments Recorder
+	Gateways Querier
+	Notifier Notifier
+	// HTTP fetches files (default: a client with no overall timeout; each
+	// fetch has its own deadline).
+	HTTP *http.Client
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Service imports statements, runs reconciliation and answers for its
+// results. It is safe for concurrent use, and every operation may be
+// repeated: the same file twice, the same run twice, change nothing more.
+type Service struct {
+	pool *pgxpool.Pool
+	cfg  Config
+	log  *slog.Logger
+	deps Deps
+	jobs JobInserter
+}
+
+// New returns a service on pool. Call SetJobs once the River client exists.
+func New(pool *pgxpool.Pool, cfg Config, log *slog.Logger, deps Deps) *Service {
+	if deps.HTTP == nil {
+		deps.HTTP = &http.Client{}
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	return &Service{pool: pool, cfg: cfg.withDefaults(), log: log, deps: deps}
+}
+
+// SetJobs gives the service its job queue.
+func (s *Service) SetJobs(j JobInserter) { s.jobs = j }
+
+// Config is the service's configuration, defaults filled in.
+func (s *Service) Config() Config { return s.cfg }
+
+// ICT is the business day's time zone (GMT+7), fixed: no tzdata needed.
+var ICT = time.FixedZone("ICT", 7*3600)
+
+// dayOf is midnight ICT of t's business day.
+func dayOf(t time.Time) time.Time {
+	y, m, d := t.In(ICT).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, ICT)
+}
+
+// ParseDay reads a business day, YYYY-MM-DD, as midnight ICT.
+func ParseDay(s string) (time.Time, error) {
+	return time.ParseInLocation(time.DateOnly, s, ICT)
+}
+
+// dbDay turns a date read from PostgreSQL (midnight UTC) into midnight ICT
+// of the same calendar day.
+func dbDay(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, ICT)
+}
+
+// dayString formats a business day.
+func dayString(t time.Time) string { return t.Format(time.DateOnly) }

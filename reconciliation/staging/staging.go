@@ -1,0 +1,317 @@
+// Package staging loads parsed statement files into PostgreSQL's staging
+// tables with COPY, as the parsers read them: a settlement file's lines into
+// recon_settlement_lines, an ISO 20022 file's statements and entries into
+// recon_bank_statements and recon_bank_entries.
+//
+// The parser runs in its own goroutine and hands rows to COPY in batches
+// through a small channel, so a file of any size is loaded with a bounded
+// amount of memory and parsing overlaps with the database's work. Everything
+// is written in the caller's transaction: a file that turns out to be bad at
+// its end (a settlement trailer that disagrees, a camt.053 that does not
+// balance) fails the load and the caller rolls back all of it.
+package staging
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/civicpay/civicpay/reconciliation/statement"
+)
+
+// Progress is told how many rows have been staged so far. It is called from
+// the goroutine that runs COPY, every ProgressEvery rows and at the end.
+type Progress func(rows int64)
+
+// ProgressEvery is how many rows pass between two Progress calls.
+const ProgressEvery = 50_000
+
+// batchRows is the number of rows handed from the parser to COPY at once;
+// channelBatches bounds how many batches wait in between.
+const (
+	batchRows      = 1024
+	channelBatches = 4
+)
+
+var settlementColumns = []string{"file_id", "line", "gateway_txn_id", "reference", "type", "gross", "fee", "net", "currency", "at"}
+
+// LoadSettlement parses gateway's settlement file from r and stages its lines
+// for fileID. It returns what the file says about itself (the trailer, which
+// the parser has checked against the lines).
+func LoadSettlement(ctx context.Context, tx pgx.Tx, fileID int64, gateway string, r io.Reader, progress Progress) (statement.SettlementFile, error) {
+	var file statement.SettlementFile
+	_, err := copyRows(ctx, tx, "recon_settlement_lines", settlementColumns, progress, func(emit func([]any) error) error {
+		var err error
+		file, err = statement.ParseSettlement(gateway, r, func(l statement.SettlementLine) error {
+			return emit([]any{fileID, int32(l.Line), l.GatewayTxnID, l.Reference, l.Type, l.Gross, l.Fee, l.Net, l.Currency, l.At})
+		})
+		return err
+	})
+	if err != nil {
+		return statement.SettlementFile{}, fmt.Errorf("staging: settlement file %d: %w", fileID, err)
+	}
+	return file, nil
+}
+
+var entryColumns = []string{"file_id", "stmt_seq", "entry_seq", "entry_key", "account", "amount", "currency", "credit",
+	"reversal", "status", "booking_date", "booked_at", "acct_svcr_ref", "end_to_end_id", "remittance",
+	"settlement_file_id", "payment_ref"}
+
+// BankDay is a business day with booked entries in a loaded bank file.
+type BankDay struct {
+	Date    time.Time // midnight ICT
+	Entries int64
+}
+
+// BankFile is what LoadCAMT staged.
+type BankFile struct {
+	Statements []statement.Statement
+	Entries    int64
+	Days       []BankDay // the booking days of its booked entries, in order
+}
+
+// LoadCAMT parses a camt.053 or camt.054 document from r and stages its
+// statements and entries for fileID. validRef tells a payment reference
+// (payments/reference.Valid): the one found in an entry's free text is
+// stored with it, as is a settlement file id.
+func LoadCAMT(ctx context.Context, tx pgx.Tx, fileID int64, r io.Reader, validRef func(string) bool, progress Progress) (BankFile, error) {
+	var out BankFile
+	days := map[time.Time]int64{}
+	keys := entryKeys{}
+	n, err := copyRows(ctx, tx, "recon_bank_entries", entryColumns, progress, func(emit func([]any) error) error {
+		var err error
+		out.Statements, err = statement.ParseCAMT(r, func(s statement.Statement, e statement.Entry) error {
+			row := entryRow(fileID, s, e, keys, validRef)
+			if e.Booked() && !e.BookingDate.IsZero() {
+				days[day(e.BookingDate)]++
+			}
+			return emit(row)
+		})
+		return err
+	})
+	if err != nil {
+		return BankFile{}, fmt.Errorf("staging: bank file %d: %w", fileID, err)
+	}
+	out.Entries = n
+	for d, c := range days {
+		out.Days = append(out.Days, BankDay{Date: d, Entries: c})
+	}
+	sortDays(out.Days)
+	if err := insertStatements(ctx, tx, fileID, out.Statements); err != nil {
+		return BankFile{}, err
+	}
+	return out, nil
+}
+
+func insertStatements(ctx context.Context, tx pgx.Tx, fileID int64, stmts []statement.Statement) error {
+	rows := make([][]any, 0, len(stmts))
+	for _, s := range stmts {
+		var opening, closing any
+		if s.Opening != nil {
+			opening = s.Opening.Amount
+		}
+		if s.Closing != nil {
+			closing = s.Closing.Amount
+		}
+		rows = append(rows, []any{fileID, int32(s.Seq), string(s.Kind), s.Version, s.MessageID, s.StatementID, s.Account,
+			s.Currency, opening, closing, int32(s.Entries), s.BookedCredits, s.BookedDebits})
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"recon_bank_statements"},
+		[]string{"file_id", "seq", "kind", "version", "message_id", "statement_id", "account", "currency",
+			"opening", "closing", "entries", "booked_credits", "booked_debits"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		return fmt.Errorf("staging: bank file %d: statements: %w", fileID, err)
+	}
+	return nil
+}
+
+// maxRemittance bounds the free text kept with an entry.
+const maxRemittance = 1000
+
+func entryRow(fileID int64, s statement.Statement, e statement.Entry, keys entryKeys, validRef func(string) bool) []any {
+	texts := e.Texts()
+	var fileRef, payRef any
+	if id, ok := statement.FindSettlementFileID(texts); ok {
+		fileRef = id.String()
+	} else if ref, ok := statement.FindPaymentReference(texts, validRef); ok {
+		payRef = ref
+	}
+	var bookingDate, bookedAt any
+	if !e.BookingDate.IsZero() {
+		bookingDate, bookedAt = day(e.BookingDate), e.BookingDate
+	}
+	return []any{fileID, int32(s.Seq), int32(e.Seq), keys.key(s, e), s.Account, e.Amount, e.Currency, e.Credit,
+		e.Reversal, e.Status, bookingDate, bookedAt, e.AcctSvcrRef, e.EndToEndID,
+		clipText(strings.Join(texts, " | "), maxRemittance), fileRef, payRef}
+}
+
+// entryKeys gives each entry its identity across files: the bank's own
+// reference (AcctSvcrRef) when it has one, which is the same in the day's
+// camt.054 and in its camt.053. Without one, a digest of what the entry says,
+// numbered by occurrence in the file, so that two identical transfers stay
+// two and the same pair in another file maps onto them.
+type entryKeys map[string]int
+
+func (k entryKeys) key(s statement.Statement, e statement.Entry) string {
+	if e.AcctSvcrRef != "" {
+		return "ref:" + s.Account + ":" + e.AcctSvcrRef
+	}
+	h := sha256.New()
+	for _, part := range append([]string{s.Account, strconv.FormatBool(e.Credit), strconv.FormatBool(e.Reversal),
+		e.Amount.String(), e.Currency, e.BookingDate.Format(time.RFC3339), e.ValueDate.Format(time.RFC3339),
+		e.EndToEndID, e.TxID, e.EntryRef}, e.Texts()...) {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	d := hex.EncodeToString(h.Sum(nil)[:12])
+	k[d]++
+	return "sum:" + s.Account + ":" + d + ":" + strconv.Itoa(k[d])
+}
+
+// copyRows runs produce in its own goroutine and COPYs the rows it emits into
+// table. It returns the number of rows copied. An error from produce (the
+// parser's) aborts the COPY and is returned; an error from COPY stops produce.
+func copyRows(ctx context.Context, tx pgx.Tx, table string, columns []string, progress Progress,
+	produce func(emit func([]any) error) error) (int64, error) {
+	src := &streamSource{batches: make(chan [][]any, channelBatches), done: make(chan error, 1),
+		stop: make(chan struct{}), progress: progress}
+	go src.run(produce)
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columns, src)
+	close(src.stop)
+	if perr := src.wait(); perr != nil {
+		return n, perr
+	}
+	if err != nil {
+		return n, fmt.Errorf("copy into %s: %w", table, err)
+	}
+	if progress != nil {
+		progress(n)
+	}
+	return n, nil
+}
+
+// errStopped tells the producer that COPY is no longer reading.
+var errStopped = errors.New("staging: copy stopped")
+
+// streamSource is the pgx.CopyFromSource side of copyRows.
+type streamSource struct {
+	batches  chan [][]any
+	done     chan error
+	stop     chan struct{}
+	progress Progress
+
+	cur      [][]any
+	i        int
+	row      []any
+	n        int64
+	err      error
+	finished bool
+	perr     error
+}
+
+// run is the producer goroutine.
+func (s *streamSource) run(produce func(emit func([]any) error) error) {
+	batch := make([][]any, 0, batchRows)
+	send := func() error {
+		select {
+		case s.batches <- batch:
+			batch = make([][]any, 0, batchRows)
+			return nil
+		case <-s.stop:
+			return errStopped
+		}
+	}
+	err := produce(func(row []any) error {
+		batch = append(batch, row)
+		if len(batch) < batchRows {
+			return nil
+		}
+		return send()
+	})
+	if err == nil && len(batch) > 0 {
+		err = send()
+	}
+	close(s.batches)
+	s.done <- err
+}
+
+func (s *streamSource) Next() bool {
+	for s.i >= len(s.cur) {
+		b, ok := <-s.batches
+		if !ok {
+			s.finish()
+			return false
+		}
+		s.cur, s.i = b, 0
+	}
+	s.row = s.cur[s.i]
+	s.cur[s.i] = nil
+	s.i++
+	if s.n++; s.progress != nil && s.n%ProgressEvery == 0 {
+		s.progress(s.n)
+	}
+	return true
+}
+
+// finish collects the producer's result once the channel is closed.
+func (s *streamSource) finish() {
+	if s.finished {
+		return
+	}
+	s.finished = true
+	s.perr = <-s.done
+	s.err = s.perr
+}
+
+func (s *streamSource) Values() ([]any, error) { return s.row, nil }
+
+func (s *streamSource) Err() error { return s.err }
+
+// wait returns the producer's error (after COPY has returned and stop is
+// closed, the producer ends promptly). errStopped is not an error of its own:
+// COPY's error says why it stopped.
+func (s *streamSource) wait() error {
+	if !s.finished {
+		for range s.batches { //nolint:revive // drain so the producer can finish
+		}
+		s.finish()
+	}
+	if errors.Is(s.perr, errStopped) {
+		return nil
+	}
+	return s.perr
+}
+
+func day(t time.Time) time.Time {
+	y, m, d := t.In(statement.ICT).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, statement.ICT)
+}
+
+func sortDays(ds []BankDay) {
+	for i := 1; i < len(ds); i++ {
+		for j := i; j > 0 && ds[j].Date.Before(ds[j-1].Date); j-- {
+			ds[j], ds[j-1] = ds[j-1], ds[j]
+		}
+	}
+}
+
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !isRuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
