@@ -6,7 +6,8 @@
 #
 # Order of preference:
 #   1. $DATABASE_URL when set (DBNAME is ignored: it is used as given);
-#   2. a server answering on $CIVICPAY_PG_PROBE (default 127.0.0.1:5432), user postgres;
+#   2. a server answering on $CIVICPAY_PG_PROBE (default 127.0.0.1:5432) that lets user
+#      postgres in without a password (a stock Debian cluster, scram-sha-256, does not);
 #   3. a private cluster in $CIVICPAY_PGDATA (default <repo>/.pgdata, git-ignored) on a
 #      free port, after `apt-get install postgresql` if no PostgreSQL binaries exist.
 # Progress goes to stderr; only the URL goes to stdout.
@@ -31,13 +32,25 @@ answers() { # host port
 
 psql_bin() {
   if command -v psql >/dev/null 2>&1; then echo psql; return; fi
-  local bin; bin=$(pgbin) || { install_postgres; bin=$(pgbin); }
+  local bin; bin=$(pgbin) || { install_postgres; bin=$(pgbin); } || return 1
   echo "$bin/psql"
 }
 
+admin_url() { echo "postgres://postgres@$1:$2/postgres?sslmode=disable"; } # host port
+
+logs_in() { # host port: user postgres gets in without a password (never prompts)
+  local psql err; psql=$(psql_bin) || return 1
+  if err=$(PGCONNECT_TIMEOUT=10 "$psql" -w "$(admin_url "$1" "$2")" -qtAc 'SELECT 1' 2>&1 >/dev/null); then
+    return 0
+  fi
+  log "$1:$2 answers but user postgres cannot log in without a password: ${err:-psql failed}"
+  return 1
+}
+
 ensure_db() { # host port
-  local url="postgres://postgres@$1:$2/postgres?sslmode=disable" psql; psql=$(psql_bin)
-  if ! "$psql" "$url" -tAc "SELECT 1 FROM pg_database WHERE datname = '$dbname'" | grep -q 1; then
+  local url psql found; url=$(admin_url "$1" "$2"); psql=$(psql_bin)
+  found=$("$psql" -w "$url" -tAc "SELECT 1 FROM pg_database WHERE datname = '$dbname'")
+  if [ "$found" != 1 ]; then
     log "creating database $dbname"
     "$psql" "$url" -qc "CREATE DATABASE \"$dbname\"" >/dev/null 2>&1 || true # a concurrent creator may win
   fi
@@ -46,7 +59,7 @@ ensure_db() { # host port
 
 pgbin() {
   local d
-  for d in $(ls -d "${CIVICPAY_PG_BINROOT:-/usr/lib/postgresql}"/*/bin 2>/dev/null | sort -V -r); do
+  for d in $(printf '%s\n' "${CIVICPAY_PG_BINROOT:-/usr/lib/postgresql}"/*/bin | sort -V -r); do
     [ -x "$d/initdb" ] && { echo "$d"; return 0; }
   done
   return 1
@@ -54,11 +67,19 @@ pgbin() {
 
 install_postgres() {
   log "no PostgreSQL binaries found: installing Debian's postgresql package"
-  local sudo=""
+  local sudo="" out started=$SECONDS
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq >&2
-  $sudo apt-get install -y -qq postgresql postgresql-client >&2
+  out=$(mktemp)
+  # dpkg is chatty even with -qq: keep its output, show it only if the install fails.
+  # A source that cannot be reached fails `apt-get update`; the install may still work.
+  $sudo apt-get update -qq >"$out" 2>&1 || log "apt-get update reported errors; installing anyway"
+  if ! $sudo apt-get install -y -qq postgresql postgresql-client >>"$out" 2>&1; then
+    tail -n 40 "$out" >&2; rm -f "$out"
+    log "apt-get install postgresql failed"; return 1
+  fi
+  rm -f "$out"
+  log "installed $(CIVICPAY_PG_BINROOT=/usr/lib/postgresql pgbin || echo "nothing in /usr/lib/postgresql") in $((SECONDS - started))s"
 }
 
 as_pg() { # run a command as the cluster owner
@@ -90,7 +111,8 @@ private_cluster() {
     if ! runuser -u postgres -- test -w "$pgdata"; then
       # The cluster owner cannot reach a folder inside this checkout (e.g. under /root):
       # keep the files in /tmp and leave a link where the repository expects them.
-      local real="/tmp/civicpay-pgdata-$(echo "$pgdata" | md5sum | cut -c1-8)"
+      local real
+      real="/tmp/civicpay-pgdata-$(echo "$pgdata" | md5sum | cut -c1-8)"
       mkdir -p "$real"; chown postgres "$real"; chmod 700 "$real"
       rmdir "$pgdata" 2>/dev/null || true
       ln -sfn "$real" "$pgdata"
@@ -119,7 +141,12 @@ case "$cmd" in
     if [ -n "${DATABASE_URL:-}" ]; then
       echo "$DATABASE_URL"
     elif answers "${probe%:*}" "${probe##*:}"; then
-      ensure_db "${probe%:*}" "${probe##*:}"
+      if logs_in "${probe%:*}" "${probe##*:}"; then
+        ensure_db "${probe%:*}" "${probe##*:}"
+      else
+        log "using a private cluster instead"
+        private_cluster
+      fi
     else
       log "nothing answers on $probe"
       private_cluster
