@@ -7,6 +7,8 @@ run_dir=${RUN_DIR:-.run}
 source "$run_dir/demo.env"
 export CIVICPAY_ADDR=${CIVICPAY_ADDR:-127.0.0.1:8080}
 export CIVICPAY_PUBLIC_URL=${CIVICPAY_PUBLIC_URL:-http://$CIVICPAY_ADDR}
+# Demo receivers run on this machine: let webhook endpoints point at loopback.
+export CIVICPAY_WEBHOOKS_ALLOW_LOOPBACK=${CIVICPAY_WEBHOOKS_ALLOW_LOOPBACK:-true}
 sim_addr=${GATEWAYSIM_ADDR:-127.0.0.1:8090}
 
 pids=()
