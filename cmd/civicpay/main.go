@@ -5,6 +5,7 @@
 //	civicpay keys create --role R [--agency CODE] [--name N]
 //	civicpay keys list | keys revoke ID|PREFIX
 //	civicpay ledger verify              prove the books (exit 1 naming the first broken thing)
+//	civicpay reconcile --date D [--gateway G] | reconcile import FILE
 //	civicpay demo                       seed the demo catalogue (idempotent)
 //
 // Configuration comes from the environment (see the README); DATABASE_URL is required.
@@ -34,6 +35,9 @@ commands:
   keys list                              list keys (never their secrets)
   keys revoke ID|PREFIX                  revoke a key
   ledger verify                          check every entry, balance and seal; non-zero exit names the first broken thing
+  reconcile --date YYYY-MM-DD [--gateway G]
+                                         queue the reconciliation of a business day
+  reconcile import FILE                  import a statement or settlement file now
   demo                                   seed the demo catalogue and print demo keys
 `
 

@@ -57,6 +57,7 @@ type wiring struct {
 	api      []server.Router // under /v1, authenticated
 	public   []server.Router // at the root: citizen pages, gateway callbacks
 	errors   []problem.Mapping
+	streamed []string // route prefixes that stream their request bodies
 	// afterRiver runs once the River client exists, for services that insert jobs.
 	afterRiver []func(*river.Client[pgx.Tx])
 }
@@ -98,14 +99,15 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	}
 
 	a.HTTP = server.New(server.Options{
-		Log:          log,
-		Metrics:      a.Metrics,
-		Auth:         auth.NewAuthenticator(a.Keys, cfg.AuthCacheTTL),
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		Ready:        a.ready,
-		API:          w.api,
-		Public:       w.public,
-		Errors:       w.errors,
+		Log:           log,
+		Metrics:       a.Metrics,
+		Auth:          auth.NewAuthenticator(a.Keys, cfg.AuthCacheTTL),
+		MaxBodyBytes:  cfg.MaxBodyBytes,
+		Ready:         a.ready,
+		API:           w.api,
+		Public:        w.public,
+		Errors:        w.errors,
+		StreamedPaths: w.streamed,
 	})
 	return a, nil
 }

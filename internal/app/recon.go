@@ -43,6 +43,8 @@ func (a *App) wireRecon(_ context.Context, w *wiring) error {
 		w.periodic = append(w.periodic, job)
 	}
 	w.api = append(w.api, reconciliation.NewHandler(svc))
+	// Statement uploads stream: the handler enforces CIVICPAY_RECON_MAX_FILE_BYTES itself.
+	w.streamed = append(w.streamed, "/v1/statements")
 	w.errors = append(w.errors, reconciliation.HTTPErrors...)
 	w.afterRiver = append(w.afterRiver, func(rc *river.Client[pgx.Tx]) { svc.SetJobs(rc) })
 	return nil

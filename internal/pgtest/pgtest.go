@@ -73,7 +73,8 @@ func NewWithURL(t testing.TB) (*pgxpool.Pool, string) {
 	}
 	name := createDatabase(t, templateName)
 	dbURL := WithDatabase(ServerURL(), name)
-	pool, err := db.Open(context.Background(), dbURL, db.Options{MaxConns: 20})
+	// Small pools: many test databases live at once on one server (max_connections).
+	pool, err := db.Open(context.Background(), dbURL, db.Options{MaxConns: 8})
 	if err != nil {
 		t.Fatalf("pgtest: open %s: %v", name, err)
 	}

@@ -8,9 +8,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -41,6 +44,10 @@ type Options struct {
 	Public []Router
 	// Errors maps domain errors to HTTP statuses.
 	Errors []problem.Mapping
+	// StreamedPaths are route prefixes (statement uploads) whose handlers read
+	// the request body as a stream and enforce their own, larger limit; every
+	// other route keeps MaxBodyBytes.
+	StreamedPaths []string
 }
 
 // New builds the Fiber app.
@@ -53,15 +60,20 @@ func New(o Options) *fiber.App {
 		AppName:               "civicpay",
 		DisableStartupMessage: true,
 		BodyLimit:             o.MaxBodyBytes,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          60 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		ErrorHandler:          errorHandler,
+		// Bodies above BodyLimit are streamed rather than refused, so a statement
+		// of hundreds of megabytes never sits in memory; bodyLimit below keeps
+		// MaxBodyBytes on every route that does not stream.
+		StreamRequestBody: true,
+		ReadTimeout:       5 * time.Minute,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorHandler:      errorHandler,
 	})
 	// Order matters: errors are turned into problem+json inside accessLog, so the
 	// log line and the metrics see the status the client gets; recover sits
 	// innermost so a panic becomes a logged 500, never a dropped connection.
-	app.Use(requestID(), o.Metrics.Middleware(), accessLog(o.Log, errorHandler), recover.New())
+	app.Use(requestID(), o.Metrics.Middleware(), accessLog(o.Log, errorHandler), recover.New(),
+		bodyLimit(o.MaxBodyBytes, o.StreamedPaths))
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", func(c *fiber.Ctx) error {
@@ -89,6 +101,35 @@ func New(o Options) *fiber.App {
 		return problem.New(http.StatusNotFound, "Not found", "no route "+c.Method()+" "+c.Path())
 	})
 	return app
+}
+
+// bodyLimit refuses bodies over max (413) on every route but the streamed ones,
+// reading a streamed body into memory only up to max.
+func bodyLimit(max int, streamed []string) fiber.Handler {
+	tooLarge := problem.New(http.StatusRequestEntityTooLarge, "Request Entity Too Large",
+		fmt.Sprintf("the body may be at most %d bytes", max))
+	return func(c *fiber.Ctx) error {
+		for _, p := range streamed {
+			if strings.HasPrefix(c.Path(), p) {
+				return c.Next()
+			}
+		}
+		req := c.Request()
+		if req.Header.ContentLength() > max {
+			return tooLarge
+		}
+		if req.IsBodyStream() {
+			b, err := io.ReadAll(io.LimitReader(req.BodyStream(), int64(max)+1))
+			if err != nil {
+				return problem.BadRequest("body", "could not read the request body: %v", err)
+			}
+			if len(b) > max {
+				return tooLarge
+			}
+			req.SetBodyRaw(b)
+		}
+		return c.Next()
+	}
 }
 
 var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
