@@ -183,15 +183,20 @@ func (h *Handler) listFiles(c *fiber.Ctx) error {
 
 // GET /statements/{id}
 func (h *Handler) getFile(c *fiber.Ctx) error {
-	id, err := pathID(c, ErrFileNotFound)
+	return getByID(c, ErrFileNotFound, h.svc.File)
+}
+
+// getByID answers GET /…/{id} with the resource load finds.
+func getByID[T any](c *fiber.Ctx, notFound error, load func(context.Context, int64) (T, error)) error {
+	id, err := pathID(c, notFound)
 	if err != nil {
 		return err
 	}
-	f, err := h.svc.File(c.UserContext(), id)
+	v, err := load(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
-	return c.JSON(f)
+	return c.JSON(v)
 }
 
 // GET /statements/{id}/raw: the file exactly as received.
@@ -277,15 +282,7 @@ func (h *Handler) requestDay(c *fiber.Ctx) error {
 
 // GET /reconciliation/runs/{id}
 func (h *Handler) getRun(c *fiber.Ctx) error {
-	id, err := pathID(c, ErrRunNotFound)
-	if err != nil {
-		return err
-	}
-	r, err := h.svc.Run(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(r)
+	return getByID(c, ErrRunNotFound, h.svc.Run)
 }
 
 // GET /reconciliation/runs/{id}/exceptions?class=&status=&cursor=&limit=
