@@ -19,7 +19,6 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -107,7 +106,7 @@ func run(concurrency int, d time.Duration) error {
 	}
 
 	benchutil.Progress("warming up (2s, %d clients)", concurrency)
-	load(2*time.Second, concurrency, post)
+	benchutil.Load(2*time.Second, concurrency, post)
 	benchutil.Progress("measuring order creation over HTTP (%s, %d clients)", d, concurrency)
 	if profile != "" {
 		f, err := os.Create(profile)
@@ -116,7 +115,7 @@ func run(concurrency int, d time.Duration) error {
 		}
 		_ = pprof.StartCPUProfile(f)
 	}
-	lat, errs, elapsed := load(d, concurrency, post)
+	lat, errs, elapsed := benchutil.Load(d, concurrency, post)
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -133,37 +132,6 @@ func run(concurrency int, d time.Duration) error {
 	benchutil.Line("pgbench_insert_tps", round(tps), "1/s")
 	benchutil.Line("order_create_vs_pgbench_insert", float64(int(rate/tps*1000))/1000, "ratio")
 	return nil
-}
-
-// load runs fn from n goroutines for d and returns the latencies of successes.
-func load(d time.Duration, n int, fn func() (time.Duration, error)) ([]time.Duration, int, time.Duration) {
-	var (
-		mu   sync.Mutex
-		all  []time.Duration
-		errs atomic.Int64
-		wg   sync.WaitGroup
-	)
-	start := time.Now()
-	stop := start.Add(d)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var mine []time.Duration
-			for time.Now().Before(stop) {
-				if l, err := fn(); err != nil {
-					errs.Add(1)
-				} else {
-					mine = append(mine, l)
-				}
-			}
-			mu.Lock()
-			all = append(all, mine...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return all, int(errs.Load()), time.Since(start)
 }
 
 func round(f float64) float64 { return float64(int(f*10)) / 10 }
