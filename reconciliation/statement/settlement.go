@@ -115,7 +115,9 @@ var (
 	digitsID   = regexp.MustCompile(`^[0-9]{1,20}$`)
 	vnpayRef   = regexp.MustCompile(`^[0-9A-Za-z_-]{1,100}$`)
 	momoRef    = regexp.MustCompile(`^[0-9a-zA-Z]([-_.]*[0-9a-zA-Z]+)*$`)
-	zalopayRef = regexp.MustCompile(`^[0-9]{6}_[0-9A-Za-z_-]{1,33}$`)
+	// zalopayRef takes app_trans_id (yymmdd_ + at most 33 characters) and refund
+	// lines' m_refund_id (yymmdd_<app id>_<refund ref>), which is longer.
+	zalopayRef = regexp.MustCompile(`^[0-9]{6}_[0-9A-Za-z_-]{1,64}$`)
 )
 
 var vnpayTime, vnpayTimeFormat = timeLayout("20060102150405")

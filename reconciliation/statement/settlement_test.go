@@ -362,3 +362,22 @@ func TestSettlementWriterClosed(t *testing.T) {
 		t.Error("second Close succeeded")
 	}
 }
+
+// TestZaloPayRefundIDs: a refund line carries m_refund_id (yymmdd_<app id>_<our
+// refund ref>), longer than an app_trans_id; a whole refund reference must parse.
+func TestZaloPayRefundIDs(t *testing.T) {
+	t.Parallel()
+	lines := simLines(GatewayZaloPay)
+	lines[2].Reference = "261123_2554_01a20c15edad78c49f1a2ab8e7475013" // 32-character refund ref
+	buf := writeSettlement(t, GatewayZaloPay, SettlementFile{BusinessDate: day(2026, time.November, 23), Revision: 1}, lines)
+	var got []string
+	if _, err := ParseSettlement(GatewayZaloPay, buf, func(l SettlementLine) error {
+		got = append(got, l.Reference)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(lines) || got[2] != lines[2].Reference {
+		t.Fatalf("references %v", got)
+	}
+}
