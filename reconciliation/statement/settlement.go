@@ -112,9 +112,9 @@ func parseUnixMilli(s string) (time.Time, error) {
 func formatUnixMilli(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 var (
-	digitsID   = regexp.MustCompile(`^[0-9]{1,20}$`)
-	vnpayRef   = regexp.MustCompile(`^[0-9A-Za-z_-]{1,100}$`)
-	momoRef    = regexp.MustCompile(`^[0-9a-zA-Z]([-_.]*[0-9a-zA-Z]+)*$`)
+	digitsID = regexp.MustCompile(`^[0-9]{1,20}$`)
+	vnpayRef = regexp.MustCompile(`^[0-9A-Za-z_-]{1,100}$`)
+	momoRef  = regexp.MustCompile(`^[0-9a-zA-Z]([-_.]*[0-9a-zA-Z]+)*$`)
 	// zalopayRef takes app_trans_id (yymmdd_ + at most 33 characters) and refund
 	// lines' m_refund_id (yymmdd_<app id>_<refund ref>), which is longer.
 	zalopayRef = regexp.MustCompile(`^[0-9]{6}_[0-9A-Za-z_-]{1,64}$`)
