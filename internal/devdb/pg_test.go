@@ -3,6 +3,7 @@ package devdb_test
 import (
 	"bytes"
 	"context"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -80,4 +81,83 @@ func filteredEnv() []string {
 		}
 	}
 	return env
+}
+
+// TestServerThatWantsAPasswordIsPassedOver: a server answers on the probe but
+// user postgres cannot log in without a password (as Debian's own cluster after
+// `apt-get install postgresql`): pg.sh must not hand out a URL that cannot log
+// in, and must use a private cluster instead.
+func TestServerThatWantsAPasswordIsPassedOver(t *testing.T) {
+	t.Parallel()
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(bins) == 0 || os.Geteuid() != 0 {
+		t.Skip("needs PostgreSQL's initdb under /usr/lib/postgresql and root to run it as user postgres")
+	}
+	bin := filepath.Dir(bins[len(bins)-1])
+	dir, err := os.MkdirTemp("", "civicpay-pwcluster-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	data := filepath.Join(dir, "data")
+	pwfile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwfile, []byte("not-empty\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	asPostgres := func(args ...string) {
+		t.Helper()
+		out, err := exec.Command("runuser", append([]string{"-u", "postgres", "--"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	if out, err := exec.Command("chown", "-R", "postgres", dir).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v\n%s", err, out)
+	}
+	asPostgres(bin+"/initdb", "-D", data, "-U", "postgres", "--auth=scram-sha-256", "--pwfile="+pwfile, "-E", "UTF8", "--locale=C")
+	port := freePort(t)
+	asPostgres(bin+"/pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-w", "-o",
+		"-p "+port+" -k "+dir+" -c listen_addresses=127.0.0.1", "start")
+	t.Cleanup(func() {
+		_ = exec.Command("runuser", "-u", "postgres", "--", bin+"/pg_ctl", "-D", data, "-m", "immediate", "stop").Run()
+	})
+
+	pgdata := filepath.Join(t.TempDir(), "pgdata")
+	env := append(filteredEnv(), "CIVICPAY_PG_PROBE=127.0.0.1:"+port, "CIVICPAY_PGDATA="+pgdata)
+	t.Cleanup(func() {
+		stop := exec.Command("./pg.sh", "stop")
+		stop.Env = env
+		_ = stop.Run()
+		if real, err := filepath.EvalSymlinks(pgdata); err == nil && real != pgdata {
+			_ = os.RemoveAll(real)
+		}
+	})
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command("./pg.sh", "url", "civicpay_devdb_pw")
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("pg.sh url: %v\n%s", err, stderr.String())
+	}
+	url := strings.TrimSpace(stdout.String())
+	if !strings.Contains(stderr.String(), "cannot log in without a password") || strings.Contains(url, ":"+port+"/") {
+		t.Fatalf("pg.sh gave %q; stderr:\n%s", url, stderr.String())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("the URL pg.sh gave does not work: %v", err)
+	}
+	conn.Close(ctx)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
 }
