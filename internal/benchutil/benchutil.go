@@ -26,14 +26,6 @@ import (
 	"github.com/civicpay/civicpay/migrations"
 )
 
-// ServerURL is DATABASE_URL or the local default.
-func ServerURL() string {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
-
 // Scratch is a migrated database that Drop removes.
 type Scratch struct {
 	Name string
@@ -46,7 +38,7 @@ func NewScratch(ctx context.Context, prefix string, maxConns int32) (*Scratch, e
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	name := "civicpay_bench_" + prefix + "_" + hex.EncodeToString(b)
-	admin, err := pgx.Connect(ctx, ServerURL())
+	admin, err := pgx.Connect(ctx, db.ServerURL())
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -54,9 +46,7 @@ func NewScratch(ctx context.Context, prefix string, maxConns int32) (*Scratch, e
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		return nil, fmt.Errorf("create database: %w", err)
 	}
-	u, _ := url.Parse(ServerURL())
-	u.Path = "/" + name
-	s := &Scratch{Name: name, URL: u.String()}
+	s := &Scratch{Name: name, URL: db.WithDatabase(db.ServerURL(), name)}
 	if s.Pool, err = db.Open(ctx, s.URL, db.Options{MaxConns: maxConns}); err != nil {
 		return nil, err
 	}
@@ -70,7 +60,7 @@ func NewScratch(ctx context.Context, prefix string, maxConns int32) (*Scratch, e
 func (s *Scratch) Drop() {
 	s.Pool.Close()
 	ctx := context.Background()
-	if admin, err := pgx.Connect(ctx, ServerURL()); err == nil {
+	if admin, err := pgx.Connect(ctx, db.ServerURL()); err == nil {
 		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+s.Name+" WITH (FORCE)")
 		admin.Close(ctx)
 	}

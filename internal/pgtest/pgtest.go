@@ -18,7 +18,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -33,23 +32,8 @@ import (
 	"github.com/civicpay/civicpay/migrations"
 )
 
-// ServerURL is the URL of the server tests run against (any database on it).
-func ServerURL() string {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-}
-
-// WithDatabase returns base with its database name replaced.
-func WithDatabase(base, name string) string {
-	u, err := url.Parse(base)
-	if err != nil {
-		return base
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+// ServerURL is the server tests run against: DATABASE_URL, else the local default.
+func ServerURL() string { return db.ServerURL() }
 
 var (
 	templateOnce sync.Once
@@ -72,7 +56,7 @@ func NewWithURL(t testing.TB) (*pgxpool.Pool, string) {
 		t.Fatalf("pgtest: template database: %v", templateErr)
 	}
 	name := createDatabase(t, templateName)
-	dbURL := WithDatabase(ServerURL(), name)
+	dbURL := db.WithDatabase(ServerURL(), name)
 	// Small pools: many test databases live at once on one server (max_connections).
 	pool, err := db.Open(context.Background(), dbURL, db.Options{MaxConns: 8})
 	if err != nil {
@@ -85,7 +69,7 @@ func NewWithURL(t testing.TB) (*pgxpool.Pool, string) {
 // NewEmpty creates an empty, unmigrated database and returns its URL.
 func NewEmpty(t testing.TB) string {
 	t.Helper()
-	return WithDatabase(ServerURL(), createDatabase(t, "template0"))
+	return db.WithDatabase(ServerURL(), createDatabase(t, "template0"))
 }
 
 func createDatabase(t testing.TB, template string) string {
@@ -157,7 +141,7 @@ func ensureTemplate(ctx context.Context) (string, error) {
 	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE template0", building)); err != nil {
 		return "", err
 	}
-	pool, err := db.Open(ctx, WithDatabase(ServerURL(), building), db.Options{MaxConns: 4})
+	pool, err := db.Open(ctx, db.WithDatabase(ServerURL(), building), db.Options{MaxConns: 4})
 	if err != nil {
 		return "", err
 	}
