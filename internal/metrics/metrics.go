@@ -42,18 +42,14 @@ func New() *Metrics {
 }
 
 // Middleware records every request under its route pattern (not its raw path,
-// so ids and references do not explode the label space).
+// so ids and references do not explode the label space). It sits outside the
+// access log, which has already turned any error into its response.
 func (m *Metrics) Middleware() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
 		route := c.Route().Path
 		status := c.Response().StatusCode()
-		if err != nil {
-			if fe, ok := err.(*fiber.Error); ok {
-				status = fe.Code
-			}
-		}
 		m.httpRequests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
 		m.httpDuration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())
 		return err

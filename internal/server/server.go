@@ -162,12 +162,17 @@ func accessLog(log *slog.Logger, errorHandler fiber.ErrorHandler) fiber.Handler 
 			}
 		}
 		status := c.Response().StatusCode()
-		attrs := []any{"method", c.Method(), "route", c.Route().Path, "status", status,
-			"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", c.Locals("request_id")}
-		if p := auth.FromCtx(c); p.Prefix != "" {
-			attrs = append(attrs, "key", p.Prefix)
+		lvl, ctx := level(status), c.UserContext()
+		if !log.Enabled(ctx, lvl) { // build nothing for a line that is not written
+			return nil
 		}
-		log.LogAttrs(c.UserContext(), level(status), "http request", slogAttrs(attrs)...)
+		attrs := []slog.Attr{slog.String("method", c.Method()), slog.String("route", c.Route().Path),
+			slog.Int("status", status), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Any("request_id", c.Locals("request_id"))}
+		if p := auth.FromCtx(c); p.Prefix != "" {
+			attrs = append(attrs, slog.String("key", p.Prefix))
+		}
+		log.LogAttrs(ctx, lvl, "http request", attrs...)
 		return nil
 	}
 }
@@ -177,12 +182,4 @@ func level(status int) slog.Level {
 		return slog.LevelError
 	}
 	return slog.LevelInfo
-}
-
-func slogAttrs(kv []any) []slog.Attr {
-	out := make([]slog.Attr, 0, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
-		out = append(out, slog.Any(kv[i].(string), kv[i+1]))
-	}
-	return out
 }
