@@ -71,9 +71,8 @@ func run(concurrency int, d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	cfg := config.Config{DatabaseURL: s.URL, PublicURL: "http://" + ln.Addr().String(), LogLevel: "error", DBMaxConns: 40,
-		MaxBodyBytes: 1 << 20, ShutdownGrace: 5 * time.Second, AuthCacheTTL: 5 * time.Second,
-		OrderDefaultExpiry: 24 * time.Hour, OrderMaxExpiry: 720 * time.Hour, ExpiryInterval: time.Hour, RiverWorkers: 4}
+	cfg := config.Defaults(s.URL)
+	cfg.PublicURL, cfg.LogLevel, cfg.Recon.Cutoff = "http://"+ln.Addr().String(), "error", "off"
 	a, err := app.New(ctx, cfg, s.Pool, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		return err

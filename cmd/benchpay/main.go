@@ -193,10 +193,8 @@ func start(ctx context.Context, s *benchutil.Scratch) (*bench, error) {
 	}
 	go func() { _ = http.Serve(simLn, b.sim.Handler()) }()
 
-	cfg := config.Config{DatabaseURL: s.URL, PublicURL: b.appURL, LogLevel: "error", DBMaxConns: s.Pool.Config().MaxConns,
-		MaxBodyBytes: 1 << 20, ShutdownGrace: 5 * time.Second, AuthCacheTTL: 30 * time.Second,
-		OrderDefaultExpiry: 24 * time.Hour, OrderMaxExpiry: 720 * time.Hour, ExpiryInterval: time.Hour, RiverWorkers: 4,
-		Paying: config.DemoPaying(b.simURL)}
+	cfg := config.Defaults(s.URL)
+	cfg.PublicURL, cfg.LogLevel, cfg.Paying, cfg.Recon.Cutoff = b.appURL, "error", config.DemoPaying(b.simURL), "off"
 	a, err := app.New(ctx, cfg, s.Pool, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		return nil, err

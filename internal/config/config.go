@@ -153,6 +153,16 @@ func Load() (Config, error) {
 	return c, nil
 }
 
+// Defaults is the configuration with every default and databaseURL, whatever
+// the process environment holds: for programs that build the app in process
+// (benchmarks), so they do not copy the defaults by hand.
+func Defaults(databaseURL string) Config {
+	var c Config
+	// The struct tags' defaults always parse; only DATABASE_URL is required.
+	_ = env.ParseWithOptions(&c, env.Options{Environment: map[string]string{"DATABASE_URL": databaseURL}})
+	return c
+}
+
 // DemoPaying is the gateways' default configuration (gatewaysim's demo
 // merchant, every gateway enabled) with the simulator at simURL instead of
 // http://127.0.0.1:8090: for tests and benchmarks that run gatewaysim in
