@@ -609,7 +609,7 @@ func metrics(t *testing.T, e *apptest.Env) string {
 	t.Helper()
 	r := e.Do(t, "GET", "/metrics", "", nil)
 	if r.Status != 200 {
-		t.Fatalf("GET /metrics = %d", r.Status)
+		t.Fatalf("GET /metrics = %d: %.2000s", r.Status, r.Body)
 	}
 	var lines []string
 	for _, l := range strings.Split(string(r.Body), "\n") {

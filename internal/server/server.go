@@ -84,7 +84,11 @@ func New(o Options) *fiber.App {
 		}
 		return c.JSON(fiber.Map{"status": "ready"})
 	})
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{})))
+	// A collector that fails once (the process collector reads /proc) must not
+	// blank the whole scrape with a 500: serve the rest and log the error.
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError, ErrorLog: scrapeLog{o.Log},
+	})))
 	app.Get("/openapi.json", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, "application/vnd.oai.openapi+json")
 		return c.Send(OpenAPI())
@@ -131,6 +135,11 @@ func bodyLimit(max int, streamed []string) fiber.Handler {
 		return c.Next()
 	}
 }
+
+// scrapeLog passes Prometheus' scrape errors to the service log.
+type scrapeLog struct{ log *slog.Logger }
+
+func (l scrapeLog) Println(v ...any) { l.log.Warn("metrics scrape", "err", fmt.Sprint(v...)) }
 
 var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 
