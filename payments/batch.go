@@ -148,12 +148,12 @@ func (c *creator) single(ctx context.Context, j *createJob) {
 	j.res <- r
 }
 
-// createOrdersSQL writes a batch: the body of create_orders (migrations/00001) sent
-// as a statement of its own, so that pgx prepares it once per connection and
-// PostgreSQL keeps its plan; a SQL function's body is parsed and planned again on
-// every call. The idempotency rows are read with the statement's snapshot, taken
-// before the advisory locks: a duplicate committed in between makes the
-// idempotency insert fail, the batch rolls back whole, and write retries each
+// createOrdersSQL writes a batch as one statement, which pgx prepares once per
+// connection and PostgreSQL keeps the plan of (the create_orders SQL function
+// it replaces was parsed and planned again on every call; migrations/00006).
+// Idempotency keys are read with the statement's snapshot, taken before the
+// advisory locks: a duplicate committed in between makes the order insert fail
+// on the key's unique index, the batch rolls back whole, and write retries each
 // order alone through create_order, whose reads follow its lock.
 const createOrdersSQL = `
 WITH input AS MATERIALIZED (
@@ -168,15 +168,16 @@ WITH input AS MATERIALIZED (
     FROM input i LEFT JOIN LATERAL (
         -- OFFSET 0 keeps this a lookup by key per order: the plan is generic (kept
         -- across calls) and must not turn into a scan of the whole table.
-        SELECT request_hash, order_id FROM idempotency_keys k
-        WHERE k.client_id = i.client AND k.key = i.key OFFSET 0) k ON true
+        SELECT request_hash, id AS order_id FROM orders k
+        WHERE k.created_by = i.client AND k.idempotency_key = i.key OFFSET 0) k ON true
 ), fresh AS MATERIALIZED (
     SELECT * FROM decided WHERE locked AND stored_order IS NULL
 ), ins_orders AS (
     INSERT INTO orders (id, reference, agency_code, created_by, status, currency, total, payer_name,
-        payer_national_id, payer_email, payer_phone, description, return_url, metadata, expires_at, created_at, updated_at)
+        payer_national_id, payer_email, payer_phone, description, return_url, metadata, expires_at, created_at, updated_at,
+        idempotency_key, request_hash)
     SELECT id, ref, agency, client, 'open', currency, total, payer_name, nullif(national_id, ''), nullif(email, ''),
-        nullif(phone, ''), description, nullif(return_url, ''), metadata, expires_at, created_at, created_at
+        nullif(phone, ''), description, nullif(return_url, ''), metadata, expires_at, created_at, created_at, key, hash
     FROM fresh
 ), ins_lines AS (
     INSERT INTO order_lines (order_id, line_no, service_code, agency_code, kind, amount)
@@ -186,9 +187,6 @@ WITH input AS MATERIALIZED (
 ), ins_events AS (
     INSERT INTO order_events (order_id, type, actor, data, created_at)
     SELECT id, 'order.created', actor, event_data, created_at FROM fresh
-), ins_idem AS (
-    INSERT INTO idempotency_keys (client_id, key, request_hash, order_id)
-    SELECT client, key, hash, id FROM fresh
 )
 SELECT idx,
        CASE WHEN NOT locked THEN 'busy'

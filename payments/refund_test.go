@@ -134,7 +134,8 @@ func paidOrder(t *testing.T, pool *pgxpool.Pool) uuid.UUID {
 		args []any
 	}{
 		{`INSERT INTO orders (id, reference, agency_code, created_by, status, currency, total, amount_paid, payer_name,
-			description, expires_at, paid_at) VALUES ($1, $2, 'AG-A', $1, 'paid', 'VND', 200000, 200000, 'An', 'd', $3, $4)`,
+			description, expires_at, paid_at, idempotency_key, request_hash)
+			VALUES ($1, $2, 'AG-A', $1, 'paid', 'VND', 200000, 200000, 'An', 'd', $3, $4, $2, '\x00')`,
 			[]any{id, "RF00" + attempt.String()[:8], now.Add(24 * time.Hour), now}},
 		{`INSERT INTO order_lines (order_id, line_no, service_code, agency_code, kind, amount)
 			VALUES ($1, 1, 'A-FEE', 'AG-A', 'fee', 200000)`, []any{id}},

@@ -47,7 +47,7 @@ func scanOrder(r pgx.Row) (Order, error) {
 }
 
 // createOrderSQL calls the create_order function (migrations/00001): the order,
-// its lines, its first event and its idempotency row in one round trip and one
+// its idempotency key, its lines and its first event in one round trip and one
 // transaction, with the idempotency decision taken under an advisory lock.
 const createOrderSQL = `SELECT outcome, order_id FROM create_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
 	$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`

@@ -81,7 +81,8 @@ func (f *fx) order(amount int64, paid bool) (uuid.UUID, string) {
 		status, amountPaid, paidAt = "paid", amount, &now
 	}
 	f.exec(`INSERT INTO orders (id, reference, agency_code, created_by, status, currency, total, amount_paid, payer_name,
-		description, expires_at, paid_at) VALUES ($1, $2, 'AG-A', $3, $4, 'VND', $5, $6, 'Test', 'test', $7, $8)`,
+		description, expires_at, paid_at, idempotency_key, request_hash)
+		VALUES ($1, $2, 'AG-A', $3, $4, 'VND', $5, $6, 'Test', 'test', $7, $8, $2, '\x00')`,
 		id, ref, uuid.New(), status, amount, amountPaid, day0.AddDate(0, 0, 1), paidAt)
 	f.exec(`INSERT INTO order_lines (order_id, line_no, service_code, agency_code, kind, amount)
 		VALUES ($1, 1, 'A-FEE', 'AG-A', 'fee', $2)`, id, amount)
