@@ -27,24 +27,45 @@ func scanAttempt(r pgx.Row) (Attempt, error) {
 	return a, err
 }
 
-// queueInsertAttempt adds a new pending attempt to b. With requireOpen it is
-// written only while the order is open, and the batch fails with ErrNotOpen
-// otherwise.
-func queueInsertAttempt(b *pgx.Batch, a Attempt, requireOpen bool) {
-	cond := "true"
-	if requireOpen {
-		cond = "EXISTS (SELECT 1 FROM orders WHERE id = $2 AND status = 'open')"
-	}
+// queueInsertAttempt adds a new attempt to b: one the gateway reported without
+// our having started it (a bank transfer to the order's reference). It is
+// followed already: its outcome is recorded in the same transaction.
+func queueInsertAttempt(b *pgx.Batch, a Attempt) {
 	b.Queue(`INSERT INTO payment_attempts (id, order_id, gateway, method, gateway_ref, currency,
-		amount, status, redirect_url, qr_payload, created_by, created_at, updated_at, expires_at)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, nullif($9, ''), nullif($10, ''), $11, $12, $12, $13 WHERE `+cond,
+		amount, status, redirect_url, qr_payload, created_by, created_at, updated_at, expires_at, followed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9, ''), nullif($10, ''), $11, $12, $12, $13, $12)`,
 		a.ID, a.OrderID, a.Gateway, string(a.Method), a.GatewayRef, a.Currency, a.Amount, string(a.Status),
-		a.RedirectURL, a.QRPayload, a.CreatedBy, a.CreatedAt, a.ExpiresAt).Exec(func(tag pgconn.CommandTag) error {
-		if tag.RowsAffected() != 1 {
-			return fmt.Errorf("%w: it closed while the gateway was called", ErrNotOpen)
-		}
-		return nil
-	})
+		a.RedirectURL, a.QRPayload, a.CreatedBy, a.CreatedAt, a.ExpiresAt)
+}
+
+// insertStartedAttempt writes a new pending attempt and its "attempt.created"
+// event in one statement (so one implicit transaction), while the order is
+// open; ErrNotOpen if it is not.
+func insertStartedAttempt(ctx context.Context, q querier, a Attempt, event any) error {
+	raw, err := json.Marshal(event)
+	if err != nil {
+		return fmt.Errorf("order event attempt.created: %w", err)
+	}
+	var n int
+	err = q.QueryRow(ctx, `WITH a AS (
+		INSERT INTO payment_attempts (id, order_id, gateway, method, gateway_ref, currency,
+			amount, status, redirect_url, qr_payload, created_by, created_at, updated_at, expires_at)
+		SELECT $1, $2, $3, $4, $5, $6, $7, 'pending', nullif($8, ''), nullif($9, ''), $10, $11, $11, $12
+		WHERE EXISTS (SELECT 1 FROM orders WHERE id = $2 AND status = 'open')
+		RETURNING order_id
+	), ev AS (
+		INSERT INTO order_events (order_id, type, actor, data) SELECT order_id, 'attempt.created', $10, $13 FROM a
+	)
+	SELECT count(*) FROM a`,
+		a.ID, a.OrderID, a.Gateway, string(a.Method), a.GatewayRef, a.Currency, a.Amount,
+		a.RedirectURL, a.QRPayload, a.CreatedBy, a.CreatedAt, a.ExpiresAt, raw).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("insert attempt: %w", err)
+	}
+	if n != 1 {
+		return fmt.Errorf("%w: it closed while the gateway was called", ErrNotOpen)
+	}
+	return nil
 }
 
 // lockForRef locks, in one round trip, the order a gateway reference belongs

@@ -32,7 +32,8 @@ type FlowConfig struct {
 	// ZaloPay wants at least 5 minutes.
 	AttemptTTL time.Duration
 	// StatusPollDelay is when the status job first asks the gateway (default
-	// 1m after the attempt); it then waits twice as long each time, up to
+	// 1m after the attempt, plus up to a quarter of that until the next sweep
+	// of FollowPending); it then waits twice as long each time, up to
 	// StatusPollMax (default 5m), and asks a last time at expiry.
 	StatusPollDelay time.Duration
 	StatusPollMax   time.Duration
@@ -71,6 +72,7 @@ func (c FlowConfig) withDefaults() FlowConfig {
 // JobInserter inserts River jobs in the caller's transaction (a *river.Client[pgx.Tx]).
 type JobInserter interface {
 	InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertManyTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
 
 // Flow takes payments: it starts attempts at the gateways through the
@@ -112,10 +114,11 @@ func (f *Flow) returnURL(gateway string, attempt uuid.UUID) string {
 
 // StartAttempt starts paying o (which must be open) with req.Method: the
 // router picks the preferred gateway, or the next available one offering the
-// method when its breaker is open or it fails to answer. The attempt, its
-// first event and its status job are written in one transaction, after the
-// gateway accepted it. actor is who asked (an API key's Actor(), or
-// "citizen" for the pay page).
+// method when its breaker is open or it fails to answer. The attempt and its
+// first event are written in one statement, after the gateway accepted it;
+// its status job comes later, from FollowPending, if no callback settled it
+// first. actor is who asked (an API key's Actor(), or "citizen" for the pay
+// page).
 func (f *Flow) StartAttempt(ctx context.Context, o Order, actor string, req AttemptRequest) (Attempt, error) {
 	if !req.Method.Valid() {
 		return Attempt{}, problem.Invalid("method", "one of card, internet_banking, qr, ewallet, bank_transfer")
@@ -134,23 +137,8 @@ func (f *Flow) StartAttempt(ctx context.Context, o Order, actor string, req Atte
 		return Attempt{}, fmt.Errorf("order %s: start %s attempt: %w", o.ID, req.Method, err)
 	}
 	a.Gateway, a.GatewayRef, a.RedirectURL, a.QRPayload = gw, res.GatewayRef, res.RedirectURL, res.QRPayload
-	err = pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		queueInsertAttempt(b, a, true)
-		if err := queueEvent(b, o.ID, "attempt.created", actor, map[string]any{
-			"attempt_id": a.ID, "gateway": a.Gateway, "method": a.Method, "amount": a.Amount}); err != nil {
-			return err
-		}
-		if err := sendBatch(ctx, tx, b); err != nil {
-			return err
-		}
-		if _, err := f.jobs.InsertTx(ctx, tx, AttemptStatusArgs{AttemptID: a.ID},
-			&river.InsertOpts{ScheduledAt: now.Add(min(f.cfg.StatusPollDelay, a.ExpiresAt.Sub(now)))}); err != nil {
-			return fmt.Errorf("insert status job: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := insertStartedAttempt(ctx, f.pool, a, map[string]any{
+		"attempt_id": a.ID, "gateway": a.Gateway, "method": a.Method, "amount": a.Amount}); err != nil {
 		return Attempt{}, fmt.Errorf("order %s: record attempt: %w", o.ID, err)
 	}
 	return a, nil
@@ -278,7 +266,7 @@ func (f *Flow) record(ctx context.Context, tx pgx.Tx, gateway string, r gateways
 	ack, act := decide(o, a, r)
 	b := &pgx.Batch{}
 	if !found && (act == actPay || act == actOverpay || act == actFail) {
-		queueInsertAttempt(b, a, false)
+		queueInsertAttempt(b, a)
 	}
 	switch act {
 	case actMisamount:

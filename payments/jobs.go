@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/civicpay/civicpay/gateways"
 )
@@ -20,7 +21,8 @@ const Queue = "payments"
 // AttemptStatusArgs is the River job that follows one pending attempt: it
 // asks the gateway for the attempt's status with backoff until the outcome
 // is final or the attempt expires. Callbacks get lost; this job is why a
-// lost callback still ends in a paid order.
+// lost callback still ends in a paid order. FollowPending inserts it for each
+// attempt still pending when its first status query is due.
 type AttemptStatusArgs struct {
 	AttemptID uuid.UUID `json:"attempt_id"`
 }
@@ -41,6 +43,100 @@ type AttemptStatusWorker struct {
 // Work makes one status check.
 func (w *AttemptStatusWorker) Work(ctx context.Context, job *river.Job[AttemptStatusArgs]) error {
 	return snoozeOrDone(w.Flow.checkAttempt(ctx, job.Args.AttemptID, snoozes(job.Metadata)))
+}
+
+// AttemptFollowArgs is the periodic sweep (FollowPending) that gives attempts
+// still pending their status job.
+type AttemptFollowArgs struct{}
+
+// Kind names the job in River.
+func (AttemptFollowArgs) Kind() string { return "payments.attempt_follow" }
+
+// InsertOpts keep one sweep waiting at a time on the payments queue: a new
+// leader's RunOnStart and the schedule do not pile up duplicates.
+func (AttemptFollowArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+	}}}
+}
+
+// AttemptFollowWorker runs the sweep. Running it twice, or on two instances at
+// once, gives no attempt two status jobs.
+type AttemptFollowWorker struct {
+	river.WorkerDefaults[AttemptFollowArgs]
+	Flow *Flow
+}
+
+// Work follows what is due.
+func (w *AttemptFollowWorker) Work(ctx context.Context, _ *river.Job[AttemptFollowArgs]) error {
+	n, err := w.Flow.FollowPending(ctx, 500)
+	if n > 0 {
+		w.Flow.log.InfoContext(ctx, "pending attempts given a status job", "count", n)
+	}
+	return err
+}
+
+// FollowPeriodic schedules the sweep every FollowInterval (and once at start).
+func (f *Flow) FollowPeriodic() *river.PeriodicJob {
+	return river.NewPeriodicJob(river.PeriodicInterval(f.FollowInterval()),
+		func() (river.JobArgs, *river.InsertOpts) { return AttemptFollowArgs{}, nil },
+		&river.PeriodicJobOpts{RunOnStart: true})
+}
+
+// FollowInterval is how often FollowPending runs: a quarter of the first poll
+// delay, between 100ms and 15s, so a status query is at most that late.
+func (f *Flow) FollowInterval() time.Duration {
+	return min(max(f.cfg.StatusPollDelay/4, 100*time.Millisecond), 15*time.Second)
+}
+
+// FollowPending gives every attempt still pending StatusPollDelay after it was
+// made (or at its expiry, if that comes first) its status job, in batches: the
+// job is inserted in the transaction that marks the attempt followed, and rows
+// are claimed with FOR UPDATE SKIP LOCKED, so two sweeps at once never follow
+// one attempt twice, and a crash before the commit leaves the attempt to the
+// next sweep. Attempts settled by their callback before then never get a job.
+// It returns how many attempts it followed.
+//
+// The sweep locks attempts without their order, against the flow's lock order
+// (order, then attempts); it never waits for a lock (SKIP LOCKED) and takes no
+// other, so it cannot be part of a deadlock: a callback at most waits for its
+// commit.
+func (f *Flow) FollowPending(ctx context.Context, batch int) (int, error) {
+	total := 0
+	for {
+		now := f.now()
+		n := 0
+		err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, `UPDATE payment_attempts SET followed_at = $1
+				WHERE id IN (SELECT id FROM payment_attempts
+					WHERE status = 'pending' AND followed_at IS NULL AND (created_at <= $2 OR expires_at <= $1)
+					ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+				RETURNING id`, now, now.Add(-f.cfg.StatusPollDelay), batch)
+			if err != nil {
+				return err
+			}
+			ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+			if err != nil || len(ids) == 0 {
+				return err
+			}
+			params := make([]river.InsertManyParams, len(ids))
+			for i, id := range ids {
+				params[i] = river.InsertManyParams{Args: AttemptStatusArgs{AttemptID: id}}
+			}
+			if _, err := f.jobs.InsertManyTx(ctx, tx, params); err != nil {
+				return fmt.Errorf("insert status jobs: %w", err)
+			}
+			n = len(ids)
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("follow pending attempts: %w", err)
+		}
+		total += n
+		if n < batch {
+			return total, nil
+		}
+	}
 }
 
 // RefundWorker runs RefundArgs, waiting between tries by snoozing.

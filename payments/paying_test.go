@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -506,9 +507,11 @@ func TestPayingRoles(t *testing.T) {
 	}
 }
 
-// TestStatusJobSurvivesRestart: the attempt and its status job are committed,
-// then the instance's River stops before the job runs (a crash). Another
-// instance picks the job up and the order ends paid exactly once.
+// TestStatusJobSurvivesRestart: the attempt is committed, then the instance's
+// River stops before its status query is due (a crash): no status job exists
+// yet, only the pending attempt. Another instance's sweep follows it, its
+// status job pays the order exactly once, and the attempt got exactly one
+// status job although both instances' sweeps ran over it.
 func TestStatusJobSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	e := apptest.NewWithSim(t, func(c *config.Config) { c.Paying.StatusPollDelay = 300 * time.Millisecond })
@@ -519,11 +522,6 @@ func TestStatusJobSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	pay(t, e, a, gatewaysim.PaySuccess)
-	var jobs int
-	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'payments.attempt_status'
-		AND state IN ('scheduled', 'available')`).Scan(&jobs); err != nil || jobs != 1 {
-		t.Fatalf("%d status jobs waiting (%v), want 1", jobs, err)
-	}
 	other := e.Another(t)
 	waitStatus(t, other, o.ID, "paid")
 	if n := ledgerEntries(t, e, o.ID); n["payment"] != 1 || len(n) != 1 {
@@ -531,6 +529,75 @@ func TestStatusJobSurvivesRestart(t *testing.T) {
 	}
 	if ev := eventTypes(t, e, o.ID); count(ev, "order.paid") != 1 {
 		t.Fatalf("events %v", ev)
+	}
+	var jobs int
+	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'payments.attempt_status'
+		AND args->>'attempt_id' = $1`, a.ID).Scan(&jobs); err != nil || jobs != 1 {
+		t.Fatalf("%d status jobs for the attempt (%v), want 1", jobs, err)
+	}
+}
+
+// TestFollowPendingRacing: sweeps running at once give each due attempt one
+// status job, and none to attempts not yet due or already settled.
+func TestFollowPendingRacing(t *testing.T) {
+	t.Parallel()
+	e := apptest.NewWithSim(t, func(c *config.Config) { c.Paying.StatusPollDelay = time.Hour })
+	if err := e.App.River.Stop(context.Background()); err != nil { // no periodic sweep of its own
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var due []string
+	for range 30 {
+		o := newOrder(t, e, false)
+		due = append(due, startAttempt(t, e, o.ID, "card", "vnpay").ID)
+	}
+	fresh := startAttempt(t, e, newOrder(t, e, false).ID, "card", "vnpay")
+	if _, err := e.Pool.Exec(ctx, `UPDATE payment_attempts SET created_at = created_at - interval '2 hours'
+		WHERE id = ANY($1::uuid[])`, due); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var followed atomic.Int64
+	for range 4 {
+		wg.Go(func() {
+			n, err := e.App.Paying.FollowPending(ctx, 7)
+			if err != nil {
+				t.Error(err)
+			}
+			followed.Add(int64(n))
+		})
+	}
+	wg.Wait()
+	if followed.Load() != int64(len(due)) {
+		t.Fatalf("sweeps followed %d attempts, want %d", followed.Load(), len(due))
+	}
+	rows, err := e.Pool.Query(ctx, `SELECT args->>'attempt_id', count(*) FROM river_job
+		WHERE kind = 'payments.attempt_status' GROUP BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := map[string]int{}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		jobs[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range due {
+		if jobs[id] != 1 {
+			t.Errorf("attempt %s has %d status jobs, want 1", id, jobs[id])
+		}
+	}
+	if len(jobs) != len(due) || jobs[fresh.ID] != 0 {
+		t.Errorf("status jobs for %d attempts (the fresh one: %d), want %d", len(jobs), jobs[fresh.ID], len(due))
+	}
+	if n, err := e.App.Paying.FollowPending(ctx, 7); err != nil || n != 0 {
+		t.Fatalf("a later sweep followed %d (%v), want 0", n, err)
 	}
 }
 

@@ -50,6 +50,10 @@ func (noJobs) InsertTx(context.Context, pgx.Tx, river.JobArgs, *river.InsertOpts
 	return &rivertype.JobInsertResult{}, nil
 }
 
+func (noJobs) InsertManyTx(context.Context, pgx.Tx, []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
+	return nil, nil
+}
+
 // TestRefundOutcomes drives a refund's job steps against gateways that
 // always answer one way, and checks what is left on the order and refund.
 func TestRefundOutcomes(t *testing.T) {

@@ -56,6 +56,8 @@ func (a *App) wirePaying(_ context.Context, w *wiring) error {
 	})
 	river.AddWorker(w.workers, &payments.AttemptStatusWorker{Flow: a.Paying})
 	river.AddWorker(w.workers, &payments.RefundWorker{Flow: a.Paying})
+	river.AddWorker(w.workers, &payments.AttemptFollowWorker{Flow: a.Paying})
+	w.periodic = append(w.periodic, a.Paying.FollowPeriodic())
 	w.queues[payments.Queue] = river.QueueConfig{MaxWorkers: max(cfg.Workers, 1)}
 	w.api = append(w.api, payments.NewPayHandler(a.Orders, a.Paying))
 	w.public = append(w.public, payments.NewCallbackHandler(a.Orders, a.Paying, a.Config.PublicURL))
