@@ -26,14 +26,15 @@ const orderCols = `o.id, o.reference, o.agency_code, o.created_by, o.status, o.c
 	coalesce(o.payer_phone, ''), o.description, coalesce(o.return_url, ''), o.metadata, o.expires_at,
 	o.created_at, o.updated_at, o.paid_at, o.closed_at`
 
-func scanOrder(r pgx.Row) (Order, error) {
+// scanOrder reads orderCols, and then into extra whatever columns follow them.
+func scanOrder(r pgx.Row, extra ...any) (Order, error) {
 	var o Order
 	var status string
 	var meta []byte
-	err := r.Scan(&o.ID, &o.Reference, &o.AgencyCode, &o.CreatedBy, &status, &o.Currency, &o.Total, &o.AmountPaid,
+	dest := append([]any{&o.ID, &o.Reference, &o.AgencyCode, &o.CreatedBy, &status, &o.Currency, &o.Total, &o.AmountPaid,
 		&o.AmountRefunded, &o.AmountRefundPending, &o.Payer.Name, &o.Payer.NationalID, &o.Payer.Email, &o.Payer.Phone, &o.Description,
-		&o.ReturnURL, &meta, &o.ExpiresAt, &o.CreatedAt, &o.UpdatedAt, &o.PaidAt, &o.ClosedAt)
-	if err != nil {
+		&o.ReturnURL, &meta, &o.ExpiresAt, &o.CreatedAt, &o.UpdatedAt, &o.PaidAt, &o.ClosedAt}, extra...)
+	if err := r.Scan(dest...); err != nil {
 		return o, err
 	}
 	o.Status = Status(status)
@@ -71,9 +72,10 @@ func getOrder(ctx context.Context, q querier, where string, arg any, forUpdate b
 	return getOrderThen(ctx, q, where, forUpdate, []any{arg}, nil)
 }
 
-// getOrderThen loads the order matching where (locked with forUpdate) and its
-// lines in one round trip; then, if not nil, queues more statements to run
-// after them in the same round trip (with the order already locked).
+// getOrderThen loads the order matching where (locked with forUpdate) with its
+// lines, in one statement (the lines come as arrays beside the order's
+// columns); then, if not nil, queues more statements to run after it in the
+// same round trip (with the order already locked).
 func getOrderThen(ctx context.Context, q querier, where string, forUpdate bool, args []any, then func(*pgx.Batch)) (Order, error) {
 	lock := ""
 	if forUpdate {
@@ -82,25 +84,18 @@ func getOrderThen(ctx context.Context, q querier, where string, forUpdate bool, 
 	var o Order
 	found := false
 	b := &pgx.Batch{}
-	b.Queue(`SELECT `+orderCols+` FROM orders o WHERE `+where+lock, args...).QueryRow(func(r pgx.Row) error {
+	b.Queue(`SELECT `+orderCols+`, l.nos, l.services, l.agencies, l.kinds, l.amounts FROM orders o
+		CROSS JOIN LATERAL (SELECT array_agg(line_no ORDER BY line_no) AS nos, array_agg(service_code ORDER BY line_no) AS services,
+			array_agg(agency_code ORDER BY line_no) AS agencies, array_agg(kind ORDER BY line_no) AS kinds,
+			array_agg(amount ORDER BY line_no) AS amounts FROM order_lines WHERE order_id = o.id) l
+		WHERE `+where+lock, args...).QueryRow(func(r pgx.Row) error {
 		var err error
-		o, err = scanOrder(r)
+		o, err = scanOrderWithLines(r)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
 		found = err == nil
 		return err
-	})
-	b.Queue(`SELECT line_no, service_code, agency_code, kind, amount FROM order_lines
-		WHERE order_id = (SELECT o.id FROM orders o WHERE `+where+`) ORDER BY line_no`, args...).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			var l Line
-			if err := rows.Scan(&l.No, &l.ServiceCode, &l.AgencyCode, &l.Kind, &l.Amount); err != nil {
-				return err
-			}
-			o.Lines = append(o.Lines, l)
-		}
-		return rows.Err()
 	})
 	if then != nil {
 		then(b)
@@ -110,6 +105,26 @@ func getOrderThen(ctx context.Context, q querier, where string, forUpdate bool, 
 	}
 	if !found {
 		return Order{}, ErrOrderNotFound
+	}
+	return o, nil
+}
+
+// scanOrderWithLines reads orderCols followed by the lines' arrays.
+func scanOrderWithLines(r pgx.Row) (Order, error) {
+	var (
+		nos                       []int16
+		services, agencies, kinds []string
+		amounts                   []decimal.Decimal
+	)
+	o, err := scanOrder(r, &nos, &services, &agencies, &kinds, &amounts)
+	if err != nil {
+		return o, err
+	}
+	if n := len(nos); len(services) != n || len(agencies) != n || len(kinds) != n || len(amounts) != n {
+		return o, fmt.Errorf("order %s: lines arrays of different lengths", o.ID)
+	}
+	for i := range nos {
+		o.Lines = append(o.Lines, Line{No: int(nos[i]), ServiceCode: services[i], AgencyCode: agencies[i], Kind: kinds[i], Amount: amounts[i]})
 	}
 	return o, nil
 }
