@@ -2,6 +2,8 @@
 // this process on loopback and a scratch database:
 //
 //	bench pay_per_s <n> 1/s                       complete payments per second at a fixed concurrency
+//	bench pay_cpu_ms_per_payment <n> ms           the machine's CPU time per payment (all processes), and
+//	bench pay_cpu_steal_ms_per_payment <n> ms     the time other virtual machines took from it
 //	bench pay_callback_to_paid_p50_ms <n> ms      gateway callback sent → answered (order paid, ledger posted)
 //	bench pay_callback_to_paid_p99_ms <n> ms
 //	bench pay_success_with_faults <f> ratio       30% of MoMo's calls fail; ZaloPay serves the same method
@@ -86,7 +88,9 @@ func run(concurrency, conns int, d time.Duration) error {
 		}
 		_ = pprof.StartCPUProfile(f)
 	}
+	cpu := benchutil.ReadCPU()
 	tried, done, elapsed, err := b.load(ctx, d, concurrency, mixed)
+	cpu = cpu.Since()
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -133,6 +137,11 @@ func run(concurrency, conns int, d time.Duration) error {
 	}
 
 	benchutil.Line("pay_per_s", float64(int(float64(done)/elapsed.Seconds())), "1/s")
+	if done > 0 {
+		// CPU of the whole machine (civicpay, gatewaysim, the load and PostgreSQL) per payment.
+		benchutil.Line("pay_cpu_ms_per_payment", float64(int(cpu.Busy.Seconds()*1e6/float64(done)))/1000, "ms")
+		benchutil.Line("pay_cpu_steal_ms_per_payment", float64(int(cpu.Steal.Seconds()*1e6/float64(done)))/1000, "ms")
+	}
 	benchutil.Line("pay_callback_to_paid_p50_ms", benchutil.Percentile(lat, 50), "ms")
 	benchutil.Line("pay_callback_to_paid_p99_ms", benchutil.Percentile(lat, 99), "ms")
 	benchutil.Line("pay_incomplete", float64(tried-done), "count")
