@@ -114,10 +114,11 @@ func seedAttempts(ctx context.Context, pool *pgxpool.Pool, p *plan) error {
 			status, paid, paidAt = "open", 0, nil
 		}
 		return []any{id(1, i), r, "AG-A", client, status, "VND", amount(i), paid, "Bench", "bench", expires, paidAt,
-			p.at(i, n)}, nil
+			p.at(i, n), r, []byte{0}}, nil
 	}}
 	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"orders"}, []string{"id", "reference", "agency_code", "created_by",
-		"status", "currency", "total", "amount_paid", "payer_name", "description", "expires_at", "paid_at", "created_at"},
+		"status", "currency", "total", "amount_paid", "payer_name", "description", "expires_at", "paid_at", "created_at",
+		"idempotency_key", "request_hash"},
 		orders); err != nil {
 		return fmt.Errorf("seed orders: %w", err)
 	}
@@ -125,14 +126,14 @@ func seedAttempts(ctx context.Context, pool *pgxpool.Pool, p *plan) error {
 		at := p.at(i, n)
 		if i >= p.paid {
 			return []any{id(2, i), id(1, i), "vnpay", "card", ref(i), nil, "VND", amount(i), "pending", nil,
-				"bench", at, at, at.Add(15 * time.Minute), nil}, nil
+				"bench", at, at, at.Add(15 * time.Minute), nil, at}, nil
 		}
 		return []any{id(2, i), id(1, i), "vnpay", "card", ref(i), txn(i), "VND", amount(i), "succeeded", "payment",
-			"bench", at, at, at.Add(15 * time.Minute), at}, nil
+			"bench", at, at, at.Add(15 * time.Minute), at, at}, nil
 	}}
 	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"payment_attempts"}, []string{"id", "order_id", "gateway", "method",
 		"gateway_ref", "gateway_txn_id", "currency", "amount", "status", "outcome", "created_by", "created_at", "updated_at",
-		"expires_at", "paid_at"}, attempts); err != nil {
+		"expires_at", "paid_at", "followed_at"}, attempts); err != nil {
 		return fmt.Errorf("seed attempts: %w", err)
 	}
 	// Statistics as autovacuum would have them, and the seeding's dirty
