@@ -1,0 +1,15 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+// TestSmoke runs the benchmark briefly, so that a change that breaks it (the
+// schema moving under its seeding, an API it calls) fails `make test` rather
+// than the next `make bench`. Its numbers mean nothing at this size.
+func TestSmoke(t *testing.T) {
+	if err := run(4, 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
