@@ -34,7 +34,28 @@ type Payment struct {
 // PostPayment: Dr gateway:<g>:clearing (the total), Cr agency:<code>:collected
 // per share, each credit carrying its service and the channel for revenue.
 func PostPayment(ctx context.Context, db DBTX, p Payment) (Entry, error) {
-	return postShares(ctx, db, NewEntry{Key: p.Key, Kind: KindPayment, EffectiveAt: p.EffectiveAt,
+	e, err := paymentEntry(p)
+	if err != nil {
+		return Entry{}, err
+	}
+	return Post(ctx, db, e)
+}
+
+// PostPayments is PostPayment for many payments, in one statement (PostMany).
+func PostPayments(ctx context.Context, db DBTX, ps []Payment) ([]Entry, error) {
+	es := make([]NewEntry, len(ps))
+	for i, p := range ps {
+		e, err := paymentEntry(p)
+		if err != nil {
+			return nil, err
+		}
+		es[i] = e
+	}
+	return PostMany(ctx, db, es)
+}
+
+func paymentEntry(p Payment) (NewEntry, error) {
+	return shareEntry(NewEntry{Key: p.Key, Kind: KindPayment, EffectiveAt: p.EffectiveAt,
 		Reference:   fmt.Sprintf("order:%s/attempt:%s", p.OrderID, p.AttemptID),
 		Description: "payment via " + p.Gateway},
 		[]uuid.UUID{p.OrderID, p.AttemptID}, p.Gateway, p.Channel, p.Currency, p.Shares, Credit)
@@ -61,15 +82,24 @@ func PostRefund(ctx context.Context, db DBTX, r Refund) (Entry, error) {
 // postShares posts e with the postings of a payment (agencySide Credit) or a
 // refund (agencySide Debit) once its inputs are checked.
 func postShares(ctx context.Context, db DBTX, e NewEntry, ids []uuid.UUID, gateway, channel, currency string, shares []Share, agencySide Direction) (Entry, error) {
-	if err := checkIDs(ids...); err != nil {
-		return Entry{}, err
-	}
-	postings, err := sharePostings(gateway, channel, currency, shares, agencySide)
+	e, err := shareEntry(e, ids, gateway, channel, currency, shares, agencySide)
 	if err != nil {
 		return Entry{}, err
 	}
-	e.Postings = postings
 	return Post(ctx, db, e)
+}
+
+// shareEntry is e with the postings of a payment or a refund, once its inputs are checked.
+func shareEntry(e NewEntry, ids []uuid.UUID, gateway, channel, currency string, shares []Share, agencySide Direction) (NewEntry, error) {
+	if err := checkIDs(ids...); err != nil {
+		return NewEntry{}, err
+	}
+	postings, err := sharePostings(gateway, channel, currency, shares, agencySide)
+	if err != nil {
+		return NewEntry{}, err
+	}
+	e.Postings = postings
+	return e, nil
 }
 
 // Overpayment is a second successful payment of an order already paid.

@@ -16,10 +16,16 @@ import (
 // Endpoints are entitled through the key that owns them (k is its api_keys row;
 // @ev_agency and @ev_owner are the event's), and a revoked key's endpoints get
 // nothing.
-const fanOutRule = `k.revoked_at IS NULL AND (
+var fanOutRule = fanOut("@ev_agency", "@ev_owner")
+
+// fanOut is the rule for an event whose agency and owner are the SQL
+// expressions agency and owner.
+func fanOut(agency, owner string) string {
+	return `k.revoked_at IS NULL AND (
 	k.role IN ('admin', 'treasury')
-	OR (k.role = 'agency' AND k.agency_code = @ev_agency)
-	OR (k.role = 'portal' AND k.id = @ev_owner))`
+	OR (k.role = 'agency' AND k.agency_code = ` + agency + `)
+	OR (k.role = 'portal' AND k.id = ` + owner + `))`
+}
 
 // readScope is the same rule seen from a reader: a condition on webhook_events
 // (alias ev) and its arguments.

@@ -48,28 +48,45 @@ func NewPublisher(client *river.Client[pgx.Tx], cfg Config) *Publisher {
 // in tx, and returns the event id (the webhook-id receivers see). If it fails,
 // roll tx back: nothing of the change it describes may commit without it.
 func (p *Publisher) Publish(ctx context.Context, tx pgx.Tx, e Event) (string, error) {
-	if err := e.validate(); err != nil {
-		return "", err
-	}
-	id, err := newEventID()
+	ids, err := p.PublishMany(ctx, tx, []Event{e})
 	if err != nil {
 		return "", err
 	}
+	return ids[0], nil
+}
+
+// PublishMany is Publish for several events, in the order given (the order
+// receivers and GET /v1/events see them in): one statement writes them all
+// with their deliveries, one more queues the delivery jobs.
+func (p *Publisher) PublishMany(ctx context.Context, tx pgx.Tx, es []Event) ([]string, error) {
+	rows := make([]eventRow, len(es))
+	ids := make([]string, len(es))
 	// Microseconds: what timestamptz keeps, so the stored time equals the body's.
-	env := Envelope{ID: id, Type: e.Type, Timestamp: time.Now().UTC().Truncate(time.Microsecond), Data: e.Data}
-	payload, err := json.Marshal(env)
-	if err != nil {
-		return "", fmt.Errorf("webhooks: encode %s event: %w", e.Type, err)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for i, e := range es {
+		if err := e.validate(); err != nil {
+			return nil, err
+		}
+		id, err := newEventID()
+		if err != nil {
+			return nil, err
+		}
+		env := Envelope{ID: id, Type: e.Type, Timestamp: now, Data: e.Data}
+		payload, err := json.Marshal(env)
+		if err != nil {
+			return nil, fmt.Errorf("webhooks: encode %s event: %w", e.Type, err)
+		}
+		rows[i] = eventRow{Envelope: env, AgencyCode: e.AgencyCode, OwnerKeyID: e.OwnerKeyID, Subject: e.Subject, Payload: payload}
+		ids[i] = id
 	}
-	ds, err := insertEvent(ctx, tx, eventRow{Envelope: env, AgencyCode: e.AgencyCode, OwnerKeyID: e.OwnerKeyID,
-		Subject: e.Subject, Payload: payload})
+	ds, err := insertEvents(ctx, tx, rows)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if err := p.enqueue(ctx, tx, ds); err != nil {
-		return "", err
+		return nil, err
 	}
-	return id, nil
+	return ids, nil
 }
 
 // enqueue inserts a job for the current generation of each delivery.

@@ -167,21 +167,30 @@ type delivery struct {
 	EventID    string
 }
 
-// insertEvent stores the event and a pending delivery for every enabled
-// endpoint entitled to it, in one statement.
-func insertEvent(ctx context.Context, q querier, ev eventRow) ([]delivery, error) {
-	return collect(ctx, q, "insert event", pgx.RowToStructByPos[delivery], `
+// insertEvents stores the events, in order, and a pending delivery for every
+// enabled endpoint entitled to each, in one statement.
+func insertEvents(ctx context.Context, q querier, evs []eventRow) ([]delivery, error) {
+	n := len(evs)
+	ids, types, subjects := make([]string, n), make([]string, n), make([]string, n)
+	agencies, owners := make([]*string, n), make([]*uuid.UUID, n)
+	payloads, created := make([]string, n), make([]time.Time, n)
+	for i, ev := range evs {
+		ids[i], types[i], subjects[i], agencies[i], owners[i] = ev.ID, ev.Type, ev.Subject, nullIfEmpty(ev.AgencyCode), ev.OwnerKeyID
+		payloads[i], created[i] = string(ev.Payload), ev.Timestamp
+	}
+	return collect(ctx, q, "insert events", pgx.RowToStructByPos[delivery], `
 		WITH ev AS (
 			INSERT INTO webhook_events (id, type, agency_code, owner_key_id, subject, payload, created_at)
-			VALUES (@id, @type, @ev_agency, @ev_owner, @subject, @payload, @created_at)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::json[], $7::timestamptz[])
+			RETURNING id, type, agency_code, owner_key_id
 		)
 		INSERT INTO webhook_deliveries (endpoint_id, event_id)
-		SELECT e.id, @id FROM webhook_endpoints e JOIN api_keys k ON k.id = e.owner_key_id
-		WHERE e.enabled AND e.event_types @> ARRAY[@type::text] AND `+fanOutRule+`
+		SELECT e.id, ev.id FROM ev
+		JOIN webhook_endpoints e ON e.enabled AND e.event_types @> ARRAY[ev.type]
+		JOIN api_keys k ON k.id = e.owner_key_id
+		WHERE `+fanOut("ev.agency_code", "ev.owner_key_id")+`
 		RETURNING id, generation, endpoint_id, event_id`,
-		merge(eventArgs(ev.AgencyCode, ev.OwnerKeyID), pgx.NamedArgs{
-			"id": ev.ID, "type": ev.Type, "subject": ev.Subject, "payload": ev.Payload, "created_at": ev.Timestamp,
-		}))
+		ids, types, agencies, owners, subjects, payloads, created)
 }
 
 // eventFilter narrows GET /v1/events.
