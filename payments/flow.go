@@ -325,38 +325,53 @@ func (f *Flow) methodOf(gateway string) gateways.Method {
 // to b (which may already hold the attempt's insert) and sending it as one
 // round trip before what needs its own: the ledger entry, jobs, notifications.
 func (f *Flow) fail(ctx context.Context, tx pgx.Tx, b *pgx.Batch, a Attempt, r gateways.Result, actor string) error {
-	if err := queueFinishAttempt(b, a.ID, AttemptFailed, "", r, nil, f.now()); err != nil {
-		return err
-	}
-	if err := queueEvent(b, a.OrderID, "attempt.failed", actor, map[string]any{
-		"attempt_id": a.ID, "gateway": a.Gateway, "code": r.Code, "message": r.Message}); err != nil {
+	if err := f.queueFail(b, a, r, actor); err != nil {
 		return err
 	}
 	return sendBatch(ctx, tx, b)
 }
 
-func (f *Flow) pay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) error {
-	now := f.now()
-	paidAt := paidTime(r, now)
-	if err := queueFinishAttempt(b, a.ID, AttemptSucceeded, OutcomePayment, r, &paidAt, now); err != nil {
+// queueFail adds to b marking the attempt failed.
+func (f *Flow) queueFail(b *pgx.Batch, a Attempt, r gateways.Result, actor string) error {
+	if err := queueFinishAttempt(b, a.ID, AttemptFailed, "", r, nil, f.now()); err != nil {
 		return err
 	}
-	queueMarkPaid(b, o.ID, paidAt, now)
-	if err := queueEvent(b, o.ID, "order.paid", actor, map[string]any{"attempt_id": a.ID, "gateway": a.Gateway,
-		"method": a.Method, "amount": a.Amount, "gateway_txn_id": txnID(r)}); err != nil {
+	return queueEvent(b, a.OrderID, "attempt.failed", actor, map[string]any{
+		"attempt_id": a.ID, "gateway": a.Gateway, "code": r.Code, "message": r.Message})
+}
+
+func (f *Flow) pay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) error {
+	o, entry, err := f.queuePay(b, o, a, r, actor)
+	if err != nil {
 		return err
 	}
 	if err := sendBatch(ctx, tx, b); err != nil {
 		return err
 	}
-	o.Status, o.AmountPaid, o.PaidAt, o.UpdatedAt = StatusPaid, o.Total, &paidAt, now
-	if _, err := ledger.PostPayment(ctx, tx, ledger.Payment{
-		Key: "payment:" + a.ID.String(), OrderID: o.ID, AttemptID: a.ID, Gateway: a.Gateway,
-		Channel: string(a.Method), Currency: o.Currency, Shares: paymentShares(o), EffectiveAt: paidAt,
-	}); err != nil {
+	if _, err := ledger.PostPayment(ctx, tx, entry); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
 	return f.svc.notify(ctx, tx, "order.paid", o)
+}
+
+// queuePay adds to b what a payment changes on the attempt and the order, and
+// returns the order as it is then and the ledger entry to post with it.
+func (f *Flow) queuePay(b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) (Order, ledger.Payment, error) {
+	now := f.now()
+	paidAt := paidTime(r, now)
+	if err := queueFinishAttempt(b, a.ID, AttemptSucceeded, OutcomePayment, r, &paidAt, now); err != nil {
+		return o, ledger.Payment{}, err
+	}
+	queueMarkPaid(b, o.ID, paidAt, now)
+	if err := queueEvent(b, o.ID, "order.paid", actor, map[string]any{"attempt_id": a.ID, "gateway": a.Gateway,
+		"method": a.Method, "amount": a.Amount, "gateway_txn_id": txnID(r)}); err != nil {
+		return o, ledger.Payment{}, err
+	}
+	o.Status, o.AmountPaid, o.PaidAt, o.UpdatedAt = StatusPaid, o.Total, &paidAt, now
+	return o, ledger.Payment{
+		Key: "payment:" + a.ID.String(), OrderID: o.ID, AttemptID: a.ID, Gateway: a.Gateway,
+		Channel: string(a.Method), Currency: o.Currency, Shares: paymentShares(o), EffectiveAt: paidAt,
+	}, nil
 }
 
 func (f *Flow) overpay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) error {

@@ -17,10 +17,11 @@ import (
 	"github.com/civicpay/civicpay/payments/reference"
 )
 
-// Notifier is told, inside the transaction of the change, that an order changed
-// state (webhooks subscribe through it). It may be nil.
+// Notifier is told, inside the transaction of the change, that orders changed
+// state (webhooks subscribe through it), in the order they changed. It may be
+// nil.
 type Notifier interface {
-	OrderChanged(ctx context.Context, tx pgx.Tx, eventType string, o Order) error
+	OrdersChanged(ctx context.Context, tx pgx.Tx, eventType string, os []Order) error
 }
 
 // Config tunes the order service.
@@ -248,11 +249,11 @@ func (s *Service) publish(ctx context.Context, tx pgx.Tx, o Order, typ, actor st
 }
 
 // notify tells the notifier, inside tx, that o changed (its event is written).
-func (s *Service) notify(ctx context.Context, tx pgx.Tx, typ string, o Order) error {
-	if s.notifier == nil {
+func (s *Service) notify(ctx context.Context, tx pgx.Tx, typ string, os ...Order) error {
+	if s.notifier == nil || len(os) == 0 {
 		return nil
 	}
-	if err := s.notifier.OrderChanged(ctx, tx, typ, o); err != nil {
+	if err := s.notifier.OrdersChanged(ctx, tx, typ, os); err != nil {
 		return fmt.Errorf("notify %s: %w", typ, err)
 	}
 	return nil

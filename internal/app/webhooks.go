@@ -43,18 +43,20 @@ type orderNotifier struct {
 	publisher *webhooks.Publisher
 }
 
-func (n *orderNotifier) OrderChanged(ctx context.Context, tx pgx.Tx, eventType string, o payments.Order) error {
-	n.metrics.OrderEvents.WithLabelValues(eventType).Inc()
+func (n *orderNotifier) OrdersChanged(ctx context.Context, tx pgx.Tx, eventType string, os []payments.Order) error {
+	n.metrics.OrderEvents.WithLabelValues(eventType).Add(float64(len(os)))
 	if n.publisher == nil || !webhooks.IsEventType(eventType) {
 		return nil
 	}
-	data, err := json.Marshal(payments.NewOrderView(o.Masked(), n.publicURL))
-	if err != nil {
-		return fmt.Errorf("webhook data for %s: %w", eventType, err)
+	events := make([]webhooks.Event, len(os))
+	for i, o := range os {
+		data, err := json.Marshal(payments.NewOrderView(o.Masked(), n.publicURL))
+		if err != nil {
+			return fmt.Errorf("webhook data for %s: %w", eventType, err)
+		}
+		owner := o.CreatedBy
+		events[i] = webhooks.Event{Type: eventType, AgencyCode: o.AgencyCode, OwnerKeyID: &owner, Subject: o.ID.String(), Data: data}
 	}
-	owner := o.CreatedBy
-	_, err = n.publisher.Publish(ctx, tx, webhooks.Event{
-		Type: eventType, AgencyCode: o.AgencyCode, OwnerKeyID: &owner, Subject: o.ID.String(), Data: data,
-	})
+	_, err := n.publisher.PublishMany(ctx, tx, events)
 	return err
 }
