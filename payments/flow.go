@@ -87,6 +87,7 @@ type Flow struct {
 	pool   *pgxpool.Pool
 	router *gateways.Router
 	jobs   JobInserter
+	rec    *recorder
 	cfg    FlowConfig
 	log    *slog.Logger
 }
@@ -94,7 +95,9 @@ type Flow struct {
 // NewFlow returns the paying flow for the orders of svc. Call SetJobs before
 // use.
 func NewFlow(svc *Service, router *gateways.Router, cfg FlowConfig) *Flow {
-	return &Flow{svc: svc, pool: svc.pool, router: router, cfg: cfg.withDefaults(), log: svc.log}
+	f := &Flow{svc: svc, pool: svc.pool, router: router, cfg: cfg.withDefaults(), log: svc.log}
+	f.rec = newRecorder(f)
+	return f
 }
 
 // SetJobs gives the flow its River client, which exists only once the
@@ -228,10 +231,21 @@ func (f *Flow) pick(method gateways.Method, preferred string, tried map[string]b
 // should retry). Safe to call concurrently and repeatedly with the same
 // result: it is recorded once. actor names the source for the order's
 // history ("gateway:vnpay", "system:status", "system:reconciliation").
+//
+// Results for attempts go through the recorder's group commit (recorder.go);
+// results by an order's payment reference, rare, are recorded alone.
 func (f *Flow) RecordResult(ctx context.Context, gateway string, r gateways.Result, actor string) (gateways.Ack, error) {
 	if r.GatewayRef == "" {
 		return gateways.AckNotFound, nil
 	}
+	if reference.Valid(r.GatewayRef) {
+		return f.recordOne(ctx, gateway, r, actor)
+	}
+	return f.rec.record(ctx, gateway, r, actor)
+}
+
+// recordOne is RecordResult for one result, in a transaction of its own.
+func (f *Flow) recordOne(ctx context.Context, gateway string, r gateways.Result, actor string) (gateways.Ack, error) {
 	var ack gateways.Ack
 	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 		var err error
