@@ -82,6 +82,9 @@ type JobInserter interface {
 // Locks are always taken in one order — the order row, then its attempts,
 // then its refunds — by every path that changes them, so concurrent
 // callbacks, status jobs and refunds serialise on the order without deadlock.
+// The recorder's batches lock many orders, all in one statement in id order,
+// and only then their attempts; the status sweep takes attempt locks alone
+// but never waits for one.
 type Flow struct {
 	svc    *Service
 	pool   *pgxpool.Pool

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -89,8 +90,13 @@ func (rc *recorder) loop() {
 
 type attemptKey struct{ gateway, ref string }
 
+// batchTimeout bounds the writing of one batch and of each result recorded
+// alone after it, so that a stuck database cannot hold callers forever.
+const batchTimeout = time.Minute
+
 func (rc *recorder) write(jobs []*recordJob) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
 	// One result per attempt reference in a batch; repeats (a gateway's
 	// duplicate callbacks racing) wait for it.
 	seen := make(map[attemptKey]bool, len(jobs))
