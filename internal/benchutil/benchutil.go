@@ -53,6 +53,12 @@ func NewScratch(ctx context.Context, prefix string, maxConns int32) (*Scratch, e
 	if err := migrations.Up(ctx, s.Pool, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		return nil, err
 	}
+	// Write out what earlier benchmarks left dirty in shared buffers, so that
+	// their checkpoint does not land in this one's measurement. (Only a
+	// superuser or pg_checkpoint may; without it the run goes on.)
+	if _, err := s.Pool.Exec(ctx, "CHECKPOINT"); err != nil {
+		Progress("no checkpoint before measuring: %v", err)
+	}
 	return s, nil
 }
 
