@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/internal/groupcommit"
 )
 
 // creator writes new orders with group commit: orders that arrive while a write
@@ -19,11 +20,9 @@ import (
 // commit and the per-statement work over many orders. Each caller still gets its
 // answer only after the transaction holding its order has committed.
 type creator struct {
-	pool    *pgxpool.Pool
-	log     *slog.Logger
-	queue   chan *createJob
-	max     int
-	startMu sync.Once
+	pool  *pgxpool.Pool
+	log   *slog.Logger
+	queue *groupcommit.Queue[*createJob]
 }
 
 type createJob struct {
@@ -40,49 +39,29 @@ type createResult struct {
 	err     error
 }
 
-// writers is how many batches may be in flight at once. Fewer writers make
-// bigger batches: on two cores 2 beat 1, 4 and 8 (cmd/benchorders: 8,200
-// orders/s with 2, 7,980 with 1, about 6,000-7,000 with 4 or 8; measured when
-// the batch still went through the create_orders function).
+// writers is how many batches of orders (or of gateway results, or of
+// attempts) may be in flight at once. Fewer writers make bigger batches: on
+// two cores 2 beat 1, 4 and 8 (cmd/benchorders: 8,200 orders/s with 2, 7,980
+// with 1, about 6,000-7,000 with 4 or 8; measured when the batch still went
+// through the create_orders function).
 const writers = 2
 
 func newCreator(pool *pgxpool.Pool, log *slog.Logger) *creator {
-	return &creator{pool: pool, log: log, queue: make(chan *createJob, 1024), max: 64}
+	c := &creator{pool: pool, log: log}
+	c.queue = groupcommit.New(writers, 64, c.write)
+	return c
 }
 
 // create queues an order and waits for its outcome.
 func (c *creator) create(ctx context.Context, o *Order, actor, key string, hash []byte) (string, uuid.UUID, error) {
-	c.startMu.Do(func() {
-		for i := 0; i < writers; i++ {
-			go c.loop()
-		}
-	})
 	j := &createJob{o: o, actor: actor, key: key, hash: hash, res: make(chan createResult, 1)}
-	select {
-	case c.queue <- j:
-	case <-ctx.Done():
-		return "", uuid.Nil, ctx.Err()
+	if err := c.queue.Add(ctx, j); err != nil {
+		return "", uuid.Nil, err
 	}
 	// Once queued the order is written whatever happens to the caller, so wait for
 	// the answer: a retry with the same key then gets this order back.
 	r := <-j.res
 	return r.outcome, r.id, r.err
-}
-
-func (c *creator) loop() {
-	for first := range c.queue {
-		batch := []*createJob{first}
-	fill:
-		for len(batch) < c.max {
-			select {
-			case j := <-c.queue:
-				batch = append(batch, j)
-			default:
-				break fill
-			}
-		}
-		c.write(batch)
-	}
 }
 
 func (c *creator) write(batch []*createJob) {

@@ -3,13 +3,13 @@ package payments
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/groupcommit"
 	"github.com/civicpay/civicpay/ledger"
 )
 
@@ -28,9 +28,7 @@ import (
 // alone: nothing of a failed batch is written, so nothing is recorded twice.
 type recorder struct {
 	flow  *Flow
-	queue chan *recordJob
-	max   int
-	start sync.Once
+	queue *groupcommit.Queue[*recordJob]
 }
 
 type recordJob struct {
@@ -45,47 +43,22 @@ type recordResult struct {
 	err error
 }
 
-// recordWriters is how many batches may be in flight at once (two, as for
-// orders: on two cores fewer, bigger batches cost less than more, smaller ones).
-const recordWriters = 2
-
 func newRecorder(f *Flow) *recorder {
-	return &recorder{flow: f, queue: make(chan *recordJob, 1024), max: 32}
+	rc := &recorder{flow: f}
+	rc.queue = groupcommit.New(writers, 32, rc.write)
+	return rc
 }
 
 // record queues a result and waits for its acknowledgement.
 func (rc *recorder) record(ctx context.Context, gateway string, r gateways.Result, actor string) (gateways.Ack, error) {
-	rc.start.Do(func() {
-		for range recordWriters {
-			go rc.loop()
-		}
-	})
 	j := &recordJob{gateway: gateway, r: r, actor: actor, res: make(chan recordResult, 1)}
-	select {
-	case rc.queue <- j:
-	case <-ctx.Done():
-		return gateways.AckError, ctx.Err()
+	if err := rc.queue.Add(ctx, j); err != nil {
+		return gateways.AckError, err
 	}
 	// Once queued the result is recorded whatever happens to the caller: wait
 	// for the answer, so that the acknowledgement is the truth.
 	res := <-j.res
 	return res.ack, res.err
-}
-
-func (rc *recorder) loop() {
-	for first := range rc.queue {
-		batch := []*recordJob{first}
-	fill:
-		for len(batch) < rc.max {
-			select {
-			case j := <-rc.queue:
-				batch = append(batch, j)
-			default:
-				break fill
-			}
-		}
-		rc.write(batch)
-	}
 }
 
 type attemptKey struct{ gateway, ref string }
