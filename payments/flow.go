@@ -86,13 +86,14 @@ type JobInserter interface {
 // and only then their attempts; the status sweep takes attempt locks alone
 // but never waits for one.
 type Flow struct {
-	svc    *Service
-	pool   *pgxpool.Pool
-	router *gateways.Router
-	jobs   JobInserter
-	rec    *recorder
-	cfg    FlowConfig
-	log    *slog.Logger
+	svc      *Service
+	pool     *pgxpool.Pool
+	router   *gateways.Router
+	jobs     JobInserter
+	rec      *recorder
+	attempts *attemptWriter
+	cfg      FlowConfig
+	log      *slog.Logger
 }
 
 // NewFlow returns the paying flow for the orders of svc. Call SetJobs before
@@ -100,6 +101,7 @@ type Flow struct {
 func NewFlow(svc *Service, router *gateways.Router, cfg FlowConfig) *Flow {
 	f := &Flow{svc: svc, pool: svc.pool, router: router, cfg: cfg.withDefaults(), log: svc.log}
 	f.rec = newRecorder(f)
+	f.attempts = newAttemptWriter(f.pool, f.log)
 	return f
 }
 
@@ -121,7 +123,8 @@ func (f *Flow) returnURL(gateway string, attempt uuid.UUID) string {
 // StartAttempt starts paying o (which must be open) with req.Method: the
 // router picks the preferred gateway, or the next available one offering the
 // method when its breaker is open or it fails to answer. The attempt and its
-// first event are written in one statement, after the gateway accepted it;
+// first event are written in one statement (shared with the attempts started
+// at the same moment: attemptWriter), after the gateway accepted it;
 // its status job comes later, from FollowPending, if no callback settled it
 // first. actor is who asked (an API key's Actor(), or "citizen" for the pay
 // page).
@@ -143,7 +146,7 @@ func (f *Flow) StartAttempt(ctx context.Context, o Order, actor string, req Atte
 		return Attempt{}, fmt.Errorf("order %s: start %s attempt: %w", o.ID, req.Method, err)
 	}
 	a.Gateway, a.GatewayRef, a.RedirectURL, a.QRPayload = gw, res.GatewayRef, res.RedirectURL, res.QRPayload
-	if err := insertStartedAttempt(ctx, f.pool, a, map[string]any{
+	if err := f.attempts.insert(ctx, a, map[string]any{
 		"attempt_id": a.ID, "gateway": a.Gateway, "method": a.Method, "amount": a.Amount}); err != nil {
 		return Attempt{}, fmt.Errorf("order %s: record attempt: %w", o.ID, err)
 	}
