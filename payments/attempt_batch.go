@@ -31,9 +31,9 @@ type attemptJob struct {
 	res   chan error
 }
 
-func newAttemptWriter(pool *pgxpool.Pool, log *slog.Logger) *attemptWriter {
+func newAttemptWriter(pool *pgxpool.Pool, log *slog.Logger, onBatch func(string, int)) *attemptWriter {
 	w := &attemptWriter{pool: pool, log: log}
-	w.queue = groupcommit.New(writers, 64, w.write)
+	w.queue = groupcommit.New(writers, 64, observed("attempts", onBatch, w.write))
 	return w
 }
 

@@ -18,7 +18,7 @@ func TestAttemptWriterBatch(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	w := newAttemptWriter(pool, slog.New(slog.DiscardHandler))
+	w := newAttemptWriter(pool, slog.New(slog.DiscardHandler), nil)
 	var jobs []*attemptJob
 	var orders []uuid.UUID
 	for range 4 {

@@ -46,10 +46,21 @@ type createResult struct {
 // through the create_orders function).
 const writers = 2
 
-func newCreator(pool *pgxpool.Pool, log *slog.Logger) *creator {
+func newCreator(pool *pgxpool.Pool, log *slog.Logger, onBatch func(string, int)) *creator {
 	c := &creator{pool: pool, log: log}
-	c.queue = groupcommit.New(writers, 64, c.write)
+	c.queue = groupcommit.New(writers, 64, observed("orders", onBatch, c.write))
 	return c
+}
+
+// observed is write, telling onBatch (if set) each batch's size first.
+func observed[J any](writer string, onBatch func(string, int), write func([]J)) func([]J) {
+	if onBatch == nil {
+		return write
+	}
+	return func(batch []J) {
+		onBatch(writer, len(batch))
+		write(batch)
+	}
 }
 
 // create queues an order and waits for its outcome.

@@ -101,7 +101,7 @@ type Flow struct {
 func NewFlow(svc *Service, router *gateways.Router, cfg FlowConfig) *Flow {
 	f := &Flow{svc: svc, pool: svc.pool, router: router, cfg: cfg.withDefaults(), log: svc.log}
 	f.rec = newRecorder(f)
-	f.attempts = newAttemptWriter(f.pool, f.log)
+	f.attempts = newAttemptWriter(f.pool, f.log, svc.cfg.OnBatch)
 	return f
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -770,4 +771,25 @@ func TestRefundRetries(t *testing.T) {
 			t.Fatalf("refund %+v, order %+v", rf, got)
 		}
 	})
+}
+
+// TestGroupCommitBatchesInMetrics: the three group-commit writers report the
+// batches of one payment in /metrics.
+func TestGroupCommitBatchesInMetrics(t *testing.T) {
+	t.Parallel()
+	e := apptest.NewWithSim(t)
+	o := newOrder(t, e, false)
+	a := startAttempt(t, e, o.ID, "card", "vnpay")
+	pay(t, e, a, gatewaysim.PaySuccess)
+	waitStatus(t, e, o.ID, "paid")
+	r := e.Do(t, "GET", "/metrics", "", nil)
+	if r.Status != 200 {
+		t.Fatalf("GET /metrics = %d", r.Status)
+	}
+	for _, writer := range []string{"orders", "attempts", "results"} {
+		m := regexp.MustCompile(`(?m)^civicpay_group_commit_batch_size_count\{writer="` + writer + `"\} (\d+)$`).FindSubmatch(r.Body)
+		if m == nil || string(m[1]) == "0" {
+			t.Errorf("no %s batch in /metrics", writer)
+		}
+	}
 }

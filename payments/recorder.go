@@ -45,7 +45,7 @@ type recordResult struct {
 
 func newRecorder(f *Flow) *recorder {
 	rc := &recorder{flow: f}
-	rc.queue = groupcommit.New(writers, 32, rc.write)
+	rc.queue = groupcommit.New(writers, 32, observed("results", f.svc.cfg.OnBatch, rc.write))
 	return rc
 }
 

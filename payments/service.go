@@ -28,6 +28,10 @@ type Notifier interface {
 type Config struct {
 	DefaultExpiry time.Duration // expiry when the request names none (24h)
 	MaxExpiry     time.Duration // furthest expiry a request may ask for (30 days)
+	// OnBatch, if set, is told the size of every group-commit batch about to
+	// be written, by writer: "orders", and the flow's "results" and "attempts"
+	// (metrics).
+	OnBatch func(writer string, n int)
 }
 
 // Service issues and manages payment orders.
@@ -50,7 +54,7 @@ func NewService(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifi
 		cfg.MaxExpiry = 30 * 24 * time.Hour
 	}
 	return &Service{pool: pool, catalog: catalog, cfg: cfg, notifier: notifier, log: log, now: time.Now,
-		creator: newCreator(pool, log)}
+		creator: newCreator(pool, log, cfg.OnBatch)}
 }
 
 // Create issues an order, idempotently per (API key, Idempotency-Key): the same key

@@ -19,6 +19,9 @@ type Metrics struct {
 	httpDuration *prometheus.HistogramVec
 	// OrderEvents counts order state changes by type (order.created, order.paid, …).
 	OrderEvents *prometheus.CounterVec
+	// BatchSizes observes the size of every group-commit batch by writer
+	// (orders, results, attempts): how much load shares its transactions.
+	BatchSizes *prometheus.HistogramVec
 }
 
 // New returns a registry with Go, process and civicpay collectors.
@@ -35,9 +38,13 @@ func New() *Metrics {
 		OrderEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "civicpay_order_events_total", Help: "Order state changes by event type.",
 		}, []string{"type"}),
+		BatchSizes: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "civicpay_group_commit_batch_size", Help: "Items written together in one group-commit batch, by writer.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+		}, []string{"writer"}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.httpRequests, m.httpDuration, m.OrderEvents)
+		m.httpRequests, m.httpDuration, m.OrderEvents, m.BatchSizes)
 	return m
 }
 
