@@ -2,7 +2,6 @@ package payments
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -18,12 +17,10 @@ import (
 // recorderFlow is a flow over pool paying through fakepay, with no River.
 func recorderFlow(t *testing.T, pool *pgxpool.Pool) *Flow {
 	t.Helper()
-	router, err := gateways.NewRouter(gateways.RouterConfig{Breaker: gateways.BreakerSettings{ConsecutiveFailures: 100}}, refundGateway{})
+	f, err := newRecorderFlow(pool)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := NewFlow(NewService(pool, nil, Config{}, nil, slog.New(slog.DiscardHandler)), router, FlowConfig{})
-	f.SetJobs(noJobs{})
 	return f
 }
 
