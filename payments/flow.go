@@ -290,8 +290,7 @@ func (f *Flow) record(ctx context.Context, tx pgx.Tx, gateway string, r gateways
 	}
 	switch act {
 	case actMisamount:
-		f.log.WarnContext(ctx, "gateway reports another amount than the attempt's", "gateway", gateway,
-			"attempt", a.ID, "reported", r.Amount, "expected", a.Amount, "status", r.Status)
+		f.logMisamount(ctx, gateway, a, r)
 	case actFail:
 		err = f.fail(ctx, tx, b, a, r, actor)
 	case actPay:
@@ -303,6 +302,12 @@ func (f *Flow) record(ctx context.Context, tx pgx.Tx, gateway string, r gateways
 		return gateways.AckError, err
 	}
 	return ack, nil
+}
+
+// logMisamount reports a result whose amount is not the attempt's (nothing changes).
+func (f *Flow) logMisamount(ctx context.Context, gateway string, a Attempt, r gateways.Result) {
+	f.log.WarnContext(ctx, "gateway reports another amount than the attempt's", "gateway", gateway,
+		"attempt", a.ID, "reported", r.Amount, "expected", a.Amount, "status", r.Status)
 }
 
 // pickAttempt chooses, among the attempts carrying a reference (oldest

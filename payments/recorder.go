@@ -106,7 +106,6 @@ func (f *Flow) recordBatch(ctx context.Context, jobs []*recordJob) (rest []*reco
 	answers := make([]recordResult, len(jobs))
 	answered := make([]bool, len(jobs))
 	err = pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
-		rest = rest[:0]
 		keys := make([]attemptKey, len(jobs))
 		for i, j := range jobs {
 			keys[i] = attemptKey{j.gateway, j.r.GatewayRef}
@@ -137,8 +136,7 @@ func (f *Flow) recordBatch(ctx context.Context, jobs []*recordJob) (rest []*reco
 			switch act {
 			case actNothing:
 			case actMisamount:
-				f.log.WarnContext(ctx, "gateway reports another amount than the attempt's", "gateway", j.gateway,
-					"attempt", a.ID, "reported", j.r.Amount, "expected", a.Amount, "status", j.r.Status)
+				f.logMisamount(ctx, j.gateway, a, j.r)
 			case actFail:
 				if err := f.queueFail(b, a, j.r, j.actor); err != nil {
 					return err
@@ -193,10 +191,7 @@ func lockForRefs(ctx context.Context, tx pgx.Tx, keys []attemptKey) (map[uuid.UU
 	orders := make(map[uuid.UUID]Order, len(keys))
 	attempts := make(map[attemptKey][]Attempt, len(keys))
 	b := &pgx.Batch{}
-	b.Queue(`SELECT `+orderCols+`, l.nos, l.services, l.agencies, l.kinds, l.amounts FROM orders o
-		CROSS JOIN LATERAL (SELECT array_agg(line_no ORDER BY line_no) AS nos, array_agg(service_code ORDER BY line_no) AS services,
-			array_agg(agency_code ORDER BY line_no) AS agencies, array_agg(kind ORDER BY line_no) AS kinds,
-			array_agg(amount ORDER BY line_no) AS amounts FROM order_lines WHERE order_id = o.id) l
+	b.Queue(`SELECT `+orderWithLines+`
 		WHERE o.id IN (SELECT x.order_id FROM unnest($1::text[], $2::text[]) AS r(gateway, ref)
 			CROSS JOIN LATERAL (SELECT order_id FROM payment_attempts a
 				WHERE a.gateway = r.gateway AND a.gateway_ref = r.ref LIMIT 1) x)

@@ -84,11 +84,7 @@ func getOrderThen(ctx context.Context, q querier, where string, forUpdate bool, 
 	var o Order
 	found := false
 	b := &pgx.Batch{}
-	b.Queue(`SELECT `+orderCols+`, l.nos, l.services, l.agencies, l.kinds, l.amounts FROM orders o
-		CROSS JOIN LATERAL (SELECT array_agg(line_no ORDER BY line_no) AS nos, array_agg(service_code ORDER BY line_no) AS services,
-			array_agg(agency_code ORDER BY line_no) AS agencies, array_agg(kind ORDER BY line_no) AS kinds,
-			array_agg(amount ORDER BY line_no) AS amounts FROM order_lines WHERE order_id = o.id) l
-		WHERE `+where+lock, args...).QueryRow(func(r pgx.Row) error {
+	b.Queue(`SELECT `+orderWithLines+` WHERE `+where+lock, args...).QueryRow(func(r pgx.Row) error {
 		var err error
 		o, err = scanOrderWithLines(r)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -109,7 +105,14 @@ func getOrderThen(ctx context.Context, q querier, where string, forUpdate bool, 
 	return o, nil
 }
 
-// scanOrderWithLines reads orderCols followed by the lines' arrays.
+// orderWithLines selects orderCols (orders as o) and then each column of the
+// order's lines as an array, for scanOrderWithLines; a WHERE clause follows.
+const orderWithLines = orderCols + `, l.nos, l.services, l.agencies, l.kinds, l.amounts FROM orders o
+	CROSS JOIN LATERAL (SELECT array_agg(line_no ORDER BY line_no) AS nos, array_agg(service_code ORDER BY line_no) AS services,
+		array_agg(agency_code ORDER BY line_no) AS agencies, array_agg(kind ORDER BY line_no) AS kinds,
+		array_agg(amount ORDER BY line_no) AS amounts FROM order_lines WHERE order_id = o.id) l`
+
+// scanOrderWithLines reads orderWithLines' columns.
 func scanOrderWithLines(r pgx.Row) (Order, error) {
 	var (
 		nos                       []int16
