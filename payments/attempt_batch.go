@@ -55,26 +55,39 @@ func (w *attemptWriter) write(jobs []*attemptJob) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	if len(jobs) > 1 {
-		written, err := w.insertMany(ctx, jobs)
+		err := w.insertAll(ctx, jobs)
 		if err == nil {
-			for _, j := range jobs {
-				if written[j.a.ID] {
-					j.res <- nil
-				} else {
-					j.res <- fmt.Errorf("%w: it closed while the gateway was called", ErrNotOpen)
-				}
-			}
 			return
 		}
 		w.log.Warn("attempt batch failed, writing one by one", "attempts", len(jobs), "err", err)
 	}
 	for _, j := range jobs {
-		j.res <- insertStartedAttempt(ctx, w.pool, j.a, j.event)
+		if err := w.insertAll(ctx, []*attemptJob{j}); err != nil {
+			j.res <- err
+		}
 	}
 }
 
-// insertMany is insertStartedAttempt for many attempts in one statement: it
-// returns the ids of those written (their orders were open).
+// insertAll writes jobs in one statement and answers each, or answers none and
+// returns the statement's error.
+func (w *attemptWriter) insertAll(ctx context.Context, jobs []*attemptJob) error {
+	written, err := w.insertMany(ctx, jobs)
+	if err != nil {
+		return fmt.Errorf("insert attempts: %w", err)
+	}
+	for _, j := range jobs {
+		if written[j.a.ID] {
+			j.res <- nil
+		} else {
+			j.res <- fmt.Errorf("%w: it closed while the gateway was called", ErrNotOpen)
+		}
+	}
+	return nil
+}
+
+// insertMany writes new pending attempts and their "attempt.created" events
+// in one statement, each only while its order is open, and returns the ids
+// of those written.
 func (w *attemptWriter) insertMany(ctx context.Context, jobs []*attemptJob) (map[uuid.UUID]bool, error) {
 	n := len(jobs)
 	var (

@@ -38,36 +38,6 @@ func queueInsertAttempt(b *pgx.Batch, a Attempt) {
 		a.RedirectURL, a.QRPayload, a.CreatedBy, a.CreatedAt, a.ExpiresAt)
 }
 
-// insertStartedAttempt writes a new pending attempt and its "attempt.created"
-// event in one statement (so one implicit transaction), while the order is
-// open; ErrNotOpen if it is not.
-func insertStartedAttempt(ctx context.Context, q querier, a Attempt, event any) error {
-	raw, err := json.Marshal(event)
-	if err != nil {
-		return fmt.Errorf("order event attempt.created: %w", err)
-	}
-	var n int
-	err = q.QueryRow(ctx, `WITH a AS (
-		INSERT INTO payment_attempts (id, order_id, gateway, method, gateway_ref, currency,
-			amount, status, redirect_url, qr_payload, created_by, created_at, updated_at, expires_at)
-		SELECT $1, $2, $3, $4, $5, $6, $7, 'pending', nullif($8, ''), nullif($9, ''), $10, $11, $11, $12
-		WHERE EXISTS (SELECT 1 FROM orders WHERE id = $2 AND status = 'open')
-		RETURNING order_id
-	), ev AS (
-		INSERT INTO order_events (order_id, type, actor, data) SELECT order_id, 'attempt.created', $10, $13 FROM a
-	)
-	SELECT count(*) FROM a`,
-		a.ID, a.OrderID, a.Gateway, string(a.Method), a.GatewayRef, a.Currency, a.Amount,
-		a.RedirectURL, a.QRPayload, a.CreatedBy, a.CreatedAt, a.ExpiresAt, raw).Scan(&n)
-	if err != nil {
-		return fmt.Errorf("insert attempt: %w", err)
-	}
-	if n != 1 {
-		return fmt.Errorf("%w: it closed while the gateway was called", ErrNotOpen)
-	}
-	return nil
-}
-
 // lockForRef locks, in one round trip, the order a gateway reference belongs
 // to and then the attempts carrying it, oldest first. The reference is an
 // attempt's (the order is theirs) or, byReference, the order's payment
