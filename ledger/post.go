@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/shopspring/decimal"
 )
 
 // DBTX is what the ledger runs its SQL on: a pgx.Tx (post in the same
@@ -36,70 +35,14 @@ func Post(ctx context.Context, db DBTX, e NewEntry) (Entry, error) {
 	return entry, err
 }
 
-// postSQL upserts the accounts, inserts the entry unless its key exists, and
-// inserts the postings only if the entry was inserted: one round trip, one
-// statement. It returns no row for a replayed key. An account that exists in
-// another currency is left alone here and refused by the postings' stamp trigger.
-// Accounts come in code order, so two transactions creating the same new
-// accounts wait for each other instead of deadlocking.
-const postSQL = `
-WITH accounts AS (
-	INSERT INTO ledger_accounts (code, kind, currency)
-	SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-	ON CONFLICT DO NOTHING
-	RETURNING code
-), entry AS (
-	INSERT INTO ledger_entries (idempotency_key, kind, reference, description, recorded_by, reverses, effective_at, content_hash)
-	VALUES ($4, $5, $6, $7, $8, NULLIF($9::bigint, 0), $10, $11)
-	ON CONFLICT (idempotency_key) DO NOTHING
-	RETURNING id, recorded_at
-), postings AS (
-	INSERT INTO ledger_postings (entry_id, leg, account_code, currency, direction, amount, service_code, channel)
-	SELECT entry.id, p.leg, p.account, p.currency, p.direction, p.amount, NULLIF(p.service, ''), NULLIF(p.channel, '')
-	FROM entry, unnest($12::text[], $13::text[], $14::text[], $15::numeric[], $16::text[], $17::text[])
-		WITH ORDINALITY AS p (account, currency, direction, amount, service, channel, leg)
-	-- Always true: it makes the account upsert run first, so the postings'
-	-- stamp trigger finds new accounts (an unreferenced CTE runs last).
-	WHERE (SELECT count(*) FROM accounts) >= 0
-)
-SELECT id, recorded_at FROM entry`
-
 // post records e (reverses is the mirrored entry for a reversal, else 0) and
 // reports whether this call created it (false: a replay).
 func post(ctx context.Context, db DBTX, e NewEntry, reverses int64) (Entry, bool, error) {
-	e, err := normalize(e, reverses != 0)
+	out, created, err := postEntries(ctx, db, []NewEntry{e}, []int64{reverses})
 	if err != nil {
 		return Entry{}, false, err
 	}
-	hash := contentHash(e, reverses)
-	currencyOf := map[string]string{}
-	n := len(e.Postings)
-	accounts, pcur, dirs, svcs, chans := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	amounts := make([]decimal.Decimal, n)
-	for i, p := range e.Postings {
-		currencyOf[p.Account] = p.Currency
-		accounts[i], pcur[i], dirs[i], amounts[i], svcs[i], chans[i] = p.Account, p.Currency, string(p.Direction), p.Amount, p.ServiceCode, p.Channel
-	}
-	codes := sortedKeys(currencyOf)
-	kinds, currencies := make([]string, len(codes)), make([]string, len(codes))
-	for i, code := range codes {
-		kind, _ := KindOf(code) // validated by normalize
-		kinds[i], currencies[i] = string(kind), currencyOf[code]
-	}
-	entry := Entry{Key: e.Key, Kind: e.Kind, Reference: e.Reference, Description: e.Description, RecordedBy: e.RecordedBy,
-		Reverses: reverses, EffectiveAt: e.EffectiveAt, Postings: e.Postings}
-	err = db.QueryRow(ctx, postSQL, codes, kinds, currencies,
-		e.Key, e.Kind, e.Reference, e.Description, e.RecordedBy, reverses, e.EffectiveAt, hash,
-		accounts, pcur, dirs, amounts, svcs, chans).Scan(&entry.ID, &entry.RecordedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		replayed, err := replay(ctx, db, e.Key, hash)
-		return replayed, false, err
-	}
-	if err != nil {
-		return Entry{}, false, postError(e.Key, err)
-	}
-	entry.RecordedAt = entry.RecordedAt.UTC()
-	return entry, true, nil
+	return out[0], created[0], nil
 }
 
 // replay returns the entry already recorded under key if it has the same content.

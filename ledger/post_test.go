@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -161,11 +162,17 @@ func TestDatabaseRefusesUnbalancedEntries(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tx.Rollback(bg) //nolint:errcheck
+			var key string
 			var id int64
 			var at any
-			err = tx.QueryRow(bg, postSQL, accounts, []string{"asset", "liability"}[:len(tt.amounts)], tt.currencies,
-				"bypass-"+tt.name, KindAdjustment, "", "", "test", int64(0), t0, make([]byte, 32),
-				accounts, tt.currencies, dirs, tt.amounts, empty, empty).Scan(&id, &at)
+			keys, legs := make([]string, len(tt.amounts)), make([]int16, len(tt.amounts))
+			for l := range keys {
+				keys[l], legs[l] = "bypass-"+tt.name, int16(l+1)
+			}
+			err = tx.QueryRow(bg, postManySQL, accounts, []string{"asset", "liability"}[:len(tt.amounts)], tt.currencies,
+				[]string{"bypass-" + tt.name}, []string{string(KindAdjustment)}, []string{""}, []string{""}, []string{"test"},
+				[]int64{0}, []time.Time{t0}, [][]byte{make([]byte, 32)},
+				keys, legs, accounts, tt.currencies, dirs, tt.amounts, empty, empty).Scan(&key, &id, &at)
 			if err != nil {
 				t.Fatalf("insert: %v", err)
 			}

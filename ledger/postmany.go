@@ -19,8 +19,16 @@ import (
 // It is for callers that record many business changes in one transaction
 // (the payment flow's group commit): one statement instead of one per entry.
 func PostMany(ctx context.Context, db DBTX, es []NewEntry) ([]Entry, error) {
+	out, _, err := postEntries(ctx, db, es, nil)
+	return out, err
+}
+
+// postMany records es (reversing, when not nil, gives for each the entry it
+// mirrors, else 0) and reports for each whether this call created it (false:
+// a replay).
+func postEntries(ctx context.Context, db DBTX, es []NewEntry, reversing []int64) ([]Entry, []bool, error) {
 	if len(es) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	var (
 		keys, kinds, refs, descs, bys []string
@@ -36,18 +44,22 @@ func PostMany(ctx context.Context, db DBTX, es []NewEntry) ([]Entry, error) {
 		seen                          = make(map[string]int, len(es))
 	)
 	for i, e := range es {
-		e, err := normalize(e, false)
+		var rev int64
+		if reversing != nil {
+			rev = reversing[i]
+		}
+		e, err := normalize(e, rev != 0)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if j, dup := seen[e.Key]; dup {
-			return nil, invalid("key", "entries %d and %d of one call share the key %q", j, i, e.Key)
+			return nil, nil, invalid("key", "entries %d and %d of one call share the key %q", j, i, e.Key)
 		}
 		seen[e.Key] = i
-		hash := contentHash(e, 0)
+		hash := contentHash(e, rev)
 		keys, kinds, refs, descs, bys = append(keys, e.Key), append(kinds, string(e.Kind)), append(refs, e.Reference),
 			append(descs, e.Description), append(bys, e.RecordedBy)
-		reverses, effective, hashes = append(reverses, 0), append(effective, e.EffectiveAt), append(hashes, hash)
+		reverses, effective, hashes = append(reverses, rev), append(effective, e.EffectiveAt), append(hashes, hash)
 		for leg, p := range e.Postings {
 			currencyOf[p.Account] = p.Currency
 			pKeys, pLegs, pAccounts, pCur = append(pKeys, e.Key), append(pLegs, int16(leg+1)), append(pAccounts, p.Account), append(pCur, p.Currency)
@@ -55,7 +67,7 @@ func PostMany(ctx context.Context, db DBTX, es []NewEntry) ([]Entry, error) {
 			pSvcs, pChans = append(pSvcs, p.ServiceCode), append(pChans, p.Channel)
 		}
 		out[i] = Entry{Key: e.Key, Kind: e.Kind, Reference: e.Reference, Description: e.Description,
-			RecordedBy: e.RecordedBy, EffectiveAt: e.EffectiveAt, Postings: e.Postings}
+			RecordedBy: e.RecordedBy, Reverses: rev, EffectiveAt: e.EffectiveAt, Postings: e.Postings}
 	}
 	codes := sortedKeys(currencyOf)
 	accKinds, accCur := make([]string, len(codes)), make([]string, len(codes))
@@ -67,7 +79,7 @@ func PostMany(ctx context.Context, db DBTX, es []NewEntry) ([]Entry, error) {
 		keys, kinds, refs, descs, bys, reverses, effective, hashes,
 		pKeys, pLegs, pAccounts, pCur, pDirs, pAmounts, pSvcs, pChans)
 	if err != nil {
-		return nil, postError(keys[0], err)
+		return nil, nil, postError(keys[0], err)
 	}
 	recorded := make([]bool, len(es))
 	for rows.Next() {
@@ -76,13 +88,13 @@ func PostMany(ctx context.Context, db DBTX, es []NewEntry) ([]Entry, error) {
 		var at time.Time
 		if err := rows.Scan(&key, &id, &at); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("ledger: post many: %w", err)
+			return nil, nil, fmt.Errorf("ledger: post: %w", err)
 		}
 		i := seen[key]
 		out[i].ID, out[i].RecordedAt, recorded[i] = id, at.UTC(), true
 	}
 	if err := rows.Err(); err != nil {
-		return nil, postError(keys[0], err)
+		return nil, nil, postError(keys[0], err)
 	}
 	for i := range es {
 		if recorded[i] {
@@ -90,16 +102,20 @@ func PostMany(ctx context.Context, db DBTX, es []NewEntry) ([]Entry, error) {
 		}
 		replayed, err := replay(ctx, db, keys[i], hashes[i])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out[i] = replayed
 	}
-	return out, nil
+	return out, recorded, nil
 }
 
-// postManySQL is postSQL for many entries: the postings find their entry by
-// its key among the entries this statement inserted (a replayed key inserts
-// nothing, and so no postings).
+// postManySQL upserts the accounts, inserts each entry unless its key exists,
+// and inserts the postings of the entries it inserted (each finds its entry by
+// key): one round trip, one statement. It returns no row for a replayed key.
+// An account that exists in another currency is left alone here and refused
+// by the postings' stamp trigger. Accounts come in code order, so two
+// transactions creating the same new accounts wait for each other instead of
+// deadlocking.
 const postManySQL = `
 WITH accounts AS (
 	INSERT INTO ledger_accounts (code, kind, currency)
