@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/problem"
 )
 
@@ -49,6 +50,14 @@ func (a *Authenticator) Middleware() fiber.Handler {
 			return err
 		}
 		c.Locals(principalKey, p)
+		// Stores that change something record it in the audit log with the
+		// caller taken from the request context (strings copied: Fiber reuses
+		// its buffers once the request ends).
+		rid, _ := c.Locals("request_id").(string)
+		c.SetUserContext(audit.WithActor(c.UserContext(), audit.Actor{
+			ID: "key:" + p.Prefix, Role: string(p.Role), IP: strings.Clone(c.IP()), RequestID: rid,
+			Route: strings.Clone(c.Method()) + " " + strings.Clone(c.Path()),
+		}))
 		return c.Next()
 	}
 }
