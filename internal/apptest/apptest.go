@@ -100,11 +100,15 @@ func SimGateways(simURL string) Option {
 }
 
 // Another starts a second civicpay on e's database (as a second `serve`
-// process would be), with e's configuration and its own River client and
-// HTTP port, stopped when t ends. It shares e's keys and simulator.
-func (e *Env) Another(t testing.TB) *Env {
+// process would be), with e's configuration (opts applied on top) and its
+// own River client and HTTP port, stopped when t ends. It shares e's keys
+// and simulator.
+func (e *Env) Another(t testing.TB, opts ...Option) *Env {
 	t.Helper()
 	other := *e
+	for _, o := range opts {
+		o(&other.cfg)
+	}
 	other.start(t, listen(t))
 	return &other
 }

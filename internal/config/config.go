@@ -249,11 +249,11 @@ func (c Config) Validate() error {
 	if len(bad) == 0 {
 		return nil
 	}
-	msg := "config: " + strings.Join(bad, "; ")
-	if !c.Development() {
-		msg += " (CIVICPAY_ENV=development allows demo settings, never with real money)"
+	if c.Development() {
+		return fmt.Errorf("config: %s", strings.Join(bad, "; "))
 	}
-	return fmt.Errorf("%s", msg)
+	return fmt.Errorf("config: production refuses to serve: %s (CIVICPAY_ENV=development allows demo settings, never with real money)",
+		strings.Join(bad, "; "))
 }
 
 func (c Config) validateProduction(add func(format string, args ...any)) {
