@@ -675,7 +675,7 @@ func TestBreakerFailoverAndRecovery(t *testing.T) {
 
 func metrics(t *testing.T, e *apptest.Env) string {
 	t.Helper()
-	r := e.Do(t, "GET", "/metrics", "", nil)
+	r := e.Metrics(t)
 	if r.Status != 200 {
 		t.Fatalf("GET /metrics = %d: %.2000s", r.Status, r.Body)
 	}
@@ -782,7 +782,7 @@ func TestGroupCommitBatchesInMetrics(t *testing.T) {
 	a := startAttempt(t, e, o.ID, "card", "vnpay")
 	pay(t, e, a, gatewaysim.PaySuccess)
 	waitStatus(t, e, o.ID, "paid")
-	r := e.Do(t, "GET", "/metrics", "", nil)
+	r := e.Metrics(t)
 	if r.Status != 200 {
 		t.Fatalf("GET /metrics = %d", r.Status)
 	}

@@ -80,7 +80,7 @@ func run(concurrency int, d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	go func() { _ = a.Run(ctx, ln) }()
+	go func() { _ = a.Run(ctx, ln, nil) }()
 
 	// fasthttp's client costs less CPU than net/http's, and the client shares
 	// the machine's two cores with the server and PostgreSQL.

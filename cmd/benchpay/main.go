@@ -208,7 +208,7 @@ func start(ctx context.Context, s *benchutil.Scratch) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
-	go func() { _ = a.Run(ctx, appLn) }()
+	go func() { _ = a.Run(ctx, appLn, nil) }()
 	return b, nil
 }
 

@@ -59,6 +59,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if args[0] == "serve" {
+		// Before anything else, database included: an unsafe configuration
+		// never serves, and the message names every setting to fix.
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+	}
 	log := newLogger(cfg.LogLevel)
 	slog.SetDefault(log)
 	pool, err := db.Open(ctx, cfg.DatabaseURL, db.Options{MaxConns: cfg.DBMaxConns})

@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
@@ -62,9 +65,13 @@ type wiring struct {
 	afterRiver []func(*river.Client[pgx.Tx])
 }
 
-// New wires the application on pool. It refuses to build while migrations are
-// pending, naming them.
+// New wires the application on pool. It refuses to build on a configuration
+// that does not Validate (in production: demo secrets, http gateways, no
+// receipt secret), and while migrations are pending, naming them.
 func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.Logger) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if err := migrations.RequireCurrent(ctx, pool); err != nil {
 		return nil, err
 	}
@@ -104,6 +111,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		Auth:          auth.NewAuthenticator(a.Keys, cfg.AuthCacheTTL),
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		Ready:         a.ready,
+		HSTS:          strings.HasPrefix(cfg.PublicURL, "https://"),
 		API:           w.api,
 		Public:        w.public,
 		Errors:        w.errors,
@@ -128,14 +136,27 @@ func (a *App) ready(ctx context.Context) error {
 	return nil
 }
 
-// Run starts River and serves HTTP on ln until ctx is cancelled, then shuts
-// down gracefully: in-flight requests finish, River finishes running jobs.
-func (a *App) Run(ctx context.Context, ln net.Listener) error {
+// Run starts River, serves HTTP on ln and, if metricsLn is not nil,
+// Prometheus' /metrics on metricsLn (never on the public ln) until ctx is
+// cancelled, then shuts down gracefully: in-flight requests finish, River
+// finishes running jobs.
+func (a *App) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	if err := a.River.Start(ctx); err != nil {
 		return fmt.Errorf("app: start river: %w", err)
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- a.HTTP.Listener(ln) }()
+	var ms *http.Server
+	if metricsLn != nil {
+		ms = &http.Server{Handler: a.Metrics.Handler(a.Log), ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+		go func() {
+			if err := ms.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+		a.Log.Info("metrics serving", "addr", metricsLn.Addr().String())
+	}
 	a.Log.Info("civicpay serving", "addr", ln.Addr().String(), "public_url", a.Config.PublicURL)
 	select {
 	case err := <-errc:
@@ -146,6 +167,11 @@ func (a *App) Run(ctx context.Context, ln net.Listener) error {
 	var errs []error
 	if err := a.HTTP.ShutdownWithTimeout(a.Config.ShutdownGrace); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	if ms != nil {
+		if err := ms.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("metrics close: %w", err))
+		}
 	}
 	stopCtx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
 	defer cancel()

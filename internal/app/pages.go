@@ -15,14 +15,18 @@ import (
 func (a *App) wirePages(_ context.Context, w *wiring) error {
 	secret := []byte(a.Config.ReceiptSecret)
 	if len(secret) == 0 {
-		// Receipts made now will not verify after a restart: fine for a demo,
-		// never for production, hence the warning.
+		// Only in development (Validate refuses it in production): receipts
+		// made now will not verify after a restart, hence the warning.
 		secret = make([]byte, 32)
 		_, _ = rand.Read(secret)
 		a.Log.Warn("CIVICPAY_RECEIPT_SECRET is not set: using a random secret, receipt codes will not verify after a restart")
 	}
+	var old [][]byte
+	for _, s := range a.Config.OldReceiptSecrets {
+		old = append(old, []byte(s))
+	}
 	h, err := pages.New(pages.Deps{Orders: a.Orders, Attempts: citizenFlow{a.Paying}, Breakers: a.Gateways, Catalogue: a.Catalog},
-		pages.Config{PublicURL: a.Config.PublicURL, ReceiptSecret: secret, Log: a.Log})
+		pages.Config{PublicURL: a.Config.PublicURL, ReceiptSecret: secret, OldReceiptSecrets: old, Log: a.Log})
 	if err != nil {
 		return fmt.Errorf("app: citizen pages: %w", err)
 	}

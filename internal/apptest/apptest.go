@@ -31,7 +31,8 @@ import (
 type Env struct {
 	App  *app.App
 	Pool *pgxpool.Pool
-	URL  string
+	// URL is where the app listens; MetricsURL where its /metrics listener does.
+	URL, MetricsURL string
 	// Keys by role; AgencyA is bound to agency "AG-A", AgencyB to "AG-B".
 	Admin, Portal, Portal2, AgencyA, AgencyB, Treasury string
 	// Sim is the in-process gateway simulator of NewWithSim (nil otherwise),
@@ -99,18 +100,22 @@ func SimGateways(simURL string) Option {
 }
 
 // Another starts a second civicpay on e's database (as a second `serve`
-// process would be), with e's configuration and its own River client and
-// HTTP port, stopped when t ends. It shares e's keys and simulator.
-func (e *Env) Another(t testing.TB) *Env {
+// process would be), with e's configuration (opts applied on top) and its
+// own River client and HTTP port, stopped when t ends. It shares e's keys
+// and simulator.
+func (e *Env) Another(t testing.TB, opts ...Option) *Env {
 	t.Helper()
 	other := *e
+	for _, o := range opts {
+		o(&other.cfg)
+	}
 	other.start(t, listen(t))
 	return &other
 }
 
 func baseConfig(databaseURL string) config.Config {
 	return config.Config{
-		DatabaseURL: databaseURL, Addr: "127.0.0.1:0", LogLevel: "warn", DBMaxConns: 20, MaxBodyBytes: 1 << 20,
+		Env: config.EnvDevelopment, DatabaseURL: databaseURL, Addr: "127.0.0.1:0", LogLevel: "warn", DBMaxConns: 20, MaxBodyBytes: 1 << 20,
 		ShutdownGrace: 5 * time.Second, AuthCacheTTL: 0, OrderDefaultExpiry: 24 * time.Hour,
 		OrderMaxExpiry: 30 * 24 * time.Hour, ExpiryInterval: time.Hour, RiverWorkers: 10,
 	}
@@ -125,11 +130,16 @@ func listen(t testing.TB) net.Listener {
 	return ln
 }
 
-// start builds the app on e.Pool with e.cfg and serves it on ln until t ends.
+// start builds the app on e.Pool with e.cfg and serves it on ln (and its
+// metrics on another loopback port) until t ends. The public URL is ln's
+// unless an option set one.
 func (e *Env) start(t testing.TB, ln net.Listener) {
 	t.Helper()
 	cfg := e.cfg
-	cfg.PublicURL = "http://" + ln.Addr().String()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
+	metricsLn := listen(t)
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, e.Pool, log)
@@ -138,7 +148,7 @@ func (e *Env) start(t testing.TB, ln net.Listener) {
 		t.Fatalf("apptest: build app: %v", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, ln) }()
+	go func() { done <- a.Run(ctx, ln, metricsLn) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -147,7 +157,13 @@ func (e *Env) start(t testing.TB, ln net.Listener) {
 			t.Error("apptest: app did not stop within 10s")
 		}
 	})
-	e.App, e.URL = a, cfg.PublicURL
+	e.App, e.URL, e.MetricsURL = a, "http://"+ln.Addr().String(), "http://"+metricsLn.Addr().String()
+}
+
+// Metrics scrapes the app's /metrics listener.
+func (e *Env) Metrics(t testing.TB) Response {
+	t.Helper()
+	return e.get(t, e.MetricsURL+"/metrics")
 }
 
 func (e *Env) seed(t testing.TB) {
@@ -230,9 +246,23 @@ func (e *Env) Do(t testing.TB, method, path, key string, body any, headers ...st
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	return e.send(t, req)
+}
+
+func (e *Env) get(t testing.TB, url string) Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.send(t, req)
+}
+
+func (e *Env) send(t testing.TB, req *http.Request) Response {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)

@@ -4,16 +4,37 @@ package config
 
 import (
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/civicpay/civicpay/internal/demo"
 	"github.com/civicpay/civicpay/webhooks"
 )
 
+// The values of CIVICPAY_ENV.
+const (
+	// EnvProduction is the default: `serve` refuses to start on demo
+	// credentials, plain-http gateway or statement URLs, or without a receipt
+	// secret (Validate).
+	EnvProduction = "production"
+	// EnvDevelopment is for `make run` and tests: unset gateway settings take
+	// gatewaysim's demo merchant on http://127.0.0.1:8090, http is allowed,
+	// and an unset receipt secret is random per process.
+	EnvDevelopment = "development"
+)
+
+// MinReceiptSecretLen is the shortest receipt secret accepted (the citizen
+// pages' own minimum, pages.MinSecretLen).
+const MinReceiptSecretLen = 32
+
 // Config is the whole service configuration.
 type Config struct {
+	// Env is production (the default) or development (see EnvDevelopment).
+	Env string `env:"CIVICPAY_ENV" envDefault:"production"`
 	// DatabaseURL is the PostgreSQL connection URL (`make run`/`make test` set it).
 	DatabaseURL string `env:"DATABASE_URL,required"`
 	// Addr is the address the HTTP server listens on.
@@ -29,8 +50,15 @@ type Config struct {
 	// ShutdownGrace is how long SIGTERM waits for in-flight requests and running jobs.
 	ShutdownGrace time.Duration `env:"CIVICPAY_SHUTDOWN_GRACE" envDefault:"20s"`
 	// ReceiptSecret keys the verification codes printed on citizens' receipts
-	// (at least 32 bytes). Unset: a random one per process, with a warning.
+	// (at least 32 bytes). Required in production; unset in development: a
+	// random one per process, with a warning.
 	ReceiptSecret string `env:"CIVICPAY_RECEIPT_SECRET"`
+	// OldReceiptSecrets (comma-separated, each at least 32 bytes) still verify
+	// the codes of receipts issued before ReceiptSecret was rotated.
+	OldReceiptSecrets []string `env:"CIVICPAY_RECEIPT_SECRETS_OLD" envSeparator:","`
+	// MetricsAddr is the separate address /metrics (Prometheus) is served on,
+	// never the public one; "off" serves none.
+	MetricsAddr string `env:"CIVICPAY_METRICS_ADDR" envDefault:"127.0.0.1:9090"`
 	// AuthCacheTTL is how long a verified API key is cached in process (a revoked key stops within it).
 	AuthCacheTTL time.Duration `env:"CIVICPAY_AUTH_CACHE_TTL" envDefault:"5s"`
 
@@ -55,16 +83,17 @@ type Config struct {
 	Recon Recon
 }
 
-// Recon configures reconciliation (package reconciliation). The fetch URLs
-// default to gatewaysim on http://127.0.0.1:8090, as `make run` starts it;
-// {gateway} and {date} (YYYY-MM-DD) are replaced, and an empty URL turns that
-// fetch off (files then come by upload or `civicpay reconcile import`).
+// Recon configures reconciliation (package reconciliation). In {gateway} and
+// {date} (YYYY-MM-DD) the fetch URLs are replaced; an empty URL (the default
+// in production) turns that fetch off, and files then come by upload or
+// `civicpay reconcile import`. Development mode points both at gatewaysim on
+// http://127.0.0.1:8090, as `make run` starts it.
 type Recon struct {
 	// Cutoff is the time of day, GMT+7, of the daily run over the previous
 	// business day; "off" schedules none.
 	Cutoff        string `env:"CIVICPAY_RECON_CUTOFF" envDefault:"06:00"`
-	SettlementURL string `env:"CIVICPAY_RECON_SETTLEMENT_URL" envDefault:"http://127.0.0.1:8090/admin/settlements/{gateway}/{date}"`
-	StatementURL  string `env:"CIVICPAY_RECON_STATEMENT_URL" envDefault:"http://127.0.0.1:8090/bank/statements/camt053/{date}"`
+	SettlementURL string `env:"CIVICPAY_RECON_SETTLEMENT_URL"`
+	StatementURL  string `env:"CIVICPAY_RECON_STATEMENT_URL"`
 	// Gateways are those whose settlement files the daily run fetches.
 	Gateways []string `env:"CIVICPAY_RECON_GATEWAYS" envDefault:"vnpay,momo,zalopay" envSeparator:","`
 	// Fees are the contracted fees checked on every payment line:
@@ -91,10 +120,10 @@ type Recon struct {
 	MaxExceptionEvents int `env:"CIVICPAY_RECON_MAX_EXCEPTION_EVENTS" envDefault:"100"`
 }
 
-// Paying configures the gateways and the payment flow. The defaults are
-// gatewaysim's demo merchant (internal/gatewaysim DemoConfig) on
-// http://127.0.0.1:8090, as `make run` starts it; every gateway's secrets
-// must be replaced in production.
+// Paying configures the gateways and the payment flow. The base URLs,
+// credentials and VietQR account have no default: development mode fills in
+// gatewaysim's demo merchant (internal/demo) on http://127.0.0.1:8090, as
+// `make run` starts it; production must set them for every enabled gateway.
 type Paying struct {
 	// Gateways lists the enabled gateways, in the router's default order of
 	// preference ("none" for no gateway).
@@ -105,22 +134,22 @@ type Paying struct {
 	// GatewayTimeout is each call's own deadline to a gateway.
 	GatewayTimeout time.Duration `env:"CIVICPAY_GATEWAY_TIMEOUT" envDefault:"10s"`
 
-	VNPAYBaseURL    string `env:"CIVICPAY_VNPAY_BASE_URL" envDefault:"http://127.0.0.1:8090/vnpay"`
+	VNPAYBaseURL    string `env:"CIVICPAY_VNPAY_BASE_URL"`
 	VNPAYTmnCode    string `env:"CIVICPAY_VNPAY_TMN_CODE" envDefault:"CIVICPAY"`
-	VNPAYHashSecret string `env:"CIVICPAY_VNPAY_HASH_SECRET" envDefault:"DEMOVNPAYHASHSECRETDEMOVNPAYHASH"`
+	VNPAYHashSecret string `env:"CIVICPAY_VNPAY_HASH_SECRET"`
 
-	MoMoBaseURL     string `env:"CIVICPAY_MOMO_BASE_URL" envDefault:"http://127.0.0.1:8090/momo"`
+	MoMoBaseURL     string `env:"CIVICPAY_MOMO_BASE_URL"`
 	MoMoPartnerCode string `env:"CIVICPAY_MOMO_PARTNER_CODE" envDefault:"MOMOCIVICPAY2026"`
-	MoMoAccessKey   string `env:"CIVICPAY_MOMO_ACCESS_KEY" envDefault:"DEMOMOMOACCESSK"`
-	MoMoSecretKey   string `env:"CIVICPAY_MOMO_SECRET_KEY" envDefault:"DEMOMOMOSECRETKEYDEMOMOMOSECRETK"`
+	MoMoAccessKey   string `env:"CIVICPAY_MOMO_ACCESS_KEY"`
+	MoMoSecretKey   string `env:"CIVICPAY_MOMO_SECRET_KEY"`
 
-	ZaloPayBaseURL string `env:"CIVICPAY_ZALOPAY_BASE_URL" envDefault:"http://127.0.0.1:8090/zalopay"`
+	ZaloPayBaseURL string `env:"CIVICPAY_ZALOPAY_BASE_URL"`
 	ZaloPayAppID   int64  `env:"CIVICPAY_ZALOPAY_APP_ID" envDefault:"2554"`
-	ZaloPayKey1    string `env:"CIVICPAY_ZALOPAY_KEY1" envDefault:"DEMOZALOPAYKEY1DEMOZALOPAYKEY1AA"`
-	ZaloPayKey2    string `env:"CIVICPAY_ZALOPAY_KEY2" envDefault:"DEMOZALOPAYKEY2DEMOZALOPAYKEY2BB"`
+	ZaloPayKey1    string `env:"CIVICPAY_ZALOPAY_KEY1"`
+	ZaloPayKey2    string `env:"CIVICPAY_ZALOPAY_KEY2"`
 
 	VietQRBankBIN string `env:"CIVICPAY_VIETQR_BANK_BIN" envDefault:"970436"`
-	VietQRAccount string `env:"CIVICPAY_VIETQR_ACCOUNT" envDefault:"0011004123456"`
+	VietQRAccount string `env:"CIVICPAY_VIETQR_ACCOUNT"`
 
 	// Circuit breakers, one per gateway (only technical failures count).
 	BreakerConsecutiveFailures uint32        `env:"CIVICPAY_BREAKER_CONSECUTIVE_FAILURES" envDefault:"5"`
@@ -141,11 +170,20 @@ type Paying struct {
 	Workers int `env:"CIVICPAY_PAYMENT_WORKERS" envDefault:"20"`
 }
 
-// Load reads the environment.
+// Load reads the environment. In development mode it fills every demo
+// setting left unset (its variable absent) with gatewaysim's demo merchant.
+// It does not Validate: only `serve` needs the gateways.
 func Load() (Config, error) {
 	var c Config
 	if err := env.Parse(&c); err != nil {
 		return c, fmt.Errorf("config: %w", err)
+	}
+	switch c.Env {
+	case EnvProduction:
+	case EnvDevelopment:
+		c.fillDevelopment(demo.SimURL, func(name string) bool { _, set := os.LookupEnv(name); return set })
+	default:
+		return c, fmt.Errorf("config: CIVICPAY_ENV is %q: want %s or %s", c.Env, EnvProduction, EnvDevelopment)
 	}
 	if c.OrderDefaultExpiry > c.OrderMaxExpiry {
 		return c, fmt.Errorf("config: CIVICPAY_ORDER_DEFAULT_EXPIRY (%s) exceeds CIVICPAY_ORDER_MAX_EXPIRY (%s)", c.OrderDefaultExpiry, c.OrderMaxExpiry)
@@ -153,24 +191,147 @@ func Load() (Config, error) {
 	return c, nil
 }
 
-// Defaults is the configuration with every default and databaseURL, whatever
-// the process environment holds: for programs that build the app in process
-// (benchmarks), so they do not copy the defaults by hand.
-func Defaults(databaseURL string) Config {
-	var c Config
-	// The struct tags' defaults always parse; only DATABASE_URL is required.
-	_ = env.ParseWithOptions(&c, env.Options{Environment: map[string]string{"DATABASE_URL": databaseURL}})
-	return c
+// Development reports whether the service runs in development mode
+// (CIVICPAY_ENV=development): demo credentials and http allowed. Anything
+// else, the empty string included, is production.
+func (c Config) Development() bool { return c.Env == EnvDevelopment }
+
+// fillDevelopment sets each demo setting whose variable isSet says is absent
+// to gatewaysim's demo merchant at simURL.
+func (c *Config) fillDevelopment(simURL string, isSet func(name string) bool) {
+	simURL = strings.TrimRight(simURL, "/")
+	p, r := &c.Paying, &c.Recon
+	for _, d := range []struct {
+		name  string
+		field *string
+		value string
+	}{
+		{"CIVICPAY_VNPAY_BASE_URL", &p.VNPAYBaseURL, simURL + "/vnpay"},
+		{"CIVICPAY_VNPAY_HASH_SECRET", &p.VNPAYHashSecret, demo.VNPAYHashSecret},
+		{"CIVICPAY_MOMO_BASE_URL", &p.MoMoBaseURL, simURL + "/momo"},
+		{"CIVICPAY_MOMO_ACCESS_KEY", &p.MoMoAccessKey, demo.MoMoAccessKey},
+		{"CIVICPAY_MOMO_SECRET_KEY", &p.MoMoSecretKey, demo.MoMoSecretKey},
+		{"CIVICPAY_ZALOPAY_BASE_URL", &p.ZaloPayBaseURL, simURL + "/zalopay"},
+		{"CIVICPAY_ZALOPAY_KEY1", &p.ZaloPayKey1, demo.ZaloPayKey1},
+		{"CIVICPAY_ZALOPAY_KEY2", &p.ZaloPayKey2, demo.ZaloPayKey2},
+		{"CIVICPAY_VIETQR_ACCOUNT", &p.VietQRAccount, demo.BankAccount},
+		{"CIVICPAY_RECON_SETTLEMENT_URL", &r.SettlementURL, simURL + "/admin/settlements/{gateway}/{date}"},
+		{"CIVICPAY_RECON_STATEMENT_URL", &r.StatementURL, simURL + "/bank/statements/camt053/{date}"},
+	} {
+		if !isSet(d.name) {
+			*d.field = d.value
+		}
+	}
 }
 
-// DemoPaying is the gateways' default configuration (gatewaysim's demo
+// Validate checks what `serve` needs, naming every offending setting in one
+// error. In production (the default) it refuses an enabled gateway whose
+// credential is unset or one of the demo values published in this
+// repository, a gateway base URL, statement or settlement URL or public URL
+// that is not https, a demo VietQR account, and a receipt secret unset or
+// shorter than MinReceiptSecretLen. Development mode allows all of that.
+func (c Config) Validate() error {
+	var bad []string
+	add := func(format string, args ...any) { bad = append(bad, fmt.Sprintf(format, args...)) }
+	switch c.Env {
+	case "", EnvProduction, EnvDevelopment:
+	default:
+		add("CIVICPAY_ENV is %q: want %s or %s", c.Env, EnvProduction, EnvDevelopment)
+	}
+	for i, s := range c.OldReceiptSecrets {
+		if len(s) < MinReceiptSecretLen {
+			add("CIVICPAY_RECEIPT_SECRETS_OLD: secret %d is shorter than %d bytes", i+1, MinReceiptSecretLen)
+		}
+	}
+	if !c.Development() {
+		c.validateProduction(add)
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	if c.Development() {
+		return fmt.Errorf("config: %s", strings.Join(bad, "; "))
+	}
+	return fmt.Errorf("config: production refuses to serve: %s (CIVICPAY_ENV=development allows demo settings, never with real money)",
+		strings.Join(bad, "; "))
+}
+
+func (c Config) validateProduction(add func(format string, args ...any)) {
+	switch n := len(c.ReceiptSecret); {
+	case n == 0:
+		add("CIVICPAY_RECEIPT_SECRET is not set")
+	case n < MinReceiptSecretLen:
+		add("CIVICPAY_RECEIPT_SECRET is shorter than %d bytes", MinReceiptSecretLen)
+	}
+	https := func(name, u string, optional bool) {
+		if u == "" && optional {
+			return
+		}
+		if u == "" {
+			add("%s is not set", name)
+			return
+		}
+		if p, err := url.Parse(u); err != nil || p.Scheme != "https" || p.Host == "" {
+			add("%s must be an https URL (is %q)", name, u)
+		}
+	}
+	secret := func(name, v string) {
+		switch {
+		case v == "":
+			add("%s is not set", name)
+		case demo.IsPublished(v):
+			add("%s is a demo value published in the civicpay repository", name)
+		}
+	}
+	https("CIVICPAY_PUBLIC_URL", c.PublicURL, false)
+	p := c.Paying
+	for _, g := range p.Gateways {
+		switch strings.TrimSpace(g) {
+		case "vnpay":
+			https("CIVICPAY_VNPAY_BASE_URL", p.VNPAYBaseURL, false)
+			secret("CIVICPAY_VNPAY_HASH_SECRET", p.VNPAYHashSecret)
+		case "momo":
+			https("CIVICPAY_MOMO_BASE_URL", p.MoMoBaseURL, false)
+			secret("CIVICPAY_MOMO_ACCESS_KEY", p.MoMoAccessKey)
+			secret("CIVICPAY_MOMO_SECRET_KEY", p.MoMoSecretKey)
+		case "zalopay":
+			https("CIVICPAY_ZALOPAY_BASE_URL", p.ZaloPayBaseURL, false)
+			secret("CIVICPAY_ZALOPAY_KEY1", p.ZaloPayKey1)
+			secret("CIVICPAY_ZALOPAY_KEY2", p.ZaloPayKey2)
+		case "vietqr":
+			switch p.VietQRAccount {
+			case "":
+				add("CIVICPAY_VIETQR_ACCOUNT is not set")
+			case demo.BankAccount:
+				add("CIVICPAY_VIETQR_ACCOUNT is the demo account published in the civicpay repository")
+			}
+		}
+	}
+	https("CIVICPAY_RECON_SETTLEMENT_URL", c.Recon.SettlementURL, true)
+	https("CIVICPAY_RECON_STATEMENT_URL", c.Recon.StatementURL, true)
+}
+
+// Defaults is the development configuration with every default and
+// databaseURL, whatever the process environment holds: for programs that
+// build the app in process (benchmarks), so they do not copy the defaults by
+// hand. The gateways are gatewaysim's demo merchant on http://127.0.0.1:8090.
+func Defaults(databaseURL string) Config {
+	return development(map[string]string{"DATABASE_URL": databaseURL}, demo.SimURL)
+}
+
+// DemoPaying is the gateways' development configuration (gatewaysim's demo
 // merchant, every gateway enabled) with the simulator at simURL instead of
 // http://127.0.0.1:8090: for tests and benchmarks that run gatewaysim in
 // process.
 func DemoPaying(simURL string) Paying {
-	var p Paying
-	_ = env.ParseWithOptions(&p, env.Options{Environment: map[string]string{}}) // the defaults always parse
-	simURL = strings.TrimRight(simURL, "/")
-	p.VNPAYBaseURL, p.MoMoBaseURL, p.ZaloPayBaseURL = simURL+"/vnpay", simURL+"/momo", simURL+"/zalopay"
-	return p
+	return development(map[string]string{}, simURL).Paying
+}
+
+func development(environ map[string]string, simURL string) Config {
+	var c Config
+	environ["CIVICPAY_ENV"] = EnvDevelopment
+	// The struct tags' defaults always parse; only DATABASE_URL is required.
+	_ = env.ParseWithOptions(&c, env.Options{Environment: environ})
+	c.fillDevelopment(simURL, func(string) bool { return false })
+	return c
 }

@@ -5,7 +5,11 @@ set -euo pipefail
 run_dir=${RUN_DIR:-.run}
 # shellcheck disable=SC1091
 source "$run_dir/demo.env"
+# Development mode: gatewaysim's demo secrets, plain http and a random receipt
+# secret are allowed (civicpay logs a WARN saying so); production refuses them.
+export CIVICPAY_ENV=${CIVICPAY_ENV:-development}
 export CIVICPAY_ADDR=${CIVICPAY_ADDR:-127.0.0.1:8080}
+export CIVICPAY_METRICS_ADDR=${CIVICPAY_METRICS_ADDR:-127.0.0.1:9090}
 export CIVICPAY_PUBLIC_URL=${CIVICPAY_PUBLIC_URL:-http://$CIVICPAY_ADDR}
 # Demo receivers run on this machine: let webhook endpoints point at loopback.
 export CIVICPAY_WEBHOOKS_ALLOW_LOOPBACK=${CIVICPAY_WEBHOOKS_ALLOW_LOOPBACK:-true}
@@ -43,6 +47,8 @@ Try:
 
   curl -s "$CIVICPAY_PUBLIC_URL/v1/orders?limit=5" -H "Authorization: Bearer \$AGENCY_KEY"
   open the order's pay_url in a browser to pay it through the simulated gateways.
+
+  curl -s http://$CIVICPAY_METRICS_ADDR/metrics   (Prometheus, on its own port, not the public one)
 
 Ctrl-C stops everything.
 MSG

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/civicpay/civicpay/gateways/vietqr"
+	"github.com/civicpay/civicpay/internal/demo"
 	"github.com/shopspring/decimal"
 )
 
@@ -136,19 +137,20 @@ type CallbackConfig struct {
 	Client *http.Client
 }
 
-// Demo credentials. The service is configured with the same values (see the
-// package documentation for the environment variables).
+// Demo credentials: the repository's one list is internal/demo, which
+// development mode configures the service with (see the package
+// documentation for the environment variables).
 const (
-	DemoVNPAYTmnCode     = "CIVICPAY"
-	DemoVNPAYHashSecret  = "DEMOVNPAYHASHSECRETDEMOVNPAYHASH"
-	DemoMoMoPartnerCode  = "MOMOCIVICPAY2026"
-	DemoMoMoAccessKey    = "DEMOMOMOACCESSK"
-	DemoMoMoSecretKey    = "DEMOMOMOSECRETKEYDEMOMOMOSECRETK"
-	DemoZaloPayAppID     = 2554
-	DemoZaloPayKey1      = "DEMOZALOPAYKEY1DEMOZALOPAYKEY1AA"
-	DemoZaloPayKey2      = "DEMOZALOPAYKEY2DEMOZALOPAYKEY2BB"
-	DemoBankBIN          = "970436" // Vietcombank
-	DemoBankAccount      = "0011004123456"
+	DemoVNPAYTmnCode     = demo.VNPAYTmnCode
+	DemoVNPAYHashSecret  = demo.VNPAYHashSecret
+	DemoMoMoPartnerCode  = demo.MoMoPartnerCode
+	DemoMoMoAccessKey    = demo.MoMoAccessKey
+	DemoMoMoSecretKey    = demo.MoMoSecretKey
+	DemoZaloPayAppID     = demo.ZaloPayAppID
+	DemoZaloPayKey1      = demo.ZaloPayKey1
+	DemoZaloPayKey2      = demo.ZaloPayKey2
+	DemoBankBIN          = demo.BankBIN
+	DemoBankAccount      = demo.BankAccount
 	DemoOpeningBalance   = 1_000_000_000
 	DemoSettlementLagDay = 1
 )

@@ -120,9 +120,11 @@
 //
 // # Demo configuration
 //
-// DemoConfig holds the demo credentials below; the service is configured
-// with the same values through these environment variables (DemoEnv
-// prints them, with base URLs for a simulator at http://127.0.0.1:8090):
+// DemoConfig holds the demo credentials below (internal/demo). The service
+// takes the same values in development mode (CIVICPAY_ENV=development) for
+// every one of these environment variables left unset, and refuses the
+// credentials in production; DemoEnv prints them, with base URLs for a
+// simulator at http://127.0.0.1:8090:
 //
 //	CIVICPAY_VNPAY_BASE_URL=http://127.0.0.1:8090/vnpay
 //	CIVICPAY_VNPAY_TMN_CODE=CIVICPAY

@@ -4,12 +4,16 @@
 package metrics
 
 import (
+	"fmt"
+	"log/slog"
+	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Metrics is the set of collectors of one server.
@@ -62,3 +66,20 @@ func (m *Metrics) Middleware() fiber.Handler {
 		return err
 	}
 }
+
+// Handler serves the registry at /metrics (and nothing else: 404), for the
+// separate listener it lives on (never the public port). A collector that
+// fails once (the process collector reads /proc) must not blank the whole
+// scrape with a 500: the rest is served and the error logged.
+func (m *Metrics) Handler(log *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError, ErrorLog: scrapeLog{log},
+	}))
+	return mux
+}
+
+// scrapeLog passes Prometheus' scrape errors to the service log.
+type scrapeLog struct{ log *slog.Logger }
+
+func (l scrapeLog) Println(v ...any) { l.log.Warn("metrics scrape", "err", fmt.Sprint(v...)) }

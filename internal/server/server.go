@@ -1,7 +1,8 @@
 // Package server builds civicpay's HTTP application: middleware (request id, JSON
-// access log, recovery, metrics, body limit), the error handler that maps every
-// error to problem+json in one place, health and readiness probes, the OpenAPI
-// document, and the routes of each domain package.
+// access log, recovery, metrics, body limit, HSTS), the error handler that maps
+// every error to problem+json in one place, health and readiness probes, the
+// OpenAPI document, and the routes of each domain package. /metrics is not
+// here: it is served on its own listener (metrics.Handler).
 package server
 
 import (
@@ -17,9 +18,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/metrics"
@@ -44,6 +43,9 @@ type Options struct {
 	Public []Router
 	// Errors maps domain errors to HTTP statuses.
 	Errors []problem.Mapping
+	// HSTS sends Strict-Transport-Security on every response: set when the
+	// public URL is https.
+	HSTS bool
 	// StreamedPaths are route prefixes (statement uploads) whose handlers read
 	// the request body as a stream and enforce their own, larger limit; every
 	// other route keeps MaxBodyBytes.
@@ -69,6 +71,13 @@ func New(o Options) *fiber.App {
 		IdleTimeout:       120 * time.Second,
 		ErrorHandler:      errorHandler,
 	})
+	// First, so every response carries it, errors included.
+	if o.HSTS {
+		app.Use(func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderStrictTransportSecurity, "max-age=31536000; includeSubDomains")
+			return c.Next()
+		})
+	}
 	// Order matters: errors are turned into problem+json inside accessLog, so the
 	// log line and the metrics see the status the client gets; recover sits
 	// innermost so a panic becomes a logged 500, never a dropped connection.
@@ -80,15 +89,13 @@ func New(o Options) *fiber.App {
 		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 		defer cancel()
 		if err := o.Ready(ctx); err != nil {
-			return problem.New(http.StatusServiceUnavailable, "Not ready", err.Error())
+			// The cause (a database error names hosts and users) goes to the
+			// log; the probe, public, says only that it is not ready.
+			o.Log.ErrorContext(ctx, "not ready", "err", err, "request_id", c.Locals("request_id"))
+			return problem.New(http.StatusServiceUnavailable, "Not ready", "the service is not ready")
 		}
 		return c.JSON(fiber.Map{"status": "ready"})
 	})
-	// A collector that fails once (the process collector reads /proc) must not
-	// blank the whole scrape with a 500: serve the rest and log the error.
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{
-		ErrorHandling: promhttp.ContinueOnError, ErrorLog: scrapeLog{o.Log},
-	})))
 	app.Get("/openapi.json", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, "application/vnd.oai.openapi+json")
 		return c.Send(OpenAPI())
@@ -135,11 +142,6 @@ func bodyLimit(max int, streamed []string) fiber.Handler {
 		return c.Next()
 	}
 }
-
-// scrapeLog passes Prometheus' scrape errors to the service log.
-type scrapeLog struct{ log *slog.Logger }
-
-func (l scrapeLog) Println(v ...any) { l.log.Warn("metrics scrape", "err", fmt.Sprint(v...)) }
 
 var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 
