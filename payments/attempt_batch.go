@@ -16,13 +16,16 @@ import (
 )
 
 // attemptWriter writes new attempts with their "attempt.created" events by
-// group commit: attempts started together go to PostgreSQL in one statement.
-// Each is written only while its order is open; a batch that fails is written
-// again one attempt at a time, where each has its own answer.
+// group commit: attempts started together go to PostgreSQL in one round trip.
+// Each is written only while its order is open and, with a cap (maxOpen > 0),
+// has fewer than maxOpen open attempts, counted with the order's row locked;
+// a batch that fails is written again one attempt at a time, where each has
+// its own answer.
 type attemptWriter struct {
-	pool  *pgxpool.Pool
-	log   *slog.Logger
-	queue *groupcommit.Queue[*attemptJob]
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	queue   *groupcommit.Queue[*attemptJob]
+	maxOpen int
 }
 
 type attemptJob struct {
@@ -31,14 +34,14 @@ type attemptJob struct {
 	res   chan error
 }
 
-func newAttemptWriter(pool *pgxpool.Pool, log *slog.Logger, onBatch func(string, int)) *attemptWriter {
-	w := &attemptWriter{pool: pool, log: log}
+func newAttemptWriter(pool *pgxpool.Pool, log *slog.Logger, onBatch func(string, int), maxOpen int) *attemptWriter {
+	w := &attemptWriter{pool: pool, log: log, maxOpen: maxOpen}
 	w.queue = groupcommit.New(writers, 64, observed("attempts", onBatch, w.write))
 	return w
 }
 
 // insert writes a and its first event, or fails with ErrNotOpen if the order
-// is not open.
+// is not open, or a *TooManyAttemptsError if it has no room for one more.
 func (w *attemptWriter) insert(ctx context.Context, a Attempt, event any) error {
 	raw, err := json.Marshal(event)
 	if err != nil {
@@ -71,24 +74,43 @@ func (w *attemptWriter) write(jobs []*attemptJob) {
 // insertAll writes jobs in one statement and answers each, or answers none and
 // returns the statement's error.
 func (w *attemptWriter) insertAll(ctx context.Context, jobs []*attemptJob) error {
-	written, err := w.insertMany(ctx, jobs)
+	outcomes, err := w.insertMany(ctx, jobs)
 	if err != nil {
 		return fmt.Errorf("insert attempts: %w", err)
 	}
 	for _, j := range jobs {
-		if written[j.a.ID] {
+		switch o := outcomes[j.a.ID]; {
+		case o.written:
 			j.res <- nil
-		} else {
+		case !o.open:
 			j.res <- fmt.Errorf("%w: it closed while the gateway was called", ErrNotOpen)
+		default:
+			var after time.Duration
+			if o.freesAt != nil {
+				after = o.freesAt.Sub(j.a.CreatedAt)
+			}
+			j.res <- &TooManyAttemptsError{Max: w.maxOpen, After: after}
 		}
 	}
 	return nil
 }
 
+// insertOutcome is what became of one attempt of a batch.
+type insertOutcome struct {
+	written, open bool
+	freesAt       *time.Time // when the order's oldest open attempt expires
+}
+
 // insertMany writes new pending attempts and their "attempt.created" events
-// in one statement, each only while its order is open, and returns the ids
-// of those written.
-func (w *attemptWriter) insertMany(ctx context.Context, jobs []*attemptJob) (map[uuid.UUID]bool, error) {
+// in one statement, each only while its order is open and has room, and
+// returns what became of each.
+//
+// With a cap, the statement follows one that locks the orders (in id order,
+// like every path that locks several), in the same implicit transaction (one
+// batch, one round trip): it then counts every open attempt committed before
+// it, and attempts of one order in the batch count each other in turn, so
+// starts racing on one order cannot pass the cap together.
+func (w *attemptWriter) insertMany(ctx context.Context, jobs []*attemptJob) (map[uuid.UUID]insertOutcome, error) {
 	n := len(jobs)
 	var (
 		ids, orders                    = make([]uuid.UUID, n), make([]uuid.UUID, n)
@@ -104,35 +126,55 @@ func (w *attemptWriter) insertMany(ctx context.Context, jobs []*attemptJob) (map
 		redirects[i], qrs[i], actors[i], amounts[i] = a.RedirectURL, a.QRPayload, a.CreatedBy, a.Amount
 		created[i], expires[i], events[i] = a.CreatedAt, a.ExpiresAt, j.event
 	}
-	rows, err := w.pool.Query(ctx, `WITH input AS MATERIALIZED (
-		SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[],
+	b := &pgx.Batch{}
+	if w.maxOpen > 0 {
+		b.Queue(`SELECT 1 FROM orders WHERE id = ANY($1) ORDER BY id FOR UPDATE`, orders)
+	}
+	var out map[uuid.UUID]insertOutcome
+	b.Queue(`WITH input AS MATERIALIZED (
+		SELECT t.*, row_number() OVER (PARTITION BY t.order_id ORDER BY t.n) AS nth
+		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[],
 			$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::jsonb[])
-			AS t(id, order_id, gateway, method, gateway_ref, currency, amount, redirect_url, qr_payload, created_by,
-				created_at, expires_at, event)
+			WITH ORDINALITY AS t(id, order_id, gateway, method, gateway_ref, currency, amount, redirect_url,
+				qr_payload, created_by, created_at, expires_at, event, n)
+	), state AS MATERIALIZED (
+		SELECT i.id,
+			-- A scalar subquery: a lookup by id per attempt, whatever plan is kept.
+			(SELECT o.status FROM orders o WHERE o.id = i.order_id) = 'open' AS open,
+			$14::int <= 0 OR c.open + i.nth <= $14::int AS room, c.frees_at
+		FROM input i LEFT JOIN LATERAL (
+			SELECT count(*) AS open, min(p.expires_at) AS frees_at FROM payment_attempts p
+			WHERE $14::int > 0 AND p.order_id = i.order_id AND p.status = 'pending' AND p.expires_at > i.created_at
+		) c ON true
 	), a AS (
 		INSERT INTO payment_attempts (id, order_id, gateway, method, gateway_ref, currency,
 			amount, status, redirect_url, qr_payload, created_by, created_at, updated_at, expires_at)
-		SELECT id, order_id, gateway, method, gateway_ref, currency, amount, 'pending', nullif(redirect_url, ''),
+		SELECT i.id, order_id, gateway, method, gateway_ref, currency, amount, 'pending', nullif(redirect_url, ''),
 			nullif(qr_payload, ''), created_by, created_at, created_at, expires_at
-		FROM input i
-		-- A scalar subquery: a lookup by id per attempt, whatever plan is kept.
-		WHERE (SELECT o.status FROM orders o WHERE o.id = i.order_id) = 'open'
+		FROM input i JOIN state s ON s.id = i.id
+		WHERE s.open AND s.room
 		RETURNING id
 	), ev AS (
 		INSERT INTO order_events (order_id, type, actor, data)
 		SELECT i.order_id, 'attempt.created', i.created_by, i.event FROM input i JOIN a ON a.id = i.id
 	)
-	SELECT id FROM a`, ids, orders, gws, methods, refs, currencies, amounts, redirects, qrs, actors, created, expires, events)
-	if err != nil {
+	SELECT s.id, a.id IS NOT NULL, s.open, s.frees_at FROM state s LEFT JOIN a ON a.id = s.id`,
+		ids, orders, gws, methods, refs, currencies, amounts, redirects, qrs, actors, created, expires, events,
+		w.maxOpen).Query(func(rows pgx.Rows) error {
+		out = make(map[uuid.UUID]insertOutcome, n)
+		var (
+			id uuid.UUID
+			o  insertOutcome
+		)
+		_, err := pgx.ForEachRow(rows, []any{&id, &o.written, &o.open, &o.freesAt}, func() error {
+			out[id] = o
+			o.freesAt = nil // pgx would scan the next row into the same time.Time
+			return nil
+		})
+		return err
+	})
+	if err := w.pool.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
-	}
-	written, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[uuid.UUID]bool, len(written))
-	for _, id := range written {
-		out[id] = true
 	}
 	return out, nil
 }

@@ -48,6 +48,9 @@ type FlowConfig struct {
 	CallTimeout time.Duration
 	// OnCallback, if set, is told how each callback was answered (metrics).
 	OnCallback func(gateway string, ack gateways.Ack)
+	// MaxOpenAttempts is how many open (pending, unexpired) attempts an
+	// order may have at once; 0 is no cap. One more is ErrTooManyAttempts.
+	MaxOpenAttempts int
 }
 
 func (c FlowConfig) withDefaults() FlowConfig {
@@ -101,7 +104,7 @@ type Flow struct {
 func NewFlow(svc *Service, router *gateways.Router, cfg FlowConfig) *Flow {
 	f := &Flow{svc: svc, pool: svc.pool, router: router, cfg: cfg.withDefaults(), log: svc.log}
 	f.rec = newRecorder(f)
-	f.attempts = newAttemptWriter(f.pool, f.log, svc.cfg.OnBatch)
+	f.attempts = newAttemptWriter(f.pool, f.log, svc.cfg.OnBatch, f.cfg.MaxOpenAttempts)
 	return f
 }
 
@@ -128,6 +131,12 @@ func (f *Flow) returnURL(gateway string, attempt uuid.UUID) string {
 // its status job comes later, from FollowPending, if no callback settled it
 // first. actor is who asked (an API key's Actor(), or "citizen" for the pay
 // page).
+//
+// An order with MaxOpenAttempts open attempts gets a *TooManyAttemptsError
+// before any gateway is called. The cap holds under concurrency too: the
+// attempt is written only if, counted under the order's row lock, there is
+// still room (starts racing past the check may each have called a gateway;
+// those over the cap are not recorded and their pay links never given out).
 func (f *Flow) StartAttempt(ctx context.Context, o Order, actor string, req AttemptRequest) (Attempt, error) {
 	if !req.Method.Valid() {
 		return Attempt{}, problem.Invalid("method", "one of card, internet_banking, qr, ewallet, bank_transfer")
@@ -136,6 +145,9 @@ func (f *Flow) StartAttempt(ctx context.Context, o Order, actor string, req Atte
 		return Attempt{}, fmt.Errorf("order %s: %w: it is %s", o.ID, ErrNotOpen, o.Status)
 	}
 	now := f.now()
+	if err := f.roomForAttempt(ctx, o.ID, now); err != nil {
+		return Attempt{}, fmt.Errorf("order %s: %w", o.ID, err)
+	}
 	a := Attempt{
 		ID: uuid.Must(uuid.NewV7()), OrderID: o.ID, Method: req.Method, Currency: o.Currency, Amount: o.Total,
 		Status: AttemptPending, CreatedBy: actor, CreatedAt: now, UpdatedAt: now,
@@ -151,6 +163,27 @@ func (f *Flow) StartAttempt(ctx context.Context, o Order, actor string, req Atte
 		return Attempt{}, fmt.Errorf("order %s: record attempt: %w", o.ID, err)
 	}
 	return a, nil
+}
+
+// roomForAttempt is nil when the order has fewer than MaxOpenAttempts open
+// attempts, and otherwise a *TooManyAttemptsError.
+func (f *Flow) roomForAttempt(ctx context.Context, orderID uuid.UUID, now time.Time) error {
+	max := f.cfg.MaxOpenAttempts
+	if max <= 0 {
+		return nil
+	}
+	var (
+		open    int
+		freesAt *time.Time
+	)
+	if err := f.pool.QueryRow(ctx, `SELECT count(*), min(expires_at) FROM payment_attempts
+		WHERE order_id = $1 AND status = 'pending' AND expires_at > $2`, orderID, now).Scan(&open, &freesAt); err != nil {
+		return fmt.Errorf("count open attempts: %w", err)
+	}
+	if open < max {
+		return nil
+	}
+	return &TooManyAttemptsError{Max: max, After: freesAt.Sub(now)}
 }
 
 // create asks a gateway to start the attempt, failing over to the other

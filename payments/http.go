@@ -28,6 +28,7 @@ var HTTPErrors = []problem.Mapping{
 	{Err: ErrMethodUnavailable, Status: http.StatusUnprocessableEntity, Title: "Payment method unavailable"},
 	{Err: ErrGatewayRefused, Status: http.StatusUnprocessableEntity, Title: "Refused by the gateway"},
 	{Err: ErrGatewayUnavailable, Status: http.StatusServiceUnavailable, Title: "Gateway unavailable"},
+	{Err: ErrTooManyAttempts, Status: http.StatusTooManyRequests, Title: "Too many attempts"},
 	{Err: ErrNotRefundable, Status: http.StatusConflict, Title: "Nothing to refund"},
 	{Err: ErrRefundableChanged, Status: http.StatusConflict, Title: "Refundable amount changed"},
 }

@@ -204,6 +204,7 @@ func start(ctx context.Context, s *benchutil.Scratch) (*bench, error) {
 
 	cfg := config.Defaults(s.URL)
 	cfg.PublicURL, cfg.LogLevel, cfg.Paying, cfg.Recon.Cutoff = b.appURL, "error", config.DemoPaying(b.simURL), "off"
+	cfg.Limits = cfg.Limits.Unlimited() // one client address, one key, thousands of requests a second
 	a, err := app.New(ctx, cfg, s.Pool, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		return nil, err

@@ -81,6 +81,9 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.RiverWorkers}},
 		errors:  append([]problem.Mapping(nil), auth.HTTPErrors...),
 	}
+	if _, err := server.ParseProxies(cfg.Limits.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("app: CIVICPAY_TRUSTED_PROXIES: %w", err)
+	}
 	a.Keys = auth.NewStore(pool)
 	w.api = append(w.api, auth.NewHandler(a.Keys))
 	for _, wire := range []func(context.Context, *wiring) error{a.wireWebhooks, a.wireLedger, a.wireOrders, a.wirePaying, a.wirePages, a.wireRecon} {
@@ -108,7 +111,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	a.HTTP = server.New(server.Options{
 		Log:           log,
 		Metrics:       a.Metrics,
-		Auth:          auth.NewAuthenticator(a.Keys, cfg.AuthCacheTTL),
+		Auth:          auth.NewAuthenticator(a.Keys, cfg.AuthCacheTTL).CacheFailures(cfg.Limits.AuthFailCacheTTL),
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		Ready:         a.ready,
 		HSTS:          strings.HasPrefix(cfg.PublicURL, "https://"),
@@ -116,6 +119,12 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		Public:        w.public,
 		Errors:        w.errors,
 		StreamedPaths: w.streamed,
+		Limits: server.Limits{
+			PerIP: cfg.Limits.RatePerIP, PerKey: cfg.Limits.RatePerKey,
+			TrustedProxies: cfg.Limits.TrustedProxies, ProxyHeader: cfg.Limits.ProxyHeader,
+			ReadTimeout: cfg.Limits.ReadTimeout, IdleTimeout: cfg.Limits.IdleTimeout,
+			UploadReadTimeout: cfg.Limits.UploadReadTimeout,
+		},
 	})
 	return a, nil
 }
@@ -141,6 +150,10 @@ func (a *App) ready(ctx context.Context) error {
 // cancelled, then shuts down gracefully: in-flight requests finish, River
 // finishes running jobs.
 func (a *App) Run(ctx context.Context, ln, metricsLn net.Listener) error {
+	ln, err := server.LimitConns(ln, a.Config.Limits.MaxConnsPerIP, a.Config.Limits.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
 	if err := a.River.Start(ctx); err != nil {
 		return fmt.Errorf("app: start river: %w", err)
 	}

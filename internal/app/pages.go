@@ -5,7 +5,10 @@ import (
 	"crypto/rand"
 	"fmt"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/ratelimit"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/pages"
 )
@@ -26,7 +29,12 @@ func (a *App) wirePages(_ context.Context, w *wiring) error {
 		old = append(old, []byte(s))
 	}
 	h, err := pages.New(pages.Deps{Orders: a.Orders, Attempts: citizenFlow{a.Paying}, Breakers: a.Gateways, Catalogue: a.Catalog},
-		pages.Config{PublicURL: a.Config.PublicURL, ReceiptSecret: secret, OldReceiptSecrets: old, Log: a.Log})
+		pages.Config{PublicURL: a.Config.PublicURL, ReceiptSecret: secret, OldReceiptSecrets: old, Log: a.Log, Guards: []fiber.Handler{
+			ratelimit.New(ratelimit.Rule{Name: "per client IP on the citizen pages", Max: a.Config.Limits.PagesPerIP,
+				Key: ratelimit.ClientIP}),
+			ratelimit.New(ratelimit.Rule{Name: "per payment reference", Max: a.Config.Limits.PagesPerRef,
+				Key: pages.ReferenceKey}),
+		}})
 	if err != nil {
 		return fmt.Errorf("app: citizen pages: %w", err)
 	}

@@ -52,7 +52,7 @@ func (a *App) wirePaying(_ context.Context, w *wiring) error {
 		PublicURL: a.Config.PublicURL, AttemptTTL: cfg.AttemptTTL,
 		StatusPollDelay: cfg.StatusPollDelay, StatusPollMax: cfg.StatusPollMax,
 		RefundRetry: cfg.RefundRetry, RefundRetryMax: cfg.RefundRetryMax, RefundMaxTries: cfg.RefundMaxTries,
-		OnCallback: m.callback,
+		OnCallback: m.callback, MaxOpenAttempts: a.Config.Limits.MaxOpenAttempts,
 	})
 	river.AddWorker(w.workers, &payments.AttemptStatusWorker{Flow: a.Paying})
 	river.AddWorker(w.workers, &payments.RefundWorker{Flow: a.Paying})

@@ -190,14 +190,31 @@ func (s *Store) Revoke(ctx context.Context, idOrPrefix string) (Key, error) {
 	return k, nil
 }
 
+// split checks a presented key's shape — "cpk_", 12 lowercase hex digits,
+// "_", 32 base64url characters, as Create makes them — before any lookup.
 func split(presented string) (prefix, secret string, ok bool) {
 	rest, found := strings.CutPrefix(presented, "cpk_")
 	if !found {
 		return "", "", false
 	}
 	prefix, secret, found = strings.Cut(rest, "_")
-	if !found || len(prefix) != 12 || len(secret) < 16 || len(secret) > 128 {
+	if !found || len(prefix) != 12 || len(secret) != 32 || !all(prefix, isLowerHex) || !all(secret, isBase64URL) {
 		return "", "", false
 	}
 	return prefix, secret, true
+}
+
+func all(s string, ok func(byte) bool) bool {
+	for i := range len(s) {
+		if !ok(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isLowerHex(b byte) bool { return '0' <= b && b <= '9' || 'a' <= b && b <= 'f' }
+
+func isBase64URL(b byte) bool {
+	return 'A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '-' || b == '_'
 }

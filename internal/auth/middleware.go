@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"sync"
@@ -17,12 +18,25 @@ const principalKey = "auth.principal"
 // Authenticator authenticates requests, caching verified keys briefly so a busy
 // portal does not pay a database round trip per request. A revoked key stops
 // working within CacheTTL.
+//
+// Failures cost no query either: a key not shaped like one is refused before
+// any lookup, and a well-formed key that failed (unknown, revoked, wrong
+// secret) is remembered as failed for the failure TTL (DefaultFailureTTL).
 type Authenticator struct {
 	store    *Store
 	cacheTTL time.Duration
+	failTTL  time.Duration
 	mu       sync.Mutex
 	cache    map[string]cached
+	failed   map[string]time.Time // key → until when it is refused without a query
 }
+
+// DefaultFailureTTL is how long a failed key is remembered unless
+// CacheFailures says otherwise.
+const DefaultFailureTTL = 5 * time.Second
+
+// maxCached bounds each cache; a full one is emptied and refills.
+const maxCached = 10000
 
 type cached struct {
 	p       Principal
@@ -31,7 +45,15 @@ type cached struct {
 
 // NewAuthenticator returns an authenticator; ttl 0 disables the cache.
 func NewAuthenticator(store *Store, ttl time.Duration) *Authenticator {
-	return &Authenticator{store: store, cacheTTL: ttl, cache: map[string]cached{}}
+	return &Authenticator{store: store, cacheTTL: ttl, failTTL: DefaultFailureTTL, cache: map[string]cached{},
+		failed: map[string]time.Time{}}
+}
+
+// CacheFailures sets how long a failed key is refused without a query (0:
+// every attempt is looked up) and returns a.
+func (a *Authenticator) CacheFailures(ttl time.Duration) *Authenticator {
+	a.failTTL = ttl
+	return a
 }
 
 // Middleware requires a valid key in `Authorization: Bearer <key>` and stores the
@@ -63,22 +85,35 @@ func (a *Authenticator) Middleware() fiber.Handler {
 }
 
 func (a *Authenticator) authenticate(c *fiber.Ctx, key string) (Principal, error) {
+	if _, _, ok := split(key); !ok {
+		return Principal{}, ErrUnauthorized
+	}
 	now := time.Now()
-	if a.cacheTTL > 0 {
-		a.mu.Lock()
-		e, ok := a.cache[key]
-		a.mu.Unlock()
-		if ok && now.Before(e.expires) {
-			return e.p, nil
-		}
+	a.mu.Lock()
+	e, ok := a.cache[key]
+	until, failed := a.failed[key]
+	a.mu.Unlock()
+	if a.cacheTTL > 0 && ok && now.Before(e.expires) {
+		return e.p, nil
+	}
+	if failed && now.Before(until) {
+		return Principal{}, ErrUnauthorized
 	}
 	p, err := a.store.Authenticate(c.UserContext(), key)
+	if errors.Is(err, ErrUnauthorized) && a.failTTL > 0 {
+		a.mu.Lock()
+		if len(a.failed) >= maxCached {
+			a.failed = map[string]time.Time{}
+		}
+		a.failed[strings.Clone(key)] = now.Add(a.failTTL)
+		a.mu.Unlock()
+	}
 	if err != nil {
 		return Principal{}, err
 	}
 	if a.cacheTTL > 0 {
 		a.mu.Lock()
-		if len(a.cache) > 10000 { // bound memory: drop everything, it refills
+		if len(a.cache) >= maxCached { // bound memory: drop everything, it refills
 			a.cache = map[string]cached{}
 		}
 		a.cache[strings.Clone(key)] = cached{p: p, expires: now.Add(a.cacheTTL)}

@@ -81,6 +81,56 @@ type Config struct {
 	Paying Paying
 
 	Recon Recon
+
+	Limits Limits
+}
+
+// Limits are the abuse controls (README "Security"). A rate limit of 0 turns
+// that limit off; rates are per minute and per process.
+type Limits struct {
+	// RatePerKey bounds each API key's requests (after authentication).
+	RatePerKey int `env:"CIVICPAY_RATE_LIMIT_PER_KEY" envDefault:"6000"`
+	// RatePerIP bounds each client IP's requests (before authentication):
+	// every request outside /v1, and the failed ones (status >= 400) under
+	// /v1, whose successful requests count against their key instead.
+	// Gateway callbacks (signature-checked) and the probes are not counted.
+	RatePerIP int `env:"CIVICPAY_RATE_LIMIT_PER_IP" envDefault:"1200"`
+	// PagesPerIP and PagesPerRef bound the citizen pages (/pay, /return,
+	// /receipts) per client IP and per payment reference.
+	PagesPerIP  int `env:"CIVICPAY_RATE_LIMIT_PAGES_PER_IP" envDefault:"300"`
+	PagesPerRef int `env:"CIVICPAY_RATE_LIMIT_PAGES_PER_REF" envDefault:"60"`
+	// MaxOpenAttempts is how many pending, unexpired payment attempts one
+	// order may have; starting one more is a 429 with no call to a gateway.
+	MaxOpenAttempts int `env:"CIVICPAY_MAX_OPEN_ATTEMPTS" envDefault:"5"`
+	// MaxConnsPerIP caps concurrent TCP connections per peer address
+	// (trusted proxies are exempt); 0 is no cap.
+	MaxConnsPerIP int `env:"CIVICPAY_MAX_CONNS_PER_IP" envDefault:"256"`
+	// TrustedProxies are the reverse proxies' addresses or CIDRs whose
+	// ProxyHeader names the client. Empty: the client is the TCP peer and no
+	// header is believed.
+	TrustedProxies []string `env:"CIVICPAY_TRUSTED_PROXIES" envSeparator:","`
+	// ProxyHeader carries the client's address from a trusted proxy, which
+	// must overwrite it (nginx: proxy_set_header X-Real-IP $remote_addr).
+	ProxyHeader string `env:"CIVICPAY_PROXY_HEADER" envDefault:"X-Real-IP"`
+	// ReadTimeout bounds reading a request's headers and body (and a new
+	// connection's first request); IdleTimeout a keep-alive connection's wait
+	// for its next request. UploadReadTimeout replaces ReadTimeout for the
+	// body of a statement upload.
+	ReadTimeout       time.Duration `env:"CIVICPAY_READ_TIMEOUT" envDefault:"10s"`
+	IdleTimeout       time.Duration `env:"CIVICPAY_IDLE_TIMEOUT" envDefault:"30s"`
+	UploadReadTimeout time.Duration `env:"CIVICPAY_UPLOAD_READ_TIMEOUT" envDefault:"30m"`
+	// AuthFailCacheTTL is how long a well-formed but unknown or revoked API
+	// key is remembered as failed (no database query when it comes again).
+	AuthFailCacheTTL time.Duration `env:"CIVICPAY_AUTH_FAIL_CACHE_TTL" envDefault:"5s"`
+}
+
+// Unlimited turns off the rate limits and the connection cap: for
+// benchmarks, which drive thousands of requests a second from one address
+// with one key. The timeouts and the open-attempt cap (a rule per order,
+// whose cost the benchmarks should measure) stay.
+func (l Limits) Unlimited() Limits {
+	l.RatePerKey, l.RatePerIP, l.PagesPerIP, l.PagesPerRef, l.MaxConnsPerIP = 0, 0, 0, 0, 0
+	return l
 }
 
 // Recon configures reconciliation (package reconciliation). In {gateway} and

@@ -177,3 +177,21 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+func TestLoadReadsLimits(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://x@127.0.0.1/db")
+	t.Setenv("CIVICPAY_TRUSTED_PROXIES", "10.0.0.0/8,192.0.2.1")
+	t.Setenv("CIVICPAY_RATE_LIMIT_PER_IP", "0")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := c.Limits
+	if l.RatePerKey != 6000 || l.RatePerIP != 0 || l.MaxOpenAttempts != 5 || len(l.TrustedProxies) != 2 ||
+		l.ProxyHeader != "X-Real-IP" || l.ReadTimeout != 10*time.Second || l.UploadReadTimeout != 30*time.Minute ||
+		l.AuthFailCacheTTL != 5*time.Second {
+		t.Fatalf("limits %+v", l)
+	}
+	if u := l.Unlimited(); u.RatePerKey != 0 || u.MaxConnsPerIP != 0 || u.MaxOpenAttempts != 5 || u.ReadTimeout != l.ReadTimeout {
+		t.Fatalf("unlimited %+v", u)
+	}
+}

@@ -12,8 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -66,6 +69,13 @@ func BadRequest(field, format string, args ...any) *Problem {
 		Detail: field + ": " + d, Errors: []FieldError{{Field: field, Detail: d}}}
 }
 
+// RetryAfterer is an error that says when to try again: Handler sends it as
+// Retry-After (whole seconds, rounded up).
+type RetryAfterer interface {
+	error
+	RetryAfter() time.Duration
+}
+
 // Mapping says which HTTP status and title a domain error (matched with errors.Is) gets.
 type Mapping struct {
 	Err    error
@@ -86,6 +96,10 @@ func Handler(log *slog.Logger, mappings ...Mapping) fiber.ErrorHandler {
 		}
 		if p.Status >= 500 {
 			log.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Path(), "status", p.Status, "err", err, "request_id", p.RequestID)
+		}
+		var ra RetryAfterer
+		if errors.As(err, &ra) {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(ra.RetryAfter().Seconds()))))
 		}
 		c.Set(fiber.HeaderContentType, ContentType)
 		return c.Status(p.Status).JSON(p, ContentType)

@@ -6,6 +6,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -19,10 +20,12 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/valyala/fasthttp"
 
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/metrics"
 	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/ratelimit"
 )
 
 // Router is anything that mounts routes (every domain package's Handler).
@@ -48,8 +51,48 @@ type Options struct {
 	HSTS bool
 	// StreamedPaths are route prefixes (statement uploads) whose handlers read
 	// the request body as a stream and enforce their own, larger limit; every
-	// other route keeps MaxBodyBytes.
+	// other route keeps MaxBodyBytes. A POST to one of them has
+	// Limits.UploadReadTimeout to send its body.
 	StreamedPaths []string
+	// Limits are the abuse controls.
+	Limits Limits
+}
+
+// Limits are the server's abuse controls. A rate of 0 turns that limit off;
+// a timeout of 0 takes the default shown.
+type Limits struct {
+	// PerIP bounds each client IP's requests a minute, before authentication:
+	// every request outside /v1 but the gateways' callbacks (which carry
+	// their signatures and come in bursts) and the probes; under /v1 only
+	// those that fail (status >= 400: unknown keys, forbidden, malformed), the
+	// successful ones counting against their key.
+	PerIP int
+	// PerKey bounds each API key's requests a minute (by key prefix).
+	PerKey int
+	// TrustedProxies (addresses or CIDRs) may name the client in
+	// ProxyHeader; the client of any other peer is the peer itself.
+	TrustedProxies []string
+	ProxyHeader    string // default X-Real-IP
+	// ReadTimeout bounds a new connection's wait for its request and reading
+	// any request's headers and body (default 10s); IdleTimeout a keep-alive
+	// connection's wait for the next request (default 30s). A POST to a
+	// StreamedPaths route gets UploadReadTimeout (default 30m) for its body.
+	ReadTimeout, IdleTimeout, UploadReadTimeout time.Duration
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&l.ReadTimeout, 10*time.Second)
+	def(&l.IdleTimeout, 30*time.Second)
+	def(&l.UploadReadTimeout, 30*time.Minute)
+	if l.ProxyHeader == "" {
+		l.ProxyHeader = "X-Real-IP"
+	}
+	return l
 }
 
 // New builds the Fiber app.
@@ -58,6 +101,7 @@ func New(o Options) *fiber.App {
 		o.MaxBodyBytes = 1 << 20
 	}
 	errorHandler := problem.Handler(o.Log, o.Errors...)
+	lim := o.Limits.withDefaults()
 	app := fiber.New(fiber.Config{
 		AppName:               "civicpay",
 		DisableStartupMessage: true,
@@ -66,10 +110,19 @@ func New(o Options) *fiber.App {
 		// of hundreds of megabytes never sits in memory; bodyLimit below keeps
 		// MaxBodyBytes on every route that does not stream.
 		StreamRequestBody: true,
-		ReadTimeout:       5 * time.Minute,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorHandler:      errorHandler,
+		// fasthttp arms ReadTimeout when a connection opens (its first request
+		// must arrive whole within it: no slowloris) and again at each later
+		// request's first byte; uploadTimeout below lengthens it for the body
+		// of a statement upload only.
+		ReadTimeout:  lim.ReadTimeout,
+		WriteTimeout: 60 * time.Second,
+		IdleTimeout:  lim.IdleTimeout,
+		ErrorHandler: errorHandler,
+		// c.IP() is the TCP peer unless the peer is a trusted proxy.
+		ProxyHeader:             proxyHeader(lim),
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          lim.TrustedProxies,
+		EnableIPValidation:      true,
 	})
 	// First, so every response carries it, errors included.
 	if o.HSTS {
@@ -78,10 +131,12 @@ func New(o Options) *fiber.App {
 			return c.Next()
 		})
 	}
+	app.Server().HeaderReceived = uploadTimeout(o.StreamedPaths, lim.UploadReadTimeout)
 	// Order matters: errors are turned into problem+json inside accessLog, so the
 	// log line and the metrics see the status the client gets; recover sits
 	// innermost so a panic becomes a logged 500, never a dropped connection.
-	app.Use(requestID(), o.Metrics.Middleware(), accessLog(o.Log, errorHandler), recover.New(),
+	app.Use(requestID(), o.Metrics.Middleware(), accessLog(o.Log, errorHandler, o.StreamedPaths), recover.New(),
+		ratelimit.New(ratelimit.Rule{Name: "per client IP", Max: lim.PerIP, Key: publicIP}),
 		bodyLimit(o.MaxBodyBytes, o.StreamedPaths))
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
@@ -104,7 +159,12 @@ func New(o Options) *fiber.App {
 	for _, r := range o.Public {
 		r.Routes(app)
 	}
-	v1 := app.Group("/v1", o.Auth.Middleware())
+	// Under /v1 the client IP's failures are counted (after resolveErrors has
+	// written them), then the key's requests once it is known.
+	v1 := app.Group("/v1",
+		ratelimit.New(ratelimit.Rule{Name: "per client IP", Max: lim.PerIP, Key: ratelimit.ClientIP, OnlyFailures: true}),
+		resolveErrors(errorHandler), o.Auth.Middleware(),
+		ratelimit.New(ratelimit.Rule{Name: "per API key", Max: lim.PerKey, Key: keyPrefix}))
 	for _, r := range o.API {
 		r.Routes(v1)
 	}
@@ -114,16 +174,66 @@ func New(o Options) *fiber.App {
 	return app
 }
 
+// proxyHeader is the header naming the client, or none without trusted proxies.
+func proxyHeader(l Limits) string {
+	if len(l.TrustedProxies) == 0 {
+		return ""
+	}
+	return l.ProxyHeader
+}
+
+// publicIP keys the per-IP limit outside /v1 (which has its own), and skips
+// the gateways' callbacks and the probes.
+func publicIP(c *fiber.Ctx) string {
+	p := c.Path()
+	switch {
+	case strings.HasPrefix(p, "/v1/"), p == "/v1", strings.HasPrefix(p, "/callbacks/"),
+		p == "/healthz", p == "/readyz", p == "/metrics":
+		return ""
+	}
+	return ratelimit.ClientIP(c)
+}
+
+// keyPrefix keys the per-key limit: the authenticated key's prefix.
+func keyPrefix(c *fiber.Ctx) string { return auth.FromCtx(c).Prefix }
+
+// resolveErrors writes the error of the handlers after it as problem+json at
+// once, so that the middleware before it sees the status the client gets.
+func resolveErrors(errorHandler fiber.ErrorHandler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := c.Next(); err != nil {
+			return errorHandler(c, err)
+		}
+		return nil
+	}
+}
+
+// uploadTimeout gives a POST to a streamed route (a statement upload) d to
+// send its body, from the end of its headers: fasthttp's per-request read
+// deadline. Every other request keeps the server's ReadTimeout.
+func uploadTimeout(streamed []string, d time.Duration) func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+	return func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		if !h.IsPost() {
+			return fasthttp.RequestConfig{}
+		}
+		path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
+		for _, p := range streamed {
+			if bytes.HasPrefix(path, []byte(p)) {
+				return fasthttp.RequestConfig{ReadTimeout: d}
+			}
+		}
+		return fasthttp.RequestConfig{}
+	}
+}
+
 // bodyLimit refuses bodies over max (413) on every route but the streamed ones,
 // reading a streamed body into memory only up to max.
 func bodyLimit(max int, streamed []string) fiber.Handler {
 	tooLarge := problem.New(http.StatusRequestEntityTooLarge, "Request Entity Too Large",
 		fmt.Sprintf("the body may be at most %d bytes", max))
 	return func(c *fiber.Ctx) error {
-		for _, p := range streamed {
-			if strings.HasPrefix(c.Path(), p) {
-				return c.Next()
-			}
+		if isStreamed(c.Path(), streamed) {
+			return c.Next()
 		}
 		req := c.Request()
 		if req.Header.ContentLength() > max {
@@ -141,6 +251,15 @@ func bodyLimit(max int, streamed []string) fiber.Handler {
 		}
 		return c.Next()
 	}
+}
+
+func isStreamed(path string, streamed []string) bool {
+	for _, p := range streamed {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
@@ -164,7 +283,11 @@ func requestID() fiber.Handler {
 
 // accessLog writes one JSON line per request. It logs the path but never the
 // query string, headers or body (keys, signatures and national IDs live there).
-func accessLog(log *slog.Logger, errorHandler fiber.ErrorHandler) fiber.Handler {
+//
+// A refused upload (status >= 400 on a streamed route) closes its connection,
+// so fasthttp does not wait, under the long upload timeout, for the rest of a
+// body nobody will read.
+func accessLog(log *slog.Logger, errorHandler fiber.ErrorHandler, streamed []string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		if err := c.Next(); err != nil {
@@ -173,6 +296,9 @@ func accessLog(log *slog.Logger, errorHandler fiber.ErrorHandler) fiber.Handler 
 			}
 		}
 		status := c.Response().StatusCode()
+		if status >= 400 && c.Method() == fiber.MethodPost && isStreamed(c.Path(), streamed) {
+			c.Response().SetConnectionClose()
+		}
 		lvl, ctx := level(status), c.UserContext()
 		if !log.Enabled(ctx, lvl) { // build nothing for a line that is not written
 			return nil

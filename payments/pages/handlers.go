@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,12 +128,16 @@ func (h *Handler) start(c *fiber.Ctx) error {
 		return h.payForm(r, o, http.StatusServiceUnavailable, "err.unavailable")
 	}
 	started, err := h.deps.Attempts.Start(r.ctx, o, StartRequest{Choice: choice, ClientIP: c.IP(), Locale: r.v.Lang})
+	var tooMany *payments.TooManyAttemptsError
 	switch {
 	case errors.Is(err, payments.ErrNotOpen):
 		if fresh, lerr := h.order(r); lerr == nil {
 			o = fresh
 		}
 		return h.payForm(r, o, http.StatusConflict, "")
+	case errors.As(err, &tooMany):
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(tooMany.RetryAfter().Seconds()))))
+		return h.payForm(r, o, http.StatusTooManyRequests, "err.attempts")
 	case errors.Is(err, gateways.ErrNoGateway) || gateways.IsUnavailable(err):
 		return h.payForm(r, o, http.StatusServiceUnavailable, "err.unavailable")
 	case err != nil:

@@ -134,6 +134,7 @@ var messages = map[string]message{
 	"err.choose":      {"Vui lòng chọn một phương thức thanh toán.", "Please choose a payment method."},
 	"err.unavailable": {"Phương thức này tạm thời không khả dụng. Vui lòng chọn phương thức khác.", "That payment method is temporarily unavailable. Please choose another."},
 	"err.start":       {"Chưa thể bắt đầu thanh toán. Vui lòng thử lại.", "We could not start the payment. Please try again."},
+	"err.attempts":    {"Đã có quá nhiều lần thanh toán đang chờ cho khoản này. Vui lòng hoàn tất một lần đang chờ hoặc thử lại sau ít phút.", "Too many payments are already waiting for this order. Please finish one of them, or try again in a few minutes."},
 
 	"closed.paid":      {"Khoản này đã được thanh toán.", "This has already been paid."},
 	"closed.cancelled": {"Yêu cầu thanh toán này đã bị hủy lúc %s nên không thể thanh toán.", "This payment request was cancelled at %s and can no longer be paid."},

@@ -27,6 +27,7 @@ import (
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/catalogue"
+	"github.com/civicpay/civicpay/payments/reference"
 )
 
 // Orders finds an order by its payment reference, with no access check; an
@@ -124,6 +125,9 @@ type Config struct {
 	Timeout time.Duration
 	// Log receives unexpected errors (never national IDs or secrets); default slog.Default().
 	Log *slog.Logger
+	// Guards run before every page, in order: the rate limits per client IP
+	// and per reference (ReferenceKey keys the latter).
+	Guards []fiber.Handler
 }
 
 // MinSecretLen is the shortest ReceiptSecret New accepts.
@@ -169,9 +173,27 @@ func New(deps Deps, cfg Config) (*Handler, error) {
 
 // Routes mounts the pages on r, at the root and with no API key.
 func (h *Handler) Routes(r fiber.Router) {
-	r.Get("/pay/:ref", h.pay)
-	r.Post("/pay/:ref", h.start)
-	r.Get("/return/:ref", h.returnPage)
-	r.Get("/receipts/:ref", h.receipt)
-	r.Get("/receipts/:ref/verify", h.verify)
+	guarded := func(page fiber.Handler) []fiber.Handler {
+		return append(append([]fiber.Handler(nil), h.cfg.Guards...), page)
+	}
+	r.Get("/pay/:ref", guarded(h.pay)...)
+	r.Post("/pay/:ref", guarded(h.start)...)
+	r.Get("/return/:ref", guarded(h.returnPage)...)
+	r.Get("/receipts/:ref", guarded(h.receipt)...)
+	r.Get("/receipts/:ref/verify", guarded(h.verify)...)
+}
+
+// ReferenceKey is the page's payment reference, normalised ("RF18 1234…"
+// and "rf181234…" are one), or "" when the path holds none: a key for
+// limiting requests per reference.
+func ReferenceKey(c *fiber.Ctx) string {
+	raw, err := url.PathUnescape(c.Params("ref"))
+	if err != nil {
+		return ""
+	}
+	ref, err := reference.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return ref
 }

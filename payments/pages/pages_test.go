@@ -584,7 +584,7 @@ func TestMessagesComplete(t *testing.T) {
 		used["method."+string(m)] = true
 	}
 	for _, k := range []string{"e400.title", "e400.body", "e404.title", "e404.body", "e404.receipt", "e500.title", "e500.body",
-		"err.choose", "err.unavailable", "err.start", "closed.paid", "closed.cancelled", "closed.expired", "method.via",
+		"err.choose", "err.unavailable", "err.start", "err.attempts", "closed.paid", "closed.cancelled", "closed.expired", "method.via",
 		"pay.title", "qr.title", "qr.label", "return.title", "receipt.title", "verify.title"} {
 		used[k] = true
 	}
