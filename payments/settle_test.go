@@ -1,6 +1,7 @@
 package payments_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -8,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/gateways/momo"
 	"github.com/civicpay/civicpay/gateways/vnpay"
 	"github.com/civicpay/civicpay/internal/apptest"
@@ -157,4 +161,42 @@ func TestBadlySignedStatusAnswerDoesNotPay(t *testing.T) {
 	pay(t, e, a, gatewaysim.PaySuccess)
 	eventually(t, "attempt expired", func() bool { return getOrder(t, e, o.ID).Attempts[0].Status == "expired" })
 	checkUnpaid(t, e, o)
+}
+
+// TestBankTransferPaysByReferenceOnlyFromTheStatement: a transfer to an order
+// that has no attempt is found by its payment reference only when the bank
+// statement reports it (RecordTransfer, reconciliation's bank credits): the
+// same result given as VietQR's callback or status answer (RecordResult)
+// names no attempt and pays nothing. A credit in another currency is no
+// payment either.
+func TestBankTransferPaysByReferenceOnlyFromTheStatement(t *testing.T) {
+	t.Parallel()
+	e := apptest.NewWithSim(t)
+	ctx := context.Background()
+	o := newOrder(t, e, false)
+	credit := gateways.Result{GatewayRef: o.Reference, GatewayTxnID: "FT100", Amount: decimal.NewFromInt(200000),
+		Currency: "VND", Status: gateways.StatusSucceeded, Code: "BOOK"}
+
+	if ack, err := e.App.Paying.RecordResult(ctx, "vietqr", credit, "gateway:vietqr"); err != nil || ack != gateways.AckNotFound {
+		t.Fatalf("RecordResult by payment reference = %v, %v; want not found", ack, err)
+	}
+	checkUnpaid(t, e, o)
+
+	usd := credit
+	usd.Currency, usd.GatewayTxnID = "USD", "FT101"
+	if ack, err := e.App.Paying.RecordTransfer(ctx, usd, "system:reconciliation"); err != nil || ack != gateways.AckAmountMismatch {
+		t.Fatalf("credit in USD = %v, %v; want amount mismatch", ack, err)
+	}
+	checkUnpaid(t, e, o)
+
+	if ack, err := e.App.Paying.RecordTransfer(ctx, credit, "system:reconciliation"); err != nil || ack != gateways.AckOK {
+		t.Fatalf("credit = %v, %v; want ok", ack, err)
+	}
+	got := getOrder(t, e, o.ID)
+	if got.Status != "paid" || len(got.Attempts) != 1 || got.Attempts[0].Gateway != "vietqr" || got.Attempts[0].GatewayTxn != "FT100" {
+		t.Fatalf("after the credit: %+v", got)
+	}
+	if n := ledgerEntries(t, e, o.ID); n["payment"] != 1 {
+		t.Fatalf("ledger entries %v", n)
+	}
 }
