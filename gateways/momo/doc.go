@@ -23,6 +23,6 @@
 // gateways.ErrBadSignature, never a result. The query answer's field list
 // is unconfirmed (see [QueryResponse.SignatureFields]). The answers to create
 // and refund are signed too, over field lists our protocol notes do not
-// give; they are not verified, and neither changes a payment's state (a
-// refund's outcome is confirmed by the status of the refund).
+// give; they are not verified (neither can pay an order; a refund's answer
+// can mark the refund done).
 package momo
