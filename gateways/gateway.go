@@ -71,10 +71,16 @@ type CreateResult struct {
 }
 
 // Result is the outcome of a callback or a status query.
+//
+// Currency is the currency of Amount as the protocol carries it or, where it
+// carries none, the one the merchant contract is in ("VND" for the
+// Vietnamese gateways); each adapter says which. The payment flow refuses a
+// result whose currency is not the attempt's as it refuses another amount.
 type Result struct {
 	GatewayRef   string          // wire id (maps back to our attempt)
 	GatewayTxnID string          // the gateway's own transaction number (vnp_TransactionNo, MoMo transId, zp_trans_id)
 	Amount       decimal.Decimal // in VND (VNPAY's ×100 undone)
+	Currency     string          // ISO 4217 code of Amount; see below
 	Status       Status
 	Code         string // the gateway's raw result code
 	Message      string // the gateway's result text, or our reading of Code

@@ -2,6 +2,7 @@ package gateways_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -149,7 +150,13 @@ func newWallets(t *testing.T, momoStatus, zaloStatus int) (*momo.Adapter, *zalop
 				w.WriteHeader(status)
 				return
 			}
-			gwtest.WriteJSON(w, momo.QueryResponse{OrderID: "AT1", Amount: 150000, ResultCode: 1006, Message: "Denied by user."})
+			// A MoMo answer, signed for the adapter below; ZaloPay's reads its amount.
+			var q momo.QueryBody
+			_ = json.NewDecoder(r.Body).Decode(&q)
+			ans := momo.QueryResponse{PartnerCode: "P", RequestID: q.RequestID, OrderID: "AT1", Amount: 150000,
+				ResultCode: 1006, Message: "Denied by user."}
+			ans.Signature = momo.Signature("S", ans.SignatureFields("A")...)
+			gwtest.WriteJSON(w, ans)
 		}).URL
 	}
 	m, err := momo.New(momo.Config{BaseURL: serve(momoStatus), PartnerCode: "P", AccessKey: "A", SecretKey: "S", Timeout: time.Second}, nil)

@@ -124,8 +124,10 @@ const (
 // and the attempt as they are now (both locked) and what the gateway reports,
 // what to answer the gateway and what to do.
 //
-//   - An amount other than the attempt's is refused (a failure report may
-//     carry no amount at all).
+//   - An amount or a currency other than the attempt's is refused (a
+//     failure report may carry no amount at all, and then no currency is
+//     asked of it either). A result without a currency is refused as one in
+//     another currency: every adapter says which currency its amounts are in.
 //   - A succeeded attempt is final: anything more is "already confirmed".
 //   - A failure moves a pending or expired attempt to failed; it is already
 //     confirmed on a failed one.
@@ -134,9 +136,10 @@ const (
 //     is open, and is an overpayment otherwise.
 //   - A pending report changes nothing.
 func decide(o Order, a Attempt, r gateways.Result) (gateways.Ack, action) {
+	sameMoney := r.Amount.Equal(a.Amount) && r.Currency == a.Currency
 	switch {
-	case r.Status == gateways.StatusSucceeded && !r.Amount.Equal(a.Amount),
-		r.Status == gateways.StatusFailed && !r.Amount.IsZero() && !r.Amount.Equal(a.Amount):
+	case r.Status == gateways.StatusSucceeded && !sameMoney,
+		r.Status == gateways.StatusFailed && !r.Amount.IsZero() && !sameMoney:
 		return gateways.AckAmountMismatch, actMisamount
 	case a.Status == AttemptSucceeded:
 		return gateways.AckAlreadyConfirmed, actNothing

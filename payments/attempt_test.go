@@ -19,10 +19,11 @@ func TestDecide(t *testing.T) {
 	t.Parallel()
 	open := Order{Status: StatusOpen}
 	paid := Order{Status: StatusPaid}
-	attempt := func(s AttemptStatus) Attempt { return Attempt{Status: s, Amount: vnd(200000)} }
+	attempt := func(s AttemptStatus) Attempt { return Attempt{Status: s, Currency: "VND", Amount: vnd(200000)} }
 	result := func(s gateways.Status, amount int64) gateways.Result {
-		return gateways.Result{Status: s, Amount: vnd(amount)}
+		return gateways.Result{Status: s, Amount: vnd(amount), Currency: "VND"}
 	}
+	in := func(r gateways.Result, currency string) gateways.Result { r.Currency = currency; return r }
 	tests := []struct {
 		name   string
 		order  Order
@@ -47,6 +48,11 @@ func TestDecide(t *testing.T) {
 		{"success with no amount is refused", open, attempt(AttemptPending), result(gateways.StatusSucceeded, 0), gateways.AckAmountMismatch, actMisamount},
 		{"amount is checked before already confirmed", paid, attempt(AttemptSucceeded), result(gateways.StatusSucceeded, 1), gateways.AckAmountMismatch, actMisamount},
 		{"failure with another amount is refused", open, attempt(AttemptPending), result(gateways.StatusFailed, 5), gateways.AckAmountMismatch, actMisamount},
+		{"success in another currency is refused", open, attempt(AttemptPending), in(result(gateways.StatusSucceeded, 200000), "USD"), gateways.AckAmountMismatch, actMisamount},
+		{"success with no currency is refused", open, attempt(AttemptPending), in(result(gateways.StatusSucceeded, 200000), ""), gateways.AckAmountMismatch, actMisamount},
+		{"currency is checked before already confirmed", paid, attempt(AttemptSucceeded), in(result(gateways.StatusSucceeded, 200000), "USD"), gateways.AckAmountMismatch, actMisamount},
+		{"failure in another currency is refused", open, attempt(AttemptPending), in(result(gateways.StatusFailed, 200000), "USD"), gateways.AckAmountMismatch, actMisamount},
+		{"failure without an amount needs no currency", open, attempt(AttemptPending), in(result(gateways.StatusFailed, 0), ""), gateways.AckOK, actFail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,15 +117,17 @@ func TestRefundShares(t *testing.T) {
 func TestPickAttempt(t *testing.T) {
 	t.Parallel()
 	a := func(status AttemptStatus, amount int64, txn string) Attempt {
-		return Attempt{ID: uuid.New(), Status: status, Amount: vnd(amount), GatewayTxnID: txn}
+		return Attempt{ID: uuid.New(), Status: status, Currency: "VND", Amount: vnd(amount), GatewayTxnID: txn}
 	}
 	paidX := a(AttemptSucceeded, 200000, "X")
 	expired := a(AttemptExpired, 200000, "")
 	pending := a(AttemptPending, 200000, "")
 	other := a(AttemptPending, 150000, "")
 	res := func(txn string) gateways.Result {
-		return gateways.Result{GatewayTxnID: txn, Amount: vnd(200000), Status: gateways.StatusSucceeded}
+		return gateways.Result{GatewayTxnID: txn, Amount: vnd(200000), Currency: "VND", Status: gateways.StatusSucceeded}
 	}
+	usd := res("Y")
+	usd.Currency = "USD"
 	tests := []struct {
 		name        string
 		cands       []Attempt
@@ -133,6 +141,7 @@ func TestPickAttempt(t *testing.T) {
 		{"shared: the oldest open attempt with the amount", []Attempt{paidX, other, expired, pending}, res("Y"), true, &expired},
 		{"shared: a new transfer when all are paid", []Attempt{paidX}, res("Y"), true, nil},
 		{"shared: no attempt with the amount", []Attempt{other}, res("Y"), true, nil},
+		{"shared: no attempt in the currency", []Attempt{pending}, usd, true, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

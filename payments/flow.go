@@ -243,17 +243,20 @@ func (f *Flow) pick(method gateways.Method, preferred string, tried map[string]b
 }
 
 // RecordResult records what a gateway reports about a payment — from its
-// callback, from a status query, or from reconciliation finding the payment
-// in a statement ("missing here") — and returns the acknowledgement to give
-// the gateway. It is the only way an attempt becomes succeeded or failed.
+// callback, from a status query, or from reconciliation confirming a payment
+// of a gateway's settlement file ("missing here") with a status query — and
+// returns the acknowledgement to give the gateway. With RecordTransfer it is
+// the only way an attempt becomes succeeded or failed.
 //
-// r.GatewayRef finds the attempt: the wire reference the attempt was created
-// with, or, for gateways that match by the order's payment reference
-// (VietQR: GatewayRef is the order's "RF…" reference), the order — there a
-// success that matches no open attempt of the order is recorded on a new
-// attempt, so every transfer is counted. r.GatewayTxnID is the gateway's
-// transaction id (the bank's reference for a transfer); a success without
-// one is recorded under GatewayRef. r.Amount must equal the attempt's.
+// A result is matched only to an attempt of that gateway: gateway and
+// r.GatewayRef, the wire reference the attempt was created with. Nothing
+// else — in particular not an order's payment reference, which is public —
+// finds an attempt or an order: a result that matches no attempt of the
+// gateway is logged, changes nothing, and is answered AckNotFound. A bank
+// transfer, matched by the order's payment reference, is recorded by
+// RecordTransfer, on the bank statement's word only. r.GatewayTxnID is the
+// gateway's transaction id; a success without one is recorded under
+// GatewayRef. r.Amount and r.Currency must be the attempt's.
 //
 // Everything happens in one transaction with the order locked: for a success
 // on an open order, the attempt becomes succeeded, the order paid, the ledger
@@ -264,31 +267,54 @@ func (f *Flow) pick(method gateways.Method, preferred string, tried map[string]b
 // the "overpayment.detected" event and notification, and an automatic refund
 // with its job. A failure marks the attempt failed and leaves the order open.
 //
-// Acks: AckNotFound (no such attempt or order), AckAmountMismatch (nothing
-// changes), AckAlreadyConfirmed (the attempt already has this outcome),
-// AckOK; AckError with a non-nil error when recording failed (the gateway
-// should retry). Safe to call concurrently and repeatedly with the same
-// result: it is recorded once. actor names the source for the order's
-// history ("gateway:vnpay", "system:status", "system:reconciliation").
+// Acks: AckNotFound (no such attempt), AckAmountMismatch (another amount or
+// currency: logged, nothing changes), AckAlreadyConfirmed (the attempt
+// already has this outcome), AckOK; AckError with a non-nil error when
+// recording failed (the gateway should retry). Safe to call concurrently and
+// repeatedly with the same result: it is recorded once. actor names the
+// source for the order's history ("gateway:vnpay", "system:status",
+// "system:reconciliation").
 //
-// Results for attempts go through the recorder's group commit (recorder.go);
-// results by an order's payment reference, rare, are recorded alone.
+// Results go through the recorder's group commit (recorder.go).
 func (f *Flow) RecordResult(ctx context.Context, gateway string, r gateways.Result, actor string) (gateways.Ack, error) {
 	if r.GatewayRef == "" {
+		f.logUnmatched(ctx, gateway, r)
 		return gateways.AckNotFound, nil
-	}
-	if reference.Valid(r.GatewayRef) {
-		return f.recordOne(ctx, gateway, r, actor)
 	}
 	return f.rec.record(ctx, gateway, r, actor)
 }
 
-// recordOne is RecordResult for one result, in a transaction of its own.
-func (f *Flow) recordOne(ctx context.Context, gateway string, r gateways.Result, actor string) (gateways.Ack, error) {
+// TransferGateway is the gateway whose payments are bank transfers to the
+// treasury account, matched by the order's payment reference (VietQR).
+const TransferGateway = "vietqr"
+
+// RecordTransfer records a bank transfer that the treasury account's bank
+// statement shows (camt.053/054, in reconciliation): r.GatewayRef is the
+// payment reference the citizen's bank copied from the VietQR code, and
+// r.GatewayTxnID the bank's entry reference. It is the only way a payment is
+// matched by an order's payment reference, and so must only be given what
+// the bank says: no gateway's callback or status answer comes here.
+//
+// The transfer is recorded as RecordResult records a result, on a VietQR
+// attempt of the order: the oldest not yet succeeded for the same amount
+// and currency, the one already holding the bank reference, or, when there
+// is none, a new one, so that every transfer is counted (a second one is an
+// overpayment). A reference no order has is AckNotFound.
+func (f *Flow) RecordTransfer(ctx context.Context, r gateways.Result, actor string) (gateways.Ack, error) {
+	if !reference.Valid(r.GatewayRef) {
+		f.logUnmatched(ctx, TransferGateway, r)
+		return gateways.AckNotFound, nil
+	}
+	return f.recordOne(ctx, TransferGateway, r, actor, true)
+}
+
+// recordOne is RecordResult (or, byReference, RecordTransfer) for one
+// result, in a transaction of its own.
+func (f *Flow) recordOne(ctx context.Context, gateway string, r gateways.Result, actor string, byReference bool) (gateways.Ack, error) {
 	var ack gateways.Ack
 	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 		var err error
-		ack, err = f.record(ctx, tx, gateway, r, actor)
+		ack, err = f.record(ctx, tx, gateway, r, actor, byReference)
 		return err
 	})
 	if err != nil {
@@ -297,10 +323,10 @@ func (f *Flow) recordOne(ctx context.Context, gateway string, r gateways.Result,
 	return ack, nil
 }
 
-func (f *Flow) record(ctx context.Context, tx pgx.Tx, gateway string, r gateways.Result, actor string) (gateways.Ack, error) {
-	byReference := reference.Valid(r.GatewayRef)
+func (f *Flow) record(ctx context.Context, tx pgx.Tx, gateway string, r gateways.Result, actor string, byReference bool) (gateways.Ack, error) {
 	o, cands, err := lockForRef(ctx, tx, gateway, r.GatewayRef, byReference)
 	if errors.Is(err, ErrOrderNotFound) {
+		f.logUnmatched(ctx, gateway, r)
 		return gateways.AckNotFound, nil
 	}
 	if err != nil {
@@ -308,6 +334,7 @@ func (f *Flow) record(ctx context.Context, tx pgx.Tx, gateway string, r gateways
 	}
 	a, found := pickAttempt(cands, r, byReference)
 	if !found && !byReference {
+		f.logUnmatched(ctx, gateway, r)
 		return gateways.AckNotFound, nil
 	}
 	if !found {
@@ -337,10 +364,30 @@ func (f *Flow) record(ctx context.Context, tx pgx.Tx, gateway string, r gateways
 	return ack, nil
 }
 
-// logMisamount reports a result whose amount is not the attempt's (nothing changes).
+// logUnmatched reports a result that names no attempt of its gateway: a
+// gateway's mistake, or a forgery naming something else (an order's public
+// payment reference, another gateway's attempt). Nothing changes. The
+// result's own fields are logged, never a signature or a secret.
+func (f *Flow) logUnmatched(ctx context.Context, gateway string, r gateways.Result) {
+	f.log.WarnContext(ctx, "gateway result matches no attempt of that gateway; nothing recorded", "gateway", gateway,
+		"gateway_ref", clip(r.GatewayRef, 64), "gateway_txn_id", clip(r.GatewayTxnID, 64), "status", r.Status,
+		"amount", r.Amount, "currency", clip(r.Currency, 8))
+}
+
+// clip shortens what a gateway (or whoever posed as one) sent before it is logged.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// logMisamount reports a result whose amount or currency is not the
+// attempt's (nothing changes).
 func (f *Flow) logMisamount(ctx context.Context, gateway string, a Attempt, r gateways.Result) {
 	f.log.WarnContext(ctx, "gateway reports another amount than the attempt's", "gateway", gateway,
-		"attempt", a.ID, "reported", r.Amount, "expected", a.Amount, "status", r.Status)
+		"attempt", a.ID, "reported", r.Amount, "reported_currency", clip(r.Currency, 8), "expected", a.Amount,
+		"expected_currency", a.Currency, "status", r.Status)
 }
 
 // pickAttempt chooses, among the attempts carrying a reference (oldest
@@ -363,7 +410,7 @@ func pickAttempt(cands []Attempt, r gateways.Result, byReference bool) (Attempt,
 		return cands[0], true
 	}
 	for _, a := range cands {
-		if a.Status != AttemptSucceeded && a.Amount.Equal(r.Amount) {
+		if a.Status != AttemptSucceeded && a.Amount.Equal(r.Amount) && a.Currency == r.Currency {
 			return a, true
 		}
 	}

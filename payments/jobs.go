@@ -3,6 +3,7 @@ package payments
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -176,6 +177,10 @@ func (f *Flow) checkAttempt(ctx context.Context, id uuid.UUID, waits int) (time.
 	}
 	res, err := f.query(ctx, a)
 	switch {
+	case errors.Is(err, gateways.ErrBadSignature):
+		// Not the gateway's word (a tampered answer, or keys out of step):
+		// no result, asked again later like any failed query.
+		f.log.ErrorContext(ctx, "attempt status answer with a bad signature refused", "attempt", a.ID, "gateway", a.Gateway, "err", err)
 	case err != nil:
 		if !gateways.IsUnavailable(err) {
 			f.log.WarnContext(ctx, "attempt status query failed", "attempt", a.ID, "gateway", a.Gateway, "err", err)

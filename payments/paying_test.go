@@ -90,7 +90,7 @@ func checkShares(t *testing.T, e *apptest.Env, attemptID, gateway string, want m
 
 // TestVietQRIsPaidByReconciliation: a bank-transfer attempt gives a valid
 // EMVCo QR for the amount and the order's reference and stays pending; the
-// transfer found in a bank statement is recorded through RecordResult.
+// transfer found in a bank statement is recorded through RecordTransfer.
 func TestVietQRIsPaidByReconciliation(t *testing.T) {
 	t.Parallel()
 	e := apptest.NewWithSim(t)
@@ -110,8 +110,8 @@ func TestVietQRIsPaidByReconciliation(t *testing.T) {
 	}
 
 	record := func(bankRef string, amount int64) gateways.Ack {
-		ack, err := e.App.Paying.RecordResult(ctx, "vietqr", gateways.Result{GatewayRef: o.Reference, GatewayTxnID: bankRef,
-			Amount: decimal.NewFromInt(amount), Status: gateways.StatusSucceeded}, "system:reconciliation")
+		ack, err := e.App.Paying.RecordTransfer(ctx, gateways.Result{GatewayRef: o.Reference, GatewayTxnID: bankRef,
+			Amount: decimal.NewFromInt(amount), Currency: "VND", Status: gateways.StatusSucceeded}, "system:reconciliation")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,8 +155,8 @@ func TestVietQRIsPaidByReconciliation(t *testing.T) {
 		t.Fatalf("events %v", ev)
 	}
 	// A reference no order has.
-	if ack, err := e.App.Paying.RecordResult(ctx, "vietqr", gateways.Result{GatewayRef: "RF18000000000000001",
-		GatewayTxnID: "FT9", Amount: decimal.NewFromInt(200000), Status: gateways.StatusSucceeded}, "system:reconciliation"); err != nil || ack != gateways.AckNotFound {
+	if ack, err := e.App.Paying.RecordTransfer(ctx, gateways.Result{GatewayRef: "RF18000000000000001",
+		GatewayTxnID: "FT9", Amount: decimal.NewFromInt(200000), Currency: "VND", Status: gateways.StatusSucceeded}, "system:reconciliation"); err != nil || ack != gateways.AckNotFound {
 		t.Fatalf("unknown reference: %v %v", ack, err)
 	}
 }

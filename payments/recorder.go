@@ -94,7 +94,7 @@ func (rc *recorder) write(jobs []*recordJob) {
 		later = append(rest, later...)
 	}
 	for _, j := range later {
-		ack, err := rc.flow.recordOne(ctx, j.gateway, j.r, j.actor)
+		ack, err := rc.flow.recordOne(ctx, j.gateway, j.r, j.actor, false)
 		j.res <- recordResult{ack, err}
 	}
 }
@@ -123,6 +123,7 @@ func (f *Flow) recordBatch(ctx context.Context, jobs []*recordJob) (rest []*reco
 		for i, j := range jobs {
 			cands := attempts[keys[i]]
 			if len(cands) == 0 {
+				f.logUnmatched(ctx, j.gateway, j.r)
 				answers[i], answered[i] = recordResult{ack: gateways.AckNotFound}, true
 				continue
 			}

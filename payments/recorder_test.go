@@ -54,7 +54,7 @@ func openAttempt(t *testing.T, pool *pgxpool.Pool, agency string) (order, attemp
 }
 
 func result(ref, txn string, status gateways.Status, amount int64) gateways.Result {
-	return gateways.Result{GatewayRef: ref, GatewayTxnID: txn, Status: status, Amount: decimal.NewFromInt(amount)}
+	return gateways.Result{GatewayRef: ref, GatewayTxnID: txn, Status: status, Amount: decimal.NewFromInt(amount), Currency: "VND"}
 }
 
 func job(r gateways.Result) *recordJob {
@@ -91,6 +91,10 @@ func TestRecorderBatchOfEveryKind(t *testing.T) {
 	misOrder, _, misRef := openAttempt(t, pool, "AG-A")
 	jobs = append(jobs, job(result(misRef, "TXN-MIS", gateways.StatusSucceeded, 199999)))
 	jobs = append(jobs, job(result("REF-NOBODY", "TXN-X", gateways.StatusSucceeded, 200000)))
+	usdOrder, _, usdRef := openAttempt(t, pool, "AG-A")
+	usd := result(usdRef, "TXN-USD", gateways.StatusSucceeded, 200000)
+	usd.Currency = "USD"
+	jobs = append(jobs, job(usd))
 	// Two attempts of one order both succeed: one pays it, the other is an overpayment.
 	twiceOrder, _, ref1 := openAttempt(t, pool, "AG-A")
 	second := uuid.New()
@@ -106,7 +110,8 @@ func TestRecorderBatchOfEveryKind(t *testing.T) {
 	f.rec.write(jobs)
 
 	want := []gateways.Ack{gateways.AckOK, gateways.AckAlreadyConfirmed, gateways.AckOK, gateways.AckOK, gateways.AckOK,
-		gateways.AckOK, gateways.AckOK, gateways.AckAmountMismatch, gateways.AckNotFound, gateways.AckOK, gateways.AckOK}
+		gateways.AckOK, gateways.AckOK, gateways.AckAmountMismatch, gateways.AckNotFound, gateways.AckAmountMismatch,
+		gateways.AckOK, gateways.AckOK}
 	for i, j := range jobs {
 		res := <-j.res
 		if res.err != nil || res.ack != want[i] {
@@ -133,7 +138,7 @@ func TestRecorderBatchOfEveryKind(t *testing.T) {
 	if n := rowCount(t, pool, `SELECT count(*) FROM payment_attempts WHERE id = $1 AND status = 'failed'`, failedAttempt); n != 1 {
 		t.Error("the failed attempt is not failed")
 	}
-	for _, o := range []uuid.UUID{failedOrder, misOrder} {
+	for _, o := range []uuid.UUID{failedOrder, misOrder, usdOrder} {
 		if n := rowCount(t, pool, `SELECT count(*) FROM orders WHERE id = $1 AND status = 'open'`, o); n != 1 {
 			t.Errorf("order %s is not open any more", o)
 		}

@@ -294,7 +294,8 @@ func byClass(list []reconciliation.RunException, class matcher.Class, part strin
 }
 
 // fakeRecorder plays the payment flow's paid path: a success marks the
-// attempt (or, for an order without one, a new VietQR attempt) paid, once.
+// gateway's attempt (or, for a transfer to an order without one, a new VietQR
+// attempt) paid, once.
 type fakeRecorder struct {
 	pool  *pgxpool.Pool
 	mu    sync.Mutex
@@ -302,6 +303,17 @@ type fakeRecorder struct {
 }
 
 func (r *fakeRecorder) RecordResult(ctx context.Context, gateway string, res gateways.Result, actor string) (gateways.Ack, error) {
+	return r.record(ctx, gateway, res, actor, false)
+}
+
+func (r *fakeRecorder) RecordTransfer(ctx context.Context, res gateways.Result, actor string) (gateways.Ack, error) {
+	return r.record(ctx, "vietqr", res, actor, true)
+}
+
+func (r *fakeRecorder) record(ctx context.Context, gateway string, res gateways.Result, actor string, byReference bool) (gateways.Ack, error) {
+	if res.Currency != "VND" {
+		return gateways.AckAmountMismatch, nil
+	}
 	r.mu.Lock()
 	r.calls = append(r.calls, res)
 	r.mu.Unlock()
@@ -316,7 +328,7 @@ func (r *fakeRecorder) RecordResult(ctx context.Context, gateway string, res gat
 				outcome, created_by, created_at, updated_at, expires_at, paid_at)
 			SELECT gen_random_uuid(), o.id, $1, 'bank_transfer', $2, $3, o.currency, o.total, 'succeeded', 'payment', $6,
 				now(), now(), now(), $4
-			FROM orders o WHERE o.reference = $2 AND o.status = 'open' AND o.total = $5 AND $1 = 'vietqr'
+			FROM orders o WHERE o.reference = $2 AND o.status = 'open' AND o.total = $5 AND $7
 			  AND NOT EXISTS (SELECT 1 FROM upd)
 			  AND NOT EXISTS (SELECT 1 FROM payment_attempts a WHERE a.gateway = $1 AND a.gateway_ref = $2)
 			RETURNING order_id
@@ -326,7 +338,7 @@ func (r *fakeRecorder) RecordResult(ctx context.Context, gateway string, res gat
 			RETURNING id
 		)
 		SELECT (SELECT count(*) FROM upd) + (SELECT count(*) FROM ins)`,
-		gateway, res.GatewayRef, res.GatewayTxnID, res.PaidAt, res.Amount, actor).Scan(&paid)
+		gateway, res.GatewayRef, res.GatewayTxnID, res.PaidAt, res.Amount, actor, byReference).Scan(&paid)
 	if err != nil {
 		return gateways.AckError, err
 	}
@@ -361,7 +373,7 @@ func (g *fakeGateways) Query(_ context.Context, _ string, req gateways.QueryRequ
 	g.queries++
 	res, ok := g.results[req.GatewayRef]
 	if !ok {
-		return gateways.Result{GatewayRef: req.GatewayRef, Status: gateways.StatusPending}, nil
+		return gateways.Result{GatewayRef: req.GatewayRef, Currency: "VND", Status: gateways.StatusPending}, nil
 	}
 	return res, nil
 }

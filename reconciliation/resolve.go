@@ -76,8 +76,8 @@ func (s *Service) resolveByQuery(ctx context.Context, r *Run) (string, error) {
 			return res, false, "status query failed: " + err.Error()
 		case res.Status != gateways.StatusSucceeded:
 			return res, false, fmt.Sprintf("%s says the payment is %s (%s)", r.Source, res.Status, res.Code)
-		case !res.Amount.Equal(u.Amount):
-			return res, false, fmt.Sprintf("%s's status query says %s, the file %s", r.Source, res.Amount, u.Amount)
+		case !res.Amount.Equal(u.Amount) || res.Currency != u.Currency:
+			return res, false, fmt.Sprintf("%s's status query says %s %s, the file %s %s", r.Source, res.Amount, res.Currency, u.Amount, u.Currency)
 		case res.GatewayTxnID != "" && u.TxnID != "" && res.GatewayTxnID != u.TxnID:
 			return res, false, fmt.Sprintf("%s's status query names transaction %s, the file %s", r.Source, res.GatewayTxnID, u.TxnID)
 		}
@@ -90,7 +90,7 @@ func (s *Service) resolveByQuery(ctx context.Context, r *Run) (string, error) {
 // confirmation itself.
 func (s *Service) resolveByCredit(ctx context.Context, r *Run) (string, error) {
 	return stagePosting, s.resolve(ctx, r, matcher.VietQR, func(_ context.Context, u unconfirmed) (gateways.Result, bool, string) {
-		return gateways.Result{GatewayRef: u.GatewayRef, GatewayTxnID: u.TxnID, Amount: u.Amount, Status: gateways.StatusSucceeded,
+		return gateways.Result{GatewayRef: u.GatewayRef, GatewayTxnID: u.TxnID, Amount: u.Amount, Currency: u.Currency, Status: gateways.StatusSucceeded,
 				Code: "BOOK", Message: "credited to the treasury account, bank entry " + u.TxnID, PaidAt: u.At}, true,
 			"confirmed by the bank's credit " + u.TxnID + " and recorded"
 	})
@@ -116,7 +116,13 @@ func (s *Service) resolveOne(ctx context.Context, r *Run, gateway, actor string,
 		ok, note = false, "confirmed, but no payment flow is configured to record it"
 	}
 	if ok {
-		ack, err := s.deps.Payments.RecordResult(ctx, gateway, res, recordActor)
+		// A bank credit is matched to the order by its payment reference; a
+		// gateway's confirmed line only to that gateway's attempt.
+		record := func() (gateways.Ack, error) { return s.deps.Payments.RecordResult(ctx, gateway, res, recordActor) }
+		if gateway == matcher.VietQR {
+			record = func() (gateways.Ack, error) { return s.deps.Payments.RecordTransfer(ctx, res, recordActor) }
+		}
+		ack, err := record()
 		switch {
 		case err != nil:
 			ok, note = false, "confirmed, but recording it failed: "+err.Error()

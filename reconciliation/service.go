@@ -30,12 +30,18 @@ var (
 	ErrNotConfigured = errors.New("reconciliation is not fully configured")
 )
 
-// Recorder records a gateway's result through the payment flow's normal paid
-// path, exactly as a callback or a status query would (*payments.Flow). It
-// must be idempotent: recording the same success twice records it once
-// (gateways.AckAlreadyConfirmed).
+// Recorder records a payment through the payment flow's normal paid path
+// (*payments.Flow). Both must be idempotent: recording the same success
+// twice records it once (gateways.AckAlreadyConfirmed).
 type Recorder interface {
+	// RecordResult records a gateway's result for one of its attempts,
+	// exactly as a callback or a status query would: matched by gateway and
+	// the attempt's own reference only.
 	RecordResult(ctx context.Context, gateway string, r gateways.Result, actor string) (gateways.Ack, error)
+	// RecordTransfer records a bank transfer the treasury account's statement
+	// shows, matched by the order's payment reference (VietQR). Only a bank
+	// statement's credit may be recorded so.
+	RecordTransfer(ctx context.Context, r gateways.Result, actor string) (gateways.Ack, error)
 }
 
 // Querier asks a gateway for the status of an attempt (gateways.Router).

@@ -36,7 +36,7 @@ func TestGatewayRunPutsEveryLineInItsClass(t *testing.T) {
 	grossDiff := f.paid(gw, 60_000, at(10, 0))
 
 	droppedLine := line(dropped)
-	f.gw.set(dropped.Ref, gateways.Result{GatewayRef: dropped.Ref, GatewayTxnID: dropped.Txn, Amount: decimal.NewFromInt(dropped.Amount),
+	f.gw.set(dropped.Ref, gateways.Result{GatewayRef: dropped.Ref, GatewayTxnID: dropped.Txn, Amount: decimal.NewFromInt(dropped.Amount), Currency: "VND",
 		Status: gateways.StatusSucceeded, Code: "00", PaidAt: at(9, 21)})
 	fd := line(feeDiff)
 	fd.Fee, fd.Net = fd.Fee.Add(decimal.NewFromInt(1000)), fd.Net.Sub(decimal.NewFromInt(1000))
@@ -470,7 +470,7 @@ func TestARunExecutedTwiceAtOnceCountsOnce(t *testing.T) {
 	const gw = statement.GatewayVNPAY
 	paid := f.paid(gw, 100_000, at(9, 0))
 	dropped := f.pending(gw, 120_000, at(9, 30))
-	f.gw.set(dropped.Ref, gateways.Result{GatewayRef: dropped.Ref, GatewayTxnID: dropped.Txn, Amount: decimal.NewFromInt(dropped.Amount),
+	f.gw.set(dropped.Ref, gateways.Result{GatewayRef: dropped.Ref, GatewayTxnID: dropped.Txn, Amount: decimal.NewFromInt(dropped.Amount), Currency: "VND",
 		Status: gateways.StatusSucceeded, PaidAt: at(9, 31)})
 	data, sf := settlementFile(t, gw, 1, line(paid), line(dropped))
 	next := day0.AddDate(0, 0, 1)

@@ -13,7 +13,16 @@ import (
 	"github.com/shopspring/decimal"
 )
 
+// queryServer answers every query with answer, for the orderId, partner and
+// requestId asked unless answer names others, signed as MoMo signs it.
 func queryServer(t *testing.T, answer momo.QueryResponse) string {
+	return signedQueryServer(t, answer, func(r momo.QueryResponse) string {
+		return momo.Signature(secretKey, r.SignatureFields(accessKey)...)
+	})
+}
+
+// signedQueryServer is queryServer with the answer's signature made by sign.
+func signedQueryServer(t *testing.T, answer momo.QueryResponse, sign func(momo.QueryResponse) string) string {
 	return server(t, momo.QueryPath, func(b momo.QueryBody) string { return b.Signature },
 		func(b momo.QueryBody) any {
 			if b.RequestID != "Q1" || b.PartnerCode != partnerCode {
@@ -22,6 +31,13 @@ func queryServer(t *testing.T, answer momo.QueryResponse) string {
 			if answer.OrderID == "" {
 				answer.OrderID = b.OrderID
 			}
+			if answer.PartnerCode == "" {
+				answer.PartnerCode = b.PartnerCode
+			}
+			if answer.RequestID == "" {
+				answer.RequestID = b.RequestID
+			}
+			answer.Signature = sign(answer)
 			return answer
 		})
 }
@@ -36,15 +52,15 @@ func TestQuery(t *testing.T) {
 		answer momo.QueryResponse
 		want   gateways.Result
 	}{
-		{"paid", paid, gateways.Result{GatewayRef: "AT7Q2X9", GatewayTxnID: "4088878653",
+		{"paid", paid, gateways.Result{Currency: "VND", GatewayRef: "AT7Q2X9", GatewayTxnID: "4088878653",
 			Amount: decimal.NewFromInt(150000), Status: gateways.StatusSucceeded, Code: "0", Message: "Successful.", PaidAt: paidAt}},
-		{"processing", with(7000), gateways.Result{GatewayRef: "AT7Q2X9", Amount: decimal.NewFromInt(150000),
+		{"processing", with(7000), gateways.Result{Currency: "VND", GatewayRef: "AT7Q2X9", Amount: decimal.NewFromInt(150000),
 			Status: gateways.StatusPending, Code: "7000", Message: "Successful."}},
-		{"created, waiting for user", with(1000), gateways.Result{GatewayRef: "AT7Q2X9", Amount: decimal.NewFromInt(150000),
+		{"created, waiting for user", with(1000), gateways.Result{Currency: "VND", GatewayRef: "AT7Q2X9", Amount: decimal.NewFromInt(150000),
 			Status: gateways.StatusPending, Code: "1000", Message: "Successful."}},
-		{"denied by user is a result, not an error", with(1006), gateways.Result{GatewayRef: "AT7Q2X9",
+		{"denied by user is a result, not an error", with(1006), gateways.Result{Currency: "VND", GatewayRef: "AT7Q2X9",
 			Amount: decimal.NewFromInt(150000), Status: gateways.StatusFailed, Code: "1006", Message: "Successful."}},
-		{"expired", with(1005), gateways.Result{GatewayRef: "AT7Q2X9", Amount: decimal.NewFromInt(150000),
+		{"expired", with(1005), gateways.Result{Currency: "VND", GatewayRef: "AT7Q2X9", Amount: decimal.NewFromInt(150000),
 			Status: gateways.StatusFailed, Code: "1005", Message: "Successful."}},
 	}
 	for _, tt := range tests {
@@ -70,6 +86,8 @@ func TestQueryErrors(t *testing.T) {
 		{"merchant authentication failed", momo.QueryResponse{ResultCode: 13}, gateways.ErrRejected},
 		{"bad request", momo.QueryResponse{ResultCode: 20}, gateways.ErrRejected},
 		{"another order", momo.QueryResponse{OrderID: "OTHER", Amount: 1}, gateways.ErrMalformed},
+		{"another partner", momo.QueryResponse{PartnerCode: "OTHER", Amount: 1}, gateways.ErrMalformed},
+		{"another request", momo.QueryResponse{RequestID: "Q2", Amount: 1}, gateways.ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -160,4 +178,38 @@ func TestAPIFailureModes(t *testing.T) {
 			return err
 		},
 	})
+}
+
+// TestQueryAnswerSignature: a status answer whose signature does not verify
+// — made with another key, missing, or over other values than those sent —
+// is an error wrapping gateways.ErrBadSignature, never a result, whatever it
+// reports (here a success for the full amount).
+func TestQueryAnswerSignature(t *testing.T) {
+	t.Parallel()
+	paid := momo.QueryResponse{Amount: 150000, TransID: 4088878653, ResultCode: 0, Message: "Successful.",
+		ResponseTime: paidAt.Add(time.Minute).UnixMilli(), LastUpdated: paidAt.UnixMilli()}
+	good := func(r momo.QueryResponse) string { return momo.Signature(secretKey, r.SignatureFields(accessKey)...) }
+	tests := []struct {
+		name string
+		sign func(momo.QueryResponse) string
+	}{
+		{"another key", func(r momo.QueryResponse) string {
+			return momo.Signature("demo-or-guessed-key", r.SignatureFields(accessKey)...)
+		}},
+		{"no signature", func(momo.QueryResponse) string { return "" }},
+		{"signed as failed, sent as paid", func(r momo.QueryResponse) string { r.ResultCode = 1006; return good(r) }},
+		{"signed for less, sent for the amount", func(r momo.QueryResponse) string { r.Amount = 1000; return good(r) }},
+		{"signed for another order", func(r momo.QueryResponse) string { r.OrderID = "AT0THER"; return good(r) }},
+		{"signed with another transaction", func(r momo.QueryResponse) string { r.TransID = 1; return good(r) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, err := newAdapter(t, signedQueryServer(t, paid, tt.sign), time.Second).Query(context.Background(),
+				gateways.QueryRequest{GatewayRef: "AT7Q2X9", RequestID: "Q1"})
+			if !errors.Is(err, gateways.ErrBadSignature) || res != (gateways.Result{}) {
+				t.Errorf("Query = %+v, %v; want no result and ErrBadSignature", res, err)
+			}
+		})
+	}
 }

@@ -56,16 +56,16 @@ func TestParseCallback(t *testing.T) {
 		want gateways.Result
 	}{
 		{"ipn success", gateways.CallbackRequest{Method: "POST", Body: body(notification(nil))},
-			gateways.Result{GatewayRef: "AT7Q2X9", GatewayTxnID: "4088878653", Amount: decimal.NewFromInt(150000),
+			gateways.Result{Currency: "VND", GatewayRef: "AT7Q2X9", GatewayTxnID: "4088878653", Amount: decimal.NewFromInt(150000),
 				Status: gateways.StatusSucceeded, Code: "0", Message: "Successful.", PaidAt: paidAt}},
 		{"ipn declined by user", gateways.CallbackRequest{Method: "POST", Body: body(declined)},
-			gateways.Result{GatewayRef: "AT7Q2X9", GatewayTxnID: "4088878653", Amount: decimal.NewFromInt(150000),
+			gateways.Result{Currency: "VND", GatewayRef: "AT7Q2X9", GatewayTxnID: "4088878653", Amount: decimal.NewFromInt(150000),
 				Status: gateways.StatusFailed, Code: "1006", Message: "Denied by user."}},
 		{"ipn awaiting confirmation", gateways.CallbackRequest{Method: "POST", Body: body(notification(func(n *momo.Notification) {
 			n.ResultCode, n.TransID = 8000, 0
-		}))}, gateways.Result{GatewayRef: "AT7Q2X9", Amount: decimal.NewFromInt(150000), Status: gateways.StatusPending, Code: "8000", Message: "Successful."}},
+		}))}, gateways.Result{Currency: "VND", GatewayRef: "AT7Q2X9", Amount: decimal.NewFromInt(150000), Status: gateways.StatusPending, Code: "8000", Message: "Successful."}},
 		{"redirect success", gateways.CallbackRequest{Method: "GET", Query: redirect(notification(nil))},
-			gateways.Result{GatewayRef: "AT7Q2X9", GatewayTxnID: "4088878653", Amount: decimal.NewFromInt(150000),
+			gateways.Result{Currency: "VND", GatewayRef: "AT7Q2X9", GatewayTxnID: "4088878653", Amount: decimal.NewFromInt(150000),
 				Status: gateways.StatusSucceeded, Code: "0", Message: "Successful.", PaidAt: paidAt}},
 	}
 	a := newAdapter(t, "https://test-payment.momo.vn", 0)

@@ -9,12 +9,20 @@
 // Signatures are lowercase hex HMAC-SHA256 over key=value pairs joined with
 // "&" in a fixed order, values not URL-encoded. [Signature] and [RawString]
 // do the work; each message type ([CreateBody], [Notification], [QueryBody],
-// [RefundBody]) lists its fields in MoMo's order with SignatureFields, so
-// cmd/gatewaysim signs IPNs and verifies requests with the same code:
+// [RefundBody], [QueryResponse]) lists its fields in MoMo's order with
+// SignatureFields, so cmd/gatewaysim signs IPNs and query answers and
+// verifies requests with the same code:
 //
 //	n.Signature = momo.Signature(secretKey, n.SignatureFields(accessKey)...)
 //
-// Amounts are whole VND, JSON numbers. MoMo's answers to create, query and
-// refund carry a signature whose field order our protocol notes do not give;
-// they are not verified (callbacks are).
+// Amounts are whole VND, JSON numbers; MoMo's messages carry no currency,
+// so results are in VND, the currency of the merchant contract.
+//
+// Callbacks and query answers are verified: a status answer can pay an
+// order, so one whose signature does not verify is an error wrapping
+// gateways.ErrBadSignature, never a result. The query answer's field list
+// is unconfirmed (see [QueryResponse.SignatureFields]). The answers to create
+// and refund are signed too, over field lists our protocol notes do not
+// give; they are not verified (neither can pay an order; a refund's answer
+// can mark the refund done).
 package momo

@@ -147,7 +147,8 @@ func (a *Adapter) ParseCallback(r gateways.CallbackRequest) (gateways.Result, er
 		return gateways.Result{}, fmt.Errorf("momo: callback: %w", err)
 	}
 	res := gateways.Result{
-		GatewayRef: n.OrderID, GatewayTxnID: txnID(n.TransID), Amount: decimal.NewFromInt(n.Amount),
+		// MoMo's messages carry no currency: amounts are VND, our contract's.
+		GatewayRef: n.OrderID, GatewayTxnID: txnID(n.TransID), Amount: decimal.NewFromInt(n.Amount), Currency: wire.CurrencyVND,
 		Status: paymentStatus(n.ResultCode), Code: strconv.Itoa(n.ResultCode), Message: n.Message,
 	}
 	if res.Status == gateways.StatusSucceeded {
@@ -218,7 +219,10 @@ func (a *Adapter) Reply(ack gateways.Ack) (int, string, []byte) {
 
 // Query asks for the order's status. Result.Code is the resultCode; a code
 // that refuses the request itself (10, 11, 12, 13, 20, 40, 41) is an error
-// wrapping gateways.ErrRejected.
+// wrapping gateways.ErrRejected. Any other answer must carry MoMo's
+// signature (QueryResponse.SignatureFields) for our partnerCode and
+// requestId: one that does not verify is an error wrapping
+// gateways.ErrBadSignature, never a result.
 func (a *Adapter) Query(ctx context.Context, r gateways.QueryRequest) (gateways.Result, error) {
 	if r.GatewayRef == "" {
 		return gateways.Result{}, fmt.Errorf("momo: query: GatewayRef is required: %w", gateways.ErrInvalidRequest)
@@ -235,11 +239,19 @@ func (a *Adapter) Query(ctx context.Context, r gateways.QueryRequest) (gateways.
 	if requestErrors[resp.ResultCode] {
 		return gateways.Result{}, fmt.Errorf("momo: query: resultCode %d (%s): %w", resp.ResultCode, resp.Message, gateways.ErrRejected)
 	}
+	// Whatever it reports, an answer that does not verify is no result.
+	if !wire.EqualMAC(resp.Signature, a.sign(resp.SignatureFields(a.cfg.AccessKey))) {
+		return gateways.Result{}, fmt.Errorf("momo: query: answer with resultCode %d: %w", resp.ResultCode, gateways.ErrBadSignature)
+	}
+	if resp.PartnerCode != a.cfg.PartnerCode || resp.RequestID != body.RequestID {
+		return gateways.Result{}, fmt.Errorf("momo: query: %w", wire.Malformed("answer for partnerCode %q requestId %q, asked %q %q",
+			resp.PartnerCode, resp.RequestID, a.cfg.PartnerCode, body.RequestID))
+	}
 	if resp.OrderID != r.GatewayRef {
 		return gateways.Result{}, fmt.Errorf("momo: query: %w", wire.Malformed("answer for orderId %q, asked %q", resp.OrderID, r.GatewayRef))
 	}
 	res := gateways.Result{
-		GatewayRef: resp.OrderID, GatewayTxnID: txnID(resp.TransID), Amount: decimal.NewFromInt(resp.Amount),
+		GatewayRef: resp.OrderID, GatewayTxnID: txnID(resp.TransID), Amount: decimal.NewFromInt(resp.Amount), Currency: wire.CurrencyVND,
 		Status: paymentStatus(resp.ResultCode), Code: strconv.Itoa(resp.ResultCode), Message: resp.Message,
 	}
 	if res.Status == gateways.StatusSucceeded {

@@ -86,7 +86,7 @@ func (a *Adapter) Reply(gateways.Ack) (int, string, []byte) {
 // Query cannot know: it always reports StatusPending. Only the bank
 // statement confirms a transfer.
 func (a *Adapter) Query(_ context.Context, r gateways.QueryRequest) (gateways.Result, error) {
-	return gateways.Result{GatewayRef: r.GatewayRef, Status: gateways.StatusPending,
+	return gateways.Result{GatewayRef: r.GatewayRef, Currency: wire.CurrencyVND, Status: gateways.StatusPending,
 		Message: "confirmed by bank statement (camt.054/camt.053) in reconciliation"}, nil
 }
 

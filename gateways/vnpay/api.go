@@ -118,7 +118,7 @@ func (a *Adapter) Query(ctx context.Context, r gateways.QueryRequest) (gateways.
 	switch resp.ResponseCode {
 	case apiOK:
 	case apiNotFound:
-		return gateways.Result{GatewayRef: r.GatewayRef, Status: gateways.StatusPending,
+		return gateways.Result{GatewayRef: r.GatewayRef, Currency: wire.CurrencyVND, Status: gateways.StatusPending,
 			Code: resp.ResponseCode, Message: resp.Message}, nil
 	default:
 		return gateways.Result{}, rejected("querydr", resp)
@@ -128,7 +128,8 @@ func (a *Adapter) Query(ctx context.Context, r gateways.QueryRequest) (gateways.
 		return gateways.Result{}, fmt.Errorf("vnpay: querydr: %w", err)
 	}
 	res := gateways.Result{
-		GatewayRef: r.GatewayRef, GatewayTxnID: resp.TransactionNo, Amount: amount,
+		// querydr's answer carries no currency: vnp_Amount is in VND, our contract's.
+		GatewayRef: r.GatewayRef, GatewayTxnID: resp.TransactionNo, Amount: amount, Currency: wire.CurrencyVND,
 		Status: queryStatus(resp.TransactionStatus), Code: resp.TransactionStatus, Message: resp.Message,
 	}
 	if res.Status == gateways.StatusSucceeded && resp.PayDate != "" {

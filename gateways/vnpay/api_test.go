@@ -84,15 +84,15 @@ func TestQuery(t *testing.T) {
 		resp vnpay.APIResponse
 		want gateways.Result
 	}{
-		{"paid", paid, gateways.Result{GatewayRef: "AT7Q2X9", GatewayTxnID: "14422574",
+		{"paid", paid, gateways.Result{Currency: "VND", GatewayRef: "AT7Q2X9", GatewayTxnID: "14422574",
 			Amount: decimal.NewFromInt(150000), Status: gateways.StatusSucceeded, Code: "00",
 			Message: "QueryDR Success", PaidAt: time.Date(2025, 3, 1, 17, 35, 12, 0, time.UTC)}},
-		{"not completed", with("01"), gateways.Result{GatewayRef: "AT7Q2X9", GatewayTxnID: "14422574",
+		{"not completed", with("01"), gateways.Result{Currency: "VND", GatewayRef: "AT7Q2X9", GatewayTxnID: "14422574",
 			Amount: decimal.NewFromInt(150000), Status: gateways.StatusPending, Code: "01", Message: "QueryDR Success"}},
-		{"error", with("02"), gateways.Result{GatewayRef: "AT7Q2X9", GatewayTxnID: "14422574",
+		{"error", with("02"), gateways.Result{Currency: "VND", GatewayRef: "AT7Q2X9", GatewayTxnID: "14422574",
 			Amount: decimal.NewFromInt(150000), Status: gateways.StatusFailed, Code: "02", Message: "QueryDR Success"}},
 		{"not found yet", vnpay.APIResponse{ResponseCode: "91", Message: "Not found"},
-			gateways.Result{GatewayRef: "AT7Q2X9", Status: gateways.StatusPending, Code: "91", Message: "Not found"}},
+			gateways.Result{Currency: "VND", GatewayRef: "AT7Q2X9", Status: gateways.StatusPending, Code: "91", Message: "Not found"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

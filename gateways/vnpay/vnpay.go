@@ -191,6 +191,7 @@ func (a *Adapter) parseCallback(q url.Values) (gateways.Result, error) {
 		GatewayRef:   ref,
 		GatewayTxnID: q.Get("vnp_TransactionNo"),
 		Amount:       amount,
+		Currency:     callbackCurrency(q),
 		Status:       callbackStatus(rc, q.Get("vnp_TransactionStatus")),
 		Code:         rc,
 		Message:      ResponseText(rc),
@@ -264,4 +265,14 @@ func orderInfo(s, fallback string) string {
 		out = strings.TrimSpace(out[:maxOrderInfo])
 	}
 	return out
+}
+
+// callbackCurrency is the IPN's vnp_CurrCode (covered by the hash) when VNPAY
+// sends one; its IPN fields do not include it, and then it is VND, the
+// currency of our VNPAY contract and of every vnp_Amount.
+func callbackCurrency(q url.Values) string {
+	if c := q.Get("vnp_CurrCode"); c != "" {
+		return c
+	}
+	return wire.CurrencyVND
 }

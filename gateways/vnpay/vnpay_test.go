@@ -158,7 +158,7 @@ func TestParseCallback(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := gateways.Result{
-				GatewayRef: "AT7Q2X9", GatewayTxnID: "14422574", Amount: decimal.NewFromInt(150000),
+				GatewayRef: "AT7Q2X9", GatewayTxnID: "14422574", Amount: decimal.NewFromInt(150000), Currency: "VND",
 				Status: tt.status, Code: q.Get("vnp_ResponseCode"),
 				Message: vnpay.ResponseText(q.Get("vnp_ResponseCode")), PaidAt: tt.paidAt,
 			}

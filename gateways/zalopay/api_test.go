@@ -31,14 +31,14 @@ func TestQuery(t *testing.T) {
 		answer zalopay.QueryResponse
 		want   gateways.Result
 	}{
-		{"paid", paid, gateways.Result{GatewayRef: "250302_AT7Q2X9", GatewayTxnID: "250302000012345",
+		{"paid", paid, gateways.Result{Currency: "VND", GatewayRef: "250302_AT7Q2X9", GatewayTxnID: "250302000012345",
 			Amount: decimal.NewFromInt(150000), Status: gateways.StatusSucceeded, Code: "1", Message: "Giao dịch thành công", PaidAt: paidAt}},
 		{"failed", zalopay.QueryResponse{ReturnCode: 2, ReturnMessage: "fail", Amount: 150000},
-			gateways.Result{GatewayRef: "250302_AT7Q2X9", Amount: decimal.NewFromInt(150000), Status: gateways.StatusFailed, Code: "2", Message: "fail"}},
+			gateways.Result{Currency: "VND", GatewayRef: "250302_AT7Q2X9", Amount: decimal.NewFromInt(150000), Status: gateways.StatusFailed, Code: "2", Message: "fail"}},
 		{"failed but processing", zalopay.QueryResponse{ReturnCode: 2, IsProcessing: true, Amount: 150000},
-			gateways.Result{GatewayRef: "250302_AT7Q2X9", Amount: decimal.NewFromInt(150000), Status: gateways.StatusPending, Code: "2"}},
+			gateways.Result{Currency: "VND", GatewayRef: "250302_AT7Q2X9", Amount: decimal.NewFromInt(150000), Status: gateways.StatusPending, Code: "2"}},
 		{"not paid yet", zalopay.QueryResponse{ReturnCode: 3, Amount: 150000},
-			gateways.Result{GatewayRef: "250302_AT7Q2X9", Amount: decimal.NewFromInt(150000), Status: gateways.StatusPending, Code: "3"}},
+			gateways.Result{Currency: "VND", GatewayRef: "250302_AT7Q2X9", Amount: decimal.NewFromInt(150000), Status: gateways.StatusPending, Code: "3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -165,8 +165,9 @@ func (a *Adapter) ParseCallback(r gateways.CallbackRequest) (gateways.Result, er
 		return gateways.Result{}, fmt.Errorf("zalopay: callback: %w", err)
 	}
 	return gateways.Result{
+		// ZaloPay's messages carry no currency: amounts are VND, our contract's.
 		GatewayRef: d.AppTransID, GatewayTxnID: strconv.FormatInt(d.ZPTransID, 10),
-		Amount: decimal.NewFromInt(d.Amount), Status: gateways.StatusSucceeded, Code: "1",
+		Amount: decimal.NewFromInt(d.Amount), Currency: wire.CurrencyVND, Status: gateways.StatusSucceeded, Code: "1",
 		Message: "paid", PaidAt: time.UnixMilli(d.ServerTime).UTC(),
 	}, nil
 }
@@ -217,7 +218,8 @@ func (a *Adapter) Reply(ack gateways.Ack) (int, string, []byte) {
 }
 
 // Query asks for the order's status: return_code 1 paid, 2 failed, 3 (or
-// is_processing) pending; any other code is an error wrapping
+// is_processing) pending. ZaloPay's query answer is not signed (its published
+// fields have no mac), so there is nothing to verify: TLS protects it; any other code is an error wrapping
 // gateways.ErrRejected. Result.Code is return_code.
 func (a *Adapter) Query(ctx context.Context, r gateways.QueryRequest) (gateways.Result, error) {
 	if r.GatewayRef == "" {
@@ -237,7 +239,7 @@ func (a *Adapter) Query(ctx context.Context, r gateways.QueryRequest) (gateways.
 		status = gateways.StatusPending
 	}
 	res := gateways.Result{
-		GatewayRef: r.GatewayRef, Amount: decimal.NewFromInt(resp.Amount), Status: status,
+		GatewayRef: r.GatewayRef, Amount: decimal.NewFromInt(resp.Amount), Currency: wire.CurrencyVND, Status: status,
 		Code: strconv.Itoa(resp.ReturnCode), Message: resp.ReturnMessage,
 	}
 	if resp.ZPTransID != 0 {

@@ -157,7 +157,7 @@ func TestParseCallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gwtest.CheckResult(t, res, gateways.Result{GatewayRef: "250302_AT7Q2X9", GatewayTxnID: "250302000012345",
+	gwtest.CheckResult(t, res, gateways.Result{Currency: "VND", GatewayRef: "250302_AT7Q2X9", GatewayTxnID: "250302000012345",
 		Amount: decimal.NewFromInt(150000), Status: gateways.StatusSucceeded, Code: "1", Message: "paid", PaidAt: paidAt})
 }
 

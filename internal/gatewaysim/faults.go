@@ -37,6 +37,9 @@ type Faults struct {
 	// CallbackBadSignatureRate of callbacks are signed with the wrong key
 	// (every copy and retry of such a callback alike).
 	CallbackBadSignatureRate float64 `json:"callback_bad_signature_rate"`
+	// AnswerBadSignatureRate of signed status answers (MoMo's query) are
+	// signed with the wrong key.
+	AnswerBadSignatureRate float64 `json:"answer_bad_signature_rate"`
 }
 
 // Bounds on Faults values.
@@ -51,7 +54,8 @@ const (
 // lost answers together at most 1), durations within 0..600000 ms, copies within 0..100.
 func (f Faults) Validate() error {
 	rates := map[string]float64{"error_rate": f.ErrorRate, "timeout_rate": f.TimeoutRate, "lost_answer_rate": f.LostAnswerRate,
-		"callback_drop_rate": f.CallbackDropRate, "callback_bad_signature_rate": f.CallbackBadSignatureRate}
+		"callback_drop_rate": f.CallbackDropRate, "callback_bad_signature_rate": f.CallbackBadSignatureRate,
+		"answer_bad_signature_rate": f.AnswerBadSignatureRate}
 	for name, r := range rates {
 		if !(r >= 0 && r <= 1) { // also refuses NaN
 			return invalid("%s %v outside 0..1", name, r)

@@ -179,7 +179,8 @@ type momoQueryAnswer struct {
 	RefundTrans []momoRefundTrans `json:"refundTrans"`
 }
 
-// momoQuery serves POST /momo/v2/gateway/api/query.
+// momoQuery serves POST /momo/v2/gateway/api/query. Its answer is signed
+// (momo.QueryResponse.SignatureFields).
 func (s *Sim) momoQuery(w http.ResponseWriter, r *http.Request) {
 	var b momo.QueryBody
 	err := decodeJSON(r, &b, false)
@@ -210,6 +211,11 @@ func (s *Sim) momoQuery(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	resp.Message = momoMessage(resp.ResultCode)
+	key := s.cfg.MoMo.SecretKey
+	if chance(s.Faults(MoMo).AnswerBadSignatureRate) {
+		key = badKey(key)
+	}
+	resp.Signature = momo.Signature(key, resp.QueryResponse.SignatureFields(s.cfg.MoMo.AccessKey)...)
 	apiAnswer(w, err, resp)
 }
 

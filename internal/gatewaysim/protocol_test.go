@@ -133,6 +133,13 @@ func TestAdapterRefusals(t *testing.T) {
 			r, err := e.gw[MoMo].Query(ctx, gateways.QueryRequest{GatewayRef: "ATNEVER"})
 			return r.Status, err
 		}, gateways.StatusFailed, nil},
+		{"momo query answer signed with another key", func(e *env) (gateways.Status, error) {
+			if err := e.sim.SetFaults(MoMo, Faults{AnswerBadSignatureRate: 1}); err != nil {
+				t.Fatal(err)
+			}
+			r, err := e.gw[MoMo].Query(ctx, gateways.QueryRequest{GatewayRef: "ATNEVER"})
+			return r.Status, err
+		}, "", gateways.ErrBadSignature},
 		{"momo refund of an unknown transaction", func(e *env) (gateways.Status, error) {
 			a := e.create(MoMo, 10_000)
 			r, err := e.gw[MoMo].Refund(ctx, refundReq(a, "123456", "RFDX", 1_000, e.clock.Now()))

@@ -26,6 +26,12 @@ import (
 // ICT is Vietnam's time zone, GMT+7 without daylight saving, built without tzdata.
 var ICT = time.FixedZone("ICT", 7*3600)
 
+// CurrencyVND is the currency of every amount the Vietnamese gateways'
+// protocols carry: our merchant contracts with VNPAY, MoMo and ZaloPay are in
+// VND and their messages (but VNPAY's pay request) carry no currency field,
+// so their adapters report results in it.
+const CurrencyVND = "VND"
+
 // DefaultTimeout is the per-call deadline when a Config leaves Timeout at zero.
 const DefaultTimeout = 10 * time.Second
 
@@ -125,7 +131,7 @@ func NewID() string {
 // VND checks that amount in currency can go on the wire as whole VND and
 // returns it as an integer.
 func VND(amount decimal.Decimal, currency string) (int64, error) {
-	if currency != "VND" {
+	if currency != CurrencyVND {
 		return 0, fmt.Errorf("currency %q, want VND: %w", currency, gateways.ErrInvalidRequest)
 	}
 	if !amount.IsInteger() {
