@@ -43,17 +43,19 @@ func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
 
 // Routes mounts the routes on the authenticated /v1 group.
 func (h *Handler) Routes(r fiber.Router) {
-	treasury := auth.Require(auth.RoleTreasury)
+	// Treasury moves money (statements pay orders, runs heal and post,
+	// resolutions close exceptions); admin reads.
+	treasury, readers := auth.Require(auth.RoleTreasury), auth.Require(auth.Readers...)
 	r.Post("/statements", treasury, h.upload)
-	r.Get("/statements", treasury, h.listFiles)
-	r.Get("/statements/:id", treasury, h.getFile)
-	r.Get("/statements/:id/raw", treasury, h.rawFile)
-	r.Get("/reconciliation/runs", treasury, h.listRuns)
+	r.Get("/statements", readers, h.listFiles)
+	r.Get("/statements/:id", readers, h.getFile)
+	r.Get("/statements/:id/raw", readers, h.rawFile)
+	r.Get("/reconciliation/runs", readers, h.listRuns)
 	r.Post("/reconciliation/runs", treasury, h.requestDay)
-	r.Get("/reconciliation/runs/:id", treasury, h.getRun)
-	r.Get("/reconciliation/runs/:id/exceptions", treasury, h.runExceptions)
-	r.Get("/reconciliation/runs/:id/export", treasury, h.exportRun)
-	r.Get("/reconciliation/exceptions/:id", treasury, h.getException)
+	r.Get("/reconciliation/runs/:id", readers, h.getRun)
+	r.Get("/reconciliation/runs/:id/exceptions", readers, h.runExceptions)
+	r.Get("/reconciliation/runs/:id/export", readers, h.exportRun)
+	r.Get("/reconciliation/exceptions/:id", readers, h.getException)
 	r.Post("/reconciliation/exceptions/:id/resolve", treasury, h.resolve)
 }
 
