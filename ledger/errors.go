@@ -28,6 +28,15 @@ var (
 	ErrAccountNotFound = errors.New("ledger account not found")
 	// ErrAgencyNotFound: revenue was asked for an agency the caller cannot see.
 	ErrAgencyNotFound = errors.New("agency not found")
+	// ErrDayClosed: the entry would take effect in a closed business day
+	// (only manual adjustments are refused; other entries move to now).
+	ErrDayClosed = errors.New("business day closed")
+	// ErrSelfApproval: the key that asked for a manual entry approved it.
+	ErrSelfApproval = errors.New("a manual entry is approved by a different key than the one that asked for it")
+	// ErrRequestDecided: the manual entry request was approved or rejected already.
+	ErrRequestDecided = errors.New("manual entry request already decided")
+	// ErrRequestNotFound: no such manual entry request.
+	ErrRequestNotFound = errors.New("manual entry request not found")
 	// ErrBroken: Verify found a broken invariant; the error names it.
 	ErrBroken = errors.New("ledger verification failed")
 )

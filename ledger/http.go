@@ -30,34 +30,50 @@ var HTTPErrors = []problem.Mapping{
 	{Err: ErrEntryNotFound, Status: http.StatusNotFound, Title: "Not found"},
 	{Err: ErrAccountNotFound, Status: http.StatusNotFound, Title: "Not found"},
 	{Err: ErrAgencyNotFound, Status: http.StatusNotFound, Title: "Not found"},
+	{Err: ErrRequestNotFound, Status: http.StatusNotFound, Title: "Not found"},
+	{Err: ErrDayClosed, Status: http.StatusConflict, Title: "Business day closed"},
+	{Err: ErrRequestDecided, Status: http.StatusConflict, Title: "Already decided"},
+	{Err: ErrSelfApproval, Status: http.StatusForbidden, Title: "Four eyes"},
 }
 
 // csvTimeout bounds one streamed CSV export (it runs after the handler returns).
 const csvTimeout = 5 * time.Minute
 
-// Handler serves the ledger API (treasury and admin) and revenue (agency,
-// treasury, admin).
+// Handler serves the ledger API (treasury writes; treasury and admin read)
+// and revenue (agency, treasury, admin).
 type Handler struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	pool   *pgxpool.Pool
+	log    *slog.Logger
+	manual *Manual
 }
 
-// NewHandler returns the ledger's HTTP handler.
+// NewHandler returns the ledger's HTTP handler, with the default ManualRules.
 func NewHandler(pool *pgxpool.Pool, log *slog.Logger) *Handler {
-	return &Handler{pool: pool, log: log}
+	return &Handler{pool: pool, log: log, manual: NewManual(pool, ManualRules{})}
 }
 
-// Routes registers the routes on r, the authenticated /v1 group.
+// WithRules sets the rules of manual entries.
+func (h *Handler) WithRules(r ManualRules) *Handler {
+	h.manual = NewManual(h.pool, r)
+	return h
+}
+
+// Routes registers the routes on r, the authenticated /v1 group. Only
+// treasury (or an admin key also given treasury) moves money; admin reads.
 func (h *Handler) Routes(r fiber.Router) {
-	treasury := auth.Require(auth.RoleTreasury)
-	r.Get("/ledger/accounts", treasury, h.listAccounts)
-	r.Get("/ledger/accounts/:code/balance", treasury, h.accountBalance)
-	r.Get("/ledger/balances", treasury, h.balances)
-	r.Get("/ledger/entries", treasury, h.listEntries)
+	treasury, readers := auth.Require(auth.RoleTreasury), auth.Require(auth.Readers...)
+	r.Get("/ledger/accounts", readers, h.listAccounts)
+	r.Get("/ledger/accounts/:code/balance", readers, h.accountBalance)
+	r.Get("/ledger/balances", readers, h.balances)
+	r.Get("/ledger/entries", readers, h.listEntries)
 	r.Post("/ledger/entries", treasury, h.postEntry)
-	r.Get("/ledger/entries/:id", treasury, h.getEntry)
+	r.Get("/ledger/entries/requests", readers, h.listRequests)
+	r.Get("/ledger/entries/requests/:id", readers, h.getRequest)
+	r.Post("/ledger/entries/requests/:id/approve", treasury, h.approve)
+	r.Post("/ledger/entries/requests/:id/reject", treasury, h.reject)
+	r.Get("/ledger/entries/:id", readers, h.getEntry)
 	r.Post("/ledger/entries/:id/reversal", treasury, h.reverseEntry)
-	r.Get("/revenue", auth.Require(auth.RoleAgency, auth.RoleTreasury), h.revenue)
+	r.Get("/revenue", auth.Require(auth.RoleAgency, auth.RoleTreasury, auth.RoleAdmin), h.revenue)
 }
 
 // GET /ledger/accounts?match=&cursor=&limit=
@@ -182,10 +198,17 @@ type manualEntryRequest struct {
 	Reason      string     `json:"reason"`
 	Reference   string     `json:"reference"`
 	EffectiveAt *time.Time `json:"effective_at"`
+	Adjustment  bool       `json:"adjustment"`
 	Postings    []Posting  `json:"postings"`
 }
 
-// POST /ledger/entries (Idempotency-Key header required).
+func requester(c *fiber.Ctx) Requester {
+	p := auth.FromCtx(c)
+	return Requester{KeyID: p.KeyID, Actor: p.Actor()}
+}
+
+// POST /ledger/entries (Idempotency-Key header required). 201 with the entry,
+// or 202 with a request waiting for a second approver.
 func (h *Handler) postEntry(c *fiber.Ctx) error {
 	key, err := idempotencyKey(c)
 	if err != nil {
@@ -201,12 +224,12 @@ func (h *Handler) postEntry(c *fiber.Ctx) error {
 	if req.EffectiveAt == nil {
 		return problem.Invalid("effective_at", "required (RFC 3339)")
 	}
-	e, created, err := post(c.UserContext(), h.pool, NewEntry{Key: key, Kind: KindAdjustment, Reference: req.Reference,
-		Description: req.Reason, EffectiveAt: *req.EffectiveAt, RecordedBy: auth.FromCtx(c).Actor(), Postings: req.Postings}, 0)
+	out, err := h.manual.Post(c.UserContext(), requester(c), key, ManualEntry{Reason: req.Reason, Reference: req.Reference,
+		EffectiveAt: *req.EffectiveAt, Adjustment: req.Adjustment, Postings: req.Postings})
 	if err != nil {
 		return fieldError(err, "")
 	}
-	return h.created(c, e, created)
+	return h.outcome(c, out)
 }
 
 // POST /ledger/entries/{id}/reversal (Idempotency-Key header required).
@@ -229,15 +252,105 @@ func (h *Handler) reverseEntry(c *fiber.Ctx) error {
 	if strings.TrimSpace(req.Reason) == "" {
 		return problem.Invalid("reason", "a reversal needs a reason")
 	}
-	r := Reversal{Key: key, EntryID: id, Reason: req.Reason, RecordedBy: auth.FromCtx(c).Actor()}
-	if req.EffectiveAt != nil {
-		r.EffectiveAt = *req.EffectiveAt
-	}
-	e, created, err := reverse(c.UserContext(), h.pool, r)
+	out, err := h.manual.Reverse(c.UserContext(), requester(c), key, ManualReversal{EntryID: id, Reason: req.Reason, EffectiveAt: req.EffectiveAt})
 	if err != nil {
 		return fieldError(err, "")
 	}
-	return h.created(c, e, created)
+	return h.outcome(c, out)
+}
+
+func (h *Handler) outcome(c *fiber.Ctx, out ManualOutcome) error {
+	if out.Request != nil {
+		c.Location("/v1/ledger/entries/requests/" + strconv.FormatInt(out.Request.ID, 10))
+		if out.Created {
+			c.Status(http.StatusAccepted)
+		}
+		return c.JSON(out.Request)
+	}
+	return h.created(c, *out.Entry, out.Created)
+}
+
+// GET /ledger/entries/requests?status=&limit=
+func (h *Handler) listRequests(c *fiber.Ctx) error {
+	limit, err := parseLimit(c.Query("limit"))
+	if err != nil {
+		return err
+	}
+	status := c.Query("status")
+	switch status {
+	case "", RequestPending, RequestPosted, RequestRejected:
+	default:
+		return problem.Invalid("query.status", "pending, posted or rejected")
+	}
+	reqs, err := h.manual.ListRequests(c.UserContext(), status, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"data": append([]EntryRequest{}, reqs...)})
+}
+
+func requestID(c *fiber.Ctx) (int64, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil {
+		return 0, ErrRequestNotFound
+	}
+	return id, nil
+}
+
+// GET /ledger/entries/requests/{id}
+func (h *Handler) getRequest(c *fiber.Ctx) error {
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	req, err := h.manual.GetRequest(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(req)
+}
+
+type decision struct {
+	Note string `json:"note"`
+}
+
+// POST /ledger/entries/requests/{id}/approve: a second treasury key posts it.
+func (h *Handler) approve(c *fiber.Ctx) error {
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	var d decision
+	if len(c.Body()) > 0 {
+		if err := problem.DecodeJSON(c.Body(), &d); err != nil {
+			return err
+		}
+	}
+	req, entry, err := h.manual.Approve(c.UserContext(), requester(c), id, d.Note)
+	if err != nil {
+		return fieldError(err, "")
+	}
+	c.Location("/v1/ledger/entries/" + strconv.FormatInt(entry.ID, 10))
+	return c.Status(http.StatusCreated).JSON(fiber.Map{"request": req, "entry": entry})
+}
+
+// POST /ledger/entries/requests/{id}/reject
+func (h *Handler) reject(c *fiber.Ctx) error {
+	id, err := requestID(c)
+	if err != nil {
+		return err
+	}
+	var d decision
+	if len(c.Body()) > 0 {
+		if err := problem.DecodeJSON(c.Body(), &d); err != nil {
+			return err
+		}
+	}
+	req, err := h.manual.Reject(c.UserContext(), requester(c), id, d.Note)
+	if err != nil {
+		return err
+	}
+	return c.JSON(req)
 }
 
 // created answers 201 with the new entry, or 200 with the original on replay.
@@ -396,10 +509,10 @@ func (h *Handler) revenueCSV(c *fiber.Ctx, q RevenueQuery) {
 		var totals RevenueTotals
 		write := func(kind string, r RevenueRow) error {
 			out.Write([]string{kind, r.Day, r.Agency, r.Service, r.Channel, r.Currency,
-				r.Gross.String(), r.Refunds.String(), r.Net.String(), strconv.FormatInt(r.Postings, 10)})
+				r.Gross.String(), r.Refunds.String(), r.Adjustments.String(), r.Net.String(), strconv.FormatInt(r.Postings, 10)})
 			return out.Error()
 		}
-		out.Write([]string{"row", "day", "agency", "service", "channel", "currency", "gross", "refunds", "net", "postings"})
+		out.Write([]string{"row", "day", "agency", "service", "channel", "currency", "gross", "refunds", "adjustments", "net", "postings"})
 		n := 0
 		err := Revenue(ctx, h.pool, q, func(r RevenueRow) error {
 			totals.Add(r)

@@ -45,11 +45,15 @@ func post(ctx context.Context, db DBTX, e NewEntry, reverses int64) (Entry, bool
 	return out[0], created[0], nil
 }
 
-// replay returns the entry already recorded under key if it has the same content.
-func replay(ctx context.Context, db DBTX, key string, hash []byte) (Entry, error) {
+// replay returns the entry already recorded under key if it has the same
+// content: hash, or asked (the entry as the caller dated it) moved later into
+// an open day, as intoOpenDays does to every kind but manual adjustments.
+func replay(ctx context.Context, db DBTX, key string, hash []byte, asked NewEntry, reverses int64) (Entry, error) {
 	var id int64
 	var stored []byte
-	err := db.QueryRow(ctx, `SELECT id, content_hash FROM ledger_entries WHERE idempotency_key = $1`, key).Scan(&id, &stored)
+	var effective time.Time
+	err := db.QueryRow(ctx, `SELECT id, content_hash, effective_at FROM ledger_entries WHERE idempotency_key = $1`, key).
+		Scan(&id, &stored, &effective)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Only possible under REPEATABLE READ or SERIALIZABLE, where the
 		// conflicting entry committed after this transaction's snapshot.
@@ -58,7 +62,13 @@ func replay(ctx context.Context, db DBTX, key string, hash []byte) (Entry, error
 	if err != nil {
 		return Entry{}, fmt.Errorf("ledger: post %q: read existing entry: %w", key, err)
 	}
-	if !bytes.Equal(stored, hash) {
+	same := bytes.Equal(stored, hash)
+	if !same && asked.Kind != KindAdjustment && !effective.Before(asked.EffectiveAt) {
+		moved := asked
+		moved.EffectiveAt = effective.UTC()
+		same = bytes.Equal(stored, contentHash(moved, reverses))
+	}
+	if !same {
 		return Entry{}, fmt.Errorf("ledger: post %q: %w (entry %d)", key, ErrIdempotencyConflict, id)
 	}
 	return GetEntry(ctx, db, id)
@@ -73,6 +83,8 @@ func postError(key string, err error) error {
 			return fmt.Errorf("ledger: post %q: %w: %s", key, ErrCurrencyMismatch, pgErr.Detail)
 		case "ledger_entries_reverses_key":
 			return fmt.Errorf("ledger: post %q: %w", key, ErrAlreadyReversed)
+		case "ledger_entry_open_day":
+			return fmt.Errorf("ledger: post %q: %w: %s", key, ErrDayClosed, pgErr.Message)
 		case "ledger_entry_balanced":
 			return fmt.Errorf("ledger: post %q: %w: %s", key, ErrUnbalanced, pgErr.Message)
 		}
@@ -88,7 +100,8 @@ type Reversal struct {
 	EntryID int64
 	Reason  string
 	// EffectiveAt defaults to the original's effective time, so the reversal
-	// cancels the original in every report and a replay has the same content.
+	// cancels the original in every report and a replay has the same content;
+	// when that day is closed, the reversal takes effect now, in the open day.
 	EffectiveAt time.Time
 	RecordedBy  string
 }

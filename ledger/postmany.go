@@ -43,15 +43,24 @@ func postEntries(ctx context.Context, db DBTX, es []NewEntry, reversing []int64)
 		out                           = make([]Entry, len(es))
 		seen                          = make(map[string]int, len(es))
 	)
+	norm := make([]NewEntry, len(es))
+	revs := make([]int64, len(es))
 	for i, e := range es {
-		var rev int64
 		if reversing != nil {
-			rev = reversing[i]
+			revs[i] = reversing[i]
 		}
-		e, err := normalize(e, rev != 0)
+		e, err := normalize(e, revs[i] != 0)
 		if err != nil {
 			return nil, nil, err
 		}
+		norm[i] = e
+	}
+	asked := append([]NewEntry(nil), norm...)
+	if err := intoOpenDays(ctx, db, norm, time.Now()); err != nil {
+		return nil, nil, err
+	}
+	for i, e := range norm {
+		rev := revs[i]
 		if j, dup := seen[e.Key]; dup {
 			return nil, nil, invalid("key", "entries %d and %d of one call share the key %q", j, i, e.Key)
 		}
@@ -100,7 +109,7 @@ func postEntries(ctx context.Context, db DBTX, es []NewEntry, reversing []int64)
 		if recorded[i] {
 			continue
 		}
-		replayed, err := replay(ctx, db, keys[i], hashes[i])
+		replayed, err := replay(ctx, db, keys[i], hashes[i], asked[i], revs[i])
 		if err != nil {
 			return nil, nil, err
 		}

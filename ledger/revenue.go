@@ -52,19 +52,28 @@ type RevenueQuery struct {
 	Agency   string // only this agency's revenue; "" for all agencies
 }
 
+// AdjustmentChannel is the channel of a manual adjustment's revenue
+// attribution: a manual entry attributes revenue only when marked as an
+// adjustment, and revenue shows it apart (RevenueRow.Adjustments). No payment
+// method is called so (the payment rules refuse it).
+const AdjustmentChannel = "adjustment"
+
 // RevenueRow is revenue of one group in one currency. Gross is what payments
 // credited to agencies, Refunds what refunds (and reversals of payments)
-// debited back, Net the difference. Group fields not grouped by are empty.
+// debited back, Adjustments what manual adjustments attributed (signed:
+// credits to the agency positive; never part of Gross or Refunds), Net is
+// Gross - Refunds + Adjustments. Group fields not grouped by are empty.
 type RevenueRow struct {
-	Day      string          `json:"day,omitempty"`
-	Agency   string          `json:"agency,omitempty"`
-	Service  string          `json:"service,omitempty"`
-	Channel  string          `json:"channel,omitempty"`
-	Currency string          `json:"currency"`
-	Gross    decimal.Decimal `json:"gross"`
-	Refunds  decimal.Decimal `json:"refunds"`
-	Net      decimal.Decimal `json:"net"`
-	Postings int64           `json:"postings"`
+	Day         string          `json:"day,omitempty"`
+	Agency      string          `json:"agency,omitempty"`
+	Service     string          `json:"service,omitempty"`
+	Channel     string          `json:"channel,omitempty"`
+	Currency    string          `json:"currency"`
+	Gross       decimal.Decimal `json:"gross"`
+	Refunds     decimal.Decimal `json:"refunds"`
+	Adjustments decimal.Decimal `json:"adjustments"`
+	Net         decimal.Decimal `json:"net"`
+	Postings    int64           `json:"postings"`
 }
 
 // Revenue streams revenue rows, ordered by group and currency, to fn, reading
@@ -94,7 +103,10 @@ func Revenue(ctx context.Context, db DBTX, q RevenueQuery, fn func(RevenueRow) e
 		accounts, match = AgencyCollected(q.Agency), "=" // agency codes may hold LIKE's "_"
 	}
 	query := `SELECT ` + strings.Join(cols, ", ") + `, p.currency,
-			sum(greatest(-p.net, 0)), sum(greatest(p.net, 0)), -sum(p.net), count(*)
+			coalesce(sum(greatest(-p.net, 0)) FILTER (WHERE p.channel <> '` + AdjustmentChannel + `'), 0),
+			coalesce(sum(greatest(p.net, 0)) FILTER (WHERE p.channel <> '` + AdjustmentChannel + `'), 0),
+			coalesce(-sum(p.net) FILTER (WHERE p.channel = '` + AdjustmentChannel + `'), 0),
+			-sum(p.net), count(*)
 		FROM ledger_accounts a
 		JOIN ledger_postings p ON p.account_code = a.code
 		WHERE a.code ` + match + ` $1 AND p.effective_at >= $2 AND p.effective_at < $3 AND p.service_code IS NOT NULL
@@ -106,7 +118,7 @@ func Revenue(ctx context.Context, db DBTX, q RevenueQuery, fn func(RevenueRow) e
 	defer rows.Close()
 	for rows.Next() {
 		var r RevenueRow
-		if err := rows.Scan(&r.Day, &r.Agency, &r.Service, &r.Channel, &r.Currency, &r.Gross, &r.Refunds, &r.Net, &r.Postings); err != nil {
+		if err := rows.Scan(&r.Day, &r.Agency, &r.Service, &r.Channel, &r.Currency, &r.Gross, &r.Refunds, &r.Adjustments, &r.Net, &r.Postings); err != nil {
 			return fmt.Errorf("ledger: revenue: scan: %w", err)
 		}
 		if err := fn(r); err != nil {
@@ -130,6 +142,7 @@ func (t *RevenueTotals) Add(r RevenueRow) {
 	sum := t.byCurrency[r.Currency]
 	sum.Currency = r.Currency
 	sum.Gross, sum.Refunds, sum.Net = sum.Gross.Add(r.Gross), sum.Refunds.Add(r.Refunds), sum.Net.Add(r.Net)
+	sum.Adjustments = sum.Adjustments.Add(r.Adjustments)
 	sum.Postings += r.Postings
 	t.byCurrency[r.Currency] = sum
 }

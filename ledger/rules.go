@@ -243,8 +243,8 @@ func sharePostings(gateway, channel, currency string, shares []Share, agencySide
 	if err := checkNames(map[string]string{"gateway": gateway}); err != nil {
 		return nil, err
 	}
-	if !channelRE.MatchString(channel) {
-		return nil, invalid("channel", "must match %s", channelRE)
+	if !channelRE.MatchString(channel) || channel == AdjustmentChannel {
+		return nil, invalid("channel", "must match %s and not be %q", channelRE, AdjustmentChannel)
 	}
 	if err := checkCurrency("currency", currency); err != nil {
 		return nil, err

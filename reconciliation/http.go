@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -33,6 +34,7 @@ var HTTPErrors = []problem.Mapping{
 	{Err: rawfile.ErrEmpty, Status: http.StatusUnprocessableEntity, Title: "Empty statement"},
 	{Err: rawfile.ErrTooLarge, Status: http.StatusRequestEntityTooLarge, Title: "Statement too large"},
 	{Err: ErrNotConfigured, Status: http.StatusServiceUnavailable, Title: "Not configured"},
+	{Err: ErrNotReconciled, Status: http.StatusConflict, Title: "Not reconciled"},
 }
 
 // Handler serves statements and reconciliation to treasury (and admin) keys.
@@ -43,18 +45,68 @@ func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
 
 // Routes mounts the routes on the authenticated /v1 group.
 func (h *Handler) Routes(r fiber.Router) {
-	treasury := auth.Require(auth.RoleTreasury)
+	// Treasury moves money (statements pay orders, runs heal and post,
+	// resolutions close exceptions); admin reads.
+	treasury, readers := auth.Require(auth.RoleTreasury), auth.Require(auth.Readers...)
 	r.Post("/statements", treasury, h.upload)
-	r.Get("/statements", treasury, h.listFiles)
-	r.Get("/statements/:id", treasury, h.getFile)
-	r.Get("/statements/:id/raw", treasury, h.rawFile)
-	r.Get("/reconciliation/runs", treasury, h.listRuns)
+	r.Get("/statements", readers, h.listFiles)
+	r.Get("/statements/:id", readers, h.getFile)
+	r.Get("/statements/:id/raw", readers, h.rawFile)
+	r.Get("/reconciliation/runs", readers, h.listRuns)
 	r.Post("/reconciliation/runs", treasury, h.requestDay)
-	r.Get("/reconciliation/runs/:id", treasury, h.getRun)
-	r.Get("/reconciliation/runs/:id/exceptions", treasury, h.runExceptions)
-	r.Get("/reconciliation/runs/:id/export", treasury, h.exportRun)
-	r.Get("/reconciliation/exceptions/:id", treasury, h.getException)
+	r.Get("/reconciliation/runs/:id", readers, h.getRun)
+	r.Get("/reconciliation/runs/:id/exceptions", readers, h.runExceptions)
+	r.Get("/reconciliation/runs/:id/export", readers, h.exportRun)
+	r.Get("/reconciliation/exceptions/:id", readers, h.getException)
 	r.Post("/reconciliation/exceptions/:id/resolve", treasury, h.resolve)
+	r.Get("/days/:date", readers, h.getDay)
+	r.Post("/days/:date/close", treasury, h.closeDay)
+}
+
+func pathDay(c *fiber.Ctx) (time.Time, error) {
+	day, err := ParseDay(c.Params("date"))
+	if err != nil {
+		return time.Time{}, problem.Invalid("path.date", "a business day, YYYY-MM-DD")
+	}
+	return day, nil
+}
+
+// GET /days/{date}: whether the day is over, reconciled, closed.
+func (h *Handler) getDay(c *fiber.Ctx) error {
+	day, err := pathDay(c)
+	if err != nil {
+		return err
+	}
+	st, err := h.svc.Day(c.UserContext(), day)
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
+}
+
+// POST /days/{date}/close {"note": "..."}: no ledger entry takes effect in
+// the day from then on.
+func (h *Handler) closeDay(c *fiber.Ctx) error {
+	day, err := pathDay(c)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Note string `json:"note"`
+	}
+	if len(c.Body()) > 0 {
+		if err := problem.DecodeJSON(c.Body(), &req); err != nil {
+			return err
+		}
+	}
+	if len(req.Note) > 1000 {
+		return problem.Invalid("note", "at most 1000 characters")
+	}
+	st, err := h.svc.CloseDay(c.UserContext(), day, auth.FromCtx(c).Actor(), req.Note)
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
 }
 
 // POST /statements: the body is the file (any content type but multipart),

@@ -23,6 +23,11 @@ func keys(ctx context.Context, pool *pgxpool.Pool, args []string, out io.Writer)
 		role := fs.String("role", "", "portal, agency, treasury or admin")
 		agency := fs.String("agency", "", "agency code (agency role only)")
 		name := fs.String("name", "", "a label for the key")
+		var also []string
+		fs.Func("also", "an extra role (only treasury, only with --role admin: an admin key that may move money)", func(v string) error {
+			also = append(also, v)
+			return nil
+		})
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -30,12 +35,17 @@ func keys(ctx context.Context, pool *pgxpool.Pool, args []string, out io.Writer)
 		if err != nil {
 			return err
 		}
-		k, secret, err := store.Create(ctx, r, strings.ToUpper(*agency), *name)
+		extra, err := auth.ParseExtraRoles(r, also)
+		if err != nil {
+			return err
+		}
+		k, secret, err := store.CreateKey(ctx, auth.NewKey{Role: r, Also: extra, AgencyCode: strings.ToUpper(*agency), Name: *name})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "%s\n", secret)
-		fmt.Fprintf(out, "# key %s (prefix %s, role %s) — the secret above is shown only once\n", k.ID, k.Prefix, k.Role)
+		fmt.Fprintf(out, "# key %s (prefix %s, role %s) — the secret above is shown only once\n", k.ID, k.Prefix,
+			auth.Principal{Role: k.Role, Also: k.Also}.RoleName())
 		return nil
 	case "list":
 		list, err := store.List(ctx)
@@ -48,7 +58,8 @@ func keys(ctx context.Context, pool *pgxpool.Pool, args []string, out io.Writer)
 			if k.RevokedAt != nil {
 				status = "revoked"
 			}
-			fmt.Fprintf(out, "%-36s  %-12s  %-8s  %-10s  %-8s  %s\n", k.ID, k.Prefix, k.Role, k.AgencyCode, status, k.Name)
+			fmt.Fprintf(out, "%-36s  %-12s  %-8s  %-10s  %-8s  %s\n", k.ID, k.Prefix,
+				auth.Principal{Role: k.Role, Also: k.Also}.RoleName(), k.AgencyCode, status, k.Name)
 		}
 		return nil
 	case "revoke":

@@ -2,7 +2,7 @@
 //
 //	civicpay serve                      run the HTTP API and the River workers
 //	civicpay migrate                    apply River's and civicpay's migrations
-//	civicpay keys create --role R [--agency CODE] [--name N]
+//	civicpay keys create --role R [--agency CODE] [--also treasury] [--name N]
 //	civicpay keys list | keys revoke ID|PREFIX
 //	civicpay ledger verify              prove the books (exit 1 naming the first broken thing)
 //	civicpay reconcile --date D [--gateway G] | reconcile import FILE
@@ -30,7 +30,7 @@ const usage = `usage: civicpay <command> [flags]
 commands:
   serve                                  run the API and background workers
   migrate                                apply pending migrations (safe to run concurrently)
-  keys create --role R [--agency CODE] [--name N]
+  keys create --role R [--agency CODE] [--also treasury] [--name N]
                                          create an API key and print it once
   keys list                              list keys (never their secrets)
   keys revoke ID|PREFIX                  revoke a key

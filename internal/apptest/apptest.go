@@ -34,7 +34,8 @@ type Env struct {
 	// URL is where the app listens; MetricsURL where its /metrics listener does.
 	URL, MetricsURL string
 	// Keys by role; AgencyA is bound to agency "AG-A", AgencyB to "AG-B".
-	Admin, Portal, Portal2, AgencyA, AgencyB, Treasury string
+	// AdminTreasury is an admin key also given treasury (it may move money).
+	Admin, Portal, Portal2, AgencyA, AgencyB, Treasury, AdminTreasury string
 	// Sim is the in-process gateway simulator of NewWithSim (nil otherwise),
 	// serving at SimURL and calling back to URL.
 	Sim    *gatewaysim.Sim
@@ -198,6 +199,11 @@ func (e *Env) seed(t testing.TB) {
 	}
 	e.Admin, e.Portal, e.Portal2 = mk(auth.RoleAdmin, ""), mk(auth.RolePortal, ""), mk(auth.RolePortal, "")
 	e.AgencyA, e.AgencyB, e.Treasury = mk(auth.RoleAgency, "AG-A"), mk(auth.RoleAgency, "AG-B"), mk(auth.RoleTreasury, "")
+	_, secret, err := keys.CreateKey(ctx, auth.NewKey{Role: auth.RoleAdmin, Also: []auth.Role{auth.RoleTreasury}, Name: "test admin+treasury"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.AdminTreasury = secret
 }
 
 // Response is a finished request.

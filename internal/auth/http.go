@@ -25,9 +25,10 @@ func (h *Handler) Routes(r fiber.Router) {
 }
 
 type createRequest struct {
-	Role       string `json:"role"`
-	AgencyCode string `json:"agency_code"`
-	Name       string `json:"name"`
+	Role       string   `json:"role"`
+	Also       []string `json:"also"` // extra roles: ["treasury"] on an admin key that moves money
+	AgencyCode string   `json:"agency_code"`
+	Name       string   `json:"name"`
 }
 
 // CreatedKey is the one response that carries a secret.
@@ -48,7 +49,12 @@ func (h *Handler) create(c *fiber.Ctx) error {
 	if len(req.Name) > 200 {
 		return problem.Invalid("name", "at most 200 characters")
 	}
-	k, secret, err := h.store.Create(c.UserContext(), role, strings.ToUpper(req.AgencyCode), req.Name)
+	also, err := ParseExtraRoles(role, req.Also)
+	if err != nil {
+		return problem.Invalid("also", "%v", err)
+	}
+	k, secret, err := h.store.CreateKey(c.UserContext(), NewKey{Role: role, Also: also,
+		AgencyCode: strings.ToUpper(req.AgencyCode), Name: req.Name})
 	if err != nil {
 		if errors.Is(err, ErrAgencyRequired) || errors.Is(err, ErrUnknownAgency) {
 			return problem.Invalid("agency_code", "%v", err)

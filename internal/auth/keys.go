@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,8 +34,27 @@ const (
 	RolePortal   Role = "portal"   // create and read the orders it created
 	RoleAgency   Role = "agency"   // its own agency's orders, revenue and webhooks
 	RoleTreasury Role = "treasury" // statements, reconciliation, all revenue, refunds
-	RoleAdmin    Role = "admin"    // keys, catalogue, everything
+	RoleAdmin    Role = "admin"    // keys, catalogue; reads everything; moves no money unless also treasury
 )
+
+// ParseExtraRoles validates the roles an admin key is also given: only
+// treasury, and only for an admin key (ErrExtraRole otherwise).
+func ParseExtraRoles(role Role, names []string) ([]Role, error) {
+	var out []Role
+	for _, n := range names {
+		r, err := ParseRole(strings.ToLower(strings.TrimSpace(n)))
+		if err != nil {
+			return nil, err
+		}
+		if r != RoleTreasury || role != RoleAdmin {
+			return nil, fmt.Errorf("%w: %s may not also be %s (only an admin key may also be given treasury)", ErrExtraRole, role, r)
+		}
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
 
 // ParseRole validates a role name.
 func ParseRole(s string) (Role, error) {
@@ -52,7 +72,22 @@ type Principal struct {
 	Role       Role
 	AgencyCode string // set only for RoleAgency
 	Name       string
+	// Also are the roles the key is given besides Role: only treasury, only
+	// on an admin key (separation of duties: admin moves no money without it).
+	Also []Role
 }
+
+// RoleName is the role with its extra roles: "admin", "admin+treasury".
+func (p Principal) RoleName() string {
+	n := string(p.Role)
+	for _, r := range p.Also {
+		n += "+" + string(r)
+	}
+	return n
+}
+
+// Has reports whether the principal holds r, as its role or as an extra one.
+func (p Principal) Has(r Role) bool { return p.Role == r || slices.Contains(p.Also, r) }
 
 // Actor is how the principal appears in audit trails (never the secret).
 func (p Principal) Actor() string { return string(p.Role) + ":" + p.Prefix }
@@ -63,6 +98,7 @@ type Key struct {
 	Prefix     string     `json:"prefix"`
 	Role       Role       `json:"role"`
 	AgencyCode string     `json:"agency_code,omitempty"`
+	Also       []Role     `json:"also,omitempty"`
 	Name       string     `json:"name"`
 	CreatedAt  time.Time  `json:"created_at"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
@@ -72,6 +108,7 @@ type Key struct {
 var (
 	ErrInvalidRole    = errors.New("invalid role")
 	ErrAgencyRequired = errors.New("an agency key needs an agency code, and only agency keys have one")
+	ErrExtraRole      = errors.New("invalid extra role")
 	ErrUnknownAgency  = errors.New("unknown agency")
 	ErrKeyNotFound    = errors.New("api key not found")
 	ErrUnauthorized   = errors.New("missing, malformed, unknown or revoked API key")
@@ -83,10 +120,31 @@ type Store struct{ pool *pgxpool.Pool }
 // NewStore returns a key store on pool.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
+// NewKey is a key to create.
+type NewKey struct {
+	Role       Role
+	Also       []Role // extra roles: only treasury, only for an admin key
+	AgencyCode string
+	Name       string
+}
+
 // Create makes a key and returns it with its full secret, which is never stored.
 func (s *Store) Create(ctx context.Context, role Role, agencyCode, name string) (Key, string, error) {
+	return s.CreateKey(ctx, NewKey{Role: role, AgencyCode: agencyCode, Name: name})
+}
+
+// CreateKey makes the key nk and returns it with its full secret.
+func (s *Store) CreateKey(ctx context.Context, nk NewKey) (Key, string, error) {
+	role, agencyCode, name := nk.Role, nk.AgencyCode, nk.Name
 	if (role == RoleAgency) != (agencyCode != "") {
 		return Key{}, "", ErrAgencyRequired
+	}
+	also := make([]string, len(nk.Also))
+	for i, r := range nk.Also {
+		also[i] = string(r)
+	}
+	if _, err := ParseExtraRoles(role, also); err != nil {
+		return Key{}, "", err
 	}
 	prefixBytes := make([]byte, 6)
 	secretBytes := make([]byte, 24)
@@ -99,15 +157,15 @@ func (s *Store) Create(ctx context.Context, role Role, agencyCode, name string) 
 	prefix := hex.EncodeToString(prefixBytes)
 	secret := base64.RawURLEncoding.EncodeToString(secretBytes)
 	sum := sha256.Sum256([]byte(secret))
-	k := Key{ID: uuid.Must(uuid.NewV7()), Prefix: prefix, Role: role, AgencyCode: agencyCode, Name: name}
+	k := Key{ID: uuid.Must(uuid.NewV7()), Prefix: prefix, Role: role, AgencyCode: agencyCode, Name: name, Also: nk.Also}
 	var agency *string
 	if agencyCode != "" {
 		agency = &agencyCode
 	}
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO api_keys (id, prefix, secret_hash, role, agency_code, name)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
-		k.ID, prefix, sum[:], string(role), agency, name).Scan(&k.CreatedAt)
+		INSERT INTO api_keys (id, prefix, secret_hash, role, agency_code, name, extra_roles)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at`,
+		k.ID, prefix, sum[:], string(role), agency, name, also).Scan(&k.CreatedAt)
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
@@ -129,10 +187,11 @@ func (s *Store) Authenticate(ctx context.Context, presented string) (Principal, 
 		hash   []byte
 		agency *string
 		role   string
+		also   []string
 	)
 	err := s.pool.QueryRow(ctx, `
-		SELECT id, prefix, secret_hash, role, agency_code, name FROM api_keys
-		WHERE prefix = $1 AND revoked_at IS NULL`, prefix).Scan(&p.KeyID, &p.Prefix, &hash, &role, &agency, &p.Name)
+		SELECT id, prefix, secret_hash, role, agency_code, name, extra_roles FROM api_keys
+		WHERE prefix = $1 AND revoked_at IS NULL`, prefix).Scan(&p.KeyID, &p.Prefix, &hash, &role, &agency, &p.Name, &also)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, ErrUnauthorized
 	}
@@ -144,6 +203,7 @@ func (s *Store) Authenticate(ctx context.Context, presented string) (Principal, 
 		return Principal{}, ErrUnauthorized
 	}
 	p.Role = Role(role)
+	p.Also = roles(also)
 	if agency != nil {
 		p.AgencyCode = *agency
 	}
@@ -153,7 +213,7 @@ func (s *Store) Authenticate(ctx context.Context, presented string) (Principal, 
 // List returns every key, newest first, without secrets.
 func (s *Store) List(ctx context.Context) ([]Key, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, prefix, role, coalesce(agency_code, ''), name, created_at, revoked_at
+		SELECT id, prefix, role, coalesce(agency_code, ''), name, created_at, revoked_at, extra_roles
 		FROM api_keys ORDER BY created_at DESC, id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("auth: list keys: %w", err)
@@ -161,8 +221,9 @@ func (s *Store) List(ctx context.Context) ([]Key, error) {
 	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Key, error) {
 		var k Key
 		var role string
-		err := r.Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.RevokedAt)
-		k.Role = Role(role)
+		var also []string
+		err := r.Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.RevokedAt, &also)
+		k.Role, k.Also = Role(role), roles(also)
 		return k, err
 	})
 	if err != nil {
@@ -175,19 +236,31 @@ func (s *Store) List(ctx context.Context) ([]Key, error) {
 func (s *Store) Revoke(ctx context.Context, idOrPrefix string) (Key, error) {
 	var k Key
 	var role string
+	var also []string
 	err := s.pool.QueryRow(ctx, `
 		UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
 		WHERE prefix = $1 OR id::text = $1
-		RETURNING id, prefix, role, coalesce(agency_code, ''), name, created_at, revoked_at`, idOrPrefix).
-		Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.RevokedAt)
+		RETURNING id, prefix, role, coalesce(agency_code, ''), name, created_at, revoked_at, extra_roles`, idOrPrefix).
+		Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.RevokedAt, &also)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Key{}, fmt.Errorf("%w: %s", ErrKeyNotFound, idOrPrefix)
 	}
 	if err != nil {
 		return Key{}, fmt.Errorf("auth: revoke key: %w", err)
 	}
-	k.Role = Role(role)
+	k.Role, k.Also = Role(role), roles(also)
 	return k, nil
+}
+
+func roles(names []string) []Role {
+	if len(names) == 0 {
+		return nil
+	}
+	out := make([]Role, len(names))
+	for i, n := range names {
+		out[i] = Role(n)
+	}
+	return out
 }
 
 // split checks a presented key's shape — "cpk_", 12 lowercase hex digits,

@@ -77,7 +77,7 @@ func (a *Authenticator) Middleware() fiber.Handler {
 		// its buffers once the request ends).
 		rid, _ := c.Locals("request_id").(string)
 		c.SetUserContext(audit.WithActor(c.UserContext(), audit.Actor{
-			ID: "key:" + p.Prefix, Role: string(p.Role), IP: strings.Clone(c.IP()), RequestID: rid,
+			ID: "key:" + p.Prefix, Role: p.RoleName(), IP: strings.Clone(c.IP()), RequestID: rid,
 			Route: strings.Clone(c.Method()) + " " + strings.Clone(c.Path()),
 		}))
 		return c.Next()
@@ -128,27 +128,32 @@ func FromCtx(c *fiber.Ctx) Principal {
 	return p
 }
 
-// Require lets only the given roles through (admin is always allowed).
+// Require lets through only a principal that holds one of roles, as its role
+// or as an extra one (an admin key also given treasury). No role passes
+// implicitly: admin manages keys and the catalogue and reads what the routes
+// that name it allow, and moves no money unless its key is also treasury.
 func Require(roles ...Role) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		p := FromCtx(c)
-		if p.Role == RoleAdmin {
-			return c.Next()
-		}
 		for _, r := range roles {
-			if p.Role == r {
+			if p.Has(r) {
 				return c.Next()
 			}
 		}
-		return problem.New(http.StatusForbidden, "Forbidden", "the "+string(p.Role)+" role may not do this")
+		return problem.New(http.StatusForbidden, "Forbidden", "the "+p.RoleName()+" role may not do this")
 	}
 }
+
+// Readers are the roles that read the back office (treasury's data): treasury
+// and admin, which may read everything but changes only keys and the catalogue.
+var Readers = []Role{RoleTreasury, RoleAdmin}
 
 // HTTPErrors maps this package's errors to HTTP.
 var HTTPErrors = []problem.Mapping{
 	{Err: ErrUnauthorized, Status: http.StatusUnauthorized, Title: "Unauthorized"},
 	{Err: ErrInvalidRole, Status: http.StatusUnprocessableEntity, Title: "Invalid role"},
 	{Err: ErrAgencyRequired, Status: http.StatusUnprocessableEntity, Title: "Invalid agency"},
+	{Err: ErrExtraRole, Status: http.StatusUnprocessableEntity, Title: "Invalid extra role"},
 	{Err: ErrUnknownAgency, Status: http.StatusUnprocessableEntity, Title: "Unknown agency"},
 	{Err: ErrKeyNotFound, Status: http.StatusNotFound, Title: "Not found"},
 }

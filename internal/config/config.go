@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/demo"
 	"github.com/civicpay/civicpay/webhooks"
@@ -81,6 +82,14 @@ type Config struct {
 	Paying Paying
 
 	Recon Recon
+
+	// ManualEntryApprovalAmount: a manual ledger entry or reversal whose debits
+	// exceed it (in VND; any other currency always) waits for a second treasury
+	// key's approval, as does one touching an agency account. 0 means the default.
+	ManualEntryApprovalAmount decimal.Decimal `env:"CIVICPAY_MANUAL_ENTRY_APPROVAL_AMOUNT" envDefault:"10000000"`
+	// ManualEntryMaxBackdate is how far in the past a manual ledger entry may
+	// take effect (never on or before the last closed business day). 0 means the default.
+	ManualEntryMaxBackdate time.Duration `env:"CIVICPAY_MANUAL_ENTRY_MAX_BACKDATE" envDefault:"168h"`
 
 	Limits Limits
 }

@@ -195,3 +195,21 @@ func TestLoadReadsLimits(t *testing.T) {
 		t.Fatalf("unlimited %+v", u)
 	}
 }
+func TestLoadReadsManualEntryRules(t *testing.T) {
+	t.Setenv("DATABASE_URL", "postgres://x@127.0.0.1/db")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ManualEntryApprovalAmount.String() != "10000000" || c.ManualEntryMaxBackdate != 7*24*time.Hour {
+		t.Fatalf("defaults %s %s", c.ManualEntryApprovalAmount, c.ManualEntryMaxBackdate)
+	}
+	t.Setenv("CIVICPAY_MANUAL_ENTRY_APPROVAL_AMOUNT", "2500000.5")
+	t.Setenv("CIVICPAY_MANUAL_ENTRY_MAX_BACKDATE", "48h")
+	if c, err = Load(); err != nil {
+		t.Fatal(err)
+	}
+	if c.ManualEntryApprovalAmount.String() != "2500000.5" || c.ManualEntryMaxBackdate != 48*time.Hour {
+		t.Fatalf("read %s %s", c.ManualEntryApprovalAmount, c.ManualEntryMaxBackdate)
+	}
+}
