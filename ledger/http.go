@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/problem"
 )
@@ -201,8 +203,10 @@ func (h *Handler) postEntry(c *fiber.Ctx) error {
 	if req.EffectiveAt == nil {
 		return problem.Invalid("effective_at", "required (RFC 3339)")
 	}
-	e, created, err := post(c.UserContext(), h.pool, NewEntry{Key: key, Kind: KindAdjustment, Reference: req.Reference,
-		Description: req.Reason, EffectiveAt: *req.EffectiveAt, RecordedBy: auth.FromCtx(c).Actor(), Postings: req.Postings}, 0)
+	e, created, err := h.audited(c.UserContext(), "ledger.entry.create", func(tx pgx.Tx) (Entry, bool, error) {
+		return post(c.UserContext(), tx, NewEntry{Key: key, Kind: KindAdjustment, Reference: req.Reference,
+			Description: req.Reason, EffectiveAt: *req.EffectiveAt, RecordedBy: auth.FromCtx(c).Actor(), Postings: req.Postings}, 0)
+	})
 	if err != nil {
 		return fieldError(err, "")
 	}
@@ -233,11 +237,26 @@ func (h *Handler) reverseEntry(c *fiber.Ctx) error {
 	if req.EffectiveAt != nil {
 		r.EffectiveAt = *req.EffectiveAt
 	}
-	e, created, err := reverse(c.UserContext(), h.pool, r)
+	e, created, err := h.audited(c.UserContext(), "ledger.entry.reverse", func(tx pgx.Tx) (Entry, bool, error) {
+		return reverse(c.UserContext(), tx, r)
+	})
 	if err != nil {
 		return fieldError(err, "")
 	}
 	return h.created(c, e, created)
+}
+
+// audited runs a manual posting in a transaction that also records the new
+// entry in the audit log (a replay of an earlier request records nothing).
+func (h *Handler) audited(ctx context.Context, action string, postFn func(pgx.Tx) (Entry, bool, error)) (e Entry, created bool, err error) {
+	err = pgx.BeginFunc(ctx, h.pool, func(tx pgx.Tx) error {
+		if e, created, err = postFn(tx); err != nil || !created {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Action: action, ResourceType: "ledger_entry",
+			ResourceID: strconv.FormatInt(e.ID, 10), After: e})
+	})
+	return e, created, err
 }
 
 // created answers 201 with the new entry, or 200 with the original on replay.

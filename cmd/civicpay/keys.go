@@ -6,23 +6,29 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/civicpay/civicpay/internal/auth"
 )
 
-func keys(ctx context.Context, pool *pgxpool.Pool, args []string, out io.Writer) error {
+// keys runs `civicpay keys …`; a key created without --expires expires after
+// defaultTTL (0: never). Creations and revocations are audited with the person
+// at the terminal as the actor.
+func keys(ctx context.Context, pool *pgxpool.Pool, defaultTTL time.Duration, args []string, out io.Writer) error {
 	store := auth.NewStore(pool)
 	if len(args) == 0 {
 		return fmt.Errorf("%w: keys create|list|revoke", errUsage)
 	}
+	ctx = cliContext(ctx, "keys "+args[0])
 	switch args[0] {
 	case "create":
 		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
 		role := fs.String("role", "", "portal, agency, treasury or admin")
 		agency := fs.String("agency", "", "agency code (agency role only)")
 		name := fs.String("name", "", "a label for the key")
+		expires := fs.String("expires", "", `lifetime such as "720h" ("0": never; default CIVICPAY_KEY_DEFAULT_TTL)`)
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -30,25 +36,40 @@ func keys(ctx context.Context, pool *pgxpool.Pool, args []string, out io.Writer)
 		if err != nil {
 			return err
 		}
-		k, secret, err := store.Create(ctx, r, strings.ToUpper(*agency), *name)
+		exp, _, err := auth.ExpiryFor(time.Now(), nil, *expires, defaultTTL)
+		if err != nil {
+			return fmt.Errorf("keys create: --expires: %w", err)
+		}
+		k, secret, err := store.CreateExpiring(ctx, r, strings.ToUpper(*agency), *name, exp)
 		if err != nil {
 			return err
 		}
+		expiry := "never expires"
+		if k.ExpiresAt != nil {
+			expiry = "expires " + k.ExpiresAt.UTC().Format(time.RFC3339)
+		}
 		fmt.Fprintf(out, "%s\n", secret)
-		fmt.Fprintf(out, "# key %s (prefix %s, role %s) — the secret above is shown only once\n", k.ID, k.Prefix, k.Role)
+		fmt.Fprintf(out, "# key %s (prefix %s, role %s, %s) — the secret above is shown only once\n", k.ID, k.Prefix, k.Role, expiry)
 		return nil
 	case "list":
 		list, err := store.List(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "%-36s  %-12s  %-8s  %-10s  %-8s  %s\n", "ID", "PREFIX", "ROLE", "AGENCY", "STATUS", "NAME")
+		fmt.Fprintf(out, "%-36s  %-12s  %-8s  %-10s  %-8s  %-20s  %s\n", "ID", "PREFIX", "ROLE", "AGENCY", "STATUS", "EXPIRES", "NAME")
+		now := time.Now()
 		for _, k := range list {
-			status := "active"
-			if k.RevokedAt != nil {
+			status, expires := "active", "never"
+			switch {
+			case k.RevokedAt != nil:
 				status = "revoked"
+			case k.Expired(now):
+				status = "expired"
 			}
-			fmt.Fprintf(out, "%-36s  %-12s  %-8s  %-10s  %-8s  %s\n", k.ID, k.Prefix, k.Role, k.AgencyCode, status, k.Name)
+			if k.ExpiresAt != nil {
+				expires = k.ExpiresAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(out, "%-36s  %-12s  %-8s  %-10s  %-8s  %-20s  %s\n", k.ID, k.Prefix, k.Role, k.AgencyCode, status, expires, k.Name)
 		}
 		return nil
 	case "revoke":

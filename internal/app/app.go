@@ -75,7 +75,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		errors:  append([]problem.Mapping(nil), auth.HTTPErrors...),
 	}
 	a.Keys = auth.NewStore(pool)
-	w.api = append(w.api, auth.NewHandler(a.Keys))
+	w.api = append(w.api, auth.NewHandler(a.Keys, cfg.KeyDefaultTTL))
 	for _, wire := range []func(context.Context, *wiring) error{a.wireWebhooks, a.wireLedger, a.wireOrders, a.wirePaying, a.wirePages, a.wireRecon} {
 		if err := wire(ctx, w); err != nil {
 			return nil, err

@@ -23,6 +23,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/civicpay/civicpay/internal/audit"
 )
 
 // Role is what a key may do.
@@ -52,10 +54,22 @@ type Principal struct {
 	Role       Role
 	AgencyCode string // set only for RoleAgency
 	Name       string
+	// ExpiresAt is when the key stops authenticating (nil: never).
+	ExpiresAt *time.Time
 }
 
 // Actor is how the principal appears in audit trails (never the secret).
 func (p Principal) Actor() string { return string(p.Role) + ":" + p.Prefix }
+
+// ActorContext returns ctx naming p as the actor of the changes made with it
+// (for the audit log), unless ctx already names one — as every API request's
+// does, with its address and route.
+func ActorContext(ctx context.Context, p Principal) context.Context {
+	if _, ok := audit.ActorFrom(ctx); ok || p.Prefix == "" {
+		return ctx
+	}
+	return audit.WithActor(ctx, audit.Actor{ID: "key:" + p.Prefix, Role: string(p.Role)})
+}
 
 // Key is a stored API key, without its secret.
 type Key struct {
@@ -65,8 +79,12 @@ type Key struct {
 	AgencyCode string     `json:"agency_code,omitempty"`
 	Name       string     `json:"name"`
 	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 }
+
+// Expired reports whether the key has expired at now.
+func (k Key) Expired(now time.Time) bool { return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) }
 
 // Errors of this package.
 var (
@@ -74,7 +92,8 @@ var (
 	ErrAgencyRequired = errors.New("an agency key needs an agency code, and only agency keys have one")
 	ErrUnknownAgency  = errors.New("unknown agency")
 	ErrKeyNotFound    = errors.New("api key not found")
-	ErrUnauthorized   = errors.New("missing, malformed, unknown or revoked API key")
+	ErrUnauthorized   = errors.New("missing, malformed, unknown, revoked or expired API key")
+	ErrExpiryInPast   = errors.New("a key's expiry must be in the future")
 )
 
 // Store reads and writes keys.
@@ -83,10 +102,22 @@ type Store struct{ pool *pgxpool.Pool }
 // NewStore returns a key store on pool.
 func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// Create makes a key and returns it with its full secret, which is never stored.
+// Create makes a key that never expires and returns it with its full secret,
+// which is never stored. See CreateExpiring.
 func (s *Store) Create(ctx context.Context, role Role, agencyCode, name string) (Key, string, error) {
+	return s.CreateExpiring(ctx, role, agencyCode, name, nil)
+}
+
+// CreateExpiring makes a key that stops authenticating at expiresAt (nil:
+// never) and returns it with its full secret, which is never stored. The
+// creation is recorded in the audit log, in the same transaction, with the
+// actor in ctx (never the secret or its hash).
+func (s *Store) CreateExpiring(ctx context.Context, role Role, agencyCode, name string, expiresAt *time.Time) (Key, string, error) {
 	if (role == RoleAgency) != (agencyCode != "") {
 		return Key{}, "", ErrAgencyRequired
+	}
+	if expiresAt != nil && !expiresAt.After(time.Now()) {
+		return Key{}, "", ErrExpiryInPast
 	}
 	prefixBytes := make([]byte, 6)
 	secretBytes := make([]byte, 24)
@@ -104,10 +135,16 @@ func (s *Store) Create(ctx context.Context, role Role, agencyCode, name string) 
 	if agencyCode != "" {
 		agency = &agencyCode
 	}
-	err := s.pool.QueryRow(ctx, `
-		INSERT INTO api_keys (id, prefix, secret_hash, role, agency_code, name)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
-		k.ID, prefix, sum[:], string(role), agency, name).Scan(&k.CreatedAt)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO api_keys (id, prefix, secret_hash, role, agency_code, name, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at, expires_at`,
+			k.ID, prefix, sum[:], string(role), agency, name, expiresAt).Scan(&k.CreatedAt, &k.ExpiresAt)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Action: "key.create", ResourceType: "api_key", ResourceID: k.ID.String(), After: k})
+	})
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
@@ -131,8 +168,9 @@ func (s *Store) Authenticate(ctx context.Context, presented string) (Principal, 
 		role   string
 	)
 	err := s.pool.QueryRow(ctx, `
-		SELECT id, prefix, secret_hash, role, agency_code, name FROM api_keys
-		WHERE prefix = $1 AND revoked_at IS NULL`, prefix).Scan(&p.KeyID, &p.Prefix, &hash, &role, &agency, &p.Name)
+		SELECT id, prefix, secret_hash, role, agency_code, name, expires_at FROM api_keys
+		WHERE prefix = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, prefix).
+		Scan(&p.KeyID, &p.Prefix, &hash, &role, &agency, &p.Name, &p.ExpiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, ErrUnauthorized
 	}
@@ -153,40 +191,55 @@ func (s *Store) Authenticate(ctx context.Context, presented string) (Principal, 
 // List returns every key, newest first, without secrets.
 func (s *Store) List(ctx context.Context) ([]Key, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, prefix, role, coalesce(agency_code, ''), name, created_at, revoked_at
-		FROM api_keys ORDER BY created_at DESC, id DESC`)
+		SELECT `+keyColumns+` FROM api_keys ORDER BY created_at DESC, id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("auth: list keys: %w", err)
 	}
-	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Key, error) {
-		var k Key
-		var role string
-		err := r.Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.RevokedAt)
-		k.Role = Role(role)
-		return k, err
-	})
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Key, error) { return scanKey(r) })
 	if err != nil {
 		return nil, fmt.Errorf("auth: list keys: %w", err)
 	}
 	return keys, nil
 }
 
-// Revoke disables a key by id or prefix. Revoking twice is not an error.
-func (s *Store) Revoke(ctx context.Context, idOrPrefix string) (Key, error) {
+const keyColumns = `id, prefix, role, coalesce(agency_code, ''), name, created_at, expires_at, revoked_at`
+
+func scanKey(r pgx.Row) (Key, error) {
 	var k Key
 	var role string
-	err := s.pool.QueryRow(ctx, `
-		UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-		WHERE prefix = $1 OR id::text = $1
-		RETURNING id, prefix, role, coalesce(agency_code, ''), name, created_at, revoked_at`, idOrPrefix).
-		Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.RevokedAt)
+	err := r.Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt)
+	k.Role = Role(role)
+	return k, err
+}
+
+// Revoke disables a key by id or prefix. Revoking twice is not an error (and
+// changes nothing). The revocation is recorded in the audit log, in the same
+// transaction, with the actor in ctx.
+func (s *Store) Revoke(ctx context.Context, idOrPrefix string) (Key, error) {
+	var k Key
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		before, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
+			WHERE prefix = $1 OR id::text = $1 FOR UPDATE`, idOrPrefix))
+		if err != nil {
+			return err
+		}
+		if before.RevokedAt != nil {
+			k = before
+			return nil
+		}
+		if k, err = scanKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1
+			RETURNING `+keyColumns, before.ID)); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Action: "key.revoke", ResourceType: "api_key", ResourceID: k.ID.String(),
+			Before: before, After: k})
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Key{}, fmt.Errorf("%w: %s", ErrKeyNotFound, idOrPrefix)
 	}
 	if err != nil {
 		return Key{}, fmt.Errorf("auth: revoke key: %w", err)
 	}
-	k.Role = Role(role)
 	return k, nil
 }
 
