@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/problem"
 )
@@ -47,7 +48,7 @@ func newAPI(t *testing.T) *api {
 		if role != auth.RoleAgency {
 			agency = ""
 		}
-		k, secret, err := store.Create(bg, role, agency, name)
+		k, secret, err := store.Create(audit.System(bg, "test"), role, agency, name)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/money"
 	"github.com/civicpay/civicpay/internal/problem"
@@ -118,6 +119,7 @@ func (req *RefundRequest) check(o Order) error {
 // transaction with the order locked. The gateway is called by the job.
 func (f *Flow) RequestRefund(ctx context.Context, p auth.Principal, orderID uuid.UUID, req RefundRequest) (Refund, error) {
 	var rf Refund
+	ctx = auth.ActorContext(ctx, p)
 	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 		o, err := getOrder(ctx, tx, "o.id = $1", orderID, true)
 		if err != nil {
@@ -140,7 +142,10 @@ func (f *Flow) RequestRefund(ctx context.Context, p auth.Principal, orderID uuid
 		if err := reserveRefund(ctx, tx, o.ID, rf.Amount, now); err != nil {
 			return err
 		}
-		return f.queueRefund(ctx, tx, &pgx.Batch{}, rf)
+		if err := f.queueRefund(ctx, tx, &pgx.Batch{}, rf); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Action: "refund.request", ResourceType: "refund", ResourceID: rf.ID.String(), After: rf})
 	})
 	if err != nil {
 		return Refund{}, fmt.Errorf("order %s: refund: %w", orderID, err)

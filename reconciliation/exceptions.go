@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/reconciliation/matcher"
 )
 
@@ -307,6 +309,10 @@ func (s *Service) Resolve(ctx context.Context, id int64, resolution, note, actor
 		if status != ExceptionOpen {
 			return fmt.Errorf("%w: exception %d is %s", ErrAlreadyResolved, id, status)
 		}
+		before, err := getException(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE recon_exceptions SET status = 'resolved', resolution = $2, note = $3,
 			resolved_by = $4, resolved_at = now(), updated_at = now() WHERE id = $1`, id, resolution, note, actor); err != nil {
 			return err
@@ -314,8 +320,11 @@ func (s *Service) Resolve(ctx context.Context, id int64, resolution, note, actor
 		if err := addEvent(ctx, tx, id, nil, "resolved", actor, resolution+": "+note); err != nil {
 			return err
 		}
-		out, err = getException(ctx, tx, id)
-		return err
+		if out, err = getException(ctx, tx, id); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Action: "reconciliation.exception.resolve", ResourceType: "recon_exception",
+			ResourceID: strconv.FormatInt(id, 10), Before: before, After: out})
 	})
 	if err != nil {
 		return Exception{}, fmt.Errorf("reconciliation: resolve exception %d: %w", id, err)

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/payments/reference"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"
 	"github.com/civicpay/civicpay/reconciliation/staging"
@@ -64,8 +66,15 @@ type FileSettlement struct {
 // (statement.ErrUnknownFormat); whether it is a valid one is the load's to say.
 func (s *Service) Import(ctx context.Context, r io.Reader, meta rawfile.Meta) (File, error) {
 	stored, err := rawfile.Put(ctx, s.pool, r, s.cfg.MaxFileBytes, meta, func(ctx context.Context, tx pgx.Tx, f rawfile.Stored) error {
-		_, err := s.insert(ctx, tx, LoadArgs{FileID: f.ID})
-		return err
+		if _, err := s.insert(ctx, tx, LoadArgs{FileID: f.ID}); err != nil {
+			return err
+		}
+		if meta.Source == rawfile.SourceFetch { // the service's own fetch: no person to audit
+			return nil
+		}
+		return audit.Record(ctx, tx, audit.Event{Action: "statement.import", ResourceType: "statement_file",
+			ResourceID: strconv.FormatInt(f.ID, 10), After: map[string]any{"name": meta.Name, "source": meta.Source,
+				"kind": f.Kind, "size": f.Size, "sha256": hex.EncodeToString(f.SHA256)}})
 	})
 	if err != nil {
 		return File{}, fmt.Errorf("reconciliation: import: %w", err)

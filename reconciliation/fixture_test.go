@@ -20,6 +20,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/pgtest"
 	"github.com/civicpay/civicpay/payments/reference"
 	"github.com/civicpay/civicpay/reconciliation"
@@ -55,7 +56,7 @@ func newFx(t *testing.T, change ...func(*reconciliation.Config)) *fx {
 	for _, c := range change {
 		c(&cfg)
 	}
-	f := &fx{t: t, ctx: context.Background(), pool: pool, rec: &fakeRecorder{pool: pool}, gw: &fakeGateways{results: map[string]gateways.Result{}}}
+	f := &fx{t: t, ctx: audit.System(context.Background(), "test"), pool: pool, rec: &fakeRecorder{pool: pool}, gw: &fakeGateways{results: map[string]gateways.Result{}}}
 	f.svc = reconciliation.New(pool, cfg, slog.New(slog.DiscardHandler), reconciliation.Deps{Payments: f.rec, Gateways: f.gw})
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
 	if err != nil {

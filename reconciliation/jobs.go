@@ -3,11 +3,14 @@ package reconciliation
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/civicpay/civicpay/internal/audit"
 )
 
 // Queue is the River queue of reconciliation's jobs, apart from the default
@@ -185,7 +188,8 @@ func (s *Service) EnqueueDay(ctx context.Context, day time.Time, source, request
 			return err
 		}
 		id = res.Job.ID
-		return nil
+		return audit.Record(ctx, tx, audit.Event{Action: "reconciliation.run.request", ResourceType: "recon_day_job",
+			ResourceID: strconv.FormatInt(id, 10), After: map[string]any{"date": dayString(day), "source": source, "request": request}})
 	})
 	return id, err
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/pgtest"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"
 	"github.com/civicpay/civicpay/reconciliation/statement"
@@ -64,7 +65,7 @@ func TestAnUploadLargerThanTheBodyLimitStreams(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		f, err := svc.Import(c.UserContext(), body, rawfile.Meta{Name: name, Source: rawfile.SourceUpload, ReceivedBy: "test"})
+		f, err := svc.Import(audit.System(c.UserContext(), "test"), body, rawfile.Meta{Name: name, Source: rawfile.SourceUpload, ReceivedBy: "test"})
 		if err != nil {
 			return err
 		}

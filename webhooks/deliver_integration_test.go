@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/problem"
 )
@@ -214,7 +215,7 @@ func TestAgencyIsolation(t *testing.T) {
 	subscribe("treasury", treasury, all...)
 	subscribe("admin", admin, all...)
 	subscribe("revoked", revoked, all...)
-	if _, err := auth.NewStore(e.pool).Revoke(ctx, revoked.Prefix); err != nil {
+	if _, err := auth.NewStore(e.pool).Revoke(audit.System(ctx, "test"), revoked.Prefix); err != nil {
 		t.Fatal(err)
 	}
 	e.start()

@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/db"
 	"github.com/civicpay/civicpay/internal/pgtest"
@@ -169,7 +170,7 @@ func (e *env) apiKey(role auth.Role, agency string) (auth.Principal, string) {
 			e.t.Fatalf("agency: %v", err)
 		}
 	}
-	k, secret, err := auth.NewStore(e.pool).Create(ctx, role, agency, string(role))
+	k, secret, err := auth.NewStore(e.pool).Create(audit.System(ctx, "test"), role, agency, string(role))
 	if err != nil {
 		e.t.Fatalf("create key: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/problem"
 )
@@ -52,7 +53,13 @@ func (s *Service) CreateEndpoint(ctx context.Context, p auth.Principal, in Endpo
 	if err != nil {
 		return EndpointWithSecret{}, err
 	}
-	e, err = insertEndpoint(ctx, s.pool, e, secret)
+	ctx = auth.ActorContext(ctx, p)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if e, err = insertEndpoint(ctx, tx, e, secret); err != nil {
+			return err
+		}
+		return recordEndpoint(ctx, tx, "webhook_endpoint.create", nil, &e)
+	})
 	if err != nil {
 		return EndpointWithSecret{}, err
 	}
@@ -88,12 +95,14 @@ func (s *Service) UpdateEndpoint(ctx context.Context, p auth.Principal, id uuid.
 		}
 	}
 	scope, args := ownerScope(p)
+	ctx = auth.ActorContext(ctx, p)
 	var out Endpoint
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		e, err := getEndpoint(ctx, tx, scope, args, id, true)
 		if err != nil {
 			return err
 		}
+		before := e
 		if patch.URL != nil {
 			e.URL = *patch.URL
 		}
@@ -109,8 +118,10 @@ func (s *Service) UpdateEndpoint(ctx context.Context, p auth.Principal, id uuid.
 		if err := validateFields(&e); err != nil {
 			return err
 		}
-		out, err = saveEndpoint(ctx, tx, e)
-		return err
+		if out, err = saveEndpoint(ctx, tx, e); err != nil {
+			return err
+		}
+		return recordEndpoint(ctx, tx, "webhook_endpoint.update", &before, &out)
 	})
 	return out, err
 }
@@ -119,11 +130,16 @@ func (s *Service) UpdateEndpoint(ctx context.Context, p auth.Principal, id uuid.
 // its queued deliveries are cancelled when they come up.
 func (s *Service) DeleteEndpoint(ctx context.Context, p auth.Principal, id uuid.UUID) error {
 	scope, args := ownerScope(p)
+	ctx = auth.ActorContext(ctx, p)
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := getEndpoint(ctx, tx, scope, args, id, true); err != nil {
+		before, err := getEndpoint(ctx, tx, scope, args, id, true)
+		if err != nil {
 			return err
 		}
-		return deleteEndpoint(ctx, tx, id)
+		if err := deleteEndpoint(ctx, tx, id); err != nil {
+			return err
+		}
+		return recordEndpoint(ctx, tx, "webhook_endpoint.delete", &before, nil)
 	})
 }
 
@@ -135,16 +151,34 @@ func (s *Service) RotateSecret(ctx context.Context, p auth.Principal, id uuid.UU
 		return EndpointWithSecret{}, err
 	}
 	scope, args := ownerScope(p)
+	ctx = auth.ActorContext(ctx, p)
 	var out EndpointWithSecret
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := getEndpoint(ctx, tx, scope, args, id, true); err != nil {
+		before, err := getEndpoint(ctx, tx, scope, args, id, true)
+		if err != nil {
 			return err
 		}
 		e, err := rotateSecret(ctx, tx, id, secret, time.Now().Add(s.cfg.SecretGrace))
+		if err != nil {
+			return err
+		}
 		out = EndpointWithSecret{Endpoint: e, Secret: secret}
-		return err
+		return recordEndpoint(ctx, tx, "webhook_endpoint.rotate_secret", &before, &e)
 	})
 	return out, err
+}
+
+// recordEndpoint writes an endpoint's change to the audit log in tx. An
+// Endpoint carries no secret, so none can reach the log.
+func recordEndpoint(ctx context.Context, tx pgx.Tx, action string, before, after *Endpoint) error {
+	ev := audit.Event{Action: action, ResourceType: "webhook_endpoint"}
+	if before != nil {
+		ev.Before, ev.ResourceID = before, before.ID.String()
+	}
+	if after != nil {
+		ev.After, ev.ResourceID = after, after.ID.String()
+	}
+	return audit.Record(ctx, tx, ev)
 }
 
 // Attempts lists an endpoint's delivery log, newest first, before attempt id

@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/problem"
 	"github.com/civicpay/civicpay/ledger"
@@ -29,7 +30,7 @@ const httpConcurrency = 32
 // through a pool of keep-alive HTTP clients.
 func measureHTTP(ctx context.Context, pool *pgxpool.Pool, d time.Duration) (float64, error) {
 	store := auth.NewStore(pool)
-	_, secret, err := store.Create(ctx, auth.RoleTreasury, "", "benchledger")
+	_, secret, err := store.Create(audit.System(ctx, "benchledger"), auth.RoleTreasury, "", "benchledger")
 	if err != nil {
 		return 0, err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/civicpay/civicpay/internal/app"
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/benchutil"
 	"github.com/civicpay/civicpay/internal/config"
@@ -58,6 +59,7 @@ func run(concurrency int, d time.Duration) error {
 	}
 	defer s.Drop()
 
+	ctx = audit.System(ctx, "benchorders")
 	cat := catalogue.NewStore(s.Pool)
 	if _, err := cat.UpsertAgency(ctx, catalogue.Agency{Code: "STP-HCM", Name: "Justice", TreasuryAccount: "KB-1"}); err != nil {
 		return err

@@ -36,6 +36,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/civicpay/civicpay/internal/app"
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/benchutil"
 	"github.com/civicpay/civicpay/internal/config"
@@ -165,6 +166,7 @@ type bench struct {
 
 // start seeds the catalogue, then starts gatewaysim and civicpay on loopback.
 func start(ctx context.Context, s *benchutil.Scratch) (*bench, error) {
+	ctx = audit.System(ctx, "benchpay")
 	cat := catalogue.NewStore(s.Pool)
 	for _, code := range []string{"STP-HCM", "CSGT-HN"} {
 		if _, err := cat.UpsertAgency(ctx, catalogue.Agency{Code: code, Name: code, TreasuryAccount: "KB-" + code}); err != nil {

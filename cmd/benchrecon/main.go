@@ -33,6 +33,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/benchutil"
 	"github.com/civicpay/civicpay/reconciliation"
 	"github.com/civicpay/civicpay/reconciliation/matcher"
@@ -145,7 +146,7 @@ func reconcile(ctx context.Context, svc *reconciliation.Service, path string) (t
 		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
-	f, err := svc.Import(ctx, fh, rawfile.Meta{Name: "settlement.csv", Source: rawfile.SourceCLI, ReceivedBy: "benchrecon"})
+	f, err := svc.Import(audit.System(ctx, "benchrecon"), fh, rawfile.Meta{Name: "settlement.csv", Source: rawfile.SourceCLI, ReceivedBy: "benchrecon"})
 	if err != nil {
 		return 0, reconciliation.Run{}, err
 	}

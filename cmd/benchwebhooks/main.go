@@ -43,6 +43,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/db"
 	"github.com/civicpay/civicpay/migrations"
@@ -216,7 +217,7 @@ func subscribe(ctx context.Context, pool *pgxpool.Pool, client *river.Client[pgx
 		return fmt.Errorf("agency: %w", err)
 	}
 	keys := auth.NewStore(pool)
-	_, secret, err := keys.Create(ctx, auth.RoleAgency, "BENCH", "bench")
+	_, secret, err := keys.Create(audit.System(ctx, "benchwebhooks"), auth.RoleAgency, "BENCH", "bench")
 	if err != nil {
 		return err
 	}

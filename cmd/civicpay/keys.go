@@ -6,17 +6,22 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/civicpay/civicpay/internal/auth"
 )
 
-func keys(ctx context.Context, pool *pgxpool.Pool, args []string, out io.Writer) error {
+// keys runs `civicpay keys …`; a key created without --expires expires after
+// defaultTTL (0: never). Creations and revocations are audited with the person
+// at the terminal as the actor.
+func keys(ctx context.Context, pool *pgxpool.Pool, defaultTTL time.Duration, args []string, out io.Writer) error {
 	store := auth.NewStore(pool)
 	if len(args) == 0 {
 		return fmt.Errorf("%w: keys create|list|revoke", errUsage)
 	}
+	ctx = cliContext(ctx, "keys "+args[0])
 	switch args[0] {
 	case "create":
 		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
@@ -28,6 +33,7 @@ func keys(ctx context.Context, pool *pgxpool.Pool, args []string, out io.Writer)
 			also = append(also, v)
 			return nil
 		})
+		expires := fs.String("expires", "", `lifetime such as "720h" ("0": never; default CIVICPAY_KEY_DEFAULT_TTL)`)
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -39,27 +45,42 @@ func keys(ctx context.Context, pool *pgxpool.Pool, args []string, out io.Writer)
 		if err != nil {
 			return err
 		}
-		k, secret, err := store.CreateKey(ctx, auth.NewKey{Role: r, Also: extra, AgencyCode: strings.ToUpper(*agency), Name: *name})
+		exp, _, err := auth.ExpiryFor(time.Now(), nil, *expires, defaultTTL)
+		if err != nil {
+			return fmt.Errorf("keys create: --expires: %w", err)
+		}
+		k, secret, err := store.CreateKey(ctx, auth.NewKey{Role: r, Also: extra, AgencyCode: strings.ToUpper(*agency), Name: *name, ExpiresAt: exp})
 		if err != nil {
 			return err
 		}
+		expiry := "never expires"
+		if k.ExpiresAt != nil {
+			expiry = "expires " + k.ExpiresAt.UTC().Format(time.RFC3339)
+		}
 		fmt.Fprintf(out, "%s\n", secret)
-		fmt.Fprintf(out, "# key %s (prefix %s, role %s) — the secret above is shown only once\n", k.ID, k.Prefix,
-			auth.Principal{Role: k.Role, Also: k.Also}.RoleName())
+		fmt.Fprintf(out, "# key %s (prefix %s, role %s, %s) — the secret above is shown only once\n", k.ID, k.Prefix,
+			auth.Principal{Role: k.Role, Also: k.Also}.RoleName(), expiry)
 		return nil
 	case "list":
 		list, err := store.List(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "%-36s  %-12s  %-8s  %-10s  %-8s  %s\n", "ID", "PREFIX", "ROLE", "AGENCY", "STATUS", "NAME")
+		fmt.Fprintf(out, "%-36s  %-12s  %-8s  %-10s  %-8s  %-20s  %s\n", "ID", "PREFIX", "ROLE", "AGENCY", "STATUS", "EXPIRES", "NAME")
+		now := time.Now()
 		for _, k := range list {
-			status := "active"
-			if k.RevokedAt != nil {
+			status, expires := "active", "never"
+			switch {
+			case k.RevokedAt != nil:
 				status = "revoked"
+			case k.Expired(now):
+				status = "expired"
 			}
-			fmt.Fprintf(out, "%-36s  %-12s  %-8s  %-10s  %-8s  %s\n", k.ID, k.Prefix,
-				auth.Principal{Role: k.Role, Also: k.Also}.RoleName(), k.AgencyCode, status, k.Name)
+			if k.ExpiresAt != nil {
+				expires = k.ExpiresAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(out, "%-36s  %-12s  %-8s  %-10s  %-8s  %-20s  %s\n", k.ID, k.Prefix,
+				auth.Principal{Role: k.Role, Also: k.Also}.RoleName(), k.AgencyCode, status, expires, k.Name)
 		}
 		return nil
 	case "revoke":

@@ -2,7 +2,7 @@
 //
 //	civicpay serve                      run the HTTP API and the River workers
 //	civicpay migrate                    apply River's and civicpay's migrations
-//	civicpay keys create --role R [--agency CODE] [--also treasury] [--name N]
+//	civicpay keys create --role R [--agency CODE] [--also treasury] [--name N] [--expires D]
 //	civicpay keys list | keys revoke ID|PREFIX
 //	civicpay ledger verify              prove the books (exit 1 naming the first broken thing)
 //	civicpay reconcile --date D [--gateway G] | reconcile import FILE
@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/db"
 )
@@ -30,7 +31,7 @@ const usage = `usage: civicpay <command> [flags]
 commands:
   serve                                  run the API and background workers
   migrate                                apply pending migrations (safe to run concurrently)
-  keys create --role R [--agency CODE] [--also treasury] [--name N]
+  keys create --role R [--agency CODE] [--also treasury] [--name N] [--expires 720h]
                                          create an API key and print it once
   keys list                              list keys (never their secrets)
   keys revoke ID|PREFIX                  revoke a key
@@ -80,11 +81,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	case "migrate":
 		return migrate(ctx, pool, log)
 	case "keys":
-		return keys(ctx, pool, args[1:], out)
+		return keys(ctx, pool, cfg.KeyDefaultTTL, args[1:], out)
 	case "ledger":
 		return ledgerCmd(ctx, pool, args[1:], out)
 	case "demo":
-		return demo(ctx, pool, out)
+		return demo(cliContext(ctx, "demo"), pool, out)
 	case "reconcile":
 		return reconcileCmd(ctx, pool, args[1:], out)
 	}
@@ -100,3 +101,9 @@ func newLogger(level string) *slog.Logger {
 }
 
 var errUsage = errors.New("bad usage")
+
+// cliContext names the person at the terminal, and the command, as the actor
+// of the changes the command makes (the audit log's "who").
+func cliContext(ctx context.Context, command string) context.Context {
+	return audit.WithActor(ctx, audit.Actor{ID: cliActor(), Role: "cli", Route: "civicpay " + command})
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/user"
 	"path/filepath"
 	"time"
 
@@ -45,6 +46,7 @@ func reconcileCmd(ctx context.Context, pool *pgxpool.Pool, args []string, out io
 	}
 	svc.SetJobs(rc)
 	if len(args) > 0 && args[0] == "import" {
+		ctx = cliContext(ctx, "reconcile import")
 		if len(args) != 2 {
 			return fmt.Errorf("%w\n%s", errUsage, reconcileUsage)
 		}
@@ -61,6 +63,7 @@ func reconcileCmd(ctx context.Context, pool *pgxpool.Pool, args []string, out io
 	if err != nil {
 		return fmt.Errorf("reconcile: --date %q is not YYYY-MM-DD", *date)
 	}
+	ctx = cliContext(ctx, "reconcile")
 	request := cliActor() + "@" + time.Now().UTC().Format("20060102T150405.000000000")
 	id, err := svc.EnqueueDay(ctx, day, *gateway, request)
 	if err != nil {
@@ -113,10 +116,14 @@ func reconcileImport(ctx context.Context, pool *pgxpool.Pool, svc *reconciliatio
 	return rows.Err()
 }
 
-// cliActor names the person at the terminal in what they record.
+// cliActor names the person at the terminal in what they record: the
+// operating system's user.
 func cliActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "cli:" + u.Username
+	}
 	if u := os.Getenv("USER"); u != "" {
 		return "cli:" + u
 	}
-	return "cli"
+	return "cli:unknown"
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/metrics"
@@ -85,7 +86,12 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		return nil, fmt.Errorf("app: CIVICPAY_TRUSTED_PROXIES: %w", err)
 	}
 	a.Keys = auth.NewStore(pool)
-	w.api = append(w.api, auth.NewHandler(a.Keys))
+	w.api = append(w.api, auth.NewHandler(a.Keys, cfg.KeyDefaultTTL),
+		// Admin and treasury read the audit log: the admin to account for its
+		// own changes, treasury to check them (who changed a treasury account,
+		// who refunded or posted by hand) — the admin's changes are reviewed by
+		// a role that cannot make them.
+		audit.NewHandler(pool, auth.Require(auth.RoleAdmin, auth.RoleTreasury)))
 	for _, wire := range []func(context.Context, *wiring) error{a.wireWebhooks, a.wireLedger, a.wireOrders, a.wirePaying, a.wirePages, a.wireRecon} {
 		if err := wire(ctx, w); err != nil {
 			return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/app"
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/gatewaysim"
@@ -169,7 +170,7 @@ func (e *Env) Metrics(t testing.TB) Response {
 
 func (e *Env) seed(t testing.TB) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := audit.System(context.Background(), "apptest") // the fixtures' own audit rows
 	cat := catalogue.NewStore(e.Pool)
 	for _, a := range []catalogue.Agency{
 		{Code: "AG-A", Name: "Agency A", TreasuryAccount: "TA-A"},

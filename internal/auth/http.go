@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -11,10 +12,16 @@ import (
 )
 
 // Handler is the admin API for keys.
-type Handler struct{ store *Store }
+type Handler struct {
+	store      *Store
+	defaultTTL time.Duration
+}
 
-// NewHandler returns the keys API.
-func NewHandler(store *Store) *Handler { return &Handler{store: store} }
+// NewHandler returns the keys API; a key created without an expiry expires
+// after defaultTTL (0: never).
+func NewHandler(store *Store, defaultTTL time.Duration) *Handler {
+	return &Handler{store: store, defaultTTL: defaultTTL}
+}
 
 // Routes mounts the keys API (admin only) on the /v1 group.
 func (h *Handler) Routes(r fiber.Router) {
@@ -25,10 +32,41 @@ func (h *Handler) Routes(r fiber.Router) {
 }
 
 type createRequest struct {
-	Role       string   `json:"role"`
-	Also       []string `json:"also"` // extra roles: ["treasury"] on an admin key that moves money
-	AgencyCode string   `json:"agency_code"`
-	Name       string   `json:"name"`
+	Role       string     `json:"role"`
+	Also       []string   `json:"also"` // extra roles: ["treasury"] on an admin key that moves money
+	AgencyCode string     `json:"agency_code"`
+	Name       string     `json:"name"`
+	ExpiresAt  *time.Time `json:"expires_at"` // RFC 3339, in the future
+	ExpiresIn  string     `json:"expires_in"` // a Go duration such as "720h"
+}
+
+// ExpiryFor is when a key asked for at now expires: at (if given), else now +
+// in (if given, "0" for never), else now + defaultTTL (never when 0). field
+// names the offending input of an error.
+func ExpiryFor(now time.Time, at *time.Time, in string, defaultTTL time.Duration) (exp *time.Time, field string, err error) {
+	switch {
+	case at != nil && in != "":
+		return nil, "expires_in", errors.New("give expires_at or expires_in, not both")
+	case at != nil:
+		if !at.After(now) {
+			return nil, "expires_at", ErrExpiryInPast
+		}
+		return at, "", nil
+	case in != "":
+		d, err := time.ParseDuration(in)
+		if err != nil || d < 0 {
+			return nil, "expires_in", errors.New(`a non-negative duration such as "720h" ("0" for no expiry)`)
+		}
+		if d == 0 {
+			return nil, "", nil
+		}
+		t := now.Add(d)
+		return &t, "", nil
+	case defaultTTL > 0:
+		t := now.Add(defaultTTL)
+		return &t, "", nil
+	}
+	return nil, "", nil
 }
 
 // CreatedKey is the one response that carries a secret.
@@ -53,11 +91,18 @@ func (h *Handler) create(c *fiber.Ctx) error {
 	if err != nil {
 		return problem.Invalid("also", "%v", err)
 	}
+	exp, field, err := ExpiryFor(time.Now(), req.ExpiresAt, req.ExpiresIn, h.defaultTTL)
+	if err != nil {
+		return problem.Invalid(field, "%v", err)
+	}
 	k, secret, err := h.store.CreateKey(c.UserContext(), NewKey{Role: role, Also: also,
-		AgencyCode: strings.ToUpper(req.AgencyCode), Name: req.Name})
+		AgencyCode: strings.ToUpper(req.AgencyCode), Name: req.Name, ExpiresAt: exp})
 	if err != nil {
 		if errors.Is(err, ErrAgencyRequired) || errors.Is(err, ErrUnknownAgency) {
 			return problem.Invalid("agency_code", "%v", err)
+		}
+		if errors.Is(err, ErrExpiryInPast) {
+			return problem.Invalid("expires_at", "%v", err)
 		}
 		return err
 	}

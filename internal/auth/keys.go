@@ -24,6 +24,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/civicpay/civicpay/internal/audit"
 )
 
 // Role is what a key may do.
@@ -36,6 +38,15 @@ const (
 	RoleTreasury Role = "treasury" // statements, reconciliation, all revenue, refunds
 	RoleAdmin    Role = "admin"    // keys, catalogue; reads everything; moves no money unless also treasury
 )
+
+// ParseRole validates a role name.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(s); r {
+	case RolePortal, RoleAgency, RoleTreasury, RoleAdmin:
+		return r, nil
+	}
+	return "", fmt.Errorf("%w: %q (want portal, agency, treasury or admin)", ErrInvalidRole, s)
+}
 
 // ParseExtraRoles validates the roles an admin key is also given: only
 // treasury, and only for an admin key (ErrExtraRole otherwise).
@@ -56,15 +67,6 @@ func ParseExtraRoles(role Role, names []string) ([]Role, error) {
 	return out, nil
 }
 
-// ParseRole validates a role name.
-func ParseRole(s string) (Role, error) {
-	switch r := Role(s); r {
-	case RolePortal, RoleAgency, RoleTreasury, RoleAdmin:
-		return r, nil
-	}
-	return "", fmt.Errorf("%w: %q (want portal, agency, treasury or admin)", ErrInvalidRole, s)
-}
-
 // Principal is the authenticated caller of a request.
 type Principal struct {
 	KeyID      uuid.UUID
@@ -72,10 +74,15 @@ type Principal struct {
 	Role       Role
 	AgencyCode string // set only for RoleAgency
 	Name       string
+	// ExpiresAt is when the key stops authenticating (nil: never).
+	ExpiresAt *time.Time
 	// Also are the roles the key is given besides Role: only treasury, only
 	// on an admin key (separation of duties: admin moves no money without it).
 	Also []Role
 }
+
+// Actor is how the principal appears in audit trails (never the secret).
+func (p Principal) Actor() string { return string(p.Role) + ":" + p.Prefix }
 
 // RoleName is the role with its extra roles: "admin", "admin+treasury".
 func (p Principal) RoleName() string {
@@ -89,8 +96,15 @@ func (p Principal) RoleName() string {
 // Has reports whether the principal holds r, as its role or as an extra one.
 func (p Principal) Has(r Role) bool { return p.Role == r || slices.Contains(p.Also, r) }
 
-// Actor is how the principal appears in audit trails (never the secret).
-func (p Principal) Actor() string { return string(p.Role) + ":" + p.Prefix }
+// ActorContext returns ctx naming p as the actor of the changes made with it
+// (for the audit log), unless ctx already names one — as every API request's
+// does, with its address and route.
+func ActorContext(ctx context.Context, p Principal) context.Context {
+	if _, ok := audit.ActorFrom(ctx); ok || p.Prefix == "" {
+		return ctx
+	}
+	return audit.WithActor(ctx, audit.Actor{ID: "key:" + p.Prefix, Role: string(p.Role)})
+}
 
 // Key is a stored API key, without its secret.
 type Key struct {
@@ -98,20 +112,25 @@ type Key struct {
 	Prefix     string     `json:"prefix"`
 	Role       Role       `json:"role"`
 	AgencyCode string     `json:"agency_code,omitempty"`
-	Also       []Role     `json:"also,omitempty"`
 	Name       string     `json:"name"`
 	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	Also       []Role     `json:"also,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 }
+
+// Expired reports whether the key has expired at now.
+func (k Key) Expired(now time.Time) bool { return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) }
 
 // Errors of this package.
 var (
 	ErrInvalidRole    = errors.New("invalid role")
 	ErrAgencyRequired = errors.New("an agency key needs an agency code, and only agency keys have one")
-	ErrExtraRole      = errors.New("invalid extra role")
 	ErrUnknownAgency  = errors.New("unknown agency")
 	ErrKeyNotFound    = errors.New("api key not found")
-	ErrUnauthorized   = errors.New("missing, malformed, unknown or revoked API key")
+	ErrUnauthorized   = errors.New("missing, malformed, unknown, revoked or expired API key")
+	ErrExpiryInPast   = errors.New("a key's expiry must be in the future")
+	ErrExtraRole      = errors.New("invalid extra role")
 )
 
 // Store reads and writes keys.
@@ -126,18 +145,30 @@ type NewKey struct {
 	Also       []Role // extra roles: only treasury, only for an admin key
 	AgencyCode string
 	Name       string
+	ExpiresAt  *time.Time // nil: never
 }
 
-// Create makes a key and returns it with its full secret, which is never stored.
+// Create makes a key that never expires and returns it with its full secret,
+// which is never stored. See CreateKey.
 func (s *Store) Create(ctx context.Context, role Role, agencyCode, name string) (Key, string, error) {
 	return s.CreateKey(ctx, NewKey{Role: role, AgencyCode: agencyCode, Name: name})
 }
 
-// CreateKey makes the key nk and returns it with its full secret.
+// CreateExpiring makes a key that stops authenticating at expiresAt (nil: never).
+func (s *Store) CreateExpiring(ctx context.Context, role Role, agencyCode, name string, expiresAt *time.Time) (Key, string, error) {
+	return s.CreateKey(ctx, NewKey{Role: role, AgencyCode: agencyCode, Name: name, ExpiresAt: expiresAt})
+}
+
+// CreateKey makes the key nk and returns it with its full secret, which is
+// never stored. The creation is recorded in the audit log, in the same
+// transaction, with the actor in ctx (never the secret or its hash).
 func (s *Store) CreateKey(ctx context.Context, nk NewKey) (Key, string, error) {
-	role, agencyCode, name := nk.Role, nk.AgencyCode, nk.Name
+	role, agencyCode, name, expiresAt := nk.Role, nk.AgencyCode, nk.Name, nk.ExpiresAt
 	if (role == RoleAgency) != (agencyCode != "") {
 		return Key{}, "", ErrAgencyRequired
+	}
+	if expiresAt != nil && !expiresAt.After(time.Now()) {
+		return Key{}, "", ErrExpiryInPast
 	}
 	also := make([]string, len(nk.Also))
 	for i, r := range nk.Also {
@@ -162,10 +193,16 @@ func (s *Store) CreateKey(ctx context.Context, nk NewKey) (Key, string, error) {
 	if agencyCode != "" {
 		agency = &agencyCode
 	}
-	err := s.pool.QueryRow(ctx, `
-		INSERT INTO api_keys (id, prefix, secret_hash, role, agency_code, name, extra_roles)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at`,
-		k.ID, prefix, sum[:], string(role), agency, name, also).Scan(&k.CreatedAt)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `
+			INSERT INTO api_keys (id, prefix, secret_hash, role, agency_code, name, expires_at, extra_roles)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at, expires_at`,
+			k.ID, prefix, sum[:], string(role), agency, name, expiresAt, also).Scan(&k.CreatedAt, &k.ExpiresAt)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Action: "key.create", ResourceType: "api_key", ResourceID: k.ID.String(), After: k})
+	})
 	if err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "23503" {
@@ -184,14 +221,15 @@ func (s *Store) Authenticate(ctx context.Context, presented string) (Principal, 
 	}
 	var (
 		p      Principal
+		also   []string
 		hash   []byte
 		agency *string
 		role   string
-		also   []string
 	)
 	err := s.pool.QueryRow(ctx, `
-		SELECT id, prefix, secret_hash, role, agency_code, name, extra_roles FROM api_keys
-		WHERE prefix = $1 AND revoked_at IS NULL`, prefix).Scan(&p.KeyID, &p.Prefix, &hash, &role, &agency, &p.Name, &also)
+		SELECT id, prefix, secret_hash, role, agency_code, name, expires_at, extra_roles FROM api_keys
+		WHERE prefix = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, prefix).
+		Scan(&p.KeyID, &p.Prefix, &hash, &role, &agency, &p.Name, &p.ExpiresAt, &also)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, ErrUnauthorized
 	}
@@ -202,8 +240,7 @@ func (s *Store) Authenticate(ctx context.Context, presented string) (Principal, 
 	if subtle.ConstantTimeCompare(sum[:], hash) != 1 {
 		return Principal{}, ErrUnauthorized
 	}
-	p.Role = Role(role)
-	p.Also = roles(also)
+	p.Role, p.Also = Role(role), roles(also)
 	if agency != nil {
 		p.AgencyCode = *agency
 	}
@@ -213,42 +250,56 @@ func (s *Store) Authenticate(ctx context.Context, presented string) (Principal, 
 // List returns every key, newest first, without secrets.
 func (s *Store) List(ctx context.Context) ([]Key, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT id, prefix, role, coalesce(agency_code, ''), name, created_at, revoked_at, extra_roles
-		FROM api_keys ORDER BY created_at DESC, id DESC`)
+		SELECT `+keyColumns+` FROM api_keys ORDER BY created_at DESC, id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("auth: list keys: %w", err)
 	}
-	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Key, error) {
-		var k Key
-		var role string
-		var also []string
-		err := r.Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.RevokedAt, &also)
-		k.Role, k.Also = Role(role), roles(also)
-		return k, err
-	})
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Key, error) { return scanKey(r) })
 	if err != nil {
 		return nil, fmt.Errorf("auth: list keys: %w", err)
 	}
 	return keys, nil
 }
 
-// Revoke disables a key by id or prefix. Revoking twice is not an error.
-func (s *Store) Revoke(ctx context.Context, idOrPrefix string) (Key, error) {
+const keyColumns = `id, prefix, role, coalesce(agency_code, ''), name, created_at, expires_at, revoked_at, extra_roles`
+
+func scanKey(r pgx.Row) (Key, error) {
 	var k Key
 	var role string
 	var also []string
-	err := s.pool.QueryRow(ctx, `
-		UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-		WHERE prefix = $1 OR id::text = $1
-		RETURNING id, prefix, role, coalesce(agency_code, ''), name, created_at, revoked_at, extra_roles`, idOrPrefix).
-		Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.RevokedAt, &also)
+	err := r.Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt, &also)
+	k.Role, k.Also = Role(role), roles(also)
+	return k, err
+}
+
+// Revoke disables a key by id or prefix. Revoking twice is not an error (and
+// changes nothing). The revocation is recorded in the audit log, in the same
+// transaction, with the actor in ctx.
+func (s *Store) Revoke(ctx context.Context, idOrPrefix string) (Key, error) {
+	var k Key
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		before, err := scanKey(tx.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
+			WHERE prefix = $1 OR id::text = $1 FOR UPDATE`, idOrPrefix))
+		if err != nil {
+			return err
+		}
+		if before.RevokedAt != nil {
+			k = before
+			return nil
+		}
+		if k, err = scanKey(tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = now() WHERE id = $1
+			RETURNING `+keyColumns, before.ID)); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Action: "key.revoke", ResourceType: "api_key", ResourceID: k.ID.String(),
+			Before: before, After: k})
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Key{}, fmt.Errorf("%w: %s", ErrKeyNotFound, idOrPrefix)
 	}
 	if err != nil {
 		return Key{}, fmt.Errorf("auth: revoke key: %w", err)
 	}
-	k.Role, k.Also = Role(role), roles(also)
 	return k, nil
 }
 

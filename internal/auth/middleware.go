@@ -116,7 +116,11 @@ func (a *Authenticator) authenticate(c *fiber.Ctx, key string) (Principal, error
 		if len(a.cache) >= maxCached { // bound memory: drop everything, it refills
 			a.cache = map[string]cached{}
 		}
-		a.cache[strings.Clone(key)] = cached{p: p, expires: now.Add(a.cacheTTL)}
+		until := now.Add(a.cacheTTL)
+		if p.ExpiresAt != nil && p.ExpiresAt.Before(until) { // an expiring key is not served past its expiry
+			until = *p.ExpiresAt
+		}
+		a.cache[strings.Clone(key)] = cached{p: p, expires: until}
 		a.mu.Unlock()
 	}
 	return p, nil

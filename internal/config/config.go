@@ -62,6 +62,9 @@ type Config struct {
 	MetricsAddr string `env:"CIVICPAY_METRICS_ADDR" envDefault:"127.0.0.1:9090"`
 	// AuthCacheTTL is how long a verified API key is cached in process (a revoked key stops within it).
 	AuthCacheTTL time.Duration `env:"CIVICPAY_AUTH_CACHE_TTL" envDefault:"5s"`
+	// KeyDefaultTTL is how long a new API key lives when its creator gives no
+	// expiry (POST /v1/keys, `civicpay keys create`); 0 means no expiry.
+	KeyDefaultTTL time.Duration `env:"CIVICPAY_KEY_DEFAULT_TTL" envDefault:"8760h"`
 
 	// OrderDefaultExpiry applies when an order names no expires_at.
 	OrderDefaultExpiry time.Duration `env:"CIVICPAY_ORDER_DEFAULT_EXPIRY" envDefault:"24h"`

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/money"
 	"github.com/civicpay/civicpay/internal/problem"
 )
@@ -159,19 +160,52 @@ func (s *Store) invalidate() {
 	s.mu.Unlock()
 }
 
-// UpsertAgency creates or updates an agency.
+// UpsertAgency creates or updates an agency, recording the change (before and
+// after, treasury account included) in the audit log in the same transaction,
+// with the actor in ctx.
 func (s *Store) UpsertAgency(ctx context.Context, a Agency) (Agency, error) {
 	if err := a.Validate(); err != nil {
 		return Agency{}, err
 	}
-	err := s.pool.QueryRow(ctx, `
-		INSERT INTO agencies (code, name, treasury_account) VALUES ($1, $2, $3)
-		ON CONFLICT (code) DO UPDATE SET name = excluded.name, treasury_account = excluded.treasury_account, updated_at = now()
-		RETURNING created_at, updated_at`, a.Code, a.Name, a.TreasuryAccount).Scan(&a.CreatedAt, &a.UpdatedAt)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		before, err := lockedBefore(ctx, tx, `SELECT `+agencyCols+` FROM agencies WHERE code = $1 FOR UPDATE`, a.Code, scanAgency)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `
+			INSERT INTO agencies (code, name, treasury_account) VALUES ($1, $2, $3)
+			ON CONFLICT (code) DO UPDATE SET name = excluded.name, treasury_account = excluded.treasury_account, updated_at = now()
+			RETURNING created_at, updated_at`, a.Code, a.Name, a.TreasuryAccount).Scan(&a.CreatedAt, &a.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Action: changeAction("catalogue.agency", before), ResourceType: "agency",
+			ResourceID: a.Code, Before: before, After: a})
+	})
 	if err != nil {
 		return Agency{}, fmt.Errorf("catalogue: upsert agency %s: %w", a.Code, err)
 	}
 	return a, nil
+}
+
+// lockedBefore reads and locks the row a change will replace (nil if none yet).
+func lockedBefore[T any](ctx context.Context, tx pgx.Tx, sql, code string, scan func(pgx.Row) (T, error)) (*T, error) {
+	v, err := scan(tx.QueryRow(ctx, sql, code))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// changeAction is "<what>.create" when there was nothing before, else "<what>.update".
+func changeAction[T any](what string, before *T) string {
+	if before == nil {
+		return what + ".create"
+	}
+	return what + ".update"
 }
 
 const agencyCols = `code, name, treasury_account, created_at, updated_at`
@@ -203,20 +237,32 @@ func (s *Store) Agencies(ctx context.Context) ([]Agency, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Agency, error) { return scanAgency(r) })
 }
 
-// UpsertService creates or updates a service.
+// UpsertService creates or updates a service, recording the change (before
+// and after) in the audit log in the same transaction, with the actor in ctx.
 func (s *Store) UpsertService(ctx context.Context, svc Service) (Service, error) {
 	if err := svc.Validate(); err != nil {
 		return Service{}, err
 	}
-	err := s.pool.QueryRow(ctx, `
-		INSERT INTO services (code, agency_code, name, kind, currency, fixed_amount, min_amount, max_amount, active)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (code) DO UPDATE SET agency_code = excluded.agency_code, name = excluded.name, kind = excluded.kind,
-			currency = excluded.currency, fixed_amount = excluded.fixed_amount, min_amount = excluded.min_amount,
-			max_amount = excluded.max_amount, active = excluded.active, updated_at = now()
-		RETURNING created_at, updated_at`,
-		svc.Code, svc.AgencyCode, svc.Name, string(svc.Kind), svc.Currency, svc.FixedAmount, svc.MinAmount, svc.MaxAmount, svc.Active).
-		Scan(&svc.CreatedAt, &svc.UpdatedAt)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		before, err := lockedBefore(ctx, tx, `SELECT `+serviceCols+` FROM services WHERE code = $1 FOR UPDATE`, svc.Code, scanService)
+		if err != nil {
+			return err
+		}
+		err = tx.QueryRow(ctx, `
+			INSERT INTO services (code, agency_code, name, kind, currency, fixed_amount, min_amount, max_amount, active)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (code) DO UPDATE SET agency_code = excluded.agency_code, name = excluded.name, kind = excluded.kind,
+				currency = excluded.currency, fixed_amount = excluded.fixed_amount, min_amount = excluded.min_amount,
+				max_amount = excluded.max_amount, active = excluded.active, updated_at = now()
+			RETURNING created_at, updated_at`,
+			svc.Code, svc.AgencyCode, svc.Name, string(svc.Kind), svc.Currency, svc.FixedAmount, svc.MinAmount, svc.MaxAmount, svc.Active).
+			Scan(&svc.CreatedAt, &svc.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Action: changeAction("catalogue.service", before), ResourceType: "service",
+			ResourceID: svc.Code, Before: before, After: svc})
+	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
 		return Service{}, problem.Invalid("agency_code", "unknown agency %q", svc.AgencyCode)
