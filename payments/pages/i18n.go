@@ -109,7 +109,7 @@ var messages = map[string]message{
 	"service.generic":  {"Dịch vụ công", "Public service"},
 
 	"proof.heading": {"Xem đầy đủ thông tin", "See the full details"},
-	"proof.intro":   {"Để bảo vệ người nộp, trang này ẩn bớt họ tên và nội dung dịch vụ. Nếu bạn là người nộp, hãy xác nhận để xem đầy đủ.", "To protect the payer, this page hides part of the name and of the service. If you are the payer, confirm to see everything."},
+	"proof.intro":   {"Để bảo vệ người nộp, trang này ẩn bớt một số thông tin (họ tên, dịch vụ nhạy cảm). Nếu bạn là người nộp, hãy xác nhận để xem đầy đủ.", "To protect the payer, this page hides some details (the name, a sensitive service). If you are the payer, confirm to see everything."},
 	"proof.phone":   {"4 chữ số cuối của số điện thoại đã đăng ký cho khoản này", "The last 4 digits of the phone number given for this payment"},
 	"proof.email":   {"Địa chỉ email đã đăng ký cho khoản này", "The email address given for this payment"},
 	"proof.submit":  {"Xem đầy đủ", "Show the details"},
