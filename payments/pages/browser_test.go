@@ -118,7 +118,7 @@ func TestBrowserPayFlow(t *testing.T) {
 	go func() { _ = e.app.Listener(ln) }()
 	t.Cleanup(func() { _ = e.app.ShutdownWithTimeout(5 * time.Second) })
 
-	ctx := newBrowser(t, browser, 45*time.Second)
+	ctx := newBrowser(t, browser, 90*time.Second) // generous: the machine may be busy
 	// step runs one part of the walk with its own deadline.
 	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
