@@ -14,6 +14,8 @@ import (
 
 // The demo catalogue: three agencies of the kind the project serves, a dozen
 // services. Amounts follow the published fee schedules in spirit, not to the đồng.
+// The criminal-record certificate services (STP-LLTP*) are sensitive: public
+// citizen pages name them only after the visitor proves possession of the order.
 var demoAgencies = []catalogue.Agency{
 	{Code: "STP-HCM", Name: "Sở Tư pháp TP. Hồ Chí Minh (HCMC Department of Justice)", TreasuryAccount: "KBNN-HCM-3511"},
 	{Code: "CSGT-HN", Name: "Phòng Cảnh sát giao thông, Công an TP. Hà Nội (Hanoi Traffic Police)", TreasuryAccount: "KBNN-HN-3949"},
@@ -23,8 +25,8 @@ var demoAgencies = []catalogue.Agency{
 func d(v int64) *decimal.Decimal { x := decimal.NewFromInt(v); return &x }
 
 var demoServices = []catalogue.Service{
-	{Code: "STP-LLTP", AgencyCode: "STP-HCM", Name: "Cấp Phiếu lý lịch tư pháp (criminal record certificate)", Kind: catalogue.KindFee, FixedAmount: d(200_000)},
-	{Code: "STP-LLTP-COPY", AgencyCode: "STP-HCM", Name: "Bản sao Phiếu lý lịch tư pháp (extra copy)", Kind: catalogue.KindCharge, FixedAmount: d(5_000)},
+	{Code: "STP-LLTP", AgencyCode: "STP-HCM", Name: "Cấp Phiếu lý lịch tư pháp (criminal record certificate)", Kind: catalogue.KindFee, FixedAmount: d(200_000), Sensitive: true},
+	{Code: "STP-LLTP-COPY", AgencyCode: "STP-HCM", Name: "Bản sao Phiếu lý lịch tư pháp (extra copy)", Kind: catalogue.KindCharge, FixedAmount: d(5_000), Sensitive: true},
 	{Code: "STP-CHUNGTHUC", AgencyCode: "STP-HCM", Name: "Chứng thực chữ ký, bản sao (certification)", Kind: catalogue.KindCharge, MinAmount: d(2_000), MaxAmount: d(200_000)},
 	{Code: "STP-KETHON-NN", AgencyCode: "STP-HCM", Name: "Đăng ký kết hôn có yếu tố nước ngoài (foreign marriage registration)", Kind: catalogue.KindFee, FixedAmount: d(1_500_000)},
 	{Code: "CSGT-TOCDO", AgencyCode: "CSGT-HN", Name: "Phạt vượt quá tốc độ 5-10 km/h, ô tô (speeding fine)", Kind: catalogue.KindFine, MinAmount: d(800_000), MaxAmount: d(1_000_000)},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -28,7 +29,8 @@ func (a *App) wirePages(_ context.Context, w *wiring) error {
 	for _, s := range a.Config.OldReceiptSecrets {
 		old = append(old, []byte(s))
 	}
-	h, err := pages.New(pages.Deps{Orders: a.Orders, Attempts: citizenFlow{a.Paying}, Breakers: a.Gateways, Catalogue: a.Catalog},
+	h, err := pages.New(pages.Deps{Orders: a.Orders, Attempts: citizenFlow{a.Paying}, Breakers: a.Gateways, Catalogue: a.Catalog,
+		Refunds: citizenFlow{a.Paying}},
 		pages.Config{PublicURL: a.Config.PublicURL, ReceiptSecret: secret, OldReceiptSecrets: old, Log: a.Log, Guards: []fiber.Handler{
 			ratelimit.New(ratelimit.Rule{Name: "per client IP on the citizen pages", Max: a.Config.Limits.PagesPerIP,
 				Key: ratelimit.ClientIP}),
@@ -62,4 +64,21 @@ func (c citizenFlow) Latest(ctx context.Context, o payments.Order) (pages.Attemp
 		st = gateways.StatusFailed
 	}
 	return pages.Attempt{Choice: pages.Choice{Method: at.Method, Gateway: at.Gateway}, Status: st, CreatedAt: at.CreatedAt}, true, nil
+}
+
+// LastRefundAt is when o's newest refund asked for by staff (not an
+// overpayment's) was confirmed by the gateway: the date the receipt pages give
+// for a refund.
+func (c citizenFlow) LastRefundAt(ctx context.Context, o payments.Order) (time.Time, bool, error) {
+	refunds, err := c.f.Refunds(ctx, o.ID)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	var last time.Time
+	for _, rf := range refunds {
+		if rf.Kind == payments.RefundKindRefund && rf.Status == payments.RefundSucceeded && rf.CompletedAt != nil && rf.CompletedAt.After(last) {
+			last = *rf.CompletedAt
+		}
+	}
+	return last, !last.IsZero(), nil
 }

@@ -53,8 +53,13 @@ type Service struct {
 	MinAmount   *decimal.Decimal `json:"min_amount,omitempty"`
 	MaxAmount   *decimal.Decimal `json:"max_amount,omitempty"`
 	Active      bool             `json:"active"`
-	CreatedAt   time.Time        `json:"created_at"`
-	UpdatedAt   time.Time        `json:"updated_at"`
+	// Sensitive: the service's name or description reveals a legal or
+	// criminal matter (e.g. a criminal-record certificate). Public citizen
+	// pages then show a generic label instead, until the visitor proves
+	// possession of the order.
+	Sensitive bool      `json:"sensitive"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Errors of the catalogue.
@@ -249,13 +254,13 @@ func (s *Store) UpsertService(ctx context.Context, svc Service) (Service, error)
 			return err
 		}
 		err = tx.QueryRow(ctx, `
-			INSERT INTO services (code, agency_code, name, kind, currency, fixed_amount, min_amount, max_amount, active)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			INSERT INTO services (code, agency_code, name, kind, currency, fixed_amount, min_amount, max_amount, active, sensitive)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 			ON CONFLICT (code) DO UPDATE SET agency_code = excluded.agency_code, name = excluded.name, kind = excluded.kind,
 				currency = excluded.currency, fixed_amount = excluded.fixed_amount, min_amount = excluded.min_amount,
-				max_amount = excluded.max_amount, active = excluded.active, updated_at = now()
+				max_amount = excluded.max_amount, active = excluded.active, sensitive = excluded.sensitive, updated_at = now()
 			RETURNING created_at, updated_at`,
-			svc.Code, svc.AgencyCode, svc.Name, string(svc.Kind), svc.Currency, svc.FixedAmount, svc.MinAmount, svc.MaxAmount, svc.Active).
+			svc.Code, svc.AgencyCode, svc.Name, string(svc.Kind), svc.Currency, svc.FixedAmount, svc.MinAmount, svc.MaxAmount, svc.Active, svc.Sensitive).
 			Scan(&svc.CreatedAt, &svc.UpdatedAt)
 		if err != nil {
 			return err
@@ -274,13 +279,13 @@ func (s *Store) UpsertService(ctx context.Context, svc Service) (Service, error)
 	return svc, nil
 }
 
-const serviceCols = `code, agency_code, name, kind, currency, fixed_amount, min_amount, max_amount, active, created_at, updated_at`
+const serviceCols = `code, agency_code, name, kind, currency, fixed_amount, min_amount, max_amount, active, sensitive, created_at, updated_at`
 
 func scanService(r pgx.Row) (Service, error) {
 	var s Service
 	var kind string
 	var fixed, lo, hi decimal.NullDecimal
-	err := r.Scan(&s.Code, &s.AgencyCode, &s.Name, &kind, &s.Currency, &fixed, &lo, &hi, &s.Active, &s.CreatedAt, &s.UpdatedAt)
+	err := r.Scan(&s.Code, &s.AgencyCode, &s.Name, &kind, &s.Currency, &fixed, &lo, &hi, &s.Active, &s.Sensitive, &s.CreatedAt, &s.UpdatedAt)
 	s.Kind = Kind(kind)
 	s.FixedAmount, s.MinAmount, s.MaxAmount = ptr(fixed), ptr(lo), ptr(hi)
 	return s, err

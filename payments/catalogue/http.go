@@ -81,6 +81,7 @@ type serviceRequest struct {
 	MinAmount   *jsonDecimal `json:"min_amount"`
 	MaxAmount   *jsonDecimal `json:"max_amount"`
 	Active      *bool        `json:"active"`
+	Sensitive   bool         `json:"sensitive"` // default false
 }
 
 func (h *Handler) putService(c *fiber.Ctx) error {
@@ -90,7 +91,8 @@ func (h *Handler) putService(c *fiber.Ctx) error {
 	}
 	svc := Service{Code: strings.Clone(c.Params("code")), AgencyCode: strings.ToUpper(req.AgencyCode), Name: req.Name,
 		Kind: req.Kind, Currency: req.Currency, FixedAmount: req.FixedAmount.ptr(), MinAmount: req.MinAmount.ptr(),
-		MaxAmount: req.MaxAmount.ptr(), Active: req.Active == nil || *req.Active}
+		MaxAmount: req.MaxAmount.ptr(), Active: req.Active == nil || *req.Active,
+		Sensitive: req.Sensitive}
 	saved, err := h.store.UpsertService(c.UserContext(), svc)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,7 @@ func TestBrowserPayFlow(t *testing.T) {
 	}
 	base := "http://" + ln.Addr().String()
 	open := testOrder(t, "990000000000001", payments.StatusOpen)
+	open.Payer.Phone = "0901234567"
 	breakers := staticBreakers{allClosed[0], allClosed[1], {Name: "zalopay", State: "open", Methods: allClosed[2].Methods}, allClosed[3]}
 	e := newEnvWith(t, Config{PublicURL: base, RefreshInterval: time.Second}, breakers, open)
 	e.flow.answer = func(StartRequest) Started {
@@ -116,7 +118,7 @@ func TestBrowserPayFlow(t *testing.T) {
 	go func() { _ = e.app.Listener(ln) }()
 	t.Cleanup(func() { _ = e.app.ShutdownWithTimeout(5 * time.Second) })
 
-	ctx := newBrowser(t, browser, 45*time.Second)
+	ctx := newBrowser(t, browser, 90*time.Second) // generous: the machine may be busy
 	// step runs one part of the walk with its own deadline.
 	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -196,6 +198,20 @@ func TestBrowserPayFlow(t *testing.T) {
 	want, _ := e.h.ReceiptCode(paid)
 	if code := read("code", chromedp.Text(chromedp.CSS("#verification-code"))); strings.TrimSpace(code) != want {
 		t.Fatalf("receipt shows code %q, want %q", code, want)
+	}
+
+	// The receipt masks the payer's name; the last four digits of the phone,
+	// typed in the proof form (a plain post), show it in full.
+	if page := read("receipt", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(page, testPayerMasked) || strings.Contains(page, testPayer) {
+		t.Errorf("receipt does not mask the name: %q", page)
+	}
+	step("prove possession",
+		chromedp.SendKeys(chromedp.CSS("#proof-input"), "4567"),
+		chromedp.Click(chromedp.CSS(`#proof-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#revealed")),
+	)
+	if page := read("revealed receipt", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(page, testPayer) {
+		t.Errorf("the proof did not show the name: %q", page)
 	}
 
 	// Whoever holds the receipt checks the code on the verify page, typed in
@@ -279,7 +295,7 @@ func checkAccessibleNames(t *testing.T) chromedp.Action[chromedp.Void] {
 			return fmt.Errorf("accessibility tree: %w", err)
 		}
 		var radios, h1 int
-		var button string
+		var buttons []string
 		for _, n := range tree.Nodes {
 			if n.Ignored || n.Role == nil {
 				continue
@@ -292,7 +308,10 @@ func checkAccessibleNames(t *testing.T) chromedp.Action[chromedp.Void] {
 					t.Error("a radio button has no accessible name")
 				}
 			case "button":
-				button = name
+				buttons = append(buttons, name)
+				if name == "" {
+					t.Error("a button has no accessible name")
+				}
 			case "heading":
 				for _, p := range n.Properties {
 					if p.Name == accessibility.PropertyNameLevel && p.Value != nil && string(p.Value.Value) == "1" {
@@ -307,8 +326,8 @@ func checkAccessibleNames(t *testing.T) chromedp.Action[chromedp.Void] {
 		if h1 != 1 {
 			t.Errorf("%d level-1 headings, want 1", h1)
 		}
-		if !strings.HasPrefix(button, "Tiếp tục thanh toán") {
-			t.Errorf("submit button is named %q", button)
+		if !slices.ContainsFunc(buttons, func(b string) bool { return strings.HasPrefix(b, "Tiếp tục thanh toán") }) {
+			t.Errorf("no submit button named Tiếp tục thanh toán: %q", buttons)
 		}
 		return nil
 	})

@@ -26,9 +26,10 @@ import (
 // Test data. The national ID must never appear in a page; its last three
 // digits may (masked).
 const (
-	testNationalID = "079203001234"
-	testPayer      = "Nguyễn Thị Hoa"
-	testSecret     = "0123456789abcdef0123456789abcdef-test-secret"
+	testNationalID  = "079203001234"
+	testPayer       = "Nguyễn Thị Hoa"
+	testPayerMasked = "Ng*** T** Hoa"
+	testSecret      = "0123456789abcdef0123456789abcdef-test-secret"
 )
 
 var testPaidAt = time.Date(2026, 11, 24, 7, 30, 15, 123456000, time.UTC) // 14:30 in Hanoi
@@ -160,7 +161,7 @@ var allClosed = staticBreakers{
 type fakeCatalogue struct{}
 
 func (fakeCatalogue) Agency(_ context.Context, code string) (catalogue.Agency, error) {
-	names := map[string]string{"AG-HCM": "Phòng Quản lý xuất nhập cảnh TP.HCM", "AG-POST": "Bưu điện Việt Nam"}
+	names := map[string]string{"AG-HCM": "Phòng Quản lý xuất nhập cảnh TP.HCM", "AG-POST": "Bưu điện Việt Nam", "STP-HCM": testJusticeAgency}
 	if n, ok := names[code]; ok {
 		return catalogue.Agency{Code: code, Name: n}, nil
 	}
@@ -170,8 +171,11 @@ func (fakeCatalogue) Agency(_ context.Context, code string) (catalogue.Agency, e
 func (fakeCatalogue) ServicesByCode(_ context.Context, codes []string) (map[string]catalogue.Service, error) {
 	out := map[string]catalogue.Service{}
 	for _, c := range codes {
-		if c == "PASSPORT" {
+		switch c {
+		case "PASSPORT":
 			out[c] = catalogue.Service{Code: c, Name: "Lệ phí cấp hộ chiếu"}
+		case "STP-LLTP":
+			out[c] = catalogue.Service{Code: c, Name: testSensitiveService, Sensitive: true}
 		}
 	}
 	return out, nil
@@ -195,6 +199,12 @@ func newEnv(t testing.TB, breakers Breakers, orders ...payments.Order) *env {
 // newEnvWith is newEnv with cfg (the receipt secret and a quiet log are added).
 func newEnvWith(t testing.TB, cfg Config, breakers Breakers, orders ...payments.Order) *env {
 	t.Helper()
+	return newEnvDeps(t, nil, cfg, breakers, orders...)
+}
+
+// newEnvDeps is newEnvWith with the deps changed by adjust (when not nil).
+func newEnvDeps(t testing.TB, adjust func(*Deps), cfg Config, breakers Breakers, orders ...payments.Order) *env {
+	t.Helper()
 	e := &env{
 		orders: &fakeOrders{orders: map[string]payments.Order{}},
 		flow:   &fakeFlow{latest: map[string]Attempt{}},
@@ -203,7 +213,11 @@ func newEnvWith(t testing.TB, cfg Config, breakers Breakers, orders ...payments.
 		e.orders.put(o)
 	}
 	cfg.ReceiptSecret, cfg.Log = []byte(testSecret), slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := New(Deps{Orders: e.orders, Attempts: e.flow, Breakers: breakers, Catalogue: fakeCatalogue{}}, cfg)
+	deps := Deps{Orders: e.orders, Attempts: e.flow, Breakers: breakers, Catalogue: fakeCatalogue{}}
+	if adjust != nil {
+		adjust(&deps)
+	}
+	h, err := New(deps, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,4 +284,42 @@ func mustNotContain(t testing.TB, body string, unwanted ...string) {
 			t.Errorf("page contains %q", w)
 		}
 	}
+}
+
+// A sensitive service, for the privacy tests: its name, its code and the
+// order's description must not appear on a public page before a proof.
+const (
+	testSensitiveService = "Cấp Phiếu lý lịch tư pháp"
+	testSensitiveDesc    = "Phiếu lý lịch tư pháp số 2"
+	testJusticeAgency    = "Sở Tư pháp TP. Hồ Chí Minh"
+)
+
+// sensitiveOrder is testOrder with a criminal-record certificate line (a
+// sensitive service) before the postage line, and the given payer contact.
+func sensitiveOrder(t testing.TB, body string, status payments.Status, phone, email string) payments.Order {
+	t.Helper()
+	o := testOrder(t, body, status)
+	o.AgencyCode = "STP-HCM"
+	o.Lines[0] = payments.Line{No: 1, ServiceCode: "STP-LLTP", AgencyCode: "STP-HCM", Kind: "fee", Amount: decimal.RequireFromString("150000")}
+	o.Description = testSensitiveDesc
+	o.Payer.Phone, o.Payer.Email = phone, email
+	return o
+}
+
+// failingCatalogue knows no names: the catalogue is down.
+type failingCatalogue struct{}
+
+func (failingCatalogue) Agency(context.Context, string) (catalogue.Agency, error) {
+	return catalogue.Agency{}, fmt.Errorf("catalogue: connection refused")
+}
+
+func (failingCatalogue) ServicesByCode(context.Context, []string) (map[string]catalogue.Service, error) {
+	return nil, fmt.Errorf("catalogue: connection refused")
+}
+
+// fixedRefunds answers every order's last refund date with at.
+type fixedRefunds struct{ at time.Time }
+
+func (f fixedRefunds) LastRefundAt(context.Context, payments.Order) (time.Time, bool, error) {
+	return f.at, true, nil
 }

@@ -32,6 +32,7 @@ type request struct {
 	ctx    context.Context
 	v      *view
 	cancel context.CancelFunc
+	names  names // the catalogue's names for the order loaded
 }
 
 func (h *Handler) begin(c *fiber.Ctx, title string) *request {
@@ -54,7 +55,8 @@ func (h *Handler) order(r *request) (payments.Order, error) {
 	if err != nil {
 		return payments.Order{}, err
 	}
-	r.v.Order = newOrderView(o, h.lookupNames(r.ctx, o), r.v.Lang)
+	r.names = h.lookupNames(r.ctx, o)
+	r.v.Order = newOrderView(o, r.names, r.v.Lang, false)
 	return o, nil
 }
 
@@ -84,7 +86,52 @@ func (h *Handler) pay(c *fiber.Ctx) error {
 	if err != nil {
 		return h.fail(r, err)
 	}
+	r.v.ProofAction = "/pay/" + o.Reference + "/reveal"
 	return h.payForm(r, o, http.StatusOK, "")
+}
+
+// revealPay is the pay page again, with the full name and service detail when
+// the form carries a proof of possession of the order.
+func (h *Handler) revealPay(c *fiber.Ctx) error {
+	r := h.begin(c, "pay.title")
+	defer r.cancel()
+	o, err := h.order(r)
+	if err != nil {
+		return h.fail(r, err)
+	}
+	r.v.ProofAction = "/pay/" + o.Reference + "/reveal"
+	return h.payForm(r, o, h.prove(r, o), "")
+}
+
+// prove checks the proof of possession posted in the form field "proof"
+// (privacy.go) and returns the page's status: 200 and the full detail on the
+// page when it matches; 403 when it does not (the failure is counted against
+// the reference) or the order has nothing to prove it with; 429 with
+// Retry-After once the reference has had too many failures. The typed value is
+// never logged.
+func (h *Handler) prove(r *request, o payments.Order) int {
+	if kind, _ := proofFor(o.Payer); kind == "" {
+		r.v.ProofError = r.v.T("proof.none")
+		return http.StatusForbidden
+	}
+	if ok, wait := h.proofs.allow(o.Reference); !ok {
+		minutes := max(1, int((wait+time.Minute-1)/time.Minute))
+		r.c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
+		r.v.ProofError = r.v.T("proof.limited", minutes)
+		h.cfg.Log.WarnContext(r.ctx, "pages: proofs of possession refused: too many failures", "reference", o.Reference)
+		return http.StatusTooManyRequests
+	}
+	if !proofMatches(o.Payer, r.c.FormValue("proof")) {
+		h.proofs.fail(o.Reference)
+		r.v.ProofError = r.v.T("proof.wrong")
+		h.cfg.Log.InfoContext(r.ctx, "pages: wrong proof of possession", "reference", o.Reference)
+		return http.StatusForbidden
+	}
+	refundedAt := r.v.Order.RefundedAt
+	r.v.Order = newOrderView(o, r.names, r.v.Lang, true)
+	r.v.Order.RefundedAt = refundedAt
+	r.v.Revealed = true
+	return http.StatusOK
 }
 
 // payForm renders the pay page with an optional problem (a message key). While
@@ -227,7 +274,22 @@ func (h *Handler) receipt(c *fiber.Ctx) error {
 		return h.fail(r, err)
 	}
 	r.v.Code, _ = h.ReceiptCode(o)
+	r.v.ProofAction = "/receipts/" + o.Reference + "/reveal"
 	return h.render(c, http.StatusOK, "receipt", r.v)
+}
+
+// revealReceipt is the receipt again, with the full name and service detail
+// when the form carries a proof of possession of the order.
+func (h *Handler) revealReceipt(c *fiber.Ctx) error {
+	r := h.begin(c, "receipt.title")
+	defer r.cancel()
+	o, err := h.paidOrder(r)
+	if err != nil {
+		return h.fail(r, err)
+	}
+	r.v.Code, _ = h.ReceiptCode(o)
+	r.v.ProofAction = "/receipts/" + o.Reference + "/reveal"
+	return h.render(c, h.prove(r, o), "receipt", r.v)
 }
 
 // verify checks a verification code typed by whoever holds the receipt.
@@ -245,6 +307,10 @@ func (h *Handler) verify(c *fiber.Ctx) error {
 		switch {
 		case err != nil:
 			status, r.v.Result = http.StatusBadRequest, "malformed"
+		case ok && o.Status == payments.StatusRefunded:
+			r.v.Result = "refunded"
+		case ok && o.AmountRefunded.IsPositive():
+			r.v.Result = "partially_refunded"
 		case ok:
 			r.v.Result = "ok"
 		default:
@@ -264,7 +330,26 @@ func (h *Handler) paidOrder(r *request) (payments.Order, error) {
 		return o, fmt.Errorf("%s is %s: %w", o.Reference, o.Status, errNoReceipt)
 	}
 	r.v.VerifyURL = h.cfg.PublicURL + "/receipts/" + o.Reference + "/verify"
+	if o.AmountRefunded.IsPositive() {
+		r.v.Order.RefundedAt = formatTime(h.refundedAt(r.ctx, o), r.v.Lang)
+	}
 	return o, nil
+}
+
+// refundedAt is when o's newest confirmed refund completed, as Refunds says;
+// without Refunds, or when it fails or knows none, the order's last update
+// (which a confirmed refund sets) stands in.
+func (h *Handler) refundedAt(ctx context.Context, o payments.Order) time.Time {
+	if h.deps.Refunds != nil {
+		at, found, err := h.deps.Refunds.LastRefundAt(ctx, o)
+		if err == nil && found {
+			return at
+		}
+		if err != nil {
+			h.cfg.Log.WarnContext(ctx, "pages: refund date", "reference", o.Reference, "error", err)
+		}
+	}
+	return o.UpdatedAt
 }
 
 func receiptOf(o payments.Order) Receipt {

@@ -106,6 +106,17 @@ var messages = map[string]message{
 	"line.agency":      {"Cơ quan", "Agency"},
 	"line.amount":      {"Số tiền", "Amount"},
 	"order.total":      {"Tổng cộng", "Total"},
+	"service.generic":  {"Dịch vụ công", "Public service"},
+
+	"proof.heading": {"Xem đầy đủ thông tin", "See the full details"},
+	"proof.intro":   {"Để bảo vệ người nộp, trang này ẩn bớt một số thông tin (họ tên, dịch vụ nhạy cảm). Nếu bạn là người nộp, hãy xác nhận để xem đầy đủ.", "To protect the payer, this page hides some details (the name, a sensitive service). If you are the payer, confirm to see everything."},
+	"proof.phone":   {"4 chữ số cuối của số điện thoại đã đăng ký cho khoản này", "The last 4 digits of the phone number given for this payment"},
+	"proof.email":   {"Địa chỉ email đã đăng ký cho khoản này", "The email address given for this payment"},
+	"proof.submit":  {"Xem đầy đủ", "Show the details"},
+	"proof.none":    {"Khoản này không có số điện thoại hay email để xác nhận: thông tin đầy đủ chỉ có tại cơ quan thu.", "This payment has no phone number or email to confirm with: only the agency can give the full details."},
+	"proof.wrong":   {"Thông tin xác nhận không khớp.", "That does not match."},
+	"proof.limited": {"Đã nhập sai quá nhiều lần. Vui lòng thử lại sau %d phút.", "Too many wrong attempts. Please try again in %d minutes."},
+	"proof.shown":   {"Đang hiển thị đầy đủ thông tin. Trang này không được lưu lại; hãy đóng trang khi xong.", "Showing the full details. This page is not stored; close it when you are done."},
 
 	"kind.fee":    {"Phí", "Fee"},
 	"kind.charge": {"Lệ phí", "Charge"},
@@ -165,6 +176,7 @@ var messages = map[string]message{
 	"receipt.heading":  {"Biên lai thanh toán", "Payment receipt"},
 	"receipt.paid_at":  {"Thời gian thanh toán", "Paid at"},
 	"receipt.refunded": {"Đã hoàn trả", "Refunded"},
+	"receipt.void":     {"Khoản này đã được hoàn trả toàn bộ: biên lai không còn là bằng chứng đã nộp tiền.", "This payment was refunded in full: the receipt is no longer proof of payment."},
 	"receipt.code":     {"Mã xác thực", "Verification code"},
 	"receipt.how":      {"Để kiểm tra biên lai này, mở địa chỉ dưới đây và nhập mã xác thực:", "To check this receipt, open the address below and enter the verification code:"},
 
@@ -174,6 +186,8 @@ var messages = map[string]message{
 	"verify.hint":      {"16 chữ và số, ví dụ 7K3M-9QXA-2BHD-5RTW. Không phân biệt chữ hoa, chữ thường.", "16 letters and digits, e.g. 7K3M-9QXA-2BHD-5RTW. Upper or lower case."},
 	"verify.submit":    {"Kiểm tra", "Verify"},
 	"verify.ok":        {"Hợp lệ: biên lai khớp với khoản %s đã thanh toán lúc %s.", "Valid: this receipt matches a payment of %s made at %s."},
+	"verify.partial":   {"Hợp lệ: biên lai khớp với khoản %s đã thanh toán lúc %s. Đã hoàn trả một phần: %s lúc %s.", "Valid: this receipt matches a payment of %s made at %s. Partially refunded: %s on %s."},
+	"verify.refunded":  {"Đã hoàn trả: khoản %s thanh toán lúc %s đã được hoàn trả %s lúc %s. Biên lai này không còn là bằng chứng đã nộp tiền.", "Refunded: the payment of %s made at %s was refunded, %s on %s. This receipt is no longer proof of payment."},
 	"verify.bad":       {"Không hợp lệ: mã xác thực không khớp với khoản thanh toán này.", "Not valid: this code does not match this payment."},
 	"verify.malformed": {"Mã xác thực gồm 16 chữ và số. Vui lòng kiểm tra lại.", "A verification code has 16 letters and digits. Please check it."},
 

@@ -7,7 +7,10 @@
 // and English, and need no JavaScript: the method choice is a plain form, the
 // return page refreshes itself with <meta http-equiv="refresh">. They never change
 // an order's state themselves — the return page in particular only reads — and
-// never show a full national ID number.
+// never show a full national ID number. The payer's name is masked and a
+// sensitive service is not named until the visitor proves possession of the
+// order (privacy.go; POST /pay/{reference}/reveal and
+// /receipts/{reference}/reveal).
 //
 // The package owns no data: it reads orders through Orders, starts and reads
 // payment attempts through Attempts (the payment flow), and asks Breakers which
@@ -97,13 +100,23 @@ type Attempt struct {
 	CreatedAt time.Time
 }
 
+// Refunds tells when an order's money was given back.
+type Refunds interface {
+	// LastRefundAt returns when the newest refund of o that the gateway
+	// confirmed was completed; found=false when there is none.
+	LastRefundAt(ctx context.Context, o payments.Order) (at time.Time, found bool, err error)
+}
+
 // Deps are the services the pages read from. Orders, Attempts and Breakers are
-// required; Catalogue is optional (without it, codes stand in for names).
+// required; Catalogue is optional (without it, codes stand in for names and no
+// service is known to be sensitive); Refunds is optional (without it, a
+// refunded order's last update stands in for its refund's date).
 type Deps struct {
 	Orders    Orders
 	Attempts  Attempts
 	Breakers  Breakers
 	Catalogue Catalogue
+	Refunds   Refunds
 }
 
 // Config tunes the pages.
@@ -128,7 +141,15 @@ type Config struct {
 	// Guards run before every page, in order: the rate limits per client IP
 	// and per reference (ReferenceKey keys the latter).
 	Guards []fiber.Handler
+	// ProofAttempts failed proofs of possession of one order within ProofWindow
+	// make the pages refuse every proof for it until the oldest is older than
+	// ProofWindow (defaults 5 and 15 minutes). Counted in memory, per instance.
+	ProofAttempts int
+	ProofWindow   time.Duration
 }
+
+// maxProofRefs bounds the references the proof limiter remembers at once.
+const maxProofRefs = 100_000
 
 // MinSecretLen is the shortest ReceiptSecret New accepts.
 const MinSecretLen = 32
@@ -138,6 +159,7 @@ type Handler struct {
 	deps    Deps
 	cfg     Config
 	codes   *codeSigner
+	proofs  *proofLimiter
 	secure  bool // PublicURL is https: cookies get the Secure flag
 	refresh int  // seconds
 }
@@ -165,8 +187,15 @@ func New(deps Deps, cfg Config) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.ProofAttempts <= 0 {
+		cfg.ProofAttempts = 5
+	}
+	if cfg.ProofWindow <= 0 {
+		cfg.ProofWindow = 15 * time.Minute
+	}
 	return &Handler{
 		deps: deps, cfg: cfg, codes: codes, secure: u.Scheme == "https",
+		proofs:  newProofLimiter(cfg.ProofAttempts, cfg.ProofWindow, maxProofRefs),
 		refresh: max(1, int(cfg.RefreshInterval.Round(time.Second)/time.Second)),
 	}, nil
 }
@@ -178,8 +207,10 @@ func (h *Handler) Routes(r fiber.Router) {
 	}
 	r.Get("/pay/:ref", guarded(h.pay)...)
 	r.Post("/pay/:ref", guarded(h.start)...)
+	r.Post("/pay/:ref/reveal", guarded(h.revealPay)...)
 	r.Get("/return/:ref", guarded(h.returnPage)...)
 	r.Get("/receipts/:ref", guarded(h.receipt)...)
+	r.Post("/receipts/:ref/reveal", guarded(h.revealReceipt)...)
 	r.Get("/receipts/:ref/verify", guarded(h.verify)...)
 }
 

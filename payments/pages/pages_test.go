@@ -58,9 +58,10 @@ func TestPayPageLanguages(t *testing.T) {
 			}
 			text := html.UnescapeString(r.body)
 			mustContain(t, text, tc.want...)
-			mustContain(t, text, testPayer, "*********234", "Phòng Quản lý xuất nhập cảnh TP.HCM", "Lệ phí cấp hộ chiếu",
+			mustContain(t, text, testPayerMasked, "*********234", "Phòng Quản lý xuất nhập cảnh TP.HCM", "Lệ phí cấp hộ chiếu",
 				"POSTAGE", "Cấp hộ chiếu phổ thông", "RF", "VNPAY", "MoMo", "ZaloPay", "VietQR")
 			mustNotContain(t, r.body, testNationalID, "<script")
+			mustNotContain(t, text, testPayer)
 			for _, id := range []string{"m-card-vnpay", "m-internet_banking-vnpay", "m-qr-vnpay", "m-ewallet-momo", "m-ewallet-zalopay", "m-bank_transfer-vietqr"} {
 				mustContain(t, r.body, `<label for="`+id+`">`, `id="`+id+`"`)
 			}
@@ -584,7 +585,7 @@ func TestMessagesComplete(t *testing.T) {
 		used["method."+string(m)] = true
 	}
 	for _, k := range []string{"e400.title", "e400.body", "e404.title", "e404.body", "e404.receipt", "e500.title", "e500.body",
-		"err.choose", "err.unavailable", "err.start", "err.attempts", "closed.paid", "closed.cancelled", "closed.expired", "method.via",
+		"err.choose", "err.unavailable", "err.start", "err.attempts", "proof.wrong", "proof.limited", "service.generic", "closed.paid", "closed.cancelled", "closed.expired", "method.via",
 		"pay.title", "qr.title", "qr.label", "return.title", "receipt.title", "verify.title"} {
 		used[k] = true
 	}

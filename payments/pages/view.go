@@ -36,11 +36,21 @@ type view struct {
 	// pay page "pending" puts up a notice that a payment awaits confirmation
 	State string
 
+	// proof of possession (privacy.go): ProofAction is where the page's proof
+	// form posts ("" when the page offers none); Revealed, that a proof was
+	// accepted and the page shows the full detail; ProofError, a message key.
+	ProofAction string
+	Revealed    bool
+	ProofError  string
+
 	// receipt and verification
 	Code      string // the receipt's verification code
 	VerifyURL string // absolute address of the verify page
 	Typed     string // the code as typed on the verify form
-	Result    string // "ok", "bad" or "malformed"
+	// Result: "ok", "partially_refunded" (the code is right and part of the
+	// payment was given back), "refunded" (right, but all of it was given
+	// back: no longer proof of payment), "bad" or "malformed"
+	Result string
 
 	// error page
 	ErrTitle, ErrBody string // message keys
@@ -61,31 +71,47 @@ func (v *view) Other() string {
 func (v *view) Link(path string) string { return path + "?lang=" + v.Lang }
 
 // orderView is an order as a citizen sees it: no full national ID, amounts and
-// times formatted for the page's language.
+// times formatted for the page's language; unless revealed, the payer's name
+// masked and a sensitive service's detail left out (privacy.go).
 type orderView struct {
 	Ref        string // as in URLs
 	RefDisplay string // grouped in fours for reading
-	Payer      string
+	Payer      string // masked unless revealed
 	NationalID string // masked
-	Desc       string
+	Desc       string // empty for a sensitive order unless revealed
 	Agency     string
 	Lines      []lineView
 	Total      string
 	Expires    string
-	Status     string
+	Status     string // translated
+	StatusCode string // as stored: "paid", "refunded", …
 	PaidAt     string
 	Refunded   string // empty when nothing was refunded
+	RefundedAt string // when the last refund was confirmed; may be empty
+	// Hidden: the page leaves something out (the name, a sensitive service) that
+	// a proof of possession would show; ProofKind is that proof, "phone",
+	// "email", or "" when the order has neither.
+	Hidden    bool
+	ProofKind string
 }
 
 type lineView struct {
 	Service, Kind, Agency, Amount string
 }
 
-// names are what the catalogue calls an order's agencies and services.
+// names are what the catalogue calls an order's agencies and services, and
+// which services are sensitive.
 type names struct {
-	agencies map[string]string
-	services map[string]string
+	agencies  map[string]string
+	services  map[string]string
+	sensitive map[string]bool
+	// unknown: the catalogue could not say which services are sensitive (it
+	// failed): every line is treated as sensitive.
+	unknown bool
 }
+
+// isSensitive reports whether a line of this service must not be named publicly.
+func (n names) isSensitive(code string) bool { return n.unknown || n.sensitive[code] }
 
 func (n names) agency(code string) string {
 	if s := n.agencies[code]; s != "" {
@@ -104,7 +130,7 @@ func (n names) service(code string) string {
 // lookupNames asks the catalogue, if there is one, for o's names. It is best
 // effort: a failure is logged and the codes stand in.
 func (h *Handler) lookupNames(ctx context.Context, o payments.Order) names {
-	n := names{agencies: map[string]string{}, services: map[string]string{}}
+	n := names{agencies: map[string]string{}, services: map[string]string{}, sensitive: map[string]bool{}}
 	if h.deps.Catalogue == nil {
 		return n
 	}
@@ -118,9 +144,11 @@ func (h *Handler) lookupNames(ctx context.Context, o payments.Order) names {
 	}
 	if svcs, err := h.deps.Catalogue.ServicesByCode(ctx, codes); err != nil {
 		h.cfg.Log.WarnContext(ctx, "pages: service names", "reference", o.Reference, "error", err)
+		n.unknown = true // fail closed: a service we cannot check is not named
 	} else {
 		for code, s := range svcs {
 			n.services[code] = s.Name
+			n.sensitive[code] = s.Sensitive
 		}
 	}
 	for _, code := range agencies {
@@ -134,20 +162,37 @@ func (h *Handler) lookupNames(ctx context.Context, o payments.Order) names {
 	return n
 }
 
-func newOrderView(o payments.Order, n names, lang string) *orderView {
+// newOrderView shows o in lang. Unless revealed (the visitor proved possession
+// of the order), the payer's name is masked and, when any line's service is
+// sensitive, the order's description is left out and each sensitive line shows
+// the generic label "Dịch vụ công" / "Public service" and no kind: the agency
+// and the amount stay.
+func newOrderView(o payments.Order, n names, lang string, revealed bool) *orderView {
+	kind, _ := proofFor(o.Payer)
 	v := &orderView{
 		Ref: o.Reference, RefDisplay: reference.Format(o.Reference),
 		Payer: o.Payer.Name, NationalID: payments.MaskNationalID(o.Payer.NationalID),
 		Desc: o.Description, Agency: n.agency(o.AgencyCode),
-		Total:   FormatAmount(o.Total, o.Currency, lang),
-		Expires: formatTime(o.ExpiresAt, lang),
-		Status:  trOr(lang, "status."+string(o.Status), string(o.Status)),
+		Total:      FormatAmount(o.Total, o.Currency, lang),
+		Expires:    formatTime(o.ExpiresAt, lang),
+		Status:     trOr(lang, "status."+string(o.Status), string(o.Status)),
+		StatusCode: string(o.Status),
+		ProofKind:  kind,
+	}
+	if !revealed {
+		if masked := MaskName(o.Payer.Name); masked != o.Payer.Name {
+			v.Payer, v.Hidden = masked, true
+		}
 	}
 	for _, l := range o.Lines {
-		v.Lines = append(v.Lines, lineView{
+		line := lineView{
 			Service: n.service(l.ServiceCode), Kind: trOr(lang, "kind."+l.Kind, l.Kind),
 			Agency: n.agency(l.AgencyCode), Amount: FormatAmount(l.Amount, o.Currency, lang),
-		})
+		}
+		if !revealed && n.isSensitive(l.ServiceCode) {
+			line.Service, line.Kind, v.Desc, v.Hidden = tr(lang, "service.generic"), "", "", true
+		}
+		v.Lines = append(v.Lines, line)
 	}
 	if o.PaidAt != nil {
 		v.PaidAt = formatTime(*o.PaidAt, lang)
