@@ -52,7 +52,14 @@ func (s *Service) CreateEndpoint(ctx context.Context, p auth.Principal, in Endpo
 	if err != nil {
 		return EndpointWithSecret{}, err
 	}
-	e, err = insertEndpoint(ctx, s.pool, e, secret)
+	sealed, err := SealSecret(s.cfg.Keys, e.ID, secret)
+	if err != nil {
+		return EndpointWithSecret{}, err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		e, err = insertEndpoint(ctx, tx, e, sealed, s.cfg.MaxEndpointsPerKey)
+		return err
+	})
 	if err != nil {
 		return EndpointWithSecret{}, err
 	}
@@ -134,13 +141,17 @@ func (s *Service) RotateSecret(ctx context.Context, p auth.Principal, id uuid.UU
 	if err != nil {
 		return EndpointWithSecret{}, err
 	}
+	sealed, err := SealSecret(s.cfg.Keys, id, secret)
+	if err != nil {
+		return EndpointWithSecret{}, err
+	}
 	scope, args := ownerScope(p)
 	var out EndpointWithSecret
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := getEndpoint(ctx, tx, scope, args, id, true); err != nil {
 			return err
 		}
-		e, err := rotateSecret(ctx, tx, id, secret, time.Now().Add(s.cfg.SecretGrace))
+		e, err := rotateSecret(ctx, tx, id, sealed, time.Now().Add(s.cfg.SecretGrace))
 		out = EndpointWithSecret{Endpoint: e, Secret: secret}
 		return err
 	})

@@ -3,12 +3,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/civicpay/civicpay/internal/secretbox"
 	"github.com/civicpay/civicpay/webhooks"
 )
 
@@ -31,6 +34,18 @@ type Config struct {
 	// ReceiptSecret keys the verification codes printed on citizens' receipts
 	// (at least 32 bytes). Unset: a random one per process, with a warning.
 	ReceiptSecret string `env:"CIVICPAY_RECEIPT_SECRET"`
+	// DataKeys are the AES-256 keys that encrypt national IDs and webhook
+	// signing secrets in the database: comma-separated kid:base64 (32 bytes
+	// each). Keep old keys listed until `civicpay keys rotate-data-key` has
+	// re-encrypted their rows. Unset: refused in production; in development a
+	// published demo key, with a warning.
+	DataKeys string `env:"CIVICPAY_DATA_KEYS"`
+	// DataKeyID is the kid of CIVICPAY_DATA_KEYS that encrypts new values (may
+	// be empty when there is one key).
+	DataKeyID string `env:"CIVICPAY_DATA_KEY_ID"`
+	// LookupKey (base64, at least 32 bytes) keys the HMAC of national IDs kept
+	// for equality lookups. It does not rotate with the data keys.
+	LookupKey string `env:"CIVICPAY_LOOKUP_KEY"`
 	// AuthCacheTTL is how long a verified API key is cached in process (a revoked key stops within it).
 	AuthCacheTTL time.Duration `env:"CIVICPAY_AUTH_CACHE_TTL" envDefault:"5s"`
 
@@ -151,6 +166,27 @@ func Load() (Config, error) {
 		return c, fmt.Errorf("config: CIVICPAY_ORDER_DEFAULT_EXPIRY (%s) exceeds CIVICPAY_ORDER_MAX_EXPIRY (%s)", c.OrderDefaultExpiry, c.OrderMaxExpiry)
 	}
 	return c, nil
+}
+
+// DataKeyring builds the keys that encrypt data at rest. Without
+// CIVICPAY_DATA_KEYS it is an error unless development, where the published
+// demo keys are used and log is told so loudly.
+func (c Config) DataKeyring(development bool, log *slog.Logger) (*secretbox.Keyring, error) {
+	if strings.TrimSpace(c.DataKeys) == "" {
+		if !development {
+			return nil, errors.New("config: CIVICPAY_DATA_KEYS is not set (and CIVICPAY_LOOKUP_KEY): national IDs and webhook secrets would be encrypted under a published key")
+		}
+		log.Warn("CIVICPAY_DATA_KEYS is not set: national IDs and webhook secrets are encrypted under the published demo key (development only)")
+		return secretbox.Demo(), nil
+	}
+	if strings.TrimSpace(c.LookupKey) == "" {
+		return nil, errors.New("config: CIVICPAY_LOOKUP_KEY is not set (required with CIVICPAY_DATA_KEYS)")
+	}
+	k, err := secretbox.Parse(c.DataKeys, c.DataKeyID, c.LookupKey)
+	if err != nil {
+		return nil, fmt.Errorf("config: CIVICPAY_DATA_KEYS, CIVICPAY_DATA_KEY_ID, CIVICPAY_LOOKUP_KEY: %w", err)
+	}
+	return k, nil
 }
 
 // Defaults is the configuration with every default and databaseURL, whatever

@@ -220,3 +220,14 @@ func (k *Keyring) Hash(domain string, value []byte) []byte {
 	m.Write(value)
 	return m.Sum(nil)
 }
+
+// GenerateKey returns a new random 32-byte key in base64, as
+// CIVICPAY_DATA_KEYS and CIVICPAY_LOOKUP_KEY take it (`openssl rand -base64 32`
+// does the same).
+func GenerateKey() string {
+	b := make([]byte, keyBytes)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
