@@ -78,9 +78,14 @@ func OpenSecret(k *secretbox.Keyring, endpointID uuid.UUID, sealed []byte) (stri
 // owner already has max: the count is taken under a lock per owner, in the
 // transaction of the insert, so concurrent creations cannot pass the cap.
 func insertEndpoint(ctx context.Context, tx pgx.Tx, e Endpoint, sealedSecret []byte, max int) (Endpoint, error) {
+	// Two statements: the count's snapshot must be taken after the lock is
+	// held (one statement's snapshot would predate it).
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::uuid::text, 0))`,
+		e.OwnerKeyID); err != nil {
+		return Endpoint{}, fmt.Errorf("webhooks: lock endpoints: %w", err)
+	}
 	var n int
-	if err := tx.QueryRow(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::uuid::text, 0)),
-		(SELECT count(*) FROM webhook_endpoints WHERE owner_key_id = $1)`, e.OwnerKeyID).Scan(nil, &n); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM webhook_endpoints WHERE owner_key_id = $1`, e.OwnerKeyID).Scan(&n); err != nil {
 		return Endpoint{}, fmt.Errorf("webhooks: count endpoints: %w", err)
 	}
 	if n >= max {
