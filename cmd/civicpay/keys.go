@@ -10,12 +10,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/config"
 )
 
-func keys(ctx context.Context, pool *pgxpool.Pool, args []string, out io.Writer) error {
+func keys(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, args []string, out io.Writer) error {
 	store := auth.NewStore(pool)
 	if len(args) == 0 {
-		return fmt.Errorf("%w: keys create|list|revoke", errUsage)
+		return fmt.Errorf("%w: keys create|list|revoke|rotate-data-key", errUsage)
 	}
 	switch args[0] {
 	case "create":
@@ -51,6 +52,8 @@ func keys(ctx context.Context, pool *pgxpool.Pool, args []string, out io.Writer)
 			fmt.Fprintf(out, "%-36s  %-12s  %-8s  %-10s  %-8s  %s\n", k.ID, k.Prefix, k.Role, k.AgencyCode, status, k.Name)
 		}
 		return nil
+	case "rotate-data-key":
+		return rotateDataKey(ctx, cfg, pool, args[1:], out)
 	case "revoke":
 		if len(args) != 2 {
 			return fmt.Errorf("%w: keys revoke ID|PREFIX", errUsage)
@@ -62,5 +65,5 @@ func keys(ctx context.Context, pool *pgxpool.Pool, args []string, out io.Writer)
 		fmt.Fprintf(out, "revoked %s (%s)\n", k.Prefix, k.Role)
 		return nil
 	}
-	return fmt.Errorf("%w: keys create|list|revoke", errUsage)
+	return fmt.Errorf("%w: keys create|list|revoke|rotate-data-key", errUsage)
 }
