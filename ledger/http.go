@@ -3,7 +3,6 @@ package ledger
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/csvsafe"
 	"github.com/civicpay/civicpay/internal/problem"
 )
 
@@ -520,7 +520,7 @@ func (h *Handler) revenueCSV(c *fiber.Ctx, q RevenueQuery) {
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		ctx, cancel := context.WithTimeout(base, csvTimeout)
 		defer cancel()
-		out := csv.NewWriter(w)
+		out := csvsafe.NewWriter(w)
 		var totals RevenueTotals
 		write := func(kind string, r RevenueRow) error {
 			out.Write([]string{kind, r.Day, r.Agency, r.Service, r.Channel, r.Currency,

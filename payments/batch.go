@@ -148,11 +148,12 @@ func (c *creator) single(ctx context.Context, j *createJob) {
 const createOrdersSQL = `
 WITH input AS MATERIALIZED (
     SELECT t.*, pg_try_advisory_xact_lock(hashtextextended(t.client::text || ':' || t.key, 0)) AS locked
-    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::numeric[], $7::text[], $8::text[],
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::numeric[], $7::text[], $8::bytea[],
                 $9::text[], $10::text[], $11::text[], $12::text[], $13::jsonb[], $14::timestamptz[], $15::timestamptz[],
-                $16::text[], $17::jsonb[], $18::text[], $19::bytea[])
-         WITH ORDINALITY AS t(id, ref, agency, client, currency, total, payer_name, national_id, email, phone,
-                              description, return_url, metadata, expires_at, created_at, actor, event_data, key, hash, idx)
+                $16::text[], $17::jsonb[], $18::text[], $19::bytea[], $26::bytea[], $27::text[])
+         WITH ORDINALITY AS t(id, ref, agency, client, currency, total, payer_name, national_id_enc, email, phone,
+                              description, return_url, metadata, expires_at, created_at, actor, event_data, key, hash,
+                              national_id_hash, national_id_masked, idx)
 ), decided AS MATERIALIZED (
     SELECT i.*, k.request_hash AS stored_hash, k.order_id AS stored_order
     FROM input i LEFT JOIN LATERAL (
@@ -164,9 +165,11 @@ WITH input AS MATERIALIZED (
     SELECT * FROM decided WHERE locked AND stored_order IS NULL
 ), ins_orders AS (
     INSERT INTO orders (id, reference, agency_code, created_by, status, currency, total, payer_name,
-        payer_national_id, payer_email, payer_phone, description, return_url, metadata, expires_at, created_at, updated_at,
+        payer_national_id_enc, payer_national_id_hash, payer_national_id_masked,
+        payer_email, payer_phone, description, return_url, metadata, expires_at, created_at, updated_at,
         idempotency_key, request_hash)
-    SELECT id, ref, agency, client, 'open', currency, total, payer_name, nullif(national_id, ''), nullif(email, ''),
+    SELECT id, ref, agency, client, 'open', currency, total, payer_name,
+        national_id_enc, national_id_hash, nullif(national_id_masked, ''), nullif(email, ''),
         nullif(phone, ''), description, nullif(return_url, ''), metadata, expires_at, created_at, created_at, key, hash
     FROM fresh
 ), ins_lines AS (
@@ -192,7 +195,8 @@ func batchArgs(jobs []*createJob) []any {
 	var (
 		ids, clients                 = make([]uuid.UUID, n), make([]uuid.UUID, n)
 		refs, agencies, currencies   = make([]string, n), make([]string, n), make([]string, n)
-		names, nids, emails, phones  = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		names, masks, emails, phones = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		nidsSealed, nidsHashed       = make([][]byte, n), make([][]byte, n)
 		descs, returns, actors, keys = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		totals                       = make([]decimal.Decimal, n)
 		metas, events                = make([]json.RawMessage, n), make([]json.RawMessage, n)
@@ -206,7 +210,8 @@ func batchArgs(jobs []*createJob) []any {
 	for i, j := range jobs {
 		o := j.o
 		ids[i], clients[i], refs[i], agencies[i], currencies[i] = o.ID, o.CreatedBy, o.Reference, o.AgencyCode, o.Currency
-		names[i], nids[i], emails[i], phones[i] = o.Payer.Name, o.Payer.NationalID, o.Payer.Email, o.Payer.Phone
+		names[i], emails[i], phones[i] = o.Payer.Name, o.Payer.Email, o.Payer.Phone
+		nidsSealed[i], nidsHashed[i], masks[i] = o.sealedNationalID, o.nationalIDHash, o.maskedNationalID
 		descs[i], returns[i], actors[i], keys[i] = o.Description, o.ReturnURL, j.actor, j.key
 		totals[i], hashes[i] = o.Total, j.hash
 		metas[i], _ = json.Marshal(o.Metadata)
@@ -221,8 +226,9 @@ func batchArgs(jobs []*createJob) []any {
 			lAmounts = append(lAmounts, l.Amount)
 		}
 	}
-	return []any{ids, refs, agencies, clients, currencies, totals, names, nids, emails, phones, descs, returns,
-		metas, expires, created, actors, events, keys, hashes, lOrders, lNos, lServices, lAgencies, lKinds, lAmounts}
+	return []any{ids, refs, agencies, clients, currencies, totals, names, nidsSealed, emails, phones, descs, returns,
+		metas, expires, created, actors, events, keys, hashes, lOrders, lNos, lServices, lAgencies, lKinds, lAmounts,
+		nidsHashed, masks}
 }
 
 func createdEvent(o *Order) json.RawMessage {

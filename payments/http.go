@@ -75,7 +75,7 @@ func NewOrderView(o Order, payBaseURL string) OrderView {
 
 // View renders o for p.
 func (h *Handler) View(p auth.Principal, o Order) OrderView {
-	return NewOrderView(ForViewer(p, o), h.payBaseURL)
+	return NewOrderView(h.svc.ForViewer(p, o), h.payBaseURL)
 }
 
 func (h *Handler) create(c *fiber.Ctx) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/secretbox"
 	"github.com/civicpay/civicpay/payments/catalogue"
 	"github.com/civicpay/civicpay/payments/reference"
 )
@@ -32,6 +33,9 @@ type Config struct {
 	// be written, by writer: "orders", and the flow's "results" and "attempts"
 	// (metrics).
 	OnBatch func(writer string, n int)
+	// Keys seal payers' national IDs in the database; nil: the published demo
+	// keys (tests only).
+	Keys *secretbox.Keyring
 }
 
 // Service issues and manages payment orders.
@@ -52,6 +56,9 @@ func NewService(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifi
 	}
 	if cfg.MaxExpiry <= 0 {
 		cfg.MaxExpiry = 30 * 24 * time.Hour
+	}
+	if cfg.Keys == nil {
+		cfg.Keys = secretbox.Demo()
 	}
 	return &Service{pool: pool, catalog: catalog, cfg: cfg, notifier: notifier, log: log, now: time.Now,
 		creator: newCreator(pool, log, cfg.OnBatch)}
@@ -87,6 +94,9 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, idemKey string, 
 	}
 	if o.Metadata == nil {
 		o.Metadata = map[string]string{}
+	}
+	if err := s.sealNationalID(&o); err != nil {
+		return Order{}, false, err
 	}
 	for attempt := 0; ; attempt++ {
 		if o.Reference, err = reference.New(); err != nil {
@@ -134,12 +144,51 @@ func visible(p auth.Principal, o Order) bool {
 	return false
 }
 
-// ForViewer masks the national ID unless p is the key that created the order.
-func ForViewer(p auth.Principal, o Order) Order {
+// ForViewer masks the national ID unless p is the key that created the order,
+// which sees it in full (decrypted).
+func (s *Service) ForViewer(p auth.Principal, o Order) Order {
 	if o.CreatedBy != p.KeyID {
 		return o.Masked()
 	}
+	if o.sealedNationalID != nil {
+		nid, err := s.cfg.Keys.Open(o.sealedNationalID, nationalIDAD(o.ID))
+		if err != nil {
+			s.log.Error("cannot decrypt a payer's national ID: shown masked", "order", o.ID, "err", err)
+			return o.Masked()
+		}
+		o.Payer.NationalID = string(nid)
+	}
 	return o
+}
+
+// nationalIDAD binds a sealed national ID to its order.
+func nationalIDAD(id uuid.UUID) []byte { return []byte("orders.payer_national_id:" + id.String()) }
+
+// SealNationalID is how an order's national ID is stored: sealed (bound to the
+// order), its keyed hash and its masked form; all empty without one.
+func SealNationalID(k *secretbox.Keyring, orderID uuid.UUID, nationalID string) (sealed, hash []byte, masked string, err error) {
+	if nationalID == "" {
+		return nil, nil, "", nil
+	}
+	if sealed, err = k.Seal([]byte(nationalID), nationalIDAD(orderID)); err != nil {
+		return nil, nil, "", err
+	}
+	return sealed, k.Hash("national_id", []byte(nationalID)), MaskNationalID(nationalID), nil
+}
+
+// OpenNationalID decrypts an order's sealed national ID.
+func OpenNationalID(k *secretbox.Keyring, orderID uuid.UUID, sealed []byte) (string, error) {
+	b, err := k.Open(sealed, nationalIDAD(orderID))
+	return string(b), err
+}
+
+func (s *Service) sealNationalID(o *Order) error {
+	var err error
+	o.sealedNationalID, o.nationalIDHash, o.maskedNationalID, err = SealNationalID(s.cfg.Keys, o.ID, o.Payer.NationalID)
+	if err != nil {
+		return fmt.Errorf("create order: %w", err)
+	}
+	return nil
 }
 
 // Get returns an order p may see; any other is ErrOrderNotFound.

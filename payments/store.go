@@ -22,9 +22,9 @@ type querier interface {
 }
 
 const orderCols = `o.id, o.reference, o.agency_code, o.created_by, o.status, o.currency, o.total, o.amount_paid,
-	o.amount_refunded, o.amount_refund_pending, o.payer_name, coalesce(o.payer_national_id, ''), coalesce(o.payer_email, ''),
+	o.amount_refunded, o.amount_refund_pending, o.payer_name, coalesce(o.payer_national_id_masked, o.payer_national_id, ''), coalesce(o.payer_email, ''),
 	coalesce(o.payer_phone, ''), o.description, coalesce(o.return_url, ''), o.metadata, o.expires_at,
-	o.created_at, o.updated_at, o.paid_at, o.closed_at`
+	o.created_at, o.updated_at, o.paid_at, o.closed_at, o.payer_national_id_enc`
 
 // scanOrder reads orderCols, and then into extra whatever columns follow them.
 func scanOrder(r pgx.Row, extra ...any) (Order, error) {
@@ -33,7 +33,7 @@ func scanOrder(r pgx.Row, extra ...any) (Order, error) {
 	var meta []byte
 	dest := append([]any{&o.ID, &o.Reference, &o.AgencyCode, &o.CreatedBy, &status, &o.Currency, &o.Total, &o.AmountPaid,
 		&o.AmountRefunded, &o.AmountRefundPending, &o.Payer.Name, &o.Payer.NationalID, &o.Payer.Email, &o.Payer.Phone, &o.Description,
-		&o.ReturnURL, &meta, &o.ExpiresAt, &o.CreatedAt, &o.UpdatedAt, &o.PaidAt, &o.ClosedAt}, extra...)
+		&o.ReturnURL, &meta, &o.ExpiresAt, &o.CreatedAt, &o.UpdatedAt, &o.PaidAt, &o.ClosedAt, &o.sealedNationalID}, extra...)
 	if err := r.Scan(dest...); err != nil {
 		return o, err
 	}
@@ -51,7 +51,7 @@ func scanOrder(r pgx.Row, extra ...any) (Order, error) {
 // its idempotency key, its lines and its first event in one round trip and one
 // transaction, with the idempotency decision taken under an advisory lock.
 const createOrderSQL = `SELECT outcome, order_id FROM create_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-	$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`
+	$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`
 
 func createOrderArgs(o *Order, actor, idemKey string, idemHash []byte) []any {
 	meta, _ := json.Marshal(o.Metadata)
@@ -63,7 +63,7 @@ func createOrderArgs(o *Order, actor, idemKey string, idemHash []byte) []any {
 	}
 	event := createdEvent(o)
 	return []any{o.ID, o.Reference, o.AgencyCode, o.CreatedBy, string(o.Status), o.Currency, o.Total, o.Payer.Name,
-		o.Payer.NationalID, o.Payer.Email, o.Payer.Phone, o.Description, o.ReturnURL, meta, o.ExpiresAt, o.CreatedAt,
+		o.sealedNationalID, o.nationalIDHash, o.maskedNationalID, o.Payer.Email, o.Payer.Phone, o.Description, o.ReturnURL, meta, o.ExpiresAt, o.CreatedAt,
 		actor, event, idemKey, idemHash, nos, svcs, agencies, kinds, amounts}
 }
 

@@ -3,7 +3,6 @@ package reconciliation
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"io"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/internal/csvsafe"
 )
 
 // exportTimeout bounds one streamed export (it runs after the handler returns).
@@ -57,7 +58,7 @@ func (s *Service) ExportRun(ctx context.Context, id int64, w io.Writer) error {
 		return fmt.Errorf("reconciliation: export run %d: %w", id, err)
 	}
 	defer rows.Close()
-	out := csv.NewWriter(w)
+	out := csvsafe.NewWriter(w)
 	if err := out.Write(exportColumns); err != nil {
 		return fmt.Errorf("reconciliation: export run %d: %w", id, err)
 	}

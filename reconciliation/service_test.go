@@ -514,3 +514,40 @@ func TestARunExecutedTwiceAtOnceCountsOnce(t *testing.T) {
 	}
 	verify(t, f)
 }
+
+// Text that came in a bank file cannot become a formula in the export (CSV
+// injection): such cells start with a quote; amounts stay numbers.
+func TestExportNeutralisesFormulas(t *testing.T) {
+	t.Parallel()
+	f := newFx(t)
+	c := credit(10_000, at(10, 0), "=HYPERLINK(\"http://evil.example\",\"x\")")
+	c.AcctSvcrRef = "@SUM(A1:A9)"
+	c.TxDetails[0].EndToEndID = "+cmd|' /C calc'!A0"
+	f.load(camt053(t, day0, c))
+	run := f.lastRun(reconciliation.SourceBank, day0)
+	var buf bytes.Buffer
+	if err := f.svc.ExportRun(f.ctx, run.ID, &buf); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var formulas, neutralised int
+	for _, r := range recs[1:] {
+		for _, cell := range r {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				if _, err := decimal.NewFromString(cell); err != nil {
+					formulas++
+					t.Errorf("cell %q could run as a formula", cell)
+				}
+			}
+			if strings.HasPrefix(cell, "'=") || strings.HasPrefix(cell, "'@") || strings.HasPrefix(cell, "'+") {
+				neutralised++
+			}
+		}
+	}
+	if neutralised == 0 || formulas > 0 {
+		t.Fatalf("export:\n%q", recs)
+	}
+}

@@ -3,6 +3,8 @@ package webhooks
 import (
 	"log/slog"
 	"time"
+
+	"github.com/civicpay/civicpay/internal/secretbox"
 )
 
 // Config tunes webhooks. The zero value is production-ready except for the
@@ -31,6 +33,12 @@ type Config struct {
 	DisableAfter time.Duration `env:"WEBHOOKS_DISABLE_AFTER"`
 	// SweepInterval is how often the sweeper runs. Default 15 min.
 	SweepInterval time.Duration `env:"WEBHOOKS_SWEEP_INTERVAL"`
+	// MaxEndpointsPerKey caps how many endpoints one API key may own (422
+	// beyond). Default 10.
+	MaxEndpointsPerKey int `env:"WEBHOOKS_MAX_ENDPOINTS_PER_KEY"`
+	// Keys seal the signing secrets in the database. Default: the published
+	// demo keys (tests only; the app always sets them).
+	Keys *secretbox.Keyring `env:"-"`
 	// Logger receives warnings (endpoint disabled) and debug lines per attempt.
 	// Default slog.Default().
 	Logger *slog.Logger `env:"-"`
@@ -70,6 +78,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = 15 * time.Minute
+	}
+	if c.MaxEndpointsPerKey <= 0 {
+		c.MaxEndpointsPerKey = 10
+	}
+	if c.Keys == nil {
+		c.Keys = secretbox.Demo()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -74,7 +74,7 @@ func (w *DeliveryWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return
 // Work makes one attempt. It may run twice for one attempt (a rescued job);
 // the message keeps its webhook-id, so receivers deduplicate.
 func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	t, err := loadTarget(ctx, w.pool, job.Args.DeliveryID)
+	t, err := loadTarget(ctx, w.pool, w.cfg.Keys, job.Args.DeliveryID)
 	if errors.Is(err, errDeliveryGone) {
 		return river.JobCancel(err) // its endpoint was deleted
 	}

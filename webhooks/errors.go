@@ -12,6 +12,8 @@ var (
 	ErrEndpointNotFound = errors.New("webhook endpoint not found")
 	ErrDeliveryNotFound = errors.New("webhook delivery not found")
 	ErrEventNotFound    = errors.New("event not found")
+	// ErrTooManyEndpoints: the key owns Config.MaxEndpointsPerKey endpoints.
+	ErrTooManyEndpoints = errors.New("this API key already owns the most webhook endpoints allowed")
 	// ErrInvalidEvent is a programming error of a publisher (unknown type,
 	// data that is not JSON, …): the caller's transaction must roll back.
 	ErrInvalidEvent = errors.New("invalid event")
@@ -31,4 +33,5 @@ var HTTPErrors = []problem.Mapping{
 	{Err: ErrEndpointNotFound, Status: http.StatusNotFound, Title: "Not found"},
 	{Err: ErrDeliveryNotFound, Status: http.StatusNotFound, Title: "Not found"},
 	{Err: ErrEventNotFound, Status: http.StatusNotFound, Title: "Not found"},
+	{Err: ErrTooManyEndpoints, Status: http.StatusUnprocessableEntity, Title: "Too many webhook endpoints"},
 }

@@ -53,9 +53,13 @@ func (s *Service) CreateEndpoint(ctx context.Context, p auth.Principal, in Endpo
 	if err != nil {
 		return EndpointWithSecret{}, err
 	}
+	sealed, err := SealSecret(s.cfg.Keys, e.ID, secret)
+	if err != nil {
+		return EndpointWithSecret{}, err
+	}
 	ctx = auth.ActorContext(ctx, p)
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if e, err = insertEndpoint(ctx, tx, e, secret); err != nil {
+		if e, err = insertEndpoint(ctx, tx, e, sealed, s.cfg.MaxEndpointsPerKey); err != nil {
 			return err
 		}
 		return recordEndpoint(ctx, tx, "webhook_endpoint.create", nil, &e)
@@ -150,6 +154,10 @@ func (s *Service) RotateSecret(ctx context.Context, p auth.Principal, id uuid.UU
 	if err != nil {
 		return EndpointWithSecret{}, err
 	}
+	sealed, err := SealSecret(s.cfg.Keys, id, secret)
+	if err != nil {
+		return EndpointWithSecret{}, err
+	}
 	scope, args := ownerScope(p)
 	ctx = auth.ActorContext(ctx, p)
 	var out EndpointWithSecret
@@ -158,7 +166,7 @@ func (s *Service) RotateSecret(ctx context.Context, p auth.Principal, id uuid.UU
 		if err != nil {
 			return err
 		}
-		e, err := rotateSecret(ctx, tx, id, secret, time.Now().Add(s.cfg.SecretGrace))
+		e, err := rotateSecret(ctx, tx, id, sealed, time.Now().Add(s.cfg.SecretGrace))
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/civicpay/civicpay/internal/secretbox"
 )
 
 // querier is what both a pool and a transaction offer.
@@ -55,12 +57,45 @@ func scanEndpoint(row pgx.Row, extra ...any) (Endpoint, error) {
 	return e, err
 }
 
-func insertEndpoint(ctx context.Context, q querier, e Endpoint, secret string) (Endpoint, error) {
-	row := q.QueryRow(ctx, `
-		INSERT INTO webhook_endpoints AS e (id, owner_key_id, url, event_types, description, enabled, secret)
+// secretAD binds a sealed signing secret to its endpoint (current and previous
+// alike: rotation moves the current one to previous in SQL).
+func secretAD(endpointID uuid.UUID) []byte {
+	return []byte("webhook_endpoints.secret:" + endpointID.String())
+}
+
+// SealSecret and OpenSecret are how an endpoint's signing secret is stored.
+func SealSecret(k *secretbox.Keyring, endpointID uuid.UUID, secret string) ([]byte, error) {
+	return k.Seal([]byte(secret), secretAD(endpointID))
+}
+
+// OpenSecret decrypts a signing secret sealed by SealSecret.
+func OpenSecret(k *secretbox.Keyring, endpointID uuid.UUID, sealed []byte) (string, error) {
+	b, err := k.Open(sealed, secretAD(endpointID))
+	return string(b), err
+}
+
+// insertEndpoint stores a new endpoint with its sealed secret, unless its
+// owner already has max: the count is taken under a lock per owner, in the
+// transaction of the insert, so concurrent creations cannot pass the cap.
+func insertEndpoint(ctx context.Context, tx pgx.Tx, e Endpoint, sealedSecret []byte, max int) (Endpoint, error) {
+	// Two statements: the count's snapshot must be taken after the lock is
+	// held (one statement's snapshot would predate it).
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::uuid::text, 0))`,
+		e.OwnerKeyID); err != nil {
+		return Endpoint{}, fmt.Errorf("webhooks: lock endpoints: %w", err)
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM webhook_endpoints WHERE owner_key_id = $1`, e.OwnerKeyID).Scan(&n); err != nil {
+		return Endpoint{}, fmt.Errorf("webhooks: count endpoints: %w", err)
+	}
+	if n >= max {
+		return Endpoint{}, fmt.Errorf("%w (%d)", ErrTooManyEndpoints, max)
+	}
+	row := tx.QueryRow(ctx, `
+		INSERT INTO webhook_endpoints AS e (id, owner_key_id, url, event_types, description, enabled, secret_enc)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		RETURNING `+endpointColumns,
-		e.ID, e.OwnerKeyID, e.URL, e.Events, e.Description, e.Enabled, secret)
+		e.ID, e.OwnerKeyID, e.URL, e.Events, e.Description, e.Enabled, sealedSecret)
 	out, err := scanEndpoint(row)
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("webhooks: insert endpoint: %w", err)
@@ -110,13 +145,15 @@ func deleteEndpoint(ctx context.Context, q querier, id uuid.UUID) error {
 	return nil
 }
 
-// rotateSecret makes secret current and keeps the current one signing until graceUntil.
-func rotateSecret(ctx context.Context, q querier, id uuid.UUID, secret string, graceUntil time.Time) (Endpoint, error) {
+// rotateSecret makes sealedSecret current and keeps the current one signing
+// until graceUntil (sealed or, not yet sealed by `civicpay keys
+// rotate-data-key`, in clear).
+func rotateSecret(ctx context.Context, q querier, id uuid.UUID, sealedSecret []byte, graceUntil time.Time) (Endpoint, error) {
 	row := q.QueryRow(ctx, `
-		UPDATE webhook_endpoints e SET previous_secret = e.secret, previous_secret_expires_at = $3,
-			secret = $2, updated_at = now()
+		UPDATE webhook_endpoints e SET previous_secret = e.secret, previous_secret_enc = e.secret_enc,
+			previous_secret_expires_at = $3, secret = NULL, secret_enc = $2, updated_at = now()
 		WHERE e.id = $1
-		RETURNING `+endpointColumns, id, secret, graceUntil)
+		RETURNING `+endpointColumns, id, sealedSecret, graceUntil)
 	out, err := scanEndpoint(row)
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("webhooks: rotate secret: %w", err)
@@ -328,28 +365,41 @@ type target struct {
 
 var errDeliveryGone = errors.New("delivery no longer exists")
 
-func loadTarget(ctx context.Context, q querier, id uuid.UUID) (target, error) {
+func loadTarget(ctx context.Context, q querier, keys *secretbox.Keyring, id uuid.UUID) (target, error) {
 	t := target{DeliveryID: id}
-	var secret string
-	var previous *string
+	var secret, previous *string
+	var sealed, sealedPrevious []byte
 	err := q.QueryRow(ctx, `
-		SELECT d.generation, d.state, e.id, e.url, e.enabled, e.secret,
+		SELECT d.generation, d.state, e.id, e.url, e.enabled, e.secret, e.secret_enc,
 			CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END,
+			CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret_enc END,
 			ev.id, ev.payload
 		FROM webhook_deliveries d
 		JOIN webhook_endpoints e ON e.id = d.endpoint_id
 		JOIN webhook_events ev ON ev.id = d.event_id
 		WHERE d.id = $1`, id).
-		Scan(&t.Generation, &t.State, &t.EndpointID, &t.URL, &t.Enabled, &secret, &previous, &t.EventID, &t.Payload)
+		Scan(&t.Generation, &t.State, &t.EndpointID, &t.URL, &t.Enabled, &secret, &sealed, &previous, &sealedPrevious,
+			&t.EventID, &t.Payload)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return target{}, fmt.Errorf("webhooks: delivery %s: %w", id, errDeliveryGone)
 	}
 	if err != nil {
 		return target{}, fmt.Errorf("webhooks: load delivery %s: %w", id, err)
 	}
-	t.Secrets = []string{secret}
-	if previous != nil {
-		t.Secrets = append(t.Secrets, *previous)
+	for _, s := range []struct {
+		clear  *string
+		sealed []byte
+	}{{secret, sealed}, {previous, sealedPrevious}} {
+		switch {
+		case s.sealed != nil:
+			plain, err := OpenSecret(keys, t.EndpointID, s.sealed)
+			if err != nil {
+				return target{}, fmt.Errorf("webhooks: endpoint %s secret: %w", t.EndpointID, err)
+			}
+			t.Secrets = append(t.Secrets, plain)
+		case s.clear != nil:
+			t.Secrets = append(t.Secrets, *s.clear)
+		}
 	}
 	return t, nil
 }

@@ -50,8 +50,19 @@ var specialRanges = []struct {
 	{netip.MustParsePrefix("192.0.0.0/24"), "IETF protocol"},
 	{netip.MustParsePrefix("198.18.0.0/15"), "benchmarking"},
 	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},
+	{netip.MustParsePrefix("192.88.99.0/24"), "6to4 relay"},
+	// Transition forms that carry an IPv4 address inside an IPv6 one reach
+	// whatever IPv4 address they embed (through a relay, a NAT64 gateway or the
+	// host's own stack). They are refused whole rather than by the IPv4 they
+	// embed: Teredo obfuscates it, relays are not ours to trust, and no
+	// receiver needs such an address. (IPv4-mapped ::ffff:0:0/96 is unmapped
+	// and judged as the IPv4 it is.)
 	{netip.MustParsePrefix("64:ff9b::/96"), "NAT64"},
 	{netip.MustParsePrefix("64:ff9b:1::/48"), "NAT64"},
+	{netip.MustParsePrefix("2002::/16"), "6to4"},
+	{netip.MustParsePrefix("2001::/32"), "Teredo"},
+	{netip.MustParsePrefix("::/96"), "IPv4-compatible"},
+	{netip.MustParsePrefix("::ffff:0:0:0/96"), "IPv4-translated"},
 }
 
 // addressKind names why ip is not a public unicast address ("" if it is).

@@ -35,6 +35,21 @@ func TestAddressKind(t *testing.T) {
 		{"100.64.0.1", "shared (CGNAT)"},
 		{"255.255.255.255", "reserved"},
 		{"64:ff9b::a00:1", "NAT64"},
+		// Transition forms embedding IPv4, refused whatever they embed.
+		{"64:ff9b::5db8:d822", "NAT64"},
+		{"64:ff9b:1::7f00:1", "NAT64"},
+		{"192.88.99.1", "6to4 relay"},
+		{"2002:a00:1::1", "6to4"},     // 10.0.0.1
+		{"2002:5db8:d822::1", "6to4"}, // 93.184.216.34
+		{"2002:7f00:1::1", "6to4"},    // 127.0.0.1
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"},
+		{"2001::1", "Teredo"},
+		{"::a00:1", "IPv4-compatible"},            // ::10.0.0.1
+		{"::7f00:1", "IPv4-compatible"},           // ::127.0.0.1
+		{"::5db8:d822", "IPv4-compatible"},        // ::93.184.216.34
+		{"::ffff:0:a9fe:a9fe", "IPv4-translated"}, // ::ffff:0:169.254.169.254
+		{"::ffff:93.184.216.34", ""},              // IPv4-mapped: judged as the IPv4
+		{"2001:4860:4860::8888", ""},              // outside 2001::/32
 	}
 	for _, tt := range tests {
 		t.Run(tt.ip, func(t *testing.T) {
@@ -83,6 +98,13 @@ func TestCheckURL(t *testing.T) {
 		{"no host", strict, "https:///path", "host"},
 		{"bad port", strict, "https://93.184.216.34:0/", "port"},
 		{"unresolvable", strict, "https://does-not-exist.invalid/", "does not resolve"},
+		{"6to4", strict, "https://[2002:a00:1::1]/", "6to4"},
+		{"6to4 relay", strict, "https://192.88.99.1/", "6to4 relay"},
+		{"Teredo", strict, "https://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "Teredo"},
+		{"IPv4-compatible", strict, "https://[::10.0.0.1]/", "IPv4-compatible"},
+		{"IPv4-compatible loopback", loopback, "https://[::127.0.0.1]/", "IPv4-compatible"},
+		{"NAT64 of metadata", strict, "https://[64:ff9b::169.254.169.254]/", "NAT64"},
+		{"mapped metadata", strict, "https://[::ffff:169.254.169.254]/", "link-local"},
 		{"too long", strict, "https://93.184.216.34/" + strings.Repeat("a", maxURLLen), "longer"},
 	}
 	for _, tt := range tests {

@@ -30,6 +30,7 @@ import (
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/benchutil"
 	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/internal/secretbox"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )
 
@@ -79,6 +80,7 @@ func run(concurrency int, d time.Duration) error {
 	cfg := config.Defaults(s.URL)
 	cfg.PublicURL, cfg.LogLevel, cfg.Recon.Cutoff = "http://"+ln.Addr().String(), "error", "off"
 	cfg.Limits = cfg.Limits.Unlimited() // one client address, one key, thousands of requests a second
+	cfg.DataKeys, cfg.LookupKey = "bench:"+secretbox.GenerateKey(), secretbox.GenerateKey()
 	a, err := app.New(ctx, cfg, s.Pool, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		return err

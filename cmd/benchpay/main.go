@@ -41,6 +41,7 @@ import (
 	"github.com/civicpay/civicpay/internal/benchutil"
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/gatewaysim"
+	"github.com/civicpay/civicpay/internal/secretbox"
 	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )
@@ -207,6 +208,7 @@ func start(ctx context.Context, s *benchutil.Scratch) (*bench, error) {
 	cfg := config.Defaults(s.URL)
 	cfg.PublicURL, cfg.LogLevel, cfg.Paying, cfg.Recon.Cutoff = b.appURL, "error", config.DemoPaying(b.simURL), "off"
 	cfg.Limits = cfg.Limits.Unlimited() // one client address, one key, thousands of requests a second
+	cfg.DataKeys, cfg.LookupKey = "bench:"+secretbox.GenerateKey(), secretbox.GenerateKey()
 	a, err := app.New(ctx, cfg, s.Pool, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/pgtest"
 )
 
@@ -17,14 +18,14 @@ func TestCLIChangesAreAudited(t *testing.T) {
 	pool, url := pgtest.NewWithURL(t)
 	t.Setenv("DATABASE_URL", url)
 	var out bytes.Buffer
-	if err := keys(ctx, pool, 0, []string{"create", "--role", "treasury", "--name", "ops", "--expires", "720h"}, &out); err != nil {
+	if err := keys(ctx, config.Config{}, pool, []string{"create", "--role", "treasury", "--name", "ops", "--expires", "720h"}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "expires 20") {
 		t.Errorf("create output %q does not say when the key expires", out.String())
 	}
 	secret := strings.TrimSpace(strings.SplitN(out.String(), "\n", 2)[0])
-	if err := keys(ctx, pool, 0, []string{"revoke", secret[4:16]}, &out); err != nil {
+	if err := keys(ctx, config.Config{}, pool, []string{"revoke", secret[4:16]}, &out); err != nil {
 		t.Fatal(err)
 	}
 	if err := reconcileCmd(ctx, pool, []string{"--date", "2026-11-23"}, &out); err != nil {

@@ -11,15 +11,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/config"
 )
 
 // keys runs `civicpay keys …`; a key created without --expires expires after
 // defaultTTL (0: never). Creations and revocations are audited with the person
 // at the terminal as the actor.
-func keys(ctx context.Context, pool *pgxpool.Pool, defaultTTL time.Duration, args []string, out io.Writer) error {
+func keys(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, args []string, out io.Writer) error {
+	defaultTTL := cfg.KeyDefaultTTL
 	store := auth.NewStore(pool)
 	if len(args) == 0 {
-		return fmt.Errorf("%w: keys create|list|revoke", errUsage)
+		return fmt.Errorf("%w: keys create|list|revoke|rotate-data-key", errUsage)
 	}
 	ctx = cliContext(ctx, "keys "+args[0])
 	switch args[0] {
@@ -83,6 +85,8 @@ func keys(ctx context.Context, pool *pgxpool.Pool, defaultTTL time.Duration, arg
 				auth.Principal{Role: k.Role, Also: k.Also}.RoleName(), k.AgencyCode, status, expires, k.Name)
 		}
 		return nil
+	case "rotate-data-key":
+		return rotateDataKey(ctx, cfg, pool, args[1:], out)
 	case "revoke":
 		if len(args) != 2 {
 			return fmt.Errorf("%w: keys revoke ID|PREFIX", errUsage)
@@ -94,5 +98,5 @@ func keys(ctx context.Context, pool *pgxpool.Pool, defaultTTL time.Duration, arg
 		fmt.Fprintf(out, "revoked %s (%s)\n", k.Prefix, k.Role)
 		return nil
 	}
-	return fmt.Errorf("%w: keys create|list|revoke", errUsage)
+	return fmt.Errorf("%w: keys create|list|revoke|rotate-data-key", errUsage)
 }

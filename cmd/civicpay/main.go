@@ -4,6 +4,7 @@
 //	civicpay migrate                    apply River's and civicpay's migrations
 //	civicpay keys create --role R [--agency CODE] [--also treasury] [--name N] [--expires D]
 //	civicpay keys list | keys revoke ID|PREFIX
+//	civicpay keys rotate-data-key [--batch N]
 //	civicpay ledger verify              prove the books (exit 1 naming the first broken thing)
 //	civicpay reconcile --date D [--gateway G] | reconcile import FILE
 //	civicpay demo                       seed the demo catalogue (idempotent)
@@ -35,6 +36,7 @@ commands:
                                          create an API key and print it once
   keys list                              list keys (never their secrets)
   keys revoke ID|PREFIX                  revoke a key
+  keys rotate-data-key [--batch N]       re-encrypt national IDs and webhook secrets under CIVICPAY_DATA_KEY_ID
   ledger verify                          check every entry, balance and seal; non-zero exit names the first broken thing
   reconcile --date YYYY-MM-DD [--gateway G]
                                          queue the reconciliation of a business day
@@ -81,7 +83,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	case "migrate":
 		return migrate(ctx, pool, log)
 	case "keys":
-		return keys(ctx, pool, cfg.KeyDefaultTTL, args[1:], out)
+		return keys(ctx, cfg, pool, args[1:], out)
 	case "ledger":
 		return ledgerCmd(ctx, pool, args[1:], out)
 	case "demo":

@@ -25,6 +25,7 @@ import (
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/metrics"
 	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/secretbox"
 	"github.com/civicpay/civicpay/internal/server"
 	"github.com/civicpay/civicpay/migrations"
 	"github.com/civicpay/civicpay/payments"
@@ -43,6 +44,8 @@ type App struct {
 	Orders  *payments.Service
 	Keys    *auth.Store
 	Catalog *catalogue.Store
+	// DataKeys seal national IDs and webhook signing secrets in the database.
+	DataKeys *secretbox.Keyring
 	// Notifier tells webhooks (and metrics) about order changes; Webhooks publishes.
 	Notifier *orderNotifier
 	Webhooks *webhooks.Publisher
@@ -76,7 +79,11 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	if err := migrations.RequireCurrent(ctx, pool); err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, Pool: pool, Metrics: metrics.New()}
+	dataKeys, err := cfg.DataKeyring(cfg.Development(), log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: log, Pool: pool, Metrics: metrics.New(), DataKeys: dataKeys}
 	w := &wiring{
 		workers: river.NewWorkers(),
 		queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.RiverWorkers}},

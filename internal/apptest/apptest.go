@@ -25,6 +25,7 @@ import (
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/gatewaysim"
 	"github.com/civicpay/civicpay/internal/pgtest"
+	"github.com/civicpay/civicpay/internal/secretbox"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )
 
@@ -120,6 +121,7 @@ func baseConfig(databaseURL string) config.Config {
 		Env: config.EnvDevelopment, DatabaseURL: databaseURL, Addr: "127.0.0.1:0", LogLevel: "warn", DBMaxConns: 20, MaxBodyBytes: 1 << 20,
 		ShutdownGrace: 5 * time.Second, AuthCacheTTL: 0, OrderDefaultExpiry: 24 * time.Hour,
 		OrderMaxExpiry: 30 * 24 * time.Hour, ExpiryInterval: time.Hour, RiverWorkers: 10,
+		DataKeys: "test:" + secretbox.GenerateKey(), LookupKey: secretbox.GenerateKey(),
 	}
 }
 
@@ -130,6 +132,17 @@ func listen(t testing.TB) net.Listener {
 		t.Fatal(err)
 	}
 	return ln
+}
+
+// DataKeys is the keyring the app seals national IDs and webhook secrets with
+// (random keys per Env), for tests that read the database.
+func (e *Env) DataKeys(t testing.TB) *secretbox.Keyring {
+	t.Helper()
+	k, err := secretbox.Parse(e.cfg.DataKeys, e.cfg.DataKeyID, e.cfg.LookupKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // start builds the app on e.Pool with e.cfg and serves it on ln (and its

@@ -3,9 +3,11 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/demo"
+	"github.com/civicpay/civicpay/internal/secretbox"
 	"github.com/civicpay/civicpay/webhooks"
 )
 
@@ -60,6 +63,18 @@ type Config struct {
 	// MetricsAddr is the separate address /metrics (Prometheus) is served on,
 	// never the public one; "off" serves none.
 	MetricsAddr string `env:"CIVICPAY_METRICS_ADDR" envDefault:"127.0.0.1:9090"`
+	// DataKeys are the AES-256 keys that encrypt national IDs and webhook
+	// signing secrets in the database: comma-separated kid:base64 (32 bytes
+	// each). Keep old keys listed until `civicpay keys rotate-data-key` has
+	// re-encrypted their rows. Unset: refused in production; in development a
+	// published demo key, with a warning.
+	DataKeys string `env:"CIVICPAY_DATA_KEYS"`
+	// DataKeyID is the kid of CIVICPAY_DATA_KEYS that encrypts new values (may
+	// be empty when there is one key).
+	DataKeyID string `env:"CIVICPAY_DATA_KEY_ID"`
+	// LookupKey (base64, at least 32 bytes) keys the HMAC of national IDs kept
+	// for equality lookups. It does not rotate with the data keys.
+	LookupKey string `env:"CIVICPAY_LOOKUP_KEY"`
 	// AuthCacheTTL is how long a verified API key is cached in process (a revoked key stops within it).
 	AuthCacheTTL time.Duration `env:"CIVICPAY_AUTH_CACHE_TTL" envDefault:"5s"`
 	// KeyDefaultTTL is how long a new API key lives when its creator gives no
@@ -286,6 +301,27 @@ func (c *Config) fillDevelopment(simURL string, isSet func(name string) bool) {
 	}
 }
 
+// DataKeyring builds the keys that encrypt data at rest. Without
+// CIVICPAY_DATA_KEYS it is an error unless development, where the published
+// demo keys are used and log is told so loudly.
+func (c Config) DataKeyring(development bool, log *slog.Logger) (*secretbox.Keyring, error) {
+	if strings.TrimSpace(c.DataKeys) == "" {
+		if !development {
+			return nil, errors.New("config: CIVICPAY_DATA_KEYS is not set (and CIVICPAY_LOOKUP_KEY): national IDs and webhook secrets would be encrypted under a published key")
+		}
+		log.Warn("CIVICPAY_DATA_KEYS is not set: national IDs and webhook secrets are encrypted under the published demo key (development only)")
+		return secretbox.Demo(), nil
+	}
+	if strings.TrimSpace(c.LookupKey) == "" {
+		return nil, errors.New("config: CIVICPAY_LOOKUP_KEY is not set (required with CIVICPAY_DATA_KEYS)")
+	}
+	k, err := secretbox.Parse(c.DataKeys, c.DataKeyID, c.LookupKey)
+	if err != nil {
+		return nil, fmt.Errorf("config: CIVICPAY_DATA_KEYS, CIVICPAY_DATA_KEY_ID, CIVICPAY_LOOKUP_KEY: %w", err)
+	}
+	return k, nil
+}
+
 // Validate checks what `serve` needs, naming every offending setting in one
 // error. In production (the default) it refuses an enabled gateway whose
 // credential is unset or one of the demo values published in this
@@ -319,6 +355,12 @@ func (c Config) Validate() error {
 }
 
 func (c Config) validateProduction(add func(format string, args ...any)) {
+	if strings.TrimSpace(c.DataKeys) == "" {
+		add("CIVICPAY_DATA_KEYS is not set")
+	}
+	if strings.TrimSpace(c.LookupKey) == "" {
+		add("CIVICPAY_LOOKUP_KEY is not set")
+	}
 	switch n := len(c.ReceiptSecret); {
 	case n == 0:
 		add("CIVICPAY_RECEIPT_SECRET is not set")

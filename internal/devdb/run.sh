@@ -13,6 +13,8 @@ export CIVICPAY_METRICS_ADDR=${CIVICPAY_METRICS_ADDR:-127.0.0.1:9090}
 export CIVICPAY_PUBLIC_URL=${CIVICPAY_PUBLIC_URL:-http://$CIVICPAY_ADDR}
 # Demo receivers run on this machine: let webhook endpoints point at loopback.
 export CIVICPAY_WEBHOOKS_ALLOW_LOOPBACK=${CIVICPAY_WEBHOOKS_ALLOW_LOOPBACK:-true}
+# Development mode: the published demo data keys when CIVICPAY_DATA_KEYS is unset.
+export CIVICPAY_ENV=${CIVICPAY_ENV:-development}
 sim_addr=${GATEWAYSIM_ADDR:-127.0.0.1:8090}
 
 pids=()
