@@ -116,8 +116,8 @@ const orderWithLines = orderCols + `, l.nos, l.services, l.agencies, l.kinds, l.
 // scanOrderWithLines reads orderWithLines' columns.
 func scanOrderWithLines(r pgx.Row) (Order, error) {
 	var (
-		nos                       []int16
-		services, agencies, kinds []string
+		nos                        []int16
+		services, agencies, kinds  []string
 		amounts, refunded, pending []decimal.Decimal
 	)
 	o, err := scanOrder(r, &nos, &services, &agencies, &kinds, &amounts, &refunded, &pending)

@@ -42,8 +42,8 @@ func IsEventType(t string) bool { return slices.Contains(eventTypes, t) }
 
 // Event is something that happened, as a publisher describes it.
 type Event struct {
-	Type       string          // one of the Event* constants
-	AgencyCode string          // agency concerned ("" for treasury-wide events such as reconciliation)
+	Type       string // one of the Event* constants
+	AgencyCode string // agency concerned ("" for treasury-wide events such as reconciliation)
 	// AgencyOnly: only the agency's keys receive and read the event (an
 	// agency's view of an order several agencies share); treasury, admin and
 	// portals get the order's full view in an event of its own.
