@@ -42,15 +42,15 @@ func IsEventType(t string) bool { return slices.Contains(eventTypes, t) }
 
 // Event is something that happened, as a publisher describes it.
 type Event struct {
-	Type       string // one of the Event* constants
-	AgencyCode string // agency concerned ("" for treasury-wide events such as reconciliation)
+	Type       string          // one of the Event* constants
+	AgencyCode string          // agency concerned ("" for treasury-wide events such as reconciliation)
+	OwnerKeyID *uuid.UUID      // the API key that created the resource (portal endpoints get the orders they created)
+	Subject    string          // e.g. order id; for filtering GET /v1/events
+	Data       json.RawMessage // the resource exactly as the API returns it
 	// AgencyOnly: only the agency's keys receive and read the event (an
 	// agency's view of an order several agencies share); treasury, admin and
 	// portals get the order's full view in an event of its own.
 	AgencyOnly bool
-	OwnerKeyID *uuid.UUID      // the API key that created the resource (portal endpoints get the orders they created)
-	Subject    string          // e.g. order id; for filtering GET /v1/events
-	Data       json.RawMessage // the resource exactly as the API returns it
 }
 
 const maxSubjectLen = 200
