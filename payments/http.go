@@ -31,6 +31,7 @@ var HTTPErrors = []problem.Mapping{
 	{Err: ErrTooManyAttempts, Status: http.StatusTooManyRequests, Title: "Too many attempts"},
 	{Err: ErrNotRefundable, Status: http.StatusConflict, Title: "Nothing to refund"},
 	{Err: ErrRefundableChanged, Status: http.StatusConflict, Title: "Refundable amount changed"},
+	{Err: ErrNotOrderAgency, Status: http.StatusForbidden, Title: "Another agency's"},
 }
 
 // Handler serves the orders API.
@@ -58,24 +59,90 @@ func (h *Handler) Routes(r fiber.Router) {
 // /v1/orders/{id}) also lists its payment attempts and refunds.
 type OrderView struct {
 	Order
-	PayURL string `json:"pay_url"`
+	// Lines shadows Order.Lines: each line as the viewer may see it.
+	Lines  []LineView `json:"lines"`
+	PayURL string     `json:"pay_url"`
 	// Refundable is what a refund may still take: the expected_refundable of
-	// POST /v1/orders/{id}/refunds.
+	// POST /v1/orders/{id}/refunds — for an agency, what its own lines may
+	// still refund; for anyone else, the order's.
 	Refundable *decimal.Decimal `json:"refundable,omitempty"`
 	Attempts   []Attempt        `json:"attempts,omitempty"`
 	Refunds    []Refund         `json:"refunds,omitempty"`
 }
 
-// NewOrderView is o as the API shows it (national ID as o has it), with its
-// citizen pay page under payBaseURL.
+// LineView is an order line as a viewer sees it. An agency sees its own
+// lines in full and another agency's lines as number, agency and amount
+// only: the service, its kind and the line's refunds are left out.
+type LineView struct {
+	No                  int              `json:"line_no"`
+	ServiceCode         string           `json:"service,omitempty"`
+	AgencyCode          string           `json:"agency"`
+	Kind                string           `json:"kind,omitempty"`
+	Amount              decimal.Decimal  `json:"amount"`
+	AmountRefunded      *decimal.Decimal `json:"amount_refunded,omitempty"`
+	AmountRefundPending *decimal.Decimal `json:"amount_refund_pending,omitempty"`
+	// Refundable is what a refund naming this line may still take of it.
+	Refundable *decimal.Decimal `json:"refundable,omitempty"`
+}
+
+// NewOrderView is o as the API shows it to treasury, admin and the portal
+// that created it (national ID as o has it), with its citizen pay page under
+// payBaseURL.
 func NewOrderView(o Order, payBaseURL string) OrderView {
-	refundable := o.Refundable()
-	return OrderView{Order: o, PayURL: strings.TrimRight(payBaseURL, "/") + "/pay/" + o.Reference, Refundable: &refundable}
+	return newView(o, "", payBaseURL)
+}
+
+// NewAgencyView is o as agency sees it: its own lines in full, the other
+// agencies' lines as agency and amount, and what its own lines may still
+// refund.
+func NewAgencyView(o Order, agency, payBaseURL string) OrderView {
+	return newView(o, agency, payBaseURL)
+}
+
+func newView(o Order, agency, payBaseURL string) OrderView {
+	refundable := o.RefundableBy(agency)
+	v := OrderView{Order: o, Lines: make([]LineView, len(o.Lines)),
+		PayURL: strings.TrimRight(payBaseURL, "/") + "/pay/" + o.Reference, Refundable: &refundable}
+	for i, l := range o.Lines {
+		lv := LineView{No: l.No, AgencyCode: l.AgencyCode, Amount: l.Amount}
+		if agency == "" || l.AgencyCode == agency {
+			r := o.LineRefundable(l)
+			lv.ServiceCode, lv.Kind, lv.Refundable = l.ServiceCode, l.Kind, &r
+			lv.AmountRefunded, lv.AmountRefundPending = &o.Lines[i].AmountRefunded, &o.Lines[i].AmountRefundPending
+		}
+		v.Lines[i] = lv
+	}
+	return v
 }
 
 // View renders o for p.
 func (h *Handler) View(p auth.Principal, o Order) OrderView {
+	if p.Role == auth.RoleAgency {
+		return NewAgencyView(h.svc.ForViewer(p, o), p.AgencyCode, h.payBaseURL)
+	}
 	return NewOrderView(h.svc.ForViewer(p, o), h.payBaseURL)
+}
+
+// RefundsFor is the refunds p may see of an order p may see: an agency sees
+// the refunds of its own lines, with only those lines; anyone else all.
+func RefundsFor(p auth.Principal, rs []Refund) []Refund {
+	if p.Role != auth.RoleAgency {
+		return rs
+	}
+	out := make([]Refund, 0, len(rs))
+	for _, rf := range rs {
+		var own []RefundLine
+		for _, l := range rf.Lines {
+			if l.AgencyCode == p.AgencyCode {
+				own = append(own, l)
+			}
+		}
+		if len(own) > 0 {
+			rf.Lines = own
+			out = append(out, rf)
+		}
+	}
+	return out
 }
 
 func (h *Handler) create(c *fiber.Ctx) error {
@@ -120,6 +187,7 @@ func (h *Handler) get(c *fiber.Ctx) error {
 	if v.Refunds, err = listRefunds(c.UserContext(), h.svc.pool, o.ID); err != nil {
 		return err
 	}
+	v.Refunds = RefundsFor(p, v.Refunds)
 	return c.JSON(v)
 }
 
@@ -192,7 +260,7 @@ func (h *Handler) list(c *fiber.Ctx) error {
 	}
 	page := Page[OrderView]{Data: make([]OrderView, 0, len(orders))}
 	for _, o := range orders {
-		page.Data = append(page.Data, NewOrderView(o, h.payBaseURL))
+		page.Data = append(page.Data, h.View(p, o))
 	}
 	if len(orders) == f.Limit {
 		last := orders[len(orders)-1]

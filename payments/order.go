@@ -20,6 +20,7 @@ package payments
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -56,6 +57,10 @@ type Line struct {
 	AgencyCode  string          `json:"agency"`
 	Kind        string          `json:"kind"`
 	Amount      decimal.Decimal `json:"amount"`
+	// AmountRefunded and AmountRefundPending are the line's part of the
+	// order's refunds (payment_refund_lines): confirmed, and in flight.
+	AmountRefunded      decimal.Decimal `json:"amount_refunded"`
+	AmountRefundPending decimal.Decimal `json:"amount_refund_pending"`
 }
 
 // Payer is the citizen or business that owes the order.
@@ -105,7 +110,30 @@ var (
 	ErrNotOpen               = errors.New("order is not open")
 	ErrIdempotencyMismatch   = errors.New("Idempotency-Key was already used with a different request")
 	ErrIdempotencyInProgress = errors.New("a request with this Idempotency-Key is still being processed")
+	// ErrNotOrderAgency: an agency acted on an order's part that is another agency's.
+	ErrNotOrderAgency = errors.New("not this agency's")
 )
+
+// HasAgency reports whether one of o's lines is agency's.
+func (o Order) HasAgency(agency string) bool {
+	for _, l := range o.Lines {
+		if l.AgencyCode == agency {
+			return true
+		}
+	}
+	return false
+}
+
+// Agencies lists the agencies of o's lines, each once, in line order.
+func (o Order) Agencies() []string {
+	var out []string
+	for _, l := range o.Lines {
+		if !slices.Contains(out, l.AgencyCode) {
+			out = append(out, l.AgencyCode)
+		}
+	}
+	return out
+}
 
 // MaskNationalID keeps the last three characters: "079203001234" -> "*********234".
 func MaskNationalID(id string) string {

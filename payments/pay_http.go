@@ -115,7 +115,7 @@ func (h *PayHandler) refunds(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"data": nonNil(rs)})
+	return c.JSON(fiber.Map{"data": nonNil(RefundsFor(auth.FromCtx(c), rs))})
 }
 
 func (h *PayHandler) gateways(c *fiber.Ctx) error {

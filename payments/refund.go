@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -59,6 +60,17 @@ type Refund struct {
 	CreatedAt       time.Time       `json:"created_at"`
 	UpdatedAt       time.Time       `json:"updated_at"`
 	CompletedAt     *time.Time      `json:"completed_at,omitempty"`
+	// Lines is how a refund of kind "refund" is split across the order's
+	// lines (payment_refund_lines); the ledger debits these agencies.
+	Lines []RefundLine `json:"lines,omitempty"`
+}
+
+// RefundLine is one order line's part of a refund.
+type RefundLine struct {
+	LineNo      int             `json:"line_no"`
+	AgencyCode  string          `json:"agency"`
+	ServiceCode string          `json:"service"`
+	Amount      decimal.Decimal `json:"amount"`
 }
 
 // Final reports whether the refund has its outcome.
@@ -70,14 +82,60 @@ func (o Order) Refundable() decimal.Decimal {
 	return o.AmountPaid.Sub(o.AmountRefunded).Sub(o.AmountRefundPending)
 }
 
+// LineRefundable is what may still be refunded of l, a line of o: its amount
+// once o is paid, less its refunds done and in flight.
+func (o Order) LineRefundable(l Line) decimal.Decimal {
+	if !o.AmountPaid.IsPositive() {
+		return decimal.Zero
+	}
+	return l.Amount.Sub(l.AmountRefunded).Sub(l.AmountRefundPending)
+}
+
+// RefundableBy is what agency may still refund of o: the refundable of its
+// own lines. For "" (treasury) it is the order's Refundable.
+func (o Order) RefundableBy(agency string) decimal.Decimal {
+	if agency == "" {
+		return o.Refundable()
+	}
+	sum := decimal.Zero
+	for _, l := range o.Lines {
+		if l.AgencyCode == agency {
+			sum = sum.Add(o.LineRefundable(l))
+		}
+	}
+	return sum
+}
+
+// refundScope is the agency whose lines p may refund, or "" for every line
+// (treasury).
+func refundScope(p auth.Principal) string {
+	if p.Role == auth.RoleAgency {
+		return p.AgencyCode
+	}
+	return ""
+}
+
 // RefundRequest is the body of POST /v1/orders/{id}/refunds. ExpectedRefundable
-// is the refundable amount the caller saw: if it changed meanwhile (another
+// is the refundable amount the caller saw — for an agency, the refundable of
+// its own lines; for treasury, the order's: if it changed meanwhile (another
 // refund), the request is refused, so two people refunding at once cannot
 // refund more than they meant to.
+//
+// Lines, if given, names the lines refunded and how much of each (Amount may
+// then be left out, or must be their sum). Without it the amount is split
+// across the caller's lines — an agency's own, treasury's all — in
+// proportion to what each may still refund.
 type RefundRequest struct {
-	Amount             decimal.Decimal  `json:"amount"`
-	ExpectedRefundable *decimal.Decimal `json:"expected_refundable"`
-	Reason             string           `json:"reason"`
+	Amount             decimal.Decimal     `json:"amount"`
+	Lines              []RefundLineRequest `json:"lines,omitempty"`
+	ExpectedRefundable *decimal.Decimal    `json:"expected_refundable"`
+	Reason             string              `json:"reason"`
+}
+
+// RefundLineRequest names one line of a refund and the amount refunded of it.
+type RefundLineRequest struct {
+	LineNo int             `json:"line_no"`
+	Amount decimal.Decimal `json:"amount"`
 }
 
 // Errors of refunds.
@@ -89,29 +147,128 @@ var (
 	ErrRefundableChanged = errors.New("the refundable amount is not the one expected")
 )
 
-// check validates req against o (locked): the fields, the order's state,
-// the expected refundable amount, and the amount within it.
-func (req *RefundRequest) check(o Order) error {
+// check validates req against o (locked) for a caller who may refund the
+// lines of agency ("" for all): the fields, the order's state, the expected
+// refundable amount, and the amounts within what each line may still
+// refund. It returns the refund's split by line, and sets req.Amount.
+func (req *RefundRequest) check(o Order, agency string) ([]RefundLine, error) {
 	req.Reason = strings.TrimSpace(req.Reason)
 	switch {
 	case req.Reason == "" || utf8.RuneCountInString(req.Reason) > 500:
-		return problem.Invalid("reason", "required, at most 500 characters")
+		return nil, problem.Invalid("reason", "required, at most 500 characters")
 	case req.ExpectedRefundable == nil:
-		return problem.Invalid("expected_refundable", "required: the refundable amount shown to you (GET the order)")
+		return nil, problem.Invalid("expected_refundable", "required: the refundable amount shown to you (GET the order)")
+	case len(req.Lines) > MaxLines:
+		return nil, problem.Invalid("lines", "at most %d lines", MaxLines)
 	}
-	if err := money.CheckAmount(req.Amount, o.Currency); err != nil {
-		return problem.Invalid("amount", "%v", err)
+	if len(req.Lines) == 0 {
+		if err := money.CheckAmount(req.Amount, o.Currency); err != nil {
+			return nil, problem.Invalid("amount", "%v", err)
+		}
 	}
-	refundable := o.Refundable()
+	refundable := o.RefundableBy(agency)
+	whose := "the order"
+	if agency != "" {
+		whose = "agency " + agency + "'s lines"
+	}
 	switch {
 	case o.Status != StatusPaid && o.Status != StatusPartiallyRefunded:
-		return fmt.Errorf("%w: it is %s", ErrNotRefundable, o.Status)
+		return nil, fmt.Errorf("%w: it is %s", ErrNotRefundable, o.Status)
 	case !req.ExpectedRefundable.Equal(refundable):
-		return fmt.Errorf("%w: %s %s refundable now, %s expected", ErrRefundableChanged, refundable, o.Currency, req.ExpectedRefundable)
-	case req.Amount.GreaterThan(refundable):
-		return problem.Invalid("amount", "at most the refundable %s %s", refundable, o.Currency)
+		return nil, fmt.Errorf("%w: %s %s refundable now from %s, %s expected", ErrRefundableChanged, refundable, o.Currency,
+			whose, req.ExpectedRefundable)
 	}
-	return nil
+	if len(req.Lines) == 0 {
+		if req.Amount.GreaterThan(refundable) {
+			return nil, problem.Invalid("amount", "at most the refundable %s %s of %s", refundable, o.Currency, whose)
+		}
+		return splitRefund(o, agency, req.Amount), nil
+	}
+	out := make([]RefundLine, 0, len(req.Lines))
+	total := decimal.Zero
+	for i, rl := range req.Lines {
+		field := fmt.Sprintf("lines[%d]", i)
+		idx := slices.IndexFunc(o.Lines, func(l Line) bool { return l.No == rl.LineNo })
+		if idx < 0 {
+			return nil, problem.Invalid(field+".line_no", "the order has no line %d", rl.LineNo)
+		}
+		l := o.Lines[idx]
+		if slices.ContainsFunc(out, func(x RefundLine) bool { return x.LineNo == l.No }) {
+			return nil, problem.Invalid(field+".line_no", "line %d is named twice", l.No)
+		}
+		if agency != "" && l.AgencyCode != agency {
+			return nil, fmt.Errorf("%w: line %d is agency %s's; agency %s refunds only its own lines",
+				ErrNotOrderAgency, l.No, l.AgencyCode, agency)
+		}
+		if err := money.CheckAmount(rl.Amount, o.Currency); err != nil {
+			return nil, problem.Invalid(field+".amount", "%v", err)
+		}
+		if lr := o.LineRefundable(l); rl.Amount.GreaterThan(lr) {
+			return nil, problem.Invalid(field+".amount", "at most line %d's refundable %s %s", l.No, lr, o.Currency)
+		}
+		out = append(out, RefundLine{LineNo: l.No, AgencyCode: l.AgencyCode, ServiceCode: l.ServiceCode, Amount: rl.Amount})
+		total = total.Add(rl.Amount)
+	}
+	switch {
+	case req.Amount.IsZero():
+		req.Amount = total
+	case !req.Amount.Equal(total):
+		return nil, problem.Invalid("amount", "the sum of the lines' amounts (%s), or left out", total)
+	}
+	return out, nil
+}
+
+// splitRefund splits amount across o's lines of agency ("" for every line)
+// in proportion to what each may still refund, in the currency's minor unit
+// (truncated), the remainder going to the first lines with room left; lines
+// with no share are left out. amount is at most what those lines may refund,
+// so no line gets more than its refundable.
+func splitRefund(o Order, agency string, amount decimal.Decimal) []RefundLine {
+	places := money.MinorUnits(o.Currency)
+	var (
+		lines []Line
+		room  []decimal.Decimal
+		total = decimal.Zero
+	)
+	for _, l := range o.Lines {
+		if r := o.LineRefundable(l); (agency == "" || l.AgencyCode == agency) && r.IsPositive() {
+			lines, room, total = append(lines, l), append(room, r), total.Add(r)
+		}
+	}
+	if !total.IsPositive() {
+		return nil
+	}
+	parts := make([]decimal.Decimal, len(lines))
+	rest := amount
+	for i := range lines {
+		parts[i] = amount.Mul(room[i]).Div(total).Truncate(places)
+		rest = rest.Sub(parts[i])
+	}
+	for i := 0; i < len(lines) && rest.IsPositive(); i++ {
+		add := decimal.Min(room[i].Sub(parts[i]), rest)
+		parts[i], rest = parts[i].Add(add), rest.Sub(add)
+	}
+	out := make([]RefundLine, 0, len(lines))
+	for i, l := range lines {
+		if parts[i].IsPositive() {
+			out = append(out, RefundLine{LineNo: l.No, AgencyCode: l.AgencyCode, ServiceCode: l.ServiceCode, Amount: parts[i]})
+		}
+	}
+	return out
+}
+
+// shares is what the refund's ledger entry debits: each of its lines from
+// its agency. A refund recorded without lines (requested before refunds were
+// split by line, and not backfilled) is split pro rata across o's lines.
+func (rf Refund) shares(o Order) []ledger.Share {
+	if len(rf.Lines) == 0 {
+		return refundShares(o, rf.Amount)
+	}
+	out := make([]ledger.Share, len(rf.Lines))
+	for i, l := range rf.Lines {
+		out[i] = ledger.Share{AgencyCode: l.AgencyCode, ServiceCode: l.ServiceCode, Amount: l.Amount}
+	}
+	return out
 }
 
 // RequestRefund asks for a refund of (part of) the order on behalf of p: the
@@ -128,7 +285,8 @@ func (f *Flow) RequestRefund(ctx context.Context, p auth.Principal, orderID uuid
 		if !visible(p, o) {
 			return ErrOrderNotFound
 		}
-		if err := req.check(o); err != nil {
+		lines, err := req.check(o, refundScope(p))
+		if err != nil {
 			return err
 		}
 		a, err := payingAttempt(ctx, tx, o.ID)
@@ -138,8 +296,8 @@ func (f *Flow) RequestRefund(ctx context.Context, p auth.Principal, orderID uuid
 		now := f.now()
 		rf = Refund{ID: uuid.Must(uuid.NewV7()), OrderID: o.ID, AttemptID: a.ID, Kind: RefundKindRefund,
 			Currency: o.Currency, Amount: req.Amount, Status: RefundRequested, Reason: req.Reason,
-			RequestedBy: p.Actor(), CreatedAt: now, UpdatedAt: now}
-		if err := reserveRefund(ctx, tx, o.ID, rf.Amount, now); err != nil {
+			RequestedBy: p.Actor(), CreatedAt: now, UpdatedAt: now, Lines: lines}
+		if err := reserveRefund(ctx, tx, o.ID, rf.Amount, rf.Lines, now); err != nil {
 			return err
 		}
 		if err := f.queueRefund(ctx, tx, &pgx.Batch{}, rf); err != nil {
@@ -158,7 +316,7 @@ func (f *Flow) RequestRefund(ctx context.Context, p auth.Principal, orderID uuid
 func (f *Flow) queueRefund(ctx context.Context, tx pgx.Tx, b *pgx.Batch, rf Refund) error {
 	queueInsertRefund(b, rf)
 	if err := queueEvent(b, rf.OrderID, "refund.requested", rf.RequestedBy, map[string]any{
-		"refund_id": rf.ID, "kind": rf.Kind, "amount": rf.Amount, "reason": rf.Reason}); err != nil {
+		"refund_id": rf.ID, "kind": rf.Kind, "amount": rf.Amount, "reason": rf.Reason, "lines": rf.Lines}); err != nil {
 		return err
 	}
 	if err := sendBatch(ctx, tx, b); err != nil {
@@ -313,18 +471,19 @@ func (f *Flow) completeRefund(ctx context.Context, rf Refund, a Attempt, res gat
 			return InsertEvent(ctx, tx, o.ID, "overpayment.refunded", "system:refunds", map[string]any{
 				"refund_id": rf.ID, "attempt_id": a.ID, "amount": rf.Amount})
 		}
-		o, err := applyRefund(ctx, tx, o, rf.Amount, now)
+		shares := rf.shares(o)
+		o, err := applyRefund(ctx, tx, o, rf, now)
 		if err != nil {
 			return err
 		}
 		if _, err := ledger.PostRefund(ctx, tx, ledger.Refund{
 			Key: "refund:" + rf.ID.String(), OrderID: o.ID, RefundID: rf.ID, Gateway: a.Gateway,
-			Channel: string(a.Method), Currency: rf.Currency, Shares: refundShares(o, rf.Amount), EffectiveAt: now,
+			Channel: string(a.Method), Currency: rf.Currency, Shares: shares, EffectiveAt: now,
 		}); err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
 		return f.svc.publish(ctx, tx, o, "order.refunded", "system:refunds", map[string]any{
-			"refund_id": rf.ID, "amount": rf.Amount, "gateway_refund_id": res.GatewayRefundID})
+			"refund_id": rf.ID, "amount": rf.Amount, "gateway_refund_id": res.GatewayRefundID, "lines": rf.Lines})
 	})
 }
 
@@ -336,7 +495,8 @@ func (f *Flow) failRefund(ctx context.Context, rf Refund, reason string) error {
 			return err
 		}
 		if rf.Kind == RefundKindRefund {
-			if err := releaseRefund(ctx, tx, o.ID, rf.Amount, now); err != nil {
+			var err error
+			if o, err = releaseRefund(ctx, tx, o, rf, now); err != nil {
 				return err
 			}
 		}
@@ -367,10 +527,11 @@ func (f *Flow) settleRefund(ctx context.Context, id uuid.UUID, fn func(tx pgx.Tx
 }
 
 // refundConstraint reports whether err is the database refusing a refund
-// beyond what was paid.
+// beyond what was paid, or beyond a line's amount.
 func refundConstraint(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.ConstraintName == "orders_refunds_within_paid"
+	return errors.As(err, &pgErr) && (pgErr.ConstraintName == "orders_refunds_within_paid" ||
+		pgErr.ConstraintName == "order_lines_refunds_within_amount")
 }
 
 // RefundArgs is the River job that takes a refund to the gateway and follows

@@ -27,6 +27,51 @@ func queueInsertRefund(b *pgx.Batch, rf Refund) {
 		reason, requested_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)`,
 		rf.ID, rf.OrderID, rf.AttemptID, rf.Kind, rf.Currency, rf.Amount, string(rf.Status), rf.Reason,
 		rf.RequestedBy, rf.CreatedAt)
+	if len(rf.Lines) == 0 {
+		return
+	}
+	n := len(rf.Lines)
+	nos, agencies, services, amounts := make([]int16, n), make([]string, n), make([]string, n), make([]decimal.Decimal, n)
+	for i, l := range rf.Lines {
+		nos[i], agencies[i], services[i], amounts[i] = int16(l.LineNo), l.AgencyCode, l.ServiceCode, l.Amount
+	}
+	b.Queue(`INSERT INTO payment_refund_lines (refund_id, order_id, line_no, agency_code, service_code, amount, created_at)
+		SELECT $1, $2, x.no, x.agency, x.service, x.amount, $7
+		FROM unnest($3::smallint[], $4::text[], $5::text[], $6::numeric[]) AS x(no, agency, service, amount)`,
+		rf.ID, rf.OrderID, nos, agencies, services, amounts, rf.CreatedAt)
+}
+
+// loadRefundLines adds each refund's lines to it.
+func loadRefundLines(ctx context.Context, q querier, rs []Refund) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(rs))
+	for i := range rs {
+		ids[i] = rs[i].ID
+	}
+	rows, err := q.Query(ctx, `SELECT refund_id, line_no, agency_code, service_code, amount FROM payment_refund_lines
+		WHERE refund_id = ANY($1) ORDER BY refund_id, line_no`, ids)
+	if err != nil {
+		return fmt.Errorf("load refund lines: %w", err)
+	}
+	defer rows.Close()
+	byID := make(map[uuid.UUID][]RefundLine, len(rs))
+	for rows.Next() {
+		var id uuid.UUID
+		var l RefundLine
+		if err := rows.Scan(&id, &l.LineNo, &l.AgencyCode, &l.ServiceCode, &l.Amount); err != nil {
+			return fmt.Errorf("scan refund line: %w", err)
+		}
+		byID[id] = append(byID[id], l)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load refund lines: %w", err)
+	}
+	for i := range rs {
+		rs[i].Lines = byID[rs[i].ID]
+	}
+	return nil
 }
 
 func getRefund(ctx context.Context, q querier, id uuid.UUID, forUpdate bool) (Refund, error) {
@@ -41,7 +86,11 @@ func getRefund(ctx context.Context, q querier, id uuid.UUID, forUpdate bool) (Re
 	if err != nil {
 		return Refund{}, fmt.Errorf("load refund: %w", err)
 	}
-	return rf, nil
+	one := []Refund{rf}
+	if err := loadRefundLines(ctx, q, one); err != nil {
+		return Refund{}, err
+	}
+	return one[0], nil
 }
 
 func listRefunds(ctx context.Context, q querier, orderID uuid.UUID) ([]Refund, error) {
@@ -54,14 +103,30 @@ func listRefunds(ctx context.Context, q querier, orderID uuid.UUID) ([]Refund, e
 	if err != nil {
 		return nil, fmt.Errorf("list refunds: %w", err)
 	}
+	if err := loadRefundLines(ctx, q, out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
-// reserveRefund sets amount aside on the order for a refund in flight. The
-// database refuses a reservation beyond what was paid (orders_refunds_within_paid).
-func reserveRefund(ctx context.Context, tx pgx.Tx, orderID uuid.UUID, amount decimal.Decimal, now time.Time) error {
-	_, err := tx.Exec(ctx, `UPDATE orders SET amount_refund_pending = amount_refund_pending + $2, updated_at = $3
+// reserveRefund sets amount aside on the order, and each line's part on the
+// line, for a refund in flight. The database refuses a reservation beyond
+// what was paid (orders_refunds_within_paid) or beyond a line's amount
+// (order_lines_refunds_within_amount).
+func reserveRefund(ctx context.Context, tx pgx.Tx, orderID uuid.UUID, amount decimal.Decimal, lines []RefundLine, now time.Time) error {
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE orders SET amount_refund_pending = amount_refund_pending + $2, updated_at = $3
 		WHERE id = $1`, orderID, amount, now)
+	if len(lines) > 0 {
+		nos, amounts := make([]int16, len(lines)), make([]decimal.Decimal, len(lines))
+		for i, l := range lines {
+			nos[i], amounts[i] = int16(l.LineNo), l.Amount
+		}
+		b.Queue(`UPDATE order_lines l SET amount_refund_pending = l.amount_refund_pending + x.amount
+			FROM unnest($2::smallint[], $3::numeric[]) AS x(no, amount) WHERE l.order_id = $1 AND l.line_no = x.no`,
+			orderID, nos, amounts)
+	}
+	err := tx.SendBatch(ctx, b).Close()
 	if refundConstraint(err) {
 		return fmt.Errorf("%w: the database refuses refunding more than was paid", ErrRefundableChanged)
 	}
@@ -71,27 +136,45 @@ func reserveRefund(ctx context.Context, tx pgx.Tx, orderID uuid.UUID, amount dec
 	return nil
 }
 
-// releaseRefund gives back the reservation of a refund that failed.
-func releaseRefund(ctx context.Context, tx pgx.Tx, orderID uuid.UUID, amount decimal.Decimal, now time.Time) error {
-	if _, err := tx.Exec(ctx, `UPDATE orders SET amount_refund_pending = amount_refund_pending - $2, updated_at = $3
-		WHERE id = $1`, orderID, amount, now); err != nil {
-		return fmt.Errorf("release refund: %w", err)
-	}
-	return nil
+// releaseRefund gives back the reservation of a refund that failed, on the
+// order and its lines, and returns the order as it is now.
+func releaseRefund(ctx context.Context, tx pgx.Tx, o Order, rf Refund, now time.Time) (Order, error) {
+	return settleAmounts(ctx, tx, o, rf, `UPDATE orders o SET amount_refund_pending = amount_refund_pending - $2,
+		updated_at = $3 WHERE id = $1 RETURNING `+orderCols, `amount_refund_pending = l.amount_refund_pending - rl.amount`, now)
 }
 
-// applyRefund turns a reservation into a refund: the order's refunded amount
-// grows, and it becomes refunded or partially refunded. It returns the order
-// as it is now.
-func applyRefund(ctx context.Context, tx pgx.Tx, o Order, amount decimal.Decimal, now time.Time) (Order, error) {
-	got, err := scanOrder(tx.QueryRow(ctx, `UPDATE orders o SET amount_refunded = amount_refunded + $2,
+// applyRefund turns a reservation into a refund, on the order and its lines:
+// the refunded amounts grow, and the order becomes refunded or partially
+// refunded. It returns the order as it is now.
+func applyRefund(ctx context.Context, tx pgx.Tx, o Order, rf Refund, now time.Time) (Order, error) {
+	return settleAmounts(ctx, tx, o, rf, `UPDATE orders o SET amount_refunded = amount_refunded + $2,
 		amount_refund_pending = amount_refund_pending - $2, updated_at = $3,
 		status = CASE WHEN amount_refunded + $2 = amount_paid THEN 'refunded' ELSE 'partially_refunded' END
-		WHERE id = $1 RETURNING `+orderCols, o.ID, amount, now))
-	if err != nil {
-		return Order{}, fmt.Errorf("apply refund: %w", err)
+		WHERE id = $1 RETURNING `+orderCols, `amount_refunded = l.amount_refunded + rl.amount,
+		amount_refund_pending = l.amount_refund_pending - rl.amount`, now)
+}
+
+// settleAmounts runs orderSQL ($1 order, $2 amount, $3 now; returning
+// orderCols) and sets lineSet on the refund's lines (l, its refund lines rl),
+// in one round trip, and returns the order with its lines as they are now.
+func settleAmounts(ctx context.Context, tx pgx.Tx, o Order, rf Refund, orderSQL, lineSet string, now time.Time) (Order, error) {
+	var got Order
+	b := &pgx.Batch{}
+	b.Queue(orderSQL, o.ID, rf.Amount, now).QueryRow(func(r pgx.Row) error {
+		var err error
+		got, err = scanOrder(r)
+		return err
+	})
+	b.Queue(`UPDATE order_lines l SET `+lineSet+` FROM payment_refund_lines rl
+		WHERE rl.refund_id = $1 AND l.order_id = rl.order_id AND l.line_no = rl.line_no`, rf.ID)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return Order{}, fmt.Errorf("settle refund amounts: %w", err)
 	}
-	got.Lines = o.Lines
+	lines, err := loadLines(ctx, tx, []uuid.UUID{o.ID})
+	if err != nil {
+		return Order{}, err
+	}
+	got.Lines = lines[o.ID]
 	return got, nil
 }
 

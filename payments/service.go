@@ -130,18 +130,30 @@ func (s *Service) insert(ctx context.Context, p auth.Principal, idemKey string, 
 	return Order{}, false, fmt.Errorf("create order: unexpected outcome %q", outcome)
 }
 
-// visible reports whether p may see o: admin and treasury see every order, an
-// agency the orders that belong to it, a portal the orders it created.
+// visible reports whether p may see o (with its lines): admin and treasury
+// see every order, an agency the orders with a line of its own (each line's
+// agency, not only the first's), a portal the orders it created.
 func visible(p auth.Principal, o Order) bool {
 	switch p.Role {
 	case auth.RoleAdmin, auth.RoleTreasury:
 		return true
 	case auth.RoleAgency:
-		return o.AgencyCode == p.AgencyCode
+		return o.HasAgency(p.AgencyCode)
 	case auth.RolePortal:
 		return o.CreatedBy == p.KeyID
 	}
 	return false
+}
+
+// cancellable reports whether p may cancel o: as visible, except that an
+// agency cancels only the orders it leads (its first line is the agency's) —
+// another agency on the order sees it and refunds its own lines, but does not
+// stop the order from being paid.
+func cancellable(p auth.Principal, o Order) bool {
+	if p.Role == auth.RoleAgency {
+		return o.AgencyCode == p.AgencyCode
+	}
+	return visible(p, o)
 }
 
 // ForViewer masks the national ID unless p is the key that created the order,
@@ -264,6 +276,9 @@ func (s *Service) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, re
 		}
 		if !visible(p, o) {
 			return ErrOrderNotFound
+		}
+		if !cancellable(p, o) {
+			return fmt.Errorf("%w: only agency %s, whose line comes first, cancels this order", ErrNotOrderAgency, o.AgencyCode)
 		}
 		if o.Status != StatusOpen {
 			return fmt.Errorf("%w: it is %s", ErrNotOpen, o.Status)

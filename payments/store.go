@@ -107,34 +107,37 @@ func getOrderThen(ctx context.Context, q querier, where string, forUpdate bool, 
 
 // orderWithLines selects orderCols (orders as o) and then each column of the
 // order's lines as an array, for scanOrderWithLines; a WHERE clause follows.
-const orderWithLines = orderCols + `, l.nos, l.services, l.agencies, l.kinds, l.amounts FROM orders o
+const orderWithLines = orderCols + `, l.nos, l.services, l.agencies, l.kinds, l.amounts, l.refunded, l.pending FROM orders o
 	CROSS JOIN LATERAL (SELECT array_agg(line_no ORDER BY line_no) AS nos, array_agg(service_code ORDER BY line_no) AS services,
 		array_agg(agency_code ORDER BY line_no) AS agencies, array_agg(kind ORDER BY line_no) AS kinds,
-		array_agg(amount ORDER BY line_no) AS amounts FROM order_lines WHERE order_id = o.id) l`
+		array_agg(amount ORDER BY line_no) AS amounts, array_agg(amount_refunded ORDER BY line_no) AS refunded,
+		array_agg(amount_refund_pending ORDER BY line_no) AS pending FROM order_lines WHERE order_id = o.id) l`
 
 // scanOrderWithLines reads orderWithLines' columns.
 func scanOrderWithLines(r pgx.Row) (Order, error) {
 	var (
-		nos                       []int16
-		services, agencies, kinds []string
-		amounts                   []decimal.Decimal
+		nos                        []int16
+		services, agencies, kinds  []string
+		amounts, refunded, pending []decimal.Decimal
 	)
-	o, err := scanOrder(r, &nos, &services, &agencies, &kinds, &amounts)
+	o, err := scanOrder(r, &nos, &services, &agencies, &kinds, &amounts, &refunded, &pending)
 	if err != nil {
 		return o, err
 	}
-	if n := len(nos); len(services) != n || len(agencies) != n || len(kinds) != n || len(amounts) != n {
+	if n := len(nos); len(services) != n || len(agencies) != n || len(kinds) != n || len(amounts) != n ||
+		len(refunded) != n || len(pending) != n {
 		return o, fmt.Errorf("order %s: lines arrays of different lengths", o.ID)
 	}
 	for i := range nos {
-		o.Lines = append(o.Lines, Line{No: int(nos[i]), ServiceCode: services[i], AgencyCode: agencies[i], Kind: kinds[i], Amount: amounts[i]})
+		o.Lines = append(o.Lines, Line{No: int(nos[i]), ServiceCode: services[i], AgencyCode: agencies[i], Kind: kinds[i],
+			Amount: amounts[i], AmountRefunded: refunded[i], AmountRefundPending: pending[i]})
 	}
 	return o, nil
 }
 
 func loadLines(ctx context.Context, q querier, ids []uuid.UUID) (map[uuid.UUID][]Line, error) {
-	rows, err := q.Query(ctx, `SELECT order_id, line_no, service_code, agency_code, kind, amount
-		FROM order_lines WHERE order_id = ANY($1) ORDER BY order_id, line_no`, ids)
+	rows, err := q.Query(ctx, `SELECT order_id, line_no, service_code, agency_code, kind, amount,
+		amount_refunded, amount_refund_pending FROM order_lines WHERE order_id = ANY($1) ORDER BY order_id, line_no`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("load order lines: %w", err)
 	}
@@ -143,7 +146,7 @@ func loadLines(ctx context.Context, q querier, ids []uuid.UUID) (map[uuid.UUID][
 	for rows.Next() {
 		var id uuid.UUID
 		var l Line
-		if err := rows.Scan(&id, &l.No, &l.ServiceCode, &l.AgencyCode, &l.Kind, &l.Amount); err != nil {
+		if err := rows.Scan(&id, &l.No, &l.ServiceCode, &l.AgencyCode, &l.Kind, &l.Amount, &l.AmountRefunded, &l.AmountRefundPending); err != nil {
 			return nil, fmt.Errorf("scan order line: %w", err)
 		}
 		out[id] = append(out[id], l)
@@ -200,9 +203,6 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		args = append(args, v)
 		conds = append(conds, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
 	}
-	if f.AgencyCode != "" {
-		add("o.agency_code = ?", f.AgencyCode)
-	}
 	if f.ServiceCode != "" {
 		add("EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.service_code = ?)", f.ServiceCode)
 	}
@@ -222,12 +222,29 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		args = append(args, f.After.CreatedAt, f.After.ID)
 		conds = append(conds, fmt.Sprintf("(o.created_at, o.id) < ($%d, $%d)", len(args)-1, len(args)))
 	}
-	sql := `SELECT ` + orderCols + ` FROM orders o`
-	if len(conds) > 0 {
-		sql += ` WHERE ` + strings.Join(conds, " AND ")
-	}
 	args = append(args, f.Limit)
-	sql += fmt.Sprintf(` ORDER BY o.created_at DESC, o.id DESC LIMIT $%d`, len(args))
+	order := fmt.Sprintf(` ORDER BY o.created_at DESC, o.id DESC LIMIT $%d`, len(args))
+	where := func(extra ...string) string {
+		all := append(extra, conds...)
+		if len(all) == 0 {
+			return ""
+		}
+		return ` WHERE ` + strings.Join(all, " AND ")
+	}
+	sql := `SELECT ` + orderCols + ` FROM orders o` + where() + order
+	if f.AgencyCode != "" {
+		// The orders with a line of the agency: those whose first line is
+		// its (orders.agency_code, orders_agency_created_idx) and those
+		// where it is on a later line (order_lines_later_agency_idx), each
+		// read in list order up to the limit, then merged.
+		args = append(args, f.AgencyCode)
+		a := fmt.Sprintf("$%d", len(args))
+		sql = `SELECT ` + orderCols + ` FROM (
+			(SELECT o.* FROM orders o` + where("o.agency_code = "+a) + order + `)
+			UNION ALL
+			(SELECT o.* FROM orders o` + where("o.agency_code <> "+a, `o.id IN (SELECT l.order_id FROM order_lines l
+				WHERE l.agency_code = `+a+` AND l.line_no > 1)`) + order + `)) o` + order
+	}
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)

@@ -9,20 +9,26 @@ import (
 // Who receives what. One rule, used for the endpoints an event fans out to and
 // for what a caller may read in GET /v1/events:
 //
-//	admin, treasury  every event
+//	admin, treasury  every event but agency-only ones
 //	agency           events whose agency is the key's agency
 //	portal           events whose owner is the key (the orders it created)
 //
+// An order whose lines belong to several agencies is published once with its
+// full view, with no agency (treasury, admin, its portal), and once per
+// agency on its lines, agency-only, with that agency's view (payments.
+// NewAgencyView): so every agency on the order receives its events, and none
+// receives another agency's line detail.
+//
 // Endpoints are entitled through the key that owns them (k is its api_keys row;
-// @ev_agency and @ev_owner are the event's), and a revoked key's endpoints get
-// nothing.
-var fanOutRule = fanOut("@ev_agency", "@ev_owner")
+// @ev_agency, @ev_owner and @ev_agency_only are the event's), and a revoked
+// key's endpoints get nothing.
+var fanOutRule = fanOut("@ev_agency", "@ev_owner", "@ev_agency_only")
 
-// fanOut is the rule for an event whose agency and owner are the SQL
-// expressions agency and owner.
-func fanOut(agency, owner string) string {
+// fanOut is the rule for an event whose agency, owner and agency-only flag
+// are the SQL expressions agency, owner and agencyOnly.
+func fanOut(agency, owner, agencyOnly string) string {
 	return `k.revoked_at IS NULL AND (
-	k.role IN ('admin', 'treasury')
+	(k.role IN ('admin', 'treasury') AND NOT ` + agencyOnly + `)
 	OR (k.role = 'agency' AND k.agency_code = ` + agency + `)
 	OR (k.role = 'portal' AND k.id = ` + owner + `))`
 }
@@ -32,7 +38,7 @@ func fanOut(agency, owner string) string {
 func readScope(p auth.Principal) (string, pgx.NamedArgs) {
 	switch p.Role {
 	case auth.RoleAdmin, auth.RoleTreasury:
-		return "true", pgx.NamedArgs{}
+		return "NOT ev.agency_only", pgx.NamedArgs{}
 	case auth.RoleAgency:
 		return "ev.agency_code = @scope_agency", pgx.NamedArgs{"scope_agency": p.AgencyCode}
 	case auth.RolePortal:
@@ -51,8 +57,8 @@ func ownerScope(p auth.Principal) (string, pgx.NamedArgs) {
 }
 
 // eventArgs are the parameters of fanOutRule for one event.
-func eventArgs(agencyCode string, owner any) pgx.NamedArgs {
-	return pgx.NamedArgs{"ev_agency": nullIfEmpty(agencyCode), "ev_owner": owner}
+func eventArgs(agencyCode string, owner any, agencyOnly bool) pgx.NamedArgs {
+	return pgx.NamedArgs{"ev_agency": nullIfEmpty(agencyCode), "ev_owner": owner, "ev_agency_only": agencyOnly}
 }
 
 func nullIfEmpty(s string) *string {

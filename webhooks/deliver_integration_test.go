@@ -223,12 +223,16 @@ func TestAgencyIsolation(t *testing.T) {
 	paidA := e.publish(orderPaid("AG-A", &portal1.KeyID))
 	paidB := e.publish(orderPaid("AG-B", &portal2.KeyID))
 	recon := e.publish(Event{Type: EventReconciliationCompleted, Subject: "2025-01-31", Data: json.RawMessage(`{"day":"2025-01-31"}`)})
+	// An agency's own view of an order several agencies share: its keys only.
+	onlyB := orderPaid("AG-B", nil)
+	onlyB.AgencyOnly = true
+	viewB := e.publish(onlyB)
 	e.eventually("deliveries", e.settled)
 
 	want := map[string][]string{
 		"agencyA":              {paidA},
 		"agencyA-expired-only": nil,
-		"agencyB":              {paidB},
+		"agencyB":              {paidB, viewB},
 		"portal1":              {paidA},
 		"portal2":              {paidB},
 		"treasury":             {paidA, paidB, recon},

@@ -19,7 +19,8 @@
 //
 // Who receives what: endpoints of an agency key get events of that agency;
 // endpoints of a portal key get events about resources that key created;
-// treasury and admin endpoints get every event. An endpoint belongs to the key
+// treasury and admin endpoints get every event but agency-only ones (an
+// agency's own view of an order several agencies share: audience.go). An endpoint belongs to the key
 // that created it: only that key, or an admin, can see or change it.
 //
 // Delivery is at least once. A job may run twice (a crashed worker's job is

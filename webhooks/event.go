@@ -47,6 +47,10 @@ type Event struct {
 	OwnerKeyID *uuid.UUID      // the API key that created the resource (portal endpoints get the orders they created)
 	Subject    string          // e.g. order id; for filtering GET /v1/events
 	Data       json.RawMessage // the resource exactly as the API returns it
+	// AgencyOnly: only the agency's keys receive and read the event (an
+	// agency's view of an order several agencies share); treasury, admin and
+	// portals get the order's full view in an event of its own.
+	AgencyOnly bool
 }
 
 const maxSubjectLen = 200
@@ -57,6 +61,8 @@ func (e Event) validate() error {
 		return fmt.Errorf("%w: unknown type %q", ErrInvalidEvent, e.Type)
 	case len(e.Data) == 0 || !json.Valid(e.Data):
 		return fmt.Errorf("%w: %s: data is not a JSON value", ErrInvalidEvent, e.Type)
+	case e.AgencyOnly && e.AgencyCode == "":
+		return fmt.Errorf("%w: %s: an agency-only event names no agency", ErrInvalidEvent, e.Type)
 	case len(e.Subject) > maxSubjectLen:
 		return fmt.Errorf("%w: %s: subject longer than %d bytes", ErrInvalidEvent, e.Type, maxSubjectLen)
 	}

@@ -76,7 +76,8 @@ func (p *Publisher) PublishMany(ctx context.Context, tx pgx.Tx, es []Event) ([]s
 		if err != nil {
 			return nil, fmt.Errorf("webhooks: encode %s event: %w", e.Type, err)
 		}
-		rows[i] = eventRow{Envelope: env, AgencyCode: e.AgencyCode, OwnerKeyID: e.OwnerKeyID, Subject: e.Subject, Payload: payload}
+		rows[i] = eventRow{Envelope: env, AgencyCode: e.AgencyCode, AgencyOnly: e.AgencyOnly, OwnerKeyID: e.OwnerKeyID,
+			Subject: e.Subject, Payload: payload}
 		ids[i] = id
 	}
 	ds, err := insertEvents(ctx, tx, rows)

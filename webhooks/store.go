@@ -191,6 +191,7 @@ func failingEndpoints(ctx context.Context, q querier, cutoff time.Time) ([]uuid.
 type eventRow struct {
 	Envelope
 	AgencyCode string
+	AgencyOnly bool
 	OwnerKeyID *uuid.UUID
 	Subject    string
 	Payload    []byte
@@ -210,24 +211,24 @@ func insertEvents(ctx context.Context, q querier, evs []eventRow) ([]delivery, e
 	n := len(evs)
 	ids, types, subjects := make([]string, n), make([]string, n), make([]string, n)
 	agencies, owners := make([]*string, n), make([]*uuid.UUID, n)
-	payloads, created := make([]string, n), make([]time.Time, n)
+	payloads, created, agencyOnly := make([]string, n), make([]time.Time, n), make([]bool, n)
 	for i, ev := range evs {
 		ids[i], types[i], subjects[i], agencies[i], owners[i] = ev.ID, ev.Type, ev.Subject, nullIfEmpty(ev.AgencyCode), ev.OwnerKeyID
-		payloads[i], created[i] = string(ev.Payload), ev.Timestamp
+		payloads[i], created[i], agencyOnly[i] = string(ev.Payload), ev.Timestamp, ev.AgencyOnly
 	}
 	return collect(ctx, q, "insert events", pgx.RowToStructByPos[delivery], `
 		WITH ev AS (
-			INSERT INTO webhook_events (id, type, agency_code, owner_key_id, subject, payload, created_at)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::json[], $7::timestamptz[])
-			RETURNING id, type, agency_code, owner_key_id
+			INSERT INTO webhook_events (id, type, agency_code, owner_key_id, subject, payload, created_at, agency_only)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::json[], $7::timestamptz[], $8::bool[])
+			RETURNING id, type, agency_code, owner_key_id, agency_only
 		)
 		INSERT INTO webhook_deliveries (endpoint_id, event_id)
 		SELECT e.id, ev.id FROM ev
 		JOIN webhook_endpoints e ON e.enabled AND e.event_types @> ARRAY[ev.type]
 		JOIN api_keys k ON k.id = e.owner_key_id
-		WHERE `+fanOut("ev.agency_code", "ev.owner_key_id")+`
+		WHERE `+fanOut("ev.agency_code", "ev.owner_key_id", "ev.agency_only")+`
 		RETURNING id, generation, endpoint_id, event_id`,
-		ids, types, agencies, owners, subjects, payloads, created)
+		ids, types, agencies, owners, subjects, payloads, created, agencyOnly)
 }
 
 // eventFilter narrows GET /v1/events.
@@ -307,11 +308,11 @@ func listEvents(ctx context.Context, q querier, scope string, args pgx.NamedArgs
 	return events, last, nil
 }
 
-const eventColumns = `ev.id, ev.type, ev.created_at, coalesce(ev.agency_code, ''), ev.owner_key_id, ev.subject, ev.payload`
+const eventColumns = `ev.id, ev.type, ev.created_at, coalesce(ev.agency_code, ''), ev.agency_only, ev.owner_key_id, ev.subject, ev.payload`
 
 func scanEvent(row pgx.Row, prefix ...any) (eventRow, error) {
 	var e eventRow
-	err := row.Scan(append(prefix, &e.ID, &e.Type, &e.Timestamp, &e.AgencyCode, &e.OwnerKeyID, &e.Subject, &e.Payload)...)
+	err := row.Scan(append(prefix, &e.ID, &e.Type, &e.Timestamp, &e.AgencyCode, &e.AgencyOnly, &e.OwnerKeyID, &e.Subject, &e.Payload)...)
 	return e, err
 }
 
@@ -333,7 +334,7 @@ func redeliveries(ctx context.Context, q querier, scope string, args pgx.NamedAr
 		ON CONFLICT (endpoint_id, event_id)
 			DO UPDATE SET state = 'pending', generation = d.generation + 1, updated_at = now()
 		RETURNING d.id, d.generation, d.endpoint_id, d.event_id`,
-		merge(args, eventArgs(ev.AgencyCode, ev.OwnerKeyID), pgx.NamedArgs{"id": ev.ID, "type": ev.Type, "only": only}))
+		merge(args, eventArgs(ev.AgencyCode, ev.OwnerKeyID, ev.AgencyOnly), pgx.NamedArgs{"id": ev.ID, "type": ev.Type, "only": only}))
 }
 
 // reopenDelivery starts a new pending generation of a delivery the caller may

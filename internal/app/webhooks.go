@@ -48,14 +48,31 @@ func (n *orderNotifier) OrdersChanged(ctx context.Context, tx pgx.Tx, eventType 
 	if n.publisher == nil || !webhooks.IsEventType(eventType) {
 		return nil
 	}
-	events := make([]webhooks.Event, len(os))
-	for i, o := range os {
-		data, err := json.Marshal(payments.NewOrderView(o.Masked(), n.publicURL))
+	events := make([]webhooks.Event, 0, len(os))
+	for _, o := range os {
+		o = o.Masked()
+		data, err := json.Marshal(payments.NewOrderView(o, n.publicURL))
 		if err != nil {
 			return fmt.Errorf("webhook data for %s: %w", eventType, err)
 		}
 		owner := o.CreatedBy
-		events[i] = webhooks.Event{Type: eventType, AgencyCode: o.AgencyCode, OwnerKeyID: &owner, Subject: o.ID.String(), Data: data}
+		agencies := o.Agencies()
+		if len(agencies) <= 1 {
+			events = append(events, webhooks.Event{Type: eventType, AgencyCode: o.AgencyCode, OwnerKeyID: &owner,
+				Subject: o.ID.String(), Data: data})
+			continue
+		}
+		// Several agencies: the full view for treasury, admin and the
+		// portal; each agency its own view (webhooks/audience.go).
+		events = append(events, webhooks.Event{Type: eventType, OwnerKeyID: &owner, Subject: o.ID.String(), Data: data})
+		for _, agency := range agencies {
+			data, err := json.Marshal(payments.NewAgencyView(o, agency, n.publicURL))
+			if err != nil {
+				return fmt.Errorf("webhook data for %s: %w", eventType, err)
+			}
+			events = append(events, webhooks.Event{Type: eventType, AgencyCode: agency, AgencyOnly: true,
+				Subject: o.ID.String(), Data: data})
+		}
 	}
 	_, err := n.publisher.PublishMany(ctx, tx, events)
 	return err

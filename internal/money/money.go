@@ -28,6 +28,10 @@ var (
 // Supported reports whether currency is one civicpay handles.
 func Supported(currency string) bool { _, ok := minorUnits[currency]; return ok }
 
+// MinorUnits is currency's ISO 4217 exponent (0 for VND), and 0 for a
+// currency civicpay does not handle.
+func MinorUnits(currency string) int32 { return minorUnits[currency] }
+
 // CheckAmount validates a positive amount in currency.
 func CheckAmount(amount decimal.Decimal, currency string) error {
 	exp, ok := minorUnits[currency]
