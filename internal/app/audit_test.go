@@ -93,6 +93,7 @@ func TestMutationsAreAudited(t *testing.T) {
 		Secret string
 	}
 	var entry struct{ ID int64 }
+	effectiveAt := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	cases := []struct {
 		name                  string
 		do                    func(t *testing.T) (action, resourceID string)
@@ -183,20 +184,20 @@ func TestMutationsAreAudited(t *testing.T) {
 			wantBefore: map[string]any{"url": "http://127.0.0.1:9/hook"}},
 		{name: "manual ledger entry", key: e.Treasury, resourceType: "ledger_entry",
 			do: func(t *testing.T) (string, string) {
-				r := e.Do(t, "POST", "/v1/ledger/entries", e.Treasury, json.RawMessage(`{"reason":"correct a fee","effective_at":"2026-03-01T10:00:00Z","postings":[
-					{"account":"agency:AG-A:collected","direction":"debit","amount":5000,"currency":"VND"},
-					{"account":"suspense","direction":"credit","amount":5000,"currency":"VND"}]}`), "Idempotency-Key", "audit-1")
+				r := e.Do(t, "POST", "/v1/ledger/entries", e.Treasury, json.RawMessage(fmt.Sprintf(`{"reason":"correct a fee","effective_at":%q,"postings":[
+					{"account":"treasury:TA-A:bank","direction":"debit","amount":5000,"currency":"VND"},
+					{"account":"suspense","direction":"credit","amount":5000,"currency":"VND"}]}`, effectiveAt)), "Idempotency-Key", "audit-1")
 				if r.Status != http.StatusCreated {
 					t.Fatalf("post entry: %d %s", r.Status, r.Body)
 				}
 				r.JSON(t, &entry)
 				// The same request again is a replay, not a second change.
-				if r := e.Do(t, "POST", "/v1/ledger/entries", e.Treasury, json.RawMessage(`{"reason":"correct a fee","effective_at":"2026-03-01T10:00:00Z","postings":[
-					{"account":"agency:AG-A:collected","direction":"debit","amount":5000,"currency":"VND"},
-					{"account":"suspense","direction":"credit","amount":5000,"currency":"VND"}]}`), "Idempotency-Key", "audit-1"); r.Status != http.StatusOK {
+				if r := e.Do(t, "POST", "/v1/ledger/entries", e.Treasury, json.RawMessage(fmt.Sprintf(`{"reason":"correct a fee","effective_at":%q,"postings":[
+					{"account":"treasury:TA-A:bank","direction":"debit","amount":5000,"currency":"VND"},
+					{"account":"suspense","direction":"credit","amount":5000,"currency":"VND"}]}`, effectiveAt)), "Idempotency-Key", "audit-1"); r.Status != http.StatusOK {
 					t.Fatalf("replay: %d %s", r.Status, r.Body)
 				}
-				return "ledger.entry.create", fmt.Sprint(entry.ID)
+				return "ledger.entry.post", fmt.Sprint(entry.ID)
 			},
 			wantAfter: map[string]any{"description": "correct a fee"}},
 		{name: "ledger reversal", key: e.Treasury, resourceType: "ledger_entry",

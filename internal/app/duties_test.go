@@ -71,6 +71,7 @@ var routeRoles = map[string][]string{
 	"GET /v1/events/:id":                           everyone,
 	"POST /v1/events/:id/resend":                   everyone,
 
+	"GET /v1/audit":                                readers,
 	"GET /v1/ledger/accounts":                      readers,
 	"GET /v1/ledger/accounts/:code/balance":        readers,
 	"GET /v1/ledger/balances":                      readers,

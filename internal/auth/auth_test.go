@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"github.com/civicpay/civicpay/internal/audit"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -43,7 +44,7 @@ func TestFailedKeysCostNoQuery(t *testing.T) {
 	}
 	t.Cleanup(pool.Close)
 	store := auth.NewStore(pool)
-	ctx := context.Background()
+	ctx := audit.System(context.Background(), "test")
 	_, valid, err := store.Create(ctx, auth.RoleTreasury, "", "valid")
 	if err != nil {
 		t.Fatal(err)

@@ -95,6 +95,7 @@ func TestLoadModes(t *testing.T) {
 func production() Config {
 	return Config{
 		Env: EnvProduction, PublicURL: "https://pay.example.gov.vn", ReceiptSecret: strings.Repeat("s", 32),
+		DataKeys: "k1:live-key-material", LookupKey: "live-lookup-key",
 		Paying: Paying{
 			Gateways:     []string{"vnpay", "momo", "zalopay", "vietqr"},
 			VNPAYBaseURL: "https://pay.vnpay.vn", VNPAYHashSecret: "vnpay-live-secret",
@@ -115,6 +116,8 @@ func TestValidate(t *testing.T) {
 	}{
 		{"production, complete", func(*Config) {}, nil},
 		{"empty Env is production", func(c *Config) { c.Env = ""; c.ReceiptSecret = "" }, []string{"CIVICPAY_RECEIPT_SECRET is not set"}},
+		{"no data keys", func(c *Config) { c.DataKeys, c.LookupKey = "", " " },
+			[]string{"CIVICPAY_DATA_KEYS is not set", "CIVICPAY_LOOKUP_KEY is not set"}},
 		{"every secret missing", func(c *Config) {
 			p := &c.Paying
 			p.VNPAYHashSecret, p.MoMoAccessKey, p.MoMoSecretKey, p.ZaloPayKey1, p.ZaloPayKey2, c.ReceiptSecret = "", "", "", "", "", ""
