@@ -304,7 +304,7 @@ func (s *Service) Resolve(ctx context.Context, id int64, resolution, note, actor
 		if err != nil {
 			return err
 		}
-		if status != ExceptionOpen {
+		if status != ExceptionOpen && status != ExceptionAwaitingApproval {
 			return fmt.Errorf("%w: exception %d is %s", ErrAlreadyResolved, id, status)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE recon_exceptions SET status = 'resolved', resolution = $2, note = $3,
