@@ -259,8 +259,12 @@ func (h *Handler) list(c *fiber.Ctx) error {
 		return err
 	}
 	page := Page[OrderView]{Data: make([]OrderView, 0, len(orders))}
-	for _, o := range orders {
-		page.Data = append(page.Data, h.View(p, o))
+	for _, o := range orders { // already masked: lists never show a national ID in full
+		if p.Role == auth.RoleAgency {
+			page.Data = append(page.Data, NewAgencyView(o, p.AgencyCode, h.payBaseURL))
+		} else {
+			page.Data = append(page.Data, NewOrderView(o, h.payBaseURL))
+		}
 	}
 	if len(orders) == f.Limit {
 		last := orders[len(orders)-1]

@@ -53,6 +53,13 @@ type Config struct {
 	// SettlementURL and StatementURL are where the daily job fetches files
 	// from: {gateway} and {date} (YYYY-MM-DD) are replaced. Empty: no fetch.
 	SettlementURL, StatementURL string
+	// FetchAuthenticated says the fetch proves where a statement came from
+	// (https with a credential or a client certificate, or development):
+	// only then may a fetched bank statement's credits pay orders at once.
+	FetchAuthenticated bool
+	// StatementToken and SettlementToken are sent as `Authorization: Bearer`
+	// with the bank's and the gateways' fetches (empty: none).
+	StatementToken, SettlementToken string
 	// Gateways are those whose settlement files the daily job fetches.
 	Gateways []string
 	// FetchTimeout bounds one fetch; QueryTimeout one status query.

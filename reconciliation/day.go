@@ -83,6 +83,13 @@ func (s *Service) fetchAndLoad(ctx context.Context, source string, day time.Time
 	if err != nil {
 		return File{}, false, fmt.Errorf("reconciliation: fetch %s: %w", source, err)
 	}
+	token := s.cfg.SettlementToken
+	if source == SourceBank {
+		token = s.cfg.StatementToken
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := s.deps.HTTP.Do(req)
 	if err != nil {
 		return File{}, false, fmt.Errorf("reconciliation: fetch %s %s: %w", source, dayString(day), err)

@@ -306,7 +306,7 @@ func (s *Service) Resolve(ctx context.Context, id int64, resolution, note, actor
 		if err != nil {
 			return err
 		}
-		if status != ExceptionOpen {
+		if status != ExceptionOpen && status != ExceptionAwaitingApproval {
 			return fmt.Errorf("%w: exception %d is %s", ErrAlreadyResolved, id, status)
 		}
 		before, err := getException(ctx, tx, id)

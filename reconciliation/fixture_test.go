@@ -53,6 +53,7 @@ func newFx(t *testing.T, change ...func(*reconciliation.Config)) *fx {
 	cfg := reconciliation.DefaultConfig()
 	cfg.SettlementURL, cfg.StatementURL = "", ""
 	cfg.SettlementDays = 1
+	cfg.FetchAuthenticated = true // files loaded with loadFetched count as the authenticated fetch's
 	for _, c := range change {
 		c(&cfg)
 	}
@@ -218,7 +219,18 @@ func camt053(t *testing.T, day time.Time, entries ...statement.Entry) []byte {
 // run, oldest first, and returns the file.
 func (f *fx) load(data []byte) reconciliation.File {
 	f.t.Helper()
-	file, err := f.svc.Import(f.ctx, bytes.NewReader(data), rawfile.Meta{Name: "test", Source: rawfile.SourceUpload, ReceivedBy: "test"})
+	return f.loadAs(data, rawfile.SourceUpload)
+}
+
+// loadFetched is load of a file that came by the (authenticated) fetch.
+func (f *fx) loadFetched(data []byte) reconciliation.File {
+	f.t.Helper()
+	return f.loadAs(data, rawfile.SourceFetch)
+}
+
+func (f *fx) loadAs(data []byte, source string) reconciliation.File {
+	f.t.Helper()
+	file, err := f.svc.Import(f.ctx, bytes.NewReader(data), rawfile.Meta{Name: "test", Source: source, ReceivedBy: "test"})
 	if err != nil {
 		f.t.Fatalf("import: %v", err)
 	}

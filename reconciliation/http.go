@@ -29,6 +29,8 @@ var HTTPErrors = []problem.Mapping{
 	{Err: ErrExceptionNotFound, Status: http.StatusNotFound, Title: "Not found"},
 	{Err: rawfile.ErrNotFound, Status: http.StatusNotFound, Title: "Not found"},
 	{Err: ErrAlreadyResolved, Status: http.StatusConflict, Title: "Already resolved"},
+	{Err: ErrNotAwaiting, Status: http.StatusConflict, Title: "Not awaiting approval"},
+	{Err: ErrSameApprover, Status: http.StatusForbidden, Title: "Four eyes"},
 	{Err: ErrInvalid, Status: http.StatusUnprocessableEntity, Title: "Invalid request"},
 	{Err: statement.ErrUnknownFormat, Status: http.StatusUnprocessableEntity, Title: "Unknown statement format"},
 	{Err: rawfile.ErrEmpty, Status: http.StatusUnprocessableEntity, Title: "Empty statement"},
@@ -59,6 +61,7 @@ func (h *Handler) Routes(r fiber.Router) {
 	r.Get("/reconciliation/runs/:id/export", readers, h.exportRun)
 	r.Get("/reconciliation/exceptions/:id", readers, h.getException)
 	r.Post("/reconciliation/exceptions/:id/resolve", treasury, h.resolve)
+	r.Post("/reconciliation/exceptions/:id/approve", treasury, h.approve)
 	r.Get("/days/:date", readers, h.getDay)
 	r.Post("/days/:date/close", treasury, h.closeDay)
 }
@@ -354,7 +357,7 @@ func (h *Handler) runExceptions(c *fiber.Ctx) error {
 		return problem.Invalid("query.class", "missing_here, missing_there, amount_mismatch, duplicate or unknown")
 	}
 	if f.Status = strings.Clone(c.Query("status")); f.Status != "" &&
-		!contains([]string{ExceptionOpen, ExceptionAutoResolved, ExceptionResolved, ExceptionCleared}, f.Status) {
+		!contains([]string{ExceptionOpen, ExceptionAwaitingApproval, ExceptionAutoResolved, ExceptionResolved, ExceptionCleared}, f.Status) {
 		return problem.Invalid("query.status", "open, auto_resolved, resolved or cleared")
 	}
 	want := f
@@ -406,6 +409,28 @@ func (h *Handler) resolve(c *fiber.Ctx) error {
 		return problem.Invalid("note", "required: what was done and why")
 	}
 	e, err := h.svc.Resolve(c.UserContext(), id, req.Resolution, req.Note, auth.FromCtx(c).Actor())
+	if err != nil {
+		return err
+	}
+	return c.JSON(e)
+}
+
+// POST /reconciliation/exceptions/{id}/approve {note}: a second treasury key
+// approves a held bank credit, which is then recorded as the payment it claims.
+func (h *Handler) approve(c *fiber.Ctx) error {
+	id, err := pathID(c, ErrExceptionNotFound)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Note string `json:"note"`
+	}
+	if len(c.Body()) > 0 {
+		if err := problem.DecodeJSON(c.Body(), &req); err != nil {
+			return err
+		}
+	}
+	e, err := h.svc.ApproveCredit(c.UserContext(), id, auth.FromCtx(c).Actor(), strings.TrimSpace(req.Note))
 	if err != nil {
 		return err
 	}

@@ -87,12 +87,19 @@ func (s *Service) resolveByQuery(ctx context.Context, r *Run) (string, error) {
 
 // resolveByCredit records the VietQR payments that the bank's credits
 // confirm: for a bank transfer the credit on the treasury account is the
-// confirmation itself.
+// confirmation itself — when the statement is authenticated evidence (it came
+// by the authenticated fetch). Credits of an uploaded or imported statement
+// wait for a second treasury key's approval (ApproveCredit).
 func (s *Service) resolveByCredit(ctx context.Context, r *Run) (string, error) {
+	trusted, broughtBy, err := s.trustedCredits(ctx, r)
+	if err != nil {
+		return "", err
+	}
+	if !trusted {
+		return stagePosting, s.holdCredits(ctx, r, broughtBy)
+	}
 	return stagePosting, s.resolve(ctx, r, matcher.VietQR, func(_ context.Context, u unconfirmed) (gateways.Result, bool, string) {
-		return gateways.Result{GatewayRef: u.GatewayRef, GatewayTxnID: u.TxnID, Amount: u.Amount, Currency: u.Currency, Status: gateways.StatusSucceeded,
-				Code: "BOOK", Message: "credited to the treasury account, bank entry " + u.TxnID, PaidAt: u.At}, true,
-			"confirmed by the bank's credit " + u.TxnID + " and recorded"
+		return creditResult(u), true, "confirmed by the bank's credit " + u.TxnID + " and recorded"
 	})
 }
 

@@ -270,7 +270,7 @@ func TestBankDayClassifiesCreditsAndPostsEachOnce(t *testing.T) {
 		credit(80_000, at(10, 15), "CK "+wrongAmount.Ref),
 		credit(123_456, at(10, 20), "CK NHAM TAI KHOAN"),
 	)
-	f.load(bank)
+	f.loadFetched(bank)
 	run := f.lastRun(reconciliation.SourceBank, day0)
 	want := map[matcher.Class]int64{matcher.MissingHere: 2, matcher.Duplicate: 1, matcher.AmountMismatch: 1,
 		matcher.Unknown: 1, matcher.MissingThere: 1}

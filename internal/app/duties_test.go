@@ -96,6 +96,7 @@ var routeRoles = map[string][]string{
 	"GET /v1/reconciliation/runs/:id/export":         readers,
 	"GET /v1/reconciliation/exceptions/:id":          readers,
 	"POST /v1/reconciliation/exceptions/:id/resolve": movers,
+	"POST /v1/reconciliation/exceptions/:id/approve": movers,
 	"GET /v1/days/:date":                             readers,
 	"POST /v1/days/:date/close":                      movers,
 }

@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -25,7 +28,13 @@ func (a *App) wireRecon(_ context.Context, w *wiring) error {
 	if err != nil {
 		return err
 	}
+	// In development the simulator's bank is trusted as the authenticated
+	// fetch would be (it has no credentials to check).
+	cfg.FetchAuthenticated = cfg.FetchAuthenticated || a.Config.Development()
 	deps := reconciliation.Deps{Notifier: &reconNotifier{app: a}}
+	if deps.HTTP, err = fetchClient(a.Config.Recon); err != nil {
+		return err
+	}
 	if a.Paying != nil {
 		deps.Payments = a.Paying
 	}
@@ -56,6 +65,8 @@ func (a *App) wireRecon(_ context.Context, w *wiring) error {
 func ReconConfig(c config.Recon) (reconciliation.Config, error) {
 	out := reconciliation.DefaultConfig()
 	out.SettlementURL, out.StatementURL = c.SettlementURL, c.StatementURL
+	out.StatementToken, out.SettlementToken = c.StatementToken, c.SettlementToken
+	out.FetchAuthenticated = strings.HasPrefix(c.StatementURL, "https://") && (c.StatementToken != "" || c.ClientCert != "")
 	for _, u := range []string{c.SettlementURL, c.StatementURL} {
 		if err := reconciliation.CheckURLTemplate(u); err != nil {
 			return out, fmt.Errorf("app: CIVICPAY_RECON_*_URL: %w", err)
@@ -98,6 +109,26 @@ func ReconConfig(c config.Recon) (reconciliation.Config, error) {
 	out.FetchTimeout, out.QueryTimeout, out.QueryConcurrency = c.FetchTimeout, c.QueryTimeout, c.QueryConcurrency
 	out.MaxFileBytes, out.WorkMem, out.MaxExceptionEvents = c.MaxFileBytes, c.WorkMem, c.MaxExceptionEvents
 	return out, nil // zero values left here are defaulted by reconciliation.New
+}
+
+// fetchClient is the HTTP client of the statement fetches: with the client
+// certificate when one is configured, never following redirects (a redirect
+// could carry the token elsewhere).
+func fetchClient(c config.Recon) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if (c.ClientCert == "") != (c.ClientKey == "") {
+		return nil, fmt.Errorf("app: CIVICPAY_RECON_CLIENT_CERT and CIVICPAY_RECON_CLIENT_KEY go together")
+	}
+	if c.ClientCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.ClientCert, c.ClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("app: CIVICPAY_RECON_CLIENT_CERT: %w", err)
+		}
+		tr.TLSClientConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}, nil
 }
 
 // routerQuerier asks a gateway of the router for an attempt's status.

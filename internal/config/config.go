@@ -171,6 +171,16 @@ type Recon struct {
 	Cutoff        string `env:"CIVICPAY_RECON_CUTOFF" envDefault:"06:00"`
 	SettlementURL string `env:"CIVICPAY_RECON_SETTLEMENT_URL"`
 	StatementURL  string `env:"CIVICPAY_RECON_STATEMENT_URL"`
+	// StatementToken and SettlementToken authenticate the fetches (sent as
+	// `Authorization: Bearer`); ClientCert and ClientKey (PEM files) add a
+	// TLS client certificate to them. A fetched bank statement pays orders
+	// with no paid attempt at once only when its fetch is authenticated
+	// (https with a token or certificate); otherwise, like an uploaded one,
+	// its credits wait for a second treasury approver.
+	StatementToken  string `env:"CIVICPAY_RECON_STATEMENT_TOKEN"`
+	SettlementToken string `env:"CIVICPAY_RECON_SETTLEMENT_TOKEN"`
+	ClientCert      string `env:"CIVICPAY_RECON_CLIENT_CERT"`
+	ClientKey       string `env:"CIVICPAY_RECON_CLIENT_KEY"`
 	// Gateways are those whose settlement files the daily run fetches.
 	Gateways []string `env:"CIVICPAY_RECON_GATEWAYS" envDefault:"vnpay,momo,zalopay" envSeparator:","`
 	// Fees are the contracted fees checked on every payment line:
