@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/civicpay/civicpay/internal/db"
 	"github.com/civicpay/civicpay/internal/secretbox"
 )
 
@@ -266,14 +267,15 @@ func parseCursor(s string) (cursor, error) {
 
 // listEvents returns settled events in commit-horizon order: only events whose
 // transaction is older than every transaction still running, so nothing can
-// later appear before the returned cursor. The price: a long write transaction
-// anywhere on the server (snapshots are server-wide) holds the feed back until
-// it ends. Webhook delivery is not affected, and nothing is skipped.
+// later appear before the returned cursor. The horizon is this database's
+// (db.HorizonSQL): a long transaction in another database on the server does
+// not hold the feed back; one in this database does, until it ends. Webhook
+// delivery is not affected, and nothing is skipped.
 // The returned cursor is the position after the last event (the given one if
 // there are none): a poller keeps it and asks again later.
 func listEvents(ctx context.Context, q querier, scope string, args pgx.NamedArgs, f eventFilter) ([]eventRow, cursor, error) {
 	where := []string{scope, `(ev.xact_id, ev.seq) > (@after_xid::text::xid8, @after_seq)`,
-		`ev.xact_id < pg_snapshot_xmin(pg_current_snapshot())`}
+		`ev.xact_id < (SELECT ` + db.HorizonSQL + `)::text::xid8`}
 	named := merge(args, pgx.NamedArgs{"after_xid": strconv.FormatUint(f.After.XactID, 10), "after_seq": f.After.Seq, "limit": f.Limit})
 	if f.Type != "" {
 		where = append(where, "ev.type = @type")
