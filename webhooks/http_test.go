@@ -14,8 +14,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"github.com/civicpay/civicpay/internal/pgtest"
 	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/pgtest"
 	"github.com/civicpay/civicpay/internal/problem"
 )
 
