@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
 	"github.com/civicpay/civicpay/internal/csvsafe"
 	"github.com/civicpay/civicpay/internal/problem"
@@ -353,19 +351,6 @@ func (h *Handler) reject(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(req)
-}
-
-// audited runs a manual posting in a transaction that also records the new
-// entry in the audit log (a replay of an earlier request records nothing).
-func (h *Handler) audited(ctx context.Context, action string, postFn func(pgx.Tx) (Entry, bool, error)) (e Entry, created bool, err error) {
-	err = pgx.BeginFunc(ctx, h.pool, func(tx pgx.Tx) error {
-		if e, created, err = postFn(tx); err != nil || !created {
-			return err
-		}
-		return audit.Record(ctx, tx, audit.Event{Action: action, ResourceType: "ledger_entry",
-			ResourceID: strconv.FormatInt(e.ID, 10), After: e})
-	})
-	return e, created, err
 }
 
 // created answers 201 with the new entry, or 200 with the original on replay.

@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"encoding/csv"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/civicpay/civicpay/internal/csvsafe"
 	"github.com/civicpay/civicpay/internal/problem"
 )
 
@@ -128,16 +127,14 @@ var csvHeader = []string{"id", "at", "actor", "actor_role", "action", "resource_
 	"source_ip", "request_id", "route", "before", "after"}
 
 func writeCSV(w interface{ Write([]byte) (int, error) }, entries []Entry) error {
-	out := csv.NewWriter(w)
+	out := csvsafe.NewWriter(w) // cells a spreadsheet would run as formulas get a leading '
+
 	if err := out.Write(csvHeader); err != nil {
 		return err
 	}
 	for _, e := range entries {
 		row := []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.ActorRole, e.Action,
 			e.ResourceType, e.ResourceID, e.SourceIP, e.RequestID, e.Route, string(e.Before), string(e.After)}
-		for i := range row {
-			row[i] = neutralise(row[i])
-		}
 		if err := out.Write(row); err != nil {
 			return err
 		}
@@ -145,18 +142,3 @@ func writeCSV(w interface{ Write([]byte) (int, error) }, entries []Entry) error 
 	out.Flush()
 	return out.Error()
 }
-
-// neutralise keeps a spreadsheet from reading a cell as a formula: a cell that
-// starts with = + - @ TAB or CR, and is not a plain number, gets a leading '.
-// (A shared internal/csvsafe is coming; this is its stand-in.)
-func neutralise(s string) string {
-	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return s
-	}
-	if plainNumber.MatchString(s) {
-		return s
-	}
-	return "'" + s
-}
-
-var plainNumber = regexp.MustCompile(`^[+-]?[0-9]+(\.[0-9]+)?$`)
