@@ -90,12 +90,34 @@ as_pg() { # run a command as the cluster owner
   fi
 }
 
-free_port() {
+listening() { # host port: anything at all accepts a TCP connection there
+  (exec 3<>"/dev/tcp/$1/$2") >/dev/null 2>&1
+}
+
+free_ports() { # candidate ports: nothing listens there now (another starter may still race us)
   local p
   for p in $(seq 55432 55531); do
-    answers 127.0.0.1 "$p" || { echo "$p"; return 0; }
+    listening 127.0.0.1 "$p" || echo "$p"
   done
-  log "no free port in 55432-55531"; return 1
+}
+
+start_cluster() { # bin data: start on the first port that binds; print the port
+  local bin=$1 data=$2 p tries=0
+  for p in $(free_ports); do
+    tries=$((tries + 1))
+    [ "$tries" -gt 20 ] && break
+    log "starting the private cluster on 127.0.0.1:$p"
+    if as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+      -o "-p $p -k $data -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" start >&2; then
+      echo "$p"; return 0
+    fi
+    # Another process may have taken the port between the probe and the bind (two
+    # starters at once, or a listener that is not PostgreSQL): say why, try the next.
+    log "the cluster did not start on port $p; the end of its log:"
+    tail -n 5 "$data/server.log" >&2 2>/dev/null || true
+    as_pg "$bin/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1 || true
+  done
+  log "could not start a private cluster on any port in 55432-55531"; return 1
 }
 
 private_cluster() {
@@ -127,10 +149,7 @@ private_cluster() {
   if [ -f "$data/civicpay.port" ] && answers 127.0.0.1 "$(cat "$data/civicpay.port")"; then
     port=$(cat "$data/civicpay.port")
   else
-    port=$(free_port)
-    log "starting the private cluster on 127.0.0.1:$port"
-    as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-      -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" start >&2
+    port=$(start_cluster "$bin" "$data")
     echo "$port" | as_pg tee "$data/civicpay.port" >/dev/null
   fi
   ensure_db 127.0.0.1 "$port"

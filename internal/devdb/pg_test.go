@@ -24,6 +24,13 @@ func TestPrivateClusterWhenNothingAnswers(t *testing.T) {
 	env := append(filteredEnv(), "CIVICPAY_PG_PROBE=127.0.0.1:1", "CIVICPAY_PGDATA="+pgdata)
 	script := "./pg.sh"
 
+	// Something that is not PostgreSQL holds the first port of pg.sh's range (CI saw
+	// "could not start server" when a port looked free to pg_isready but did not bind):
+	// pg.sh must pass it over and start on another port.
+	if squatter, err := net.Listen("tcp", "127.0.0.1:55432"); err == nil {
+		t.Cleanup(func() { squatter.Close() })
+	}
+
 	stop := func() {
 		cmd := exec.Command(script, "stop")
 		cmd.Env = env
@@ -60,8 +67,8 @@ func TestPrivateClusterWhenNothingAnswers(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SHOW port").Scan(&port); err != nil {
 		t.Fatal(err)
 	}
-	if port == "5432" {
-		t.Fatalf("connected to the shared server, not a private cluster")
+	if port == "5432" || port == "55432" {
+		t.Fatalf("connected to port %s: the shared server or the squatted port, not a private cluster", port)
 	}
 
 	// A second call reuses the running cluster.
