@@ -8,16 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/audit"
@@ -52,6 +50,12 @@ type App struct {
 	// Gateways and Paying are set by wirePaying (paying.go).
 	Gateways *gateways.Router
 	Paying   *payments.Flow
+
+	// background are loops Run runs beside River until shutdown, on every
+	// instance (the attempt follow sweep, which must not wait for River's leader).
+	background []func(context.Context)
+	inflight   *server.InFlight // requests being served, for the shutdown's log
+	jobs       *jobTracker      // jobs running, for the shutdown's log
 }
 
 // wiring collects what each domain contributes before the River client and the
@@ -83,7 +87,8 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, Pool: pool, Metrics: metrics.New(), DataKeys: dataKeys}
+	a := &App{Config: cfg, Log: log, Pool: pool, Metrics: metrics.New(), DataKeys: dataKeys,
+		inflight: server.NewInFlight(), jobs: newJobTracker(log)}
 	w := &wiring{
 		workers: river.NewWorkers(),
 		queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.RiverWorkers}},
@@ -110,6 +115,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		Queues:       w.queues,
 		Workers:      w.workers,
 		PeriodicJobs: w.periodic,
+		Middleware:   []rivertype.Middleware{a.jobs},
 		// A job whose process died is run again after this; all jobs are idempotent.
 		RescueStuckJobsAfter: cfg.RiverRescueAfter,
 	})
@@ -132,6 +138,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		Public:        w.public,
 		Errors:        w.errors,
 		StreamedPaths: w.streamed,
+		InFlight:      a.inflight,
 		Limits: server.Limits{
 			PerIP: cfg.Limits.RatePerIP, PerKey: cfg.Limits.RatePerKey,
 			TrustedProxies: cfg.Limits.TrustedProxies, ProxyHeader: cfg.Limits.ProxyHeader,
@@ -156,56 +163,6 @@ func (a *App) ready(ctx context.Context) error {
 	default:
 	}
 	return nil
-}
-
-// Run starts River, serves HTTP on ln and, if metricsLn is not nil,
-// Prometheus' /metrics on metricsLn (never on the public ln) until ctx is
-// cancelled, then shuts down gracefully: in-flight requests finish, River
-// finishes running jobs.
-func (a *App) Run(ctx context.Context, ln, metricsLn net.Listener) error {
-	ln, err := server.LimitConns(ln, a.Config.Limits.MaxConnsPerIP, a.Config.Limits.TrustedProxies)
-	if err != nil {
-		return fmt.Errorf("app: %w", err)
-	}
-	if err := a.River.Start(ctx); err != nil {
-		return fmt.Errorf("app: start river: %w", err)
-	}
-	errc := make(chan error, 2)
-	go func() { errc <- a.HTTP.Listener(ln) }()
-	var ms *http.Server
-	if metricsLn != nil {
-		ms = &http.Server{Handler: a.Metrics.Handler(a.Log), ReadHeaderTimeout: 5 * time.Second,
-			ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
-		go func() {
-			if err := ms.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("metrics: %w", err)
-			}
-		}()
-		a.Log.Info("metrics serving", "addr", metricsLn.Addr().String())
-	}
-	a.Log.Info("civicpay serving", "addr", ln.Addr().String(), "public_url", a.Config.PublicURL)
-	select {
-	case err := <-errc:
-		return fmt.Errorf("app: http: %w", err)
-	case <-ctx.Done():
-	}
-	a.Log.Info("shutting down", "grace", a.Config.ShutdownGrace.String())
-	var errs []error
-	if err := a.HTTP.ShutdownWithTimeout(a.Config.ShutdownGrace); err != nil {
-		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
-	}
-	if ms != nil {
-		if err := ms.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("metrics close: %w", err))
-		}
-	}
-	stopCtx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
-	defer cancel()
-	if err := a.River.Stop(stopCtx); err != nil {
-		errs = append(errs, fmt.Errorf("river stop: %w", err))
-	}
-	a.Log.Info("stopped")
-	return errors.Join(errs...)
 }
 
 // lateRouter mounts routes whose handler exists only once River does (the

@@ -7,12 +7,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,6 +46,17 @@ type Env struct {
 	SimURL string
 
 	cfg config.Config
+	run *running
+}
+
+// running is one started app: how to stop it, its result, its logs.
+type running struct {
+	cancel  context.CancelFunc
+	done    chan error
+	once    sync.Once
+	stopped bool
+	err     error
+	logs    *logBuffer
 }
 
 // Option adjusts the configuration before the app is built.
@@ -69,13 +82,25 @@ func New(t testing.TB, opts ...Option) *Env {
 // SetFaults) or over HTTP at e.SimURL. opts apply after the gateway settings.
 func NewWithSim(t testing.TB, opts ...Option) *Env {
 	t.Helper()
+	return NewWithSimHandler(t, nil, opts...)
+}
+
+// NewWithSimHandler is NewWithSim with the simulator's HTTP handler wrapped
+// by wrap (nil: not wrapped), for tests that watch, count or hold back what
+// civicpay sends the gateways.
+func NewWithSimHandler(t testing.TB, wrap func(http.Handler) http.Handler, opts ...Option) *Env {
+	t.Helper()
 	pool, url := pgtest.NewWithURL(t)
 	ln := listen(t)
 	sim, err := gatewaysim.New(gatewaysim.DemoConfig("http://" + ln.Addr().String()))
 	if err != nil {
 		t.Fatalf("apptest: gatewaysim: %v", err)
 	}
-	srv := httptest.NewServer(sim.Handler())
+	h := sim.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := httptest.NewServer(h)
 	e := &Env{Pool: pool, cfg: baseConfig(url), Sim: sim, SimURL: srv.URL}
 	SimGateways(srv.URL)(&e.cfg)
 	for _, o := range opts {
@@ -119,7 +144,7 @@ func (e *Env) Another(t testing.TB, opts ...Option) *Env {
 func baseConfig(databaseURL string) config.Config {
 	return config.Config{
 		Env: config.EnvDevelopment, DatabaseURL: databaseURL, Addr: "127.0.0.1:0", LogLevel: "warn", DBMaxConns: 20, MaxBodyBytes: 1 << 20,
-		ShutdownGrace: 5 * time.Second, AuthCacheTTL: 0, OrderDefaultExpiry: 24 * time.Hour,
+		ShutdownGrace: 5 * time.Second, JobsStopTimeout: 5 * time.Second, AuthCacheTTL: 0, OrderDefaultExpiry: 24 * time.Hour,
 		OrderMaxExpiry: 30 * 24 * time.Hour, ExpiryInterval: time.Hour, RiverWorkers: 10,
 		DataKeys: "test:" + secretbox.GenerateKey(), LookupKey: secretbox.GenerateKey(),
 	}
@@ -155,24 +180,84 @@ func (e *Env) start(t testing.TB, ln net.Listener) {
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
 	metricsLn := listen(t)
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(io.MultiWriter(os.Stderr, logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, e.Pool, log)
 	if err != nil {
 		cancel()
 		t.Fatalf("apptest: build app: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, ln, metricsLn) }()
+	r := &running{cancel: cancel, done: make(chan error, 1), logs: logs}
+	go func() { r.done <- a.Run(ctx, ln, metricsLn) }()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("apptest: app did not stop within 10s")
+		if stopped, _ := r.stop(20 * time.Second); !stopped {
+			t.Error("apptest: app did not stop within 20s")
 		}
 	})
-	e.App, e.URL, e.MetricsURL = a, "http://"+ln.Addr().String(), "http://"+metricsLn.Addr().String()
+	e.App, e.run, e.URL, e.MetricsURL = a, r, "http://"+ln.Addr().String(), "http://"+metricsLn.Addr().String()
+}
+
+// stop cancels the app's context, as SIGTERM does, and waits up to d for Run
+// to return; stopped is false if it did not.
+func (r *running) stop(d time.Duration) (stopped bool, err error) {
+	r.cancel()
+	r.once.Do(func() {
+		select {
+		case r.err = <-r.done:
+			r.stopped = true
+		case <-time.After(d):
+		}
+	})
+	return r.stopped, r.err
+}
+
+// Stop shuts the app down as SIGTERM does (its context is cancelled) and
+// returns what Run returned; the test fails if Run has not returned within
+// 30 s. Stopping twice returns the first result. It may be called from any
+// goroutine.
+func (e *Env) Stop(t testing.TB) error {
+	t.Helper()
+	stopped, err := e.run.stop(30 * time.Second)
+	if !stopped {
+		t.Error("apptest: app did not stop within 30s")
+		return errors.New("apptest: app did not stop")
+	}
+	return err
+}
+
+// Logs are the app's log records at warn and above so far, decoded.
+func (e *Env) Logs(t testing.TB) []map[string]any {
+	t.Helper()
+	return e.run.logs.records(t)
+}
+
+// logBuffer keeps the JSON log lines written to it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) records(t testing.TB) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b.buf.Bytes()))
+	for dec.More() {
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatalf("apptest: log line: %v", err)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // Metrics scrapes the app's /metrics listener.

@@ -51,8 +51,15 @@ type Config struct {
 	DBMaxConns int32 `env:"CIVICPAY_DB_MAX_CONNS" envDefault:"32"`
 	// MaxBodyBytes is the largest request body accepted (413 beyond).
 	MaxBodyBytes int `env:"CIVICPAY_MAX_BODY_BYTES" envDefault:"1048576"`
-	// ShutdownGrace is how long SIGTERM waits for in-flight requests and running jobs.
+	// ShutdownGrace is how long SIGTERM waits for in-flight requests (the HTTP
+	// server stops accepting at once); requests still running then are cut,
+	// and logged.
 	ShutdownGrace time.Duration `env:"CIVICPAY_SHUTDOWN_GRACE" envDefault:"20s"`
+	// JobsStopTimeout is how long SIGTERM then waits for running River jobs to
+	// finish (no new job starts); the contexts of those still running are then
+	// cancelled, and they are logged (each job runs again later: all are
+	// idempotent).
+	JobsStopTimeout time.Duration `env:"CIVICPAY_JOBS_STOP_TIMEOUT" envDefault:"20s"`
 	// ReceiptSecret keys the verification codes printed on citizens' receipts
 	// (at least 32 bytes). Required in production; unset in development: a
 	// random one per process, with a warning.

@@ -56,6 +56,8 @@ type Options struct {
 	StreamedPaths []string
 	// Limits are the abuse controls.
 	Limits Limits
+	// InFlight, if set, keeps the requests being served (see InFlight).
+	InFlight *InFlight
 }
 
 // Limits are the server's abuse controls. A rate of 0 turns that limit off;
@@ -135,7 +137,11 @@ func New(o Options) *fiber.App {
 	// Order matters: errors are turned into problem+json inside accessLog, so the
 	// log line and the metrics see the status the client gets; recover sits
 	// innermost so a panic becomes a logged 500, never a dropped connection.
-	app.Use(requestID(), o.Metrics.Middleware(), accessLog(o.Log, errorHandler, o.StreamedPaths), recover.New(),
+	app.Use(requestID())
+	if o.InFlight != nil {
+		app.Use(o.InFlight.middleware())
+	}
+	app.Use(o.Metrics.Middleware(), accessLog(o.Log, errorHandler, o.StreamedPaths), recover.New(),
 		ratelimit.New(ratelimit.Rule{Name: "per client IP", Max: lim.PerIP, Key: publicIP}),
 		bodyLimit(o.MaxBodyBytes, o.StreamedPaths))
 
@@ -171,6 +177,9 @@ func New(o Options) *fiber.App {
 	app.Use(func(c *fiber.Ctx) error {
 		return problem.New(http.StatusNotFound, "Not found", "no route "+c.Method()+" "+c.Path())
 	})
+	if o.InFlight != nil {
+		o.InFlight.setRoutes(app)
+	}
 	return app
 }
 
