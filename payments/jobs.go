@@ -46,15 +46,16 @@ func (w *AttemptStatusWorker) Work(ctx context.Context, job *river.Job[AttemptSt
 	return snoozeOrDone(w.Flow.checkAttempt(ctx, job.Args.AttemptID, snoozes(job.Metadata)))
 }
 
-// AttemptFollowArgs is the periodic sweep (FollowPending) that gives attempts
-// still pending their status job.
+// AttemptFollowArgs was the River periodic job that ran FollowPending. The
+// sweep is RunFollower now, on every instance, without River's leader; the
+// kind stays registered so that such a job left in the queue by an earlier
+// version still runs (harmlessly: it is one more sweep).
 type AttemptFollowArgs struct{}
 
 // Kind names the job in River.
 func (AttemptFollowArgs) Kind() string { return "payments.attempt_follow" }
 
-// InsertOpts keep one sweep waiting at a time on the payments queue: a new
-// leader's RunOnStart and the schedule do not pile up duplicates.
+// InsertOpts keep one sweep waiting at a time on the payments queue.
 func (AttemptFollowArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: Queue, UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled,
@@ -70,18 +71,40 @@ type AttemptFollowWorker struct {
 
 // Work follows what is due.
 func (w *AttemptFollowWorker) Work(ctx context.Context, _ *river.Job[AttemptFollowArgs]) error {
-	n, err := w.Flow.FollowPending(ctx, 500)
-	if n > 0 {
-		w.Flow.log.InfoContext(ctx, "pending attempts given a status job", "count", n)
-	}
+	_, err := w.Flow.followOnce(ctx)
 	return err
 }
 
-// FollowPeriodic schedules the sweep every FollowInterval (and once at start).
-func (f *Flow) FollowPeriodic() *river.PeriodicJob {
-	return river.NewPeriodicJob(river.PeriodicInterval(f.FollowInterval()),
-		func() (river.JobArgs, *river.InsertOpts) { return AttemptFollowArgs{}, nil },
-		&river.PeriodicJobOpts{RunOnStart: true})
+// RunFollower runs FollowPending at once and then every FollowInterval until
+// ctx ends. Every instance runs it (app.Run does): it does not wait for
+// River's leader, as a River periodic job would — after a crash of the
+// leader, River elects another only once the dead one's lease has expired
+// (some 15-20 s), and attempts made just before the crash would have waited
+// that long for their status job. Sweeps on several instances at once are
+// safe: FollowPending claims attempts with FOR UPDATE SKIP LOCKED and marks
+// them followed in the transaction that inserts their job.
+func (f *Flow) RunFollower(ctx context.Context) {
+	tick := time.NewTicker(f.FollowInterval())
+	defer tick.Stop()
+	for {
+		if _, err := f.followOnce(ctx); err != nil && ctx.Err() == nil {
+			f.log.WarnContext(ctx, "attempt follow sweep failed; next one in the interval", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// followOnce is one sweep, logged when it followed anything.
+func (f *Flow) followOnce(ctx context.Context) (int, error) {
+	n, err := f.FollowPending(ctx, 500)
+	if n > 0 {
+		f.log.InfoContext(ctx, "pending attempts given a status job", "count", n)
+	}
+	return n, err
 }
 
 // FollowInterval is how often FollowPending runs: a quarter of the first poll

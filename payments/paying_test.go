@@ -519,7 +519,7 @@ func TestStatusJobSurvivesRestart(t *testing.T) {
 	setFaults(t, e, "momo", gatewaysim.Faults{CallbackDropRate: 1})
 	o := newOrder(t, e, false)
 	a := startAttempt(t, e, o.ID, "ewallet", "momo")
-	if err := e.App.River.Stop(context.Background()); err != nil {
+	if err := e.Stop(t); err != nil { // River and the instance's follow sweep with it
 		t.Fatal(err)
 	}
 	pay(t, e, a, gatewaysim.PaySuccess)
@@ -543,9 +543,6 @@ func TestStatusJobSurvivesRestart(t *testing.T) {
 func TestFollowPendingRacing(t *testing.T) {
 	t.Parallel()
 	e := apptest.NewWithSim(t, func(c *config.Config) { c.Paying.StatusPollDelay = time.Hour })
-	if err := e.App.River.Stop(context.Background()); err != nil { // no periodic sweep of its own
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	var due []string
 	for range 30 {
@@ -553,6 +550,9 @@ func TestFollowPendingRacing(t *testing.T) {
 		due = append(due, startAttempt(t, e, o.ID, "card", "vnpay").ID)
 	}
 	fresh := startAttempt(t, e, newOrder(t, e, false).ID, "card", "vnpay")
+	if err := e.Stop(t); err != nil { // no sweep of its own from here on
+		t.Fatal(err)
+	}
 	if _, err := e.Pool.Exec(ctx, `UPDATE payment_attempts SET created_at = created_at - interval '2 hours'
 		WHERE id = ANY($1::uuid[])`, due); err != nil {
 		t.Fatal(err)

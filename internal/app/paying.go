@@ -56,8 +56,11 @@ func (a *App) wirePaying(_ context.Context, w *wiring) error {
 	})
 	river.AddWorker(w.workers, &payments.AttemptStatusWorker{Flow: a.Paying})
 	river.AddWorker(w.workers, &payments.RefundWorker{Flow: a.Paying})
-	river.AddWorker(w.workers, &payments.AttemptFollowWorker{Flow: a.Paying})
-	w.periodic = append(w.periodic, a.Paying.FollowPeriodic())
+	river.AddWorker(w.workers, &payments.AttemptFollowWorker{Flow: a.Paying}) // jobs an earlier version left
+	// The sweep that gives pending attempts their status job runs on every
+	// instance, not as a River periodic job: those wait for River's leader,
+	// which a crash leaves unelected for some 15-20 s (RunFollower).
+	a.background = append(a.background, a.Paying.RunFollower)
 	w.queues[payments.Queue] = river.QueueConfig{MaxWorkers: max(cfg.Workers, 1)}
 	w.api = append(w.api, payments.NewPayHandler(a.Orders, a.Paying))
 	w.public = append(w.public, payments.NewCallbackHandler(a.Orders, a.Paying, a.Config.PublicURL))
