@@ -176,14 +176,23 @@ func TestShutdownCancelsHangingJobs(t *testing.T) {
 	if err := e.Stop(t); err != nil { // Stop fails the test if Run does not return
 		t.Fatalf("Run: %v", err)
 	}
+	// Other jobs (the ledger's and reconciliation's jobs run at start) may
+	// still be running too on a slow machine: only the status job is sure to.
 	summary := logged(t, e, "jobs still running at the end of the stop timeout: cancelling them")
-	if len(summary) != 1 || summary[0]["count"] != 1.0 ||
-		fmt.Sprint(summary[0]["kinds"]) != "map[payments.attempt_status:1]" {
+	if len(summary) != 1 {
 		t.Fatalf("summary of the cancelled jobs: %v", summary)
 	}
-	cancelled := logged(t, e, "job cancelled at shutdown")
-	if len(cancelled) != 1 || cancelled[0]["kind"] != "payments.attempt_status" || cancelled[0]["job_id"] == nil {
-		t.Fatalf("cancelled jobs logged: %v", cancelled)
+	if kinds, _ := summary[0]["kinds"].(map[string]any); kinds["payments.attempt_status"] != 1.0 {
+		t.Fatalf("summary of the cancelled jobs: %v", summary)
+	}
+	var cancelled []map[string]any
+	for _, l := range logged(t, e, "job cancelled at shutdown") {
+		if l["kind"] == "payments.attempt_status" && l["job_id"] != nil {
+			cancelled = append(cancelled, l)
+		}
+	}
+	if len(cancelled) != 1 {
+		t.Fatalf("cancelled status jobs logged: %v (all: %v)", cancelled, logged(t, e, "job cancelled at shutdown"))
 	}
 	if o, a := orderAndAttempt(t, e, orderID, attemptID); o != "open" || a != "pending" {
 		t.Fatalf("after shutdown: order %s, attempt %s; want open, pending", o, a)
