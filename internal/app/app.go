@@ -204,6 +204,9 @@ func (a *App) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	if err := a.River.Stop(stopCtx); err != nil {
 		errs = append(errs, fmt.Errorf("river stop: %w", err))
 	}
+	if a.Gateways != nil {
+		a.Gateways.Close() // stops the breakers' probes
+	}
 	a.Log.Info("stopped")
 	return errors.Join(errs...)
 }
