@@ -9,6 +9,8 @@
 //	bench breaker_recovery_card_ms <n> ms          the same for card alone
 //	bench breaker_recovery_ewallet_ms <n> ms       and for e-wallet alone
 //	bench breaker_recovery_503_ms <n> ms           every API call of the three gateways answered 503 for 5 s
+//	bench breaker_outage_card_refused <n> count    card attempts refused during both outages (VNPAY's Create
+//	                                               makes no call: only its failing status queries could refuse them)
 //	bench breaker_outage_bank_transfer_refused <n> count   bank-transfer attempts refused during both outages
 //	                                               (VietQR makes no call: want 0)
 //	bench breaker_momo_down_card_refused <n> count         MoMo alone failing for 5 s: card attempts refused
@@ -119,7 +121,7 @@ func run(o options) error {
 	}
 	up := time.Now()
 	byMethod := l.recovery(up, o.recoveryCap, card, ewallet)
-	refusedBank := l.refusedBetween(down, up)[bankTransfer]
+	refused := l.refusedBetween(down, up)
 	benchutil.Progress("back: card after %v ms, e-wallet after %v ms", byMethod[card], byMethod[ewallet])
 	if err := b.settle(o.recoveryCap); err != nil {
 		return err
@@ -137,7 +139,9 @@ func run(o options) error {
 	}
 	up = time.Now()
 	by503 := l.recovery(up, o.recoveryCap, card, ewallet)
-	refusedBank += l.refusedBetween(down, up)[bankTransfer]
+	for m, n := range l.refusedBetween(down, up) {
+		refused[m] += n
+	}
 	benchutil.Progress("back: card after %v ms, e-wallet after %v ms", by503[card], by503[ewallet])
 	if err := b.settle(o.recoveryCap); err != nil {
 		return err
@@ -159,7 +163,8 @@ func run(o options) error {
 	benchutil.Line("breaker_recovery_card_ms", byMethod[card], "ms")
 	benchutil.Line("breaker_recovery_ewallet_ms", byMethod[ewallet], "ms")
 	benchutil.Line("breaker_recovery_503_ms", worst(by503[card], by503[ewallet]), "ms")
-	benchutil.Line("breaker_outage_bank_transfer_refused", float64(refusedBank), "count")
+	benchutil.Line("breaker_outage_card_refused", float64(refused[card]), "count")
+	benchutil.Line("breaker_outage_bank_transfer_refused", float64(refused[bankTransfer]), "count")
 	benchutil.Line("breaker_momo_down_card_refused", float64(momoDown[card]), "count")
 	benchutil.Line("breaker_momo_down_ewallet_refused", float64(momoDown[ewallet]), "count")
 	return nil
