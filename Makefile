@@ -29,11 +29,11 @@ test:
 	$(GO) vet ./...; \
 	$(GO) test -count=1 -timeout 12m ./...
 
-# Benchmarks print `bench <name> <value> <unit>` lines. BENCH=orders|ledger|pay|webhooks|recon|all
+# Benchmarks print `bench <name> <value> <unit>` lines. BENCH=orders|ledger|pay|webhooks|recon|breaker|all
 bench:
 	@set -euo pipefail; \
 	export DATABASE_URL="$$($(PG) url postgres)"; \
-	for g in $$( [ "$(BENCH)" = all ] && echo orders ledger pay webhooks recon || echo "$(BENCH)" ); do \
+	for g in $$( [ "$(BENCH)" = all ] && echo orders ledger pay webhooks recon breaker || echo "$(BENCH)" ); do \
 	  if [ -d ./cmd/bench$$g ]; then echo "== bench $$g"; $(GO) run ./cmd/bench$$g; \
 	  else echo "== bench $$g: not built yet (no ./cmd/bench$$g)"; fi; \
 	done

@@ -20,13 +20,25 @@
 //
 // # Router
 //
-// [Router] wraps every gateway in its own local gobreaker/v2 breaker and hands out
-// wrapped gateways: Create, Query, Refund (and QueryRefund) run through the
-// breaker, ParseCallback and Reply do not (they make no outgoing call). There is
-// no separate Do: holding a Gateway from the router is enough to be protected.
-// [Router.Pick] chooses, for a payment method, the preferred gateway or the next
-// one in the configured order whose breaker is not open. A call refused by an open
-// breaker returns an error matching both [ErrOpen] and gobreaker.ErrOpenState
-// (use [IsUnavailable] to also catch the half-open limit), which a River job should
-// answer with a snooze rather than a failed attempt.
+// [Router] wraps every gateway in two local gobreaker/v2 breakers and hands
+// out wrapped gateways: Create runs through the gateway's create breaker;
+// Query, Refund and QueryRefund through its query breaker; ParseCallback and
+// Reply through neither (they make no outgoing call). There is no separate
+// Do: holding a Gateway from the router is enough to be protected. Only the
+// create breaker decides whether a gateway is offered: [Router.Pick]
+// chooses, for a payment method, the preferred gateway or the next one in the
+// configured order whose create breaker is not open. Status queries are
+// background work in bursts (one per pending attempt) and say nothing about
+// whether a payment can start, so their failures open the query breaker only
+// ([BreakerCreate], [BreakerQuery]). A call refused by an open breaker
+// returns an error matching both [ErrOpen] and gobreaker.ErrOpenState (use
+// [IsUnavailable] to also catch the half-open limit), which a River job
+// should answer with a snooze rather than a failed attempt.
+//
+// An open breaker closes as soon as the gateway answers again: while one of
+// a gateway's breakers is open, the router probes it every ProbeInterval
+// ([Prober]: a status query for a reference that cannot exist) and records
+// the first answer — "not found" is an answer — as the half-open trial's
+// success. OpenTimeout is only the longest a breaker stays open when no probe
+// gets through; it runs on the router's [Clock], which tests replace.
 package gateways

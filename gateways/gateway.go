@@ -185,9 +185,21 @@ type RefundQuerier interface {
 }
 
 // OfflineCreator is implemented by adapters whose Create only builds a URL or a
-// payload and makes no call (VNPAY, VietQR). The router still refuses such a
-// Create while the breaker is open but does not count it as evidence that the
-// gateway is healthy.
+// payload and makes no call (VNPAY, VietQR). The router neither counts such a
+// Create nor refuses it: it says nothing of the gateway's health, and nothing
+// else opens the gateway's create breaker (failing status queries open its
+// query breaker only), so such a gateway is always offered.
 type OfflineCreator interface {
 	CreatesOffline() bool
+}
+
+// Prober is implemented by adapters that can ask their gateway something
+// cheap that concerns no payment — a status query for a reference that
+// cannot exist, which every protocol here answers with "not found" — to learn
+// whether the gateway answers again. The router probes a gateway while one of
+// its breakers is open and closes them as soon as it answers. Probe returns
+// nil or a non-technical error (the gateway answered, whatever it said) or a
+// *TechnicalError (it did not).
+type Prober interface {
+	Probe(ctx context.Context) error
 }

@@ -622,14 +622,17 @@ func TestAttemptExpiresThenLateSuccessPays(t *testing.T) {
 }
 
 // TestBreakerFailoverAndRecovery: MoMo answers every call with 503. Attempts
-// preferring MoMo fail over to ZaloPay (same method); MoMo's breaker opens
-// and shows in /v1/gateways and /metrics; once MoMo recovers, a probe closes
-// the breaker and MoMo is used again.
+// preferring MoMo fail over to ZaloPay (same method); MoMo's create breaker
+// opens and shows in /v1/gateways and /metrics. Once MoMo answers again, a
+// probe (a status query of a reference that does not exist, over MoMo's own
+// protocol) closes the breaker — the open timeout is an hour, so nothing else
+// could — and MoMo is used again.
 func TestBreakerFailoverAndRecovery(t *testing.T) {
 	t.Parallel()
 	e := apptest.NewWithSim(t, func(c *config.Config) {
 		c.Paying.BreakerConsecutiveFailures = 3
-		c.Paying.BreakerOpenTimeout = time.Second
+		c.Paying.BreakerOpenTimeout = time.Hour
+		c.Paying.BreakerProbeInterval = 50 * time.Millisecond
 	})
 	momoState := func() string {
 		var gws struct {
@@ -638,7 +641,7 @@ func TestBreakerFailoverAndRecovery(t *testing.T) {
 		e.Do(t, "GET", "/v1/gateways", e.AgencyA, nil).JSON(t, &gws)
 		for _, g := range gws.Data {
 			if g.Name == "momo" {
-				return g.State
+				return g.State + "/" + g.Query.State
 			}
 		}
 		t.Fatal("momo not listed")
@@ -651,23 +654,26 @@ func TestBreakerFailoverAndRecovery(t *testing.T) {
 			t.Fatalf("attempt %d went to %s, want the failover to zalopay", i, a.Gateway)
 		}
 	}
-	if st := momoState(); st == "closed" {
-		t.Fatal("momo's breaker is still closed after a storm of 503s")
+	if st := momoState(); st != "open/closed" {
+		t.Fatalf("momo's breakers after a storm of 503s to its creates: %s, want open/closed", st)
 	}
-	if m := metrics(t, e); !strings.Contains(m, `civicpay_gateway_breaker_transitions_total{gateway="momo",to="open"} `) {
+	if m := metrics(t, e); !strings.Contains(m, `civicpay_gateway_breaker_transitions_total{breaker="create",gateway="momo",to="open"} 1`) ||
+		!strings.Contains(m, `civicpay_gateway_breaker_state{breaker="create",gateway="momo"} 2`) {
 		t.Fatalf("metrics lack the breaker opening:\n%s", m)
 	}
 
 	setFaults(t, e, "momo", gatewaysim.Faults{})
-	eventually(t, "momo half-open", func() bool { return momoState() == "half-open" })
+	eventually(t, "a probe closing momo's breaker", func() bool { return momoState() == "closed/closed" })
 	o := newOrder(t, e, false)
 	a := startAttempt(t, e, o.ID, "ewallet", "momo")
-	if a.Gateway != "momo" || momoState() != "closed" {
-		t.Fatalf("after recovery: attempt at %s, breaker %s", a.Gateway, momoState())
+	if a.Gateway != "momo" {
+		t.Fatalf("after recovery: attempt at %s", a.Gateway)
 	}
 	pay(t, e, a, gatewaysim.PaySuccess)
 	waitStatus(t, e, o.ID, "paid")
-	if m := metrics(t, e); !strings.Contains(m, `civicpay_gateway_breaker_state{gateway="momo"} 0`) ||
+	if m := metrics(t, e); !strings.Contains(m, `civicpay_gateway_breaker_state{breaker="create",gateway="momo"} 0`) ||
+		!strings.Contains(m, `civicpay_gateway_breaker_transitions_total{breaker="create",gateway="momo",to="closed"} 1`) ||
+		strings.Contains(m, `to="half-open"`) ||
 		!strings.Contains(m, `civicpay_gateway_callbacks_total{ack="ok",gateway="momo"} 1`) {
 		t.Fatalf("metrics after recovery:\n%s", m)
 	}

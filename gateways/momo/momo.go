@@ -48,7 +48,10 @@ type Adapter struct {
 	call wire.Caller
 }
 
-var _ gateways.Gateway = (*Adapter)(nil)
+var (
+	_ gateways.Gateway = (*Adapter)(nil)
+	_ gateways.Prober  = (*Adapter)(nil)
+)
 
 // New returns a MoMo adapter calling out through client (http.DefaultClient when nil).
 func New(cfg Config, client *http.Client) (*Adapter, error) {
@@ -262,6 +265,13 @@ func (a *Adapter) Query(ctx context.Context, r gateways.QueryRequest) (gateways.
 		res.PaidAt = time.UnixMilli(paid).UTC()
 	}
 	return res, nil
+}
+
+// Probe (gateways.Prober) queries an orderId that cannot exist: MoMo
+// answers 42, not found.
+func (a *Adapter) Probe(ctx context.Context) error {
+	_, err := a.Query(ctx, gateways.QueryRequest{GatewayRef: wire.ProbeRef()})
+	return err
 }
 
 // Refund refunds through the payment's transId. The refund's orderId is the

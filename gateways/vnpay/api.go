@@ -140,6 +140,13 @@ func (a *Adapter) Query(ctx context.Context, r gateways.QueryRequest) (gateways.
 	return res, nil
 }
 
+// Probe (gateways.Prober) sends querydr for a reference that cannot exist:
+// VNPAY answers 91, not found.
+func (a *Adapter) Probe(ctx context.Context) error {
+	_, err := a.Query(ctx, gateways.QueryRequest{GatewayRef: wire.ProbeRef(), CreatedAt: time.Now()})
+	return err
+}
+
 // Refund sends a full (02) or partial (03) refund. vnp_RequestId is the
 // RefundRef, so a retry of the same refund is the same request: VNPAY answers
 // a duplicate with 94, reported as StatusPending (confirm with a querydr of

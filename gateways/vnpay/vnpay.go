@@ -64,6 +64,7 @@ type Adapter struct {
 var (
 	_ gateways.Gateway        = (*Adapter)(nil)
 	_ gateways.OfflineCreator = (*Adapter)(nil)
+	_ gateways.Prober         = (*Adapter)(nil)
 )
 
 // New returns a VNPAY adapter calling out through client (http.DefaultClient when nil).

@@ -55,6 +55,7 @@ type Adapter struct {
 var (
 	_ gateways.Gateway       = (*Adapter)(nil)
 	_ gateways.RefundQuerier = (*Adapter)(nil)
+	_ gateways.Prober        = (*Adapter)(nil)
 )
 
 // New returns a ZaloPay adapter calling out through client (http.DefaultClient when nil).
@@ -249,6 +250,13 @@ func (a *Adapter) Query(ctx context.Context, r gateways.QueryRequest) (gateways.
 		res.PaidAt = time.UnixMilli(resp.ServerTime).UTC()
 	}
 	return res, nil
+}
+
+// Probe (gateways.Prober) queries an app_trans_id of today that cannot
+// exist: ZaloPay answers that it does not know it.
+func (a *Adapter) Probe(ctx context.Context) error {
+	_, err := a.Query(ctx, gateways.QueryRequest{GatewayRef: AppTransID(time.Now(), wire.ProbeRef())})
+	return err
 }
 
 // Refund refunds through zp_trans_id with m_refund_id = RefundID(CreatedAt,

@@ -105,6 +105,9 @@ func (a *App) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	bgStop()
 	bg.Wait()
 	errs = append(errs, a.stopRiver())
+	if a.Gateways != nil {
+		a.Gateways.Close() // stops the breakers' probes
+	}
 	a.Log.Info("stopped")
 	return errors.Join(errs...)
 }

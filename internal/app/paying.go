@@ -39,7 +39,7 @@ func (a *App) wirePaying(_ context.Context, w *wiring) error {
 		Breaker: gateways.BreakerSettings{
 			ConsecutiveFailures: cfg.BreakerConsecutiveFailures, FailureRatio: cfg.BreakerFailureRatio,
 			MinRequests: cfg.BreakerMinRequests, Window: cfg.BreakerWindow, OpenTimeout: cfg.BreakerOpenTimeout,
-			HalfOpenRequests: cfg.BreakerHalfOpenRequests,
+			HalfOpenRequests: cfg.BreakerHalfOpenRequests, ProbeInterval: cfg.BreakerProbeInterval, ProbeTimeout: cfg.BreakerProbeTimeout,
 		},
 		Preferences:   prefs,
 		OnStateChange: m.transition,
@@ -145,12 +145,13 @@ type gatewayMetrics struct {
 func newGatewayMetrics() *gatewayMetrics {
 	return &gatewayMetrics{
 		state: prometheus.NewDesc("civicpay_gateway_breaker_state",
-			"Circuit breaker state per gateway: 0 closed, 1 half-open, 2 open.", []string{"gateway"}, nil),
+			"Circuit breaker state per gateway and breaker (create: new payments; query: status queries and refunds): 0 closed, 1 half-open, 2 open.",
+			[]string{"gateway", "breaker"}, nil),
 		counts: prometheus.NewDesc("civicpay_gateway_breaker_calls",
-			"Calls counted by the breaker in its current window or half-open period, by result.", []string{"gateway", "result"}, nil),
+			"Calls counted by the breaker in its current window or half-open period, by result.", []string{"gateway", "breaker", "result"}, nil),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "civicpay_gateway_breaker_transitions_total", Help: "Circuit breaker state changes per gateway and new state.",
-		}, []string{"gateway", "to"}),
+			Name: "civicpay_gateway_breaker_transitions_total", Help: "Circuit breaker state changes per gateway, breaker and new state.",
+		}, []string{"gateway", "breaker", "to"}),
 		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "civicpay_gateway_callbacks_total", Help: "Gateway callbacks by gateway and how they were answered.",
 		}, []string{"gateway", "ack"}),
@@ -170,18 +171,21 @@ func (m *gatewayMetrics) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (m *gatewayMetrics) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range m.stats() {
-		ch <- prometheus.MustNewConstMetric(m.state, prometheus.GaugeValue, float64(slices.Index(breakerStates, st.State)), st.Name)
-		for result, n := range map[string]uint32{"success": st.TotalSuccesses, "failure": st.TotalFailures,
-			"excluded": st.TotalExclusions} {
-			ch <- prometheus.MustNewConstMetric(m.counts, prometheus.GaugeValue, float64(n), st.Name, result)
+		create := gateways.BreakerCounts{State: st.State, TotalSuccesses: st.TotalSuccesses, TotalFailures: st.TotalFailures,
+			TotalExclusions: st.TotalExclusions}
+		for breaker, c := range map[gateways.Breaker]gateways.BreakerCounts{gateways.BreakerCreate: create, gateways.BreakerQuery: st.Query} {
+			ch <- prometheus.MustNewConstMetric(m.state, prometheus.GaugeValue, float64(slices.Index(breakerStates, c.State)), st.Name, string(breaker))
+			for result, n := range map[string]uint32{"success": c.TotalSuccesses, "failure": c.TotalFailures, "excluded": c.TotalExclusions} {
+				ch <- prometheus.MustNewConstMetric(m.counts, prometheus.GaugeValue, float64(n), st.Name, string(breaker), result)
+			}
 		}
 	}
 	m.transitions.Collect(ch)
 	m.callbacks.Collect(ch)
 }
 
-func (m *gatewayMetrics) transition(gateway string, _, to gobreaker.State) {
-	m.transitions.WithLabelValues(gateway, to.String()).Inc()
+func (m *gatewayMetrics) transition(gateway string, breaker gateways.Breaker, _, to gobreaker.State) {
+	m.transitions.WithLabelValues(gateway, string(breaker), to.String()).Inc()
 }
 
 func (m *gatewayMetrics) callback(gateway string, ack gateways.Ack) {

@@ -5,9 +5,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -245,13 +245,20 @@ type Paying struct {
 	VietQRBankBIN string `env:"CIVICPAY_VIETQR_BANK_BIN" envDefault:"970436"`
 	VietQRAccount string `env:"CIVICPAY_VIETQR_ACCOUNT"`
 
-	// Circuit breakers, one per gateway (only technical failures count).
+	// Circuit breakers, two per gateway — create (new payments) and query
+	// (status queries and refunds); only technical failures count. The open
+	// timeout is the longest one stays open; a probe usually closes it sooner.
 	BreakerConsecutiveFailures uint32        `env:"CIVICPAY_BREAKER_CONSECUTIVE_FAILURES" envDefault:"5"`
 	BreakerFailureRatio        float64       `env:"CIVICPAY_BREAKER_FAILURE_RATIO" envDefault:"0.5"`
 	BreakerMinRequests         uint32        `env:"CIVICPAY_BREAKER_MIN_REQUESTS" envDefault:"20"`
 	BreakerWindow              time.Duration `env:"CIVICPAY_BREAKER_WINDOW" envDefault:"60s"`
 	BreakerOpenTimeout         time.Duration `env:"CIVICPAY_BREAKER_OPEN_TIMEOUT" envDefault:"30s"`
 	BreakerHalfOpenRequests    uint32        `env:"CIVICPAY_BREAKER_HALF_OPEN_REQUESTS" envDefault:"1"`
+	// A gateway with an open breaker is probed (a status query for a
+	// reference that cannot exist) this often, each probe with this deadline;
+	// the first answer closes its breakers.
+	BreakerProbeInterval time.Duration `env:"CIVICPAY_BREAKER_PROBE_INTERVAL" envDefault:"500ms"`
+	BreakerProbeTimeout  time.Duration `env:"CIVICPAY_BREAKER_PROBE_TIMEOUT" envDefault:"1s"`
 
 	// The payment flow. ZaloPay refuses attempts shorter than 5 minutes.
 	AttemptTTL      time.Duration `env:"CIVICPAY_ATTEMPT_TTL" envDefault:"15m"`

@@ -284,7 +284,8 @@ func TestPayPageWarnsOfPendingPayment(t *testing.T) {
 	}
 }
 
-// techFailing is a gateway whose status queries fail technically, to trip its breaker.
+// techFailing is a gateway whose creates and status queries fail
+// technically, to trip its breakers.
 type techFailing struct {
 	name    string
 	methods []gateways.Method
@@ -293,7 +294,7 @@ type techFailing struct {
 func (g techFailing) Name() string               { return g.name }
 func (g techFailing) Methods() []gateways.Method { return g.methods }
 func (g techFailing) Create(context.Context, gateways.CreateRequest) (gateways.CreateResult, error) {
-	return gateways.CreateResult{}, errors.New("not used")
+	return gateways.CreateResult{}, &gateways.TechnicalError{Op: g.name + ": create", Err: errors.New("503 Service Unavailable")}
 }
 func (g techFailing) ParseCallback(gateways.CallbackRequest) (gateways.Result, error) {
 	return gateways.Result{}, gateways.ErrUnsupported
@@ -310,34 +311,50 @@ func (g techFailing) Refund(context.Context, gateways.RefundRequest) (gateways.R
 
 func TestOpenBreakerNotOffered(t *testing.T) {
 	t.Parallel()
-	newRouter := func(t *testing.T, trip ...string) *gateways.Router {
-		router, err := gateways.NewRouter(gateways.RouterConfig{Breaker: gateways.BreakerSettings{ConsecutiveFailures: 2}},
+	// newRouter opens the create breakers of trip (failed creates) and the
+	// query breakers of queriesFail (failed status queries).
+	newRouter := func(t *testing.T, trip, queriesFail []string) *gateways.Router {
+		router, err := gateways.NewRouter(gateways.RouterConfig{Breaker: gateways.BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: time.Hour}},
 			techFailing{"vnpay", []gateways.Method{gateways.MethodCard}},
 			techFailing{"momo", []gateways.Method{gateways.MethodEwallet}},
 			techFailing{"zalopay", []gateways.Method{gateways.MethodEwallet}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range trip {
-			gw, err := router.Get(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for range 2 {
-				if _, err := gw.Query(context.Background(), gateways.QueryRequest{GatewayRef: "x"}); !gateways.IsTechnical(err) {
-					t.Fatalf("query %s: %v", name, err)
+		t.Cleanup(router.Close)
+		fail := func(names []string, call func(gateways.Gateway) error) {
+			for _, name := range names {
+				gw, err := router.Get(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for range 2 {
+					if err := call(gw); !gateways.IsTechnical(err) {
+						t.Fatalf("%s: %v", name, err)
+					}
 				}
 			}
 		}
+		fail(trip, func(gw gateways.Gateway) error {
+			_, err := gw.Create(context.Background(), gateways.CreateRequest{AttemptRef: "x"})
+			return err
+		})
+		fail(queriesFail, func(gw gateways.Gateway) error {
+			_, err := gw.Query(context.Background(), gateways.QueryRequest{GatewayRef: "x"})
+			return err
+		})
 		return router
 	}
 	tests := []struct {
 		name          string
 		trip          []string
+		queriesFail   []string
 		shown, hidden []string
 		noneLeft      bool
 	}{
 		{name: "all closed", shown: []string{"m-card-vnpay", "m-ewallet-momo", "m-ewallet-zalopay"}},
+		// Failing status queries say nothing about new payments: still offered.
+		{name: "status queries failing", queriesFail: []string{"vnpay", "momo", "zalopay"}, shown: []string{"m-card-vnpay", "m-ewallet-momo", "m-ewallet-zalopay"}},
 		{name: "zalopay open", trip: []string{"zalopay"}, shown: []string{"m-card-vnpay", "m-ewallet-momo"}, hidden: []string{"m-ewallet-zalopay"}},
 		{name: "both wallets open", trip: []string{"momo", "zalopay"}, shown: []string{"m-card-vnpay"}, hidden: []string{"m-ewallet-momo", "m-ewallet-zalopay"}},
 		{name: "all open", trip: []string{"vnpay", "momo", "zalopay"}, hidden: []string{"m-card-vnpay", "m-ewallet-momo", "m-ewallet-zalopay"}, noneLeft: true},
@@ -346,7 +363,7 @@ func TestOpenBreakerNotOffered(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			o := testOrder(t, fmt.Sprintf("4000000000000%02d", i), payments.StatusOpen)
-			e := newEnv(t, newRouter(t, tc.trip...), o)
+			e := newEnv(t, newRouter(t, tc.trip, tc.queriesFail), o)
 			r := e.get(t, "/pay/"+o.Reference)
 			for _, id := range tc.shown {
 				mustContain(t, r.body, `id="`+id+`"`)

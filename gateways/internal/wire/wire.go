@@ -128,6 +128,11 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// ProbeRef is a reference for a gateways.Prober's status query: "probe"
+// and 16 hex digits, which no attempt reference (32 hex digits) can be, so
+// the gateway answers "not found".
+func ProbeRef() string { return "probe" + NewID()[:16] }
+
 // VND checks that amount in currency can go on the wire as whole VND and
 // returns it as an integer.
 func VND(amount decimal.Decimal, currency string) (int64, error) {
