@@ -33,15 +33,36 @@ type tally struct {
 	mu         sync.Mutex
 	unexpected int
 	expected   int
-	kinds      map[string]int // "route status title" -> count, unexpected ones marked
-	netErrs    map[string]int
+	kinds      map[string]*seen // "route status title" -> count, unexpected ones marked
+	netErrs    map[string]*seen
+}
+
+// seen counts one kind of answer and when it came first and last.
+type seen struct {
+	n           int
+	first, last time.Time
+}
+
+func (s *seen) add(at time.Time) {
+	if s.n == 0 {
+		s.first = at
+	}
+	s.n++
+	s.last = at
+}
+
+func see(m map[string]*seen, k string, at time.Time) {
+	if m[k] == nil {
+		m[k] = &seen{}
+	}
+	m[k].add(at)
 }
 
 func newTally(expect expectFunc) *tally {
 	if expect == nil {
 		expect = func(string, int, string) bool { return false }
 	}
-	return &tally{expect: expect, kinds: map[string]int{}, netErrs: map[string]int{}}
+	return &tally{expect: expect, kinds: map[string]*seen{}, netErrs: map[string]*seen{}}
 }
 
 // answer records a civicpay answer.
@@ -60,7 +81,7 @@ func (t *tally) answer(route string, status int, body []byte) {
 	} else {
 		t.unexpected++
 	}
-	t.kinds[fmt.Sprintf("%s %s %d %q", mark, route, status, title)]++
+	see(t.kinds, fmt.Sprintf("%s %s %d %q", mark, route, status, title), time.Now())
 }
 
 // counts returns the unexpected and the expected 5xx answers.
@@ -72,20 +93,25 @@ func (t *tally) counts() (unexpected, expected int) {
 
 func (t *tally) netErr(route string) {
 	t.mu.Lock()
-	t.netErrs[route]++
+	see(t.netErrs, route, time.Now())
 	t.mu.Unlock()
 }
 
-// summary lists what was counted, one line per kind.
-func (t *tally) summary() []string {
+// summary lists what was counted, one line per kind, with when it came
+// relative to ref (the fault's end).
+func (t *tally) summary(ref time.Time) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []string
-	for k, n := range t.kinds {
-		out = append(out, fmt.Sprintf("%6d × %s", n, k))
+	line := func(what string, s *seen) string {
+		return fmt.Sprintf("%6d × %s (from %+.1f s to %+.1f s of the fault's end)", s.n, what,
+			s.first.Sub(ref).Seconds(), s.last.Sub(ref).Seconds())
 	}
-	for k, n := range t.netErrs {
-		out = append(out, fmt.Sprintf("%6d × network error %s", n, k))
+	var out []string
+	for k, s := range t.kinds {
+		out = append(out, line(k, s))
+	}
+	for k, s := range t.netErrs {
+		out = append(out, line("network error "+k, s))
 	}
 	sort.Strings(out)
 	return out

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -158,6 +159,22 @@ func (h *harness) start(in *instance) error {
 	}
 	in.proc = p
 	return nil
+}
+
+// mark writes a line into every civicpay log, so that a log can be read
+// scenario by scenario.
+func (h *harness) mark(line string) {
+	for _, in := range h.instances {
+		if in == nil {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(h.logDir, fmt.Sprintf("civicpay-%s.log", in.name)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(f, "%s %s\n", time.Now().Format(time.RFC3339Nano), line)
+		f.Close()
+	}
 }
 
 // reportReady notes, in the background, how long the instance took to

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -25,6 +26,8 @@ type balancer struct {
 	tr   *http.Transport
 
 	forwarded, upstream5xx, unreachable, failed atomic.Int64
+	fiveMu                                      sync.Mutex
+	fives                                       map[string]int // "path status body" of the 5xx answers
 }
 
 func newBalancer() *balancer {
@@ -55,9 +58,13 @@ func (b *balancer) order() []string {
 	return out
 }
 
-// resetStats zeroes the counters (at a scenario's start) and returns them.
-func (b *balancer) resetStats() (forwarded, upstream5xx, unreachable, failed int64) {
-	return b.forwarded.Swap(0), b.upstream5xx.Swap(0), b.unreachable.Swap(0), b.failed.Swap(0)
+// resetStats zeroes the counters (at a scenario's start) and returns them,
+// with the 5xx answers by path, status and body.
+func (b *balancer) resetStats() (forwarded, upstream5xx, unreachable, failed int64, fives map[string]int) {
+	b.fiveMu.Lock()
+	fives, b.fives = b.fives, nil
+	b.fiveMu.Unlock()
+	return b.forwarded.Swap(0), b.upstream5xx.Swap(0), b.unreachable.Swap(0), b.failed.Swap(0), fives
 }
 
 func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -82,15 +89,22 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		b.forwarded.Add(1)
+		out, _ := io.ReadAll(res.Body)
+		res.Body.Close()
 		if res.StatusCode >= 500 {
 			b.upstream5xx.Add(1)
+			b.fiveMu.Lock()
+			if b.fives == nil {
+				b.fives = map[string]int{}
+			}
+			b.fives[fmt.Sprintf("%s %d %.120s", r.URL.Path, res.StatusCode, out)]++
+			b.fiveMu.Unlock()
 		}
 		for k, vs := range res.Header {
 			w.Header()[k] = vs
 		}
 		w.WriteHeader(res.StatusCode)
-		_, _ = io.Copy(w, res.Body)
-		res.Body.Close()
+		_, _ = w.Write(out)
 		return
 	}
 	b.unreachable.Add(1)

@@ -283,10 +283,10 @@ func (l *load) payments() []*payment {
 // paidWatch sees orders become paid: one query every 50 ms for all the
 // orders clients wait on, on the harness's own connections.
 type paidWatch struct {
-	pool *pgxpool.Pool
-	mu   sync.Mutex
+	pool    *pgxpool.Pool
+	mu      sync.Mutex
 	waiting map[string][]chan time.Time
-	stop chan struct{}
+	stop    chan struct{}
 }
 
 func newPaidWatch(pool *pgxpool.Pool) *paidWatch {

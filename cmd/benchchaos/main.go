@@ -74,6 +74,9 @@ func main() {
 	ok, err := run(ctx, o, *yard, *keep)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchchaos:", err)
+		if ctx.Err() != nil {
+			os.Exit(130)
+		}
 		os.Exit(2)
 	}
 	if !ok {
@@ -126,12 +129,15 @@ func run(ctx context.Context, o options, yard time.Duration, keep bool) (ok bool
 		}
 	}()
 	// Interrupted: stop the processes (by pid) and drop the database.
+	finished := make(chan struct{})
+	defer close(finished)
 	go func() {
-		<-ctx.Done()
-		benchutil.Progress("interrupted: stopping every process the suite started, dropping its database")
-		h.tearDown(keep)
-		benchutil.Progress("logs kept in %s", logDir)
-		os.Exit(130)
+		select {
+		case <-ctx.Done():
+			benchutil.Progress("interrupted: stopping every process the suite started, dropping its database")
+			h.tearDown(keep)
+		case <-finished:
+		}
 	}()
 	if err := h.setUp(ctx); err != nil {
 		return false, err
@@ -223,6 +229,7 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, o options, runID
 		bases = append(bases, b.url())
 	}
 	h.lb.resetStats()
+	h.mark("== benchchaos scenario " + sc.name)
 	benchutil.Progress("== %s: %d clients paying, %s before the fault", sc.name, o.workers, o.warm)
 	l := &load{name: sc.name, runID: runID, sim: h.sim, watch: watch, workers: o.workers,
 		api: &api{hc: h.hc, bases: bases, key: h.portalKey, tally: newTally(sc.expect)}}
@@ -235,8 +242,12 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, o options, runID
 	}
 	l.faultEnd.Store(end.UnixNano())
 	deadline := end.Add(o.window)
-	for time.Now().Before(deadline) && !l.recoveredAll() {
+	for time.Now().Before(deadline) && !l.recoveredAll() && ctx.Err() == nil {
 		time.Sleep(50 * time.Millisecond)
+	}
+	if ctx.Err() != nil {
+		l.halt(0)
+		return r, ctx.Err()
 	}
 	if l.recoveredAll() {
 		time.Sleep(o.steady)
@@ -316,14 +327,18 @@ func (h *harness) describe(name string, l *load, pays []*payment, orders []order
 		gw = append(gw, fmt.Sprintf("%s %.0f ms", g, ms(per[g])))
 	}
 	benchutil.Progress("%s: recovery %.0f ms to the first payment, %.0f ms to every gateway (%s)", name, ms(first), ms(all), strings.Join(gw, ", "))
-	fw, up5, unreach, failed := h.lb.resetStats()
-	benchutil.Progress("%s: callbacks through the balancer: %d answered (%d of them 5xx), %d with no instance reachable, %d cut", name, fw, up5, unreach, failed)
+	fw, up5, unreach, failed, fives := h.lb.resetStats()
+	benchutil.Progress("%s: gateway callbacks through the balancer: %d answered (%d of them 5xx), %d with no instance reachable, %d cut (the gateway retries them)",
+		name, fw, up5, unreach, failed)
+	for k, n := range fives {
+		benchutil.Progress("%s:   %6d × callback answered %s", name, n, k)
+	}
 	if c := l.api.cut.Load(); c > 0 {
 		benchutil.Progress("%s: %d requests sent before the kill/SIGTERM got no answer", name, c)
 	}
 	unexpected, expected := l.api.tally.counts()
 	benchutil.Progress("%s: client answers: %d unexpected 5xx, %d expected 5xx", name, unexpected, expected)
-	for _, s := range l.api.tally.summary() {
+	for _, s := range l.api.tally.summary(time.Unix(0, l.faultEnd.Load())) {
 		benchutil.Progress("%s:   %s", name, s)
 	}
 	for _, s := range reasons(f.lost) {
