@@ -10,7 +10,7 @@
 // (clients creating orders with an Idempotency-Key, starting an attempt,
 // paying it at the simulated gateway, whose callback completes it) while:
 //
-//	kill9         civicpay is killed -9 and restarted 2 s later
+//	kill9         civicpay is killed -9 and restarted 8 s later (callbacks outlive their retries: status jobs must record them)
 //	twoinstances  two instances, the client round-robin over both; one killed -9 (restarted 8 s later)
 //	dbbackends    every database backend of the service terminated, twice, 3 s apart
 //	gatewaysdown  the gateways answer every API call 503 for 5 s (gatewaysim's fault injection)
@@ -64,6 +64,7 @@ func main() {
 	flag.DurationVar(&o.steady, "steady", 3*time.Second, "load kept on once they do")
 	flag.DurationVar(&o.settle, "settle", 60*time.Second, "longest wait for confirmed payments to be recorded after the load")
 	flag.IntVar(&o.burst, "burst", 1000, "requests in the idempotency burst")
+	flag.DurationVar(&o.down, "down", 8*time.Second, "how long kill9 leaves civicpay down (longer than gatewaysim's callback retries)")
 	names := flag.String("scenarios", strings.Join(scenarioNames(), ","), "scenarios to run, in order")
 	yard := flag.Duration("pgbench", 10*time.Second, "pgbench TPC-B yardstick duration (0: skip)")
 	keep := flag.Bool("keep", false, "keep the database and the logs")
@@ -252,10 +253,11 @@ func (h *harness) runScenario(ctx context.Context, sc scenario, o options, runID
 	if l.recoveredAll() {
 		time.Sleep(o.steady)
 	}
-	l.halt(15 * time.Second)
-	if done != nil {
+	if done != nil { // what the fault left running (a delayed restart) happens under load too
 		done()
+		time.Sleep(o.steady)
 	}
+	l.halt(15 * time.Second)
 	if sc.two {
 		h.lb.set(a.addr)
 		if b.proc.running() {

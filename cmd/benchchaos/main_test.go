@@ -249,7 +249,7 @@ func TestSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	o := options{workers: 4, warm: 500 * time.Millisecond, window: 10 * time.Second, steady: 200 * time.Millisecond,
-		settle: 20 * time.Second, burst: 20, scenarios: []string{"kill9", "idemburst"}}
+		settle: 30 * time.Second, burst: 20, down: 2 * time.Second, scenarios: []string{"kill9", "idemburst"}}
 	if _, err := run(ctx, o, time.Second, false); err != nil {
 		t.Fatal(err)
 	}
