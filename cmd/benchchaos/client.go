@@ -91,10 +91,25 @@ func (t *tally) counts() (unexpected, expected int) {
 	return t.unexpected, t.expected
 }
 
-func (t *tally) netErr(route string) {
+// netErr counts a request that got no answer, by route and the error's
+// kind (its text without addresses).
+func (t *tally) netErr(route string, err error) {
 	t.mu.Lock()
-	see(t.netErrs, route, time.Now())
+	see(t.netErrs, route+": "+errKind(err), time.Now())
 	t.mu.Unlock()
+}
+
+// errKind is an error's text with the addresses and URLs taken out, so
+// that errors of one kind count together.
+func errKind(err error) string {
+	var words []string
+	for w := range strings.FieldsSeq(err.Error()) {
+		if strings.Contains(w, "127.0.0.1") || strings.Contains(w, "http://") {
+			continue
+		}
+		words = append(words, w)
+	}
+	return strings.Join(words, " ")
 }
 
 // summary lists what was counted, one line per kind, with when it came
@@ -143,11 +158,14 @@ type api struct {
 
 func (a *api) markCut(t time.Time) { a.cutAt.Store(t.UnixNano()) }
 
+// newHTTPClient is a client for up to maxConns connections at once. A
+// connection refused (an instance down) fails at once; the dial timeout
+// only bounds a connect that gets no answer at all.
 func newHTTPClient(maxConns int) *http.Client {
 	return &http.Client{
 		Timeout: 60 * time.Second,
 		Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 			MaxIdleConnsPerHost: maxConns,
 			IdleConnTimeout:     10 * time.Second,
 		},
@@ -176,7 +194,7 @@ func (a *api) post(ctx context.Context, route, path, idemKey, body string) (int,
 	status, out, err := do(a.hc, req)
 	if err != nil {
 		if ctx.Err() == nil {
-			a.tally.netErr(route)
+			a.tally.netErr(route, err)
 		}
 		if c := a.cutAt.Load(); c != 0 && sent < c && time.Now().UnixNano() > c {
 			a.cut.Add(1)

@@ -183,7 +183,7 @@ func (h *harness) reportReady(in *instance) {
 	go func() {
 		start := in.proc.started
 		if err := waitHTTP(in.url()+"/readyz", 60*time.Second); err != nil {
-			benchutil.Progress("!! civicpay %s: %v", in.name, err)
+			trouble("civicpay %s: %v", in.name, err)
 			return
 		}
 		benchutil.Progress("civicpay %s ready %d ms after its start", in.name, time.Since(start).Milliseconds())

@@ -27,7 +27,16 @@ type balancer struct {
 
 	forwarded, upstream5xx, unreachable, failed atomic.Int64
 	fiveMu                                      sync.Mutex
-	fives                                       map[string]int // "path status body" of the 5xx answers
+	fives                                       map[string]int // what went wrong, by path: "method path: what"
+}
+
+func (b *balancer) note(what string) {
+	b.fiveMu.Lock()
+	if b.fives == nil {
+		b.fives = map[string]int{}
+	}
+	b.fives[what]++
+	b.fiveMu.Unlock()
 }
 
 func newBalancer() *balancer {
@@ -59,7 +68,7 @@ func (b *balancer) order() []string {
 }
 
 // resetStats zeroes the counters (at a scenario's start) and returns them,
-// with the 5xx answers by path, status and body.
+// with what went wrong (5xx answers, cuts, no instance) by path.
 func (b *balancer) resetStats() (forwarded, upstream5xx, unreachable, failed int64, fives map[string]int) {
 	b.fiveMu.Lock()
 	fives, b.fives = b.fives, nil
@@ -85,6 +94,7 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				continue
 			}
 			b.failed.Add(1)
+			b.note(fmt.Sprintf("%s %s: cut: %s", r.Method, r.URL.Path, errKind(err)))
 			http.Error(w, "upstream: "+err.Error(), http.StatusBadGateway)
 			return
 		}
@@ -93,12 +103,7 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		res.Body.Close()
 		if res.StatusCode >= 500 {
 			b.upstream5xx.Add(1)
-			b.fiveMu.Lock()
-			if b.fives == nil {
-				b.fives = map[string]int{}
-			}
-			b.fives[fmt.Sprintf("%s %d %.120s", r.URL.Path, res.StatusCode, out)]++
-			b.fiveMu.Unlock()
+			b.note(fmt.Sprintf("%s %s: answered %d %.120s", r.Method, r.URL.Path, res.StatusCode, out))
 		}
 		for k, vs := range res.Header {
 			w.Header()[k] = vs
@@ -108,6 +113,7 @@ func (b *balancer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.unreachable.Add(1)
+	b.note(fmt.Sprintf("%s %s: no instance reachable", r.Method, r.URL.Path))
 	http.Error(w, "no civicpay instance reachable", http.StatusBadGateway)
 }
 

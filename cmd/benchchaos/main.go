@@ -37,8 +37,10 @@
 //
 // Progress, the 5xx and network errors by route, and every finding's reason
 // go to stderr. The exit status is 1 when anything was lost, doubled,
-// answered an unexpected 5xx, or the ledger does not verify; the logs of
-// every process are then kept (their directory is printed).
+// answered an unexpected 5xx, the ledger does not verify, or a process
+// misbehaved (exited on its own, outlived SIGTERM past its bound); the logs
+// of every process are then kept (their directory is printed). It is 2
+// when the suite itself could not run.
 package main
 
 import (
@@ -192,7 +194,7 @@ func run(ctx context.Context, o options, yard time.Duration, keep bool) (ok bool
 			if in.proc.term(60 * time.Second) {
 				benchutil.Progress("civicpay %s exited %d ms after SIGTERM: %s", in.name, time.Since(at).Milliseconds(), exitText(in.proc.err))
 			} else {
-				benchutil.Progress("!! civicpay %s did not exit within 60 s of SIGTERM: killed", in.name)
+				trouble("civicpay %s did not exit within 60 s of SIGTERM: killed", in.name)
 			}
 		}
 	}
@@ -203,6 +205,10 @@ func run(ctx context.Context, o options, yard time.Duration, keep bool) (ok bool
 		ok = false
 	}
 	benchutil.Line("chaos_ledger_verify_ok", boolValue(verr == nil), "bool")
+	if n := troubles.Load(); n > 0 {
+		benchutil.Progress("%d problems outside the checks (marked !! above)", n)
+		ok = false
+	}
 	return ok, nil
 }
 
@@ -333,7 +339,7 @@ func (h *harness) describe(name string, l *load, pays []*payment, orders []order
 	benchutil.Progress("%s: gateway callbacks through the balancer: %d answered (%d of them 5xx), %d with no instance reachable, %d cut (the gateway retries them)",
 		name, fw, up5, unreach, failed)
 	for k, n := range fives {
-		benchutil.Progress("%s:   %6d × callback answered %s", name, n, k)
+		benchutil.Progress("%s:   %6d × %s", name, n, k)
 	}
 	if c := l.api.cut.Load(); c > 0 {
 		benchutil.Progress("%s: %d requests sent before the kill/SIGTERM got no answer", name, c)

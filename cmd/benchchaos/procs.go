@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,6 +29,17 @@ import (
 // connections: the dbbackends scenario terminates every other client backend
 // of the database (the service's), never these.
 const harnessApp = "benchchaos"
+
+// troubles counts what went wrong outside the checks — a process that
+// exited on its own, a SIGTERM not obeyed within its bound, a restart that
+// failed: each makes the run's exit status 1.
+var troubles atomic.Int64
+
+// trouble reports one of them on stderr.
+func trouble(format string, args ...any) {
+	troubles.Add(1)
+	benchutil.Progress("!! "+format, args...)
+}
 
 // proc is one child process: civicpay, gatewaysim or a civicpay command.
 type proc struct {
@@ -68,7 +80,7 @@ func startProc(name, bin string, args, env []string, logPath string) (*proc, err
 		expected := p.expectExit
 		p.mu.Unlock()
 		if !expected {
-			benchutil.Progress("!! %s (pid %d) exited on its own: %v — see %s", name, cmd.Process.Pid, p.err, logPath)
+			trouble("%s (pid %d) exited on its own: %v — see %s", name, cmd.Process.Pid, p.err, logPath)
 		}
 		close(p.done)
 	}()

@@ -83,7 +83,7 @@ func killOneOfTwo(_ context.Context, h *harness, l *load, _ options) (time.Time,
 	wg.Go(func() {
 		time.Sleep(8 * time.Second)
 		if err := h.start(a); err != nil {
-			benchutil.Progress("!! restart civicpay a: %v", err)
+			trouble("restart civicpay a: %v", err)
 			return
 		}
 		h.reportReady(a)
@@ -140,7 +140,7 @@ func sigterm(ctx context.Context, h *harness, l *load, _ options) (time.Time, fu
 	l.api.markCut(at)
 	benchutil.Progress("SIGTERM to civicpay a (pid %d)", a.proc.cmd.Process.Pid)
 	if !a.proc.term(45 * time.Second) {
-		benchutil.Progress("!! civicpay a did not exit within 45 s of SIGTERM: killed")
+		trouble("civicpay a did not exit within 45 s of SIGTERM: killed")
 	} else {
 		benchutil.Progress("civicpay a exited %d ms after SIGTERM: %s", a.proc.exited.Sub(at).Milliseconds(), exitText(a.proc.err))
 	}
