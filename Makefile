@@ -30,7 +30,7 @@ test:
 	$(GO) test -count=1 -timeout 12m ./...
 
 # Benchmarks print `bench <name> <value> <unit>` lines. BENCH=orders|ledger|pay|webhooks|recon|all,
-# or BENCH=chaos: the fault suite (about 3 minutes; not part of all).
+# or BENCH=chaos: the fault suite (3–4 minutes; not part of all).
 bench:
 	@set -euo pipefail; \
 	export DATABASE_URL="$$($(PG) url postgres)"; \
