@@ -10,7 +10,7 @@
 // (clients creating orders with an Idempotency-Key, starting an attempt,
 // paying it at the simulated gateway, whose callback completes it) while:
 //
-//	kill9         civicpay is killed -9 and restarted 8 s later (callbacks outlive their retries: status jobs must record them)
+//	kill9         civicpay is killed -9 while its attempt-follow sweep runs, restarted 8 s later (callbacks outlive their retries: status jobs must record them)
 //	twoinstances  two instances, the client round-robin over both; one killed -9 (restarted 8 s later)
 //	dbbackends    every database backend of the service terminated, twice, 3 s apart
 //	gatewaysdown  the gateways answer every API call 503 for 5 s (gatewaysim's fault injection)

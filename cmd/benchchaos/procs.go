@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -249,6 +250,24 @@ func (s *scratch) terminateBackends(ctx context.Context) (int, error) {
 		WHERE datname = $1 AND backend_type = 'client backend' AND pid <> pg_backend_pid()
 		  AND application_name IS DISTINCT FROM $2`, s.name, harnessApp).Scan(&n)
 	return n, err
+}
+
+// runningJob waits up to d for a River job of kind to be running and
+// returns its id (0 if none was seen).
+func (s *scratch) runningJob(ctx context.Context, kind string, d time.Duration) (int64, error) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		var id int64
+		err := s.pool.QueryRow(ctx, `SELECT id FROM river_job WHERE kind = $1 AND state = 'running' LIMIT 1`, kind).Scan(&id)
+		switch {
+		case err == nil:
+			return id, nil
+		case !errors.Is(err, pgx.ErrNoRows):
+			return 0, err
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0, nil
 }
 
 // runCommand runs a civicpay command to completion (migrate, demo, ledger

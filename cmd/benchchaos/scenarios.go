@@ -54,10 +54,20 @@ var scenarios = []scenario{
 // The default 8 s outlasts the simulator's callback retries (1 + 2 + 4 s):
 // payments confirmed at the gateway around the kill then reach civicpay
 // only through its status jobs, which need River's periodic sweep on the
-// restarted process. The fault ends at the restart.
-func kill9(_ context.Context, h *harness, l *load, o options) (time.Time, func(), error) {
+// restarted process. The kill lands while that sweep (a River job) is
+// running, if it runs within 5 s: the moment a crash strands background
+// work. The fault ends at the restart.
+func kill9(ctx context.Context, h *harness, l *load, o options) (time.Time, func(), error) {
 	a := h.instances[0]
-	benchutil.Progress("kill -9 civicpay a (pid %d)", a.proc.cmd.Process.Pid)
+	job, err := h.db.runningJob(ctx, "payments.attempt_follow", 5*time.Second)
+	if err != nil {
+		return time.Time{}, nil, err
+	}
+	if job != 0 {
+		benchutil.Progress("kill -9 civicpay a (pid %d) while its attempt-follow sweep (River job %d) runs", a.proc.cmd.Process.Pid, job)
+	} else {
+		benchutil.Progress("kill -9 civicpay a (pid %d) (no attempt-follow sweep seen running within 5 s)", a.proc.cmd.Process.Pid)
+	}
 	l.api.markCut(time.Now())
 	a.proc.kill9()
 	time.Sleep(o.down)
