@@ -29,7 +29,8 @@ test:
 	$(GO) vet ./...; \
 	$(GO) test -count=1 -timeout 12m ./...
 
-# Benchmarks print `bench <name> <value> <unit>` lines. BENCH=orders|ledger|pay|webhooks|recon|breaker|all
+# Benchmarks print `bench <name> <value> <unit>` lines. BENCH=orders|ledger|pay|webhooks|recon|breaker|all,
+# or BENCH=chaos: the fault suite (3–4 minutes; not part of all).
 bench:
 	@set -euo pipefail; \
 	export DATABASE_URL="$$($(PG) url postgres)"; \
