@@ -101,6 +101,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		audit.NewHandler(pool, auth.Require(auth.RoleAdmin, auth.RoleTreasury)))
 	for _, wire := range []func(context.Context, *wiring) error{a.wireWebhooks, a.wireLedger, a.wireOrders, a.wirePaying, a.wirePages, a.wireRecon} {
 		if err := wire(ctx, w); err != nil {
+			a.closeWriters()
 			return nil, err
 		}
 	}
@@ -114,6 +115,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		RescueStuckJobsAfter: cfg.RiverRescueAfter,
 	})
 	if err != nil {
+		a.closeWriters()
 		return nil, fmt.Errorf("app: river client: %w", err)
 	}
 	a.River = rc
@@ -136,7 +138,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 			PerIP: cfg.Limits.RatePerIP, PerKey: cfg.Limits.RatePerKey,
 			TrustedProxies: cfg.Limits.TrustedProxies, ProxyHeader: cfg.Limits.ProxyHeader,
 			ReadTimeout: cfg.Limits.ReadTimeout, IdleTimeout: cfg.Limits.IdleTimeout,
-			UploadReadTimeout: cfg.Limits.UploadReadTimeout,
+			UploadReadTimeout: cfg.Limits.UploadReadTimeout, RequestTimeout: cfg.Limits.RequestTimeout,
 		},
 	})
 	return a, nil
@@ -194,6 +196,7 @@ func (a *App) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	if err := a.HTTP.ShutdownWithTimeout(a.Config.ShutdownGrace); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 	}
+	a.closeWriters() // no request is left to queue work; running jobs get an error and are retried
 	if ms != nil {
 		if err := ms.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("metrics close: %w", err))
