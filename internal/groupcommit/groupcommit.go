@@ -202,6 +202,9 @@ func (q *Queue[J, R]) Close() {
 // from the queue (the deadline, the one-by-one fallback, ErrAlone, panics),
 // without the queue: for callers that hold a batch already, and tests.
 func (q *Queue[J, R]) WriteBatch(in []J) []Result[R] {
+	if len(in) == 0 {
+		return nil
+	}
 	batch := make([]*job[J, R], len(in))
 	for i, v := range in {
 		batch[i] = &job[J, R]{in: v, res: make(chan Result[R], 1)}
