@@ -19,24 +19,23 @@ import (
 // group commit: attempts started together go to PostgreSQL in one round trip.
 // Each is written only while its order is open and, with a cap (maxOpen > 0),
 // has fewer than maxOpen open attempts, counted with the order's row locked;
-// a batch that fails is written again one attempt at a time, where each has
-// its own answer.
+// a batch that fails is written again one attempt at a time (groupcommit),
+// where each has its own answer.
 type attemptWriter struct {
 	pool    *pgxpool.Pool
-	log     *slog.Logger
-	queue   *groupcommit.Queue[*attemptJob]
+	queue   *groupcommit.Queue[attemptJob, struct{}]
 	maxOpen int
 }
 
 type attemptJob struct {
 	a     Attempt
 	event json.RawMessage
-	res   chan error
 }
 
-func newAttemptWriter(pool *pgxpool.Pool, log *slog.Logger, onBatch func(string, int), maxOpen int) *attemptWriter {
-	w := &attemptWriter{pool: pool, log: log, maxOpen: maxOpen}
-	w.queue = groupcommit.New(writers, 64, observed("attempts", onBatch, w.write))
+// newAttemptWriter starts the attempt writers; queue.Close stops them.
+func newAttemptWriter(pool *pgxpool.Pool, log *slog.Logger, cfg Config, maxOpen int) *attemptWriter {
+	w := &attemptWriter{pool: pool, maxOpen: maxOpen}
+	w.queue = groupcommit.New(queueOptions("attempts", 64, log, cfg), w.write)
 	return w
 }
 
@@ -47,52 +46,32 @@ func (w *attemptWriter) insert(ctx context.Context, a Attempt, event any) error 
 	if err != nil {
 		return fmt.Errorf("order event attempt.created: %w", err)
 	}
-	j := &attemptJob{a: a, event: raw, res: make(chan error, 1)}
-	if err := w.queue.Add(ctx, j); err != nil {
-		return err
-	}
-	return <-j.res // once queued it is written (or not) whatever the caller does
+	_, err = w.queue.Do(ctx, attemptJob{a: a, event: raw})
+	return err
 }
 
-func (w *attemptWriter) write(jobs []*attemptJob) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
-	if len(jobs) > 1 {
-		err := w.insertAll(ctx, jobs)
-		if err == nil {
-			return
-		}
-		w.log.Warn("attempt batch failed, writing one by one", "attempts", len(jobs), "err", err)
-	}
-	for _, j := range jobs {
-		if err := w.insertAll(ctx, []*attemptJob{j}); err != nil {
-			j.res <- err
-		}
-	}
-}
-
-// insertAll writes jobs in one statement and answers each, or answers none and
+// write writes jobs in one statement and answers each, or answers none and
 // returns the statement's error.
-func (w *attemptWriter) insertAll(ctx context.Context, jobs []*attemptJob) error {
+func (w *attemptWriter) write(ctx context.Context, jobs []attemptJob) ([]groupcommit.Result[struct{}], error) {
 	outcomes, err := w.insertMany(ctx, jobs)
 	if err != nil {
-		return fmt.Errorf("insert attempts: %w", err)
+		return nil, fmt.Errorf("insert %d attempts: %w", len(jobs), err)
 	}
-	for _, j := range jobs {
+	out := make([]groupcommit.Result[struct{}], len(jobs))
+	for i, j := range jobs {
 		switch o := outcomes[j.a.ID]; {
 		case o.written:
-			j.res <- nil
 		case !o.open:
-			j.res <- fmt.Errorf("%w: it closed while the gateway was called", ErrNotOpen)
+			out[i].Err = fmt.Errorf("%w: it closed while the gateway was called", ErrNotOpen)
 		default:
 			var after time.Duration
 			if o.freesAt != nil {
 				after = o.freesAt.Sub(j.a.CreatedAt)
 			}
-			j.res <- &TooManyAttemptsError{Max: w.maxOpen, After: after}
+			out[i].Err = &TooManyAttemptsError{Max: w.maxOpen, After: after}
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // insertOutcome is what became of one attempt of a batch.
@@ -110,7 +89,7 @@ type insertOutcome struct {
 // batch, one round trip): it then counts every open attempt committed before
 // it, and attempts of one order in the batch count each other in turn, so
 // starts racing on one order cannot pass the cap together.
-func (w *attemptWriter) insertMany(ctx context.Context, jobs []*attemptJob) (map[uuid.UUID]insertOutcome, error) {
+func (w *attemptWriter) insertMany(ctx context.Context, jobs []attemptJob) (map[uuid.UUID]insertOutcome, error) {
 	n := len(jobs)
 	var (
 		ids, orders                    = make([]uuid.UUID, n), make([]uuid.UUID, n)

@@ -28,8 +28,9 @@ func TestAttemptWriterBatch(t *testing.T) {
 func testAttemptWriterBatch(t *testing.T, maxOpen int) {
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	w := newAttemptWriter(pool, slog.New(slog.DiscardHandler), nil, maxOpen)
-	var jobs []*attemptJob
+	w := newAttemptWriter(pool, slog.New(slog.DiscardHandler), Config{}, maxOpen)
+	t.Cleanup(w.queue.Close)
+	var jobs []attemptJob
 	var orders []uuid.UUID
 	for range 4 {
 		o, _, _ := openAttempt(t, pool, "AG-A")
@@ -38,14 +39,14 @@ func testAttemptWriterBatch(t *testing.T, maxOpen int) {
 		a := Attempt{ID: uuid.Must(uuid.NewV7()), OrderID: o, Gateway: "fakepay", Method: "card",
 			GatewayRef: "NEW-" + o.String()[:12], Currency: "VND", Amount: vnd(200000), Status: AttemptPending,
 			CreatedBy: "citizen", CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
-		jobs = append(jobs, &attemptJob{a: a, event: []byte(`{"n":1}`), res: make(chan error, 1)})
+		jobs = append(jobs, attemptJob{a: a, event: []byte(`{"n":1}`)})
 	}
 	if _, err := pool.Exec(ctx, `UPDATE orders SET status = 'cancelled' WHERE id = $1`, orders[2]); err != nil {
 		t.Fatal(err)
 	}
-	w.write(jobs)
+	res := w.queue.WriteBatch(jobs)
 	for i, j := range jobs {
-		err := <-j.res
+		err := res[i].Err
 		if (i == 2) != errors.Is(err, ErrNotOpen) || (i != 2 && err != nil) {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
@@ -71,7 +72,8 @@ func TestAttemptWriterCapsOpenAttemptsInABatch(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
 	ctx := context.Background()
-	w := newAttemptWriter(pool, slog.New(slog.DiscardHandler), nil, 3)
+	w := newAttemptWriter(pool, slog.New(slog.DiscardHandler), Config{}, 3)
+	t.Cleanup(w.queue.Close)
 	order, _, _ := openAttempt(t, pool, "AG-A") // pending, expires in 15 minutes
 	if _, err := pool.Exec(ctx, `INSERT INTO payment_attempts (id, order_id, gateway, method, gateway_ref, currency,
 		amount, status, created_by, created_at, updated_at, expires_at) VALUES ($1, $2, 'fakepay', 'card', 'OLD', 'VND',
@@ -79,17 +81,17 @@ func TestAttemptWriterCapsOpenAttemptsInABatch(t *testing.T) {
 		uuid.New(), order); err != nil {
 		t.Fatal(err)
 	}
-	var jobs []*attemptJob
+	var jobs []attemptJob
 	for i := range 4 {
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		a := Attempt{ID: uuid.Must(uuid.NewV7()), OrderID: order, Gateway: "fakepay", Method: "card",
 			GatewayRef: fmt.Sprintf("NEW-%d", i), Currency: "VND", Amount: vnd(200000), Status: AttemptPending,
 			CreatedBy: "citizen", CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
-		jobs = append(jobs, &attemptJob{a: a, event: []byte(`{}`), res: make(chan error, 1)})
+		jobs = append(jobs, attemptJob{a: a, event: []byte(`{}`)})
 	}
-	w.write(jobs)
-	for i, j := range jobs {
-		err := <-j.res
+	res := w.queue.WriteBatch(jobs)
+	for i := range jobs {
+		err := res[i].Err
 		var tooMany *TooManyAttemptsError
 		switch {
 		case i < 2 && err != nil:

@@ -21,8 +21,7 @@ import (
 // answer only after the transaction holding its order has committed.
 type creator struct {
 	pool  *pgxpool.Pool
-	log   *slog.Logger
-	queue *groupcommit.Queue[*createJob]
+	queue *groupcommit.Queue[createJob, createResult]
 }
 
 type createJob struct {
@@ -30,13 +29,11 @@ type createJob struct {
 	actor string
 	key   string
 	hash  []byte
-	res   chan createResult
 }
 
 type createResult struct {
 	outcome string
 	id      uuid.UUID
-	err     error
 }
 
 // writers is how many batches of orders (or of gateway results, or of
@@ -46,96 +43,92 @@ type createResult struct {
 // through the create_orders function).
 const writers = 2
 
-func newCreator(pool *pgxpool.Pool, log *slog.Logger, onBatch func(string, int)) *creator {
-	c := &creator{pool: pool, log: log}
-	c.queue = groupcommit.New(writers, 64, observed("orders", onBatch, c.write))
+// newCreator starts the order writers; close stops them.
+func newCreator(pool *pgxpool.Pool, log *slog.Logger, cfg Config) *creator {
+	c := &creator{pool: pool}
+	c.queue = groupcommit.New(queueOptions("orders", 64, log, cfg), c.write)
 	return c
 }
 
-// observed is write, telling onBatch (if set) each batch's size first.
-func observed[J any](writer string, onBatch func(string, int), write func([]J)) func([]J) {
-	if onBatch == nil {
-		return write
+// queueOptions are the options of the group-commit queue named name.
+func queueOptions(name string, maxBatch int, log *slog.Logger, cfg Config) groupcommit.Options {
+	o := groupcommit.Options{Name: name, Writers: writers, MaxBatch: maxBatch, Timeout: cfg.BatchTimeout, Log: log}
+	if cfg.OnBatch != nil {
+		o.OnBatch = func(n int) { cfg.OnBatch(name, n) }
 	}
-	return func(batch []J) {
-		onBatch(writer, len(batch))
-		write(batch)
-	}
+	return o
 }
 
-// create queues an order and waits for its outcome.
+// create queues an order and waits for its outcome. An error wrapping
+// groupcommit.ErrOutcomeUnknown (the caller's context ended while its batch
+// was written) leaves the order written or not: a retry with the same
+// Idempotency-Key and request then gets it back, or creates it.
 func (c *creator) create(ctx context.Context, o *Order, actor, key string, hash []byte) (string, uuid.UUID, error) {
-	j := &createJob{o: o, actor: actor, key: key, hash: hash, res: make(chan createResult, 1)}
-	if err := c.queue.Add(ctx, j); err != nil {
-		return "", uuid.Nil, err
-	}
-	// Once queued the order is written whatever happens to the caller, so wait for
-	// the answer: a retry with the same key then gets this order back.
-	r := <-j.res
-	return r.outcome, r.id, r.err
+	r, err := c.queue.Do(ctx, createJob{o: o, actor: actor, key: key, hash: hash})
+	return r.outcome, r.id, err
 }
 
-func (c *creator) write(batch []*createJob) {
-	// Two requests with the same client and key in one batch: the later one is a
-	// concurrent duplicate, answered as in flight.
+// write writes a batch of orders in one statement. Two requests with the same
+// client and key in one batch: the later one is a concurrent duplicate,
+// answered as in flight. If the statement fails (a duplicate committed
+// meanwhile, a reference collision), the batch rolled back whole and
+// groupcommit writes each order alone, where every case has its own answer.
+func (c *creator) write(ctx context.Context, batch []createJob) ([]groupcommit.Result[createResult], error) {
+	out := make([]groupcommit.Result[createResult], len(batch))
+	if len(batch) == 1 {
+		out[0].Value, out[0].Err = c.single(ctx, batch[0])
+		return out, nil
+	}
 	seen := make(map[string]bool, len(batch))
-	jobs := batch[:0:0]
-	for _, j := range batch {
+	jobs, at := batch[:0:0], make([]int, 0, len(batch))
+	for i, j := range batch {
 		k := j.o.CreatedBy.String() + ":" + j.key
 		if seen[k] {
-			j.res <- createResult{outcome: "busy"}
+			out[i].Value.outcome = "busy"
 			continue
 		}
 		seen[k] = true
-		jobs = append(jobs, j)
+		jobs, at = append(jobs, j), append(at, i)
 	}
-	ctx := context.Background()
 	if len(jobs) == 1 {
-		c.single(ctx, jobs[0])
-		return
+		out[at[0]].Value, out[at[0]].Err = c.single(ctx, jobs[0])
+		return out, nil
 	}
 	rows, err := c.pool.Query(ctx, createOrdersSQL, batchArgs(jobs)...)
-	if err == nil {
-		results := make([]createResult, len(jobs))
-		i := 0
-		for rows.Next() {
-			var idx int64
-			var r createResult
-			if err = rows.Scan(&idx, &r.outcome, &r.id); err != nil {
-				break
-			}
-			if idx >= 1 && int(idx) <= len(jobs) {
-				results[idx-1] = r
-				i++
-			}
+	if err != nil {
+		return nil, fmt.Errorf("create %d orders: %w", len(jobs), err)
+	}
+	n := 0
+	for rows.Next() {
+		var idx int64
+		var r createResult
+		if err := rows.Scan(&idx, &r.outcome, &r.id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("create %d orders: %w", len(jobs), err)
 		}
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-		}
-		if err == nil && i == len(jobs) {
-			for k, j := range jobs {
-				j.res <- results[k]
-			}
-			return
+		if idx >= 1 && int(idx) <= len(jobs) {
+			out[at[idx-1]].Value = r
+			n++
 		}
 	}
-	// The batch rolled back whole (a duplicate committed meanwhile, a reference
-	// collision): write each order alone, where every case has its own answer.
-	c.log.Warn("order batch failed, retrying one by one", "orders", len(jobs), "err", err)
-	for _, j := range jobs {
-		c.single(ctx, j)
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("create %d orders: %w", len(jobs), err)
 	}
+	if n != len(jobs) {
+		return nil, fmt.Errorf("create %d orders: %d answers", len(jobs), n)
+	}
+	return out, nil
 }
 
-func (c *creator) single(ctx context.Context, j *createJob) {
+func (c *creator) single(ctx context.Context, j createJob) (createResult, error) {
 	var r createResult
 	var id *uuid.UUID
-	r.err = c.pool.QueryRow(ctx, createOrderSQL, createOrderArgs(j.o, j.actor, j.key, j.hash)...).Scan(&r.outcome, &id)
+	err := c.pool.QueryRow(ctx, createOrderSQL, createOrderArgs(j.o, j.actor, j.key, j.hash)...).Scan(&r.outcome, &id)
 	if id != nil {
 		r.id = *id
 	}
-	j.res <- r
+	return r, err
 }
 
 // createOrdersSQL writes a batch as one statement, which pgx prepares once per
@@ -190,7 +183,7 @@ SELECT idx,
 FROM decided -- the INSERTs above run to completion whether or not this reads them
 ORDER BY idx`
 
-func batchArgs(jobs []*createJob) []any {
+func batchArgs(jobs []createJob) []any {
 	n := len(jobs)
 	var (
 		ids, clients                 = make([]uuid.UUID, n), make([]uuid.UUID, n)

@@ -68,5 +68,7 @@ func fuzzFlow(tb testing.TB, onCallback func(string, gateways.Ack)) *Flow {
 		tb.Fatal(err)
 	}
 	svc := NewService(nil, nil, Config{}, nil, slog.New(slog.DiscardHandler))
-	return NewFlow(svc, router, FlowConfig{OnCallback: onCallback})
+	f := NewFlow(svc, router, FlowConfig{OnCallback: onCallback})
+	tb.Cleanup(func() { closeFlow(f) })
+	return f
 }

@@ -99,13 +99,20 @@ type Flow struct {
 	log      *slog.Logger
 }
 
-// NewFlow returns the paying flow for the orders of svc. Call SetJobs before
-// use.
+// NewFlow returns the paying flow for the orders of svc and starts its
+// writers (Close stops them). Call SetJobs before use.
 func NewFlow(svc *Service, router *gateways.Router, cfg FlowConfig) *Flow {
 	f := &Flow{svc: svc, pool: svc.pool, router: router, cfg: cfg.withDefaults(), log: svc.log}
 	f.rec = newRecorder(f)
-	f.attempts = newAttemptWriter(f.pool, f.log, svc.cfg.OnBatch, f.cfg.MaxOpenAttempts)
+	f.attempts = newAttemptWriter(f.pool, f.log, svc.cfg, f.cfg.MaxOpenAttempts)
 	return f
+}
+
+// Close stops the flow's writers (gateway results, new attempts) once what
+// is already queued is written; RecordResult and StartAttempt fail after it.
+func (f *Flow) Close() {
+	f.rec.queue.Close()
+	f.attempts.queue.Close()
 }
 
 // SetJobs gives the flow its River client, which exists only once the

@@ -3,7 +3,6 @@ package payments
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -23,93 +22,74 @@ import (
 //
 // What a batch does not take (a second result for an attempt or an order
 // already in it, an overpayment, whose refund job needs the transaction to
-// itself) is recorded alone after the batch commits, with the batch's
-// changes visible to it. If the batch fails, every result in it is recorded
-// alone: nothing of a failed batch is written, so nothing is recorded twice.
+// itself) it answers groupcommit.ErrAlone: it is recorded alone after the
+// batch commits, with the batch's changes visible to it. If the batch fails,
+// groupcommit records every result in it alone: nothing of a failed batch is
+// written, so nothing is recorded twice.
 type recorder struct {
 	flow  *Flow
-	queue *groupcommit.Queue[*recordJob]
+	queue *groupcommit.Queue[recordJob, gateways.Ack]
 }
 
 type recordJob struct {
 	gateway string
 	r       gateways.Result
 	actor   string
-	res     chan recordResult
 }
 
-type recordResult struct {
-	ack gateways.Ack
-	err error
-}
-
+// newRecorder starts the result writers; queue.Close stops them.
 func newRecorder(f *Flow) *recorder {
 	rc := &recorder{flow: f}
-	rc.queue = groupcommit.New(writers, 32, observed("results", f.svc.cfg.OnBatch, rc.write))
+	rc.queue = groupcommit.New(queueOptions("results", 32, f.log, f.svc.cfg), rc.write)
 	return rc
 }
 
-// record queues a result and waits for its acknowledgement.
+// record queues a result and waits for its acknowledgement. An error
+// wrapping groupcommit.ErrOutcomeUnknown (the caller's context ended while
+// the batch was written) is AckError: the gateway retries, and recording the
+// same result again is AckAlreadyConfirmed if it was recorded.
 func (rc *recorder) record(ctx context.Context, gateway string, r gateways.Result, actor string) (gateways.Ack, error) {
-	j := &recordJob{gateway: gateway, r: r, actor: actor, res: make(chan recordResult, 1)}
-	if err := rc.queue.Add(ctx, j); err != nil {
+	ack, err := rc.queue.Do(ctx, recordJob{gateway: gateway, r: r, actor: actor})
+	if err != nil {
 		return gateways.AckError, err
 	}
-	// Once queued the result is recorded whatever happens to the caller: wait
-	// for the answer, so that the acknowledgement is the truth.
-	res := <-j.res
-	return res.ack, res.err
+	return ack, nil
 }
 
 type attemptKey struct{ gateway, ref string }
 
-// batchTimeout bounds the writing of one batch and of each result recorded
-// alone after it, so that a stuck database cannot hold callers forever.
-const batchTimeout = time.Minute
+// write records one result alone, or a batch of them in one transaction.
+func (rc *recorder) write(ctx context.Context, jobs []recordJob) ([]groupcommit.Result[gateways.Ack], error) {
+	if len(jobs) == 1 {
+		j := jobs[0]
+		ack, err := rc.flow.recordOne(ctx, j.gateway, j.r, j.actor, false)
+		return []groupcommit.Result[gateways.Ack]{{Value: ack, Err: err}}, nil
+	}
+	return rc.flow.recordBatch(ctx, jobs)
+}
 
-func (rc *recorder) write(jobs []*recordJob) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
-	// One result per attempt reference in a batch; repeats (a gateway's
-	// duplicate callbacks racing) wait for it.
-	seen := make(map[attemptKey]bool, len(jobs))
-	var batch, later []*recordJob
-	for _, j := range jobs {
+// recordBatch records results in one transaction and answers them once it
+// committed; on an error it wrote nothing. It answers groupcommit.ErrAlone
+// to the results it leaves for recording alone: a repeat of an attempt
+// reference earlier in the batch (a gateway's duplicate callbacks racing), a
+// second result for an order, an overpayment.
+func (f *Flow) recordBatch(ctx context.Context, jobs []recordJob) ([]groupcommit.Result[gateways.Ack], error) {
+	out := make([]groupcommit.Result[gateways.Ack], len(jobs))
+	var (
+		keys []attemptKey
+		in   []int // the jobs of the batch, by index in jobs
+		seen = make(map[attemptKey]bool, len(jobs))
+	)
+	for i, j := range jobs {
 		k := attemptKey{j.gateway, j.r.GatewayRef}
 		if seen[k] {
-			later = append(later, j)
+			out[i].Err = groupcommit.ErrAlone
 			continue
 		}
 		seen[k] = true
-		batch = append(batch, j)
+		keys, in = append(keys, k), append(in, i)
 	}
-	if len(batch) == 1 {
-		later = append(batch, later...)
-	} else {
-		rest, err := rc.flow.recordBatch(ctx, batch)
-		if err != nil {
-			rc.flow.log.Warn("result batch failed, recording one by one", "results", len(batch), "err", err)
-			rest = batch
-		}
-		later = append(rest, later...)
-	}
-	for _, j := range later {
-		ack, err := rc.flow.recordOne(ctx, j.gateway, j.r, j.actor, false)
-		j.res <- recordResult{ack, err}
-	}
-}
-
-// recordBatch records results for distinct attempt references in one
-// transaction and answers them once it committed. It returns the results it
-// left for recording alone; on an error it answered none.
-func (f *Flow) recordBatch(ctx context.Context, jobs []*recordJob) (rest []*recordJob, err error) {
-	answers := make([]recordResult, len(jobs))
-	answered := make([]bool, len(jobs))
-	err = pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
-		keys := make([]attemptKey, len(jobs))
-		for i, j := range jobs {
-			keys[i] = attemptKey{j.gateway, j.r.GatewayRef}
-		}
+	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 		orders, attempts, err := lockForRefs(ctx, tx, keys)
 		if err != nil {
 			return err
@@ -120,16 +100,17 @@ func (f *Flow) recordBatch(ctx context.Context, jobs []*recordJob) (rest []*reco
 			paid    []Order
 			touched = map[uuid.UUID]bool{}
 		)
-		for i, j := range jobs {
-			cands := attempts[keys[i]]
+		for n, i := range in {
+			j := jobs[i]
+			cands := attempts[keys[n]]
 			if len(cands) == 0 {
 				f.logUnmatched(ctx, j.gateway, j.r)
-				answers[i], answered[i] = recordResult{ack: gateways.AckNotFound}, true
+				out[i].Value = gateways.AckNotFound
 				continue
 			}
 			o, ok := orders[cands[0].OrderID]
 			if !ok || touched[o.ID] {
-				rest = append(rest, j) // another result of this batch changes its order
+				out[i].Err = groupcommit.ErrAlone // another result of this batch changes its order
 				continue
 			}
 			a, _ := pickAttempt(cands, j.r, false)
@@ -151,10 +132,10 @@ func (f *Flow) recordBatch(ctx context.Context, jobs []*recordJob) (rest []*reco
 				entries, paid = append(entries, entry), append(paid, o)
 				touched[o.ID] = true
 			default: // an overpayment: its refund and job are written alone
-				rest = append(rest, j)
+				out[i].Err = groupcommit.ErrAlone
 				continue
 			}
-			answers[i], answered[i] = recordResult{ack: ack}, true
+			out[i].Value = ack
 		}
 		if b.Len() > 0 {
 			if err := sendBatch(ctx, tx, b); err != nil {
@@ -171,12 +152,7 @@ func (f *Flow) recordBatch(ctx context.Context, jobs []*recordJob) (rest []*reco
 	if err != nil {
 		return nil, fmt.Errorf("record %d results: %w", len(jobs), err)
 	}
-	for i, j := range jobs {
-		if answered[i] {
-			j.res <- answers[i]
-		}
-	}
-	return rest, nil
+	return out, nil
 }
 
 // lockForRefs is lockForRef for many attempt references at once: it locks

@@ -14,6 +14,7 @@ import (
 
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/db"
+	"github.com/civicpay/civicpay/internal/groupcommit/gctest"
 	"github.com/civicpay/civicpay/internal/pgtest"
 	"github.com/civicpay/civicpay/ledger"
 )
@@ -26,7 +27,7 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(recorderProcessEnv); spec != "" {
 		os.Exit(runRecorderProcess(spec))
 	}
-	os.Exit(m.Run())
+	os.Exit(gctest.Main(m)) // every test closes the writers it starts
 }
 
 func runRecorderProcess(spec string) int {
@@ -41,11 +42,12 @@ func runRecorderProcess(spec string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	var jobs []*recordJob
+	defer closeFlow(f)
+	var jobs []recordJob
 	for _, ref := range strings.Split(refs, ",") {
 		jobs = append(jobs, job(result(ref, "TXN-"+ref, gateways.StatusSucceeded, 200000)))
 	}
-	f.rec.write(jobs)
+	f.rec.queue.WriteBatch(jobs)
 	return 0
 }
 
@@ -57,6 +59,12 @@ func newRecorderFlow(pool *pgxpool.Pool) (*Flow, error) {
 	f := NewFlow(NewService(pool, nil, Config{}, nil, slog.New(slog.DiscardHandler)), router, FlowConfig{})
 	f.SetJobs(noJobs{})
 	return f, nil
+}
+
+// closeFlow stops the writers of f and of its order service.
+func closeFlow(f *Flow) {
+	f.Close()
+	f.svc.Close()
 }
 
 // TestRecorderKilledMidBatch: a process is killed while its batch of three
@@ -125,14 +133,13 @@ func TestRecorderKilledMidBatch(t *testing.T) {
 	}
 
 	f := recorderFlow(t, pool)
-	var jobs []*recordJob
+	var jobs []recordJob
 	for _, ref := range refs {
 		jobs = append(jobs, job(result(ref, "TXN-"+ref, gateways.StatusSucceeded, 200000)))
 	}
-	f.rec.write(jobs)
-	for _, j := range jobs {
-		if res := <-j.res; res.err != nil || res.ack != gateways.AckOK {
-			t.Fatalf("recorded again: %s, %v", res.ack, res.err)
+	for _, res := range f.rec.queue.WriteBatch(jobs) {
+		if res.Err != nil || res.Value != gateways.AckOK {
+			t.Fatalf("recorded again: %s, %v", res.Value, res.Err)
 		}
 	}
 	if n := rowCount(t, pool, `SELECT count(*) FROM orders WHERE status = 'paid'`); n != 3 {

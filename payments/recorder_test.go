@@ -21,6 +21,7 @@ func recorderFlow(t *testing.T, pool *pgxpool.Pool) *Flow {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { closeFlow(f) })
 	return f
 }
 
@@ -57,8 +58,8 @@ func result(ref, txn string, status gateways.Status, amount int64) gateways.Resu
 	return gateways.Result{GatewayRef: ref, GatewayTxnID: txn, Status: status, Amount: decimal.NewFromInt(amount), Currency: "VND"}
 }
 
-func job(r gateways.Result) *recordJob {
-	return &recordJob{gateway: "fakepay", r: r, actor: "gateway:fakepay", res: make(chan recordResult, 1)}
+func job(r gateways.Result) recordJob {
+	return recordJob{gateway: "fakepay", r: r, actor: "gateway:fakepay"}
 }
 
 func rowCount(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int {
@@ -77,7 +78,7 @@ func TestRecorderBatchOfEveryKind(t *testing.T) {
 	pool := pgtest.New(t)
 	f := recorderFlow(t, pool)
 	var paid []uuid.UUID
-	var jobs []*recordJob
+	var jobs []recordJob
 	for i := range 5 {
 		o, _, ref := openAttempt(t, pool, "AG-A")
 		paid = append(paid, o)
@@ -107,15 +108,14 @@ func TestRecorderBatchOfEveryKind(t *testing.T) {
 	jobs = append(jobs, job(result(ref1, "TXN-1", gateways.StatusSucceeded, 200000)),
 		job(result("REF-SECOND", "TXN-2", gateways.StatusSucceeded, 200000)))
 
-	f.rec.write(jobs)
+	res := f.rec.queue.WriteBatch(jobs)
 
 	want := []gateways.Ack{gateways.AckOK, gateways.AckAlreadyConfirmed, gateways.AckOK, gateways.AckOK, gateways.AckOK,
 		gateways.AckOK, gateways.AckOK, gateways.AckAmountMismatch, gateways.AckNotFound, gateways.AckAmountMismatch,
 		gateways.AckOK, gateways.AckOK}
 	for i, j := range jobs {
-		res := <-j.res
-		if res.err != nil || res.ack != want[i] {
-			t.Errorf("result %d (%s %s): %s, %v; want %s", i, j.r.GatewayRef, j.r.Status, res.ack, res.err, want[i])
+		if res[i].Err != nil || res[i].Value != want[i] {
+			t.Errorf("result %d (%s %s): %s, %v; want %s", i, j.r.GatewayRef, j.r.Status, res[i].Value, res[i].Err, want[i])
 		}
 	}
 	for _, o := range append(paid, twiceOrder) {
@@ -163,29 +163,22 @@ func TestRecorderBatchFailsWhole(t *testing.T) {
 	}
 	good, _, goodRef := openAttempt(t, pool, "AG-A")
 	bad, badAttempt, badRef := openAttempt(t, pool, "AG-BAD")
-	jobs := []*recordJob{job(result(goodRef, "TXN-G", gateways.StatusSucceeded, 200000)),
+	jobs := []recordJob{job(result(goodRef, "TXN-G", gateways.StatusSucceeded, 200000)),
 		job(result(badRef, "TXN-B", gateways.StatusSucceeded, 200000))}
 
 	if _, err := f.recordBatch(context.Background(), jobs); err == nil {
 		t.Fatal("the batch did not fail")
 	}
-	for _, j := range jobs {
-		select {
-		case res := <-j.res:
-			t.Fatalf("a failed batch answered %s: %+v", j.r.GatewayRef, res)
-		default:
-		}
-	}
 	if n := rowCount(t, pool, `SELECT count(*) FROM orders WHERE status = 'paid'`); n != 0 {
 		t.Fatalf("%d orders paid by a failed batch", n)
 	}
 
-	f.rec.write(jobs)
-	if res := <-jobs[0].res; res.err != nil || res.ack != gateways.AckOK {
-		t.Fatalf("good result: %s, %v", res.ack, res.err)
+	res := f.rec.queue.WriteBatch(jobs)
+	if res[0].Err != nil || res[0].Value != gateways.AckOK {
+		t.Fatalf("good result: %s, %v", res[0].Value, res[0].Err)
 	}
-	if res := <-jobs[1].res; res.err == nil || res.ack != gateways.AckError {
-		t.Fatalf("bad result: %s, %v; want an error for the gateway to retry", res.ack, res.err)
+	if res[1].Err == nil || res[1].Value != gateways.AckError {
+		t.Fatalf("bad result: %s, %v; want an error for the gateway to retry", res[1].Value, res[1].Err)
 	}
 	if n := rowCount(t, pool, `SELECT count(*) FROM orders WHERE id = $1 AND status = 'paid'`, good); n != 1 {
 		t.Error("the good order is not paid")

@@ -23,6 +23,7 @@ func TestRefundRequestIsAudited(t *testing.T) {
 	}
 	flow := NewFlow(NewService(pool, nil, Config{}, nil, slog.New(slog.DiscardHandler)), router, FlowConfig{RefundMaxTries: 3})
 	flow.SetJobs(noJobs{})
+	t.Cleanup(func() { closeFlow(flow) })
 	orderID := paidOrder(t, pool)
 	p := auth.Principal{Role: auth.RoleTreasury, Prefix: "abcdefabcdef"}
 	if _, err := flow.RequestRefund(ctx, p, orderID, RefundRequest{Amount: vnd(500000), ExpectedRefundable: ptr(vnd(200000)), Reason: "too much"}); err == nil {

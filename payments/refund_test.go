@@ -87,6 +87,7 @@ func TestRefundOutcomes(t *testing.T) {
 			flow := NewFlow(NewService(pool, nil, Config{}, nil, slog.New(slog.DiscardHandler)), router,
 				FlowConfig{RefundMaxTries: 3})
 			flow.SetJobs(noJobs{})
+			t.Cleanup(func() { closeFlow(flow) })
 			orderID := paidOrder(t, pool)
 			rf, err := flow.RequestRefund(ctx, auth.Principal{Role: auth.RoleTreasury, Prefix: "t"}, orderID, RefundRequest{
 				Amount: vnd(50000), ExpectedRefundable: ptr(vnd(200000)), Reason: "test"})

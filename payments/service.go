@@ -33,6 +33,9 @@ type Config struct {
 	// be written, by writer: "orders", and the flow's "results" and "attempts"
 	// (metrics).
 	OnBatch func(writer string, n int)
+	// BatchTimeout bounds each group-commit batch (orders, results,
+	// attempts) with the writes alone after it; 0: groupcommit.DefaultTimeout.
+	BatchTimeout time.Duration
 	// Keys seal payers' national IDs in the database; nil: the published demo
 	// keys (tests only).
 	Keys *secretbox.Keyring
@@ -49,7 +52,8 @@ type Service struct {
 	creator  *creator
 }
 
-// NewService returns an order service.
+// NewService returns an order service and starts its order writers (Close
+// stops them).
 func NewService(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifier Notifier, log *slog.Logger) *Service {
 	if cfg.DefaultExpiry <= 0 {
 		cfg.DefaultExpiry = 24 * time.Hour
@@ -61,8 +65,12 @@ func NewService(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifi
 		cfg.Keys = secretbox.Demo()
 	}
 	return &Service{pool: pool, catalog: catalog, cfg: cfg, notifier: notifier, log: log, now: time.Now,
-		creator: newCreator(pool, log, cfg.OnBatch)}
+		creator: newCreator(pool, log, cfg)}
 }
+
+// Close stops the order writers once the orders already queued are written;
+// Create fails after it.
+func (s *Service) Close() { s.creator.queue.Close() }
 
 // Create issues an order, idempotently per (API key, Idempotency-Key): the same key
 // and request returns the original order with created=false; the same key with a

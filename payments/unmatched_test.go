@@ -52,11 +52,10 @@ func TestUnmatchedResultIsLogged(t *testing.T) {
 	if ack, err := f.RecordResult(context.Background(), "fakepay", result(paymentRef, "T2", gateways.StatusSucceeded, 200000), "gateway:fakepay"); err != nil || ack != gateways.AckNotFound {
 		t.Errorf("the payment reference: %v %v", ack, err)
 	}
-	batch := []*recordJob{job(result(paymentRef, "T3", gateways.StatusSucceeded, 200000)), job(result("REF-NOBODY", "T4", gateways.StatusSucceeded, 200000))}
-	f.rec.write(batch)
-	for _, j := range batch {
-		if res := <-j.res; res.err != nil || res.ack != gateways.AckNotFound {
-			t.Errorf("batched %s: %v %v", j.r.GatewayRef, res.ack, res.err)
+	batch := []recordJob{job(result(paymentRef, "T3", gateways.StatusSucceeded, 200000)), job(result("REF-NOBODY", "T4", gateways.StatusSucceeded, 200000))}
+	for i, res := range f.rec.queue.WriteBatch(batch) {
+		if res.Err != nil || res.Value != gateways.AckNotFound {
+			t.Errorf("batched %s: %v %v", batch[i].r.GatewayRef, res.Value, res.Err)
 		}
 	}
 	out := logs.String()

@@ -106,6 +106,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		audit.NewHandler(pool, auth.Require(auth.RoleAdmin, auth.RoleTreasury)))
 	for _, wire := range []func(context.Context, *wiring) error{a.wireWebhooks, a.wireLedger, a.wireOrders, a.wirePaying, a.wirePages, a.wireRecon} {
 		if err := wire(ctx, w); err != nil {
+			a.closeWriters()
 			return nil, err
 		}
 	}
@@ -120,6 +121,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		RescueStuckJobsAfter: cfg.RiverRescueAfter,
 	})
 	if err != nil {
+		a.closeWriters()
 		return nil, fmt.Errorf("app: river client: %w", err)
 	}
 	a.River = rc
@@ -143,7 +145,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 			PerIP: cfg.Limits.RatePerIP, PerKey: cfg.Limits.RatePerKey,
 			TrustedProxies: cfg.Limits.TrustedProxies, ProxyHeader: cfg.Limits.ProxyHeader,
 			ReadTimeout: cfg.Limits.ReadTimeout, IdleTimeout: cfg.Limits.IdleTimeout,
-			UploadReadTimeout: cfg.Limits.UploadReadTimeout,
+			UploadReadTimeout: cfg.Limits.UploadReadTimeout, RequestTimeout: cfg.Limits.RequestTimeout,
 		},
 	})
 	return a, nil

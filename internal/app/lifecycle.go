@@ -102,6 +102,7 @@ func (a *App) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	case <-ctx.Done():
 	}
 	errs = append(errs, a.shutdownHTTP(ms))
+	a.closeWriters() // no request is left to queue work; running jobs get an error and are retried
 	bgStop()
 	bg.Wait()
 	errs = append(errs, a.stopRiver())

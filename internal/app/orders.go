@@ -24,3 +24,15 @@ func (a *App) wireOrders(_ context.Context, w *wiring) error {
 	w.errors = append(w.errors, payments.HTTPErrors...)
 	return nil
 }
+
+// closeWriters stops the group-commit writers of orders and paying once what
+// they hold is written: Run calls it after the HTTP server has drained and
+// before River stops (a job still running then gets an error and is retried).
+func (a *App) closeWriters() {
+	if a.Paying != nil {
+		a.Paying.Close()
+	}
+	if a.Orders != nil {
+		a.Orders.Close()
+	}
+}

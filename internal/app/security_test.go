@@ -141,6 +141,18 @@ func TestAppRefusesUnsafeProductionConfig(t *testing.T) {
 	}
 }
 
+// An app that fails to build once its order writers have started stops them
+// (TestMain fails the package if a writer is left running).
+func TestAppFailingLateStopsItsWriters(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t)
+	cfg := e.App.Config
+	cfg.Paying.Preferences = "no such method=vnpay" // refused by wirePaying, after wireOrders
+	if _, err := appNew(t, cfg, e); err == nil || !strings.Contains(err.Error(), "CIVICPAY_GATEWAY_PREFERENCES") {
+		t.Fatalf("app.New with bad gateway preferences: %v", err)
+	}
+}
+
 func TestReceiptSecretMinimumIsThePagesOne(t *testing.T) {
 	t.Parallel()
 	if config.MinReceiptSecretLen != pages.MinSecretLen {

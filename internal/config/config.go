@@ -153,6 +153,10 @@ type Limits struct {
 	ReadTimeout       time.Duration `env:"CIVICPAY_READ_TIMEOUT" envDefault:"10s"`
 	IdleTimeout       time.Duration `env:"CIVICPAY_IDLE_TIMEOUT" envDefault:"30s"`
 	UploadReadTimeout time.Duration `env:"CIVICPAY_UPLOAD_READ_TIMEOUT" envDefault:"30m"`
+	// RequestTimeout is the deadline of each request's work (its database
+	// queries, its wait for a group-commit batch); a statement upload has
+	// UploadReadTimeout more.
+	RequestTimeout time.Duration `env:"CIVICPAY_REQUEST_TIMEOUT" envDefault:"60s"`
 	// AuthFailCacheTTL is how long a well-formed but unknown or revoked API
 	// key is remembered as failed (no database query when it comes again).
 	AuthFailCacheTTL time.Duration `env:"CIVICPAY_AUTH_FAIL_CACHE_TTL" envDefault:"5s"`

@@ -191,10 +191,11 @@ func TestLoadReadsLimits(t *testing.T) {
 	l := c.Limits
 	if l.RatePerKey != 6000 || l.RatePerIP != 0 || l.MaxOpenAttempts != 5 || len(l.TrustedProxies) != 2 ||
 		l.ProxyHeader != "X-Real-IP" || l.ReadTimeout != 10*time.Second || l.UploadReadTimeout != 30*time.Minute ||
-		l.AuthFailCacheTTL != 5*time.Second {
+		l.AuthFailCacheTTL != 5*time.Second || l.RequestTimeout != time.Minute {
 		t.Fatalf("limits %+v", l)
 	}
-	if u := l.Unlimited(); u.RatePerKey != 0 || u.MaxConnsPerIP != 0 || u.MaxOpenAttempts != 5 || u.ReadTimeout != l.ReadTimeout {
+	if u := l.Unlimited(); u.RatePerKey != 0 || u.MaxConnsPerIP != 0 || u.MaxOpenAttempts != 5 || u.ReadTimeout != l.ReadTimeout ||
+		u.RequestTimeout != l.RequestTimeout {
 		t.Fatalf("unlimited %+v", u)
 	}
 }

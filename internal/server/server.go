@@ -80,6 +80,11 @@ type Limits struct {
 	// connection's wait for the next request (default 30s). A POST to a
 	// StreamedPaths route gets UploadReadTimeout (default 30m) for its body.
 	ReadTimeout, IdleTimeout, UploadReadTimeout time.Duration
+	// RequestTimeout is the deadline of every request's context,
+	// c.UserContext(), which handlers hand to the database, River and group
+	// commit (default 60s); a POST to a StreamedPaths route, whose handler
+	// reads the body, has UploadReadTimeout more.
+	RequestTimeout time.Duration
 }
 
 func (l Limits) withDefaults() Limits {
@@ -91,6 +96,7 @@ func (l Limits) withDefaults() Limits {
 	def(&l.ReadTimeout, 10*time.Second)
 	def(&l.IdleTimeout, 30*time.Second)
 	def(&l.UploadReadTimeout, 30*time.Minute)
+	def(&l.RequestTimeout, 60*time.Second)
 	if l.ProxyHeader == "" {
 		l.ProxyHeader = "X-Real-IP"
 	}
@@ -142,6 +148,7 @@ func New(o Options) *fiber.App {
 		app.Use(o.InFlight.middleware())
 	}
 	app.Use(o.Metrics.Middleware(), accessLog(o.Log, errorHandler, o.StreamedPaths), recover.New(),
+		requestDeadline(lim.RequestTimeout, lim.UploadReadTimeout, o.StreamedPaths),
 		ratelimit.New(ratelimit.Rule{Name: "per client IP", Max: lim.PerIP, Key: publicIP}),
 		bodyLimit(o.MaxBodyBytes, o.StreamedPaths))
 
@@ -232,6 +239,24 @@ func uploadTimeout(streamed []string, d time.Duration) func(*fasthttp.RequestHea
 			}
 		}
 		return fasthttp.RequestConfig{}
+	}
+}
+
+// requestDeadline gives each request's context (c.UserContext()) a deadline
+// of d, or d+upload for a POST to a streamed route, so that nothing a handler
+// waits on with it (a query, a full group-commit queue) waits forever. What a
+// handler leaves to run after it returns (a streamed response body) must not
+// use that context: the deadline is cancelled when the handler returns.
+func requestDeadline(d, upload time.Duration, streamed []string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		t := d
+		if c.Method() == fiber.MethodPost && isStreamed(c.Path(), streamed) {
+			t += upload
+		}
+		ctx, cancel := context.WithTimeout(c.UserContext(), t)
+		defer cancel()
+		c.SetUserContext(ctx)
+		return c.Next()
 	}
 }
 
