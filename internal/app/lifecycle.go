@@ -102,10 +102,13 @@ func (a *App) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	case <-ctx.Done():
 	}
 	errs = append(errs, a.shutdownHTTP(ms))
-	a.closeWriters() // no request is left to queue work; running jobs get an error and are retried
 	bgStop()
 	bg.Wait()
 	errs = append(errs, a.stopRiver())
+	// The group-commit writers close last: requests queue work on them, and so do
+	// running jobs (a status job records its result through the recorder), which
+	// River's soft stop lets finish.
+	a.closeWriters()
 	if a.Gateways != nil {
 		a.Gateways.Close() // stops the breakers' probes
 	}

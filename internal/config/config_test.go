@@ -54,6 +54,7 @@ func TestLoadReadsPaying(t *testing.T) {
 // development fills each one left unset, but keeps one set (even to empty,
 // which turns a statement fetch off); any other mode is an error.
 func TestLoadModes(t *testing.T) {
+	t.Setenv("CIVICPAY_ENV", "") // unset is production, whatever the shell running the tests exports
 	t.Setenv("DATABASE_URL", "postgres://x@127.0.0.1/db")
 	t.Setenv("CIVICPAY_RECEIPT_SECRETS_OLD", strings.Repeat("a", 32)+","+strings.Repeat("b", 40))
 

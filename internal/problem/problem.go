@@ -95,7 +95,8 @@ func Handler(log *slog.Logger, mappings ...Mapping) fiber.ErrorHandler {
 			p.Instance = c.Path()
 		}
 		if p.Status >= 500 {
-			log.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "path", c.Path(), "status", p.Status, "err", err, "request_id", p.RequestID)
+			// The route pattern, not the path: paths carry payment references and receipt codes.
+			log.ErrorContext(c.UserContext(), "request failed", "method", c.Method(), "route", c.Route().Path, "status", p.Status, "err", err, "request_id", p.RequestID)
 		}
 		var ra RetryAfterer
 		if errors.As(err, &ra) {
