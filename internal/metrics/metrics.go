@@ -28,6 +28,15 @@ type Metrics struct {
 	BatchSizes *prometheus.HistogramVec
 }
 
+// DBRetries counts database operations run again because PostgreSQL said
+// they may be (internal/db.Retry), by operation and reason (db.Reason*). It
+// is process-wide, as the retries are: internal/db counts into it without
+// knowing any server, and every registry New makes exports it.
+var DBRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "civicpay_db_retries_total",
+	Help: "Database operations run again after a serialization failure, deadlock or lost connection, by operation and reason.",
+}, []string{"op", "reason"})
+
 // New returns a registry with Go, process and civicpay collectors.
 func New() *Metrics {
 	m := &Metrics{
@@ -48,7 +57,7 @@ func New() *Metrics {
 		}, []string{"writer"}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.httpRequests, m.httpDuration, m.OrderEvents, m.BatchSizes)
+		m.httpRequests, m.httpDuration, m.OrderEvents, m.BatchSizes, DBRetries)
 	return m
 }
 
