@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/internal/db"
 	"github.com/civicpay/civicpay/internal/groupcommit"
 )
 
@@ -64,8 +65,12 @@ func (w *attemptWriter) write(jobs []*attemptJob) {
 		}
 		w.log.Warn("attempt batch failed, writing one by one", "attempts", len(jobs), "err", err)
 	}
+	// Alone, an attempt runs again where PostgreSQL says nothing was written
+	// (db.RetryRolledBack): written twice it would clash with itself.
 	for _, j := range jobs {
-		if err := w.insertAll(ctx, []*attemptJob{j}); err != nil {
+		if err := db.RetryRolledBack(ctx, "payments.insert_attempt", func(ctx context.Context) error {
+			return w.insertAll(ctx, []*attemptJob{j})
+		}); err != nil {
 			j.res <- err
 		}
 	}

@@ -24,8 +24,8 @@ const (
 	// RolledBack: PostgreSQL did not do it, and said so: a serialization
 	// failure or deadlock rolled the transaction back, the connection could
 	// not be made (refused, too many connections, the server starting or
-	// stopping), or pgx had sent nothing (pgconn.SafeToRetry). Any operation
-	// may run again.
+	// stopping), or pgx had sent nothing (pgconn.SafeToRetry, but for
+	// ErrConnClosed: see Classify). Any operation may run again.
 	RolledBack
 	// Lost: the connection broke (reset, closed, the backend terminated)
 	// with a statement possibly in flight. Inside an explicit transaction
@@ -47,7 +47,7 @@ const (
 	ReasonConnect       = "connect"               // could not connect: refused, unreachable, 57P03
 	ReasonTooManyConns  = "too_many_connections"  // 53300
 	ReasonNotSent       = "not_sent"              // pgconn.SafeToRetry: nothing reached the server
-	ReasonConnLost      = "connection_lost"       // reset, EOF, closed, SQLSTATE class 08
+	ReasonConnLost      = "connection_lost"       // reset, EOF, conn closed, SQLSTATE class 08
 	ReasonShutdown      = "shutdown"              // 57P01 admin_shutdown, 57P02 crash_shutdown
 	ReasonTimeout       = "timeout"               // a context deadline, pgconn.Timeout
 	ReasonCanceled      = "statement_canceled"    // 57014: statement_timeout, pg_cancel_backend
@@ -92,23 +92,33 @@ func Classify(err error) (Class, string) {
 	if errors.As(err, &connectErr) {
 		return RolledBack, ReasonConnect
 	}
-	// Anything else counts only if it comes from pgconn (its errors carry
-	// SafeToRetry), so that a network error of a gateway call or a client's
-	// broken upload is not taken for the database's.
-	var fromPgconn interface{ SafeToRetry() bool }
-	if !errors.As(err, &fromPgconn) {
-		return Permanent, ""
+	// pgx says "conn closed" (ErrConnClosed, and SafeToRetry!) both for a
+	// connection it had closed before the statement and, through the
+	// simple protocol — which Exec without arguments and COMMIT use — for
+	// one that broke while the statement was in flight (pgconn's
+	// MultiResultReader drops the read's error and reports the closed
+	// connection): the statement may have run, so it is Lost, not
+	// RolledBack. TestClassify cuts a connection under a statement to show it.
+	if errors.Is(err, pgconn.ErrConnClosed) {
+		return Lost, ReasonConnLost
 	}
 	if pgconn.SafeToRetry(err) {
 		return RolledBack, ReasonNotSent
 	}
-	if errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) ||
-		errors.Is(err, net.ErrClosed) {
-		return Lost, ReasonConnLost
+	// A connection that broke under a statement: pgx returns the read's or
+	// the write's error as it is (io.ErrUnexpectedEOF, a *net.OpError). Such an error
+	// from elsewhere reads the same — a gateway's is mapped before it gets
+	// here (ErrGatewayUnavailable), a client's upload cut midway is answered
+	// 503 to a client who has gone — but a name that does not resolve is
+	// a configuration's fault, not a passing one.
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return Permanent, ""
 	}
 	var netErr net.Error
-	if errors.As(err, &netErr) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED) ||
+		errors.Is(err, net.ErrClosed) || errors.As(err, &netErr) {
 		return Lost, ReasonConnLost
 	}
 	return Permanent, ""

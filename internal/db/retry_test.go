@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,11 +58,47 @@ func lostConnection(t *testing.T, pool *pgxpool.Pool) error {
 	return err
 }
 
+// cutConnection returns the error pgx gives for a statement running on a
+// connection cut under it (the network, not the server, went away).
+func cutConnection(t *testing.T, pool *pgxpool.Pool) error {
+	t.Helper()
+	ctx := context.Background()
+	dbURL := pool.Config().ConnConfig.ConnString()
+	proxy := pgtest.NewProxy(t, dbURL)
+	conn, err := pgx.Connect(ctx, proxy.URL(dbURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	const sleep = `SELECT pg_sleep(60) -- cut under me`
+	done := make(chan error, 1)
+	go func() { _, err := conn.Exec(ctx, sleep); done <- err }()
+	for running := 0; running == 0; { // cut it once the server runs it
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query = $1 AND state = 'active'`,
+			sleep).Scan(&running); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proxy.Cut()
+	if err = <-done; err == nil {
+		t.Fatal("a statement on a cut connection succeeded")
+	}
+	return err
+}
+
+// notSent is an error pgconn would mark safe to retry (nothing was sent),
+// but for ErrConnClosed.
+type notSent struct{}
+
+func (notSent) Error() string     { return "failed to write: nothing written" }
+func (notSent) SafeToRetry() bool { return true }
+
 func TestClassify(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
 	ctx := context.Background()
 	lost := lostConnection(t, pool)
+	cut := cutConnection(t, pool)
 	_, refused := pgx.Connect(ctx, "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=5")
 	_, noDB := pgx.Connect(ctx, db.WithDatabase(pool.Config().ConnConfig.ConnString(), "civicpay_no_such_database"))
 	_, unique := pool.Exec(ctx, `CREATE TEMP TABLE u (x int UNIQUE); INSERT INTO u VALUES (1), (1)`)
@@ -93,7 +130,12 @@ func TestClassify(t *testing.T) {
 		{"caller gone (real)", canceled, db.Permanent, ""},
 		{"no such database (real)", noDB, db.Permanent, ""},
 		{"unique violation (real)", unique, db.Permanent, ""},
-		{"EOF not from pgx", fmt.Errorf("read upload: %w", io.ErrUnexpectedEOF), db.Permanent, ""},
+		// pgx reports "conn closed" (and SafeToRetry) for this one: the
+		// statement was running all the same.
+		{"connection cut under a statement (real)", cut, db.Lost, db.ReasonConnLost},
+		{"nothing sent", fmt.Errorf("insert: %w", notSent{}), db.RolledBack, db.ReasonNotSent},
+		{"EOF, as pgx returns it", fmt.Errorf("auth: look up key: %w", io.ErrUnexpectedEOF), db.Lost, db.ReasonConnLost},
+		{"a name that does not resolve", &net.DNSError{Err: "no such host", Name: "db.invalid", IsNotFound: true}, db.Permanent, ""},
 		{"domain error", errors.New("order not found"), db.Permanent, ""},
 		{"nil", nil, db.Permanent, ""},
 	}
@@ -109,21 +151,6 @@ func TestClassify(t *testing.T) {
 			}
 		})
 	}
-	// A connection pgx already knows is closed sends nothing.
-	conn, err := pgx.Connect(ctx, pool.Config().ConnConfig.ConnString())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `SELECT 1`); !matches(err, db.RolledBack, db.ReasonNotSent) {
-		c, r := db.Classify(err)
-		t.Fatalf("closed connection: %v classified %v %q", err, c, r)
-	}
-}
-
-func matches(err error, class db.Class, reason string) bool {
-	c, r := db.Classify(err)
-	return c == class && r == reason
 }
 
 // A function that fails with a serialization failure the first time runs
