@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -427,4 +428,22 @@ func TestLostConnectionIsRetriedOnlyWhereItIsSafe(t *testing.T) {
 			t.Fatalf("Retry = %v after %d runs, want the 40001 after 1", err, runs)
 		}
 	})
+}
+
+// A connection is made within DefaultConnectTimeout unless the URL says
+// otherwise.
+func TestConnectTimeout(t *testing.T) {
+	t.Parallel()
+	for url, want := range map[string]time.Duration{
+		"postgres://u@db.example:5432/x":                   db.DefaultConnectTimeout,
+		"postgres://u@db.example:5432/x?connect_timeout=2": 2 * time.Second,
+	} {
+		cfg, err := db.Config(url, db.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.ConnConfig.ConnectTimeout; got != want {
+			t.Errorf("%s: connect timeout %s, want %s", url, got, want)
+		}
+	}
 }
