@@ -15,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/audit"
+	"github.com/civicpay/civicpay/internal/db"
 )
 
 // Manual entries and reversals, which people post through the API, follow
@@ -210,7 +211,9 @@ func (s *Manual) Post(ctx context.Context, by Requester, key string, m ManualEnt
 		return ManualOutcome{}, err
 	}
 	var out ManualOutcome
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	// Idempotent under key: run again where PostgreSQL says it may.
+	err = db.IdempotentTx(ctx, s.pool, "ledger.manual_post", func(tx pgx.Tx) error {
+		out = ManualOutcome{}
 		done, err := s.replayed(ctx, tx, key, "entry", m, &out)
 		if done || err != nil {
 			return err
@@ -245,7 +248,9 @@ func (s *Manual) Reverse(ctx context.Context, by Requester, key string, r Manual
 		return ManualOutcome{}, invalid("reason", "a reversal needs a reason")
 	}
 	var out ManualOutcome
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	// Idempotent under key: run again where PostgreSQL says it may.
+	err := db.IdempotentTx(ctx, s.pool, "ledger.manual_reverse", func(tx pgx.Tx) error {
+		out = ManualOutcome{}
 		if done, err := s.replayed(ctx, tx, key, "reversal", r, &out); done || err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/internal/db"
 	"github.com/civicpay/civicpay/internal/groupcommit"
 )
 
@@ -53,7 +54,20 @@ func (w *attemptWriter) insert(ctx context.Context, a Attempt, event any) error 
 // write writes jobs in one statement and answers each, or answers none and
 // returns the statement's error.
 func (w *attemptWriter) write(ctx context.Context, jobs []attemptJob) ([]groupcommit.Result[struct{}], error) {
-	outcomes, err := w.insertMany(ctx, jobs)
+	var outcomes map[uuid.UUID]insertOutcome
+	insert := func(ctx context.Context) (err error) {
+		outcomes, err = w.insertMany(ctx, jobs)
+		return err
+	}
+	var err error
+	if len(jobs) == 1 {
+		// Alone (groupcommit's fallback, or a batch of one), an attempt runs again
+		// only where PostgreSQL says nothing was written (db.RetryRolledBack):
+		// written twice it would clash with itself.
+		err = db.RetryRolledBack(ctx, "payments.insert_attempt", insert)
+	} else {
+		err = insert(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("insert %d attempts: %w", len(jobs), err)
 	}

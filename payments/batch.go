@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/internal/db"
 	"github.com/civicpay/civicpay/internal/groupcommit"
 )
 
@@ -121,13 +122,20 @@ func (c *creator) write(ctx context.Context, batch []createJob) ([]groupcommit.R
 	return out, nil
 }
 
+// single writes one order alone. It is idempotent — the client's
+// Idempotency-Key finds an order already written — so it runs again where
+// PostgreSQL says it may (db.Retry), even after a connection lost with the
+// statement in flight: a write that did land is then answered as a replay.
 func (c *creator) single(ctx context.Context, j createJob) (createResult, error) {
 	var r createResult
-	var id *uuid.UUID
-	err := c.pool.QueryRow(ctx, createOrderSQL, createOrderArgs(j.o, j.actor, j.key, j.hash)...).Scan(&r.outcome, &id)
-	if id != nil {
-		r.id = *id
-	}
+	err := db.Retry(ctx, "orders.create", func(ctx context.Context) error {
+		var id *uuid.UUID
+		err := c.pool.QueryRow(ctx, createOrderSQL, createOrderArgs(j.o, j.actor, j.key, j.hash)...).Scan(&r.outcome, &id)
+		if id != nil {
+			r.id = *id
+		}
+		return err
+	})
 	return r, err
 }
 

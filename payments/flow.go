@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/db"
 	"github.com/civicpay/civicpay/internal/problem"
 	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/payments/reference"
@@ -316,10 +317,12 @@ func (f *Flow) RecordTransfer(ctx context.Context, r gateways.Result, actor stri
 }
 
 // recordOne is RecordResult (or, byReference, RecordTransfer) for one
-// result, in a transaction of its own.
+// result, in a transaction of its own. Recording is idempotent (a result
+// is recorded once), so the transaction runs again where PostgreSQL says it
+// may (db.IdempotentTx): a deadlock, a lost connection.
 func (f *Flow) recordOne(ctx context.Context, gateway string, r gateways.Result, actor string, byReference bool) (gateways.Ack, error) {
 	var ack gateways.Ack
-	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+	err := db.IdempotentTx(ctx, f.pool, "payments.record_result", func(tx pgx.Tx) error {
 		var err error
 		ack, err = f.record(ctx, tx, gateway, r, actor, byReference)
 		return err

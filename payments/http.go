@@ -21,7 +21,7 @@ var HTTPErrors = []problem.Mapping{
 	{Err: ErrOrderNotFound, Status: http.StatusNotFound, Title: "Not found"},
 	{Err: ErrNotOpen, Status: http.StatusConflict, Title: "Order not open"},
 	{Err: ErrIdempotencyMismatch, Status: http.StatusUnprocessableEntity, Title: "Idempotency key reused"},
-	{Err: ErrIdempotencyInProgress, Status: http.StatusConflict, Title: "Request in progress"},
+	{Err: ErrIdempotencyInProgress, Status: http.StatusConflict, Title: "Request in progress", RetryAfter: time.Second},
 	{Err: ErrAttemptNotFound, Status: http.StatusNotFound, Title: "Not found"},
 	{Err: ErrRefundNotFound, Status: http.StatusNotFound, Title: "Not found"},
 	{Err: gateways.ErrUnknownGateway, Status: http.StatusNotFound, Title: "Unknown gateway"},

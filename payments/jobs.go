@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/db"
 )
 
 // Queue is the River queue of paying's jobs (status queries and refunds),
@@ -243,7 +244,7 @@ func (f *Flow) query(ctx context.Context, a Attempt) (gateways.Result, error) {
 // expire gives up on a still pending attempt, with the order locked first as
 // everywhere else.
 func (f *Flow) expire(ctx context.Context, a Attempt) error {
-	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+	err := db.IdempotentTx(ctx, f.pool, "payments.expire_attempt", func(tx pgx.Tx) error {
 		if err := lockOrder(ctx, tx, a.OrderID); err != nil {
 			return err
 		}

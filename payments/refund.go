@@ -18,6 +18,7 @@ import (
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/db"
 	"github.com/civicpay/civicpay/internal/money"
 	"github.com/civicpay/civicpay/internal/problem"
 	"github.com/civicpay/civicpay/ledger"
@@ -274,10 +275,15 @@ func (rf Refund) shares(o Order) []ledger.Share {
 // RequestRefund asks for a refund of (part of) the order on behalf of p: the
 // amount is reserved on the order and the refund's job queued, in one
 // transaction with the order locked. The gateway is called by the job.
+//
+// A request carries no idempotency key, so its transaction runs again only
+// where PostgreSQL says it did not commit (db.Tx), never after a connection
+// lost during COMMIT: that answers 503 outcome-unknown, and a request sent
+// again then finds the refundable amount changed if the first was done.
 func (f *Flow) RequestRefund(ctx context.Context, p auth.Principal, orderID uuid.UUID, req RefundRequest) (Refund, error) {
 	var rf Refund
 	ctx = auth.ActorContext(ctx, p)
-	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+	err := db.Tx(ctx, f.pool, "payments.request_refund", func(tx pgx.Tx) error {
 		o, err := getOrder(ctx, tx, "o.id = $1", orderID, true)
 		if err != nil {
 			return err
@@ -507,9 +513,11 @@ func (f *Flow) failRefund(ctx context.Context, rf Refund, reason string) error {
 }
 
 // settleRefund runs fn on a refund that is not final yet, with its order and
-// the refund locked in that order, in one transaction.
+// the refund locked in that order, in one transaction. It is idempotent (a
+// final refund is left alone; the ledger entry has its key), so it runs
+// again where PostgreSQL says it may (db.IdempotentTx).
 func (f *Flow) settleRefund(ctx context.Context, id uuid.UUID, fn func(tx pgx.Tx, o Order, rf Refund, now time.Time) error) error {
-	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+	err := db.IdempotentTx(ctx, f.pool, "payments.settle_refund", func(tx pgx.Tx) error {
 		o, err := getOrder(ctx, tx, "o.id = (SELECT order_id FROM payment_refunds WHERE id = $1)", id, true)
 		if err != nil {
 			return err

@@ -18,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+
+	"github.com/civicpay/civicpay/internal/db"
 )
 
 // Delivery states and attempt outcomes as stored.
@@ -252,15 +254,19 @@ func (w *DeliveryWorker) record(ctx context.Context, t target, r response, v ver
 		msg := errText(r.Err)
 		rec.Error = &msg
 	}
+	// Recording an attempt counts it (attempts + 1): not idempotent, so it
+	// runs again only where PostgreSQL says nothing was written.
 	if v.disable == "" {
-		return recordAttempt(ctx, w.pool, rec)
+		return db.RetryRolledBack(ctx, "webhooks.record_attempt", func(ctx context.Context) error {
+			return recordAttempt(ctx, w.pool, rec)
+		})
 	}
 	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
 	if err != nil {
 		return fmt.Errorf("webhooks: disable endpoint %s: %w", t.EndpointID, err)
 	}
 	var disabled *Endpoint
-	err = pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+	err = db.Tx(ctx, w.pool, "webhooks.record_attempt", func(tx pgx.Tx) error {
 		if err := recordAttempt(ctx, tx, rec); err != nil {
 			return err
 		}

@@ -9,6 +9,8 @@
 //	bench pay_success_with_faults <f> ratio       30% of MoMo's calls fail; ZaloPay serves the same method
 //	bench pay_duplicate_entries <n> count         payment entries beyond one per order, after a duplicate-callback storm
 //	bench pay_ledger_verify_ok <0|1> bool         ledger.Verify on everything recorded
+//	bench pay_metrics_gather_errors <n> count      errors gathering civicpay's /metrics registry, scraped every 250 ms throughout
+//	bench pay_metrics_bad_method_labels <n> count  HTTP series whose method label is not GET or POST (the methods the load uses)
 //
 // A complete payment is: create the order, start an attempt, pay it at the
 // simulated gateway through its admin API, its callback reaches civicpay, and
@@ -18,6 +20,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,11 +30,13 @@ import (
 	"os"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 	"github.com/valyala/fasthttp"
 
@@ -41,6 +46,7 @@ import (
 	"github.com/civicpay/civicpay/internal/benchutil"
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/gatewaysim"
+	"github.com/civicpay/civicpay/internal/metrics"
 	"github.com/civicpay/civicpay/internal/secretbox"
 	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/payments/catalogue"
@@ -76,6 +82,7 @@ func run(concurrency, conns int, d time.Duration) error {
 		return err
 	}
 	defer b.sim.Close()
+	scrapes := b.scrape(ctx, 250*time.Millisecond)
 
 	benchutil.Progress("warming up (2s, %d payments in flight)", concurrency)
 	if _, _, _, err := b.load(ctx, 2*time.Second, concurrency, mixed); err != nil {
@@ -125,6 +132,7 @@ func run(concurrency, conns int, d time.Duration) error {
 	if err := b.sim.WaitCallbacks(waitCtx); err != nil {
 		return err
 	}
+	scraped := scrapes()
 	dups, err := duplicatePayments(ctx, s.Pool)
 	if err != nil {
 		return err
@@ -150,7 +158,74 @@ func run(concurrency, conns int, d time.Duration) error {
 	benchutil.Line("pay_success_with_faults", ratio(doneFaults, triedFaults), "ratio")
 	benchutil.Line("pay_duplicate_entries", float64(dups), "count")
 	benchutil.Line("pay_ledger_verify_ok", boolValue(report.OK()), "bool")
+	benchutil.Line("pay_metrics_gather_errors", float64(scraped.gatherErrors), "count")
+	benchutil.Line("pay_metrics_bad_method_labels", float64(scraped.badMethods), "count")
 	return nil
+}
+
+// scrapeResult is what scraping the registry during the load found.
+type scrapeResult struct {
+	scrapes, gatherErrors, badMethods int
+}
+
+// scrape gathers civicpay's metrics registry every interval, as Prometheus
+// scrapes /metrics (promhttp gathers the same way and logs what fails),
+// until the returned function is called, which returns the errors seen
+// and, in the last scrape, the HTTP series labelled with a method the load
+// never used (the buffer reuse of issue 11 showed "POS" and "GETT").
+func (b *bench) scrape(ctx context.Context, interval time.Duration) func() scrapeResult {
+	var res scrapeResult
+	stop, done := make(chan struct{}), make(chan struct{})
+	gather := func(last bool) {
+		res.scrapes++
+		families, err := b.metrics.Registry.Gather()
+		if err != nil {
+			var multi prometheus.MultiError
+			if errors.As(err, &multi) {
+				res.gatherErrors += len(multi)
+			} else {
+				res.gatherErrors++
+			}
+		}
+		res.badMethods = 0
+		for _, f := range families {
+			if !strings.HasPrefix(f.GetName(), "civicpay_http_") {
+				continue
+			}
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "method" && l.GetValue() != http.MethodGet && l.GetValue() != http.MethodPost {
+						res.badMethods++
+						if last {
+							benchutil.Progress("metrics: %s has method=%q", f.GetName(), l.GetValue())
+						}
+					}
+				}
+			}
+		}
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				gather(false)
+			case <-stop:
+				gather(true)
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() scrapeResult {
+		close(stop)
+		<-done
+		benchutil.Progress("metrics scraped %d times during the load: %d gather errors", res.scrapes, res.gatherErrors)
+		return res
+	}
 }
 
 // bench is civicpay and gatewaysim running side by side.
@@ -159,6 +234,7 @@ type bench struct {
 	key            string
 	sim            *gatewaysim.Sim
 	pool           *pgxpool.Pool
+	metrics        *metrics.Metrics
 	client         *fasthttp.Client
 	callbacks      *callbackWatch
 	latencies      *durations
@@ -213,6 +289,7 @@ func start(ctx context.Context, s *benchutil.Scratch) (*bench, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.metrics = a.Metrics
 	go func() { _ = a.Run(ctx, appLn, nil) }()
 	return b, nil
 }

@@ -76,6 +76,22 @@ func New(t testing.TB, opts ...Option) *Env {
 	return e
 }
 
+// NewWithPool is New with the app on the pool open makes for the fresh
+// database's URL: a pool through a pgtest.Proxy, to take the database away
+// from a running civicpay. Seeding and e.Pool use that pool too.
+func NewWithPool(t testing.TB, open func(t testing.TB, dbURL string) *pgxpool.Pool, opts ...Option) *Env {
+	t.Helper()
+	_, url := pgtest.NewWithURL(t)
+	ln := listen(t)
+	e := &Env{Pool: open(t, url), cfg: baseConfig(url)}
+	for _, o := range opts {
+		o(&e.cfg)
+	}
+	e.start(t, ln)
+	e.seed(t)
+	return e
+}
+
 // NewWithSim is New with every gateway (VNPAY, MoMo, ZaloPay, VietQR) pointed
 // at an in-process gatewaysim running its demo merchant on a loopback port and
 // calling back to this civicpay. Control the simulator with e.Sim (Pay,

@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/civicpay/civicpay/internal/audit"
+	"github.com/civicpay/civicpay/internal/db"
 )
 
 // Role is what a key may do.
@@ -226,10 +227,14 @@ func (s *Store) Authenticate(ctx context.Context, presented string) (Principal, 
 		agency *string
 		role   string
 	)
-	err := s.pool.QueryRow(ctx, `
-		SELECT id, prefix, secret_hash, role, agency_code, name, expires_at, extra_roles FROM api_keys
-		WHERE prefix = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, prefix).
-		Scan(&p.KeyID, &p.Prefix, &hash, &role, &agency, &p.Name, &p.ExpiresAt, &also)
+	// A read: run again where PostgreSQL says it may (a connection the
+	// pool had kept has gone), rather than refuse the request.
+	err := db.Retry(ctx, "auth.authenticate", func(ctx context.Context) error {
+		return s.pool.QueryRow(ctx, `
+			SELECT id, prefix, secret_hash, role, agency_code, name, expires_at, extra_roles FROM api_keys
+			WHERE prefix = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`, prefix).
+			Scan(&p.KeyID, &p.Prefix, &hash, &role, &agency, &p.Name, &p.ExpiresAt, &also)
+	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Principal{}, ErrUnauthorized
 	}

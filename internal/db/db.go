@@ -5,6 +5,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"time"
 
 	pgxdecimal "github.com/jackc/pgx-shopspring-decimal"
 	"github.com/jackc/pgx/v5"
@@ -18,8 +19,14 @@ type Options struct {
 	MaxConns int32
 }
 
-// Open connects to url and verifies the connection with a ping.
-func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) {
+// DefaultConnectTimeout bounds making a connection when DATABASE_URL does
+// not (connect_timeout): without it, a database host that stops answering
+// (not refusing) holds every request that needs a new connection until its
+// client gives up; with it, the request gets a 503 (db.Classify: connect).
+const DefaultConnectTimeout = 5 * time.Second
+
+// Config is the pool configuration Open uses for url.
+func Config(url string, opts Options) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("db: parse DATABASE_URL: %w", err)
@@ -28,7 +35,19 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
 	cfg.AfterConnect = AfterConnect
+	return cfg, nil
+}
+
+// Open connects to url and verifies the connection with a ping.
+func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) {
+	cfg, err := Config(url, opts)
+	if err != nil {
+		return nil, err
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("db: open pool: %w", err)

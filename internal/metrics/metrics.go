@@ -28,6 +28,15 @@ type Metrics struct {
 	BatchSizes *prometheus.HistogramVec
 }
 
+// DBRetries counts database operations run again because PostgreSQL said
+// they may be (internal/db.Retry), by operation and reason (db.Reason*). It
+// is process-wide, as the retries are: internal/db counts into it without
+// knowing any server, and every registry New makes exports it.
+var DBRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "civicpay_db_retries_total",
+	Help: "Database operations run again after a serialization failure, deadlock or lost connection, by operation and reason.",
+}, []string{"op", "reason"})
+
 // New returns a registry with Go, process and civicpay collectors.
 func New() *Metrics {
 	m := &Metrics{
@@ -48,22 +57,57 @@ func New() *Metrics {
 		}, []string{"writer"}),
 	}
 	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.httpRequests, m.httpDuration, m.OrderEvents, m.BatchSizes)
+		m.httpRequests, m.httpDuration, m.OrderEvents, m.BatchSizes, DBRetries)
 	return m
 }
 
 // Middleware records every request under its route pattern (not its raw path,
 // so ids and references do not explode the label space). It sits outside the
 // access log, which has already turned any error into its response.
+//
+// A label value is kept by the registry for the life of the process, so it
+// must not be a string Fiber hands out: those point into request buffers
+// that fasthttp reuses (Fiber is not Immutable), and a method label read as
+// "GET" became "POS" or "GETT" once another request overwrote it, with
+// duplicate series failing every scrape. The method is Method's constant;
+// the route is the registered pattern, which Fiber owns for the app's life.
 func (m *Metrics) Middleware() fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		err := c.Next()
-		route := c.Route().Path
+		method, route := Method(c), c.Route().Path
 		status := c.Response().StatusCode()
-		m.httpRequests.WithLabelValues(c.Method(), route, strconv.Itoa(status)).Inc()
-		m.httpDuration.WithLabelValues(c.Method(), route).Observe(time.Since(start).Seconds())
+		m.httpRequests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+		m.httpDuration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 		return err
+	}
+}
+
+// Method is the request's method as a constant string, safe to keep after
+// the request (c.Method() is not): one of the methods Fiber serves, or
+// "OTHER" (which also bounds the label's values).
+func Method(c *fiber.Ctx) string {
+	switch m := c.Method(); m {
+	case fiber.MethodGet:
+		return fiber.MethodGet
+	case fiber.MethodHead:
+		return fiber.MethodHead
+	case fiber.MethodPost:
+		return fiber.MethodPost
+	case fiber.MethodPut:
+		return fiber.MethodPut
+	case fiber.MethodDelete:
+		return fiber.MethodDelete
+	case fiber.MethodConnect:
+		return fiber.MethodConnect
+	case fiber.MethodOptions:
+		return fiber.MethodOptions
+	case fiber.MethodTrace:
+		return fiber.MethodTrace
+	case fiber.MethodPatch:
+		return fiber.MethodPatch
+	default:
+		return "OTHER"
 	}
 }
 

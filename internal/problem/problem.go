@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/civicpay/civicpay/internal/db"
 )
 
 // ContentType is the media type of every error body.
@@ -34,6 +36,8 @@ type Problem struct {
 	Errors   []FieldError `json:"errors,omitempty"`
 	// RequestID lets a caller quote the log line that goes with the error.
 	RequestID string `json:"request_id,omitempty"`
+	// retryAfter, if set, is sent as Retry-After.
+	retryAfter time.Duration
 }
 
 func (p *Problem) Error() string {
@@ -81,13 +85,34 @@ type Mapping struct {
 	Err    error
 	Status int
 	Title  string
+	// RetryAfter, if set, is sent as Retry-After: the error passes (a
+	// concurrent request with the same Idempotency-Key still in flight).
+	RetryAfter time.Duration
 }
+
+// The problem types of a passing database condition (db.Unavailable), both
+// 503 with Retry-After. TypeTemporarilyUnavailable says that sending the
+// same request again is safe: nothing was done (PostgreSQL said so), or the
+// request is a read, or it carries an Idempotency-Key (answered once
+// whatever happened). TypeOutcomeUnknown is the one case where it may not
+// be: a request that changes something, without an Idempotency-Key, whose
+// connection to the database was lost while it was being written — it may
+// or may not have taken effect.
+const (
+	TypeTemporarilyUnavailable = "https://civicpay.dev/problems/temporarily-unavailable"
+	TypeOutcomeUnknown         = "https://civicpay.dev/problems/outcome-unknown"
+)
 
 // Handler is the Fiber error handler: it turns any error into problem+json.
 // Unknown errors are a 500 with no internals in the body (they are logged).
 func Handler(log *slog.Logger, mappings ...Mapping) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		p := From(err, mappings)
+		if p.Type == TypeTemporarilyUnavailable && db.OutcomeUnknown(err) && !safeToRepeat(c) {
+			p.Type, p.Title = TypeOutcomeUnknown, "Outcome unknown"
+			p.Detail = "the connection to the database was lost while this request was being written: it may or may not " +
+				"have taken effect; look before sending it again"
+		}
 		if rid, ok := c.Locals("request_id").(string); ok {
 			p.RequestID = rid
 		}
@@ -100,7 +125,10 @@ func Handler(log *slog.Logger, mappings ...Mapping) fiber.ErrorHandler {
 		}
 		var ra RetryAfterer
 		if errors.As(err, &ra) {
-			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(ra.RetryAfter().Seconds()))))
+			p.retryAfter = ra.RetryAfter()
+		}
+		if p.retryAfter > 0 {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, int(math.Ceil(p.retryAfter.Seconds())))))
 		}
 		c.Set(fiber.HeaderContentType, ContentType)
 		return c.Status(p.Status).JSON(p, ContentType)
@@ -121,8 +149,15 @@ func From(err error, mappings []Mapping) *Problem {
 	}
 	for _, m := range mappings {
 		if errors.Is(err, m.Err) {
-			return &Problem{Type: typeURI(m.Title), Title: m.Title, Status: m.Status, Detail: err.Error()}
+			return &Problem{Type: typeURI(m.Title), Title: m.Title, Status: m.Status, Detail: err.Error(), retryAfter: m.RetryAfter}
 		}
+	}
+	// A passing condition of the database (a lost connection, a restart, a
+	// deadlock that outlasted its retries): db.Classify decides which.
+	if reason, wait, ok := db.Unavailable(err); ok {
+		return &Problem{Type: TypeTemporarilyUnavailable, Title: "Temporarily unavailable", Status: http.StatusServiceUnavailable,
+			Detail:     "the database is unavailable for a moment (" + reason + "); send the same request again after Retry-After seconds",
+			retryAfter: wait}
 	}
 	var fe2 *fiber.Error
 	if errors.As(err, &fe2) {
@@ -134,6 +169,17 @@ func From(err error, mappings []Mapping) *Problem {
 	}
 	return &Problem{Type: typeURI("Internal error"), Title: "Internal error", Status: http.StatusInternalServerError,
 		Detail: "an unexpected error occurred; quote the request_id when reporting it"}
+}
+
+// safeToRepeat reports whether sending the request again cannot do twice
+// what it did once: a method HTTP defines as idempotent (civicpay's PUTs
+// and DELETEs are), or a request carrying an Idempotency-Key.
+func safeToRepeat(c *fiber.Ctx) bool {
+	switch c.Method() {
+	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions, fiber.MethodPut, fiber.MethodDelete:
+		return true
+	}
+	return len(c.Request().Header.Peek("Idempotency-Key")) > 0
 }
 
 // typeURI gives each kind of problem a stable, dereferenceable-looking identifier.

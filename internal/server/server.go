@@ -337,7 +337,9 @@ func accessLog(log *slog.Logger, errorHandler fiber.ErrorHandler, streamed []str
 		if !log.Enabled(ctx, lvl) { // build nothing for a line that is not written
 			return nil
 		}
-		attrs := []slog.Attr{slog.String("method", c.Method()), slog.String("route", c.Route().Path),
+		// metrics.Method: a constant, not Fiber's string, should a log
+		// handler keep the record past the request.
+		attrs := []slog.Attr{slog.String("method", metrics.Method(c)), slog.String("route", c.Route().Path),
 			slog.Int("status", status), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 			slog.Any("request_id", c.Locals("request_id"))}
 		if p := auth.FromCtx(c); p.Prefix != "" {
