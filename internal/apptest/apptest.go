@@ -44,6 +44,8 @@ type Env struct {
 	SimURL string
 
 	cfg config.Config
+	// quiet: River is not started (see NewQuiet).
+	quiet bool
 }
 
 // Option adjusts the configuration before the app is built.
@@ -55,6 +57,22 @@ func New(t testing.TB, opts ...Option) *Env {
 	pool, url := pgtest.NewWithURL(t)
 	ln := listen(t)
 	e := &Env{Pool: pool, cfg: baseConfig(url)}
+	for _, o := range opts {
+		o(&e.cfg)
+	}
+	e.start(t, ln)
+	e.seed(t)
+	return e
+}
+
+// NewQuiet is New with River not started: jobs are inserted but never run,
+// no periodic job is scheduled, so every write to the database is one a
+// request made. Tests that prove a refused request writes nothing use it.
+func NewQuiet(t testing.TB, opts ...Option) *Env {
+	t.Helper()
+	pool, url := pgtest.NewWithURL(t)
+	ln := listen(t)
+	e := &Env{Pool: pool, cfg: baseConfig(url), quiet: true}
 	for _, o := range opts {
 		o(&e.cfg)
 	}
@@ -163,7 +181,12 @@ func (e *Env) start(t testing.TB, ln net.Listener) {
 		t.Fatalf("apptest: build app: %v", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx, ln, metricsLn) }()
+	if e.quiet {
+		go func() { done <- a.HTTP.Listener(ln) }()
+		go func() { <-ctx.Done(); _ = a.HTTP.ShutdownWithTimeout(cfg.ShutdownGrace); _ = metricsLn.Close() }()
+	} else {
+		go func() { done <- a.Run(ctx, ln, metricsLn) }()
+	}
 	t.Cleanup(func() {
 		cancel()
 		select {
