@@ -152,7 +152,9 @@ func requireJSON(streamed []string) fiber.Handler {
 		if isStreamed(c.Path(), streamed) {
 			// The body is not read into memory here (bodyLimit leaves streamed
 			// routes alone): the headers say whether there is one.
-			hasBody = c.Method() != fiber.MethodPost && c.Request().Header.ContentLength() != 0
+			// (-1: chunked; fasthttp says -2 for a request with no body.)
+			cl := c.Request().Header.ContentLength()
+			hasBody = c.Method() != fiber.MethodPost && (cl > 0 || cl == -1)
 		} else {
 			hasBody = len(c.Body()) > 0
 		}
