@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -146,6 +147,9 @@ func uploadBody(c *fiber.Ctx) (io.Reader, string, error) {
 func uploadedFile(contentType, name string, body io.Reader) (io.Reader, string, error) {
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != fiber.MIMEMultipartForm {
+		if err := checkName("header.X-Filename", name); err != nil {
+			return nil, "", err
+		}
 		return body, name, nil
 	}
 	if params["boundary"] == "" {
@@ -161,9 +165,26 @@ func uploadedFile(contentType, name string, body io.Reader) (io.Reader, string, 
 			return nil, "", problem.BadRequest("body", "multipart: %v", err)
 		}
 		if part.FormName() == "file" {
+			if err := checkName("body.file.filename", part.FileName()); err != nil {
+				return nil, "", err
+			}
 			return part, part.FileName(), nil
 		}
 	}
+}
+
+// checkName refuses a file name that is not text PostgreSQL can keep: a
+// NUL is a 422, bytes that are not UTF-8 a 400 (the server's check of the
+// path and query does not see headers or multipart parameters, where
+// "filename*=UTF-8''a%00b" decodes to a NUL).
+func checkName(field, name string) error {
+	if strings.ContainsRune(name, 0) {
+		return problem.Invalid(field, "must not contain NUL")
+	}
+	if !utf8.ValidString(name) {
+		return problem.BadRequest(field, "not valid UTF-8")
+	}
+	return nil
 }
 
 // pageLimit reads ?limit= (1..500, default 100).
