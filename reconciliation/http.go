@@ -175,8 +175,8 @@ func uploadedFile(contentType, name string, body io.Reader) (io.Reader, string, 
 
 // checkName refuses a file name that is not text PostgreSQL can keep: a
 // NUL is a 422, bytes that are not UTF-8 a 400 (the server's check of the
-// path and query does not see headers or multipart parameters, where
-// "filename*=UTF-8''a%00b" decodes to a NUL).
+// path and query does not see headers or multipart parameters, where an
+// RFC 2231 filename* such as a%00b decodes to a NUL).
 func checkName(field, name string) error {
 	if strings.ContainsRune(name, 0) {
 		return problem.Invalid(field, "must not contain NUL")
