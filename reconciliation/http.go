@@ -70,7 +70,7 @@ func (h *Handler) Routes(r fiber.Router) {
 func pathDay(c *fiber.Ctx) (time.Time, error) {
 	day, err := ParseDay(c.Params("date"))
 	if err != nil {
-		return time.Time{}, problem.Invalid("path.date", "a business day, YYYY-MM-DD")
+		return time.Time{}, problem.Invalid("path.date", "a business day, YYYY-MM-DD, from 2000 to 8999")
 	}
 	return day, nil
 }
@@ -316,7 +316,7 @@ func (h *Handler) listRuns(c *fiber.Ctx) error {
 	}
 	if d := c.Query("date"); d != "" {
 		if f.Date, err = ParseDay(d); err != nil {
-			return problem.Invalid("query.date", "YYYY-MM-DD")
+			return problem.Invalid("query.date", "a business day, YYYY-MM-DD, from 2000 to 8999")
 		}
 	}
 	if f.Status = strings.Clone(c.Query("status")); f.Status != "" &&
@@ -343,7 +343,7 @@ func (h *Handler) requestDay(c *fiber.Ctx) error {
 	}
 	day, err := ParseDay(req.Date)
 	if err != nil {
-		return problem.Invalid("date", "YYYY-MM-DD")
+		return problem.Invalid("date", "a business day, YYYY-MM-DD, from 2000 to 8999")
 	}
 	if req.Source != "" && !validSource(req.Source) {
 		return problem.Invalid("source", "one of %s, or empty for all", strings.Join(Sources(), ", "))
