@@ -148,6 +148,9 @@ func TestBadQueriesAreClientErrors(t *testing.T) {
 		{"GET", "/v1/reconciliation/runs?date=0000-01-01", "", http.StatusUnprocessableEntity},
 		{"POST", "/v1/reconciliation/runs", `{"date":"0001-01-01"}`, http.StatusUnprocessableEntity},
 		{"POST", "/v1/reconciliation/runs", `{"date":"9000-01-01"}`, http.StatusUnprocessableEntity},
+		// Cursors past int4 ("$1 = 0" typed the parameter int4: a 500 on main).
+		{"GET", "/v1/reconciliation/runs?cursor=9223372036854775807", "", http.StatusOK},
+		{"GET", "/v1/statements?cursor=9223372036854775807", "", http.StatusOK},
 	} {
 		var body any
 		if c.body != "" {
