@@ -39,9 +39,11 @@ bench:
 	  else echo "== bench $$g: not built yet (no ./cmd/bench$$g)"; fi; \
 	done
 
-# Every fuzz target for FUZZTIME each.
+# Every fuzz target for FUZZTIME each (those that drive the app, such as
+# FuzzHTTPAPI, against the same PostgreSQL as make test).
 fuzz:
 	@set -euo pipefail; \
+	export DATABASE_URL="$$($(PG) url postgres)"; \
 	for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
 	    echo "== fuzz $$pkg $$f"; $(GO) test $$pkg -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME); \

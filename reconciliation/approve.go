@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -82,6 +84,14 @@ func (s *Service) ApproveCredit(ctx context.Context, id int64, approver, note st
 	if s.deps.Payments == nil {
 		return Exception{}, fmt.Errorf("%w: no payment flow to record the credit", ErrNotConfigured)
 	}
+	// The note is checked before anything is recorded: the payment is
+	// recorded in its own transaction, so a note the update below could not
+	// store (it was cut at 2000 bytes, inside a character) left a recorded
+	// payment under an exception still awaiting approval, and every retry
+	// failed the same way.
+	if utf8.RuneCountInString(note) > maxNote || !utf8.ValidString(note) || strings.ContainsRune(note, 0) {
+		return Exception{}, fmt.Errorf("%w: a note of at most %d characters", ErrInvalid, maxNote)
+	}
 	var out Exception
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var status, requestedBy string
@@ -124,7 +134,7 @@ func (s *Service) ApproveCredit(ctx context.Context, id int64, approver, note st
 			note = "credit approved by a second treasury key and recorded"
 		}
 		if _, err := tx.Exec(ctx, `UPDATE recon_exceptions SET status = 'resolved', resolution = 'approved_credit', note = $2,
-			resolved_by = $3, resolved_at = now(), updated_at = now() WHERE id = $1`, id, clipString(note, maxNote), approver); err != nil {
+			resolved_by = $3, resolved_at = now(), updated_at = now() WHERE id = $1`, id, note, approver); err != nil {
 			return err
 		}
 		if err := addEvent(ctx, tx, id, nil, "approved", approver, note); err != nil {

@@ -2,6 +2,7 @@ package reconciliation_test
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -79,5 +80,33 @@ func TestFetchedCreditWithoutAuthenticationWaits(t *testing.T) {
 	held, _ := byClass(f.exceptions(run.ID), matcher.MissingHere, "")
 	if f.rec.count() != 0 || held.Exception.Status != reconciliation.ExceptionAwaitingApproval {
 		t.Fatalf("unauthenticated fetch paid: recorded %d, exception %+v", f.rec.count(), held.Exception)
+	}
+}
+
+// TestAnApprovalNoteIsKeptAsText: a note of up to 2000 characters is kept
+// whole, whatever its bytes; a longer one is refused before anything is
+// recorded. On main a Vietnamese note crossing byte 2000 was cut inside a
+// character: the payment was recorded (its own transaction), the exception
+// update failed (invalid UTF-8), and every retry failed the same way.
+func TestAnApprovalNoteIsKeptAsText(t *testing.T) {
+	t.Parallel()
+	f := newFx(t)
+	_, ref := f.order(40_000, false)
+	f.load(camt053(t, day0, credit(40_000, at(10, 5), "NOP PHI "+ref)))
+	held, ok := byClass(f.exceptions(f.lastRun(reconciliation.SourceBank, day0).ID), matcher.MissingHere, "")
+	if !ok || held.Exception.Status != reconciliation.ExceptionAwaitingApproval {
+		t.Fatalf("credit not held for approval: %+v", held.Exception)
+	}
+	id := held.Exception.ID
+	if _, err := f.svc.ApproveCredit(f.ctx, id, "treasury:aaaa", strings.Repeat("đ", 2001)); !errors.Is(err, reconciliation.ErrInvalid) || f.rec.count() != 0 {
+		t.Fatalf("a note of 2001 characters: %v, %d recorded; want ErrInvalid and nothing recorded", err, f.rec.count())
+	}
+	note := "a" + strings.Repeat("đ", 1000) // 2001 bytes, 1001 characters
+	if _, err := f.svc.ApproveCredit(f.ctx, id, "treasury:aaaa", note); err != nil {
+		t.Fatalf("approve with a note of %d bytes: %v", len(note), err)
+	}
+	var got string
+	if err := f.pool.QueryRow(f.ctx, `SELECT note FROM recon_exceptions WHERE id = $1`, id).Scan(&got); err != nil || got != note {
+		t.Fatalf("note kept %d bytes (%v), want the %d given", len(got), err, len(note))
 	}
 }

@@ -135,7 +135,7 @@ func getFile(ctx context.Context, db interface {
 // newest), at most limit.
 func (s *Service) Files(ctx context.Context, before int64, limit int) ([]File, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+fileColumns+` FROM recon_files
-		WHERE $1 = 0 OR id < $1 ORDER BY id DESC LIMIT $2`, before, limit)
+		WHERE $1::bigint = 0 OR id < $1 ORDER BY id DESC LIMIT $2`, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reconciliation: list files: %w", err)
 	}

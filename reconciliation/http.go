@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -69,7 +70,7 @@ func (h *Handler) Routes(r fiber.Router) {
 func pathDay(c *fiber.Ctx) (time.Time, error) {
 	day, err := ParseDay(c.Params("date"))
 	if err != nil {
-		return time.Time{}, problem.Invalid("path.date", "a business day, YYYY-MM-DD")
+		return time.Time{}, problem.Invalid("path.date", "a business day, YYYY-MM-DD, from 2000 to 8999")
 	}
 	return day, nil
 }
@@ -146,6 +147,9 @@ func uploadBody(c *fiber.Ctx) (io.Reader, string, error) {
 func uploadedFile(contentType, name string, body io.Reader) (io.Reader, string, error) {
 	mt, params, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != fiber.MIMEMultipartForm {
+		if err := checkName("header.X-Filename", name); err != nil {
+			return nil, "", err
+		}
 		return body, name, nil
 	}
 	if params["boundary"] == "" {
@@ -161,9 +165,26 @@ func uploadedFile(contentType, name string, body io.Reader) (io.Reader, string, 
 			return nil, "", problem.BadRequest("body", "multipart: %v", err)
 		}
 		if part.FormName() == "file" {
+			if err := checkName("body.file.filename", part.FileName()); err != nil {
+				return nil, "", err
+			}
 			return part, part.FileName(), nil
 		}
 	}
+}
+
+// checkName refuses a file name that is not text PostgreSQL can keep: a
+// NUL is a 422, bytes that are not UTF-8 a 400 (the server's check of the
+// path and query does not see headers or multipart parameters, where an
+// RFC 2231 filename* such as a%00b decodes to a NUL).
+func checkName(field, name string) error {
+	if strings.ContainsRune(name, 0) {
+		return problem.Invalid(field, "must not contain NUL")
+	}
+	if !utf8.ValidString(name) {
+		return problem.BadRequest(field, "not valid UTF-8")
+	}
+	return nil
 }
 
 // pageLimit reads ?limit= (1..500, default 100).
@@ -295,7 +316,7 @@ func (h *Handler) listRuns(c *fiber.Ctx) error {
 	}
 	if d := c.Query("date"); d != "" {
 		if f.Date, err = ParseDay(d); err != nil {
-			return problem.Invalid("query.date", "YYYY-MM-DD")
+			return problem.Invalid("query.date", "a business day, YYYY-MM-DD, from 2000 to 8999")
 		}
 	}
 	if f.Status = strings.Clone(c.Query("status")); f.Status != "" &&
@@ -322,7 +343,7 @@ func (h *Handler) requestDay(c *fiber.Ctx) error {
 	}
 	day, err := ParseDay(req.Date)
 	if err != nil {
-		return problem.Invalid("date", "YYYY-MM-DD")
+		return problem.Invalid("date", "a business day, YYYY-MM-DD, from 2000 to 8999")
 	}
 	if req.Source != "" && !validSource(req.Source) {
 		return problem.Invalid("source", "one of %s, or empty for all", strings.Join(Sources(), ", "))

@@ -140,6 +140,17 @@ func TestBadQueriesAreClientErrors(t *testing.T) {
 		{"POST", "/v1/reconciliation/exceptions/99/resolve", `{"resolution":"shrug","note":"ok"}`, http.StatusUnprocessableEntity},
 		{"POST", "/v1/reconciliation/exceptions/99/resolve", `{"resolution":"accepted"}`, http.StatusUnprocessableEntity},
 		{"POST", "/v1/reconciliation/exceptions/99/resolve", `{"resolution":"accepted","note":"x","extra":1}`, http.StatusBadRequest},
+		// Days PostgreSQL's date cannot read (year 0: a 500 on main) or that
+		// no ledger entry can be in (before 2000, from 9000: a run was queued).
+		{"GET", "/v1/days/0000-01-01", "", http.StatusUnprocessableEntity},
+		{"GET", "/v1/days/1999-12-31", "", http.StatusUnprocessableEntity},
+		{"POST", "/v1/days/0000-01-01/close", `{"note":"n"}`, http.StatusUnprocessableEntity},
+		{"GET", "/v1/reconciliation/runs?date=0000-01-01", "", http.StatusUnprocessableEntity},
+		{"POST", "/v1/reconciliation/runs", `{"date":"0001-01-01"}`, http.StatusUnprocessableEntity},
+		{"POST", "/v1/reconciliation/runs", `{"date":"9000-01-01"}`, http.StatusUnprocessableEntity},
+		// Cursors past int4 ("$1 = 0" typed the parameter int4: a 500 on main).
+		{"GET", "/v1/reconciliation/runs?cursor=9223372036854775807", "", http.StatusOK},
+		{"GET", "/v1/statements?cursor=9223372036854775807", "", http.StatusOK},
 	} {
 		var body any
 		if c.body != "" {

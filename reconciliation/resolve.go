@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -160,9 +161,14 @@ func (s *Service) resolveOne(ctx context.Context, r *Run, gateway, actor string,
 	})
 }
 
+// clipString cuts s to at most n bytes on a character boundary (cut inside
+// one, PostgreSQL refuses the text).
 func clipString(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

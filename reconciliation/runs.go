@@ -164,7 +164,7 @@ func (s *Service) Runs(ctx context.Context, f RunFilter) ([]Run, error) {
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+runColumns+` FROM recon_runs
 		WHERE ($1 = '' OR source = $1) AND ($2::date IS NULL OR business_date = $2) AND ($3 = '' OR status = $3)
-		  AND ($4 = 0 OR id < $4)
+		  AND ($4::bigint = 0 OR id < $4)
 		ORDER BY id DESC LIMIT $5`, f.Source, day, f.Status, f.Before, f.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("reconciliation: list runs: %w", err)

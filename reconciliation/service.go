@@ -3,6 +3,7 @@ package reconciliation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -111,9 +112,19 @@ func dayOf(t time.Time) time.Time {
 	return time.Date(y, m, d, 0, 0, 0, 0, ICT)
 }
 
-// ParseDay reads a business day, YYYY-MM-DD, as midnight ICT.
+// ParseDay reads a business day, YYYY-MM-DD, as midnight ICT. A day
+// before 2000 or from 9000 on is an error: no ledger entry takes effect in
+// one (ledger's bounds), and PostgreSQL's date does not read year 0 (a 500
+// on main for GET /v1/days/0000-01-01).
 func ParseDay(s string) (time.Time, error) {
-	return time.ParseInLocation(time.DateOnly, s, ICT)
+	d, err := time.ParseInLocation(time.DateOnly, s, ICT)
+	if err != nil {
+		return d, err
+	}
+	if d.Year() < 2000 || d.Year() >= 9000 {
+		return time.Time{}, fmt.Errorf("reconciliation: day %s is not between 2000-01-01 and 8999-12-31", s)
+	}
+	return d, nil
 }
 
 // dbDay turns a date read from PostgreSQL (midnight UTC) into midnight ICT

@@ -19,6 +19,7 @@ import (
 
 	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/pgtest"
+	"github.com/civicpay/civicpay/internal/problem"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"
 	"github.com/civicpay/civicpay/reconciliation/statement"
 )
@@ -48,6 +49,41 @@ func FuzzUploadedFile(f *testing.F) {
 			t.Fatalf("a plain body came back as %q (%q)", got, name)
 		}
 	})
+}
+
+// TestAnUploadNameIsText: a file name (X-Filename, or a multipart part's
+// filename, RFC 2231 escapes decoded) that PostgreSQL text cannot keep is
+// refused naming where it came from, before the body is read. On main a NUL
+// or a byte that is not UTF-8 there was a 500 once the file had been stored.
+func TestAnUploadNameIsText(t *testing.T) {
+	t.Parallel()
+	part := func(disposition string) string {
+		return "--b\r\nContent-Disposition: form-data; name=\"file\"; " + disposition + "\r\n\r\n<x/>\r\n--b--\r\n"
+	}
+	tests := []struct {
+		name, contentType, header, body string
+		status                          int
+		field                           string
+	}{
+		{"header ok", "text/csv", "statement é.csv", "a", 0, ""},
+		{"header not UTF-8", "text/csv", "a\xff.csv", "a", 400, "header.X-Filename"},
+		{"multipart ok", "multipart/form-data; boundary=b", "", part(`filename="a.xml"`), 0, ""},
+		{"multipart NUL", "multipart/form-data; boundary=b", "", part(`filename*=UTF-8''a%00b.xml`), 422, "body.file.filename"},
+		{"multipart not UTF-8", "multipart/form-data; boundary=b", "", part("filename=\"a\xff.xml\""), 400, "body.file.filename"},
+	}
+	for _, tt := range tests {
+		r, _, err := uploadedFile(tt.contentType, tt.header, strings.NewReader(tt.body))
+		if tt.status == 0 {
+			if err != nil || r == nil {
+				t.Errorf("%s: %v", tt.name, err)
+			}
+			continue
+		}
+		p := problem.From(err, nil)
+		if err == nil || r != nil || p.Status != tt.status || len(p.Errors) != 1 || p.Errors[0].Field != tt.field {
+			t.Errorf("%s: %v, want %d naming %s", tt.name, err, tt.status, tt.field)
+		}
+	}
 }
 
 // TestAnUploadLargerThanTheBodyLimitStreams runs the upload handler on a

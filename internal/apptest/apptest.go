@@ -47,6 +47,8 @@ type Env struct {
 
 	cfg config.Config
 	run *running
+	// quiet: River is not started (see NewQuiet).
+	quiet bool
 }
 
 // running is one started app: how to stop it, its result, its logs.
@@ -84,6 +86,22 @@ func NewWithPool(t testing.TB, open func(t testing.TB, dbURL string) *pgxpool.Po
 	_, url := pgtest.NewWithURL(t)
 	ln := listen(t)
 	e := &Env{Pool: open(t, url), cfg: baseConfig(url)}
+	for _, o := range opts {
+		o(&e.cfg)
+	}
+	e.start(t, ln)
+	e.seed(t)
+	return e
+}
+
+// NewQuiet is New with River not started: jobs are inserted but never run,
+// no periodic job is scheduled, so every write to the database is one a
+// request made. Tests that prove a refused request writes nothing use it.
+func NewQuiet(t testing.TB, opts ...Option) *Env {
+	t.Helper()
+	pool, url := pgtest.NewWithURL(t)
+	ln := listen(t)
+	e := &Env{Pool: pool, cfg: baseConfig(url), quiet: true}
 	for _, o := range opts {
 		o(&e.cfg)
 	}
@@ -205,7 +223,18 @@ func (e *Env) start(t testing.TB, ln net.Listener) {
 		t.Fatalf("apptest: build app: %v", err)
 	}
 	r := &running{cancel: cancel, done: make(chan error, 1), logs: logs}
-	go func() { r.done <- a.Run(ctx, ln, metricsLn) }()
+	if e.quiet {
+		go func() { r.done <- a.HTTP.Listener(ln) }()
+		go func() {
+			<-ctx.Done()
+			_ = a.HTTP.ShutdownWithTimeout(cfg.ShutdownGrace)
+			_ = metricsLn.Close()
+			a.Paying.Close()
+			a.Orders.Close()
+		}()
+	} else {
+		go func() { r.done <- a.Run(ctx, ln, metricsLn) }()
+	}
 	t.Cleanup(func() {
 		if stopped, _ := r.stop(20 * time.Second); !stopped {
 			t.Error("apptest: app did not stop within 20s")

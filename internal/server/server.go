@@ -1,5 +1,6 @@
 // Package server builds civicpay's HTTP application: middleware (request id, JSON
-// access log, recovery, metrics, body limit, HSTS), the error handler that maps
+// access log, recovery, metrics, body limit, HSTS, no NUL or invalid UTF-8 in
+// a path or query, JSON bodies only under /v1), the error handler that maps
 // every error to problem+json in one place, health and readiness probes, the
 // OpenAPI document, and the routes of each domain package. /metrics is not
 // here: it is served on its own listener (metrics.Handler).
@@ -150,7 +151,7 @@ func New(o Options) *fiber.App {
 	app.Use(o.Metrics.Middleware(), accessLog(o.Log, errorHandler, o.StreamedPaths), recover.New(),
 		requestDeadline(lim.RequestTimeout, lim.UploadReadTimeout, o.StreamedPaths),
 		ratelimit.New(ratelimit.Rule{Name: "per client IP", Max: lim.PerIP, Key: publicIP}),
-		bodyLimit(o.MaxBodyBytes, o.StreamedPaths))
+		bodyLimit(o.MaxBodyBytes, o.StreamedPaths), textInput(callbackPaths))
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", func(c *fiber.Ctx) error {
@@ -177,7 +178,8 @@ func New(o Options) *fiber.App {
 	v1 := app.Group("/v1",
 		ratelimit.New(ratelimit.Rule{Name: "per client IP", Max: lim.PerIP, Key: ratelimit.ClientIP, OnlyFailures: true}),
 		resolveErrors(errorHandler), o.Auth.Middleware(),
-		ratelimit.New(ratelimit.Rule{Name: "per API key", Max: lim.PerKey, Key: keyPrefix}))
+		ratelimit.New(ratelimit.Rule{Name: "per API key", Max: lim.PerKey, Key: keyPrefix}),
+		requireJSON(o.StreamedPaths))
 	for _, r := range o.API {
 		r.Routes(v1)
 	}
@@ -189,6 +191,11 @@ func New(o Options) *fiber.App {
 	}
 	return app
 }
+
+// callbackPaths are the gateways' callbacks: they speak the gateways' wire
+// protocols, are checked by their adapters (signature first) and answer in
+// those protocols, so textInput leaves them alone.
+var callbackPaths = []string{"/callbacks/"}
 
 // proxyHeader is the header naming the client, or none without trusted proxies.
 func proxyHeader(l Limits) string {

@@ -18,7 +18,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -265,9 +267,16 @@ func (r *reader) Close() error {
 	return nil
 }
 
+// clip is s as text PostgreSQL keeps — NUL dropped, bytes that are not
+// UTF-8 replaced — cut to at most n bytes on a character boundary (a name
+// cut inside a character was a 500 once the whole file had been stored).
 func clip(s string, n int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

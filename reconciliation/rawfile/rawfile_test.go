@@ -113,3 +113,31 @@ func TestAChangedFileIsCaughtWhenRead(t *testing.T) {
 		t.Fatalf("open of no file: %v", err)
 	}
 }
+
+// TestANameIsKeptAsText: a file's name is kept as PostgreSQL text, cut to
+// 255 bytes on a character boundary. On main a name cut inside a character
+// (or holding NUL) failed the insert — a 500 after the whole file was stored.
+func TestANameIsKeptAsText(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := pgtest.New(t)
+	tests := []struct{ name, give, want string }{
+		{"cut inside a character", strings.Repeat("a", 254) + "é.csv", strings.Repeat("a", 254)},
+		{"cut after a character", strings.Repeat("a", 253) + "é.csv", strings.Repeat("a", 253) + "é"},
+		{"NUL", "a\x00b.csv", "ab.csv"},
+		{"not UTF-8", "a\xffb.csv", "a\uFFFDb.csv"},
+	}
+	for i, tt := range tests {
+		m := meta()
+		m.Name = tt.give
+		data := append(bigFile(0.01), fmt.Sprintf("# %d\n", i)...)
+		f, err := rawfile.Put(ctx, pool, bytes.NewReader(data), 0, m, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		var got string
+		if err := pool.QueryRow(ctx, `SELECT name FROM recon_files WHERE id = $1`, f.ID).Scan(&got); err != nil || got != tt.want {
+			t.Errorf("%s: kept %q (%v), want %q", tt.name, got, err, tt.want)
+		}
+	}
+}
