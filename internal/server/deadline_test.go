@@ -94,8 +94,8 @@ func TestRequestDeadlineEndsAWaitForAStuckQueue(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no answer: %v", err)
 	}
-	if res.StatusCode != http.StatusInternalServerError {
-		t.Errorf("status %d, want 500", res.StatusCode)
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Errorf("status %d (Retry-After %q), want 503 with Retry-After: a deadline is a passing condition", res.StatusCode, res.Header.Get("Retry-After"))
 	}
 	if err := <-waited; !errors.Is(err, groupcommit.ErrOutcomeUnknown) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("the handler's wait ended with %v, want the outcome unknown after the deadline", err)
