@@ -18,7 +18,14 @@ import (
 // BenchmarkPayment is the simulator's share of one payment over HTTP, as a
 // load test drives it: create through the adapter, complete through the
 // admin API, the callback delivered to a receiver that answers at once.
+// memory/ keeps the state in memory only, disk/ with a data dir (every
+// change written to the log and synced before the answer).
 func BenchmarkPayment(b *testing.B) {
+	b.Run("memory", func(b *testing.B) { benchmarkPayment(b, "") })
+	b.Run("disk", func(b *testing.B) { benchmarkPayment(b, b.TempDir()) })
+}
+
+func benchmarkPayment(b *testing.B, dataDir string) {
 	var delivered atomic.Int64
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		delivered.Add(1)
@@ -30,6 +37,7 @@ func BenchmarkPayment(b *testing.B) {
 	}))
 	defer recv.Close()
 	cfg := DemoConfig(recv.URL)
+	cfg.DataDir = dataDir
 	sim, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
