@@ -56,9 +56,19 @@ func benchmarkPayment(b *testing.B, dataDir string) {
 	}
 	methods := map[string]gateways.Method{VNPAY: gateways.MethodQR, MoMo: gateways.MethodEwallet}
 	var seq atomic.Int64 // across runs: b.Run runs each sub-benchmark more than once
+	// logged reports the log's records and fsyncs (with a data dir).
+	logged := func() (records, syncs int64) {
+		if w := sim.st.wal; w != nil {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			return int64(w.seq), w.syncs
+		}
+		return 0, 0
+	}
 	for _, g := range []string{VNPAY, MoMo} {
 		b.Run(g, func(b *testing.B) {
 			delivered.Store(0)
+			records0, syncs0 := logged()
 			b.SetParallelism(16)
 			b.RunParallel(func(pb *testing.PB) {
 				ctx := context.Background()
@@ -82,6 +92,9 @@ func benchmarkPayment(b *testing.B, dataDir string) {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "payments/s")
+			if records, syncs := logged(); syncs > syncs0 {
+				b.ReportMetric(float64(records-records0)/float64(syncs-syncs0), "records/fsync")
+			}
 			if n := delivered.Load(); n != int64(b.N) {
 				b.Errorf("%d callbacks delivered for %d payments", n, b.N)
 			}

@@ -204,7 +204,7 @@ func (s *Sim) dispatch(o outgoing) {
 			finished = !cut.Load()
 		}
 		if finished {
-			s.paid(id)
+			s.settled(id)
 		}
 	}()
 }
@@ -222,9 +222,9 @@ func (s *Sim) owe(o outgoing, bad bool) uint64 {
 	return id
 }
 
-// paid logs that callback id was delivered, refused or given up. It is not
-// waited for: lost in a crash, the callback is only sent once more.
-func (s *Sim) paid(id uint64) {
+// settled logs that callback id was delivered, refused or given up. It is
+// not waited for: lost in a crash, the callback is only sent once more.
+func (s *Sim) settled(id uint64) {
 	if id == 0 {
 		return
 	}
@@ -258,19 +258,19 @@ func (s *Sim) resendOwed() {
 	}
 	s.mu.Unlock()
 	for _, id := range gone {
-		s.paid(id)
+		s.settled(id)
 	}
 	slices.SortFunc(all, func(a, b owed) int { return cmp.Compare(a.id, b.id) })
 	for _, x := range all {
 		o, ok := s.callbackOf(x.txn)
 		if !ok || o.good.url == "" || !s.cb.begin() {
-			s.paid(x.id)
+			s.settled(x.id)
 			continue
 		}
 		go func() {
 			defer s.cb.end()
 			if s.deliver(o, x.c.Bad, 1) {
-				s.paid(x.id)
+				s.settled(x.id)
 			}
 		}()
 	}

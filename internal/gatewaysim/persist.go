@@ -139,6 +139,20 @@ func (s *Sim) open() error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("gatewaysim: open: %w", err)
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	if err := s.openLocked(dir); err != nil {
+		lock.Close()
+		return err
+	}
+	s.lock = lock
+	return nil
+}
+
+// openLocked is open once the data dir is this process's.
+func (s *Sim) openLocked(dir string) error {
 	if stale, _ := filepath.Glob(filepath.Join(dir, tempPrefix+"*")); len(stale) > 0 { // a save cut short
 		for _, f := range stale {
 			_ = os.Remove(f)

@@ -268,3 +268,20 @@ func TestCompactsOnItsOwn(t *testing.T) {
 		}
 	}
 }
+
+// TestOneSimulatorPerDataDir: a second simulator on a data dir in use is
+// refused (two logs would interleave); once the first closes it starts.
+func TestOneSimulatorPerDataDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first := must(reopen(dir, time.Now))(t)
+	if second, err := reopen(dir, time.Now); err == nil {
+		second.Close()
+		t.Fatal("a second simulator started on a data dir in use")
+	} else if !strings.Contains(err.Error(), "in use") {
+		t.Errorf("error %q does not say the dir is in use", err)
+	}
+	check(t, first.Close())
+	second := must(reopen(dir, time.Now))(t)
+	check(t, second.Close())
+}

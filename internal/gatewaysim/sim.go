@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,7 @@ type Sim struct {
 	snapValid bool
 	kick      chan struct{}
 	bg        sync.WaitGroup
+	lock      *os.File // holds the data dir (see lockDir)
 }
 
 // New returns a simulator for cfg. With cfg.DataDir set, the state kept
@@ -127,7 +129,7 @@ func (s *Sim) Close() error {
 		s.cb.close()
 		s.bg.Wait()
 		if w := s.st.wal; w != nil {
-			err = errors.Join(s.Save(), w.close())
+			err = errors.Join(s.Save(), w.close(), s.lock.Close())
 		}
 	})
 	return err

@@ -225,6 +225,7 @@ type wal struct {
 	syncing bool   // a caller is writing and syncing outside mu
 	err     error  // sticky: once the log failed, nothing is durable any more
 	bytes   int64  // bytes written since the last compaction
+	syncs   int64  // fsyncs of log files (the benchmark reports records per fsync)
 	// full is called (under mu, so it must not block) after a write that
 	// takes bytes to compactAt: time to compact.
 	full      func()
@@ -333,6 +334,7 @@ func (w *wal) wait(seq uint64) error {
 			return w.err
 		}
 		w.synced, w.size, w.bytes = upTo, w.size+int64(len(buf)), w.bytes+int64(len(buf))
+		w.syncs++
 		if w.bytes >= w.compactAt {
 			w.full()
 		}
