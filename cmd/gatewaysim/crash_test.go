@@ -31,8 +31,9 @@ import (
 // with SIGKILL the moment the last answer arrived, starts it again on the
 // same data dir and finds everything it answered: every confirmed payment
 // paid with its number, every declined one failed, every refund (a repeat
-// refunds nothing more, nothing beyond what is left), and the callbacks
-// that were still being retried at the kill are sent again.
+// refunds nothing more, nothing beyond what is left), the transfer booked
+// on the treasury account, and the callbacks that were still being retried
+// at the kill are sent again.
 func TestKillNineKeepsWhatItAnswered(t *testing.T) {
 	t.Parallel()
 	bin := buildSim(t)
@@ -67,7 +68,14 @@ func TestKillNineKeepsWhatItAnswered(t *testing.T) {
 	}
 	// All at once: the answers of concurrent writers must each be durable.
 	var wg sync.WaitGroup
-	errs := make(chan error, len(payments))
+	errs := make(chan error, len(payments)+1)
+	var transfer gatewaysim.Transfer
+	wg.Go(func() {
+		var err error
+		if transfer, err = admin.Transfer(ctx, gatewaysim.TransferRequest{Reference: "RF18539007547034", Amount: 25_000}); err != nil {
+			errs <- fmt.Errorf("transfer: %w", err)
+		}
+	})
 	for i, p := range payments {
 		wg.Go(func() {
 			var err error
@@ -146,6 +154,12 @@ func TestKillNineKeepsWhatItAnswered(t *testing.T) {
 			txns[0].Refunded() != 40_000 {
 			t.Errorf("%s: refunds after the restart: %+v, %v; want the one of 40000 numbered %s", p.res.GatewayRef, txns, err, p.refundID)
 		}
+	}
+
+	// The transfer is still on the bank's notification.
+	since := transfer.BookedAt.Add(-time.Second)
+	if doc, err := admin.CAMT054(ctx, since); err != nil || !strings.Contains(string(doc), transfer.ID) {
+		t.Errorf("camt.054 after the restart lacks the transfer %s (%v):\n%s", transfer.ID, err, doc)
 	}
 
 	// A new payment gets a number the first run did not hand out.
