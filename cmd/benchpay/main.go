@@ -15,6 +15,10 @@
 // A complete payment is: create the order, start an attempt, pay it at the
 // simulated gateway through its admin API, its callback reaches civicpay, and
 // the order is paid with its ledger entry.
+//
+// With -sim-durable the simulator keeps its state in a temporary data dir,
+// as the fault tests run it: every change written and synced before it is
+// answered.
 package main
 
 import (
@@ -59,6 +63,7 @@ func main() {
 	// (measured 530–590 payments/s at 64 against 636–652 at 16 on the same machine).
 	conns := flag.Int("conns", 16, "database connections of civicpay (its pool)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the main phase to this file")
+	flag.BoolVar(&simDurable, "sim-durable", false, "run the gateway simulator with a data dir (every change synced before it is answered)")
 	flag.Parse()
 	profile = *cpuprofile
 	if err := run(*concurrency, *conns, *duration); err != nil {
@@ -67,7 +72,10 @@ func main() {
 	}
 }
 
-var profile string
+var (
+	profile    string
+	simDurable bool
+)
 
 func run(concurrency, conns int, d time.Duration) error {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -81,7 +89,12 @@ func run(concurrency, conns int, d time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer b.sim.Close()
+	defer func() {
+		_ = b.sim.Close()
+		if b.simDir != "" {
+			_ = os.RemoveAll(b.simDir)
+		}
+	}()
 	scrapes := b.scrape(ctx, 250*time.Millisecond)
 
 	benchutil.Progress("warming up (2s, %d payments in flight)", concurrency)
@@ -231,6 +244,7 @@ func (b *bench) scrape(ctx context.Context, interval time.Duration) func() scrap
 // bench is civicpay and gatewaysim running side by side.
 type bench struct {
 	appURL, simURL string
+	simDir         string // the simulator's data dir with -sim-durable
 	key            string
 	sim            *gatewaysim.Sim
 	pool           *pgxpool.Pool
@@ -276,6 +290,12 @@ func start(ctx context.Context, s *benchutil.Scratch) (*bench, error) {
 	b.callbacks = newCallbackWatch(b.latencies)
 	simCfg := gatewaysim.DemoConfig(b.appURL)
 	simCfg.Callbacks.Client = &http.Client{Transport: b.callbacks}
+	if simDurable {
+		if simCfg.DataDir, err = os.MkdirTemp("", "benchpay-gatewaysim-"); err != nil {
+			return nil, err
+		}
+		b.simDir = simCfg.DataDir
+	}
 	if b.sim, err = gatewaysim.New(simCfg); err != nil {
 		return nil, err
 	}

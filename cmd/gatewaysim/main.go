@@ -14,8 +14,9 @@
 //	                                                        default callback to <base>/callbacks/zalopay
 //	-vnpay-ipn-url         GATEWAYSIM_VNPAY_IPN_URL         VNPAY's IPN URL, overriding -callback-base
 //	-zalopay-callback-url  GATEWAYSIM_ZALOPAY_CALLBACK_URL  ZaloPay's default callback URL, overriding -callback-base
-//	-data-dir              GATEWAYSIM_DATA_DIR              keep the state in <dir>/gatewaysim.json across restarts
-//	-save-every            GATEWAYSIM_SAVE_EVERY            how often to save it (10s)
+//	-data-dir              GATEWAYSIM_DATA_DIR              keep the state in <dir> across restarts and crashes: every
+//	                                                        change is logged and synced before it is answered
+//	-save-every            GATEWAYSIM_SAVE_EVERY            how often to compact the log into <dir>/gatewaysim.json (10s)
 //	-callback-timeout      GATEWAYSIM_CALLBACK_TIMEOUT      each callback attempt's deadline (5s)
 //	-callback-attempts     GATEWAYSIM_CALLBACK_ATTEMPTS     tries per callback (4)
 //	-settlement-lag-days   GATEWAYSIM_SETTLEMENT_LAG_DAYS   days until a settlement reaches the bank (1)
@@ -24,7 +25,7 @@
 // Credentials default to the demo ones (see internal/gatewaysim) and are
 // read from the same CIVICPAY_* variables as the service's, so one
 // environment configures both; fees from GATEWAYSIM_<GATEWAY>_FEE_PERCENT
-// and _FEE_FIXED. SIGINT or SIGTERM stops it (state saved with a data dir).
+// and _FEE_FIXED. SIGINT or SIGTERM stops it (state compacted with a data dir).
 package main
 
 import (
@@ -85,8 +86,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.StringVar(&o.vnpayIPN, "vnpay-ipn-url", getenv("GATEWAYSIM_VNPAY_IPN_URL"), "VNPAY's IPN URL (overrides -callback-base)")
 	fs.StringVar(&o.zalopayCallback, "zalopay-callback-url", getenv("GATEWAYSIM_ZALOPAY_CALLBACK_URL"),
 		"callback URL of ZaloPay orders created without one (overrides -callback-base)")
-	fs.StringVar(&o.dataDir, "data-dir", getenv("GATEWAYSIM_DATA_DIR"), "keep the state in <dir>/gatewaysim.json across restarts")
-	fs.DurationVar(&o.saveEvery, "save-every", dur("GATEWAYSIM_SAVE_EVERY", 10*time.Second), "how often to save the state (with -data-dir)")
+	fs.StringVar(&o.dataDir, "data-dir", getenv("GATEWAYSIM_DATA_DIR"),
+		"keep the state in <dir> across restarts and crashes (every change logged and synced before it is answered)")
+	fs.DurationVar(&o.saveEvery, "save-every", dur("GATEWAYSIM_SAVE_EVERY", 10*time.Second),
+		"how often to compact the log into <dir>/gatewaysim.json (with -data-dir)")
 	fs.DurationVar(&o.callbackTimeout, "callback-timeout", dur("GATEWAYSIM_CALLBACK_TIMEOUT", 5*time.Second), "each callback attempt's deadline")
 	fs.IntVar(&o.callbackAttempts, "callback-attempts", num("GATEWAYSIM_CALLBACK_ATTEMPTS", 4), "tries per callback")
 	fs.IntVar(&o.lagDays, "settlement-lag-days", num("GATEWAYSIM_SETTLEMENT_LAG_DAYS", gatewaysim.DemoSettlementLagDay),
@@ -185,7 +188,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		select {
 		case <-tick:
 			if err := sim.Save(); err != nil {
-				logger.Error("gatewaysim: save", "error", err)
+				logger.Error("gatewaysim: compaction", "error", err)
 			}
 		case err := <-served:
 			_ = sim.Close()

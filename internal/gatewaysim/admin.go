@@ -182,8 +182,8 @@ func (s *Sim) adminRevise(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, info)
 }
 
-// adminSave serves POST /admin/save: writes the state file (204), or 409
-// without a data dir.
+// adminSave serves POST /admin/save: compacts the log into the state file
+// (204), or 409 without a data dir.
 func (s *Sim) adminSave(w http.ResponseWriter, _ *http.Request) {
 	if err := s.Save(); err != nil {
 		writeError(w, err)

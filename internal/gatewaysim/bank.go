@@ -175,6 +175,7 @@ func (s *Sim) Transfer(req TransferRequest) (Transfer, error) {
 		t.Text = fmt.Sprintf("MBVCB.%s.CT tu 0123456789 %s chuyen tien", strings.TrimPrefix(t.ID, bankRefPrefix), req.Payer)
 	}
 	s.st.transfers = append(s.st.transfers, t)
+	s.st.log(&record{Op: opTransfer, Transfer: &t})
 	return t, nil
 }
 
@@ -209,9 +210,11 @@ func (s *Sim) ensurePayouts(upTo time.Time) error {
 			if err != nil {
 				return err
 			}
-			s.st.payouts[fileKey{g, d}] = &payout{Gateway: g, Day: d, FileID: f.Info.FileID, Net: f.Info.Net,
+			p := &payout{Gateway: g, Day: d, FileID: f.Info.FileID, Net: f.Info.Net,
 				BookingDay: dayString(booking), BankRef: s.st.bankRef(), Omitted: s.st.omitPayout[g]}
+			s.st.payouts[fileKey{g, d}] = p
 			delete(s.st.omitPayout, g)
+			s.st.log(&record{Op: opPayout, Payout: p})
 		}
 	}
 	return nil

@@ -18,7 +18,14 @@ import (
 // BenchmarkPayment is the simulator's share of one payment over HTTP, as a
 // load test drives it: create through the adapter, complete through the
 // admin API, the callback delivered to a receiver that answers at once.
+// memory/ keeps the state in memory only, disk/ with a data dir (every
+// change written to the log and synced before the answer).
 func BenchmarkPayment(b *testing.B) {
+	b.Run("memory", func(b *testing.B) { benchmarkPayment(b, "") })
+	b.Run("disk", func(b *testing.B) { benchmarkPayment(b, b.TempDir()) })
+}
+
+func benchmarkPayment(b *testing.B, dataDir string) {
 	var delivered atomic.Int64
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		delivered.Add(1)
@@ -30,6 +37,7 @@ func BenchmarkPayment(b *testing.B) {
 	}))
 	defer recv.Close()
 	cfg := DemoConfig(recv.URL)
+	cfg.DataDir = dataDir
 	sim, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -48,9 +56,19 @@ func BenchmarkPayment(b *testing.B) {
 	}
 	methods := map[string]gateways.Method{VNPAY: gateways.MethodQR, MoMo: gateways.MethodEwallet}
 	var seq atomic.Int64 // across runs: b.Run runs each sub-benchmark more than once
+	// logged reports the log's records and fsyncs (with a data dir).
+	logged := func() (records, syncs int64) {
+		if w := sim.st.wal; w != nil {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			return int64(w.seq), w.syncs
+		}
+		return 0, 0
+	}
 	for _, g := range []string{VNPAY, MoMo} {
 		b.Run(g, func(b *testing.B) {
 			delivered.Store(0)
+			records0, syncs0 := logged()
 			b.SetParallelism(16)
 			b.RunParallel(func(pb *testing.PB) {
 				ctx := context.Background()
@@ -74,6 +92,9 @@ func BenchmarkPayment(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "payments/s")
+			if records, syncs := logged(); syncs > syncs0 {
+				b.ReportMetric(float64(records-records0)/float64(syncs-syncs0), "records/fsync")
+			}
 			if n := delivered.Load(); n != int64(b.N) {
 				b.Errorf("%d callbacks delivered for %d payments", n, b.N)
 			}

@@ -2,10 +2,12 @@ package gatewaysim
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -172,33 +174,112 @@ func (s *Sim) dispatch(o outgoing) {
 	if !s.cb.begin() {
 		return
 	}
+	id := s.owe(o, bad)
 	go func() {
 		defer s.cb.end()
-		if !s.cb.wait(delay) {
+		// Nothing is told before it is on disk: the payment the callback
+		// reports, and that the callback is owed.
+		if err := s.durableUpTo(id); err != nil || !s.cb.wait(delay) {
 			return
 		}
+		finished := true
 		if !f.CallbackConcurrent || copies == 1 {
 			for i := range copies {
-				s.deliver(o, bad, i+1)
+				finished = s.deliver(o, bad, i+1) && finished
 			}
-			return
+		} else {
+			var wg sync.WaitGroup
+			var cut atomic.Bool
+			start := make(chan struct{})
+			for i := range copies {
+				wg.Go(func() {
+					<-start
+					if !s.deliver(o, bad, i+1) {
+						cut.Store(true)
+					}
+				})
+			}
+			close(start) // all copies leave together
+			wg.Wait()
+			finished = !cut.Load()
 		}
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for i := range copies {
-			wg.Go(func() {
-				<-start
-				s.deliver(o, bad, i+1)
-			})
+		if finished {
+			s.settled(id)
 		}
-		close(start) // all copies leave together
-		wg.Wait()
 	}()
 }
 
+// owe logs a callback about to be sent (with a data dir) and returns its id.
+func (s *Sim) owe(o outgoing, bad bool) uint64 {
+	if s.st.wal == nil {
+		return 0
+	}
+	c := pendingCallback{Gateway: o.gateway, Ref: o.ref, Bad: bad}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := s.st.log(&record{Op: opCallback, Callback: &c})
+	s.st.callbacks[id] = c
+	return id
+}
+
+// settled logs that callback id was delivered, refused or given up. It is
+// not waited for: lost in a crash, the callback is only sent once more.
+func (s *Sim) settled(id uint64) {
+	if id == 0 {
+		return
+	}
+	s.mu.Lock()
+	delete(s.st.callbacks, id)
+	s.st.log(&record{Op: opCallbackDone, Done: id})
+	s.mu.Unlock()
+	s.poke()
+}
+
+// resendOwed sends again, once each, the callbacks an earlier run owed
+// when it stopped (its faults are gone; a badly signed one stays bad).
+func (s *Sim) resendOwed() {
+	s.mu.Lock()
+	type owed struct {
+		id  uint64
+		c   pendingCallback
+		txn Transaction
+	}
+	var all []owed
+	var gone []uint64
+	for id, c := range s.st.callbacks {
+		t, err := s.st.get(c.Gateway, c.Ref)
+		if err != nil || t.Status == StatusPending {
+			gone = append(gone, id)
+			continue
+		}
+		txn := t.clone()
+		txn.Refunds = nil // the callback says what it said when it was first sent: nothing changes after completion but refunds
+		all = append(all, owed{id, c, txn})
+	}
+	s.mu.Unlock()
+	for _, id := range gone {
+		s.settled(id)
+	}
+	slices.SortFunc(all, func(a, b owed) int { return cmp.Compare(a.id, b.id) })
+	for _, x := range all {
+		o, ok := s.callbackOf(x.txn)
+		if !ok || o.good.url == "" || !s.cb.begin() {
+			s.settled(x.id)
+			continue
+		}
+		go func() {
+			defer s.cb.end()
+			if s.deliver(o, x.c.Bad, 1) {
+				s.settled(x.id)
+			}
+		}()
+	}
+}
+
 // deliver sends one copy of o, retrying with backoff as the gateway does
-// until it is acknowledged, refused, or Attempts tries have failed.
-func (s *Sim) deliver(o outgoing, bad bool, copyNo int) {
+// until it is acknowledged, refused, or Attempts tries have failed. It
+// reports whether it got that far: false when the simulator closed first.
+func (s *Sim) deliver(o outgoing, bad bool, copyNo int) bool {
 	msg := o.good
 	if bad {
 		msg = o.bad
@@ -207,17 +288,25 @@ func (s *Sim) deliver(o outgoing, bad bool, copyNo int) {
 	for attempt := 1; attempt <= s.cfg.Callbacks.Attempts; attempt++ {
 		a := s.send(o, msg)
 		a.Copy, a.Attempt, a.BadSignature = copyNo, attempt, bad
+		if a.Outcome == CallbackRetry && s.cb.ctx.Err() != nil { // closing: the next run sends it
+			s.cb.record(a)
+			return false
+		}
 		if a.Outcome == CallbackRetry && attempt == s.cfg.Callbacks.Attempts {
 			a.Outcome = CallbackGaveUp
 			s.cfg.Logger.Warn("gatewaysim: callback given up", "gateway", o.gateway, "ref", o.ref,
 				"attempts", attempt, "status", a.Status, "error", a.Error)
 		}
 		s.cb.record(a)
-		if a.Outcome != CallbackRetry || !s.cb.wait(backoff) {
-			return
+		if a.Outcome != CallbackRetry {
+			return true
+		}
+		if !s.cb.wait(backoff) {
+			return false
 		}
 		backoff = min(2*backoff, maxBackoff)
 	}
+	return true
 }
 
 // send makes one attempt under its own deadline.

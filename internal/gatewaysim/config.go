@@ -47,8 +47,9 @@ type Config struct {
 	ZaloPay   ZaloPayConfig
 	Bank      BankConfig
 	Callbacks CallbackConfig
-	// DataDir, when set, holds the state file (gatewaysim.json): New loads
-	// it when present, Save and Close write it.
+	// DataDir, when set, holds the state: a snapshot (gatewaysim.json) and
+	// the log of every change since (gatewaysim.NNNNNNNN.wal), each change
+	// synced before it is answered. New loads both; Save and Close compact.
 	DataDir string
 	// Now is the clock (default time.Now); tests pin it to fix business days.
 	Now func() time.Time

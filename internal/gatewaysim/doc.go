@@ -11,9 +11,16 @@
 // It signs and verifies with the adapters' own helpers (vnpay.Sign,
 // momo.Signature, zalopay.MAC, ...), so what it accepts and sends is what
 // the adapters in gateways/ send and accept, byte for byte. State is in
-// memory, behind one mutex; with Config.DataDir it is saved to a JSON file
-// (on Close, POST /admin/save, and periodically by cmd/gatewaysim) and
-// loaded again by New.
+// memory, behind one mutex. With Config.DataDir it is durable as a real
+// gateway's is: every change a client could see (a payment created, paid,
+// declined, expired or refunded, a transfer, a settlement file or payout, a
+// callback due) is appended to a log in that directory and synced before
+// anything that shows it is answered or sent, concurrent changes sharing one
+// fsync; a kill -9 loses nothing that was answered. New replays the
+// snapshot (gatewaysim.json) and the log after it, ignoring a line a crash
+// cut, and sends again the callbacks still owed. Compaction (Close, POST
+// /admin/save, periodically in cmd/gatewaysim, and after 64 MiB of log)
+// writes the snapshot and drops the log before it.
 //
 // # Gateways
 //
@@ -81,7 +88,7 @@
 //	GET  /admin/discrepancies → Discrepancies
 //	POST /admin/discrepancies/{gateway} FileDiscrepancies {"drop_line","duplicate_line","alter_fee","fee_delta"}
 //	POST /admin/discrepancies/bank BankDiscrepancies {"omit_settlement":[gateway],"unknown_credit","unknown_credit_text"}
-//	POST /admin/save         → 204 (409 without a data dir)
+//	POST /admin/save         → 204: compacts the state (409 without a data dir)
 //
 // For VNPAY, pay_url may be the signed payment URL the adapter built: the
 // simulator opens it as the browser would, then completes it, so a load

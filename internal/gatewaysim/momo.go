@@ -274,8 +274,7 @@ func (s *Sim) momoDoRefund(b momo.RefundBody) (code int, transID int64) {
 	if canRefund(t, b.Amount) != nil {
 		return momoRefundDenied, 0
 	}
-	s.st.momoReqs[b.RequestID] = true
-	rf := s.st.refund(t, b.OrderID, b.Amount, b.Description, now)
+	rf := s.st.refund(t, b.OrderID, b.RequestID, b.Amount, b.Description, now)
 	return momoOK, parseNumber(rf.GatewayRefundID)
 }
 

@@ -102,9 +102,13 @@ func (s *Sim) Pay(req PayRequest) (PayResult, error) {
 	s.st.complete(t, status, code, now)
 	done := t.clone()
 	s.mu.Unlock()
+	res := PayResult{Transaction: done, RedirectURL: s.notify(done)}
+	if err := s.durable(); err != nil { // the payment and its callback are on disk before anyone hears of them
+		return PayResult{}, err
+	}
 	s.cfg.Logger.Info("gatewaysim: payment", "gateway", done.Gateway, "ref", done.Ref, "amount", done.Amount,
 		"status", done.Status, "code", done.Code)
-	return PayResult{Transaction: done, RedirectURL: s.notify(done)}, nil
+	return res, nil
 }
 
 // payable checks that t can still be paid.
@@ -150,21 +154,34 @@ func (s *Sim) payRef(req PayRequest) (string, error) {
 }
 
 // notify sends a completed payment's callback and returns the browser's
-// redirect. ZaloPay calls back for successful payments only.
+// redirect.
 func (s *Sim) notify(t Transaction) string {
+	if o, ok := s.callbackOf(t); ok {
+		s.dispatch(o)
+	}
 	switch t.Gateway {
 	case VNPAY:
-		s.dispatch(s.vnpayIPN(t))
 		return s.vnpayReturn(t)
 	case MoMo:
-		s.dispatch(s.momoIPN(t))
 		return s.momoReturn(t)
-	default:
-		if t.Status == StatusSucceeded {
-			s.dispatch(s.zalopayCallback(t))
-		}
-		return s.zalopayReturn(t)
 	}
+	return s.zalopayReturn(t)
+}
+
+// callbackOf is a completed payment's callback. ZaloPay calls back for
+// successful payments only.
+func (s *Sim) callbackOf(t Transaction) (outgoing, bool) {
+	switch t.Gateway {
+	case VNPAY:
+		return s.vnpayIPN(t), true
+	case MoMo:
+		return s.momoIPN(t), true
+	case ZaloPay:
+		if t.Status == StatusSucceeded {
+			return s.zalopayCallback(t), true
+		}
+	}
+	return outgoing{}, false
 }
 
 // Transaction returns a copy of one transaction.

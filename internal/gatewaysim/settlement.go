@@ -141,6 +141,7 @@ func (s *Sim) issue(gateway string, day time.Time) (*settlementFile, error) {
 		Gross: f.Gross.IntPart(), Fees: f.Fees.IntPart(), Net: f.Net.IntPart(), Injected: injected, CreatedAt: s.cfg.Now(),
 	}}
 	s.st.files[key] = append(s.st.files[key], file)
+	s.st.log(&record{Op: opFile, File: file})
 	return file, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,10 +29,21 @@ type Sim struct {
 	once    sync.Once
 	handler http.Handler
 	panics  atomic.Int64 // handler panics recovered (tests assert there are none)
+
+	// With a data dir: compactions one at a time, the last snapshot's seq,
+	// and the goroutine that flushes lazy records and compacts a long log.
+	compactMu sync.Mutex
+	snapSeq   uint64
+	snapValid bool
+	kick      chan struct{}
+	bg        sync.WaitGroup
+	lock      *os.File // holds the data dir (see lockDir)
 }
 
-// New returns a simulator for cfg. With cfg.DataDir set, the state saved
-// there by an earlier run is loaded.
+// New returns a simulator for cfg. With cfg.DataDir set, the state kept
+// there by an earlier run is loaded (the snapshot and the log after it), the
+// callbacks it still owed are sent again, and every change from now on is
+// on disk before anyone is told of it.
 func New(cfg Config) (*Sim, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -39,13 +51,68 @@ func New(cfg Config) (*Sim, error) {
 	}
 	s := &Sim{
 		cfg: cfg, st: newStore(cfg.Now()), faults: map[string]Faults{},
-		cb: newDispatcher(cfg.Callbacks.Concurrency), done: make(chan struct{}),
+		cb: newDispatcher(cfg.Callbacks.Concurrency), done: make(chan struct{}), kick: make(chan struct{}, 1),
 	}
-	if err := s.load(); err != nil {
+	if err := s.open(); err != nil {
 		return nil, err
 	}
 	s.handler = s.recoverer(s.routes())
+	if s.st.wal != nil {
+		s.st.wal.mu.Lock()
+		s.st.wal.full = s.poke
+		s.st.wal.mu.Unlock()
+		s.bg.Go(s.background)
+		s.resendOwed()
+	}
 	return s, nil
+}
+
+// durable returns once every change made so far is on disk (at once
+// without a data dir).
+func (s *Sim) durable() error {
+	w := s.st.wal
+	if w == nil {
+		return nil
+	}
+	return w.wait(w.last())
+}
+
+// durableUpTo returns once the change logged as seq and those before it
+// are on disk.
+func (s *Sim) durableUpTo(seq uint64) error {
+	if w := s.st.wal; w != nil {
+		return w.wait(seq)
+	}
+	return nil
+}
+
+// background writes lazily logged records and compacts a long log.
+func (s *Sim) background() {
+	w := s.st.wal
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-s.kick:
+		}
+		if err := w.wait(w.last()); err != nil {
+			s.cfg.Logger.Error("gatewaysim: log", "error", err)
+			continue
+		}
+		if w.due() {
+			if err := s.Save(); err != nil {
+				s.cfg.Logger.Error("gatewaysim: compaction", "error", err)
+			}
+		}
+	}
+}
+
+// poke wakes the background goroutine (without waiting for it).
+func (s *Sim) poke() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 }
 
 // Handler serves everything: /vnpay, /momo, /zalopay (the gateways' APIs
@@ -53,14 +120,16 @@ func New(cfg Config) (*Sim, error) {
 func (s *Sim) Handler() http.Handler { return s.handler }
 
 // Close stops every pending callback, waits for them to return and, with a
-// data dir, saves the state. It may be called more than once.
+// data dir, compacts the state and closes the log (a callback cut short is
+// sent again by the next run). It may be called more than once.
 func (s *Sim) Close() error {
 	var err error
 	s.once.Do(func() {
 		close(s.done)
 		s.cb.close()
-		if s.cfg.DataDir != "" {
-			err = s.Save()
+		s.bg.Wait()
+		if w := s.st.wal; w != nil {
+			err = errors.Join(s.Save(), w.close(), s.lock.Close())
 		}
 	})
 	return err
@@ -112,9 +181,58 @@ func (s *Sim) recoverer(h http.Handler) http.Handler {
 			}
 		}()
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		h.ServeHTTP(w, r)
+		dw := &durableWriter{ResponseWriter: w, s: s}
+		h.ServeHTTP(dw, r)
+		dw.check()
 	})
 }
+
+// durableWriter holds an answer back until every change made before it —
+// the request's own and any other it may show — is on disk: what a client
+// was told survives a crash. When the log cannot be written the answer is
+// a 500 instead.
+type durableWriter struct {
+	http.ResponseWriter
+	s       *Sim
+	checked bool
+	failed  bool
+}
+
+// errNotSaved is what a handler's Write returns once the answer was replaced.
+var errNotSaved = errors.New("gatewaysim: answer withheld: the state could not be saved")
+
+func (d *durableWriter) check() bool {
+	if d.checked {
+		return !d.failed
+	}
+	d.checked = true
+	if err := d.s.durable(); err != nil {
+		d.failed = true
+		d.s.cfg.Logger.Error("gatewaysim: state not saved; answering 500", "error", err)
+		h := d.ResponseWriter.Header()
+		h.Del("Content-Length")
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		d.ResponseWriter.WriteHeader(http.StatusInternalServerError)
+		_, _ = d.ResponseWriter.Write([]byte("state not saved\n"))
+	}
+	return !d.failed
+}
+
+func (d *durableWriter) WriteHeader(status int) {
+	if d.check() {
+		d.ResponseWriter.WriteHeader(status)
+	}
+}
+
+func (d *durableWriter) Write(b []byte) (int, error) {
+	if !d.check() {
+		return 0, errNotSaved
+	}
+	return d.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (d *durableWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
 // publicBase is the simulator's base URL for links it hands out.
 func (s *Sim) publicBase(r *http.Request) string {

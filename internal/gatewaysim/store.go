@@ -72,6 +72,7 @@ type Refund struct {
 	// ID is the merchant's idempotency key for the refund: VNPAY
 	// vnp_RequestId, MoMo's refund orderId, ZaloPay m_refund_id.
 	ID              string    `json:"id"`
+	RequestID       string    `json:"request_id,omitempty"` // MoMo's requestId of the refund (used once, like a payment's)
 	Amount          int64     `json:"amount"`
 	GatewayRefundID string    `json:"gateway_refund_id"` // the gateway's number for the refund
 	Description     string    `json:"description,omitempty"`
@@ -127,6 +128,10 @@ type store struct {
 	// armed discrepancies, consumed by the next file or payout
 	fileFaults map[string]FileDiscrepancies
 	omitPayout map[string]bool
+	// callbacks still owed, by id (with a data dir only)
+	callbacks map[uint64]pendingCallback
+	// wal, with a data dir, gets every change (see wal.go); nil while loading.
+	wal *wal
 }
 
 func newStore(now time.Time) *store {
@@ -134,6 +139,7 @@ func newStore(now time.Time) *store {
 		txns: map[txnKey]*Transaction{}, byNumber: map[string]*Transaction{}, refunds: map[txnKey]refundRef{},
 		momoReqs: map[string]bool{}, days: map[string]map[string]bool{}, files: map[fileKey][]*settlementFile{},
 		payouts: map[fileKey]*payout{}, fileFaults: map[string]FileDiscrepancies{}, omitPayout: map[string]bool{},
+		callbacks: map[uint64]pendingCallback{},
 		// Microseconds since the epoch: numbers stay unique across restarts
 		// without a data dir as long as fewer than a million are issued a second.
 		nextNo: now.UnixMicro(),
@@ -163,16 +169,18 @@ func (st *store) get(gateway, ref string) (*Transaction, error) {
 	return t, nil
 }
 
+// add records a new transaction (or, loading, replaces one).
 func (st *store) add(t *Transaction) {
 	st.txns[txnKey{t.Gateway, t.Ref}] = t
+	st.index(t)
+	st.logTxn(t)
+}
+
+// index records t's numbers, request ids and business days (also after a load).
+func (st *store) index(t *Transaction) {
 	if t.Gateway == MoMo && t.Wire.RequestID != "" {
 		st.momoReqs[t.Wire.RequestID] = true
 	}
-	st.index(t)
-}
-
-// index records t's numbers and business days (also after a load).
-func (st *store) index(t *Transaction) {
 	if t.GatewayTxnID != "" {
 		st.byNumber[t.GatewayTxnID] = t
 	}
@@ -181,9 +189,25 @@ func (st *store) index(t *Transaction) {
 	}
 	for i, r := range t.Refunds {
 		st.refunds[txnKey{t.Gateway, r.ID}] = refundRef{t, i}
+		if t.Gateway == MoMo && r.RequestID != "" {
+			st.momoReqs[r.RequestID] = true
+		}
 		st.markDay(t.Gateway, r.At)
 	}
 }
+
+// log appends a change to the log (with a data dir) and returns its seq;
+// the counters go with it. The caller holds Sim.mu.
+func (st *store) log(r *record) uint64 {
+	if st.wal == nil {
+		return 0
+	}
+	r.NextNumber, r.NextBankRef = st.nextNo, st.nextBank
+	return st.wal.append(r)
+}
+
+// logTxn logs t as it now is.
+func (st *store) logTxn(t *Transaction) { st.log(&record{Op: opTxn, Txn: t}) }
 
 func (st *store) markDay(gateway string, at time.Time) {
 	set := st.days[gateway]
@@ -200,14 +224,16 @@ func (st *store) complete(t *Transaction, status Status, code string, at time.Ti
 	t.Status, t.Code, t.CompletedAt = status, code, at
 	t.GatewayTxnID = st.number()
 	st.index(t)
+	st.logTxn(t)
 }
 
 // refund records a refund of t; the caller has checked the amount.
-func (st *store) refund(t *Transaction, id string, amount int64, desc string, at time.Time) Refund {
-	r := Refund{ID: id, Amount: amount, GatewayRefundID: st.number(), Description: desc, At: at}
+// requestID is MoMo's requestId ("" for the others).
+func (st *store) refund(t *Transaction, id, requestID string, amount int64, desc string, at time.Time) Refund {
+	r := Refund{ID: id, RequestID: requestID, Amount: amount, GatewayRefundID: st.number(), Description: desc, At: at}
 	t.Refunds = append(t.Refunds, r)
-	st.refunds[txnKey{t.Gateway, id}] = refundRef{t, len(t.Refunds) - 1}
-	st.markDay(t.Gateway, at)
+	st.index(t)
+	st.logTxn(t)
 	return r
 }
 

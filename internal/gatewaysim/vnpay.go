@@ -319,7 +319,7 @@ func (s *Sim) vnpayRefund(f map[string]string) vnpay.APIResponse {
 		resp.Message = "Refund amount exceeds what is left of the payment"
 		return resp
 	}
-	ref := s.st.refund(t, b.RequestID, vnd, b.OrderInfo, now)
+	ref := s.st.refund(t, b.RequestID, "", vnd, b.OrderInfo, now)
 	bank, _ := vnpayBank(t.Wire.BankCode)
 	resp.ResponseCode, resp.Message = vnpOK, "Refund success"
 	resp.BankCode, resp.PayDate, resp.TransactionNo, resp.TransactionStatus = bank, vnpay.FormatTime(now), ref.GatewayRefundID, "06"

@@ -224,7 +224,7 @@ func (s *Sim) zalopayDoRefund(b zalopay.RefundBody) (zpAnswer, int64) {
 	if canRefund(t, b.Amount) != nil {
 		return zpFail(zpSubAmount), 0
 	}
-	rf := s.st.refund(t, b.MRefundID, b.Amount, b.Description, now)
+	rf := s.st.refund(t, b.MRefundID, "", b.Amount, b.Description, now)
 	return zpAnswer{code: zpOK}, parseNumber(rf.GatewayRefundID)
 }
 
