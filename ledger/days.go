@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/civicpay/civicpay/internal/audit"
+	"github.com/civicpay/civicpay/internal/bizday"
 )
 
 // Closed business days. Treasury closes a day (GMT+7) once it is reconciled;
@@ -29,15 +30,12 @@ import (
 const DayLayout = time.DateOnly
 
 // DayOf is the business day (GMT+7) t falls in, as midnight UTC of that date.
-func DayOf(t time.Time) time.Time {
-	y, m, d := t.In(BusinessDay).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
+func DayOf(t time.Time) time.Time { return bizday.Date(t) }
 
 // DayStart is when business day day (a date, as DayOf returns) begins.
 func DayStart(day time.Time) time.Time {
 	y, m, d := day.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, BusinessDay)
+	return time.Date(y, m, d, 0, 0, 0, 0, bizday.Zone)
 }
 
 // ClosedDay is a closed business day.

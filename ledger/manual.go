@@ -15,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/audit"
+	"github.com/civicpay/civicpay/internal/bizday"
 )
 
 // Manual entries and reversals, which people post through the API, follow
@@ -103,7 +104,7 @@ func (r ManualRules) checkDate(ctx context.Context, db DBTX, at, now time.Time) 
 	}
 	if ok && !DayOf(at).After(last) {
 		return fmt.Errorf("%w: %s is on or before %s, the last closed business day", ErrDayClosed,
-			at.In(BusinessDay).Format(time.RFC3339), last.Format(DayLayout))
+			at.In(bizday.Zone).Format(time.RFC3339), last.Format(DayLayout))
 	}
 	return nil
 }

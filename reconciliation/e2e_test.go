@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/civicpay/civicpay/internal/apptest"
+	"github.com/civicpay/civicpay/internal/bizday"
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/gatewaysim"
 	"github.com/civicpay/civicpay/ledger"
@@ -53,8 +54,8 @@ type simEnv struct {
 func newSimEnv(t *testing.T) *simEnv {
 	t.Helper()
 	// A test that straddled midnight (GMT+7) would pay on two days.
-	now := time.Now().In(reconciliation.ICT)
-	if midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, reconciliation.ICT); midnight.Sub(now) < 3*time.Minute {
+	now := time.Now().In(bizday.Zone)
+	if midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, bizday.Zone); midnight.Sub(now) < 3*time.Minute {
 		time.Sleep(midnight.Sub(now) + time.Second)
 	}
 	// VNPAY's IPN URL is the simulator's configuration, needed before the
@@ -211,8 +212,8 @@ func (e *simEnv) exceptions(t *testing.T, runID int64) []reconciliation.RunExcep
 func TestADayFromGatewaySimWithDiscrepancies(t *testing.T) {
 	t.Parallel()
 	e := newSimEnv(t)
-	day := time.Now().In(reconciliation.ICT)
-	day = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, reconciliation.ICT)
+	day := time.Now().In(bizday.Zone)
+	day = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, bizday.Zone)
 
 	// The day's payments.
 	plainV, _ := e.pay(t, "vnpay", "card", 210_000)

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/bizday"
 )
 
 // Errors of the service; HTTPErrors maps them to statuses.
@@ -102,24 +103,16 @@ func (s *Service) SetJobs(j JobInserter) { s.jobs = j }
 // Config is the service's configuration, defaults filled in.
 func (s *Service) Config() Config { return s.cfg }
 
-// ICT is the business day's time zone (GMT+7), fixed: no tzdata needed.
-var ICT = time.FixedZone("ICT", 7*3600)
+// dayOf is midnight GMT+7 of t's business day (bizday.Start).
+func dayOf(t time.Time) time.Time { return bizday.Start(t) }
 
-// dayOf is midnight ICT of t's business day.
-func dayOf(t time.Time) time.Time {
-	y, m, d := t.In(ICT).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, ICT)
-}
+// ParseDay reads a business day, YYYY-MM-DD, as midnight GMT+7 (bizday.Parse).
+func ParseDay(s string) (time.Time, error) { return bizday.Parse(s) }
 
-// ParseDay reads a business day, YYYY-MM-DD, as midnight ICT.
-func ParseDay(s string) (time.Time, error) {
-	return time.ParseInLocation(time.DateOnly, s, ICT)
-}
-
-// dbDay turns a date read from PostgreSQL (midnight UTC) into midnight ICT
+// dbDay turns a date read from PostgreSQL (midnight UTC) into midnight GMT+7
 // of the same calendar day.
 func dbDay(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, ICT)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, bizday.Zone)
 }
 
 // dayString formats a business day.
