@@ -14,6 +14,7 @@ import (
 
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/bizday"
+	"github.com/civicpay/civicpay/internal/clock"
 )
 
 // Errors of the service; HTTPErrors maps them to statuses.
@@ -71,8 +72,9 @@ type Deps struct {
 	// HTTP fetches files (default: a client with no overall timeout; each
 	// fetch has its own deadline).
 	HTTP *http.Client
-	// Now is the clock (default time.Now).
-	Now func() time.Time
+	// Clock decides the business day of the daily run, whether a day is over
+	// (and may close) and dates requests (default clock.Real).
+	Clock clock.Clock
 }
 
 // Service imports statements, runs reconciliation and answers for its
@@ -91,9 +93,7 @@ func New(pool *pgxpool.Pool, cfg Config, log *slog.Logger, deps Deps) *Service {
 	if deps.HTTP == nil {
 		deps.HTTP = &http.Client{}
 	}
-	if deps.Now == nil {
-		deps.Now = time.Now
-	}
+	deps.Clock = clock.Or(deps.Clock)
 	return &Service{pool: pool, cfg: cfg.withDefaults(), log: log, deps: deps}
 }
 
