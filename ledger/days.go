@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/civicpay/civicpay/internal/audit"
+	"github.com/civicpay/civicpay/internal/bizday"
 )
 
 // Closed business days. Treasury closes a day (GMT+7) once it is reconciled;
@@ -29,15 +30,12 @@ import (
 const DayLayout = time.DateOnly
 
 // DayOf is the business day (GMT+7) t falls in, as midnight UTC of that date.
-func DayOf(t time.Time) time.Time {
-	y, m, d := t.In(BusinessDay).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-}
+func DayOf(t time.Time) time.Time { return bizday.Date(t) }
 
 // DayStart is when business day day (a date, as DayOf returns) begins.
 func DayStart(day time.Time) time.Time {
 	y, m, d := day.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, BusinessDay)
+	return time.Date(y, m, d, 0, 0, 0, 0, bizday.Zone)
 }
 
 // ClosedDay is a closed business day.
@@ -120,14 +118,14 @@ func closedAmong(ctx context.Context, db DBTX, days []time.Time) (map[time.Time]
 }
 
 // intoOpenDays moves the entries of es (normalized) that would take effect in
-// a closed day to now, except manual adjustments, which are ErrDayClosed. A
-// day can be closed only once it is over, so an entry of today costs no query:
-// only entries dated before today's business day are looked up, in one query.
-func intoOpenDays(ctx context.Context, db DBTX, es []NewEntry, now time.Time) error {
-	today := DayOf(now)
+// a closed day to their Now, except manual adjustments, which are
+// ErrDayClosed. A day can be closed only once it is over, so an entry of
+// today costs no query: only entries dated before the business day of their
+// Now are looked up, in one query.
+func intoOpenDays(ctx context.Context, db DBTX, es []NewEntry) error {
 	var past []time.Time
 	for _, e := range es {
-		if d := DayOf(e.EffectiveAt); d.Before(today) {
+		if d := DayOf(e.EffectiveAt); d.Before(DayOf(e.Now)) {
 			past = append(past, d)
 		}
 	}
@@ -138,16 +136,15 @@ func intoOpenDays(ctx context.Context, db DBTX, es []NewEntry, now time.Time) er
 	if err != nil || len(closed) == 0 {
 		return err
 	}
-	now = now.UTC().Truncate(time.Microsecond)
 	for i, e := range es {
 		d := DayOf(e.EffectiveAt)
-		if !closed[d] {
+		if !closed[d] || !d.Before(DayOf(e.Now)) {
 			continue
 		}
 		if e.Kind == KindAdjustment {
 			return fmt.Errorf("%w: %s (entry %q would take effect on it)", ErrDayClosed, d.Format(DayLayout), e.Key)
 		}
-		es[i].EffectiveAt = now
+		es[i].EffectiveAt = e.Now.UTC().Truncate(time.Microsecond)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/civicpay/civicpay/internal/audit"
+	"github.com/civicpay/civicpay/internal/bizday"
 )
 
 // closeDay closes the business day of t, as treasury would.
@@ -285,6 +286,48 @@ func TestLatePostingTakesEffectInTheOpenDay(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustVerify(t, pool)
+}
+
+// "Now" is the caller's clock, not the wall clock: in a test running on a
+// clock in the past, a late entry moves to that clock's reading, and one of
+// a day that is closed but not before the clock's day is left to the
+// database (which refuses it). A zero Now is the wall clock.
+func TestLatePostingTakesEffectAtTheCallersNow(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t)
+	closed := closeDay(t, pool, time.Date(2025, 3, 1, 12, 0, 0, 0, bizday.Zone))
+	in := DayStart(closed).Add(10 * time.Hour)
+	now := DayStart(closed).AddDate(0, 0, 2).Add(9*time.Hour + 123456789) // 09:00 two days later, by the caller's clock
+	tests := []struct {
+		name    string
+		now     time.Time
+		want    time.Time // zero: the wall clock's day
+		refused bool
+	}{
+		{"the caller's clock", now, now.UTC().Truncate(time.Microsecond), false},
+		{"no clock: the wall clock", time.Time{}, time.Time{}, false},
+		{"a clock still in the closed day", in.Add(time.Hour), time.Time{}, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := payment(fmt.Sprintf("late-%d", i), "HCM-TP", "BIRTH-CERT", 5000)
+			p.EffectiveAt, p.Now = in, tt.now
+			e, err := PostPayment(bg, pool, p)
+			switch {
+			case tt.refused:
+				if err == nil || !strings.Contains(err.Error(), "closed business day") {
+					t.Fatalf("posted %+v, %v; want the database's refusal", e, err)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case tt.want.IsZero() && !DayOf(e.EffectiveAt).Equal(DayOf(time.Now())):
+				t.Fatalf("takes effect %s, want today by the wall clock", e.EffectiveAt)
+			case !tt.want.IsZero() && !e.EffectiveAt.Equal(tt.want):
+				t.Fatalf("takes effect %s, want %s", e.EffectiveAt, tt.want)
+			}
+		})
+	}
 }
 
 // A reversal of an entry of a closed day takes effect now, in the open day.

@@ -79,6 +79,11 @@ type NewEntry struct {
 	EffectiveAt time.Time
 	RecordedBy  string
 	Postings    []Posting
+	// Now is the time of recording by the caller's clock: an entry whose
+	// effective time falls in a closed business day takes effect at Now
+	// instead (see days.go). Zero: the wall clock. It is not part of the
+	// entry's content (a replay with another Now is the same entry).
+	Now time.Time
 }
 
 // Entry is a recorded entry. ID is the recording sequence number (not commit
@@ -138,6 +143,9 @@ func normalize(e NewEntry, reversal bool) (NewEntry, error) {
 		return e, invalid("recorded_by", "at most 100 bytes")
 	}
 	e.EffectiveAt = e.EffectiveAt.UTC().Truncate(time.Microsecond)
+	if e.Now.IsZero() {
+		e.Now = time.Now()
+	}
 	e.Postings = append([]Posting(nil), e.Postings...)
 	if err := checkPostings(e.Postings); err != nil {
 		return e, err

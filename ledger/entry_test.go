@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/internal/bizday"
 )
 
 var t0 = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -84,7 +86,7 @@ func TestNormalizeRejects(t *testing.T) {
 func TestNormalizeCanonicalises(t *testing.T) {
 	t.Parallel()
 	e := pair("k", "gateway:vnpay:clearing", "agency:A:collected", 1000)
-	e.EffectiveAt = time.Date(2025, 3, 1, 17, 0, 0, 123456789, BusinessDay)
+	e.EffectiveAt = time.Date(2025, 3, 1, 17, 0, 0, 123456789, bizday.Zone)
 	got, err := normalize(e, false)
 	if err != nil {
 		t.Fatal(err)

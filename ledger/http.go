@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/internal/csvsafe"
 	"github.com/civicpay/civicpay/internal/problem"
 )
@@ -54,7 +55,14 @@ func NewHandler(pool *pgxpool.Pool, log *slog.Logger) *Handler {
 
 // WithRules sets the rules of manual entries.
 func (h *Handler) WithRules(r ManualRules) *Handler {
-	h.manual = NewManual(h.pool, r)
+	h.manual = NewManual(h.pool, r).WithClock(h.manual.clock)
+	return h
+}
+
+// WithClock sets the clock manual entries are checked and recorded by (nil:
+// the wall clock).
+func (h *Handler) WithClock(c clock.Clock) *Handler {
+	h.manual.WithClock(c)
 	return h
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/audit"
+	"github.com/civicpay/civicpay/internal/bizday"
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/internal/db"
 )
 
@@ -104,7 +106,7 @@ func (r ManualRules) checkDate(ctx context.Context, db DBTX, at, now time.Time) 
 	}
 	if ok && !DayOf(at).After(last) {
 		return fmt.Errorf("%w: %s is on or before %s, the last closed business day", ErrDayClosed,
-			at.In(BusinessDay).Format(time.RFC3339), last.Format(DayLayout))
+			at.In(bizday.Zone).Format(time.RFC3339), last.Format(DayLayout))
 	}
 	return nil
 }
@@ -163,13 +165,23 @@ type EntryRequest struct {
 type Manual struct {
 	pool  *pgxpool.Pool
 	rules ManualRules
-	now   func() time.Time
+	clock clock.Clock
 }
 
-// NewManual returns the manual entry service on pool.
+// NewManual returns the manual entry service on pool, on the wall clock.
 func NewManual(pool *pgxpool.Pool, rules ManualRules) *Manual {
-	return &Manual{pool: pool, rules: rules.withDefaults(), now: time.Now}
+	return &Manual{pool: pool, rules: rules.withDefaults(), clock: clock.Real}
 }
+
+// WithClock sets the clock that dates manual entries are checked against
+// (MaxBackdate, the future, closed days) and that records them (nil: the
+// wall clock).
+func (s *Manual) WithClock(c clock.Clock) *Manual {
+	s.clock = clock.Or(c)
+	return s
+}
+
+func (s *Manual) now() time.Time { return s.clock.Now() }
 
 // ManualOutcome is what asking for a manual entry did: posted it (Entry), or
 // stored it for a second approver (Request). Created is false on a replay.
@@ -206,6 +218,7 @@ func (s *Manual) Post(ctx context.Context, by Requester, key string, m ManualEnt
 	if err != nil {
 		return ManualOutcome{}, err
 	}
+	e.Now = s.now()
 	norm, err := normalize(e, false)
 	if err != nil {
 		return ManualOutcome{}, err
@@ -219,7 +232,7 @@ func (s *Manual) Post(ctx context.Context, by Requester, key string, m ManualEnt
 			return err
 		}
 		if out.Entry == nil { // not a replay of a posted entry (post compares those)
-			if err := s.rules.checkDate(ctx, tx, norm.EffectiveAt, s.now()); err != nil {
+			if err := s.rules.checkDate(ctx, tx, norm.EffectiveAt, e.Now); err != nil {
 				return err
 			}
 			if reasons := s.rules.approvalReasons(norm.Postings); len(reasons) > 0 {
@@ -284,8 +297,8 @@ func (s *Manual) Reverse(ctx context.Context, by Requester, key string, r Manual
 // original's if a manual entry could still take effect then, else now (a
 // closed day's entry is reversed in the open day).
 func (s *Manual) reverse(ctx context.Context, tx pgx.Tx, key, by string, orig Entry, r ManualReversal) (Entry, error) {
-	rev := Reversal{Key: key, EntryID: orig.ID, Reason: r.Reason, RecordedBy: by}
 	now := s.now()
+	rev := Reversal{Key: key, EntryID: orig.ID, Reason: r.Reason, RecordedBy: by, Now: now}
 	switch {
 	case r.EffectiveAt != nil:
 		if err := s.rules.checkDate(ctx, tx, *r.EffectiveAt, now); err != nil {
@@ -424,7 +437,8 @@ func (s *Manual) Approve(ctx context.Context, by Requester, id int64, note strin
 			if err != nil {
 				return err
 			}
-			if err := s.rules.checkDate(ctx, tx, e.EffectiveAt, s.now()); err != nil {
+			e.Now = s.now()
+			if err := s.rules.checkDate(ctx, tx, e.EffectiveAt, e.Now); err != nil {
 				return err
 			}
 			if entry, _, err = post(ctx, tx, e, 0); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/civicpay/civicpay/internal/bizday"
 	"github.com/civicpay/civicpay/internal/problem"
 )
 
@@ -18,7 +19,7 @@ func parseTime(field, v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.ParseInLocation(time.DateOnly, v, BusinessDay)
+	t, err := time.ParseInLocation(time.DateOnly, v, bizday.Zone)
 	if err != nil {
 		t, err = time.Parse(time.RFC3339Nano, v)
 	}

@@ -104,6 +104,8 @@ type Reversal struct {
 	// when that day is closed, the reversal takes effect now, in the open day.
 	EffectiveAt time.Time
 	RecordedBy  string
+	// Now is the time of recording (NewEntry.Now).
+	Now time.Time
 }
 
 // Reverse posts the mirror entry of r.EntryID, idempotently by r.Key.
@@ -133,5 +135,5 @@ func reverse(ctx context.Context, db DBTX, r Reversal) (Entry, bool, error) {
 		effective = orig.EffectiveAt
 	}
 	return post(ctx, db, NewEntry{Key: r.Key, Kind: KindReversal, Reference: orig.Reference, Description: r.Reason,
-		EffectiveAt: effective, RecordedBy: r.RecordedBy, Postings: mirror}, orig.ID)
+		EffectiveAt: effective, RecordedBy: r.RecordedBy, Postings: mirror, Now: r.Now}, orig.ID)
 }

@@ -56,7 +56,7 @@ func postEntries(ctx context.Context, db DBTX, es []NewEntry, reversing []int64)
 		norm[i] = e
 	}
 	asked := append([]NewEntry(nil), norm...)
-	if err := intoOpenDays(ctx, db, norm, time.Now()); err != nil {
+	if err := intoOpenDays(ctx, db, norm); err != nil {
 		return nil, nil, err
 	}
 	for i, e := range norm {

@@ -9,10 +9,6 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// BusinessDay is the zone of civicpay's business day (Asia/Ho_Chi_Minh, which
-// has no DST; fixed so it does not depend on tzdata).
-var BusinessDay = time.FixedZone("ICT", 7*3600)
-
 // Dimension is what revenue can be grouped by.
 type Dimension string
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/internal/bizday"
 )
 
 func revenueRows(t *testing.T, db DBTX, q RevenueQuery) []RevenueRow {
@@ -31,7 +33,7 @@ func TestRevenueEqualsLedgerBalances(t *testing.T) {
 	agencies := []string{"HCM-TP", "HN", "DN"}
 	services := []string{"BIRTH-CERT", "STAMP", "FINE-7"}
 	channels := []string{"card", "ewallet", "qr"}
-	from := time.Date(2025, 3, 1, 0, 0, 0, 0, BusinessDay)
+	from := time.Date(2025, 3, 1, 0, 0, 0, 0, bizday.Zone)
 	to := from.AddDate(0, 0, 7)
 	transferred := map[string]decimal.Decimal{}
 	var payments []Entry
@@ -122,7 +124,7 @@ func TestRevenueBusinessDays(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rows := revenueRows(t, pool, RevenueQuery{From: time.Date(2025, 3, 1, 0, 0, 0, 0, BusinessDay), To: time.Date(2025, 3, 3, 0, 0, 0, 0, BusinessDay), GroupBy: []Dimension{ByDay, ByChannel}})
+	rows := revenueRows(t, pool, RevenueQuery{From: time.Date(2025, 3, 1, 0, 0, 0, 0, bizday.Zone), To: time.Date(2025, 3, 3, 0, 0, 0, 0, bizday.Zone), GroupBy: []Dimension{ByDay, ByChannel}})
 	got := fmt.Sprint(rows)
 	want := fmt.Sprint([]RevenueRow{
 		{Day: "2025-03-01", Channel: "card", Currency: "VND", Gross: vnd(100), Refunds: vnd(0), Net: vnd(100), Postings: 1},

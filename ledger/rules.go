@@ -29,6 +29,7 @@ type Payment struct {
 	Currency           string
 	Shares             []Share
 	EffectiveAt        time.Time
+	Now                time.Time // the time of recording (NewEntry.Now)
 }
 
 // PostPayment: Dr gateway:<g>:clearing (the total), Cr agency:<code>:collected
@@ -55,7 +56,7 @@ func PostPayments(ctx context.Context, db DBTX, ps []Payment) ([]Entry, error) {
 }
 
 func paymentEntry(p Payment) (NewEntry, error) {
-	return shareEntry(NewEntry{Key: p.Key, Kind: KindPayment, EffectiveAt: p.EffectiveAt,
+	return shareEntry(NewEntry{Key: p.Key, Kind: KindPayment, EffectiveAt: p.EffectiveAt, Now: p.Now,
 		Reference:   fmt.Sprintf("order:%s/attempt:%s", p.OrderID, p.AttemptID),
 		Description: "payment via " + p.Gateway},
 		[]uuid.UUID{p.OrderID, p.AttemptID}, p.Gateway, p.Channel, p.Currency, p.Shares, Credit)
@@ -69,11 +70,12 @@ type Refund struct {
 	Currency          string
 	Shares            []Share
 	EffectiveAt       time.Time
+	Now               time.Time // the time of recording (NewEntry.Now)
 }
 
 // PostRefund: Dr agency:<code>:collected per share, Cr gateway:<g>:clearing.
 func PostRefund(ctx context.Context, db DBTX, r Refund) (Entry, error) {
-	return postShares(ctx, db, NewEntry{Key: r.Key, Kind: KindRefund, EffectiveAt: r.EffectiveAt,
+	return postShares(ctx, db, NewEntry{Key: r.Key, Kind: KindRefund, EffectiveAt: r.EffectiveAt, Now: r.Now,
 		Reference:   fmt.Sprintf("order:%s/refund:%s", r.OrderID, r.RefundID),
 		Description: "refund via " + r.Gateway},
 		[]uuid.UUID{r.OrderID, r.RefundID}, r.Gateway, r.Channel, r.Currency, r.Shares, Debit)
@@ -109,6 +111,7 @@ type Overpayment struct {
 	Gateway, Currency  string
 	Amount             decimal.Decimal
 	EffectiveAt        time.Time
+	Now                time.Time // the time of recording (NewEntry.Now)
 }
 
 // PostOverpayment: Dr gateway:<g>:clearing, Cr overpayments.
@@ -116,7 +119,7 @@ func PostOverpayment(ctx context.Context, db DBTX, o Overpayment) (Entry, error)
 	if err := checkIDs(o.OrderID, o.AttemptID); err != nil {
 		return Entry{}, err
 	}
-	e := NewEntry{Key: o.Key, Kind: KindOverpayment, EffectiveAt: o.EffectiveAt, Description: "overpayment via " + o.Gateway,
+	e := NewEntry{Key: o.Key, Kind: KindOverpayment, EffectiveAt: o.EffectiveAt, Now: o.Now, Description: "overpayment via " + o.Gateway,
 		Reference: fmt.Sprintf("order:%s/attempt:%s", o.OrderID, o.AttemptID)}
 	return postPair(ctx, db, e, map[string]string{"gateway": o.Gateway}, GatewayClearing(o.Gateway), Overpayments, o.Currency, o.Amount)
 }
@@ -128,6 +131,7 @@ type OverpaymentRefund struct {
 	Gateway, Currency            string
 	Amount                       decimal.Decimal
 	EffectiveAt                  time.Time
+	Now                          time.Time // the time of recording (NewEntry.Now)
 }
 
 // PostOverpaymentRefund: Dr overpayments, Cr gateway:<g>:clearing.
@@ -135,7 +139,7 @@ func PostOverpaymentRefund(ctx context.Context, db DBTX, r OverpaymentRefund) (E
 	if err := checkIDs(r.OrderID, r.AttemptID, r.RefundID); err != nil {
 		return Entry{}, err
 	}
-	e := NewEntry{Key: r.Key, Kind: KindOverpaymentRefund, EffectiveAt: r.EffectiveAt, Description: "overpayment refund via " + r.Gateway,
+	e := NewEntry{Key: r.Key, Kind: KindOverpaymentRefund, EffectiveAt: r.EffectiveAt, Now: r.Now, Description: "overpayment refund via " + r.Gateway,
 		Reference: fmt.Sprintf("order:%s/attempt:%s/refund:%s", r.OrderID, r.AttemptID, r.RefundID)}
 	return postPair(ctx, db, e, map[string]string{"gateway": r.Gateway}, Overpayments, GatewayClearing(r.Gateway), r.Currency, r.Amount)
 }
@@ -149,6 +153,7 @@ type Settlement struct {
 	Currency                 string
 	Gross, Fees, Net         decimal.Decimal
 	EffectiveAt              time.Time
+	Now                      time.Time // the time of recording (NewEntry.Now)
 }
 
 // PostSettlement: Dr treasury:<acct>:bank Net, Dr gateway:<g>:fees Fees (when
@@ -175,7 +180,7 @@ func PostSettlement(ctx context.Context, db DBTX, s Settlement) (Entry, error) {
 			postings = append(postings, Posting{Account: leg.account, Direction: Debit, Amount: leg.amount, Currency: s.Currency})
 		}
 	}
-	return Post(ctx, db, NewEntry{Key: s.Key, Kind: KindSettlement, EffectiveAt: s.EffectiveAt, Postings: postings,
+	return Post(ctx, db, NewEntry{Key: s.Key, Kind: KindSettlement, EffectiveAt: s.EffectiveAt, Now: s.Now, Postings: postings,
 		Reference:   "settlement-file:" + s.FileID,
 		Description: "settlement from " + s.Gateway})
 }
@@ -189,11 +194,12 @@ type Transfer struct {
 	Currency                    string
 	Amount                      decimal.Decimal
 	EffectiveAt                 time.Time
+	Now                         time.Time // the time of recording (NewEntry.Now)
 }
 
 // PostTransfer: Dr agency:<code>:collected, Cr treasury:<acct>:bank.
 func PostTransfer(ctx context.Context, db DBTX, t Transfer) (Entry, error) {
-	return postPair(ctx, db, NewEntry{Key: t.Key, Kind: KindTransfer, EffectiveAt: t.EffectiveAt,
+	return postPair(ctx, db, NewEntry{Key: t.Key, Kind: KindTransfer, EffectiveAt: t.EffectiveAt, Now: t.Now,
 		Reference: "transfer:" + t.Reference, Description: "transfer to " + t.AgencyCode},
 		map[string]string{"agency_code": t.AgencyCode, "treasury_account": t.TreasuryAccount},
 		AgencyCollected(t.AgencyCode), TreasuryBank(t.TreasuryAccount), t.Currency, t.Amount)
@@ -208,11 +214,12 @@ type SuspenseCredit struct {
 	Currency        string
 	Amount          decimal.Decimal
 	EffectiveAt     time.Time
+	Now             time.Time // the time of recording (NewEntry.Now)
 }
 
 // PostSuspense: Dr treasury:<acct>:bank, Cr suspense.
 func PostSuspense(ctx context.Context, db DBTX, s SuspenseCredit) (Entry, error) {
-	return postPair(ctx, db, NewEntry{Key: s.Key, Kind: KindSuspense, EffectiveAt: s.EffectiveAt,
+	return postPair(ctx, db, NewEntry{Key: s.Key, Kind: KindSuspense, EffectiveAt: s.EffectiveAt, Now: s.Now,
 		Reference: "statement:" + s.StatementRef, Description: "unidentified bank credit"},
 		map[string]string{"treasury_account": s.TreasuryAccount}, TreasuryBank(s.TreasuryAccount), Suspense, s.Currency, s.Amount)
 }

@@ -485,7 +485,7 @@ func (f *Flow) queuePay(b *pgx.Batch, o Order, a Attempt, r gateways.Result, act
 	o.Status, o.AmountPaid, o.PaidAt, o.UpdatedAt = StatusPaid, o.Total, &paidAt, now
 	return o, ledger.Payment{
 		Key: "payment:" + a.ID.String(), OrderID: o.ID, AttemptID: a.ID, Gateway: a.Gateway,
-		Channel: string(a.Method), Currency: o.Currency, Shares: paymentShares(o), EffectiveAt: paidAt,
+		Channel: string(a.Method), Currency: o.Currency, Shares: paymentShares(o), EffectiveAt: paidAt, Now: now,
 	}, nil
 }
 
@@ -507,7 +507,7 @@ func (f *Flow) overpay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a 
 	}
 	if _, err := ledger.PostOverpayment(ctx, tx, ledger.Overpayment{
 		Key: "overpayment:" + a.ID.String(), OrderID: o.ID, AttemptID: a.ID, Gateway: a.Gateway,
-		Currency: a.Currency, Amount: a.Amount, EffectiveAt: paidAt,
+		Currency: a.Currency, Amount: a.Amount, EffectiveAt: paidAt, Now: now,
 	}); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}

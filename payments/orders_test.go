@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/civicpay/civicpay/internal/apptest"
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/payments"
 )
 
@@ -414,18 +415,27 @@ func TestKeysetPagination(t *testing.T) {
 	}
 }
 
+// orderBodyExpiring is orderBody due at expires.
+func orderBodyExpiring(amount string, expires time.Time) string {
+	return strings.Replace(orderBody(amount), `"metadata"`, `"expires_at":"`+expires.UTC().Format(time.RFC3339)+`","metadata"`, 1)
+}
+
+// Orders expire by the app's clock: a day later by the clock, the orders of
+// the default expiry (24 h) are due and one due in two days is not.
 func TestExpiryJobIsIdempotentAndConcurrent(t *testing.T) {
 	t.Parallel()
-	e := apptest.New(t)
+	clk := clock.NewRunning(time.Now())
+	e := apptest.New(t, apptest.WithClock(clk))
 	ctx := context.Background()
 	for i := 0; i < 30; i++ {
 		create(t, e, e.Portal, fmt.Sprintf("exp-%d", i), orderBody("200000"))
 	}
 	var keep orderJSON
-	create(t, e, e.Portal, "exp-keep", orderBody("200000")).JSON(t, &keep)
-	if _, err := e.Pool.Exec(ctx, `UPDATE orders SET expires_at = now() - interval '1 minute' WHERE id <> $1`, keep.ID); err != nil {
-		t.Fatal(err)
+	create(t, e, e.Portal, "exp-keep", orderBodyExpiring("200000", clk.Now().Add(48*time.Hour))).JSON(t, &keep)
+	if n, err := e.App.Orders.ExpireDue(ctx, 7); err != nil || n != 0 {
+		t.Fatalf("expired %d (%v) before any order is due", n, err)
 	}
+	clk.Advance(25 * time.Hour)
 	// Two instances at once: together they expire each order exactly once.
 	var wg sync.WaitGroup
 	counts := make([]int, 2)
@@ -462,13 +472,11 @@ func TestExpiryJobIsIdempotentAndConcurrent(t *testing.T) {
 
 func TestExpiryRunsAsRiverJob(t *testing.T) {
 	t.Parallel()
-	e := apptest.New(t, func(c *apptestConfig) { c.ExpiryInterval = 200 * time.Millisecond })
-	ctx := context.Background()
+	clk := clock.NewRunning(time.Now())
+	e := apptest.New(t, apptest.WithClock(clk), func(c *apptestConfig) { c.ExpiryInterval = 200 * time.Millisecond })
 	var o orderJSON
 	create(t, e, e.Portal, "river-exp", orderBody("200000")).JSON(t, &o)
-	if _, err := e.Pool.Exec(ctx, `UPDATE orders SET expires_at = now() - interval '1 second'`); err != nil {
-		t.Fatal(err)
-	}
+	clk.Advance(24*time.Hour + time.Second) // past the default expiry, by the app's clock
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		var got orderJSON

@@ -18,6 +18,7 @@ import (
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/gateways/vietqr"
 	"github.com/civicpay/civicpay/internal/apptest"
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/gatewaysim"
 	"github.com/civicpay/civicpay/ledger"
@@ -603,18 +604,21 @@ func TestFollowPendingRacing(t *testing.T) {
 }
 
 // TestAttemptExpiresThenLateSuccessPays: nobody pays within the attempt's
-// window, so the status job gives up on it; the order stays open. A payment
-// the gateway reports afterwards is still recorded.
+// window (the app's clock moves past it), so the status job gives up on it;
+// the order stays open. A payment the gateway reports afterwards is still
+// recorded.
 func TestAttemptExpiresThenLateSuccessPays(t *testing.T) {
 	t.Parallel()
-	e := apptest.NewWithSim(t, quickPolls, func(c *config.Config) { c.Paying.AttemptTTL = time.Second })
+	clk := clock.NewRunning(time.Now())
+	e := apptest.NewWithSim(t, quickPolls, apptest.WithClock(clk))
 	o := newOrder(t, e, false)
 	a := startAttempt(t, e, o.ID, "ewallet", "momo")
+	clk.Advance(e.App.Config.Paying.AttemptTTL + time.Second)
 	eventually(t, "attempt expired", func() bool { return getOrder(t, e, o.ID).Attempts[0].Status == "expired" })
 	if got := getOrder(t, e, o.ID); got.Status != "open" || count(eventTypes(t, e, o.ID), "attempt.expired") != 1 {
 		t.Fatalf("after expiry: %+v", got)
 	}
-	pay(t, e, a, gatewaysim.PaySuccess) // the simulated MoMo keeps its own, longer window
+	pay(t, e, a, gatewaysim.PaySuccess) // the simulated MoMo keeps its own, longer window (100 min)
 	got := waitStatus(t, e, o.ID, "paid")
 	if got.Attempts[0].Status != "succeeded" {
 		t.Fatalf("late success: %+v", got)

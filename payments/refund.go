@@ -470,7 +470,7 @@ func (f *Flow) completeRefund(ctx context.Context, rf Refund, a Attempt, res gat
 		if rf.Kind == RefundKindOverpayment {
 			if _, err := ledger.PostOverpaymentRefund(ctx, tx, ledger.OverpaymentRefund{
 				Key: "overpayment-refund:" + rf.ID.String(), OrderID: o.ID, AttemptID: a.ID, RefundID: rf.ID,
-				Gateway: a.Gateway, Currency: rf.Currency, Amount: rf.Amount, EffectiveAt: now,
+				Gateway: a.Gateway, Currency: rf.Currency, Amount: rf.Amount, EffectiveAt: now, Now: now,
 			}); err != nil {
 				return fmt.Errorf("ledger: %w", err)
 			}
@@ -484,7 +484,7 @@ func (f *Flow) completeRefund(ctx context.Context, rf Refund, a Attempt, res gat
 		}
 		if _, err := ledger.PostRefund(ctx, tx, ledger.Refund{
 			Key: "refund:" + rf.ID.String(), OrderID: o.ID, RefundID: rf.ID, Gateway: a.Gateway,
-			Channel: string(a.Method), Currency: rf.Currency, Shares: shares, EffectiveAt: now,
+			Channel: string(a.Method), Currency: rf.Currency, Shares: shares, EffectiveAt: now, Now: now,
 		}); err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/internal/secretbox"
 	"github.com/civicpay/civicpay/payments/catalogue"
 	"github.com/civicpay/civicpay/payments/reference"
@@ -39,6 +40,9 @@ type Config struct {
 	// Keys seal payers' national IDs in the database; nil: the published demo
 	// keys (tests only).
 	Keys *secretbox.Keyring
+	// Clock is the time orders and attempts are created, paid, refunded and
+	// expired at, for the service and its payment flow; nil: the wall clock.
+	Clock clock.Clock
 }
 
 // Service issues and manages payment orders.
@@ -64,7 +68,7 @@ func NewService(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifi
 	if cfg.Keys == nil {
 		cfg.Keys = secretbox.Demo()
 	}
-	return &Service{pool: pool, catalog: catalog, cfg: cfg, notifier: notifier, log: log, now: time.Now,
+	return &Service{pool: pool, catalog: catalog, cfg: cfg, notifier: notifier, log: log, now: clock.Or(cfg.Clock).Now,
 		creator: newCreator(pool, log, cfg)}
 }
 
@@ -343,9 +347,11 @@ func (s *Service) ExpireDue(ctx context.Context, batch int) (int, error) {
 	for {
 		n := 0
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			// Due by the service's clock, which set expires_at, not the
+			// database's now().
 			rows, err := tx.Query(ctx, `SELECT `+orderCols+` FROM orders o
-				WHERE o.status = 'open' AND o.expires_at <= now()
-				ORDER BY o.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`, batch)
+				WHERE o.status = 'open' AND o.expires_at <= $2
+				ORDER BY o.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`, batch, s.now())
 			if err != nil {
 				return err
 			}

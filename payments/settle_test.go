@@ -15,7 +15,7 @@ import (
 	"github.com/civicpay/civicpay/gateways/momo"
 	"github.com/civicpay/civicpay/gateways/vnpay"
 	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/internal/gatewaysim"
 )
 
@@ -154,11 +154,20 @@ func TestCallbackInAnotherCurrencyDoesNotPay(t *testing.T) {
 // order stays open with nothing in the ledger.
 func TestBadlySignedStatusAnswerDoesNotPay(t *testing.T) {
 	t.Parallel()
-	e := apptest.NewWithSim(t, quickPolls, func(c *config.Config) { c.Paying.AttemptTTL = 2 * time.Second })
+	clk := clock.NewRunning(time.Now())
+	e := apptest.NewWithSim(t, quickPolls, apptest.WithClock(clk))
 	setFaults(t, e, "momo", gatewaysim.Faults{CallbackDropRate: 1, AnswerBadSignatureRate: 1})
 	o := newOrder(t, e, false)
 	a := startAttempt(t, e, o.ID, "ewallet", "momo")
 	pay(t, e, a, gatewaysim.PaySuccess)
+	// Refused answers until the attempt's window is over by the app's clock.
+	eventually(t, "a refused status answer", func() bool {
+		var n int
+		err := e.Pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'payments.attempt_status'
+			AND coalesce((metadata->>'snoozes')::int, 0) > 0 AND args->>'attempt_id' = $1`, a.ID).Scan(&n)
+		return err == nil && n > 0
+	})
+	clk.Advance(e.App.Config.Paying.AttemptTTL + time.Second)
 	eventually(t, "attempt expired", func() bool { return getOrder(t, e, o.ID).Attempts[0].Status == "expired" })
 	checkUnpaid(t, e, o)
 }

@@ -345,10 +345,11 @@ func (s *Service) postCredit(ctx context.Context, runID int64, p creditPosting) 
 		if p.Kind == "vietqr" {
 			e, err = ledger.PostSettlement(ctx, tx, ledger.Settlement{Key: "recon:vietqr:" + p.EntryKey, Gateway: matcher.VietQR,
 				TreasuryAccount: p.Account, FileID: p.TxnID, Currency: p.Currency, Gross: p.Amount, Fees: decimal.Zero,
-				Net: p.Amount, EffectiveAt: p.At})
+				Net: p.Amount, EffectiveAt: p.At, Now: s.deps.Clock.Now()})
 		} else {
 			e, err = ledger.PostSuspense(ctx, tx, ledger.SuspenseCredit{Key: "recon:suspense:" + p.EntryKey,
-				TreasuryAccount: p.Account, StatementRef: p.EntryKey, Currency: p.Currency, Amount: p.Amount, EffectiveAt: p.At})
+				TreasuryAccount: p.Account, StatementRef: p.EntryKey, Currency: p.Currency, Amount: p.Amount, EffectiveAt: p.At,
+				Now: s.deps.Clock.Now()})
 		}
 		if errors.Is(err, ledger.ErrInvalidEntry) {
 			s.log.WarnContext(ctx, "bank credit cannot be posted", "run_id", runID, "entry_key", p.EntryKey, "err", err)

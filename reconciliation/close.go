@@ -36,7 +36,7 @@ func (s *Service) Day(ctx context.Context, day time.Time) (DayStatus, error) {
 }
 
 func (s *Service) dayStatus(ctx context.Context, db ledger.DBTX, day time.Time) (DayStatus, error) {
-	st := DayStatus{Date: dayString(day), Over: !s.deps.Now().Before(day.AddDate(0, 0, 1)), Reconciled: map[string]int64{}}
+	st := DayStatus{Date: dayString(day), Over: !s.deps.Clock.Now().Before(day.AddDate(0, 0, 1)), Reconciled: map[string]int64{}}
 	sources := append(append([]string{}, s.cfg.Gateways...), SourceBank)
 	for _, src := range sources {
 		st.Reconciled[src] = 0

@@ -10,12 +10,13 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/civicpay/civicpay/internal/apptest"
+	"github.com/civicpay/civicpay/internal/bizday"
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/gatewaysim"
 	"github.com/civicpay/civicpay/ledger"
@@ -23,55 +24,39 @@ import (
 	"github.com/civicpay/civicpay/reconciliation/matcher"
 )
 
-// simClock is gatewaysim's clock: real time, moved on by whole days.
-type simClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
+// simStart is when the test's business day begins for the service and the
+// simulator alike: 10:00 GMT+7, far from either midnight, on a fixed day.
+var simStart = time.Date(2026, time.November, 23, 10, 0, 0, 0, bizday.Zone)
 
-func (c *simClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *simClock) nextDay() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += 24 * time.Hour
-}
-
-// simEnv is a whole civicpay paying through an in-process gatewaysim whose
-// clock the test moves, reconciling what the simulator publishes.
+// simEnv is a whole civicpay paying through an in-process gatewaysim, both
+// on one clock the test moves, reconciling what the simulator publishes.
 type simEnv struct {
 	*apptest.Env
 	sim    *gatewaysim.Sim
 	simURL string
-	clock  *simClock
+	clock  *clock.Fake
 }
 
 func newSimEnv(t *testing.T) *simEnv {
 	t.Helper()
-	// A test that straddled midnight (GMT+7) would pay on two days.
-	now := time.Now().In(reconciliation.ICT)
-	if midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, reconciliation.ICT); midnight.Sub(now) < 3*time.Minute {
-		time.Sleep(midnight.Sub(now) + time.Second)
-	}
+	// The clock runs (each request sees its own time) from 10:00 of the day:
+	// every payment falls in it however long the test takes, and the test
+	// moves to the next day by setting the clock, not by waiting.
+	clk := clock.NewRunning(simStart)
 	// VNPAY's IPN URL is the simulator's configuration, needed before the
 	// service (and its address) exists: it goes through a proxy pointed at
 	// the service once it runs.
 	var target atomic.Pointer[url.URL]
 	proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target.Load()) }})
 	t.Cleanup(proxy.Close)
-	clock := &simClock{}
 	cfg := gatewaysim.DemoConfig(proxy.URL)
-	cfg.Now = clock.Now
+	cfg.Now = clk.Now
 	sim, err := gatewaysim.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(sim.Handler())
-	e := apptest.New(t, apptest.SimGateways(srv.URL), func(c *config.Config) {
+	e := apptest.New(t, apptest.SimGateways(srv.URL), apptest.WithClock(clk), func(c *config.Config) {
 		// The payment whose callback is lost must be found by reconciliation,
 		// not by the status job first.
 		c.Paying.StatusPollDelay, c.Paying.StatusPollMax = time.Hour, time.Hour
@@ -88,7 +73,7 @@ func newSimEnv(t *testing.T) *simEnv {
 		_ = sim.Close()
 		srv.Close()
 	})
-	return &simEnv{Env: e, sim: sim, simURL: srv.URL, clock: clock}
+	return &simEnv{Env: e, sim: sim, simURL: srv.URL, clock: clk}
 }
 
 type orderJSON struct {
@@ -197,6 +182,18 @@ func (e *simEnv) reconcile(t *testing.T, day time.Time, sources ...string) map[s
 	return out
 }
 
+// dayStatus is GET /v1/days/{day}: whether the service sees day as over.
+func (e *simEnv) dayStatus(t *testing.T, day time.Time) reconciliation.DayStatus {
+	t.Helper()
+	var st reconciliation.DayStatus
+	r := e.Do(t, "GET", "/v1/days/"+day.Format(time.DateOnly), e.Treasury, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("day %s = %d %s", day.Format(time.DateOnly), r.Status, r.Body)
+	}
+	r.JSON(t, &st)
+	return st
+}
+
 type exceptionPage struct {
 	Items []reconciliation.RunException `json:"items"`
 }
@@ -211,8 +208,10 @@ func (e *simEnv) exceptions(t *testing.T, runID int64) []reconciliation.RunExcep
 func TestADayFromGatewaySimWithDiscrepancies(t *testing.T) {
 	t.Parallel()
 	e := newSimEnv(t)
-	day := time.Now().In(reconciliation.ICT)
-	day = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, reconciliation.ICT)
+	day := bizday.Start(e.clock.Now())
+	if !day.Equal(bizday.Start(simStart)) {
+		t.Fatalf("the test's day is %s, want %s", day, simStart)
+	}
 
 	// The day's payments.
 	plainV, _ := e.pay(t, "vnpay", "card", 210_000)
@@ -290,9 +289,17 @@ func TestADayFromGatewaySimWithDiscrepancies(t *testing.T) {
 		t.Errorf("missing there is %+v, want %s", x.Exception, lostA.GatewayRef)
 	}
 
+	// The day is not over for the service while its clock is in it.
+	if st := e.dayStatus(t, day); st.Over {
+		t.Fatalf("day %s is over at %s", st.Date, e.clock.Now())
+	}
+
 	// The next day the gateways pay the day's net (ZaloPay's credit never
-	// reaches the bank).
-	e.clock.nextDay()
+	// reaches the bank). The service and the simulator move to 10:00 of it.
+	e.clock.Set(day.AddDate(0, 0, 1).Add(10 * time.Hour))
+	if st := e.dayStatus(t, day); !st.Over {
+		t.Fatalf("day %s is not over at %s", st.Date, e.clock.Now())
+	}
 	next := e.reconcile(t, day.AddDate(0, 0, 1), "bank")["bank"]
 	if got := classes(next); !equalCounts(got, map[matcher.Class]int64{matcher.Matched: 2, matcher.MissingThere: 1}) {
 		t.Fatalf("settlement day classes %v", got)

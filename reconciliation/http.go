@@ -349,7 +349,7 @@ func (h *Handler) requestDay(c *fiber.Ctx) error {
 		return problem.Invalid("source", "one of %s, or empty for all", strings.Join(Sources(), ", "))
 	}
 	p := auth.FromCtx(c)
-	job, err := h.svc.EnqueueDay(c.UserContext(), day, req.Source, p.Actor()+"@"+h.svc.deps.Now().UTC().Format("20060102T150405.000000000"))
+	job, err := h.svc.EnqueueDay(c.UserContext(), day, req.Source, p.Actor()+"@"+h.svc.deps.Clock.Now().UTC().Format("20060102T150405.000000000"))
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/civicpay/civicpay/internal/apptest"
+	"github.com/civicpay/civicpay/internal/bizday"
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/reconciliation"
 )
@@ -68,7 +69,7 @@ func fileStatus(t *testing.T, e *apptest.Env, id int64) reconciliation.File {
 func TestUploadsAreLoadedByJobsAndABadStatementIsRefused(t *testing.T) {
 	t.Parallel()
 	e := newApp(t)
-	day := time.Date(2026, time.November, 23, 0, 0, 0, 0, reconciliation.ICT)
+	day := time.Date(2026, time.November, 23, 0, 0, 0, 0, bizday.Zone)
 	good := camt053(t, day, credit(50_000, day, "CK NHAM"))
 	unbalanced := bytes.Replace(good, []byte(">1000050000<"), []byte(">1000040000<"), 1)
 	var form bytes.Buffer

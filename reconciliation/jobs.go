@@ -159,7 +159,7 @@ func PeriodicJob(s *Service) *river.PeriodicJob {
 		return nil
 	}
 	return river.NewPeriodicJob(dailyAt{at: s.cfg.Cutoff}, func() (river.JobArgs, *river.InsertOpts) {
-		return DayArgs{Date: dayString(previousBusinessDay(s.deps.Now(), s.cfg.Cutoff))}, nil
+		return DayArgs{Date: dayString(previousBusinessDay(s.deps.Clock.Now(), s.cfg.Cutoff))}, nil
 	}, &river.PeriodicJobOpts{ID: "recon_day", RunOnStart: true})
 }
 

@@ -14,6 +14,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/bizday"
+	"github.com/civicpay/civicpay/internal/clock"
 )
 
 // Errors of the service; HTTPErrors maps them to statuses.
@@ -71,8 +73,9 @@ type Deps struct {
 	// HTTP fetches files (default: a client with no overall timeout; each
 	// fetch has its own deadline).
 	HTTP *http.Client
-	// Now is the clock (default time.Now).
-	Now func() time.Time
+	// Clock decides the business day of the daily run, whether a day is over
+	// (and may close) and dates requests (default clock.Real).
+	Clock clock.Clock
 }
 
 // Service imports statements, runs reconciliation and answers for its
@@ -91,9 +94,7 @@ func New(pool *pgxpool.Pool, cfg Config, log *slog.Logger, deps Deps) *Service {
 	if deps.HTTP == nil {
 		deps.HTTP = &http.Client{}
 	}
-	if deps.Now == nil {
-		deps.Now = time.Now
-	}
+	deps.Clock = clock.Or(deps.Clock)
 	return &Service{pool: pool, cfg: cfg.withDefaults(), log: log, deps: deps}
 }
 
@@ -103,21 +104,15 @@ func (s *Service) SetJobs(j JobInserter) { s.jobs = j }
 // Config is the service's configuration, defaults filled in.
 func (s *Service) Config() Config { return s.cfg }
 
-// ICT is the business day's time zone (GMT+7), fixed: no tzdata needed.
-var ICT = time.FixedZone("ICT", 7*3600)
+// dayOf is midnight GMT+7 of t's business day (bizday.Start).
+func dayOf(t time.Time) time.Time { return bizday.Start(t) }
 
-// dayOf is midnight ICT of t's business day.
-func dayOf(t time.Time) time.Time {
-	y, m, d := t.In(ICT).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, ICT)
-}
-
-// ParseDay reads a business day, YYYY-MM-DD, as midnight ICT. A day
-// before 2000 or from 9000 on is an error: no ledger entry takes effect in
-// one (ledger's bounds), and PostgreSQL's date does not read year 0 (a 500
-// on main for GET /v1/days/0000-01-01).
+// ParseDay reads a business day, YYYY-MM-DD, as midnight GMT+7 (bizday.Parse).
+// A day before 2000 or from 9000 on is an error: no ledger entry takes effect
+// in one (ledger's bounds), and PostgreSQL's date does not read year 0 (a 500
+// for GET /v1/days/0000-01-01).
 func ParseDay(s string) (time.Time, error) {
-	d, err := time.ParseInLocation(time.DateOnly, s, ICT)
+	d, err := bizday.Parse(s)
 	if err != nil {
 		return d, err
 	}
@@ -127,10 +122,10 @@ func ParseDay(s string) (time.Time, error) {
 	return d, nil
 }
 
-// dbDay turns a date read from PostgreSQL (midnight UTC) into midnight ICT
+// dbDay turns a date read from PostgreSQL (midnight UTC) into midnight GMT+7
 // of the same calendar day.
 func dbDay(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, ICT)
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, bizday.Zone)
 }
 
 // dayString formats a business day.

@@ -226,7 +226,7 @@ func (s *Service) post(ctx context.Context, tx pgx.Tx, st *Settlement) (matcher.
 	e, err := ledger.PostSettlement(ctx, tx, ledger.Settlement{
 		Key: "recon:settlement:" + st.Gateway + ":" + st.BusinessDate, Gateway: st.Gateway, TreasuryAccount: st.BankAccount,
 		FileID: st.SettlementFileID, Currency: st.Currency, Gross: *st.Gross, Fees: st.Gross.Sub(*st.BankAmount),
-		Net: *st.BankAmount, EffectiveAt: *st.BankBookedAt,
+		Net: *st.BankAmount, EffectiveAt: *st.BankBookedAt, Now: s.deps.Clock.Now(),
 	})
 	switch {
 	case errors.Is(err, ledger.ErrIdempotencyConflict):

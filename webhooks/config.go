@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/internal/secretbox"
 )
 
@@ -42,6 +43,11 @@ type Config struct {
 	// Logger receives warnings (endpoint disabled) and debug lines per attempt.
 	// Default slog.Default().
 	Logger *slog.Logger `env:"-"`
+	// Clock dates events and attempts and decides when an endpoint has failed
+	// for DisableAfter and a rotated-out secret's grace is over. Default
+	// clock.Real. The signature's webhook-timestamp is the wall clock (the
+	// receiver checks it against its own), and retries are River's to time.
+	Clock clock.Clock `env:"-"`
 }
 
 // DefaultRetrySchedule is the wait after each failed attempt (issue 5).
@@ -88,6 +94,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Clock = clock.Or(c.Clock)
 	return c
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/internal/problem"
 )
 
@@ -375,7 +376,10 @@ func TestRetryAfterSnoozes(t *testing.T) {
 
 func TestSecretRotation(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, testConfig())
+	cfg := testConfig()
+	clk := clock.NewRunning(time.Now())
+	cfg.Clock = clk
+	e := newEnv(t, cfg)
 	ctx := context.Background()
 	rc := newReceiver(t, answer(http.StatusOK))
 	owner := e.key(auth.RolePortal, "")
@@ -404,10 +408,9 @@ func TestSecretRotation(t *testing.T) {
 		}
 	}
 
-	// After the grace period only the new secret signs.
-	if _, err := e.pool.Exec(ctx, `UPDATE webhook_endpoints SET previous_secret_expires_at = now() - interval '1 second'`); err != nil {
-		t.Fatal(err)
-	}
+	// After the grace period (by the clock, not the database's) only the new
+	// secret signs.
+	clk.Advance(cfg.SecretGrace + time.Second)
 	after := e.publish(orderPaid("", &owner.KeyID))
 	e.eventually("delivery after the grace period", func() bool { return rc.ok2xx()[after] == 1 })
 	r = rc.requests()[1]

@@ -66,6 +66,8 @@ func NewDeliveryWorker(pool *pgxpool.Pool, cfg Config) *DeliveryWorker {
 }
 
 // NextRetry follows the configured schedule (5 s, 5 min, 30 min, 2 h, …).
+// It is River's time (the wall clock), not Config.Clock: River compares it
+// with its own clock to run the job.
 func (w *DeliveryWorker) NextRetry(job *river.Job[DeliverArgs]) time.Time {
 	return time.Now().Add(w.cfg.retryDelay(job.Attempt))
 }
@@ -76,7 +78,7 @@ func (w *DeliveryWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return
 // Work makes one attempt. It may run twice for one attempt (a rescued job);
 // the message keeps its webhook-id, so receivers deduplicate.
 func (w *DeliveryWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	t, err := loadTarget(ctx, w.pool, w.cfg.Keys, job.Args.DeliveryID)
+	t, err := loadTarget(ctx, w.pool, w.cfg.Keys, job.Args.DeliveryID, w.cfg.Clock.Now())
 	if errors.Is(err, errDeliveryGone) {
 		return river.JobCancel(err) // its endpoint was deleted
 	}
@@ -117,8 +119,10 @@ type response struct {
 func (w *DeliveryWorker) send(ctx context.Context, t target) response {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
+	// The attempt is dated by the clock (the sweeper measures failing_since
+	// by it); the signature's timestamp and the latency by the wall clock.
 	start := time.Now()
-	r := response{At: start.UTC()}
+	r := response{At: w.cfg.Clock.Now().UTC()}
 	sig, err := signAll(t.Secrets, t.EventID, start, t.Payload)
 	if err != nil {
 		r.Err = err

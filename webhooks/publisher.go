@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+
+	"github.com/civicpay/civicpay/internal/clock"
 )
 
 // Queue is the River queue deliveries run on. Give it its own QueueConfig so a
@@ -35,13 +37,15 @@ func (DeliverArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue
 type Publisher struct {
 	river       *river.Client[pgx.Tx]
 	maxAttempts int
+	clock       clock.Clock
 }
 
 // NewPublisher returns a publisher inserting jobs through client (an
 // insert-only client is enough). cfg must be the one the DeliveryWorker gets:
 // its retry schedule sets each job's MaxAttempts.
 func NewPublisher(client *river.Client[pgx.Tx], cfg Config) *Publisher {
-	return &Publisher{river: client, maxAttempts: cfg.withDefaults().maxAttempts()}
+	cfg = cfg.withDefaults()
+	return &Publisher{river: client, maxAttempts: cfg.maxAttempts(), clock: cfg.Clock}
 }
 
 // Publish writes the event and one delivery job per matching enabled endpoint
@@ -62,7 +66,7 @@ func (p *Publisher) PublishMany(ctx context.Context, tx pgx.Tx, es []Event) ([]s
 	rows := make([]eventRow, len(es))
 	ids := make([]string, len(es))
 	// Microseconds: what timestamptz keeps, so the stored time equals the body's.
-	now := time.Now().UTC().Truncate(time.Microsecond)
+	now := p.clock.Now().UTC().Truncate(time.Microsecond)
 	for i, e := range es {
 		if err := e.validate(); err != nil {
 			return nil, err

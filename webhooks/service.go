@@ -166,7 +166,7 @@ func (s *Service) RotateSecret(ctx context.Context, p auth.Principal, id uuid.UU
 		if err != nil {
 			return err
 		}
-		e, err := rotateSecret(ctx, tx, id, sealed, time.Now().Add(s.cfg.SecretGrace))
+		e, err := rotateSecret(ctx, tx, id, sealed, s.cfg.Clock.Now().Add(s.cfg.SecretGrace))
 		if err != nil {
 			return err
 		}

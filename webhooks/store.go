@@ -368,19 +368,21 @@ type target struct {
 
 var errDeliveryGone = errors.New("delivery no longer exists")
 
-func loadTarget(ctx context.Context, q querier, keys *secretbox.Keyring, id uuid.UUID) (target, error) {
+// loadTarget reads delivery id with its endpoint's secrets: the previous one
+// only while its grace runs at now.
+func loadTarget(ctx context.Context, q querier, keys *secretbox.Keyring, id uuid.UUID, now time.Time) (target, error) {
 	t := target{DeliveryID: id}
 	var secret, previous *string
 	var sealed, sealedPrevious []byte
 	err := q.QueryRow(ctx, `
 		SELECT d.generation, d.state, e.id, e.url, e.enabled, e.secret, e.secret_enc,
-			CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret END,
-			CASE WHEN e.previous_secret_expires_at > now() THEN e.previous_secret_enc END,
+			CASE WHEN e.previous_secret_expires_at > $2 THEN e.previous_secret END,
+			CASE WHEN e.previous_secret_expires_at > $2 THEN e.previous_secret_enc END,
 			ev.id, ev.payload
 		FROM webhook_deliveries d
 		JOIN webhook_endpoints e ON e.id = d.endpoint_id
 		JOIN webhook_events ev ON ev.id = d.event_id
-		WHERE d.id = $1`, id).
+		WHERE d.id = $1`, id, now).
 		Scan(&t.Generation, &t.State, &t.EndpointID, &t.URL, &t.Enabled, &secret, &sealed, &previous, &sealedPrevious,
 			&t.EventID, &t.Payload)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -64,7 +64,7 @@ func (w *SweepWorker) Sweep(ctx context.Context, pub *Publisher) ([]Endpoint, er
 	reason := fmt.Sprintf("every delivery attempt failed for %s", w.cfg.DisableAfter)
 	var disabled []Endpoint
 	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
-		ids, err := failingEndpoints(ctx, tx, time.Now().Add(-w.cfg.DisableAfter))
+		ids, err := failingEndpoints(ctx, tx, w.cfg.Clock.Now().Add(-w.cfg.DisableAfter))
 		if err != nil {
 			return err
 		}

@@ -35,6 +35,7 @@ import (
 
 	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/benchutil"
+	"github.com/civicpay/civicpay/internal/bizday"
 	"github.com/civicpay/civicpay/reconciliation"
 	"github.com/civicpay/civicpay/reconciliation/matcher"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"
@@ -66,7 +67,7 @@ func run(ctx context.Context) error {
 		benchutil.Progress("keeping database %s", scratch.Name)
 	}
 
-	day := time.Date(2026, time.November, 23, 0, 0, 0, 0, reconciliation.ICT)
+	day := time.Date(2026, time.November, 23, 0, 0, 0, 0, bizday.Zone)
 	plan := newPlan(lines, day)
 	start := time.Now()
 	if err := seedAttempts(ctx, scratch.Pool, plan); err != nil {

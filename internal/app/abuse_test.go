@@ -125,7 +125,9 @@ func TestRateLimitCitizenPages(t *testing.T) {
 	tooMany(t, "5th page from one address", e.Do(t, "GET", "/pay/"+ref2, "", nil), "per client IP")
 }
 
-func simTransactions(e *apptest.Env) int { return len(e.Sim.Transactions(gatewaysim.TransactionFilter{})) }
+func simTransactions(e *apptest.Env) int {
+	return len(e.Sim.Transactions(gatewaysim.TransactionFilter{}))
+}
 
 // The 6th open attempt on one order is a 429 with Retry-After, through the
 // API and through the pay page, and no gateway is asked to create it.

@@ -20,6 +20,7 @@ import (
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/metrics"
 	"github.com/civicpay/civicpay/internal/problem"
@@ -87,6 +88,8 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	if err != nil {
 		return nil, err
 	}
+	// One clock for every service's business decisions (config.Config.Clock).
+	cfg.Clock = clock.Or(cfg.Clock)
 	a := &App{Config: cfg, Log: log, Pool: pool, Metrics: metrics.New(), DataKeys: dataKeys,
 		inflight: server.NewInFlight(), jobs: newJobTracker(log)}
 	w := &wiring{

@@ -15,6 +15,7 @@ func (a *App) wireOrders(_ context.Context, w *wiring) error {
 	a.Orders = payments.NewService(a.Pool, a.Catalog, payments.Config{
 		DefaultExpiry: a.Config.OrderDefaultExpiry, MaxExpiry: a.Config.OrderMaxExpiry,
 		Keys:    a.DataKeys,
+		Clock:   a.Config.Clock,
 		OnBatch: func(writer string, n int) { a.Metrics.BatchSizes.WithLabelValues(writer).Observe(float64(n)) },
 	}, a.Notifier, a.Log)
 	river.AddWorker(w.workers, &payments.ExpireWorker{Service: a.Orders, Log: a.Log})

@@ -31,7 +31,7 @@ func (a *App) wirePages(_ context.Context, w *wiring) error {
 	}
 	h, err := pages.New(pages.Deps{Orders: a.Orders, Attempts: citizenFlow{a.Paying}, Breakers: a.Gateways, Catalogue: a.Catalog,
 		Refunds: citizenFlow{a.Paying}},
-		pages.Config{PublicURL: a.Config.PublicURL, ReceiptSecret: secret, OldReceiptSecrets: old, Log: a.Log, Guards: []fiber.Handler{
+		pages.Config{PublicURL: a.Config.PublicURL, ReceiptSecret: secret, OldReceiptSecrets: old, Log: a.Log, Clock: a.Config.Clock, Guards: []fiber.Handler{
 			ratelimit.New(ratelimit.Rule{Name: "per client IP on the citizen pages", Max: a.Config.Limits.PagesPerIP,
 				Key: ratelimit.ClientIP}),
 			ratelimit.New(ratelimit.Rule{Name: "per payment reference", Max: a.Config.Limits.PagesPerRef,

@@ -31,7 +31,7 @@ func (a *App) wireRecon(_ context.Context, w *wiring) error {
 	// In development the simulator's bank is trusted as the authenticated
 	// fetch would be (it has no credentials to check).
 	cfg.FetchAuthenticated = cfg.FetchAuthenticated || a.Config.Development()
-	deps := reconciliation.Deps{Notifier: &reconNotifier{app: a}}
+	deps := reconciliation.Deps{Notifier: &reconNotifier{app: a}, Clock: a.Config.Clock}
 	if deps.HTTP, err = fetchClient(a.Config.Recon); err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/civicpay/civicpay/internal/app"
 	"github.com/civicpay/civicpay/internal/audit"
 	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/internal/config"
 	"github.com/civicpay/civicpay/internal/gatewaysim"
 	"github.com/civicpay/civicpay/internal/pgtest"
@@ -114,6 +115,8 @@ func NewQuiet(t testing.TB, opts ...Option) *Env {
 // at an in-process gatewaysim running its demo merchant on a loopback port and
 // calling back to this civicpay. Control the simulator with e.Sim (Pay,
 // SetFaults) or over HTTP at e.SimURL. opts apply after the gateway settings.
+// The simulator reads the app's clock (WithClock), as real gateways and
+// civicpay agree on the day.
 func NewWithSim(t testing.TB, opts ...Option) *Env {
 	t.Helper()
 	return NewWithSimHandler(t, nil, opts...)
@@ -126,7 +129,10 @@ func NewWithSimHandler(t testing.TB, wrap func(http.Handler) http.Handler, opts 
 	t.Helper()
 	pool, url := pgtest.NewWithURL(t)
 	ln := listen(t)
-	sim, err := gatewaysim.New(gatewaysim.DemoConfig("http://" + ln.Addr().String()))
+	e := &Env{Pool: pool, cfg: baseConfig(url)}
+	simCfg := gatewaysim.DemoConfig("http://" + ln.Addr().String())
+	simCfg.Now = func() time.Time { return clock.Or(e.cfg.Clock).Now() }
+	sim, err := gatewaysim.New(simCfg)
 	if err != nil {
 		t.Fatalf("apptest: gatewaysim: %v", err)
 	}
@@ -135,7 +141,7 @@ func NewWithSimHandler(t testing.TB, wrap func(http.Handler) http.Handler, opts 
 		h = wrap(h)
 	}
 	srv := httptest.NewServer(h)
-	e := &Env{Pool: pool, cfg: baseConfig(url), Sim: sim, SimURL: srv.URL}
+	e.Sim, e.SimURL = sim, srv.URL
 	SimGateways(srv.URL)(&e.cfg)
 	for _, o := range opts {
 		o(&e.cfg)
@@ -159,6 +165,14 @@ func SimGateways(simURL string) Option {
 		c.Paying.RefundRetry, c.Paying.RefundRetryMax, c.Paying.RefundMaxTries = 200*time.Millisecond, time.Second, 5
 		c.Paying.Workers = 10
 	}
+}
+
+// WithClock runs the app (and NewWithSim's simulator) on c instead of the wall
+// clock: a test sets the business time (clock.NewRunning to let it move on
+// from there) and advances it past an expiry or a day's end instead of
+// waiting.
+func WithClock(c clock.Clock) Option {
+	return func(cfg *config.Config) { cfg.Clock = c }
 }
 
 // Another starts a second civicpay on e's database (as a second `serve`

@@ -14,6 +14,7 @@ import (
 	"github.com/caarlos0/env/v11"
 	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/internal/demo"
 	"github.com/civicpay/civicpay/internal/secretbox"
 	"github.com/civicpay/civicpay/webhooks"
@@ -117,6 +118,13 @@ type Config struct {
 	ManualEntryMaxBackdate time.Duration `env:"CIVICPAY_MANUAL_ENTRY_MAX_BACKDATE" envDefault:"168h"`
 
 	Limits Limits
+
+	// Clock is not read from the environment: it is the time every business
+	// decision is made at (expiries, the business day, closing a day,
+	// webhook grace periods), handed by internal/app to each service. nil:
+	// the wall clock. Tests set a clock.Fake to move to another day without
+	// waiting for it (as River's Config.Test.Time does for River).
+	Clock clock.Clock `env:"-"`
 }
 
 // Limits are the abuse controls (README "Security"). A rate limit of 0 turns

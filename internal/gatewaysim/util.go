@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"strings"
 	"time"
+
+	"github.com/civicpay/civicpay/internal/bizday"
 )
 
 // equalMAC compares two hex MACs, ignoring case, in constant time for equal
@@ -24,8 +26,8 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// ICT is the business time zone (GMT+7), fixed so that it needs no tzdata.
-var ICT = time.FixedZone("ICT", 7*3600)
+// ICT is the business time zone (GMT+7): bizday.Zone.
+var ICT = bizday.Zone
 
 const dayLayout = "2006-01-02"
 

@@ -6,11 +6,9 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/internal/bizday"
 	"github.com/civicpay/civicpay/internal/money"
 )
-
-// ict is Vietnam's time (GMT+7, no DST): times on the pages are shown in it.
-var ict = time.FixedZone("ICT", 7*3600)
 
 // minorUnits per currency for display; others show the digits they have.
 var minorUnits = map[string]int32{money.VND: 0, "USD": 2}
@@ -55,7 +53,7 @@ func FormatAmount(d decimal.Decimal, currency, lang string) string {
 // formatTime shows t in Vietnam time: "14:30 ngày 24/11/2026 (GMT+7)" or
 // "24 Nov 2026, 14:30 (GMT+7)".
 func formatTime(t time.Time, lang string) string {
-	t = t.In(ict)
+	t = t.In(bizday.Zone) // times on the pages are shown in Vietnam's time
 	if lang == langEN {
 		return t.Format("2 Jan 2006, 15:04") + " (GMT+7)"
 	}

@@ -140,7 +140,7 @@ func (h *Handler) prove(r *request, o payments.Order) int {
 // stay on offer (the citizen may have given up on that payment).
 func (h *Handler) payForm(r *request, o payments.Order, status int, problem string) error {
 	r.v.Title, r.v.Error = "pay.title", problem
-	if r.v.Closed = closedText(o, time.Now(), r.v.Lang); r.v.Closed != "" {
+	if r.v.Closed = closedText(o, h.cfg.Clock.Now(), r.v.Lang); r.v.Closed != "" {
 		return h.render(r.c, status, "pay", r.v)
 	}
 	a, found, err := h.deps.Attempts.Latest(r.ctx, o)
@@ -163,7 +163,7 @@ func (h *Handler) start(c *fiber.Ctx) error {
 	if err != nil {
 		return h.fail(r, err)
 	}
-	if closedText(o, time.Now(), r.v.Lang) != "" {
+	if closedText(o, h.cfg.Clock.Now(), r.v.Lang) != "" {
 		return h.payForm(r, o, http.StatusConflict, "")
 	}
 	choice, ok := parseChoice(c.FormValue("method"))
@@ -234,17 +234,17 @@ func (h *Handler) returnPage(c *fiber.Ctx) error {
 	case isPaid(o):
 		r.v.State = "paid"
 	case o.Status != payments.StatusOpen:
-		r.v.State, r.v.Closed = "closed", closedText(o, time.Now(), r.v.Lang)
+		r.v.State, r.v.Closed = "closed", closedText(o, h.cfg.Clock.Now(), r.v.Lang)
 	default:
 		a, found, err := h.deps.Attempts.Latest(r.ctx, o)
 		if err != nil {
 			return h.fail(r, fmt.Errorf("latest attempt of %s: %w", o.Reference, err))
 		}
-		r.v.State = returnState(o, a, found, time.Now())
+		r.v.State = returnState(o, a, found, h.cfg.Clock.Now())
 		if r.v.State == "pending" {
 			r.v.Refresh = h.refresh
 		} else if r.v.State == "closed" {
-			r.v.Closed = closedText(o, time.Now(), r.v.Lang)
+			r.v.Closed = closedText(o, h.cfg.Clock.Now(), r.v.Lang)
 		}
 	}
 	return h.render(c, http.StatusOK, "return", r.v)

@@ -28,6 +28,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/catalogue"
 	"github.com/civicpay/civicpay/payments/reference"
@@ -146,6 +147,9 @@ type Config struct {
 	// ProofWindow (defaults 5 and 15 minutes). Counted in memory, per instance.
 	ProofAttempts int
 	ProofWindow   time.Duration
+	// Clock decides whether an order's time to pay is over (nil: the wall
+	// clock); the proof limiter's window is the wall clock's.
+	Clock clock.Clock
 }
 
 // maxProofRefs bounds the references the proof limiter remembers at once.
@@ -187,6 +191,7 @@ func New(deps Deps, cfg Config) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	cfg.Clock = clock.Or(cfg.Clock)
 	if cfg.ProofAttempts <= 0 {
 		cfg.ProofAttempts = 5
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/clock"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )
@@ -726,5 +727,42 @@ func TestOffered(t *testing.T) {
 		if got := offered(tc.stats); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// Whether an order's time to pay is over is the configured clock's decision:
+// an order due in an hour by the wall clock is closed on every page for a
+// clock past its expiry, and no attempt starts.
+func TestPagesDecideExpiryByTheirClock(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		clock  func(expires time.Time) clock.Clock
+		closed bool
+	}{
+		{"wall clock", func(time.Time) clock.Clock { return nil }, false},
+		{"a clock before the expiry", func(exp time.Time) clock.Clock { return clock.NewFake(exp.Add(-time.Minute)) }, false},
+		{"a clock at the expiry", func(exp time.Time) clock.Clock { return clock.NewFake(exp) }, true},
+		{"a clock a day past it", func(exp time.Time) clock.Clock { return clock.NewFake(exp.AddDate(0, 0, 1)) }, true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := testOrder(t, fmt.Sprintf("4000000000000%02d", i), payments.StatusOpen)
+			o.ExpiresAt = time.Now().Add(time.Hour)
+			e := newEnvWith(t, Config{PublicURL: testPublicURL, Clock: tc.clock(o.ExpiresAt)}, allClosed, o)
+			pay := html.UnescapeString(e.get(t, "/pay/"+o.Reference).body)
+			ret := html.UnescapeString(e.get(t, "/return/"+o.Reference).body)
+			start := e.post(t, "/pay/"+o.Reference, url.Values{"method": {"card:vnpay"}})
+			if got := strings.Contains(pay, "đã hết hạn"); got != tc.closed {
+				t.Errorf("pay page says expired: %v, want %v", got, tc.closed)
+			}
+			if got := strings.Contains(ret, `data-state="closed"`); got != tc.closed {
+				t.Errorf("return page closed: %v, want %v", got, tc.closed)
+			}
+			if started := len(e.flow.startRequests()) > 0; started == tc.closed || (start.status == http.StatusConflict) != tc.closed {
+				t.Errorf("start: status %d, attempts started %v; closed %v", start.status, started, tc.closed)
+			}
+		})
 	}
 }

@@ -5,11 +5,12 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/internal/bizday"
 )
 
-// ICT is Vietnam's business time zone (GMT+7, no daylight saving), fixed so that
-// it does not depend on the tzdata of the machine.
-var ICT = time.FixedZone("ICT", 7*3600)
+// ICT is Vietnam's business time zone (GMT+7, no daylight saving): bizday.Zone.
+var ICT = bizday.Zone
 
 // minorUnits gives the ISO 4217 exponent of the currencies a Vietnamese treasury
 // account or gateway is likely to report. Amounts in other well-formed currencies

@@ -20,11 +20,12 @@ import (
 	"time"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/bizday"
 	"github.com/shopspring/decimal"
 )
 
-// ICT is Vietnam's time zone, GMT+7 without daylight saving, built without tzdata.
-var ICT = time.FixedZone("ICT", 7*3600)
+// ICT is Vietnam's time zone, GMT+7 without daylight saving: bizday.Zone.
+var ICT = bizday.Zone
 
 // CurrencyVND is the currency of every amount the Vietnamese gateways'
 // protocols carry: our merchant contracts with VNPAY, MoMo and ZaloPay are in
