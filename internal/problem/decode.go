@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,76 +68,143 @@ const (
 	MaxAmountDigits = 40
 )
 
-var amountRE = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
-
-// check walks the JSON text with v's type beside it, before encoding/json
+// check scans the JSON text with v's type beside it, before encoding/json
 // decodes it, and refuses what DecodeJSON documents. It reports the first
 // problem it meets, naming the field by its JSON path (lines[0].amount).
+// Text that is not JSON at all is left to encoding/json, whose error says
+// where it breaks (it also refuses anything after the value).
 func check(body []byte, t reflect.Type) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	w := &walker{dec: dec, body: body}
-	return w.value(t, "", 0)
+	if !json.Valid(body) {
+		return nil
+	}
+	s := &scanner{b: body}
+	s.ws()
+	return s.value(t, 0)
 }
 
-type walker struct {
-	dec  *json.Decoder
-	body []byte
+// scanner reads JSON text known to be valid (json.Valid), keeping the path
+// to the value it is at; the path is spelled out only for an error.
+type scanner struct {
+	b    []byte
+	i    int
+	path []step
 }
 
-// token reads the next token and returns the raw bytes it was read from
-// (possibly led by white space and a ',' or ':').
-func (w *walker) token(path string) (json.Token, []byte, error) {
-	start := w.dec.InputOffset()
-	tok, err := w.dec.Token()
-	if err != nil {
-		perr := decodeError(err)
-		var p *Problem
-		if path != "" && errors.As(perr, &p) {
-			p.Detail += " (in " + path + ")"
+// step is one step of a path: a key of an object or an index of an array.
+type step struct {
+	key   string
+	index int // -1 for a key
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
+	}
+}
+
+// field is the path so far, as a problem names it: "body" for the whole.
+func (s *scanner) field() string {
+	if len(s.path) == 0 {
+		return "body"
+	}
+	var b strings.Builder
+	for i, st := range s.path {
+		switch {
+		case st.index >= 0:
+			fmt.Fprintf(&b, "[%d]", st.index)
+		case !plainKey(st.key):
+			k := st.key
+			if len(k) > 64 {
+				k = k[:64]
+			}
+			b.WriteString("[" + strconv.QuoteToASCII(k) + "]")
+		case i > 0:
+			b.WriteString("." + st.key)
+		default:
+			b.WriteString(st.key)
 		}
-		return nil, nil, perr
 	}
-	return tok, w.body[start:w.dec.InputOffset()], nil
+	return b.String()
 }
 
-func (w *walker) value(t reflect.Type, path string, depth int) error {
-	tok, raw, err := w.token(path)
-	if err != nil {
-		return err
+// plainKey: a key named as is in a path (payer.name); any other is quoted,
+// so a client's bytes are never echoed raw (metadata["odd key"]).
+func plainKey(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
 	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *scanner) value(t reflect.Type, depth int) error {
 	t = deref(t)
-	switch x := tok.(type) {
-	case json.Delim:
+	switch c := s.b[s.i]; {
+	case c == '{' || c == '[':
 		if depth >= MaxDepth {
-			return BadRequest(fieldName(path), "objects and arrays nest at most %d deep", MaxDepth)
+			return BadRequest(s.field(), "objects and arrays nest at most %d deep", MaxDepth)
 		}
-		switch x {
-		case '{':
-			return w.object(t, path, depth+1)
-		case '[':
-			return w.array(t, path, depth+1)
+		if c == '{' {
+			return s.object(t, depth+1)
 		}
-		return nil // a stray '}' or ']': encoding/json's Token has refused it already
-	case string:
-		if err := checkString(raw, path); err != nil {
+		return s.array(t, depth+1)
+	case c == '"':
+		raw, err := s.str()
+		if err != nil {
 			return err
 		}
-		if isAmount(t) && (len(x) > MaxAmountDigits || !amountRE.MatchString(x)) {
-			return Invalid(fieldName(path), "an amount is a JSON number or a string of at most %d decimal digits such as \"200000\" (no exponent, sign or spaces)", MaxAmountDigits)
+		if isAmount(t) && !plainAmount(raw) {
+			return Invalid(s.field(), "an amount is a JSON number or a string of at most %d decimal digits such as \"200000\" (no exponent, sign or spaces)", MaxAmountDigits)
 		}
-	case json.Number:
-		if strings.ContainsAny(string(x), "eE") {
-			return Invalid(fieldName(path), "a number in plain decimal notation such as 5000, not the exponent form (%.40s)", x)
+	case c == 't' || c == 'n':
+		s.i += 4
+	case c == 'f':
+		s.i += 5
+	default: // a number
+		start := s.i
+		for s.i < len(s.b) && strings.IndexByte("-+.0123456789eE", s.b[s.i]) >= 0 {
+			s.i++
 		}
-		if isAmount(t) && len(x) > MaxAmountDigits {
-			return Invalid(fieldName(path), "an amount has at most %d digits", MaxAmountDigits)
+		num := s.b[start:s.i]
+		if bytes.ContainsAny(num, "eE") {
+			return Invalid(s.field(), "a number in plain decimal notation such as 5000, not the exponent form (%.40s)", num)
+		}
+		if isAmount(t) && len(num) > MaxAmountDigits {
+			return Invalid(s.field(), "an amount has at most %d digits", MaxAmountDigits)
 		}
 	}
 	return nil
 }
 
-func (w *walker) object(t reflect.Type, path string, depth int) error {
+// plainAmount: raw (a string literal's bytes between its quotes) is a
+// decimal such as 200000 or -12.50, of at most MaxAmountDigits.
+func plainAmount(raw []byte) bool {
+	if len(raw) > 0 && raw[0] == '-' {
+		raw = raw[1:]
+	}
+	if len(raw) == 0 || len(raw) > MaxAmountDigits {
+		return false
+	}
+	digits, dot := 0, false
+	for _, c := range raw {
+		switch {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !dot && digits > 0:
+			dot, digits = true, 0
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}
+
+func (s *scanner) object(t reflect.Type, depth int) error {
 	var fields map[string]field
 	var elem reflect.Type
 	switch {
@@ -148,17 +214,22 @@ func (w *walker) object(t reflect.Type, path string, depth int) error {
 	case t.Kind() == reflect.Map:
 		elem = t.Elem()
 	}
-	seen := map[string]bool{}
-	for w.dec.More() {
-		tok, raw, err := w.token(path)
+	var seen keySet
+	s.i++ // {
+	s.ws()
+	if s.b[s.i] == '}' {
+		s.i++
+		return nil
+	}
+	s.path = append(s.path, step{index: -1})
+	at := len(s.path) - 1
+	for {
+		raw, err := s.str() // the key
 		if err != nil {
 			return err
 		}
-		key, _ := tok.(string)
-		keyPath := joinKey(path, key)
-		if err := checkString(raw, keyPath); err != nil {
-			return err
-		}
+		key := unquote(raw)
+		s.path[at].key = key
 		id, vt := key, elem
 		if fields != nil {
 			f, ok := fields[key]
@@ -166,120 +237,187 @@ func (w *walker) object(t reflect.Type, path string, depth int) error {
 				f, ok = foldField(fields, key)
 			}
 			if ok {
-				id, vt = "\x00field:"+f.name, f.typ
+				id, vt = f.name, f.typ // a struct's keys are its fields (a map's are never beside them)
 			} else {
 				vt = nil // an unknown field: encoding/json names it
 			}
 		}
-		if seen[id] {
-			return BadRequest(keyPath, "the key is given twice in one object")
+		if !seen.add(id) {
+			return BadRequest(s.field(), "the key is given twice in one object")
 		}
-		seen[id] = true
-		if err := w.value(vt, keyPath, depth); err != nil {
+		s.ws()
+		s.i++ // :
+		s.ws()
+		if err := s.value(vt, depth); err != nil {
 			return err
 		}
+		s.ws()
+		c := s.b[s.i]
+		s.i++
+		if c == '}' {
+			s.path = s.path[:at]
+			return nil
+		}
+		s.ws() // after ','
 	}
-	_, _, err := w.token(path) // '}'
-	return err
 }
 
-func (w *walker) array(t reflect.Type, path string, depth int) error {
+func (s *scanner) array(t reflect.Type, depth int) error {
 	var elem reflect.Type
 	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 		elem = t.Elem()
 	}
-	for i := 0; w.dec.More(); i++ {
-		if err := w.value(elem, fmt.Sprintf("%s[%d]", path, i), depth); err != nil {
+	s.i++ // [
+	s.ws()
+	if s.b[s.i] == ']' {
+		s.i++
+		return nil
+	}
+	s.path = append(s.path, step{})
+	at := len(s.path) - 1
+	for n := 0; ; n++ {
+		s.path[at].index = n
+		if err := s.value(elem, depth); err != nil {
 			return err
 		}
+		s.ws()
+		c := s.b[s.i]
+		s.i++
+		if c == ']' {
+			s.path = s.path[:at]
+			return nil
+		}
+		s.ws()
 	}
-	_, _, err := w.token(path) // ']'
-	return err
 }
 
-// checkString checks a raw JSON string literal (raw may start with white
-// space and a separator before its opening quote): valid UTF-8, no lone
-// surrogate escape, no NUL.
-func checkString(raw []byte, path string) error {
-	i := bytes.IndexByte(raw, '"')
-	if i < 0 || len(raw) < i+2 {
-		return nil // not a string literal: cannot happen after Token
+// keySet remembers an object's keys: a slice while small, a map beyond.
+type keySet struct {
+	few  []string
+	many map[string]bool
+}
+
+func (k *keySet) add(id string) bool {
+	if k.many != nil {
+		if k.many[id] {
+			return false
+		}
+		k.many[id] = true
+		return true
 	}
-	s := raw[i+1 : len(raw)-1]
-	for j := 0; j < len(s); {
-		c := s[j]
+	for _, x := range k.few {
+		if x == id {
+			return false
+		}
+	}
+	if len(k.few) < 16 {
+		k.few = append(k.few, id)
+		return true
+	}
+	k.many = make(map[string]bool, 32)
+	for _, x := range k.few {
+		k.many[x] = true
+	}
+	k.many[id] = true
+	return true
+}
+
+// unquote is a key's text: its bytes, or decoded when it has escapes.
+func unquote(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw)
+	}
+	var out string
+	_ = json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &out)
+	return out
+}
+
+// str reads the string literal at s.i and returns its bytes between the
+// quotes, refusing invalid UTF-8, a lone surrogate escape and NUL. When it
+// is an object's key, the key (already on the path) is what is named.
+func (s *scanner) str() ([]byte, error) {
+	s.i++ // opening quote
+	start := s.i
+	for {
+		c := s.b[s.i]
 		switch {
+		case c == '"':
+			raw := s.b[start:s.i]
+			s.i++
+			return raw, nil
 		case c == '\\':
-			if j+1 >= len(s) {
-				return nil
-			}
-			if s[j+1] != 'u' {
-				j += 2
+			if s.b[s.i+1] != 'u' {
+				s.i += 2
 				continue
 			}
-			r, ok := hex4(s[j+2:])
-			if !ok {
-				return nil // Token has refused it already
-			}
-			j += 6
+			r := hex4(s.b[s.i+2 : s.i+6])
+			s.i += 6
 			switch {
 			case r == 0:
-				return Invalid(fieldName(path), "must not contain NUL (\\u0000)")
+				return nil, Invalid(s.fieldOfString(start), "must not contain NUL (\\u0000)")
 			case utf16.IsSurrogate(r):
-				lo, ok := rune(0), false
-				if r < 0xdc00 && j+1 < len(s) && s[j] == '\\' && s[j+1] == 'u' {
-					lo, ok = hex4(s[j+2:])
+				lo := rune(-1)
+				if r < 0xdc00 && s.i+6 <= len(s.b) && s.b[s.i] == '\\' && s.b[s.i+1] == 'u' {
+					lo = hex4(s.b[s.i+2 : s.i+6])
 				}
-				if !ok || utf16.DecodeRune(r, lo) == utf8.RuneError {
-					return BadRequest(fieldName(path), "a lone UTF-16 surrogate (\\u%04x) is not a character", r)
+				if utf16.DecodeRune(r, lo) == utf8.RuneError {
+					return nil, BadRequest(s.fieldOfString(start), "a lone UTF-16 surrogate (\\u%04x) is not a character", r)
 				}
-				j += 6
+				s.i += 6
 			}
 		case c < utf8.RuneSelf:
-			j++
+			s.i++
 		default:
-			r, n := utf8.DecodeRune(s[j:])
+			r, n := utf8.DecodeRune(s.b[s.i:])
 			if r == utf8.RuneError && n <= 1 {
-				return BadRequest(fieldName(path), "not valid UTF-8 (byte 0x%02x)", s[j])
+				return nil, BadRequest(s.fieldOfString(start), "not valid UTF-8 (byte 0x%02x)", c)
 			}
-			j += n
+			s.i += n
 		}
 	}
-	return nil
 }
 
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(string(b[:4]), 16, 16)
-	return rune(n), err == nil
-}
-
-// fieldName is path, or "body" for the whole body.
-func fieldName(path string) string {
-	if path == "" {
-		return "body"
-	}
-	return path
-}
-
-var plainKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
-// joinKey is the path of key in the object at path: payer.name, or
-// metadata["odd key"] for a key that is not a plain name (quoted, so a
-// client's bytes are never echoed raw).
-func joinKey(path, key string) string {
-	if !plainKeyRE.MatchString(key) {
-		if len(key) > 64 {
-			key = key[:64]
+// fieldOfString names the string starting at start: the value at the
+// path, or, for a key not yet on it, that key.
+func (s *scanner) fieldOfString(start int) string {
+	if n := len(s.path); n > 0 && s.path[n-1].index < 0 && s.isKey(start) {
+		// The key being read: name it (as far as it can be read).
+		end := start
+		for end < len(s.b) && s.b[end] != '"' {
+			if s.b[end] == '\\' {
+				end++
+			}
+			end++
 		}
-		return path + "[" + strconv.QuoteToASCII(key) + "]"
+		s.path[n-1].key = unquote(s.b[start:end])
 	}
-	if path == "" {
-		return key
+	return s.field()
+}
+
+// isKey: the string at start is an object's key (after '{' or ',').
+func (s *scanner) isKey(start int) bool {
+	j := start - 2 // before the opening quote
+	for j >= 0 && (s.b[j] == ' ' || s.b[j] == '\t' || s.b[j] == '\n' || s.b[j] == '\r') {
+		j--
 	}
-	return path + "." + key
+	return j >= 0 && (s.b[j] == '{' || s.b[j] == ',')
+}
+
+// hex4 reads the 4 hex digits of a \u escape (valid JSON has them).
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			r |= rune(c-'A') + 10
+		}
+	}
+	return r
 }
 
 // --- the target type's JSON fields, as encoding/json finds them ---

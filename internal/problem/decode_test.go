@@ -1,11 +1,15 @@
 package problem_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 
@@ -67,7 +71,7 @@ func TestDecodeJSONStrict(t *testing.T) {
 		{"invalid UTF-8", "{\"payer\":{\"name\":\"a\xffb\"}}", 400, "payer.name"},
 		{"UTF-8 encoded surrogate", "{\"payer\":{\"name\":\"\xed\xa0\x80\"}}", 400, "payer.name"},
 		{"overlong UTF-8", "{\"payer\":{\"name\":\"\xc0\xaf\"}}", 400, "payer.name"},
-		{"invalid UTF-8 in a key", "{\"metadata\":{\"\xff\":\"v\"}}", 400, `metadata["\ufffd"]`},
+		{"invalid UTF-8 in a key", "{\"metadata\":{\"\xff\":\"v\"}}", 400, `metadata["\xff"]`},
 		{"lone high surrogate", `{"payer":{"name":"\ud800"}}`, 400, "payer.name"},
 		{"lone high surrogate before a character", `{"payer":{"name":"\ud800x"}}`, 400, "payer.name"},
 		{"high surrogate followed by another high", `{"payer":{"name":"\ud800\ud800"}}`, 400, "payer.name"},
@@ -140,4 +144,44 @@ func TestDecodeJSONErrorsAreProblems(t *testing.T) {
 	if !errors.As(err, &fe) || problem.From(err, nil).Status != http.StatusUnprocessableEntity {
 		t.Fatalf("NUL: %T %v", err, err)
 	}
+}
+
+// FuzzDecodeJSON: whatever the bytes, DecodeJSON does not panic, accepts
+// only what encoding/json decodes to the same value, and what it accepts
+// holds no NUL, no invalid UTF-8 and no character encoding/json made up
+// (U+FFFD in place of a lone surrogate or a bad byte).
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"lines":[{"service":"A","amount":5000}],"payer":{"name":"Bình"},"metadata":{"k":"v"}}`,
+		`{"lines":[{"amount":"5000"}],"expected":"12.50","fixed_amount":"100","limit":3,"at":"2026-01-01T00:00:00Z"}`,
+		`{"payer":{"name":"\ud83d\ude00 \u0000 \ud800 \udc00"}}`, "{\"payer\":{\"name\":\"\xff\xed\xa0\x80\"}}",
+		`{"metadata":{"k":"a","K":"b","k":"c"}}`, `{"lines":[{"amount":1,"Amount":2}]}`, `{"expected":1e400}`,
+		`{"tags":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}`, `{"note":"\"\\\/\b\f\n\r\t"}`,
+		`{"metadata":{"\u006b":"v","k":"w"}}`, `[]`, `"x"`, `{} {}`, `{"a":`, `{"limit":-0.0}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var got request
+		if problem.DecodeJSON(body, &got) != nil {
+			return
+		}
+		var want request
+		if err := json.Unmarshal(body, &want); err != nil {
+			t.Fatalf("accepted what encoding/json refuses (%v): %q", err, body)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decoded %+v, encoding/json %+v: %q", got, want, body)
+		}
+		out, err := json.Marshal(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(out, []byte(`\u0000`)) || !utf8.Valid(out) {
+			t.Fatalf("accepted NUL or invalid UTF-8: %q", body)
+		}
+		if bytes.Contains(out, []byte("\uFFFD")) && !bytes.Contains(body, []byte("\uFFFD")) && !bytes.Contains(bytes.ToLower(body), []byte(`\ufffd`)) {
+			t.Fatalf("accepted a string encoding/json repaired: %q", body)
+		}
+	})
 }

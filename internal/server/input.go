@@ -22,8 +22,10 @@ import (
 // database as text.
 func textInput(skip []string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if isStreamed(c.Path(), skip) {
-			return c.Next()
+		for _, p := range skip { // Fiber routes paths in any letter case
+			if len(c.Path()) >= len(p) && strings.EqualFold(c.Path()[:len(p)], p) {
+				return c.Next()
+			}
 		}
 		if err := checkPath(c); err != nil {
 			return err
@@ -33,18 +35,16 @@ func textInput(skip []string) fiber.Handler {
 			if err != nil {
 				return
 			}
-			name := "query"
 			if e := checkText(k); e != nil {
-				err = e(name + "[" + strconv.QuoteToASCII(clip(string(k), 64)) + "]")
+				err = e("query[" + strconv.QuoteToASCII(clip(string(k), 64)) + "]")
 				return
 			}
-			if plainParam.Match(k) {
-				name = "query." + string(k)
-			} else {
-				name = "query[" + strconv.QuoteToASCII(clip(string(k), 64)) + "]"
-			}
 			if e := checkText(v); e != nil {
-				err = e(name)
+				if plainParam.Match(k) {
+					err = e("query." + string(k))
+				} else {
+					err = e("query[" + strconv.QuoteToASCII(clip(string(k), 64)) + "]")
+				}
 			}
 		})
 		if err != nil {

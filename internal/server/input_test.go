@@ -51,6 +51,7 @@ func TestTextInput(t *testing.T) {
 		{"/nowhere/%00", 422, "path"},
 		{"/callbacks/vnpay?vnp_OrderInfo=%00%FF", 200, ""},
 		{"/callbacks/%00", 200, ""},
+		{"/CALLBACKS/vnpay?vnp_OrderInfo=%00", 200, ""},
 	}
 	for _, tt := range tests {
 		res, err := app.Test(httptest.NewRequest("GET", tt.target, nil), -1)
