@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -91,6 +92,13 @@ func run(o options) error {
 		return err
 	}
 	defer s.Drop()
+	// The yardstick, measured first on the same server: recovery is also given
+	// in TPC-B mean latencies, so figures from different machines compare.
+	benchutil.Progress("yardstick: pgbench TPC-B, 8 clients, 5s")
+	y, err := benchutil.PgbenchTPCB(ctx, s, 8, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("yardstick: %w", err)
+	}
 	b, err := start(ctx, s)
 	if err != nil {
 		return err
@@ -160,6 +168,10 @@ func run(o options) error {
 	momoDown := l.refusedBetween(down, time.Now())
 
 	benchutil.Line("breaker_recovery_ms", worst(byMethod[card], byMethod[ewallet]), "ms")
+	benchutil.Line("breaker_pgbench_tpcb_latency_ms", y.LatencyMS, "ms")
+	if r := worst(byMethod[card], byMethod[ewallet]); r >= 0 && y.LatencyMS > 0 {
+		benchutil.Line("breaker_recovery_vs_pgbench_tpcb", math.Round(r/y.LatencyMS*100)/100, "ratio")
+	}
 	benchutil.Line("breaker_recovery_card_ms", byMethod[card], "ms")
 	benchutil.Line("breaker_recovery_ewallet_ms", byMethod[ewallet], "ms")
 	benchutil.Line("breaker_recovery_503_ms", worst(by503[card], by503[ewallet]), "ms")
