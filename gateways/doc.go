@@ -5,7 +5,7 @@
 // [Gateway]: it creates a payment (a redirect URL or a QR payload), verifies and
 // parses the gateway's callback, answers it in the gateway's own protocol, queries
 // a payment's status and refunds. Adapters speak the published wire protocols
-// (see shared/GATEWAYS.md) and know nothing of the database or of HTTP servers;
+// (each adapter's doc names its protocol) and know nothing of the database or of HTTP servers;
 // the webhooks and payments packages drive them.
 //
 // # Errors

@@ -30,7 +30,7 @@ type Account struct {
 	CreatedAt time.Time   `json:"created_at"`
 }
 
-// The chart of accounts (DESIGN.md §5): each code is a template whose "*"
+// The chart of accounts: each code is a template whose "*"
 // segments are names (a gateway, an agency code, a treasury bank account).
 var chart = []struct {
 	template []string

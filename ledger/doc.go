@@ -1,4 +1,4 @@
-// Package ledger is civicpay's double-entry ledger (DESIGN.md §5): accounts,
+// Package ledger is civicpay's double-entry ledger: accounts,
 // entries and postings in PostgreSQL, the posting rules the payment flow calls,
 // balances, tamper-evident sealing, verification, and the revenue agencies
 // query. It knows nothing of payments: rules take plain structs.

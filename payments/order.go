@@ -28,7 +28,7 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Status of an order (DESIGN.md §3).
+// Status of an order.
 type Status string
 
 // Order states.

@@ -1,5 +1,5 @@
 // Package reconciliation accounts for every day's money, line by line and
-// settlement by settlement (DESIGN.md §6, issue 6): it imports the gateways'
+// settlement by settlement: it imports the gateways'
 // settlement files and the treasury account's ISO 20022 statements, matches
 // them against civicpay's attempts, refunds and ledger in PostgreSQL, records
 // what the gateways confirm, posts settlements, and keeps every line that

@@ -50,7 +50,7 @@ type Config struct {
 	Clock clock.Clock `env:"-"`
 }
 
-// DefaultRetrySchedule is the wait after each failed attempt (issue 5).
+// DefaultRetrySchedule is the wait after each failed attempt.
 var DefaultRetrySchedule = []time.Duration{
 	5 * time.Second, 5 * time.Minute, 30 * time.Minute,
 	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// Event types (issue 5). Publishers must use one of these; subscribers list them.
+// Event types. Publishers must use one of these; subscribers list them.
 const (
 	EventOrderPaid               = "order.paid"
 	EventOrderExpired            = "order.expired"

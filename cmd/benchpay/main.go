@@ -185,7 +185,7 @@ type scrapeResult struct {
 // scrapes /metrics (promhttp gathers the same way and logs what fails),
 // until the returned function is called, which returns the errors seen
 // and, in the last scrape, the HTTP series labelled with a method the load
-// never used (the buffer reuse of issue 11 showed "POS" and "GETT").
+// never used (fasthttp's buffer reuse once showed "POS" and "GETT").
 func (b *bench) scrape(ctx context.Context, interval time.Duration) func() scrapeResult {
 	var res scrapeResult
 	stop, done := make(chan struct{}), make(chan struct{})

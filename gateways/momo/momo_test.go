@@ -12,7 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// The regression vector of GATEWAYS.md.
+// MoMo's published regression vector.
 const (
 	accessKey   = "F8BBA842ECF85"
 	secretKey   = "K951B6PE1waDMi640xX08PD3vg6EkVlz"

@@ -12,7 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// vectorValues is the public test fixture of GATEWAYS.md.
+// vectorValues is VNPAY's published test fixture.
 func vectorValues() url.Values {
 	return url.Values{
 		"vnp_Amount":            {"1000000"},

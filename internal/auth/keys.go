@@ -32,7 +32,7 @@ import (
 // Role is what a key may do.
 type Role string
 
-// The four roles of DESIGN.md §8.
+// The four roles.
 const (
 	RolePortal   Role = "portal"   // create and read the orders it created
 	RoleAgency   Role = "agency"   // its own agency's orders, revenue and webhooks

@@ -1,5 +1,5 @@
 // Package gatewaysim plays the other side of civicpay's payment gateways over
-// real HTTP: VNPAY, MoMo and ZaloPay as shared/GATEWAYS.md describes them,
+// real HTTP: VNPAY, MoMo and ZaloPay as their published protocols describe them,
 // and the treasury bank that their settlements and the citizens' VietQR
 // transfers arrive in. cmd/gatewaysim serves it; other packages' tests run
 // it in process:

@@ -24,7 +24,7 @@ import (
 // Class is where a line ends.
 type Class string
 
-// The classes, as issue 6 names them.
+// The classes a statement line ends in.
 const (
 	// Matched: the line agrees with our record.
 	Matched Class = "matched"
