@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/civicpay/civicpay/internal/clock"
 	"slices"
 	"sync"
 	"time"
@@ -55,15 +56,18 @@ const (
 
 // Clock is the time source of the breakers' open periods and of the probes.
 // RouterConfig.Clock nil is the wall clock; tests inject a fake one.
+// It is the app's clock (internal/clock) plus timers; a separate value,
+// because breaker windows are durations, not business decisions: a test that
+// sets the business day ahead must not open or close breakers.
 type Clock interface {
-	Now() time.Time
+	clock.Clock
 	// After is like time.After.
 	After(d time.Duration) <-chan time.Time
 }
 
 type wallClock struct{}
 
-func (wallClock) Now() time.Time                         { return time.Now() }
+func (wallClock) Now() time.Time                         { return clock.Real.Now() }
 func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // BreakerSettings configures every gateway's breakers. Zero fields take the

@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		audit.NewHandler(pool, auth.Require(auth.RoleAdmin, auth.RoleTreasury)))
 	for _, wire := range []func(context.Context, *wiring) error{a.wireWebhooks, a.wireLedger, a.wireOrders, a.wirePaying, a.wirePages, a.wireRecon} {
 		if err := wire(ctx, w); err != nil {
-			a.closeWriters()
+			a.CloseWriters()
 			return nil, err
 		}
 	}
@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		RescueStuckJobsAfter: cfg.RiverRescueAfter,
 	})
 	if err != nil {
-		a.closeWriters()
+		a.CloseWriters()
 		return nil, fmt.Errorf("app: river client: %w", err)
 	}
 	a.River = rc

@@ -108,7 +108,7 @@ func (a *App) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	// The group-commit writers close last: requests queue work on them, and so do
 	// running jobs (a status job records its result through the recorder), which
 	// River's soft stop lets finish.
-	a.closeWriters()
+	a.CloseWriters()
 	if a.Gateways != nil {
 		a.Gateways.Close() // stops the breakers' probes
 	}

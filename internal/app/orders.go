@@ -26,10 +26,11 @@ func (a *App) wireOrders(_ context.Context, w *wiring) error {
 	return nil
 }
 
-// closeWriters stops the group-commit writers of orders and paying once what
-// they hold is written: Run calls it after the HTTP server has drained and
-// before River stops (a job still running then gets an error and is retried).
-func (a *App) closeWriters() {
+// CloseWriters stops the group-commit writers of orders and paying once what
+// they hold is written. Run calls it last, after the HTTP server has drained
+// and River has stopped: requests and running jobs both write through them.
+// Apps that are built but not run (tests) call it themselves.
+func (a *App) CloseWriters() {
 	if a.Paying != nil {
 		a.Paying.Close()
 	}

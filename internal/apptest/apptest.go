@@ -243,8 +243,7 @@ func (e *Env) start(t testing.TB, ln net.Listener) {
 			<-ctx.Done()
 			_ = a.HTTP.ShutdownWithTimeout(cfg.ShutdownGrace)
 			_ = metricsLn.Close()
-			a.Paying.Close()
-			a.Orders.Close()
+			a.CloseWriters() // Run is not called, so its last step is done here
 		}()
 	} else {
 		go func() { r.done <- a.Run(ctx, ln, metricsLn) }()
