@@ -1,7 +1,6 @@
 package payments
 
 import (
-	"github.com/civicpay/civicpay/internal/groupcommit"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,10 +28,6 @@ var HTTPErrors = []problem.Mapping{
 	{Err: ErrMethodUnavailable, Status: http.StatusUnprocessableEntity, Title: "Payment method unavailable"},
 	{Err: ErrGatewayRefused, Status: http.StatusUnprocessableEntity, Title: "Refused by the gateway"},
 	{Err: ErrGatewayUnavailable, Status: http.StatusServiceUnavailable, Title: "Gateway unavailable", RetryAfter: time.Second},
-	// The writers are closed at the very end of a shutdown: the request was cut
-	// and is answered as a passing condition (another instance, or this one
-	// restarted, takes it).
-	{Err: groupcommit.ErrClosed, Status: http.StatusServiceUnavailable, Title: "Shutting down", RetryAfter: time.Second},
 	{Err: ErrTooManyAttempts, Status: http.StatusTooManyRequests, Title: "Too many attempts"},
 	{Err: ErrNotRefundable, Status: http.StatusConflict, Title: "Nothing to refund"},
 	{Err: ErrRefundableChanged, Status: http.StatusConflict, Title: "Refundable amount changed"},

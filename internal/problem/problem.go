@@ -21,6 +21,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/civicpay/civicpay/internal/db"
+	"github.com/civicpay/civicpay/internal/groupcommit"
 )
 
 // ContentType is the media type of every error body.
@@ -151,6 +152,12 @@ func From(err error, mappings []Mapping) *Problem {
 		if errors.Is(err, m.Err) {
 			return &Problem{Type: typeURI(m.Title), Title: m.Title, Status: m.Status, Detail: err.Error(), retryAfter: m.RetryAfter}
 		}
+	}
+	// A group-commit queue closed by a shutdown: the job was never queued, so
+	// nothing was written, and another instance (or this one restarted) takes it.
+	if errors.Is(err, groupcommit.ErrClosed) {
+		return &Problem{Type: TypeTemporarilyUnavailable, Title: "Temporarily unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "the service is shutting down; send the same request again after Retry-After seconds", retryAfter: time.Second}
 	}
 	// A passing condition of the database (a lost connection, a restart, a
 	// deadlock that outlasted its retries): db.Classify decides which.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/civicpay/civicpay/internal/groupcommit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -42,6 +43,7 @@ func TestHandlerStatusAndRetryAfter(t *testing.T) {
 		{"deadlock outlasted its retries, POST", "POST", "", &pgconn.PgError{Code: "40P01"}, 503, problem.TypeTemporarilyUnavailable, "1"},
 		{"too many connections", "PATCH", "", &pgconn.PgError{Code: "53300"}, 503, problem.TypeTemporarilyUnavailable, "2"},
 		{"request in progress", "POST", "k1", fmt.Errorf("create: %w", errInFlight), 409, "https://civicpay.dev/problems/request-in-progress", "1"},
+		{"writers closed by a shutdown, POST without a key", "POST", "", fmt.Errorf("record attempt: %w", groupcommit.ErrClosed), 503, problem.TypeTemporarilyUnavailable, "1"},
 		{"unique violation", "POST", "", &pgconn.PgError{Code: "23505"}, 500, "https://civicpay.dev/problems/internal-error", ""},
 		{"unknown error", "GET", "", errors.New("boom"), 500, "https://civicpay.dev/problems/internal-error", ""},
 	}
