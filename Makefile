@@ -1,6 +1,6 @@
 # civicpay — the two commands are `make run` and `make test`.
 SHELL := /bin/bash
-PG := internal/devdb/pg.sh
+PG := internal/testkit/devdb/pg.sh
 GO ?= go
 BENCH ?= all
 FUZZTIME ?= 20s
@@ -19,7 +19,7 @@ run: build
 	mkdir -p .run; \
 	./bin/civicpay migrate; \
 	./bin/civicpay demo > .run/demo.env; \
-	RUN_DIR=.run ./internal/devdb/run.sh
+	RUN_DIR=.run ./internal/testkit/devdb/run.sh
 
 # The whole test suite, against a real PostgreSQL.
 test:

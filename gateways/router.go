@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/civicpay/civicpay/internal/clock"
+	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"slices"
 	"sync"
 	"time"
@@ -56,7 +56,7 @@ const (
 
 // Clock is the time source of the breakers' open periods and of the probes.
 // RouterConfig.Clock nil is the wall clock; tests inject a fake one.
-// It is the app's clock (internal/clock) plus timers; a separate value,
+// It is the app's clock (internal/foundation/clock) plus timers; a separate value,
 // because breaker windows are durations, not business decisions: a test that
 // sets the business day ahead must not open or close breakers.
 type Clock interface {

@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/civicpay/civicpay/internal/audit"
-	"github.com/civicpay/civicpay/internal/bizday"
+	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
 )
 
 // Closed business days. Treasury closes a day (GMT+7) once it is reconciled;

@@ -1,6 +1,6 @@
 package ledger
 
-import "github.com/civicpay/civicpay/internal/db"
+import "github.com/civicpay/civicpay/internal/foundation/db"
 
 // Advisory lock keys (transaction level) of the ledger's maintenance jobs.
 const (

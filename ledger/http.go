@@ -14,10 +14,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/civicpay/civicpay/internal/auth"
-	"github.com/civicpay/civicpay/internal/clock"
-	"github.com/civicpay/civicpay/internal/csvsafe"
-	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/domain/auth"
+	"github.com/civicpay/civicpay/internal/foundation/clock"
+	"github.com/civicpay/civicpay/internal/foundation/csvsafe"
+	"github.com/civicpay/civicpay/internal/foundation/problem"
 )
 
 // HTTPErrors maps this package's errors to HTTP.

@@ -14,10 +14,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/internal/audit"
-	"github.com/civicpay/civicpay/internal/bizday"
-	"github.com/civicpay/civicpay/internal/clock"
-	"github.com/civicpay/civicpay/internal/db"
+	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
+	"github.com/civicpay/civicpay/internal/foundation/clock"
+	"github.com/civicpay/civicpay/internal/foundation/db"
 )
 
 // Manual entries and reversals, which people post through the API, follow

@@ -7,8 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/civicpay/civicpay/internal/bizday"
-	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
+	"github.com/civicpay/civicpay/internal/foundation/problem"
 )
 
 // Query parameter parsing for the HTTP API: every error names its field.

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/foundation/problem"
 )
 
 func TestParseTime(t *testing.T) {

@@ -5,9 +5,9 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/civicpay/civicpay/internal/db"
-	"github.com/civicpay/civicpay/internal/metrics"
-	"github.com/civicpay/civicpay/internal/pgtest"
+	"github.com/civicpay/civicpay/internal/foundation/db"
+	"github.com/civicpay/civicpay/internal/foundation/metrics"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 )
 
 // A manual entry is posted under its Idempotency-Key, so its transaction

@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/internal/bizday"
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
 )
 
 func revenueRows(t *testing.T, db DBTX, q RevenueQuery) []RevenueRow {

@@ -3,7 +3,7 @@
 -- mutation a person or a key makes through the API or the CLI (keys, catalogue,
 -- refunds, manual ledger entries, statements, reconciliation, webhook endpoints,
 -- approvals, closed days). A row is written by the transaction that makes the
--- change (internal/audit.Record), so a change without its audit row cannot
+-- change (internal/domain/audit.Record), so a change without its audit row cannot
 -- commit and an audit row without its change cannot exist. Like the ledger it is
 -- append-only: UPDATE, DELETE and TRUNCATE are refused. It is never pruned.
 --

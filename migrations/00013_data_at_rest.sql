@@ -1,6 +1,6 @@
 -- +goose Up
 -- National IDs and webhook signing secrets encrypted at rest (issue 10, item 9).
--- Values are sealed in Go (internal/secretbox: AES-256-GCM, the key id in every
+-- Values are sealed in Go (internal/foundation/secretbox: AES-256-GCM, the key id in every
 -- value, keys from CIVICPAY_DATA_KEYS) — SQL never sees a key, so this
 -- migration cannot encrypt the rows already there. It adds the encrypted
 -- columns and leaves existing plaintext readable; `civicpay keys

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/civicpay/civicpay/internal/db"
-	"github.com/civicpay/civicpay/internal/pgtest"
+	"github.com/civicpay/civicpay/internal/foundation/db"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 	"github.com/civicpay/civicpay/migrations"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/civicpay/civicpay/internal/apptest"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 	"github.com/civicpay/civicpay/payments"
 )
 

@@ -12,8 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/internal/db"
-	"github.com/civicpay/civicpay/internal/groupcommit"
+	"github.com/civicpay/civicpay/internal/foundation/db"
+	"github.com/civicpay/civicpay/internal/foundation/groupcommit"
 )
 
 // attemptWriter writes new attempts with their "attempt.created" events by

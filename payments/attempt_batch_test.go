@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/civicpay/civicpay/internal/pgtest"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 )
 
 // Attempts started together are written together, each only while its order

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/internal/db"
-	"github.com/civicpay/civicpay/internal/groupcommit"
+	"github.com/civicpay/civicpay/internal/foundation/db"
+	"github.com/civicpay/civicpay/internal/foundation/groupcommit"
 )
 
 // creator writes new orders with group commit: orders that arrive while a write

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/civicpay/civicpay/gateways/vnpay"
-	"github.com/civicpay/civicpay/internal/apptest"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/reconciliation"
 )

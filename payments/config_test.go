@@ -1,5 +1,5 @@
 package payments_test
 
-import "github.com/civicpay/civicpay/internal/config"
+import "github.com/civicpay/civicpay/internal/app/config"
 
 type apptestConfig = config.Config

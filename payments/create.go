@@ -13,8 +13,8 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/internal/money"
-	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/foundation/money"
+	"github.com/civicpay/civicpay/internal/foundation/problem"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )
 

@@ -7,10 +7,10 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/db"
-	cpmetrics "github.com/civicpay/civicpay/internal/metrics"
-	"github.com/civicpay/civicpay/internal/pgtest"
+	"github.com/civicpay/civicpay/internal/foundation/db"
+	cpmetrics "github.com/civicpay/civicpay/internal/foundation/metrics"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 )
 
 // An order created under its Idempotency-Key is idempotent, so its write

@@ -16,8 +16,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/db"
-	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/foundation/db"
+	"github.com/civicpay/civicpay/internal/foundation/problem"
 	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/payments/reference"
 )

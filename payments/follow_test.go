@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/civicpay/civicpay/gateways/momo"
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/config"
-	"github.com/civicpay/civicpay/internal/gatewaysim"
+	"github.com/civicpay/civicpay/internal/app/config"
+	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 )
 
 // queryCounter counts the status queries the simulated MoMo gets, by the

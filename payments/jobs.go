@@ -13,7 +13,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/db"
+	"github.com/civicpay/civicpay/internal/foundation/db"
 )
 
 // Queue is the River queue of paying's jobs (status queries and refunds),

@@ -95,7 +95,7 @@ type Order struct {
 	PaidAt              *time.Time        `json:"paid_at,omitempty"`
 	ClosedAt            *time.Time        `json:"closed_at,omitempty"`
 
-	// The national ID as stored: sealed (internal/secretbox), its keyed hash and
+	// The national ID as stored: sealed (internal/foundation/secretbox), its keyed hash and
 	// its masked form. An order read from the database carries the masked form
 	// in Payer.NationalID (or, not yet sealed by `civicpay keys
 	// rotate-data-key`, the clear one); Service.ForViewer opens the sealed one.

@@ -13,8 +13,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/auth"
-	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/domain/auth"
+	"github.com/civicpay/civicpay/internal/foundation/problem"
 )
 
 // PayHandler serves paying's API under /v1: attempts, refunds and the

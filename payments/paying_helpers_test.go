@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/config"
-	"github.com/civicpay/civicpay/internal/gatewaysim"
+	"github.com/civicpay/civicpay/internal/app/config"
+	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 )
 
 type attemptJSON struct {

@@ -17,10 +17,10 @@ import (
 
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/gateways/vietqr"
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/clock"
-	"github.com/civicpay/civicpay/internal/config"
-	"github.com/civicpay/civicpay/internal/gatewaysim"
+	"github.com/civicpay/civicpay/internal/app/config"
+	"github.com/civicpay/civicpay/internal/foundation/clock"
+	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/payments"
 )

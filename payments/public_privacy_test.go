@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/gatewaysim"
+	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 )
 
 // TestPublicPagesPrivacyEndToEnd, on the real app, database and simulator: an

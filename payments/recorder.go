@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/groupcommit"
+	"github.com/civicpay/civicpay/internal/foundation/groupcommit"
 	"github.com/civicpay/civicpay/ledger"
 )
 

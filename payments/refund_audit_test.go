@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/auth"
-	"github.com/civicpay/civicpay/internal/pgtest"
+	"github.com/civicpay/civicpay/internal/domain/auth"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 )
 
 // TestRefundRequestIsAudited: a refund request leaves one audit row naming

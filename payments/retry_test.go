@@ -7,10 +7,10 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/auth"
-	"github.com/civicpay/civicpay/internal/db"
-	"github.com/civicpay/civicpay/internal/metrics"
-	"github.com/civicpay/civicpay/internal/pgtest"
+	"github.com/civicpay/civicpay/internal/domain/auth"
+	"github.com/civicpay/civicpay/internal/foundation/db"
+	"github.com/civicpay/civicpay/internal/foundation/metrics"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 )
 
 func reason(f pgtest.Fault) string {

@@ -14,9 +14,9 @@ import (
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/gateways/momo"
 	"github.com/civicpay/civicpay/gateways/vnpay"
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/clock"
-	"github.com/civicpay/civicpay/internal/gatewaysim"
+	"github.com/civicpay/civicpay/internal/foundation/clock"
+	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 )
 
 // momoIPN is a success IPN for orderId, signed with the demo MoMo key

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/pgtest"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 )
 
 // syncBuffer is a log sink safe for the recorder's goroutines.

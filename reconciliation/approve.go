@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/audit"
+	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"
 )
 

@@ -74,7 +74,7 @@ type Config struct {
 }
 
 // DefaultConfig is the configuration the environment defaults describe
-// (internal/config), pointing at gatewaysim on 127.0.0.1:8090.
+// (internal/app/config), pointing at gatewaysim on 127.0.0.1:8090.
 func DefaultConfig() Config {
 	fees, _ := ParseFees(DefaultFees)
 	return Config{
@@ -129,7 +129,7 @@ func (c Config) withDefaults() Config {
 
 var workMemRE = regexp.MustCompile(`^[1-9][0-9]{0,6}(kB|MB|GB)$`)
 
-// DefaultFees are gatewaysim's demo fees (internal/gatewaysim DemoConfig).
+// DefaultFees are gatewaysim's demo fees (internal/sim/gatewaysim DemoConfig).
 const DefaultFees = "vnpay=1.1%+1650,momo=1.5%,zalopay=1%"
 
 var feeRE = regexp.MustCompile(`^([a-z][a-z0-9_-]*)=([0-9]+(?:\.[0-9]+)?)%(?:\+([0-9]+(?:\.[0-9]+)?))?$`)

@@ -63,6 +63,6 @@
 // # Money
 //
 // Amounts are decimal, never floats, signed from civicpay's side in items (a
-// refund or a debit is negative). Business days are GMT+7 (internal/bizday), fixed
+// refund or a debit is negative). Business days are GMT+7 (internal/foundation/bizday), fixed
 // without tzdata.
 package reconciliation

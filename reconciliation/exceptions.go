@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/internal/audit"
+	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/reconciliation/matcher"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/internal/csvsafe"
+	"github.com/civicpay/civicpay/internal/foundation/csvsafe"
 )
 
 // exportTimeout bounds one streamed export (it runs after the handler returns).

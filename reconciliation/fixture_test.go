@@ -20,8 +20,8 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/audit"
-	"github.com/civicpay/civicpay/internal/pgtest"
+	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 	"github.com/civicpay/civicpay/payments/reference"
 	"github.com/civicpay/civicpay/reconciliation"
 	"github.com/civicpay/civicpay/reconciliation/matcher"

@@ -16,8 +16,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/civicpay/civicpay/internal/auth"
-	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/domain/auth"
+	"github.com/civicpay/civicpay/internal/foundation/problem"
 	"github.com/civicpay/civicpay/reconciliation/matcher"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"
 	"github.com/civicpay/civicpay/reconciliation/statement"

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/bizday"
-	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/internal/app/config"
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 	"github.com/civicpay/civicpay/reconciliation"
 )
 

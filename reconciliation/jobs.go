@@ -10,7 +10,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/civicpay/civicpay/internal/audit"
+	"github.com/civicpay/civicpay/internal/domain/audit"
 )
 
 // Queue is the River queue of reconciliation's jobs, apart from the default

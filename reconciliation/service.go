@@ -14,8 +14,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/bizday"
-	"github.com/civicpay/civicpay/internal/clock"
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
+	"github.com/civicpay/civicpay/internal/foundation/clock"
 )
 
 // Errors of the service; HTTPErrors maps them to statuses.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/civicpay/civicpay/internal/auth"
-	"github.com/civicpay/civicpay/internal/secretbox"
+	"github.com/civicpay/civicpay/internal/domain/auth"
+	"github.com/civicpay/civicpay/internal/foundation/secretbox"
 )
 
 // rawEndpoint is an endpoint's whole row as text, as anyone reading the

@@ -3,7 +3,7 @@ package webhooks
 import (
 	"github.com/jackc/pgx/v5"
 
-	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/domain/auth"
 )
 
 // Who receives what. One rule, used for the endpoints an event fans out to and

@@ -4,8 +4,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/civicpay/civicpay/internal/clock"
-	"github.com/civicpay/civicpay/internal/secretbox"
+	"github.com/civicpay/civicpay/internal/foundation/clock"
+	"github.com/civicpay/civicpay/internal/foundation/secretbox"
 )
 
 // Config tunes webhooks. The zero value is production-ready except for the

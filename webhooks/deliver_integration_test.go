@@ -19,10 +19,10 @@ import (
 	"github.com/riverqueue/river"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/civicpay/civicpay/internal/audit"
-	"github.com/civicpay/civicpay/internal/auth"
-	"github.com/civicpay/civicpay/internal/clock"
-	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/internal/domain/auth"
+	"github.com/civicpay/civicpay/internal/foundation/clock"
+	"github.com/civicpay/civicpay/internal/foundation/problem"
 )
 
 // verifyWithLibrary checks a received request with the specification's own

@@ -19,7 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
-	"github.com/civicpay/civicpay/internal/db"
+	"github.com/civicpay/civicpay/internal/foundation/db"
 )
 
 // Delivery states and attempt outcomes as stored.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/foundation/problem"
 )
 
 // Endpoint is a subscriber URL as the API shows it (never with its secret).

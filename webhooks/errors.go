@@ -4,7 +4,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/foundation/problem"
 )
 
 // Errors of the endpoint, delivery and event API.

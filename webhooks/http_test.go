@@ -14,9 +14,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"github.com/civicpay/civicpay/internal/auth"
-	"github.com/civicpay/civicpay/internal/pgtest"
-	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/domain/auth"
+	"github.com/civicpay/civicpay/internal/foundation/problem"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 )
 
 // api is the HTTP surface built as the server builds it.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/domain/auth"
 )
 
 // PublishMany writes the events in the order given, and each fans out by its

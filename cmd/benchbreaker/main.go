@@ -48,12 +48,12 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/app"
-	"github.com/civicpay/civicpay/internal/audit"
-	"github.com/civicpay/civicpay/internal/auth"
-	"github.com/civicpay/civicpay/internal/benchutil"
-	"github.com/civicpay/civicpay/internal/config"
-	"github.com/civicpay/civicpay/internal/gatewaysim"
-	"github.com/civicpay/civicpay/internal/secretbox"
+	"github.com/civicpay/civicpay/internal/app/config"
+	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/internal/domain/auth"
+	"github.com/civicpay/civicpay/internal/foundation/secretbox"
+	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
+	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )
 

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/civicpay/civicpay/internal/benchutil"
+	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 )
 
 // harness is everything the suite runs: the database, gatewaysim, up to
@@ -42,7 +42,7 @@ type instance struct {
 
 func (in *instance) url() string { return "http://" + in.addr }
 
-// civicpayEnv is what `make run` gives civicpay (internal/devdb/run.sh:
+// civicpayEnv is what `make run` gives civicpay (internal/testkit/devdb/run.sh:
 // development mode, loopback webhooks, the simulator's merchant from
 // `gatewaysim -print-env`), with the suite's addresses, and:
 //   - no rate limits or connection cap (one client address and key drive

@@ -55,7 +55,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/civicpay/civicpay/internal/benchutil"
+	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 )
 
 func main() {

@@ -22,8 +22,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/civicpay/civicpay/internal/benchutil"
-	"github.com/civicpay/civicpay/internal/db"
+	"github.com/civicpay/civicpay/internal/foundation/db"
+	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 )
 
 // harnessApp is the application_name of the suite's own database

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/civicpay/civicpay/internal/benchutil"
+	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 )
 
 // options bound the suite's time and size.

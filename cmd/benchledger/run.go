@@ -20,7 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/internal/db"
+	"github.com/civicpay/civicpay/internal/foundation/db"
 	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/migrations"
 )

@@ -26,11 +26,11 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/civicpay/civicpay/internal/app"
-	"github.com/civicpay/civicpay/internal/audit"
-	"github.com/civicpay/civicpay/internal/auth"
-	"github.com/civicpay/civicpay/internal/benchutil"
-	"github.com/civicpay/civicpay/internal/config"
-	"github.com/civicpay/civicpay/internal/secretbox"
+	"github.com/civicpay/civicpay/internal/app/config"
+	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/internal/domain/auth"
+	"github.com/civicpay/civicpay/internal/foundation/secretbox"
+	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )
 

@@ -33,9 +33,9 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/civicpay/civicpay/internal/audit"
-	"github.com/civicpay/civicpay/internal/benchutil"
-	"github.com/civicpay/civicpay/internal/bizday"
+	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
+	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 	"github.com/civicpay/civicpay/reconciliation"
 	"github.com/civicpay/civicpay/reconciliation/matcher"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/civicpay/civicpay/internal/config"
-	"github.com/civicpay/civicpay/internal/pgtest"
+	"github.com/civicpay/civicpay/internal/app/config"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 )
 
 // TestCLIChangesAreAudited: `civicpay keys create|revoke` and `civicpay

@@ -9,9 +9,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/config"
-	"github.com/civicpay/civicpay/internal/secretbox"
+	"github.com/civicpay/civicpay/internal/app/config"
+	"github.com/civicpay/civicpay/internal/foundation/secretbox"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/webhooks"
 )

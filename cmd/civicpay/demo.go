@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/internal/auth"
+	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/civicpay/civicpay/internal/auth"
-	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/internal/app/config"
+	"github.com/civicpay/civicpay/internal/domain/auth"
 )
 
 // keys runs `civicpay keys …`; a key created without --expires expires after

@@ -16,7 +16,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/civicpay/civicpay/internal/app"
-	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/reconciliation"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"
 )

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	demomerchant "github.com/civicpay/civicpay/internal/demo"
-	"github.com/civicpay/civicpay/internal/pgtest"
+	demomerchant "github.com/civicpay/civicpay/internal/app/demo"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 )
 
 // TestMain lets a test run the real main (flags, exit status and all) in a

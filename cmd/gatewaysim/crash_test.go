@@ -23,7 +23,7 @@ import (
 	"github.com/civicpay/civicpay/gateways/momo"
 	"github.com/civicpay/civicpay/gateways/vnpay"
 	"github.com/civicpay/civicpay/gateways/zalopay"
-	"github.com/civicpay/civicpay/internal/gatewaysim"
+	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
 )
 
 // TestKillNineKeepsWhatItAnswered runs the real binary, creates, confirms,

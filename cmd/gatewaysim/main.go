@@ -1,5 +1,5 @@
 // Command gatewaysim serves simulated VNPAY, MoMo and ZaloPay gateways and
-// the treasury bank over HTTP (package internal/gatewaysim), for the demo,
+// the treasury bank over HTTP (package internal/sim/gatewaysim), for the demo,
 // tests and benchmarks.
 //
 //	gatewaysim -addr 127.0.0.1:8090 -callback-base http://127.0.0.1:8080
@@ -22,7 +22,7 @@
 //	-settlement-lag-days   GATEWAYSIM_SETTLEMENT_LAG_DAYS   days until a settlement reaches the bank (1)
 //	-log-level             GATEWAYSIM_LOG_LEVEL             debug, info, warn or error (info)
 //
-// Credentials default to the demo ones (see internal/gatewaysim) and are
+// Credentials default to the demo ones (see internal/sim/gatewaysim) and are
 // read from the same CIVICPAY_* variables as the service's, so one
 // environment configures both; fees from GATEWAYSIM_<GATEWAY>_FEE_PERCENT
 // and _FEE_FIXED. SIGINT or SIGTERM stops it (state compacted with a data dir).
@@ -44,7 +44,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/civicpay/civicpay/internal/gatewaysim"
+	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
 )
 
 func main() {

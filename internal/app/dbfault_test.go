@@ -11,11 +11,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/db"
-	"github.com/civicpay/civicpay/internal/metrics"
-	"github.com/civicpay/civicpay/internal/pgtest"
-	"github.com/civicpay/civicpay/internal/problem"
+	"github.com/civicpay/civicpay/internal/foundation/db"
+	"github.com/civicpay/civicpay/internal/foundation/metrics"
+	"github.com/civicpay/civicpay/internal/foundation/problem"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 )
 
 const faultOrder = `{"lines":[{"service":"A-FEE","agency":"AG-A","amount":200000}],"payer":{"name":"An","email":"an@example.vn"},"description":"d"}`

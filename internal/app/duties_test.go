@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/gatewaysim"
+	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 )
 
 // The roles a test calls with: admin+treasury is an admin key also given

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/civicpay/civicpay/internal/apptest"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 )
 
 // fuzzRoutes are the routes FuzzHTTPAPI drives: every /v1 route of

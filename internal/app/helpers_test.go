@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/civicpay/civicpay/internal/app"
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/config"
-	"github.com/civicpay/civicpay/internal/groupcommit/gctest"
+	"github.com/civicpay/civicpay/internal/app/config"
+	"github.com/civicpay/civicpay/internal/foundation/groupcommit/gctest"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 )
 
 // appNew builds (not runs) another app on e's database, stopping its

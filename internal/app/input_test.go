@@ -15,8 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/server"
+	"github.com/civicpay/civicpay/internal/app/server"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 )
 
 // routeBodies is a well-formed body for each /v1 route that reads a JSON

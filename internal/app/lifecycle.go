@@ -15,7 +15,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/civicpay/civicpay/internal/server"
+	"github.com/civicpay/civicpay/internal/app/server"
 )
 
 // jobsCancelWait bounds the wait for jobs whose contexts were cancelled at

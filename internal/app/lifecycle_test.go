@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/civicpay/civicpay/gateways/momo"
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/config"
-	"github.com/civicpay/civicpay/internal/gatewaysim"
+	"github.com/civicpay/civicpay/internal/app/config"
+	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 )
 
 // gate holds back the simulator's requests to one path until it is opened

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/server"
+	"github.com/civicpay/civicpay/internal/app/server"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 )
 
 var paramRE = regexp.MustCompile(`:([A-Za-z_]+)`)

@@ -9,7 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/ratelimit"
+	"github.com/civicpay/civicpay/internal/foundation/ratelimit"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/pages"
 )

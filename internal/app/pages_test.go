@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/civicpay/civicpay/internal/apptest"
-	"github.com/civicpay/civicpay/internal/gatewaysim"
+	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
 )
 
 // TestCitizenPaysThroughThePages walks the citizen's path on the real app and

@@ -17,7 +17,7 @@ import (
 	"github.com/civicpay/civicpay/gateways/vietqr"
 	"github.com/civicpay/civicpay/gateways/vnpay"
 	"github.com/civicpay/civicpay/gateways/zalopay"
-	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/payments"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/internal/app/config"
 )
 
 func TestParsePreferences(t *testing.T) {

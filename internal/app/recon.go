@@ -13,7 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/config"
+	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/reconciliation"
 	"github.com/civicpay/civicpay/webhooks"
 )

@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/civicpay/civicpay/internal/metrics"
+	"github.com/civicpay/civicpay/internal/foundation/metrics"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/webhooks"
 )

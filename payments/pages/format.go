@@ -6,8 +6,8 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/internal/bizday"
-	"github.com/civicpay/civicpay/internal/money"
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
+	"github.com/civicpay/civicpay/internal/foundation/money"
 )
 
 // minorUnits per currency for display; others show the digits they have.

@@ -28,7 +28,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/clock"
+	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/catalogue"
 	"github.com/civicpay/civicpay/payments/reference"

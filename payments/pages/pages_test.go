@@ -17,7 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/clock"
+	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )

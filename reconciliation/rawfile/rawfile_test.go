@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/civicpay/civicpay/internal/pgtest"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"
 	"github.com/civicpay/civicpay/reconciliation/statement"
 )

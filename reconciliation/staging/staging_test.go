@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/internal/pgtest"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 	"github.com/civicpay/civicpay/payments/reference"
 	"github.com/civicpay/civicpay/reconciliation/staging"
 	"github.com/civicpay/civicpay/reconciliation/statement"

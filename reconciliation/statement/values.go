@@ -6,7 +6,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/internal/bizday"
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
 )
 
 // ICT is Vietnam's business time zone (GMT+7, no daylight saving): bizday.Zone.

@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/civicpay/civicpay/gateways"
-	"github.com/civicpay/civicpay/internal/bizday"
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
 	"github.com/shopspring/decimal"
 )
 

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# pg.sh — find or start the PostgreSQL that `make run` and `make test` use.
+#
+#   pg.sh url [DBNAME]   print a DATABASE_URL for DBNAME (created if missing)
+#   pg.sh stop           stop the private cluster, if this script started one
+#
+# Order of preference:
+#   1. $DATABASE_URL when set (DBNAME is ignored: it is used as given);
+#   2. a server answering on $CIVICPAY_PG_PROBE (default 127.0.0.1:5432) that lets user
+#      postgres in without a password (a stock Debian cluster, scram-sha-256, does not);
+#   3. a private cluster in $CIVICPAY_PGDATA (default <repo>/.pgdata, git-ignored) on a
+#      free port, after `apt-get install postgresql` if no PostgreSQL binaries exist.
+# Progress goes to stderr; only the URL goes to stdout.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../../.." && pwd)
+pgdata=${CIVICPAY_PGDATA:-$repo/.pgdata}
+probe=${CIVICPAY_PG_PROBE:-127.0.0.1:5432}
+cmd=${1:-url}
+dbname=${2:-civicpay}
+
+log() { echo "pg.sh: $*" >&2; }
+
+answers() { # host port
+  if command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -q -h "$1" -p "$2" -t 2 >/dev/null 2>&1
+  else
+    (exec 3<>"/dev/tcp/$1/$2") >/dev/null 2>&1
+  fi
+}
+
+psql_bin() {
+  if command -v psql >/dev/null 2>&1; then echo psql; return; fi
+  local bin; bin=$(pgbin) || { install_postgres; bin=$(pgbin); } || return 1
+  echo "$bin/psql"
+}
+
+admin_url() { echo "postgres://postgres@$1:$2/postgres?sslmode=disable"; } # host port
+
+logs_in() { # host port: user postgres gets in without a password (never prompts)
+  local psql err; psql=$(psql_bin) || return 1
+  if err=$(PGCONNECT_TIMEOUT=10 "$psql" -w "$(admin_url "$1" "$2")" -qtAc 'SELECT 1' 2>&1 >/dev/null); then
+    return 0
+  fi
+  log "$1:$2 answers but user postgres cannot log in without a password: ${err:-psql failed}"
+  return 1
+}
+
+ensure_db() { # host port
+  local url psql found; url=$(admin_url "$1" "$2"); psql=$(psql_bin)
+  found=$("$psql" -w "$url" -tAc "SELECT 1 FROM pg_database WHERE datname = '$dbname'")
+  if [ "$found" != 1 ]; then
+    log "creating database $dbname"
+    "$psql" "$url" -qc "CREATE DATABASE \"$dbname\"" >/dev/null 2>&1 || true # a concurrent creator may win
+  fi
+  echo "postgres://postgres@$1:$2/$dbname?sslmode=disable"
+}
+
+pgbin() {
+  local d
+  for d in $(printf '%s\n' "${CIVICPAY_PG_BINROOT:-/usr/lib/postgresql}"/*/bin | sort -V -r); do
+    [ -x "$d/initdb" ] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+
+install_postgres() {
+  log "no PostgreSQL binaries found: installing Debian's postgresql package"
+  local sudo="" out started=$SECONDS
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  out=$(mktemp)
+  # dpkg is chatty even with -qq: keep its output, show it only if the install fails.
+  # A source that cannot be reached fails `apt-get update`; the install may still work.
+  $sudo apt-get update -qq >"$out" 2>&1 || log "apt-get update reported errors; installing anyway"
+  if ! $sudo apt-get install -y -qq postgresql postgresql-client >>"$out" 2>&1; then
+    tail -n 40 "$out" >&2; rm -f "$out"
+    log "apt-get install postgresql failed"; return 1
+  fi
+  rm -f "$out"
+  log "installed $(CIVICPAY_PG_BINROOT=/usr/lib/postgresql pgbin || echo "nothing in /usr/lib/postgresql") in $((SECONDS - started))s"
+}
+
+as_pg() { # run a command as the cluster owner
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+listening() { # host port: anything at all accepts a TCP connection there
+  (exec 3<>"/dev/tcp/$1/$2") >/dev/null 2>&1
+}
+
+free_ports() { # candidate ports: nothing listens there now (another starter may still race us)
+  local p
+  for p in $(seq 55432 55531); do
+    listening 127.0.0.1 "$p" || echo "$p"
+  done
+}
+
+start_cluster() { # bin data: start on the first port that binds; print the port
+  local bin=$1 data=$2 p tries=0
+  for p in $(free_ports); do
+    tries=$((tries + 1))
+    [ "$tries" -gt 20 ] && break
+    log "starting the private cluster on 127.0.0.1:$p"
+    if as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
+      -o "-p $p -k $data -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" start >&2; then
+      echo "$p"; return 0
+    fi
+    # Another process may have taken the port between the probe and the bind (two
+    # starters at once, or a listener that is not PostgreSQL): say why, try the next.
+    log "the cluster did not start on port $p; the end of its log:"
+    tail -n 5 "$data/server.log" >&2 2>/dev/null || true
+    as_pg "$bin/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1 || true
+  done
+  log "could not start a private cluster on any port in 55432-55531"; return 1
+}
+
+private_cluster() {
+  local bin port
+  bin=$(pgbin) || { install_postgres; CIVICPAY_PG_BINROOT=/usr/lib/postgresql; bin=$(pgbin); }
+  if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+    useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+  fi
+  mkdir -p "$pgdata"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres "$pgdata"
+    chmod 700 "$pgdata"
+    if ! runuser -u postgres -- test -w "$pgdata"; then
+      # The cluster owner cannot reach a folder inside this checkout (e.g. under /root):
+      # keep the files in /tmp and leave a link where the repository expects them.
+      local real
+      real="/tmp/civicpay-pgdata-$(echo "$pgdata" | md5sum | cut -c1-8)"
+      mkdir -p "$real"; chown postgres "$real"; chmod 700 "$real"
+      rmdir "$pgdata" 2>/dev/null || true
+      ln -sfn "$real" "$pgdata"
+    fi
+  fi
+  # Postgres gets the resolved folder: it may not be allowed through the link's parents.
+  local data; data=$(readlink -f "$pgdata")
+  if [ ! -f "$data/PG_VERSION" ]; then
+    log "initialising a private cluster in $data"
+    as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+  fi
+  if [ -f "$data/civicpay.port" ] && answers 127.0.0.1 "$(cat "$data/civicpay.port")"; then
+    port=$(cat "$data/civicpay.port")
+  else
+    port=$(start_cluster "$bin" "$data")
+    echo "$port" | as_pg tee "$data/civicpay.port" >/dev/null
+  fi
+  ensure_db 127.0.0.1 "$port"
+}
+
+case "$cmd" in
+  url)
+    if [ -n "${DATABASE_URL:-}" ]; then
+      echo "$DATABASE_URL"
+    elif answers "${probe%:*}" "${probe##*:}"; then
+      if logs_in "${probe%:*}" "${probe##*:}"; then
+        ensure_db "${probe%:*}" "${probe##*:}"
+      else
+        log "using a private cluster instead"
+        private_cluster
+      fi
+    else
+      log "nothing answers on $probe"
+      private_cluster
+    fi
+    ;;
+  stop)
+    data=$(readlink -f "$pgdata")
+    if [ -f "$data/PG_VERSION" ]; then
+      bin=$(pgbin)
+      as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >&2 || true
+      rm -f "$data/civicpay.port"
+    fi
+    ;;
+  *) echo "usage: pg.sh url [DBNAME] | stop" >&2; exit 2 ;;
+esac
