@@ -49,7 +49,7 @@ func FuzzCallbackNeverAcceptsUnsigned(f *testing.F) {
 
 // fuzzFlow is a flow over the four adapters with made-up merchant keys and
 // no database.
-func fuzzFlow(tb testing.TB, onCallback func(string, gateways.Ack)) *Flow {
+func fuzzFlow(tb testing.TB, onCallback func(string, gateways.Ack)) *Paying {
 	tb.Helper()
 	vn, err := vnpay.New(vnpay.Config{BaseURL: "http://127.0.0.1:1", TmnCode: "CIVICPAY", HashSecret: "fuzz-secret"}, nil)
 	if err != nil {
@@ -67,8 +67,8 @@ func fuzzFlow(tb testing.TB, onCallback func(string, gateways.Ack)) *Flow {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc := NewService(nil, nil, Config{}, nil, slog.New(slog.DiscardHandler))
-	f := NewFlow(svc, router, FlowConfig{OnCallback: onCallback})
+	svc := NewOrders(nil, nil, Config{}, nil, slog.New(slog.DiscardHandler))
+	f := NewPaying(svc, router, PayingConfig{OnCallback: onCallback})
 	tb.Cleanup(func() { closeFlow(f) })
 	return f
 }

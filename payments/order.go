@@ -5,9 +5,9 @@
 // Orders: the rules live in this file and service.go; SQL in store.go; HTTP in
 // http.go.
 //
-// Paying ([Flow]): an attempt is one try at one gateway (attempt.go holds its
-// rules, attempt_store.go its SQL). [Flow.StartAttempt] asks the router for a
-// gateway and writes the attempt with its status job; [Flow.RecordResult] is
+// Paying ([Paying]): an attempt is one try at one gateway (attempt.go holds its
+// rules, attempt_store.go its SQL). [Paying.StartAttempt] asks the router for a
+// gateway and writes the attempt with its status job; [Paying.RecordResult] is
 // the one place a gateway's word — callback, status query or reconciliation —
 // becomes a paid order, a ledger entry and an event, exactly once, with the
 // database refusing a second payment of an order (a unique index) and a refund

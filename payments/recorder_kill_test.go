@@ -51,18 +51,18 @@ func runRecorderProcess(spec string) int {
 	return 0
 }
 
-func newRecorderFlow(pool *pgxpool.Pool) (*Flow, error) {
+func newRecorderFlow(pool *pgxpool.Pool) (*Paying, error) {
 	router, err := gateways.NewRouter(gateways.RouterConfig{Breaker: gateways.BreakerSettings{ConsecutiveFailures: 100}}, refundGateway{})
 	if err != nil {
 		return nil, err
 	}
-	f := NewFlow(NewService(pool, nil, Config{}, nil, slog.New(slog.DiscardHandler)), router, FlowConfig{})
+	f := NewPaying(NewOrders(pool, nil, Config{}, nil, slog.New(slog.DiscardHandler)), router, PayingConfig{})
 	f.SetJobs(noJobs{})
 	return f, nil
 }
 
 // closeFlow stops the writers of f and of its order service.
-func closeFlow(f *Flow) {
+func closeFlow(f *Paying) {
 	f.Close()
 	f.svc.Close()
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // recorderFlow is a flow over pool paying through fakepay, with no River.
-func recorderFlow(t *testing.T, pool *pgxpool.Pool) *Flow {
+func recorderFlow(t *testing.T, pool *pgxpool.Pool) *Paying {
 	t.Helper()
 	f, err := newRecorderFlow(pool)
 	if err != nil {

@@ -280,7 +280,7 @@ func (rf Refund) shares(o Order) []ledger.Share {
 // where PostgreSQL says it did not commit (db.Tx), never after a connection
 // lost during COMMIT: that answers 503 outcome-unknown, and a request sent
 // again then finds the refundable amount changed if the first was done.
-func (f *Flow) RequestRefund(ctx context.Context, p auth.Principal, orderID uuid.UUID, req RefundRequest) (Refund, error) {
+func (f *Paying) RequestRefund(ctx context.Context, p auth.Principal, orderID uuid.UUID, req RefundRequest) (Refund, error) {
 	var rf Refund
 	ctx = auth.ActorContext(ctx, p)
 	err := db.Tx(ctx, f.pool, "payments.request_refund", func(tx pgx.Tx) error {
@@ -319,7 +319,7 @@ func (f *Flow) RequestRefund(ctx context.Context, p auth.Principal, orderID uuid
 
 // queueRefund adds a new refund and its event to b, sends b, and inserts
 // the refund's job, in tx.
-func (f *Flow) queueRefund(ctx context.Context, tx pgx.Tx, b *pgx.Batch, rf Refund) error {
+func (f *Paying) queueRefund(ctx context.Context, tx pgx.Tx, b *pgx.Batch, rf Refund) error {
 	queueInsertRefund(b, rf)
 	if err := queueEvent(b, rf.OrderID, "refund.requested", rf.RequestedBy, map[string]any{
 		"refund_id": rf.ID, "kind": rf.Kind, "amount": rf.Amount, "reason": rf.Reason, "lines": rf.Lines}); err != nil {
@@ -335,7 +335,7 @@ func (f *Flow) queueRefund(ctx context.Context, tx pgx.Tx, b *pgx.Batch, rf Refu
 }
 
 // Refunds lists an order's refunds, oldest first, with no access check.
-func (f *Flow) Refunds(ctx context.Context, orderID uuid.UUID) ([]Refund, error) {
+func (f *Paying) Refunds(ctx context.Context, orderID uuid.UUID) ([]Refund, error) {
 	return listRefunds(ctx, f.pool, orderID)
 }
 
@@ -381,7 +381,7 @@ func nextRefundStep(res gateways.RefundResult, err error) refundStep {
 // refund the gateway took but never finished within RefundMaxTries checks
 // stays pending, its amount reserved, noted for treasury to settle against
 // the gateway's settlement file: releasing it could refund twice.
-func (f *Flow) advanceRefund(ctx context.Context, id uuid.UUID, waits int) (time.Duration, error) {
+func (f *Paying) advanceRefund(ctx context.Context, id uuid.UUID, waits int) (time.Duration, error) {
 	rf, err := getRefund(ctx, f.pool, id, false)
 	if err != nil {
 		return 0, err
@@ -426,7 +426,7 @@ func (f *Flow) advanceRefund(ctx context.Context, id uuid.UUID, waits int) (time
 }
 
 // callRefund sends the refund, or asks about it once the gateway has it pending.
-func (f *Flow) callRefund(ctx context.Context, rf Refund, a Attempt) (gateways.RefundResult, error) {
+func (f *Paying) callRefund(ctx context.Context, rf Refund, a Attempt) (gateways.RefundResult, error) {
 	gw, err := f.router.Get(a.Gateway)
 	if err != nil {
 		return gateways.RefundResult{}, fmt.Errorf("%w: %v", gateways.ErrUnsupported, err)
@@ -462,7 +462,7 @@ func refundError(res gateways.RefundResult, err error) string {
 // status, the ledger entry and the event. A refund asked for by staff posts
 // "refund:<id>" (shares pro rata across the order's lines) and publishes
 // "order.refunded"; an overpayment's refund posts "overpayment-refund:<id>".
-func (f *Flow) completeRefund(ctx context.Context, rf Refund, a Attempt, res gateways.RefundResult) error {
+func (f *Paying) completeRefund(ctx context.Context, rf Refund, a Attempt, res gateways.RefundResult) error {
 	return f.settleRefund(ctx, rf.ID, func(tx pgx.Tx, o Order, rf Refund, now time.Time) error {
 		if err := finishRefund(ctx, tx, rf.ID, RefundSucceeded, res.GatewayRefundID, "", now); err != nil {
 			return err
@@ -495,7 +495,7 @@ func (f *Flow) completeRefund(ctx context.Context, rf Refund, a Attempt, res gat
 
 // failRefund ends a refund that will not happen: its reservation on the order
 // is released and "refund.failed" published.
-func (f *Flow) failRefund(ctx context.Context, rf Refund, reason string) error {
+func (f *Paying) failRefund(ctx context.Context, rf Refund, reason string) error {
 	return f.settleRefund(ctx, rf.ID, func(tx pgx.Tx, o Order, rf Refund, now time.Time) error {
 		if err := finishRefund(ctx, tx, rf.ID, RefundFailed, "", reason, now); err != nil {
 			return err
@@ -516,7 +516,7 @@ func (f *Flow) failRefund(ctx context.Context, rf Refund, reason string) error {
 // the refund locked in that order, in one transaction. It is idempotent (a
 // final refund is left alone; the ledger entry has its key), so it runs
 // again where PostgreSQL says it may (db.IdempotentTx).
-func (f *Flow) settleRefund(ctx context.Context, id uuid.UUID, fn func(tx pgx.Tx, o Order, rf Refund, now time.Time) error) error {
+func (f *Paying) settleRefund(ctx context.Context, id uuid.UUID, fn func(tx pgx.Tx, o Order, rf Refund, now time.Time) error) error {
 	err := db.IdempotentTx(ctx, f.pool, "payments.settle_refund", func(tx pgx.Tx) error {
 		o, err := getOrder(ctx, tx, "o.id = (SELECT order_id FROM payment_refunds WHERE id = $1)", id, true)
 		if err != nil {

@@ -84,8 +84,8 @@ func TestRefundOutcomes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			flow := NewFlow(NewService(pool, nil, Config{}, nil, slog.New(slog.DiscardHandler)), router,
-				FlowConfig{RefundMaxTries: 3})
+			flow := NewPaying(NewOrders(pool, nil, Config{}, nil, slog.New(slog.DiscardHandler)), router,
+				PayingConfig{RefundMaxTries: 3})
 			flow.SetJobs(noJobs{})
 			t.Cleanup(func() { closeFlow(flow) })
 			orderID := paidOrder(t, pool)

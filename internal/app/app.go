@@ -40,7 +40,7 @@ type App struct {
 	River   *river.Client[pgx.Tx]
 	HTTP    *fiber.App
 	Metrics *metrics.Metrics
-	Orders  *payments.Service
+	Orders  *payments.Orders
 	Keys    *auth.Store
 	Catalog *catalogue.Store
 	// DataKeys seal national IDs and webhook signing secrets in the database.
@@ -50,7 +50,7 @@ type App struct {
 	Webhooks *webhooks.Publisher
 	// Gateways and Paying are set by wirePaying (paying.go).
 	Gateways *gateways.Router
-	Paying   *payments.Flow
+	Paying   *payments.Paying
 
 	// background are loops Run runs beside River until shutdown, on every
 	// instance (the attempt follow sweep, which must not wait for River's leader).

@@ -12,7 +12,7 @@ import (
 // wireOrders adds the catalogue and the order lifecycle.
 func (a *App) wireOrders(_ context.Context, w *wiring) error {
 	a.Catalog = catalogue.NewStore(a.Pool)
-	a.Orders = payments.NewService(a.Pool, a.Catalog, payments.Config{
+	a.Orders = payments.NewOrders(a.Pool, a.Catalog, payments.Config{
 		DefaultExpiry: a.Config.OrderDefaultExpiry, MaxExpiry: a.Config.OrderMaxExpiry,
 		Keys:    a.DataKeys,
 		Clock:   a.Config.Clock,

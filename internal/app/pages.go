@@ -45,7 +45,7 @@ func (a *App) wirePages(_ context.Context, w *wiring) error {
 }
 
 // citizenFlow adapts the payment flow to what the citizen pages need.
-type citizenFlow struct{ f *payments.Flow }
+type citizenFlow struct{ f *payments.Paying }
 
 func (c citizenFlow) Start(ctx context.Context, o payments.Order, r pages.StartRequest) (pages.Started, error) {
 	at, err := c.f.StartAttempt(ctx, o, "citizen", payments.AttemptRequest{

@@ -48,7 +48,7 @@ func (a *App) wirePaying(_ context.Context, w *wiring) error {
 		return fmt.Errorf("app: %w", err)
 	}
 	a.Gateways = router
-	a.Paying = payments.NewFlow(a.Orders, router, payments.FlowConfig{
+	a.Paying = payments.NewPaying(a.Orders, router, payments.PayingConfig{
 		PublicURL: a.Config.PublicURL, AttemptTTL: cfg.AttemptTTL,
 		StatusPollDelay: cfg.StatusPollDelay, StatusPollMax: cfg.StatusPollMax,
 		RefundRetry: cfg.RefundRetry, RefundRetryMax: cfg.RefundRetryMax, RefundMaxTries: cfg.RefundMaxTries,

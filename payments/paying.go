@@ -22,8 +22,8 @@ import (
 	"github.com/civicpay/civicpay/payments/reference"
 )
 
-// FlowConfig tunes paying. Zero fields take the defaults shown.
-type FlowConfig struct {
+// PayingConfig tunes paying. Zero fields take the defaults shown.
+type PayingConfig struct {
 	// PublicURL is the service's public base: gateways call back to
 	// <PublicURL>/callbacks/<gateway> and browsers return to
 	// <PublicURL>/return/<gateway>/<attempt id>.
@@ -54,7 +54,7 @@ type FlowConfig struct {
 	MaxOpenAttempts int
 }
 
-func (c FlowConfig) withDefaults() FlowConfig {
+func (c PayingConfig) withDefaults() PayingConfig {
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -79,7 +79,7 @@ type JobInserter interface {
 	InsertManyTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 }
 
-// Flow takes payments: it starts attempts at the gateways through the
+// Paying takes payments: it starts attempts at the gateways through the
 // router, records what gateways report (callbacks, status queries,
 // reconciliation) exactly once, and runs refunds.
 //
@@ -89,21 +89,21 @@ type JobInserter interface {
 // The recorder's batches lock many orders, all in one statement in id order,
 // and only then their attempts; the status sweep takes attempt locks alone
 // but never waits for one.
-type Flow struct {
-	svc      *Service
+type Paying struct {
+	svc      *Orders
 	pool     *pgxpool.Pool
 	router   *gateways.Router
 	jobs     JobInserter
 	rec      *recorder
 	attempts *attemptWriter
-	cfg      FlowConfig
+	cfg      PayingConfig
 	log      *slog.Logger
 }
 
-// NewFlow returns the paying flow for the orders of svc and starts its
+// NewPaying returns the paying flow for the orders of svc and starts its
 // writers (Close stops them). Call SetJobs before use.
-func NewFlow(svc *Service, router *gateways.Router, cfg FlowConfig) *Flow {
-	f := &Flow{svc: svc, pool: svc.pool, router: router, cfg: cfg.withDefaults(), log: svc.log}
+func NewPaying(svc *Orders, router *gateways.Router, cfg PayingConfig) *Paying {
+	f := &Paying{svc: svc, pool: svc.pool, router: router, cfg: cfg.withDefaults(), log: svc.log}
 	f.rec = newRecorder(f)
 	f.attempts = newAttemptWriter(f.pool, f.log, svc.cfg, f.cfg.MaxOpenAttempts)
 	return f
@@ -111,23 +111,23 @@ func NewFlow(svc *Service, router *gateways.Router, cfg FlowConfig) *Flow {
 
 // Close stops the flow's writers (gateway results, new attempts) once what
 // is already queued is written; RecordResult and StartAttempt fail after it.
-func (f *Flow) Close() {
+func (f *Paying) Close() {
 	f.rec.queue.Close()
 	f.attempts.queue.Close()
 }
 
 // SetJobs gives the flow its River client, which exists only once the
 // workers (which need the flow) are registered.
-func (f *Flow) SetJobs(j JobInserter) { f.jobs = j }
+func (f *Paying) SetJobs(j JobInserter) { f.jobs = j }
 
 // Router is the gateways the flow pays through.
-func (f *Flow) Router() *gateways.Router { return f.router }
+func (f *Paying) Router() *gateways.Router { return f.router }
 
-func (f *Flow) now() time.Time { return f.svc.now().UTC().Truncate(time.Microsecond) }
+func (f *Paying) now() time.Time { return f.svc.now().UTC().Truncate(time.Microsecond) }
 
-func (f *Flow) callbackURL(gateway string) string { return f.cfg.PublicURL + "/callbacks/" + gateway }
+func (f *Paying) callbackURL(gateway string) string { return f.cfg.PublicURL + "/callbacks/" + gateway }
 
-func (f *Flow) returnURL(gateway string, attempt uuid.UUID) string {
+func (f *Paying) returnURL(gateway string, attempt uuid.UUID) string {
 	return f.cfg.PublicURL + "/return/" + gateway + "/" + attempt.String()
 }
 
@@ -145,7 +145,7 @@ func (f *Flow) returnURL(gateway string, attempt uuid.UUID) string {
 // attempt is written only if, counted under the order's row lock, there is
 // still room (starts racing past the check may each have called a gateway;
 // those over the cap are not recorded and their pay links never given out).
-func (f *Flow) StartAttempt(ctx context.Context, o Order, actor string, req AttemptRequest) (Attempt, error) {
+func (f *Paying) StartAttempt(ctx context.Context, o Order, actor string, req AttemptRequest) (Attempt, error) {
 	if !req.Method.Valid() {
 		return Attempt{}, problem.Invalid("method", "one of card, internet_banking, qr, ewallet, bank_transfer")
 	}
@@ -175,7 +175,7 @@ func (f *Flow) StartAttempt(ctx context.Context, o Order, actor string, req Atte
 
 // roomForAttempt is nil when the order has fewer than MaxOpenAttempts open
 // attempts, and otherwise a *TooManyAttemptsError.
-func (f *Flow) roomForAttempt(ctx context.Context, orderID uuid.UUID, now time.Time) error {
+func (f *Paying) roomForAttempt(ctx context.Context, orderID uuid.UUID, now time.Time) error {
 	max := f.cfg.MaxOpenAttempts
 	if max <= 0 {
 		return nil
@@ -199,7 +199,7 @@ func (f *Flow) roomForAttempt(ctx context.Context, orderID uuid.UUID, now time.T
 // refuses the payment (an amount outside its limits). It returns the
 // gateway's name and answer; when every gateway refused the payment itself,
 // ErrGatewayRefused, and otherwise ErrGatewayUnavailable.
-func (f *Flow) create(ctx context.Context, o Order, a Attempt, req AttemptRequest) (string, gateways.CreateResult, error) {
+func (f *Paying) create(ctx context.Context, o Order, a Attempt, req AttemptRequest) (string, gateways.CreateResult, error) {
 	tried := map[string]bool{}
 	var failures []error
 	refusedAll := true
@@ -236,7 +236,7 @@ func (f *Flow) create(ctx context.Context, o Order, a Attempt, req AttemptReques
 }
 
 // pick is the router's choice for method, skipping gateways already tried.
-func (f *Flow) pick(method gateways.Method, preferred string, tried map[string]bool) (gateways.Gateway, error) {
+func (f *Paying) pick(method gateways.Method, preferred string, tried map[string]bool) (gateways.Gateway, error) {
 	gw, err := f.router.Pick(method, preferred)
 	if err != nil || !tried[gw.Name()] {
 		return gw, err
@@ -284,7 +284,7 @@ func (f *Flow) pick(method gateways.Method, preferred string, tried map[string]b
 // "system:reconciliation").
 //
 // Results go through the recorder's group commit (recorder.go).
-func (f *Flow) RecordResult(ctx context.Context, gateway string, r gateways.Result, actor string) (gateways.Ack, error) {
+func (f *Paying) RecordResult(ctx context.Context, gateway string, r gateways.Result, actor string) (gateways.Ack, error) {
 	if r.GatewayRef == "" {
 		f.logUnmatched(ctx, gateway, r)
 		return gateways.AckNotFound, nil
@@ -308,7 +308,7 @@ const TransferGateway = "vietqr"
 // and currency, the one already holding the bank reference, or, when there
 // is none, a new one, so that every transfer is counted (a second one is an
 // overpayment). A reference no order has is AckNotFound.
-func (f *Flow) RecordTransfer(ctx context.Context, r gateways.Result, actor string) (gateways.Ack, error) {
+func (f *Paying) RecordTransfer(ctx context.Context, r gateways.Result, actor string) (gateways.Ack, error) {
 	if !reference.Valid(r.GatewayRef) {
 		f.logUnmatched(ctx, TransferGateway, r)
 		return gateways.AckNotFound, nil
@@ -320,7 +320,7 @@ func (f *Flow) RecordTransfer(ctx context.Context, r gateways.Result, actor stri
 // result, in a transaction of its own. Recording is idempotent (a result
 // is recorded once), so the transaction runs again where PostgreSQL says it
 // may (db.IdempotentTx): a deadlock, a lost connection.
-func (f *Flow) recordOne(ctx context.Context, gateway string, r gateways.Result, actor string, byReference bool) (gateways.Ack, error) {
+func (f *Paying) recordOne(ctx context.Context, gateway string, r gateways.Result, actor string, byReference bool) (gateways.Ack, error) {
 	var ack gateways.Ack
 	err := db.IdempotentTx(ctx, f.pool, "payments.record_result", func(tx pgx.Tx) error {
 		var err error
@@ -333,7 +333,7 @@ func (f *Flow) recordOne(ctx context.Context, gateway string, r gateways.Result,
 	return ack, nil
 }
 
-func (f *Flow) record(ctx context.Context, tx pgx.Tx, gateway string, r gateways.Result, actor string, byReference bool) (gateways.Ack, error) {
+func (f *Paying) record(ctx context.Context, tx pgx.Tx, gateway string, r gateways.Result, actor string, byReference bool) (gateways.Ack, error) {
 	o, cands, err := lockForRef(ctx, tx, gateway, r.GatewayRef, byReference)
 	if errors.Is(err, ErrOrderNotFound) {
 		f.logUnmatched(ctx, gateway, r)
@@ -378,7 +378,7 @@ func (f *Flow) record(ctx context.Context, tx pgx.Tx, gateway string, r gateways
 // gateway's mistake, or a forgery naming something else (an order's public
 // payment reference, another gateway's attempt). Nothing changes. The
 // result's own fields are logged, never a signature or a secret.
-func (f *Flow) logUnmatched(ctx context.Context, gateway string, r gateways.Result) {
+func (f *Paying) logUnmatched(ctx context.Context, gateway string, r gateways.Result) {
 	f.log.WarnContext(ctx, "gateway result matches no attempt of that gateway; nothing recorded", "gateway", gateway,
 		"gateway_ref", clip(r.GatewayRef, 64), "gateway_txn_id", clip(r.GatewayTxnID, 64), "status", r.Status,
 		"amount", r.Amount, "currency", clip(r.Currency, 8))
@@ -394,7 +394,7 @@ func clip(s string, n int) string {
 
 // logMisamount reports a result whose amount or currency is not the
 // attempt's (nothing changes).
-func (f *Flow) logMisamount(ctx context.Context, gateway string, a Attempt, r gateways.Result) {
+func (f *Paying) logMisamount(ctx context.Context, gateway string, a Attempt, r gateways.Result) {
 	f.log.WarnContext(ctx, "gateway reports another amount than the attempt's", "gateway", gateway,
 		"attempt", a.ID, "reported", r.Amount, "reported_currency", clip(r.Currency, 8), "expected", a.Amount,
 		"expected_currency", a.Currency, "status", r.Status)
@@ -429,7 +429,7 @@ func pickAttempt(cands []Attempt, r gateways.Result, byReference bool) (Attempt,
 
 // methodOf is the method recorded for an attempt made outside the flow (a
 // bank transfer to an order's reference): the gateway's first.
-func (f *Flow) methodOf(gateway string) gateways.Method {
+func (f *Paying) methodOf(gateway string) gateways.Method {
 	if gw, err := f.router.Get(gateway); err == nil && len(gw.Methods()) > 0 {
 		return gw.Methods()[0]
 	}
@@ -439,7 +439,7 @@ func (f *Flow) methodOf(gateway string) gateways.Method {
 // fail, pay and overpay write what RecordResult decided, each adding its rows
 // to b (which may already hold the attempt's insert) and sending it as one
 // round trip before what needs its own: the ledger entry, jobs, notifications.
-func (f *Flow) fail(ctx context.Context, tx pgx.Tx, b *pgx.Batch, a Attempt, r gateways.Result, actor string) error {
+func (f *Paying) fail(ctx context.Context, tx pgx.Tx, b *pgx.Batch, a Attempt, r gateways.Result, actor string) error {
 	if err := f.queueFail(b, a, r, actor); err != nil {
 		return err
 	}
@@ -447,7 +447,7 @@ func (f *Flow) fail(ctx context.Context, tx pgx.Tx, b *pgx.Batch, a Attempt, r g
 }
 
 // queueFail adds to b marking the attempt failed.
-func (f *Flow) queueFail(b *pgx.Batch, a Attempt, r gateways.Result, actor string) error {
+func (f *Paying) queueFail(b *pgx.Batch, a Attempt, r gateways.Result, actor string) error {
 	if err := queueFinishAttempt(b, a.ID, AttemptFailed, "", r, nil, f.now()); err != nil {
 		return err
 	}
@@ -455,7 +455,7 @@ func (f *Flow) queueFail(b *pgx.Batch, a Attempt, r gateways.Result, actor strin
 		"attempt_id": a.ID, "gateway": a.Gateway, "code": r.Code, "message": r.Message})
 }
 
-func (f *Flow) pay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) error {
+func (f *Paying) pay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) error {
 	o, entry, err := f.queuePay(b, o, a, r, actor)
 	if err != nil {
 		return err
@@ -471,7 +471,7 @@ func (f *Flow) pay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a Atte
 
 // queuePay adds to b what a payment changes on the attempt and the order, and
 // returns the order as it is then and the ledger entry to post with it.
-func (f *Flow) queuePay(b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) (Order, ledger.Payment, error) {
+func (f *Paying) queuePay(b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) (Order, ledger.Payment, error) {
 	now := f.now()
 	paidAt := paidTime(r, now)
 	if err := queueFinishAttempt(b, a.ID, AttemptSucceeded, OutcomePayment, r, &paidAt, now); err != nil {
@@ -489,7 +489,7 @@ func (f *Flow) queuePay(b *pgx.Batch, o Order, a Attempt, r gateways.Result, act
 	}, nil
 }
 
-func (f *Flow) overpay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) error {
+func (f *Paying) overpay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) error {
 	now := f.now()
 	paidAt := paidTime(r, now)
 	if err := queueFinishAttempt(b, a.ID, AttemptSucceeded, OutcomeOverpayment, r, &paidAt, now); err != nil {
@@ -532,7 +532,7 @@ func txnID(r gateways.Result) string {
 }
 
 // Attempt returns an attempt by id, with no access check.
-func (f *Flow) Attempt(ctx context.Context, id uuid.UUID) (Attempt, error) {
+func (f *Paying) Attempt(ctx context.Context, id uuid.UUID) (Attempt, error) {
 	a, err := getAttempt(ctx, f.pool, id, false)
 	if err != nil {
 		return Attempt{}, fmt.Errorf("attempt %s: %w", id, err)
@@ -542,7 +542,7 @@ func (f *Flow) Attempt(ctx context.Context, id uuid.UUID) (Attempt, error) {
 
 // Latest returns the order's newest attempt, found=false when there is none,
 // with no access check (the citizen's return page).
-func (f *Flow) Latest(ctx context.Context, orderID uuid.UUID) (a Attempt, found bool, err error) {
+func (f *Paying) Latest(ctx context.Context, orderID uuid.UUID) (a Attempt, found bool, err error) {
 	a, err = scanAttempt(f.pool.QueryRow(ctx, `SELECT `+attemptCols+` FROM payment_attempts a WHERE a.order_id = $1
 		ORDER BY a.created_at DESC, a.id DESC LIMIT 1`, orderID))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -555,6 +555,6 @@ func (f *Flow) Latest(ctx context.Context, orderID uuid.UUID) (a Attempt, found 
 }
 
 // Attempts lists an order's attempts, oldest first, with no access check.
-func (f *Flow) Attempts(ctx context.Context, orderID uuid.UUID) ([]Attempt, error) {
+func (f *Paying) Attempts(ctx context.Context, orderID uuid.UUID) ([]Attempt, error) {
 	return listAttempts(ctx, f.pool, orderID)
 }

@@ -39,7 +39,7 @@ func (AttemptStatusArgs) InsertOpts() river.InsertOpts { return river.InsertOpts
 // not use up the job's attempts; an error (the database) is retried by River.
 type AttemptStatusWorker struct {
 	river.WorkerDefaults[AttemptStatusArgs]
-	Flow *Flow
+	Flow *Paying
 }
 
 // Work makes one status check.
@@ -67,7 +67,7 @@ func (AttemptFollowArgs) InsertOpts() river.InsertOpts {
 // once, gives no attempt two status jobs.
 type AttemptFollowWorker struct {
 	river.WorkerDefaults[AttemptFollowArgs]
-	Flow *Flow
+	Flow *Paying
 }
 
 // Work follows what is due.
@@ -84,7 +84,7 @@ func (w *AttemptFollowWorker) Work(ctx context.Context, _ *river.Job[AttemptFoll
 // that long for their status job. Sweeps on several instances at once are
 // safe: FollowPending claims attempts with FOR UPDATE SKIP LOCKED and marks
 // them followed in the transaction that inserts their job.
-func (f *Flow) RunFollower(ctx context.Context) {
+func (f *Paying) RunFollower(ctx context.Context) {
 	tick := time.NewTicker(f.FollowInterval())
 	defer tick.Stop()
 	for {
@@ -100,7 +100,7 @@ func (f *Flow) RunFollower(ctx context.Context) {
 }
 
 // followOnce is one sweep, logged when it followed anything.
-func (f *Flow) followOnce(ctx context.Context) (int, error) {
+func (f *Paying) followOnce(ctx context.Context) (int, error) {
 	n, err := f.FollowPending(ctx, 500)
 	if n > 0 {
 		f.log.InfoContext(ctx, "pending attempts given a status job", "count", n)
@@ -110,7 +110,7 @@ func (f *Flow) followOnce(ctx context.Context) (int, error) {
 
 // FollowInterval is how often FollowPending runs: a quarter of the first poll
 // delay, between 100ms and 15s, so a status query is at most that late.
-func (f *Flow) FollowInterval() time.Duration {
+func (f *Paying) FollowInterval() time.Duration {
 	return min(max(f.cfg.StatusPollDelay/4, 100*time.Millisecond), 15*time.Second)
 }
 
@@ -126,7 +126,7 @@ func (f *Flow) FollowInterval() time.Duration {
 // (order, then attempts); it never waits for a lock (SKIP LOCKED) and takes no
 // other, so it cannot be part of a deadlock: a callback at most waits for its
 // commit.
-func (f *Flow) FollowPending(ctx context.Context, batch int) (int, error) {
+func (f *Paying) FollowPending(ctx context.Context, batch int) (int, error) {
 	total := 0
 	for {
 		now := f.now()
@@ -167,7 +167,7 @@ func (f *Flow) FollowPending(ctx context.Context, batch int) (int, error) {
 // RefundWorker runs RefundArgs, waiting between tries by snoozing.
 type RefundWorker struct {
 	river.WorkerDefaults[RefundArgs]
-	Flow *Flow
+	Flow *Paying
 }
 
 // Work makes one step of the refund.
@@ -191,7 +191,7 @@ func snoozeOrDone(wait time.Duration, err error) error {
 // expired (a last check at its expiry found it still pending; a later
 // success, by callback or reconciliation, is still recorded). An open
 // breaker or a failing gateway only delays the next check.
-func (f *Flow) checkAttempt(ctx context.Context, id uuid.UUID, waits int) (time.Duration, error) {
+func (f *Paying) checkAttempt(ctx context.Context, id uuid.UUID, waits int) (time.Duration, error) {
 	a, err := getAttempt(ctx, f.pool, id, false)
 	if err != nil {
 		return 0, err
@@ -227,7 +227,7 @@ func (f *Flow) checkAttempt(ctx context.Context, id uuid.UUID, waits int) (time.
 	return min(backoff(f.cfg.StatusPollDelay, f.cfg.StatusPollMax, waits), a.ExpiresAt.Sub(now)), nil
 }
 
-func (f *Flow) query(ctx context.Context, a Attempt) (gateways.Result, error) {
+func (f *Paying) query(ctx context.Context, a Attempt) (gateways.Result, error) {
 	gw, err := f.router.Get(a.Gateway)
 	if err != nil {
 		return gateways.Result{}, err
@@ -243,7 +243,7 @@ func (f *Flow) query(ctx context.Context, a Attempt) (gateways.Result, error) {
 
 // expire gives up on a still pending attempt, with the order locked first as
 // everywhere else.
-func (f *Flow) expire(ctx context.Context, a Attempt) error {
+func (f *Paying) expire(ctx context.Context, a Attempt) error {
 	err := db.IdempotentTx(ctx, f.pool, "payments.expire_attempt", func(tx pgx.Tx) error {
 		if err := lockOrder(ctx, tx, a.OrderID); err != nil {
 			return err

@@ -20,12 +20,12 @@ import (
 // PayHandler serves paying's API under /v1: attempts, refunds and the
 // gateways' health.
 type PayHandler struct {
-	svc  *Service
-	flow *Flow
+	svc  *Orders
+	flow *Paying
 }
 
 // NewPayHandler returns paying's API.
-func NewPayHandler(svc *Service, flow *Flow) *PayHandler { return &PayHandler{svc: svc, flow: flow} }
+func NewPayHandler(svc *Orders, flow *Paying) *PayHandler { return &PayHandler{svc: svc, flow: flow} }
 
 // Routes mounts the API on r (the /v1 group, behind authentication).
 func (h *PayHandler) Routes(r fiber.Router) {
@@ -140,14 +140,14 @@ func nonNil[T any](s []T) []T {
 // CallbackHandler serves the gateways' callbacks and the browser's return,
 // at the root with no API key: callbacks carry the gateway's signature.
 type CallbackHandler struct {
-	svc        *Service
-	flow       *Flow
+	svc        *Orders
+	flow       *Paying
 	payBaseURL string
 }
 
 // NewCallbackHandler returns the public paying routes; payBaseURL is the
 // public base of the citizen pages.
-func NewCallbackHandler(svc *Service, flow *Flow, payBaseURL string) *CallbackHandler {
+func NewCallbackHandler(svc *Orders, flow *Paying, payBaseURL string) *CallbackHandler {
 	return &CallbackHandler{svc: svc, flow: flow, payBaseURL: strings.TrimRight(payBaseURL, "/")}
 }
 
@@ -201,7 +201,7 @@ func (h *CallbackHandler) returned(c *fiber.Ctx) error {
 // is recorded with RecordResult, and the answer is written in the gateway's
 // protocol. A callback whose signature does not verify changes nothing. The
 // error is only for an unknown gateway (gateways.ErrUnknownGateway).
-func (f *Flow) Callback(ctx context.Context, gateway string, req gateways.CallbackRequest) (status int, contentType string, body []byte, err error) {
+func (f *Paying) Callback(ctx context.Context, gateway string, req gateways.CallbackRequest) (status int, contentType string, body []byte, err error) {
 	gw, err := f.router.Get(gateway)
 	if err != nil {
 		return 0, "", nil, err
@@ -216,7 +216,7 @@ func (f *Flow) Callback(ctx context.Context, gateway string, req gateways.Callba
 	return status, contentType, body, nil
 }
 
-func (f *Flow) callbackAck(ctx context.Context, gw gateways.Gateway, req gateways.CallbackRequest) gateways.Ack {
+func (f *Paying) callbackAck(ctx context.Context, gw gateways.Gateway, req gateways.CallbackRequest) gateways.Ack {
 	r, err := gw.ParseCallback(req)
 	switch {
 	case errors.Is(err, gateways.ErrBadSignature):

@@ -45,8 +45,8 @@ type Config struct {
 	Clock clock.Clock
 }
 
-// Service issues and manages payment orders.
-type Service struct {
+// Orders issues and manages payment orders.
+type Orders struct {
 	pool     *pgxpool.Pool
 	catalog  *catalogue.Store
 	cfg      Config
@@ -56,9 +56,9 @@ type Service struct {
 	creator  *creator
 }
 
-// NewService returns an order service and starts its order writers (Close
+// NewOrders returns an order service and starts its order writers (Close
 // stops them).
-func NewService(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifier Notifier, log *slog.Logger) *Service {
+func NewOrders(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifier Notifier, log *slog.Logger) *Orders {
 	if cfg.DefaultExpiry <= 0 {
 		cfg.DefaultExpiry = 24 * time.Hour
 	}
@@ -68,19 +68,19 @@ func NewService(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifi
 	if cfg.Keys == nil {
 		cfg.Keys = secretbox.Demo()
 	}
-	return &Service{pool: pool, catalog: catalog, cfg: cfg, notifier: notifier, log: log, now: clock.Or(cfg.Clock).Now,
+	return &Orders{pool: pool, catalog: catalog, cfg: cfg, notifier: notifier, log: log, now: clock.Or(cfg.Clock).Now,
 		creator: newCreator(pool, log, cfg)}
 }
 
 // Close stops the order writers once the orders already queued are written;
 // Create fails after it.
-func (s *Service) Close() { s.creator.queue.Close() }
+func (s *Orders) Close() { s.creator.queue.Close() }
 
 // Create issues an order, idempotently per (API key, Idempotency-Key): the same key
 // and request returns the original order with created=false; the same key with a
 // different request is ErrIdempotencyMismatch; a concurrent duplicate still in
 // flight is ErrIdempotencyInProgress.
-func (s *Service) Create(ctx context.Context, p auth.Principal, idemKey string, req CreateRequest) (Order, bool, error) {
+func (s *Orders) Create(ctx context.Context, p auth.Principal, idemKey string, req CreateRequest) (Order, bool, error) {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	expires, err := req.validate(now, s.cfg.DefaultExpiry, s.cfg.MaxExpiry)
 	if err != nil {
@@ -123,7 +123,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, idemKey string, 
 	}
 }
 
-func (s *Service) insert(ctx context.Context, p auth.Principal, idemKey string, hash []byte, o *Order) (Order, bool, error) {
+func (s *Orders) insert(ctx context.Context, p auth.Principal, idemKey string, hash []byte, o *Order) (Order, bool, error) {
 	outcome, id, err := s.creator.create(ctx, o, p.Actor(), idemKey, hash)
 	if err != nil {
 		return Order{}, false, fmt.Errorf("create order: %w", err)
@@ -170,7 +170,7 @@ func cancellable(p auth.Principal, o Order) bool {
 
 // ForViewer masks the national ID unless p is the key that created the order,
 // which sees it in full (decrypted).
-func (s *Service) ForViewer(p auth.Principal, o Order) Order {
+func (s *Orders) ForViewer(p auth.Principal, o Order) Order {
 	if o.CreatedBy != p.KeyID {
 		return o.Masked()
 	}
@@ -206,7 +206,7 @@ func OpenNationalID(k *secretbox.Keyring, orderID uuid.UUID, sealed []byte) (str
 	return string(b), err
 }
 
-func (s *Service) sealNationalID(o *Order) error {
+func (s *Orders) sealNationalID(o *Order) error {
 	var err error
 	o.sealedNationalID, o.nationalIDHash, o.maskedNationalID, err = SealNationalID(s.cfg.Keys, o.ID, o.Payer.NationalID)
 	if err != nil {
@@ -216,7 +216,7 @@ func (s *Service) sealNationalID(o *Order) error {
 }
 
 // Get returns an order p may see; any other is ErrOrderNotFound.
-func (s *Service) Get(ctx context.Context, p auth.Principal, id uuid.UUID) (Order, error) {
+func (s *Orders) Get(ctx context.Context, p auth.Principal, id uuid.UUID) (Order, error) {
 	o, err := getOrder(ctx, s.pool, "o.id = $1", id, false)
 	if err != nil {
 		return Order{}, fmt.Errorf("order %s: %w", id, err)
@@ -228,7 +228,7 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id uuid.UUID) (Orde
 }
 
 // GetByReference returns an order by payment reference (already validated).
-func (s *Service) GetByReference(ctx context.Context, p auth.Principal, ref string) (Order, error) {
+func (s *Orders) GetByReference(ctx context.Context, p auth.Principal, ref string) (Order, error) {
 	o, err := s.Lookup(ctx, ref)
 	if err != nil {
 		return Order{}, err
@@ -241,7 +241,7 @@ func (s *Service) GetByReference(ctx context.Context, p auth.Principal, ref stri
 
 // Lookup finds an order by reference with no access check (citizen pages, which
 // show only what the payer needs).
-func (s *Service) Lookup(ctx context.Context, ref string) (Order, error) {
+func (s *Orders) Lookup(ctx context.Context, ref string) (Order, error) {
 	o, err := getOrder(ctx, s.pool, "o.reference = $1", ref, false)
 	if err != nil {
 		return Order{}, fmt.Errorf("order %s: %w", ref, err)
@@ -250,7 +250,7 @@ func (s *Service) Lookup(ctx context.Context, ref string) (Order, error) {
 }
 
 // List returns a page of the orders p may see, national IDs masked.
-func (s *Service) List(ctx context.Context, p auth.Principal, f ListFilter) ([]Order, error) {
+func (s *Orders) List(ctx context.Context, p auth.Principal, f ListFilter) ([]Order, error) {
 	switch p.Role {
 	case auth.RoleAgency:
 		if f.AgencyCode != "" && f.AgencyCode != p.AgencyCode {
@@ -271,7 +271,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, f ListFilter) ([]O
 }
 
 // Events returns an order's history.
-func (s *Service) Events(ctx context.Context, p auth.Principal, id uuid.UUID) ([]OrderEvent, error) {
+func (s *Orders) Events(ctx context.Context, p auth.Principal, id uuid.UUID) ([]OrderEvent, error) {
 	if _, err := s.Get(ctx, p, id); err != nil {
 		return nil, err
 	}
@@ -279,7 +279,7 @@ func (s *Service) Events(ctx context.Context, p auth.Principal, id uuid.UUID) ([
 }
 
 // Cancel closes an open order on behalf of p.
-func (s *Service) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, reason string) (Order, error) {
+func (s *Orders) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, reason string) (Order, error) {
 	var out Order
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		o, err := getOrder(ctx, tx, "o.id = $1", id, true)
@@ -307,7 +307,7 @@ func (s *Service) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, re
 }
 
 // close moves an open order to a closed status, with its event and notification.
-func (s *Service) close(ctx context.Context, tx pgx.Tx, o Order, to Status, actor string, data any) (Order, error) {
+func (s *Orders) close(ctx context.Context, tx pgx.Tx, o Order, to Status, actor string, data any) (Order, error) {
 	now := s.now().UTC()
 	if _, err := tx.Exec(ctx, `UPDATE orders SET status = $2, closed_at = $3, updated_at = $3 WHERE id = $1`, o.ID, string(to), now); err != nil {
 		return Order{}, fmt.Errorf("update order: %w", err)
@@ -321,7 +321,7 @@ func (s *Service) close(ctx context.Context, tx pgx.Tx, o Order, to Status, acto
 
 // publish writes the order event typ and tells the notifier, inside tx: o is
 // the order as it is after the change.
-func (s *Service) publish(ctx context.Context, tx pgx.Tx, o Order, typ, actor string, data any) error {
+func (s *Orders) publish(ctx context.Context, tx pgx.Tx, o Order, typ, actor string, data any) error {
 	if err := InsertEvent(ctx, tx, o.ID, typ, actor, data); err != nil {
 		return err
 	}
@@ -329,7 +329,7 @@ func (s *Service) publish(ctx context.Context, tx pgx.Tx, o Order, typ, actor st
 }
 
 // notify tells the notifier, inside tx, that o changed (its event is written).
-func (s *Service) notify(ctx context.Context, tx pgx.Tx, typ string, os ...Order) error {
+func (s *Orders) notify(ctx context.Context, tx pgx.Tx, typ string, os ...Order) error {
 	if s.notifier == nil || len(os) == 0 {
 		return nil
 	}
@@ -342,7 +342,7 @@ func (s *Service) notify(ctx context.Context, tx pgx.Tx, typ string, os ...Order
 // ExpireDue expires open orders past their expiry, in batches. Rows are claimed
 // with FOR UPDATE SKIP LOCKED, so several instances can run it at once and a
 // second run finds nothing to do. It returns how many orders it expired.
-func (s *Service) ExpireDue(ctx context.Context, batch int) (int, error) {
+func (s *Orders) ExpireDue(ctx context.Context, batch int) (int, error) {
 	total := 0
 	for {
 		n := 0

@@ -27,7 +27,7 @@ import (
 // groupcommit records every result in it alone: nothing of a failed batch is
 // written, so nothing is recorded twice.
 type recorder struct {
-	flow  *Flow
+	flow  *Paying
 	queue *groupcommit.Queue[recordJob, gateways.Ack]
 }
 
@@ -38,7 +38,7 @@ type recordJob struct {
 }
 
 // newRecorder starts the result writers; queue.Close stops them.
-func newRecorder(f *Flow) *recorder {
+func newRecorder(f *Paying) *recorder {
 	rc := &recorder{flow: f}
 	rc.queue = groupcommit.New(queueOptions("results", 32, f.log, f.svc.cfg), rc.write)
 	return rc
@@ -73,7 +73,7 @@ func (rc *recorder) write(ctx context.Context, jobs []recordJob) ([]groupcommit.
 // to the results it leaves for recording alone: a repeat of an attempt
 // reference earlier in the batch (a gateway's duplicate callbacks racing), a
 // second result for an order, an overpayment.
-func (f *Flow) recordBatch(ctx context.Context, jobs []recordJob) ([]groupcommit.Result[gateways.Ack], error) {
+func (f *Paying) recordBatch(ctx context.Context, jobs []recordJob) ([]groupcommit.Result[gateways.Ack], error) {
 	out := make([]groupcommit.Result[gateways.Ack], len(jobs))
 	var (
 		keys []attemptKey

@@ -36,12 +36,12 @@ var HTTPErrors = []problem.Mapping{
 
 // Handler serves the orders API.
 type Handler struct {
-	svc        *Service
+	svc        *Orders
 	payBaseURL string
 }
 
 // NewHandler returns the orders API; payBaseURL is the public base of citizen pages.
-func NewHandler(svc *Service, payBaseURL string) *Handler {
+func NewHandler(svc *Orders, payBaseURL string) *Handler {
 	return &Handler{svc: svc, payBaseURL: strings.TrimRight(payBaseURL, "/")}
 }
 

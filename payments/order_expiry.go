@@ -26,7 +26,7 @@ func (ExpireArgs) InsertOpts() river.InsertOpts {
 // ExpireWorker runs ExpireDue. Running it twice, or on two instances, is harmless.
 type ExpireWorker struct {
 	river.WorkerDefaults[ExpireArgs]
-	Service *Service
+	Service *Orders
 	Log     *slog.Logger
 }
 
