@@ -37,7 +37,7 @@ type App struct {
 	Config  config.Config
 	Log     *slog.Logger
 	Pool    *pgxpool.Pool
-	River   *river.Client[pgx.Tx]
+	River   *river.Client[pgx.Tx] // works the jobs (Run starts it)
 	HTTP    *fiber.App
 	Metrics *metrics.Metrics
 	Orders  *payments.Orders
@@ -48,7 +48,6 @@ type App struct {
 	// Notifier tells webhooks (and metrics) about order changes; Webhooks publishes.
 	Notifier *orderNotifier
 	Webhooks *webhooks.Publisher
-	// Gateways and Paying are set by wirePaying (paying.go).
 	Gateways *gateways.Router
 	Paying   *payments.Paying
 
@@ -59,91 +58,195 @@ type App struct {
 	jobs       *jobTracker      // jobs running, for the shutdown's log
 }
 
-// wiring collects what each domain contributes before the River client and the
-// HTTP server are built. Each domain wires itself in its own file (orders.go,
-// ledger.go, paying.go, webhooks.go, …).
-type wiring struct {
-	workers  *river.Workers
-	periodic []*river.PeriodicJob
-	queues   map[string]river.QueueConfig
-	api      []server.Router // under /v1, authenticated
-	public   []server.Router // at the root: citizen pages, gateway callbacks
-	errors   []problem.Mapping
-	streamed []string // route prefixes that stream their request bodies
-	// afterRiver runs once the River client exists, for services that insert jobs.
-	afterRiver []func(*river.Client[pgx.Tx])
-}
-
 // New wires the application on pool. It refuses to build on a configuration
 // that does not Validate (in production: demo secrets, http gateways, no
 // receipt secret), and while migrations are pending, naming them.
-func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.Logger) (*App, error) {
+//
+// The stages run top to bottom, each taking what the ones above it made as
+// arguments, so the order cannot be changed without the compiler noticing:
+//
+//	foundation → job queue → stores → domains → River client → HTTP server
+//
+// The job queue is an insert-only River client: every domain that queues jobs
+// gets it when it is built, before the client that works those jobs exists
+// (that one needs the domains' workers, hence comes after them).
+func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.Logger) (_ *App, err error) {
+	// 1. Foundation: a configuration that validates, a current schema, the
+	// data keys, one clock for every business decision, the metrics.
+	f, err := newFoundation(ctx, cfg, pool, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: f.cfg, Log: log, Pool: pool, Metrics: f.metrics, DataKeys: f.keys,
+		inflight: server.NewInFlight(), jobs: newJobTracker(log)}
+	defer func() {
+		if err != nil { // the writers and the breakers' probes of a half-built app
+			a.CloseWriters()
+			if a.Gateways != nil {
+				a.Gateways.Close()
+			}
+		}
+	}()
+
+	// 2. The job queue every domain inserts River jobs through.
+	q, err := newJobQueue(f)
+	if err != nil {
+		return nil, err
+	}
+
+	// 3. Stores: API keys and the fee catalogue.
+	a.Keys = auth.NewStore(pool)
+	a.Catalog = catalogue.NewStore(pool)
+
+	// 4. Domains, each from its dependencies; each adds its workers, queues,
+	// periodic jobs, routes and error mappings to w (one file per domain).
+	w := newWiring(f, q)
+	wireAuth(f, w, a.Keys)
+	a.Webhooks = wireWebhooks(f, w)
+	wireLedger(f, w)
+	a.Notifier = newOrderNotifier(f, a.Webhooks)
+	a.Orders = wireOrders(f, w, a.Catalog, a.Notifier)
+	if a.Gateways, a.Paying, err = wirePaying(f, w, a.Orders); err != nil {
+		return nil, err
+	}
+	if err := wirePages(f, w, a.Orders, a.Paying, a.Gateways, a.Catalog); err != nil {
+		return nil, err
+	}
+	if err := wireRecon(f, w, a.Paying, a.Gateways, a.Webhooks); err != nil {
+		return nil, err
+	}
+	a.background = w.background
+
+	// 5. The River client that works the jobs the domains registered.
+	if a.River, err = newRiver(f, w, a.jobs); err != nil {
+		return nil, err
+	}
+
+	// 6. The HTTP server with the domains' routes.
+	a.HTTP = newHTTP(f, w, a.Keys, a.ready, a.inflight)
+	return a, nil
+}
+
+// foundation is what every stage of New builds on.
+type foundation struct {
+	cfg     config.Config // validated; Clock set
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	clock   clock.Clock
+	keys    *secretbox.Keyring
+	metrics *metrics.Metrics
+}
+
+func newFoundation(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.Logger) (*foundation, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if err := migrations.RequireCurrent(ctx, pool); err != nil {
 		return nil, err
 	}
-	dataKeys, err := cfg.DataKeyring(cfg.Development(), log)
+	if _, err := server.ParseProxies(cfg.Limits.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("app: CIVICPAY_TRUSTED_PROXIES: %w", err)
+	}
+	keys, err := cfg.DataKeyring(cfg.Development(), log)
 	if err != nil {
 		return nil, err
 	}
 	// One clock for every service's business decisions (config.Config.Clock).
 	cfg.Clock = clock.Or(cfg.Clock)
-	a := &App{Config: cfg, Log: log, Pool: pool, Metrics: metrics.New(), DataKeys: dataKeys,
-		inflight: server.NewInFlight(), jobs: newJobTracker(log)}
-	w := &wiring{
-		workers: river.NewWorkers(),
-		queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.RiverWorkers}},
-		errors:  append([]problem.Mapping(nil), auth.HTTPErrors...),
+	return &foundation{cfg: cfg, pool: pool, log: log, clock: cfg.Clock, keys: keys, metrics: metrics.New()}, nil
+}
+
+// jobQueue is how the domains insert River jobs, in the caller's transaction:
+// an insert-only River client (no queues; it is never started). It is built
+// on the workers bundle the working client is built on later, and River
+// looks the bundle up at each insert, so inserting a kind that no domain
+// registered a worker for fails (river.UnknownJobKindError) as it would on
+// the working client.
+type jobQueue struct {
+	insert  *river.Client[pgx.Tx]
+	workers *river.Workers
+}
+
+func newJobQueue(f *foundation) (*jobQueue, error) {
+	workers := river.NewWorkers()
+	c, err := river.NewClient(riverpgxv5.New(f.pool), &river.Config{Logger: quietRiver(f.log), Workers: workers})
+	if err != nil {
+		return nil, fmt.Errorf("app: river insert client: %w", err)
 	}
-	if _, err := server.ParseProxies(cfg.Limits.TrustedProxies); err != nil {
-		return nil, fmt.Errorf("app: CIVICPAY_TRUSTED_PROXIES: %w", err)
+	return &jobQueue{insert: c, workers: workers}, nil
+}
+
+// wiring collects what each domain contributes to the River client and the
+// HTTP server, which are built after all of them. Each domain wires itself in
+// its own file (orders.go, ledger.go, paying.go, webhooks.go, …).
+type wiring struct {
+	jobs *jobQueue // the domains' inserter; its workers bundle takes their workers
+
+	queues   map[string]river.QueueConfig
+	periodic []*river.PeriodicJob
+	// background loops run on every instance beside River (App.background).
+	background []func(context.Context)
+
+	api      []server.Router // under /v1, authenticated
+	public   []server.Router // at the root: citizen pages, gateway callbacks
+	errors   []problem.Mapping
+	streamed []string // route prefixes that stream their request bodies
+}
+
+func newWiring(f *foundation, q *jobQueue) *wiring {
+	return &wiring{
+		jobs:   q,
+		queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: f.cfg.RiverWorkers}},
 	}
-	a.Keys = auth.NewStore(pool)
-	w.api = append(w.api, auth.NewHandler(a.Keys, cfg.KeyDefaultTTL),
+}
+
+// workers is the bundle the domains register their River workers on.
+func (w *wiring) workers() *river.Workers { return w.jobs.workers }
+
+// wireAuth mounts the API keys and the audit log.
+func wireAuth(f *foundation, w *wiring, keys *auth.Store) {
+	w.api = append(w.api, auth.NewHandler(keys, f.cfg.KeyDefaultTTL),
 		// Admin and treasury read the audit log: the admin to account for its
 		// own changes, treasury to check them (who changed a treasury account,
 		// who refunded or posted by hand) — the admin's changes are reviewed by
 		// a role that cannot make them.
-		audit.NewHandler(pool, auth.Require(auth.RoleAdmin, auth.RoleTreasury)))
-	for _, wire := range []func(context.Context, *wiring) error{a.wireWebhooks, a.wireLedger, a.wireOrders, a.wirePaying, a.wirePages, a.wireRecon} {
-		if err := wire(ctx, w); err != nil {
-			a.CloseWriters()
-			return nil, err
-		}
-	}
+		audit.NewHandler(f.pool, auth.Require(auth.RoleAdmin, auth.RoleTreasury)))
+	w.errors = append(w.errors, auth.HTTPErrors...)
+}
 
-	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger:       quietRiver(log),
+// newRiver builds the client that works the jobs: the domains' workers,
+// queues and periodic jobs, with tracker as middleware (the shutdown's log).
+func newRiver(f *foundation, w *wiring, tracker *jobTracker) (*river.Client[pgx.Tx], error) {
+	rc, err := river.NewClient(riverpgxv5.New(f.pool), &river.Config{
+		Logger:       quietRiver(f.log),
 		Queues:       w.queues,
-		Workers:      w.workers,
+		Workers:      w.workers(),
 		PeriodicJobs: w.periodic,
-		Middleware:   []rivertype.Middleware{a.jobs},
+		Middleware:   []rivertype.Middleware{tracker},
 		// A job whose process died is run again after this; all jobs are idempotent.
-		RescueStuckJobsAfter: cfg.RiverRescueAfter,
+		RescueStuckJobsAfter: f.cfg.RiverRescueAfter,
 	})
 	if err != nil {
-		a.CloseWriters()
 		return nil, fmt.Errorf("app: river client: %w", err)
 	}
-	a.River = rc
-	for _, f := range w.afterRiver {
-		f(rc)
-	}
+	return rc, nil
+}
 
-	a.HTTP = server.New(server.Options{
-		Log:           log,
-		Metrics:       a.Metrics,
-		Auth:          auth.NewAuthenticator(a.Keys, cfg.AuthCacheTTL).CacheFailures(cfg.Limits.AuthFailCacheTTL),
+// newHTTP builds the HTTP server on the domains' routes.
+func newHTTP(f *foundation, w *wiring, keys *auth.Store, ready func(context.Context) error, inflight *server.InFlight) *fiber.App {
+	cfg := f.cfg
+	return server.New(server.Options{
+		Log:           f.log,
+		Metrics:       f.metrics,
+		Auth:          auth.NewAuthenticator(keys, cfg.AuthCacheTTL).CacheFailures(cfg.Limits.AuthFailCacheTTL),
 		MaxBodyBytes:  cfg.MaxBodyBytes,
-		Ready:         a.ready,
+		Ready:         ready,
 		HSTS:          strings.HasPrefix(cfg.PublicURL, "https://"),
 		API:           w.api,
 		Public:        w.public,
 		Errors:        w.errors,
 		StreamedPaths: w.streamed,
-		InFlight:      a.inflight,
+		InFlight:      inflight,
 		Limits: server.Limits{
 			PerIP: cfg.Limits.RatePerIP, PerKey: cfg.Limits.RatePerKey,
 			TrustedProxies: cfg.Limits.TrustedProxies, ProxyHeader: cfg.Limits.ProxyHeader,
@@ -151,7 +254,6 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 			UploadReadTimeout: cfg.Limits.UploadReadTimeout, RequestTimeout: cfg.Limits.RequestTimeout,
 		},
 	})
-	return a, nil
 }
 
 func (a *App) ready(ctx context.Context) error {
@@ -169,14 +271,6 @@ func (a *App) ready(ctx context.Context) error {
 	}
 	return nil
 }
-
-// lateRouter mounts routes whose handler exists only once River does (the
-// webhooks API inserts jobs); the server is built after River, so it is set by then.
-type lateRouter struct {
-	r interface{ Routes(fiber.Router) }
-}
-
-func (l *lateRouter) Routes(r fiber.Router) { l.r.Routes(r) }
 
 // quietRiver keeps River's own logs at warn and above.
 func quietRiver(log *slog.Logger) *slog.Logger {

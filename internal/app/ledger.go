@@ -1,18 +1,15 @@
 package app
 
 import (
-	"context"
-
 	"github.com/civicpay/civicpay/ledger"
 )
 
 // wireLedger adds the ledger's sealing and snapshot jobs and its API (ledger
 // accounts, balances, entries, and the revenue agencies query).
-func (a *App) wireLedger(_ context.Context, w *wiring) error {
-	ledger.AddWorkers(w.workers, a.Pool)
+func wireLedger(f *foundation, w *wiring) {
+	ledger.AddWorkers(w.workers(), f.pool)
 	w.periodic = append(w.periodic, ledger.PeriodicJobs()...)
-	w.api = append(w.api, ledger.NewHandler(a.Pool, a.Log).WithRules(ledger.ManualRules{
-		ApprovalAmount: a.Config.ManualEntryApprovalAmount, MaxBackdate: a.Config.ManualEntryMaxBackdate}).WithClock(a.Config.Clock))
+	w.api = append(w.api, ledger.NewHandler(f.pool, f.log).WithRules(ledger.ManualRules{
+		ApprovalAmount: f.cfg.ManualEntryApprovalAmount, MaxBackdate: f.cfg.ManualEntryMaxBackdate}).WithClock(f.clock))
 	w.errors = append(w.errors, ledger.HTTPErrors...)
-	return nil
 }

@@ -1,29 +1,27 @@
 package app
 
 import (
-	"context"
-
 	"github.com/riverqueue/river"
 
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )
 
-// wireOrders adds the catalogue and the order lifecycle.
-func (a *App) wireOrders(_ context.Context, w *wiring) error {
-	a.Catalog = catalogue.NewStore(a.Pool)
-	a.Orders = payments.NewOrders(a.Pool, a.Catalog, payments.Config{
-		DefaultExpiry: a.Config.OrderDefaultExpiry, MaxExpiry: a.Config.OrderMaxExpiry,
-		Keys:    a.DataKeys,
-		Clock:   a.Config.Clock,
-		OnBatch: func(writer string, n int) { a.Metrics.BatchSizes.WithLabelValues(writer).Observe(float64(n)) },
-	}, a.Notifier, a.Log)
-	river.AddWorker(w.workers, &payments.ExpireWorker{Service: a.Orders, Log: a.Log})
-	w.periodic = append(w.periodic, payments.ExpirePeriodic(a.Config.ExpiryInterval))
-	w.api = append(w.api, catalogue.NewHandler(a.Catalog), payments.NewHandler(a.Orders, a.Config.PublicURL))
+// wireOrders adds the order lifecycle on the catalogue: its expiry job and
+// the catalogue's and orders' API. Order changes go to notifier.
+func wireOrders(f *foundation, w *wiring, catalog *catalogue.Store, notifier payments.Notifier) *payments.Orders {
+	orders := payments.NewOrders(f.pool, catalog, payments.Config{
+		DefaultExpiry: f.cfg.OrderDefaultExpiry, MaxExpiry: f.cfg.OrderMaxExpiry,
+		Keys:    f.keys,
+		Clock:   f.clock,
+		OnBatch: func(writer string, n int) { f.metrics.BatchSizes.WithLabelValues(writer).Observe(float64(n)) },
+	}, notifier, f.log)
+	river.AddWorker(w.workers(), &payments.ExpireWorker{Service: orders, Log: f.log})
+	w.periodic = append(w.periodic, payments.ExpirePeriodic(f.cfg.ExpiryInterval))
+	w.api = append(w.api, catalogue.NewHandler(catalog), payments.NewHandler(orders, f.cfg.PublicURL))
 	w.errors = append(w.errors, catalogue.HTTPErrors...)
 	w.errors = append(w.errors, payments.HTTPErrors...)
-	return nil
+	return orders
 }
 
 // CloseWriters stops the group-commit writers of orders and paying once what

@@ -11,30 +11,32 @@ import (
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/foundation/ratelimit"
 	"github.com/civicpay/civicpay/payments"
+	"github.com/civicpay/civicpay/payments/catalogue"
 	"github.com/civicpay/civicpay/payments/pages"
 )
 
-// wirePages mounts the citizen pages (/pay, /return, /receipts) on the payment
-// flow. It runs after wirePaying.
-func (a *App) wirePages(_ context.Context, w *wiring) error {
-	secret := []byte(a.Config.ReceiptSecret)
+// wirePages mounts the citizen pages (/pay, /return, /receipts) on the
+// orders, the paying flow, the gateways' breakers and the catalogue.
+func wirePages(f *foundation, w *wiring, orders *payments.Orders, paying *payments.Paying, router *gateways.Router,
+	catalog *catalogue.Store) error {
+	secret := []byte(f.cfg.ReceiptSecret)
 	if len(secret) == 0 {
 		// Only in development (Validate refuses it in production): receipts
 		// made now will not verify after a restart, hence the warning.
 		secret = make([]byte, 32)
 		_, _ = rand.Read(secret)
-		a.Log.Warn("CIVICPAY_RECEIPT_SECRET is not set: using a random secret, receipt codes will not verify after a restart")
+		f.log.Warn("CIVICPAY_RECEIPT_SECRET is not set: using a random secret, receipt codes will not verify after a restart")
 	}
 	var old [][]byte
-	for _, s := range a.Config.OldReceiptSecrets {
+	for _, s := range f.cfg.OldReceiptSecrets {
 		old = append(old, []byte(s))
 	}
-	h, err := pages.New(pages.Deps{Orders: a.Orders, Attempts: citizenFlow{a.Paying}, Breakers: a.Gateways, Catalogue: a.Catalog,
-		Refunds: citizenFlow{a.Paying}},
-		pages.Config{PublicURL: a.Config.PublicURL, ReceiptSecret: secret, OldReceiptSecrets: old, Log: a.Log, Clock: a.Config.Clock, Guards: []fiber.Handler{
-			ratelimit.New(ratelimit.Rule{Name: "per client IP on the citizen pages", Max: a.Config.Limits.PagesPerIP,
+	h, err := pages.New(pages.Deps{Orders: orders, Attempts: citizenFlow{paying}, Breakers: router, Catalogue: catalog,
+		Refunds: citizenFlow{paying}},
+		pages.Config{PublicURL: f.cfg.PublicURL, ReceiptSecret: secret, OldReceiptSecrets: old, Log: f.log, Clock: f.clock, Guards: []fiber.Handler{
+			ratelimit.New(ratelimit.Rule{Name: "per client IP on the citizen pages", Max: f.cfg.Limits.PagesPerIP,
 				Key: ratelimit.ClientIP}),
-			ratelimit.New(ratelimit.Rule{Name: "per payment reference", Max: a.Config.Limits.PagesPerRef,
+			ratelimit.New(ratelimit.Rule{Name: "per payment reference", Max: f.cfg.Limits.PagesPerRef,
 				Key: pages.ReferenceKey}),
 		}})
 	if err != nil {

@@ -1,13 +1,11 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/sony/gobreaker/v2"
@@ -21,18 +19,18 @@ import (
 	"github.com/civicpay/civicpay/payments"
 )
 
-// wirePaying adds the gateways behind their router, the payment flow with its
-// jobs, paying's API, the gateways' callbacks and their metrics. It needs the
-// order service (wireOrders first).
-func (a *App) wirePaying(_ context.Context, w *wiring) error {
-	cfg := a.Config.Paying
+// wirePaying adds the gateways behind their router and the paying flow on
+// orders: its jobs, the follow sweep, paying's API, the gateways' callbacks
+// and their metrics.
+func wirePaying(f *foundation, w *wiring, orders *payments.Orders) (*gateways.Router, *payments.Paying, error) {
+	cfg := f.cfg.Paying
 	gws, err := buildGateways(cfg)
 	if err != nil {
-		return fmt.Errorf("app: gateways: %w", err)
+		return nil, nil, fmt.Errorf("app: gateways: %w", err)
 	}
 	prefs, err := parsePreferences(cfg.Preferences)
 	if err != nil {
-		return fmt.Errorf("app: CIVICPAY_GATEWAY_PREFERENCES: %w", err)
+		return nil, nil, fmt.Errorf("app: CIVICPAY_GATEWAY_PREFERENCES: %w", err)
 	}
 	m := newGatewayMetrics()
 	router, err := gateways.NewRouter(gateways.RouterConfig{
@@ -45,31 +43,31 @@ func (a *App) wirePaying(_ context.Context, w *wiring) error {
 		OnStateChange: m.transition,
 	}, gws...)
 	if err != nil {
-		return fmt.Errorf("app: %w", err)
+		return nil, nil, fmt.Errorf("app: %w", err)
 	}
-	a.Gateways = router
-	a.Paying = payments.NewPaying(a.Orders, router, payments.PayingConfig{
-		PublicURL: a.Config.PublicURL, AttemptTTL: cfg.AttemptTTL,
+	m.stats = router.Stats
+	if err := f.metrics.Registry.Register(m); err != nil {
+		router.Close()
+		return nil, nil, fmt.Errorf("app: gateway metrics: %w", err)
+	}
+	flow := payments.NewPaying(orders, router, payments.PayingConfig{
+		PublicURL: f.cfg.PublicURL, AttemptTTL: cfg.AttemptTTL,
 		StatusPollDelay: cfg.StatusPollDelay, StatusPollMax: cfg.StatusPollMax,
 		RefundRetry: cfg.RefundRetry, RefundRetryMax: cfg.RefundRetryMax, RefundMaxTries: cfg.RefundMaxTries,
-		OnCallback: m.callback, MaxOpenAttempts: a.Config.Limits.MaxOpenAttempts,
+		OnCallback: m.callback, MaxOpenAttempts: f.cfg.Limits.MaxOpenAttempts,
 	})
-	river.AddWorker(w.workers, &payments.AttemptStatusWorker{Flow: a.Paying})
-	river.AddWorker(w.workers, &payments.RefundWorker{Flow: a.Paying})
-	river.AddWorker(w.workers, &payments.AttemptFollowWorker{Flow: a.Paying}) // jobs an earlier version left
+	flow.SetJobs(w.jobs.insert) // at once: NewPaying does not take it
+	river.AddWorker(w.workers(), &payments.AttemptStatusWorker{Flow: flow})
+	river.AddWorker(w.workers(), &payments.RefundWorker{Flow: flow})
+	river.AddWorker(w.workers(), &payments.AttemptFollowWorker{Flow: flow}) // jobs an earlier version left
 	// The sweep that gives pending attempts their status job runs on every
 	// instance, not as a River periodic job: those wait for River's leader,
 	// which a crash leaves unelected for some 15-20 s (RunFollower).
-	a.background = append(a.background, a.Paying.RunFollower)
+	w.background = append(w.background, flow.RunFollower)
 	w.queues[payments.Queue] = river.QueueConfig{MaxWorkers: max(cfg.Workers, 1)}
-	w.api = append(w.api, payments.NewPayHandler(a.Orders, a.Paying))
-	w.public = append(w.public, payments.NewCallbackHandler(a.Orders, a.Paying, a.Config.PublicURL))
-	w.afterRiver = append(w.afterRiver, func(rc *river.Client[pgx.Tx]) { a.Paying.SetJobs(rc) })
-	m.stats = router.Stats
-	if err := a.Metrics.Registry.Register(m); err != nil {
-		return fmt.Errorf("app: gateway metrics: %w", err)
-	}
-	return nil
+	w.api = append(w.api, payments.NewPayHandler(orders, flow))
+	w.public = append(w.public, payments.NewCallbackHandler(orders, flow, f.cfg.PublicURL))
+	return router, flow, nil
 }
 
 // buildGateways makes the enabled adapters, in the configured order, sharing

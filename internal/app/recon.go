@@ -9,43 +9,38 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/riverqueue/river"
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/app/config"
+	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/reconciliation"
 	"github.com/civicpay/civicpay/webhooks"
 )
 
 // wireRecon adds reconciliation: statement uploads and the reconciliation
 // API, the load/run/day workers on their own queue, and the daily run at the
-// cut-off. It records confirmed payments through the payment flow and
-// queries gateways through its router (wirePaying first), and publishes
-// runs and exceptions as webhooks (wireWebhooks first).
-func (a *App) wireRecon(_ context.Context, w *wiring) error {
-	cfg, err := ReconConfig(a.Config.Recon)
+// cut-off. It records confirmed payments through paying, queries gateways
+// through router, and publishes runs and exceptions through publisher.
+func wireRecon(f *foundation, w *wiring, paying *payments.Paying, router *gateways.Router, publisher *webhooks.Publisher) error {
+	cfg, err := ReconConfig(f.cfg.Recon)
 	if err != nil {
 		return err
 	}
 	// In development the simulator's bank is trusted as the authenticated
 	// fetch would be (it has no credentials to check).
-	cfg.FetchAuthenticated = cfg.FetchAuthenticated || a.Config.Development()
-	deps := reconciliation.Deps{Notifier: &reconNotifier{app: a}, Clock: a.Config.Clock}
-	if deps.HTTP, err = fetchClient(a.Config.Recon); err != nil {
+	cfg.FetchAuthenticated = cfg.FetchAuthenticated || f.cfg.Development()
+	deps := reconciliation.Deps{Notifier: &reconNotifier{publisher: publisher}, Clock: f.clock,
+		Payments: paying, Gateways: routerQuerier{router}}
+	if deps.HTTP, err = fetchClient(f.cfg.Recon); err != nil {
 		return err
 	}
-	if a.Paying != nil {
-		deps.Payments = a.Paying
-	}
-	if a.Gateways != nil {
-		deps.Gateways = routerQuerier{a.Gateways}
-	}
-	svc := reconciliation.New(a.Pool, cfg, a.Log, deps)
-	reconciliation.AddWorkers(w.workers, svc)
+	svc := reconciliation.New(f.pool, cfg, f.log, deps)
+	svc.SetJobs(w.jobs.insert) // at once: reconciliation.New does not take it
+	reconciliation.AddWorkers(w.workers(), svc)
 	qc := reconciliation.QueueConfig()
-	if a.Config.Recon.Workers > 0 {
-		qc.MaxWorkers = a.Config.Recon.Workers
+	if f.cfg.Recon.Workers > 0 {
+		qc.MaxWorkers = f.cfg.Recon.Workers
 	}
 	w.queues[reconciliation.Queue] = qc
 	if job := reconciliation.PeriodicJob(svc); job != nil {
@@ -55,7 +50,6 @@ func (a *App) wireRecon(_ context.Context, w *wiring) error {
 	// Statement uploads stream: the handler enforces CIVICPAY_RECON_MAX_FILE_BYTES itself.
 	w.streamed = append(w.streamed, "/v1/statements")
 	w.errors = append(w.errors, reconciliation.HTTPErrors...)
-	w.afterRiver = append(w.afterRiver, func(rc *river.Client[pgx.Tx]) { svc.SetJobs(rc) })
 	return nil
 }
 
@@ -144,7 +138,7 @@ func (q routerQuerier) Query(ctx context.Context, gateway string, req gateways.Q
 
 // reconNotifier publishes finished runs and new exceptions as webhooks to
 // treasury and admin endpoints, in the transaction that records them.
-type reconNotifier struct{ app *App }
+type reconNotifier struct{ publisher *webhooks.Publisher }
 
 func (n *reconNotifier) RunFinished(ctx context.Context, tx pgx.Tx, r reconciliation.Run, truncated bool) error {
 	return n.publish(ctx, tx, webhooks.EventReconciliationCompleted, fmt.Sprintf("reconciliation-run:%d", r.ID), struct {
@@ -158,13 +152,10 @@ func (n *reconNotifier) ExceptionRaised(ctx context.Context, tx pgx.Tx, e reconc
 }
 
 func (n *reconNotifier) publish(ctx context.Context, tx pgx.Tx, typ, subject string, v any) error {
-	if n.app.Webhooks == nil {
-		return nil
-	}
 	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("webhook data for %s: %w", typ, err)
 	}
-	_, err = n.app.Webhooks.Publish(ctx, tx, webhooks.Event{Type: typ, Subject: subject, Data: data})
+	_, err = n.publisher.Publish(ctx, tx, webhooks.Event{Type: typ, Subject: subject, Data: data})
 	return err
 }

@@ -14,24 +14,18 @@ import (
 )
 
 // wireWebhooks adds outbound webhooks: the delivery and sweep workers on their own
-// queue, the endpoints/events API, and the publisher other domains notify.
-func (a *App) wireWebhooks(_ context.Context, w *wiring) error {
-	cfg := a.Config.Webhooks
-	cfg.Logger, cfg.Keys, cfg.Clock = a.Log, a.DataKeys, a.Config.Clock
-	river.AddWorker(w.workers, webhooks.NewDeliveryWorker(a.Pool, cfg))
-	river.AddWorker(w.workers, webhooks.NewSweepWorker(a.Pool, cfg))
+// queue and the endpoints/events API. It returns the publisher other domains
+// notify through.
+func wireWebhooks(f *foundation, w *wiring) *webhooks.Publisher {
+	cfg := f.cfg.Webhooks
+	cfg.Logger, cfg.Keys, cfg.Clock = f.log, f.keys, f.clock
+	river.AddWorker(w.workers(), webhooks.NewDeliveryWorker(f.pool, cfg))
+	river.AddWorker(w.workers(), webhooks.NewSweepWorker(f.pool, cfg))
 	w.periodic = append(w.periodic, webhooks.PeriodicJob(cfg))
 	w.queues[webhooks.Queue] = river.QueueConfig{MaxWorkers: 100}
 	w.errors = append(w.errors, webhooks.HTTPErrors...)
-	handler := &lateRouter{}
-	w.api = append(w.api, handler)
-	a.Notifier = &orderNotifier{metrics: a.Metrics, publicURL: a.Config.PublicURL}
-	w.afterRiver = append(w.afterRiver, func(rc *river.Client[pgx.Tx]) {
-		a.Webhooks = webhooks.NewPublisher(rc, cfg)
-		a.Notifier.publisher = a.Webhooks
-		handler.r = webhooks.NewHandler(webhooks.NewService(a.Pool, rc, cfg))
-	})
-	return nil
+	w.api = append(w.api, webhooks.NewHandler(webhooks.NewService(f.pool, w.jobs.insert, cfg)))
+	return webhooks.NewPublisher(w.jobs.insert, cfg)
 }
 
 // orderNotifier is the payments.Notifier of the app: it counts order events and
@@ -43,9 +37,13 @@ type orderNotifier struct {
 	publisher *webhooks.Publisher
 }
 
+func newOrderNotifier(f *foundation, publisher *webhooks.Publisher) *orderNotifier {
+	return &orderNotifier{metrics: f.metrics, publicURL: f.cfg.PublicURL, publisher: publisher}
+}
+
 func (n *orderNotifier) OrdersChanged(ctx context.Context, tx pgx.Tx, eventType string, os []payments.Order) error {
 	n.metrics.OrderEvents.WithLabelValues(eventType).Add(float64(len(os)))
-	if n.publisher == nil || !webhooks.IsEventType(eventType) {
+	if !webhooks.IsEventType(eventType) {
 		return nil
 	}
 	events := make([]webhooks.Event, 0, len(os))
