@@ -16,7 +16,9 @@ type probeArgs struct{}
 
 func (probeArgs) Kind() string { return "app.test_probe" }
 
-type probeWorker struct{ river.WorkerDefaults[probeArgs] }
+type probeWorker struct {
+	river.WorkerDefaults[probeArgs]
+}
 
 func (probeWorker) Work(context.Context, *river.Job[probeArgs]) error { return nil }
 
