@@ -63,7 +63,8 @@ type App struct {
 // receipt secret), and while migrations are pending, naming them.
 //
 // The stages run top to bottom, each taking what the ones above it made as
-// arguments, so the order cannot be changed without the compiler noticing:
+// arguments, so none can move above one it needs without the compiler
+// noticing:
 //
 //	foundation → job queue → stores → domains → River client → HTTP server
 //
@@ -109,10 +110,10 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	if a.Gateways, a.Paying, err = wirePaying(f, w, a.Orders); err != nil {
 		return nil, err
 	}
-	if err := wirePages(f, w, a.Orders, a.Paying, a.Gateways, a.Catalog); err != nil {
+	if err = wirePages(f, w, a.Orders, a.Paying, a.Gateways, a.Catalog); err != nil {
 		return nil, err
 	}
-	if err := wireRecon(f, w, a.Paying, a.Gateways, a.Webhooks); err != nil {
+	if err = wireRecon(f, w, a.Paying, a.Gateways, a.Webhooks); err != nil {
 		return nil, err
 	}
 	a.background = w.background
