@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -30,7 +31,7 @@ func (a *App) wirePages(_ context.Context, w *wiring) error {
 		old = append(old, []byte(s))
 	}
 	h, err := pages.New(pages.Deps{Orders: a.Orders, Attempts: citizenFlow{a.Paying}, Breakers: a.Gateways, Catalogue: a.Catalog,
-		Refunds: citizenFlow{a.Paying}},
+		Refunds: citizenFlow{a.Paying}, Payments: citizenFlow{a.Paying}},
 		pages.Config{PublicURL: a.Config.PublicURL, ReceiptSecret: secret, OldReceiptSecrets: old, Log: a.Log, Clock: a.Config.Clock, Guards: []fiber.Handler{
 			ratelimit.New(ratelimit.Rule{Name: "per client IP on the citizen pages", Max: a.Config.Limits.PagesPerIP,
 				Key: ratelimit.ClientIP}),
@@ -64,6 +65,22 @@ func (c citizenFlow) Latest(ctx context.Context, o payments.Order) (pages.Attemp
 		st = gateways.StatusFailed
 	}
 	return pages.Attempt{Choice: pages.Choice{Method: at.Method, Gateway: at.Gateway}, Status: st, CreatedAt: at.CreatedAt}, true, nil
+}
+
+// PaidBy is the attempt that paid o — succeeded, and not an overpayment — as
+// the PDF receipt names it: its gateway, method and the gateway's transaction
+// number.
+func (c citizenFlow) PaidBy(ctx context.Context, o payments.Order) (pages.Payment, bool, error) {
+	attempts, err := c.f.Attempts(ctx, o.ID)
+	if err != nil {
+		return pages.Payment{}, false, err
+	}
+	for _, at := range slices.Backward(attempts) { // newest first
+		if at.Status == payments.AttemptSucceeded && at.Outcome == payments.OutcomePayment {
+			return pages.Payment{Choice: pages.Choice{Method: at.Method, Gateway: at.Gateway}, GatewayRef: at.GatewayTxnID}, true, nil
+		}
+	}
+	return pages.Payment{}, false, nil
 }
 
 // LastRefundAt is when o's newest refund asked for by staff (not an
