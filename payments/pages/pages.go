@@ -23,6 +23,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -169,6 +170,9 @@ type Handler struct {
 	proofs  *proofLimiter
 	secure  bool // PublicURL is https: cookies get the Secure flag
 	refresh int  // seconds
+	// pdfSlots bounds the PDF receipts drawn at once (one per CPU); a
+	// request waits for a slot until its Timeout.
+	pdfSlots chan struct{}
 }
 
 // New returns the pages handler.
@@ -203,8 +207,9 @@ func New(deps Deps, cfg Config) (*Handler, error) {
 	}
 	return &Handler{
 		deps: deps, cfg: cfg, codes: codes, secure: u.Scheme == "https",
-		proofs:  newProofLimiter(cfg.ProofAttempts, cfg.ProofWindow, maxProofRefs),
-		refresh: max(1, int(cfg.RefreshInterval.Round(time.Second)/time.Second)),
+		proofs:   newProofLimiter(cfg.ProofAttempts, cfg.ProofWindow, maxProofRefs),
+		refresh:  max(1, int(cfg.RefreshInterval.Round(time.Second)/time.Second)),
+		pdfSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package pages
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -40,6 +41,12 @@ func (h *Handler) receiptPDF(c *fiber.Ctx) error {
 		return h.fail(r, err)
 	}
 	rc := h.printable(r.ctx, o, r.v.Order, r.v.VerifyURL, r.v.Lang)
+	select { // a render takes tens of milliseconds of CPU and megabytes of memory
+	case h.pdfSlots <- struct{}{}:
+		defer func() { <-h.pdfSlots }()
+	case <-r.ctx.Done():
+		return h.fail(r, fmt.Errorf("%w: no turn to draw a PDF receipt: %w", errBusy, r.ctx.Err()))
+	}
 	var buf bytes.Buffer
 	if err := receipt.Render(&buf, rc, r.v.Lang); err != nil {
 		return h.fail(r, err)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -209,5 +210,31 @@ func TestReceiptPageLinksPDF(t *testing.T) {
 	}
 	if _, ok := e.h.PDFReceipt(context.Background(), testOrder(t, "910000000000502", payments.StatusOpen), "vi"); ok {
 		t.Error("PDFReceipt gave a receipt for an unpaid order")
+	}
+}
+
+// TestReceiptPDFBounded: PDFs are drawn a few at a time; a request that gets
+// no turn before its timeout is a 503 with Retry-After, and every finished
+// render gives its turn back.
+func TestReceiptPDFBounded(t *testing.T) {
+	t.Parallel()
+	o := testOrder(t, "910000000000601", payments.StatusPaid)
+	e := newEnv(t, allClosed, o)
+	for i := range cap(e.h.pdfSlots) + 2 {
+		if r := e.get(t, "/receipts/"+o.Reference+"/receipt.pdf"); r.status != http.StatusOK {
+			t.Fatalf("request %d: %d, want 200 (turns given back)", i, r.status)
+		}
+	}
+
+	busy := newEnvWith(t, Config{PublicURL: testPublicURL, Timeout: time.Millisecond}, allClosed, o)
+	for range cap(busy.h.pdfSlots) {
+		busy.h.pdfSlots <- struct{}{} // every turn taken
+	}
+	r := busy.get(t, "/receipts/"+o.Reference+"/receipt.pdf")
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || r.header.Get("Content-Type") == "application/pdf" {
+		t.Errorf("no turn: %d, Retry-After %q, %q: want a 503 page with Retry-After", r.status, r.header.Get("Retry-After"), r.header.Get("Content-Type"))
+	}
+	if page := busy.get(t, "/receipts/"+o.Reference); page.status != http.StatusOK {
+		t.Errorf("the receipt page waits for no PDF turn: %d", page.status)
 	}
 }
