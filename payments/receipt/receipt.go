@@ -241,6 +241,9 @@ func (d *doc) draw(r Receipt, qr []byte) {
 	p.ImageOptions("verify-qr", pageW-margin-qrSize, top, qrSize, qrSize, false, fpdf.ImageOptions{ImageType: "png"}, 0, r.VerifyURL)
 	p.SetY(max(p.GetY(), top+qrSize) + 4)
 
+	if p.GetY()+12 > bottom {
+		p.AddPage()
+	}
 	d.font("", 8)
 	p.SetTextColor(90, 90, 90)
 	d.paragraph(d.t("footer"), 4)
