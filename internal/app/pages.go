@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,7 +33,7 @@ func wirePages(f *foundation, w *wiring, orders *payments.Orders, paying *paymen
 		old = append(old, []byte(s))
 	}
 	h, err := pages.New(pages.Deps{Orders: orders, Attempts: citizenFlow{paying}, Breakers: router, Catalogue: catalog,
-		Refunds: citizenFlow{paying}},
+		Refunds: citizenFlow{paying}, Payments: citizenFlow{paying}},
 		pages.Config{PublicURL: f.cfg.PublicURL, ReceiptSecret: secret, OldReceiptSecrets: old, Log: f.log, Clock: f.clock, Guards: []fiber.Handler{
 			ratelimit.New(ratelimit.Rule{Name: "per client IP on the citizen pages", Max: f.cfg.Limits.PagesPerIP,
 				Key: ratelimit.ClientIP}),
@@ -66,6 +67,22 @@ func (c citizenFlow) Latest(ctx context.Context, o payments.Order) (pages.Attemp
 		st = gateways.StatusFailed
 	}
 	return pages.Attempt{Choice: pages.Choice{Method: at.Method, Gateway: at.Gateway}, Status: st, CreatedAt: at.CreatedAt}, true, nil
+}
+
+// PaidBy is the attempt that paid o — succeeded, and not an overpayment — as
+// the PDF receipt names it: its gateway, method and the gateway's transaction
+// number.
+func (c citizenFlow) PaidBy(ctx context.Context, o payments.Order) (pages.Payment, bool, error) {
+	attempts, err := c.f.Attempts(ctx, o.ID)
+	if err != nil {
+		return pages.Payment{}, false, err
+	}
+	for _, at := range slices.Backward(attempts) { // newest first
+		if at.Status == payments.AttemptSucceeded && at.Outcome == payments.OutcomePayment {
+			return pages.Payment{Choice: pages.Choice{Method: at.Method, Gateway: at.Gateway}, GatewayRef: at.GatewayTxnID}, true, nil
+		}
+	}
+	return pages.Payment{}, false, nil
 }
 
 // LastRefundAt is when o's newest refund asked for by staff (not an

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,6 +199,25 @@ func TestBrowserPayFlow(t *testing.T) {
 	want, _ := e.h.ReceiptCode(paid)
 	if code := read("code", chromedp.Text(chromedp.CSS("#verification-code"))); strings.TrimSpace(code) != want {
 		t.Fatalf("receipt shows code %q, want %q", code, want)
+	}
+
+	// The receipt offers itself as a PDF download, in the page's language.
+	actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	attrs, err := chromedp.Run(actx, chromedp.Attributes(chromedp.CSS("#pdf-link")))
+	cancel()
+	if err != nil {
+		t.Fatalf("PDF link: %v", err)
+	}
+	if _, download := attrs["download"]; attrs["href"] != "/receipts/"+paid.Reference+"/receipt.pdf?lang=vi" || !download {
+		t.Errorf("PDF link %v, want a download of /receipts/%s/receipt.pdf?lang=vi", attrs, paid.Reference)
+	}
+	if res, err := http.Get(base + attrs["href"]); err != nil {
+		t.Errorf("download the PDF: %v", err)
+	} else {
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/pdf" {
+			t.Errorf("PDF link answers %d %q", res.StatusCode, res.Header.Get("Content-Type"))
+		}
 	}
 
 	// The receipt masks the payer's name; the last four digits of the phone,

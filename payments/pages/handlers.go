@@ -23,6 +23,7 @@ import (
 var (
 	errBadReference = errors.New("pages: malformed payment reference")
 	errNoReceipt    = errors.New("pages: order has no receipt")
+	errBusy         = errors.New("pages: too busy")
 )
 
 // request is one page request: the Fiber context, a deadline for the calls the
@@ -61,7 +62,8 @@ func (h *Handler) order(r *request) (payments.Order, error) {
 }
 
 // fail writes the error page err calls for: 400 for a malformed reference, 404
-// for an unknown order or a missing receipt, 500 (logged) for anything else.
+// for an unknown order or a missing receipt, 503 with Retry-After when the
+// page waited too long for its turn, 500 (logged) for anything else.
 func (h *Handler) fail(r *request, err error) error {
 	v := &view{Lang: r.v.Lang, Path: r.v.Path, Title: "e500.title", ErrTitle: "e500.title", ErrBody: "e500.body"}
 	status := http.StatusInternalServerError
@@ -72,6 +74,10 @@ func (h *Handler) fail(r *request, err error) error {
 		status, v.Title, v.ErrTitle, v.ErrBody = http.StatusNotFound, "e404.title", "e404.title", "e404.body"
 	case errors.Is(err, errNoReceipt):
 		status, v.Title, v.ErrTitle, v.ErrBody = http.StatusNotFound, "e404.title", "e404.title", "e404.receipt"
+	case errors.Is(err, errBusy):
+		status = http.StatusServiceUnavailable
+		r.c.Set(fiber.HeaderRetryAfter, "5")
+		h.cfg.Log.WarnContext(r.ctx, "pages: busy", "path", r.v.Path, "error", err)
 	default:
 		h.cfg.Log.ErrorContext(r.ctx, "pages: request failed", "path", r.v.Path, "error", err)
 	}

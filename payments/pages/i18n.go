@@ -178,6 +178,7 @@ var messages = map[string]message{
 	"receipt.refunded": {"Đã hoàn trả", "Refunded"},
 	"receipt.void":     {"Khoản này đã được hoàn trả toàn bộ: biên lai không còn là bằng chứng đã nộp tiền.", "This payment was refunded in full: the receipt is no longer proof of payment."},
 	"receipt.code":     {"Mã xác thực", "Verification code"},
+	"receipt.pdf":      {"Tải biên lai PDF", "Download PDF receipt"},
 	"receipt.how":      {"Để kiểm tra biên lai này, mở địa chỉ dưới đây và nhập mã xác thực:", "To check this receipt, open the address below and enter the verification code:"},
 
 	"verify.title":     {"Kiểm tra biên lai", "Verify a receipt"},

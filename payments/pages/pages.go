@@ -1,7 +1,8 @@
 // Package pages serves the citizen's hosted pages: pay an order (/pay/{reference}),
 // see its true status after the gateway sends the browser back (/return/{reference}),
 // and get a receipt with a verification code once it is paid
-// (/receipts/{reference}, checked at /receipts/{reference}/verify).
+// (/receipts/{reference}, checked at /receipts/{reference}/verify), also as a
+// PDF download (/receipts/{reference}/receipt.pdf, drawn by payments/receipt).
 //
 // The pages are server-rendered from html/template, in Vietnamese (the default)
 // and English, and need no JavaScript: the method choice is a plain form, the
@@ -22,6 +23,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -111,13 +113,15 @@ type Refunds interface {
 // Deps are the services the pages read from. Orders, Attempts and Breakers are
 // required; Catalogue is optional (without it, codes stand in for names and no
 // service is known to be sensitive); Refunds is optional (without it, a
-// refunded order's last update stands in for its refund's date).
+// refunded order's last update stands in for its refund's date); Payments is
+// optional (without it, the PDF receipt does not name the gateway).
 type Deps struct {
 	Orders    Orders
 	Attempts  Attempts
 	Breakers  Breakers
 	Catalogue Catalogue
 	Refunds   Refunds
+	Payments  Payments
 }
 
 // Config tunes the pages.
@@ -166,6 +170,9 @@ type Handler struct {
 	proofs  *proofLimiter
 	secure  bool // PublicURL is https: cookies get the Secure flag
 	refresh int  // seconds
+	// pdfSlots bounds the PDF receipts drawn at once (one per CPU); a
+	// request waits for a slot until its Timeout.
+	pdfSlots chan struct{}
 }
 
 // New returns the pages handler.
@@ -200,8 +207,9 @@ func New(deps Deps, cfg Config) (*Handler, error) {
 	}
 	return &Handler{
 		deps: deps, cfg: cfg, codes: codes, secure: u.Scheme == "https",
-		proofs:  newProofLimiter(cfg.ProofAttempts, cfg.ProofWindow, maxProofRefs),
-		refresh: max(1, int(cfg.RefreshInterval.Round(time.Second)/time.Second)),
+		proofs:   newProofLimiter(cfg.ProofAttempts, cfg.ProofWindow, maxProofRefs),
+		refresh:  max(1, int(cfg.RefreshInterval.Round(time.Second)/time.Second)),
+		pdfSlots: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}, nil
 }
 
@@ -217,6 +225,7 @@ func (h *Handler) Routes(r fiber.Router) {
 	r.Get("/receipts/:ref", guarded(h.receipt)...)
 	r.Post("/receipts/:ref/reveal", guarded(h.revealReceipt)...)
 	r.Get("/receipts/:ref/verify", guarded(h.verify)...)
+	r.Get("/receipts/:ref/receipt.pdf", guarded(h.receiptPDF)...)
 }
 
 // ReferenceKey is the page's payment reference, normalised ("RF18 1234…"

@@ -99,6 +99,7 @@ func TestErrorPages(t *testing.T) {
 	}{
 		{http.MethodGet, "/pay/%s"}, {http.MethodPost, "/pay/%s"}, {http.MethodGet, "/return/%s"},
 		{http.MethodGet, "/receipts/%s"}, {http.MethodGet, "/receipts/%s/verify?code=AAAA-AAAA-AAAA-AAAA"},
+		{http.MethodGet, "/receipts/%s/receipt.pdf"},
 	}
 	for _, tc := range tests {
 		for _, rt := range routes {
