@@ -1,8 +1,6 @@
 package payments
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -72,42 +70,6 @@ type AttemptRequest struct {
 	// ClientIP is the citizen's address, which VNPAY wants; filled in by the caller.
 	ClientIP string `json:"-"`
 }
-
-// Errors of paying.
-var (
-	ErrAttemptNotFound = errors.New("payment attempt not found")
-	// ErrMethodUnavailable: no configured gateway offers the payment method.
-	ErrMethodUnavailable = errors.New("no gateway offers this payment method")
-	// ErrGatewayUnavailable: every gateway offering the method is failing or
-	// behind an open circuit breaker; try again later.
-	ErrGatewayUnavailable = errors.New("no gateway is available for this payment method right now")
-	// ErrGatewayRefused: the gateway refused to start the payment (amount out of
-	// its range, merchant configuration).
-	ErrGatewayRefused = errors.New("the gateway refused the payment")
-	// ErrTooManyAttempts: the order already has as many open (pending,
-	// unexpired) attempts as FlowConfig.MaxOpenAttempts allows. The error is
-	// a *TooManyAttemptsError, which says when to retry.
-	ErrTooManyAttempts = errors.New("too many open payment attempts on this order")
-)
-
-// TooManyAttemptsError is ErrTooManyAttempts with the time until the oldest
-// open attempt expires, when a new one may start.
-type TooManyAttemptsError struct {
-	Max   int
-	After time.Duration
-}
-
-func (e *TooManyAttemptsError) Error() string {
-	return fmt.Sprintf("%v: at most %d may be open at once; retry in %s", ErrTooManyAttempts, e.Max,
-		e.RetryAfter().Round(time.Second))
-}
-
-// Is makes errors.Is(err, ErrTooManyAttempts) true.
-func (e *TooManyAttemptsError) Is(target error) bool { return target == ErrTooManyAttempts }
-
-// RetryAfter is when to try again (at least a second): the problem handler
-// sends it as Retry-After.
-func (e *TooManyAttemptsError) RetryAfter() time.Duration { return max(e.After, time.Second) }
 
 // action is what recording a gateway's result does to an attempt and its order.
 type action int

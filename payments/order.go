@@ -19,7 +19,6 @@
 package payments
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -103,16 +102,6 @@ type Order struct {
 	nationalIDHash   []byte
 	maskedNationalID string
 }
-
-// Errors of the order lifecycle.
-var (
-	ErrOrderNotFound         = errors.New("order not found")
-	ErrNotOpen               = errors.New("order is not open")
-	ErrIdempotencyMismatch   = errors.New("Idempotency-Key was already used with a different request")
-	ErrIdempotencyInProgress = errors.New("a request with this Idempotency-Key is still being processed")
-	// ErrNotOrderAgency: an agency acted on an order's part that is another agency's.
-	ErrNotOrderAgency = errors.New("not this agency's")
-)
 
 // HasAgency reports whether one of o's lines is agency's.
 func (o Order) HasAgency(agency string) bool {

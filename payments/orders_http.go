@@ -10,29 +10,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/problem"
 	"github.com/civicpay/civicpay/payments/reference"
 )
-
-// HTTPErrors maps the order lifecycle's errors to HTTP.
-var HTTPErrors = []problem.Mapping{
-	{Err: ErrOrderNotFound, Status: http.StatusNotFound, Title: "Not found"},
-	{Err: ErrNotOpen, Status: http.StatusConflict, Title: "Order not open"},
-	{Err: ErrIdempotencyMismatch, Status: http.StatusUnprocessableEntity, Title: "Idempotency key reused"},
-	{Err: ErrIdempotencyInProgress, Status: http.StatusConflict, Title: "Request in progress", RetryAfter: time.Second},
-	{Err: ErrAttemptNotFound, Status: http.StatusNotFound, Title: "Not found"},
-	{Err: ErrRefundNotFound, Status: http.StatusNotFound, Title: "Not found"},
-	{Err: gateways.ErrUnknownGateway, Status: http.StatusNotFound, Title: "Unknown gateway"},
-	{Err: ErrMethodUnavailable, Status: http.StatusUnprocessableEntity, Title: "Payment method unavailable"},
-	{Err: ErrGatewayRefused, Status: http.StatusUnprocessableEntity, Title: "Refused by the gateway"},
-	{Err: ErrGatewayUnavailable, Status: http.StatusServiceUnavailable, Title: "Gateway unavailable", RetryAfter: time.Second},
-	{Err: ErrTooManyAttempts, Status: http.StatusTooManyRequests, Title: "Too many attempts"},
-	{Err: ErrNotRefundable, Status: http.StatusConflict, Title: "Nothing to refund"},
-	{Err: ErrRefundableChanged, Status: http.StatusConflict, Title: "Refundable amount changed"},
-	{Err: ErrNotOrderAgency, Status: http.StatusForbidden, Title: "Another agency's"},
-}
 
 // Handler serves the orders API.
 type Handler struct {
@@ -47,12 +28,12 @@ func NewHandler(svc *Orders, payBaseURL string) *Handler {
 
 // Routes mounts the orders API on r (the /v1 group, behind authentication).
 func (h *Handler) Routes(r fiber.Router) {
-	r.Post("/orders", auth.Require(auth.RolePortal), h.create)
-	r.Get("/orders", h.list)
-	r.Get("/orders/by-reference/:ref", h.getByReference)
-	r.Get("/orders/:id", h.get)
-	r.Get("/orders/:id/events", h.events)
-	r.Post("/orders/:id/cancel", auth.Require(auth.RolePortal, auth.RoleAgency), h.cancel)
+	r.Post("/orders", auth.Require(auth.RolePortal), answer(h.create))
+	r.Get("/orders", answer(h.list))
+	r.Get("/orders/by-reference/:ref", answer(h.getByReference))
+	r.Get("/orders/:id", answer(h.get))
+	r.Get("/orders/:id/events", answer(h.events))
+	r.Post("/orders/:id/cancel", auth.Require(auth.RolePortal, auth.RoleAgency), answer(h.cancel))
 }
 
 // OrderView is an order as the API returns it. A single order (GET

@@ -17,7 +17,6 @@ import (
 
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/foundation/db"
-	"github.com/civicpay/civicpay/internal/foundation/problem"
 	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/payments/reference"
 )
@@ -147,7 +146,7 @@ func (f *Paying) returnURL(gateway string, attempt uuid.UUID) string {
 // those over the cap are not recorded and their pay links never given out).
 func (f *Paying) StartAttempt(ctx context.Context, o Order, actor string, req AttemptRequest) (Attempt, error) {
 	if !req.Method.Valid() {
-		return Attempt{}, problem.Invalid("method", "one of card, internet_banking, qr, ewallet, bank_transfer")
+		return Attempt{}, invalid("method", "one of card, internet_banking, qr, ewallet, bank_transfer")
 	}
 	if o.Status != StatusOpen {
 		return Attempt{}, fmt.Errorf("order %s: %w: it is %s", o.ID, ErrNotOpen, o.Status)

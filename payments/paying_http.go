@@ -29,11 +29,11 @@ func NewPayHandler(svc *Orders, flow *Paying) *PayHandler { return &PayHandler{s
 
 // Routes mounts the API on r (the /v1 group, behind authentication).
 func (h *PayHandler) Routes(r fiber.Router) {
-	r.Post("/orders/:id/attempts", auth.Require(auth.RolePortal), h.startAttempt)
-	r.Get("/orders/:id/attempts", h.attempts)
-	r.Post("/orders/:id/refunds", auth.Require(auth.RoleAgency, auth.RoleTreasury), h.refund)
-	r.Get("/orders/:id/refunds", h.refunds)
-	r.Get("/gateways", h.gateways)
+	r.Post("/orders/:id/attempts", auth.Require(auth.RolePortal), answer(h.startAttempt))
+	r.Get("/orders/:id/attempts", answer(h.attempts))
+	r.Post("/orders/:id/refunds", auth.Require(auth.RoleAgency, auth.RoleTreasury), answer(h.refund))
+	r.Get("/orders/:id/refunds", answer(h.refunds))
+	r.Get("/gateways", answer(h.gateways))
 }
 
 // attemptBody is the body of POST /v1/orders/{id}/attempts.
@@ -154,9 +154,9 @@ func NewCallbackHandler(svc *Orders, flow *Paying, payBaseURL string) *CallbackH
 // Routes mounts /callbacks/{gateway} (GET for VNPAY's IPN, POST for MoMo and
 // ZaloPay) and /return/{gateway}/{attempt}.
 func (h *CallbackHandler) Routes(r fiber.Router) {
-	r.Get("/callbacks/:gateway", h.callback)
-	r.Post("/callbacks/:gateway", h.callback)
-	r.Get("/return/:gateway/:attempt", h.returned)
+	r.Get("/callbacks/:gateway", answer(h.callback))
+	r.Post("/callbacks/:gateway", answer(h.callback))
+	r.Get("/return/:gateway/:attempt", answer(h.returned))
 }
 
 func (h *CallbackHandler) callback(c *fiber.Ctx) error {
