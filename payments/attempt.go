@@ -95,7 +95,7 @@ const (
 //     confirmed on a failed one.
 //   - A success on a pending, expired or even failed attempt is recorded: the
 //     money moved, whatever we believed before. It pays the order if the order
-//     is open, and is an overpayment otherwise.
+//     may be paid (evPay: it is open), and is an overpayment otherwise.
 //   - A pending report changes nothing.
 func decide(o Order, a Attempt, r gateways.Result) (gateways.Ack, action) {
 	sameMoney := r.Amount.Equal(a.Amount) && r.Currency == a.Currency
@@ -108,7 +108,7 @@ func decide(o Order, a Attempt, r gateways.Result) (gateways.Ack, action) {
 	}
 	switch r.Status {
 	case gateways.StatusSucceeded:
-		if o.Status == StatusOpen {
+		if evPay.allows(o.Status) {
 			return gateways.AckOK, actPay
 		}
 		return gateways.AckOK, actOverpay

@@ -292,10 +292,7 @@ func (s *Orders) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, rea
 		if !cancellable(p, o) {
 			return fmt.Errorf("%w: only agency %s, whose line comes first, cancels this order", ErrNotOrderAgency, o.AgencyCode)
 		}
-		if o.Status != StatusOpen {
-			return fmt.Errorf("%w: it is %s", ErrNotOpen, o.Status)
-		}
-		if out, err = s.close(ctx, tx, o, StatusCancelled, p.Actor(), map[string]string{"reason": reason}); err != nil {
+		if out, err = s.close(ctx, tx, o, evCancel, p.Actor(), map[string]string{"reason": reason}); err != nil {
 			return err
 		}
 		return nil
@@ -306,11 +303,17 @@ func (s *Orders) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, rea
 	return out, nil
 }
 
-// close moves an open order to a closed status, with its event and notification.
-func (s *Orders) close(ctx context.Context, tx pgx.Tx, o Order, to Status, actor string, data any) (Order, error) {
+// close moves o (locked) to the status ev leaves it in (evCancel, evExpire),
+// with its event "order.<status>" and notification; an error wrapping
+// ErrNotOpen if ev may not happen to it.
+func (s *Orders) close(ctx context.Context, tx pgx.Tx, o Order, ev statusEvent, actor string, data any) (Order, error) {
+	to, err := ev.next(o.Status)
+	if err != nil {
+		return Order{}, err
+	}
 	now := s.now().UTC()
-	if _, err := tx.Exec(ctx, `UPDATE orders SET status = $2, closed_at = $3, updated_at = $3 WHERE id = $1`, o.ID, string(to), now); err != nil {
-		return Order{}, fmt.Errorf("update order: %w", err)
+	if err := closeOrder(ctx, tx, o.ID, ev, now); err != nil {
+		return Order{}, err
 	}
 	o.Status, o.ClosedAt, o.UpdatedAt = to, &now, now
 	if err := s.publish(ctx, tx, o, "order."+string(to), actor, data); err != nil {
@@ -350,7 +353,7 @@ func (s *Orders) ExpireDue(ctx context.Context, batch int) (int, error) {
 			// Due by the service's clock, which set expires_at, not the
 			// database's now().
 			rows, err := tx.Query(ctx, `SELECT `+orderCols+` FROM orders o
-				WHERE o.status = 'open' AND o.expires_at <= $2
+				WHERE `+evExpire.sqlGuard("o.status")+` AND o.expires_at <= $2
 				ORDER BY o.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`, batch, s.now())
 			if err != nil {
 				return err
@@ -369,7 +372,7 @@ func (s *Orders) ExpireDue(ctx context.Context, batch int) (int, error) {
 			}
 			for _, o := range due {
 				o.Lines = lines[o.ID]
-				if _, err := s.close(ctx, tx, o, StatusExpired, "system:expiry", map[string]any{"expires_at": o.ExpiresAt}); err != nil {
+				if _, err := s.close(ctx, tx, o, evExpire, "system:expiry", map[string]any{"expires_at": o.ExpiresAt}); err != nil {
 					return err
 				}
 			}

@@ -148,8 +148,8 @@ func (f *Paying) StartAttempt(ctx context.Context, o Order, actor string, req At
 	if !req.Method.Valid() {
 		return Attempt{}, invalid("method", "one of card, internet_banking, qr, ewallet, bank_transfer")
 	}
-	if o.Status != StatusOpen {
-		return Attempt{}, fmt.Errorf("order %s: %w: it is %s", o.ID, ErrNotOpen, o.Status)
+	if _, err := evStartAttempt.next(o.Status); err != nil {
+		return Attempt{}, fmt.Errorf("order %s: %w", o.ID, err)
 	}
 	now := f.now()
 	if err := f.roomForAttempt(ctx, o.ID, now); err != nil {
@@ -471,6 +471,10 @@ func (f *Paying) pay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a At
 // queuePay adds to b what a payment changes on the attempt and the order, and
 // returns the order as it is then and the ledger entry to post with it.
 func (f *Paying) queuePay(b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) (Order, ledger.Payment, error) {
+	to, err := evPay.next(o.Status)
+	if err != nil {
+		return o, ledger.Payment{}, fmt.Errorf("order %s: %w", o.ID, err)
+	}
 	now := f.now()
 	paidAt := paidTime(r, now)
 	if err := queueFinishAttempt(b, a.ID, AttemptSucceeded, OutcomePayment, r, &paidAt, now); err != nil {
@@ -481,7 +485,7 @@ func (f *Paying) queuePay(b *pgx.Batch, o Order, a Attempt, r gateways.Result, a
 		"method": a.Method, "amount": a.Amount, "gateway_txn_id": txnID(r)}); err != nil {
 		return o, ledger.Payment{}, err
 	}
-	o.Status, o.AmountPaid, o.PaidAt, o.UpdatedAt = StatusPaid, o.Total, &paidAt, now
+	o.Status, o.AmountPaid, o.PaidAt, o.UpdatedAt = to, o.Total, &paidAt, now
 	return o, ledger.Payment{
 		Key: "payment:" + a.ID.String(), OrderID: o.ID, AttemptID: a.ID, Gateway: a.Gateway,
 		Channel: string(a.Method), Currency: o.Currency, Shares: paymentShares(o), EffectiveAt: paidAt, Now: now,

@@ -162,9 +162,10 @@ func (req *RefundRequest) check(o Order, agency string) ([]RefundLine, error) {
 	if agency != "" {
 		whose = "agency " + agency + "'s lines"
 	}
+	if _, err := evReserveRefund.next(o.Status); err != nil {
+		return nil, err
+	}
 	switch {
-	case o.Status != StatusPaid && o.Status != StatusPartiallyRefunded:
-		return nil, fmt.Errorf("%w: it is %s", ErrNotRefundable, o.Status)
 	case !req.ExpectedRefundable.Equal(refundable):
 		return nil, fmt.Errorf("%w: %s %s refundable now from %s, %s expected", ErrRefundableChanged, refundable, o.Currency,
 			whose, req.ExpectedRefundable)
