@@ -125,7 +125,7 @@ func decide(o Order, a Attempt, r gateways.Result) (gateways.Ack, action) {
 	}
 }
 
-// attemptExpiry is when the flow stops asking the gateway about an attempt:
+// attemptExpiry is when paying stops asking the gateway about an attempt:
 // ttl after creation, and never after the order's own expiry.
 func attemptExpiry(now time.Time, ttl time.Duration, o Order) time.Time {
 	exp := now.Add(ttl)

@@ -26,12 +26,12 @@ type Notifier interface {
 	OrdersChanged(ctx context.Context, tx pgx.Tx, eventType string, os []Order) error
 }
 
-// Config tunes the order service.
+// Config tunes the order part (Orders) and the writers of paying.
 type Config struct {
 	DefaultExpiry time.Duration // expiry when the request names none (24h)
 	MaxExpiry     time.Duration // furthest expiry a request may ask for (30 days)
 	// OnBatch, if set, is told the size of every group-commit batch about to
-	// be written, by writer: "orders", and the flow's "results" and "attempts"
+	// be written, by writer: "orders", and paying's "results" and "attempts"
 	// (metrics).
 	OnBatch func(writer string, n int)
 	// BatchTimeout bounds each group-commit batch (orders, results,
@@ -41,7 +41,7 @@ type Config struct {
 	// keys (tests only).
 	Keys *secretbox.Keyring
 	// Clock is the time orders and attempts are created, paid, refunded and
-	// expired at, for the service and its payment flow; nil: the wall clock.
+	// expired at, for Orders and its Paying; nil: the wall clock.
 	Clock clock.Clock
 }
 
@@ -56,7 +56,7 @@ type Orders struct {
 	creator  *creator
 }
 
-// NewOrders returns an order service and starts its order writers (Close
+// NewOrders returns the order part and starts its order writers (Close
 // stops them).
 func NewOrders(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifier Notifier, log *slog.Logger) *Orders {
 	if cfg.DefaultExpiry <= 0 {
@@ -350,7 +350,7 @@ func (s *Orders) ExpireDue(ctx context.Context, batch int) (int, error) {
 	for {
 		n := 0
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			// Due by the service's clock, which set expires_at, not the
+			// Due by Orders' clock, which set expires_at, not the
 			// database's now().
 			rows, err := tx.Query(ctx, `SELECT `+orderCols+` FROM orders o
 				WHERE `+evExpire.sqlGuard("o.status")+` AND o.expires_at <= $2

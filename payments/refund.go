@@ -479,7 +479,7 @@ func (f *Paying) completeRefund(ctx context.Context, rf Refund, a Attempt, res g
 		}); err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
-		return f.svc.publish(ctx, tx, o, "order.refunded", "system:refunds", map[string]any{
+		return f.orders.publish(ctx, tx, o, "order.refunded", "system:refunds", map[string]any{
 			"refund_id": rf.ID, "amount": rf.Amount, "gateway_refund_id": res.GatewayRefundID, "lines": rf.Lines})
 	})
 }
@@ -498,7 +498,7 @@ func (f *Paying) failRefund(ctx context.Context, rf Refund, reason string) error
 			}
 		}
 		f.log.WarnContext(ctx, "refund failed", "refund", rf.ID, "order", o.ID, "reason", reason)
-		return f.svc.publish(ctx, tx, o, "refund.failed", "system:refunds", map[string]any{
+		return f.orders.publish(ctx, tx, o, "refund.failed", "system:refunds", map[string]any{
 			"refund_id": rf.ID, "kind": rf.Kind, "amount": rf.Amount, "error": reason})
 	})
 }
