@@ -99,7 +99,7 @@ type Paying struct {
 	log      *slog.Logger
 }
 
-// NewPaying returns the paying part for the orders of orders and starts its
+// NewPaying returns the paying part of orders and starts its
 // writers (Close stops them). Call SetJobs before use.
 func NewPaying(orders *Orders, router *gateways.Router, cfg PayingConfig) *Paying {
 	f := &Paying{orders: orders, pool: orders.pool, router: router, cfg: cfg.withDefaults(), log: orders.log}
