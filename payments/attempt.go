@@ -1,8 +1,6 @@
 package payments
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -73,42 +71,6 @@ type AttemptRequest struct {
 	ClientIP string `json:"-"`
 }
 
-// Errors of paying.
-var (
-	ErrAttemptNotFound = errors.New("payment attempt not found")
-	// ErrMethodUnavailable: no configured gateway offers the payment method.
-	ErrMethodUnavailable = errors.New("no gateway offers this payment method")
-	// ErrGatewayUnavailable: every gateway offering the method is failing or
-	// behind an open circuit breaker; try again later.
-	ErrGatewayUnavailable = errors.New("no gateway is available for this payment method right now")
-	// ErrGatewayRefused: the gateway refused to start the payment (amount out of
-	// its range, merchant configuration).
-	ErrGatewayRefused = errors.New("the gateway refused the payment")
-	// ErrTooManyAttempts: the order already has as many open (pending,
-	// unexpired) attempts as FlowConfig.MaxOpenAttempts allows. The error is
-	// a *TooManyAttemptsError, which says when to retry.
-	ErrTooManyAttempts = errors.New("too many open payment attempts on this order")
-)
-
-// TooManyAttemptsError is ErrTooManyAttempts with the time until the oldest
-// open attempt expires, when a new one may start.
-type TooManyAttemptsError struct {
-	Max   int
-	After time.Duration
-}
-
-func (e *TooManyAttemptsError) Error() string {
-	return fmt.Sprintf("%v: at most %d may be open at once; retry in %s", ErrTooManyAttempts, e.Max,
-		e.RetryAfter().Round(time.Second))
-}
-
-// Is makes errors.Is(err, ErrTooManyAttempts) true.
-func (e *TooManyAttemptsError) Is(target error) bool { return target == ErrTooManyAttempts }
-
-// RetryAfter is when to try again (at least a second): the problem handler
-// sends it as Retry-After.
-func (e *TooManyAttemptsError) RetryAfter() time.Duration { return max(e.After, time.Second) }
-
 // action is what recording a gateway's result does to an attempt and its order.
 type action int
 
@@ -133,7 +95,7 @@ const (
 //     confirmed on a failed one.
 //   - A success on a pending, expired or even failed attempt is recorded: the
 //     money moved, whatever we believed before. It pays the order if the order
-//     is open, and is an overpayment otherwise.
+//     may be paid (evPay: it is open), and is an overpayment otherwise.
 //   - A pending report changes nothing.
 func decide(o Order, a Attempt, r gateways.Result) (gateways.Ack, action) {
 	sameMoney := r.Amount.Equal(a.Amount) && r.Currency == a.Currency
@@ -146,7 +108,7 @@ func decide(o Order, a Attempt, r gateways.Result) (gateways.Ack, action) {
 	}
 	switch r.Status {
 	case gateways.StatusSucceeded:
-		if o.Status == StatusOpen {
+		if evPay.allows(o.Status) {
 			return gateways.AckOK, actPay
 		}
 		return gateways.AckOK, actOverpay
@@ -163,7 +125,7 @@ func decide(o Order, a Attempt, r gateways.Result) (gateways.Ack, action) {
 	}
 }
 
-// attemptExpiry is when the flow stops asking the gateway about an attempt:
+// attemptExpiry is when paying stops asking the gateway about an attempt:
 // ttl after creation, and never after the order's own expiry.
 func attemptExpiry(now time.Time, ttl time.Duration, o Order) time.Time {
 	exp := now.Add(ttl)

@@ -133,7 +133,7 @@ func (w *attemptWriter) insertMany(ctx context.Context, jobs []attemptJob) (map[
 	), state AS MATERIALIZED (
 		SELECT i.id,
 			-- A scalar subquery: a lookup by id per attempt, whatever plan is kept.
-			(SELECT o.status FROM orders o WHERE o.id = i.order_id) = 'open' AS open,
+			(SELECT `+evStartAttempt.sqlGuard("o.status")+` FROM orders o WHERE o.id = i.order_id) AS open,
 			$14::int <= 0 OR c.open + i.nth <= $14::int AS room, c.frees_at
 		FROM input i LEFT JOIN LATERAL (
 			SELECT count(*) AS open, min(p.expires_at) AS frees_at FROM payment_attempts p

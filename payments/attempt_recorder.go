@@ -27,8 +27,8 @@ import (
 // groupcommit records every result in it alone: nothing of a failed batch is
 // written, so nothing is recorded twice.
 type recorder struct {
-	flow  *Paying
-	queue *groupcommit.Queue[recordJob, gateways.Ack]
+	paying *Paying
+	queue  *groupcommit.Queue[recordJob, gateways.Ack]
 }
 
 type recordJob struct {
@@ -39,8 +39,8 @@ type recordJob struct {
 
 // newRecorder starts the result writers; queue.Close stops them.
 func newRecorder(f *Paying) *recorder {
-	rc := &recorder{flow: f}
-	rc.queue = groupcommit.New(queueOptions("results", 32, f.log, f.svc.cfg), rc.write)
+	rc := &recorder{paying: f}
+	rc.queue = groupcommit.New(queueOptions("results", 32, f.log, f.orders.cfg), rc.write)
 	return rc
 }
 
@@ -62,10 +62,10 @@ type attemptKey struct{ gateway, ref string }
 func (rc *recorder) write(ctx context.Context, jobs []recordJob) ([]groupcommit.Result[gateways.Ack], error) {
 	if len(jobs) == 1 {
 		j := jobs[0]
-		ack, err := rc.flow.recordOne(ctx, j.gateway, j.r, j.actor, false)
+		ack, err := rc.paying.recordOne(ctx, j.gateway, j.r, j.actor, false)
 		return []groupcommit.Result[gateways.Ack]{{Value: ack, Err: err}}, nil
 	}
-	return rc.flow.recordBatch(ctx, jobs)
+	return rc.paying.recordBatch(ctx, jobs)
 }
 
 // recordBatch records results in one transaction and answers them once it
@@ -147,7 +147,7 @@ func (f *Paying) recordBatch(ctx context.Context, jobs []recordJob) ([]groupcomm
 				return fmt.Errorf("ledger: %w", err)
 			}
 		}
-		return f.svc.notify(ctx, tx, "order.paid", paid...)
+		return f.orders.notify(ctx, tx, "order.paid", paid...)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record %d results: %w", len(jobs), err)

@@ -77,17 +77,20 @@ func queueFinishAttempt(b *pgx.Batch, id uuid.UUID, status AttemptStatus, outcom
 	return nil
 }
 
-// queueMarkPaid adds to b moving an open order to paid, its total as amount
-// paid; the batch fails with ErrNotOpen if the order is not open.
+// queueMarkPaid adds to b paying an order (evPay): its status the table's,
+// its total as amount paid; the batch fails with ErrNotOpen if the order is
+// not in a status evPay may happen in.
 func queueMarkPaid(b *pgx.Batch, orderID uuid.UUID, paidAt, now time.Time) {
-	b.Queue(`UPDATE orders SET status = 'paid', amount_paid = total, paid_at = $2, updated_at = $3
-		WHERE id = $1 AND status = 'open'`, orderID, paidAt, now).Exec(func(tag pgconn.CommandTag) error {
+	b.Queue(markPaidSQL, orderID, paidAt, now, string(evPay.target())).Exec(func(tag pgconn.CommandTag) error {
 		if tag.RowsAffected() != 1 {
-			return fmt.Errorf("mark order %s paid: %w", orderID, ErrNotOpen)
+			return fmt.Errorf("mark order %s paid: %w", orderID, orderMoves[evPay].refused)
 		}
 		return nil
 	})
 }
+
+var markPaidSQL = `UPDATE orders SET status = $4, amount_paid = total, paid_at = $2, updated_at = $3
+	WHERE id = $1 AND ` + evPay.sqlGuard("status")
 
 // expireAttempt gives up on a pending attempt; false if it was no longer pending.
 func expireAttempt(ctx context.Context, tx pgx.Tx, id uuid.UUID, now time.Time) (bool, error) {

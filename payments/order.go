@@ -1,25 +1,6 @@
-// Package payments is the order lifecycle: payment orders issued for a portal,
-// their lines owed to agencies, paying them through the gateways, refunds, and
-// every state change with its event.
-//
-// Orders: the rules live in this file and service.go; SQL in store.go; HTTP in
-// http.go.
-//
-// Paying ([Paying]): an attempt is one try at one gateway (attempt.go holds its
-// rules, attempt_store.go its SQL). [Paying.StartAttempt] asks the router for a
-// gateway and writes the attempt with its status job; [Paying.RecordResult] is
-// the one place a gateway's word — callback, status query or reconciliation —
-// becomes a paid order, a ledger entry and an event, exactly once, with the
-// database refusing a second payment of an order (a unique index) and a refund
-// beyond what was paid (a check on the order). Refunds (refund.go,
-// refund_store.go) are reserved on the order and carried to the gateway by a
-// River job (jobs.go); the ledger entry posts when the gateway confirms.
-// pay_http.go serves the API, the gateways' callbacks and the browser's
-// return, which never changes anything.
 package payments
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -98,21 +79,11 @@ type Order struct {
 	// The national ID as stored: sealed (internal/foundation/secretbox), its keyed hash and
 	// its masked form. An order read from the database carries the masked form
 	// in Payer.NationalID (or, not yet sealed by `civicpay keys
-	// rotate-data-key`, the clear one); Service.ForViewer opens the sealed one.
+	// rotate-data-key`, the clear one); Orders.ForViewer opens the sealed one.
 	sealedNationalID []byte
 	nationalIDHash   []byte
 	maskedNationalID string
 }
-
-// Errors of the order lifecycle.
-var (
-	ErrOrderNotFound         = errors.New("order not found")
-	ErrNotOpen               = errors.New("order is not open")
-	ErrIdempotencyMismatch   = errors.New("Idempotency-Key was already used with a different request")
-	ErrIdempotencyInProgress = errors.New("a request with this Idempotency-Key is still being processed")
-	// ErrNotOrderAgency: an agency acted on an order's part that is another agency's.
-	ErrNotOrderAgency = errors.New("not this agency's")
-)
 
 // HasAgency reports whether one of o's lines is agency's.
 func (o Order) HasAgency(agency string) bool {

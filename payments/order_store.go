@@ -311,3 +311,18 @@ func listEvents(ctx context.Context, q querier, orderID uuid.UUID) ([]OrderEvent
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[OrderEvent])
 }
+
+// closeOrder writes the status ev (evCancel, evExpire) leaves an order in,
+// and when it closed, if the order is in a status ev may happen in; an error
+// wrapping ErrNotOpen otherwise.
+func closeOrder(ctx context.Context, tx pgx.Tx, id uuid.UUID, ev statusEvent, now time.Time) error {
+	tag, err := tx.Exec(ctx, `UPDATE orders SET status = $2, closed_at = $3, updated_at = $3
+		WHERE id = $1 AND `+ev.sqlGuard("status"), id, string(ev.target()), now)
+	if err != nil {
+		return fmt.Errorf("%s order: %w", ev, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("%s order %s: %w", ev, id, orderMoves[ev].refused)
+	}
+	return nil
+}

@@ -26,12 +26,12 @@ type Notifier interface {
 	OrdersChanged(ctx context.Context, tx pgx.Tx, eventType string, os []Order) error
 }
 
-// Config tunes the order service.
+// Config tunes the order part (Orders) and the writers of paying.
 type Config struct {
 	DefaultExpiry time.Duration // expiry when the request names none (24h)
 	MaxExpiry     time.Duration // furthest expiry a request may ask for (30 days)
 	// OnBatch, if set, is told the size of every group-commit batch about to
-	// be written, by writer: "orders", and the flow's "results" and "attempts"
+	// be written, by writer: "orders", and paying's "results" and "attempts"
 	// (metrics).
 	OnBatch func(writer string, n int)
 	// BatchTimeout bounds each group-commit batch (orders, results,
@@ -41,7 +41,7 @@ type Config struct {
 	// keys (tests only).
 	Keys *secretbox.Keyring
 	// Clock is the time orders and attempts are created, paid, refunded and
-	// expired at, for the service and its payment flow; nil: the wall clock.
+	// expired at, for Orders and its Paying; nil: the wall clock.
 	Clock clock.Clock
 }
 
@@ -56,7 +56,7 @@ type Orders struct {
 	creator  *creator
 }
 
-// NewOrders returns an order service and starts its order writers (Close
+// NewOrders returns the order part and starts its order writers (Close
 // stops them).
 func NewOrders(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifier Notifier, log *slog.Logger) *Orders {
 	if cfg.DefaultExpiry <= 0 {
@@ -292,10 +292,7 @@ func (s *Orders) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, rea
 		if !cancellable(p, o) {
 			return fmt.Errorf("%w: only agency %s, whose line comes first, cancels this order", ErrNotOrderAgency, o.AgencyCode)
 		}
-		if o.Status != StatusOpen {
-			return fmt.Errorf("%w: it is %s", ErrNotOpen, o.Status)
-		}
-		if out, err = s.close(ctx, tx, o, StatusCancelled, p.Actor(), map[string]string{"reason": reason}); err != nil {
+		if out, err = s.close(ctx, tx, o, evCancel, p.Actor(), map[string]string{"reason": reason}); err != nil {
 			return err
 		}
 		return nil
@@ -306,11 +303,17 @@ func (s *Orders) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, rea
 	return out, nil
 }
 
-// close moves an open order to a closed status, with its event and notification.
-func (s *Orders) close(ctx context.Context, tx pgx.Tx, o Order, to Status, actor string, data any) (Order, error) {
+// close moves o (locked) to the status ev leaves it in (evCancel, evExpire),
+// with its event "order.<status>" and notification; an error wrapping
+// ErrNotOpen if ev may not happen to it.
+func (s *Orders) close(ctx context.Context, tx pgx.Tx, o Order, ev statusEvent, actor string, data any) (Order, error) {
+	to, err := ev.next(o.Status)
+	if err != nil {
+		return Order{}, err
+	}
 	now := s.now().UTC()
-	if _, err := tx.Exec(ctx, `UPDATE orders SET status = $2, closed_at = $3, updated_at = $3 WHERE id = $1`, o.ID, string(to), now); err != nil {
-		return Order{}, fmt.Errorf("update order: %w", err)
+	if err := closeOrder(ctx, tx, o.ID, ev, now); err != nil {
+		return Order{}, err
 	}
 	o.Status, o.ClosedAt, o.UpdatedAt = to, &now, now
 	if err := s.publish(ctx, tx, o, "order."+string(to), actor, data); err != nil {
@@ -347,10 +350,10 @@ func (s *Orders) ExpireDue(ctx context.Context, batch int) (int, error) {
 	for {
 		n := 0
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			// Due by the service's clock, which set expires_at, not the
+			// Due by Orders' clock, which set expires_at, not the
 			// database's now().
 			rows, err := tx.Query(ctx, `SELECT `+orderCols+` FROM orders o
-				WHERE o.status = 'open' AND o.expires_at <= $2
+				WHERE `+evExpire.sqlGuard("o.status")+` AND o.expires_at <= $2
 				ORDER BY o.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`, batch, s.now())
 			if err != nil {
 				return err
@@ -369,7 +372,7 @@ func (s *Orders) ExpireDue(ctx context.Context, batch int) (int, error) {
 			}
 			for _, o := range due {
 				o.Lines = lines[o.ID]
-				if _, err := s.close(ctx, tx, o, StatusExpired, "system:expiry", map[string]any{"expires_at": o.ExpiresAt}); err != nil {
+				if _, err := s.close(ctx, tx, o, evExpire, "system:expiry", map[string]any{"expires_at": o.ExpiresAt}); err != nil {
 					return err
 				}
 			}

@@ -10,49 +10,30 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
-	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/problem"
 	"github.com/civicpay/civicpay/payments/reference"
 )
 
-// HTTPErrors maps the order lifecycle's errors to HTTP.
-var HTTPErrors = []problem.Mapping{
-	{Err: ErrOrderNotFound, Status: http.StatusNotFound, Title: "Not found"},
-	{Err: ErrNotOpen, Status: http.StatusConflict, Title: "Order not open"},
-	{Err: ErrIdempotencyMismatch, Status: http.StatusUnprocessableEntity, Title: "Idempotency key reused"},
-	{Err: ErrIdempotencyInProgress, Status: http.StatusConflict, Title: "Request in progress", RetryAfter: time.Second},
-	{Err: ErrAttemptNotFound, Status: http.StatusNotFound, Title: "Not found"},
-	{Err: ErrRefundNotFound, Status: http.StatusNotFound, Title: "Not found"},
-	{Err: gateways.ErrUnknownGateway, Status: http.StatusNotFound, Title: "Unknown gateway"},
-	{Err: ErrMethodUnavailable, Status: http.StatusUnprocessableEntity, Title: "Payment method unavailable"},
-	{Err: ErrGatewayRefused, Status: http.StatusUnprocessableEntity, Title: "Refused by the gateway"},
-	{Err: ErrGatewayUnavailable, Status: http.StatusServiceUnavailable, Title: "Gateway unavailable", RetryAfter: time.Second},
-	{Err: ErrTooManyAttempts, Status: http.StatusTooManyRequests, Title: "Too many attempts"},
-	{Err: ErrNotRefundable, Status: http.StatusConflict, Title: "Nothing to refund"},
-	{Err: ErrRefundableChanged, Status: http.StatusConflict, Title: "Refundable amount changed"},
-	{Err: ErrNotOrderAgency, Status: http.StatusForbidden, Title: "Another agency's"},
-}
-
 // Handler serves the orders API.
 type Handler struct {
-	svc        *Orders
+	orders     *Orders
 	payBaseURL string
 }
 
 // NewHandler returns the orders API; payBaseURL is the public base of citizen pages.
-func NewHandler(svc *Orders, payBaseURL string) *Handler {
-	return &Handler{svc: svc, payBaseURL: strings.TrimRight(payBaseURL, "/")}
+func NewHandler(orders *Orders, payBaseURL string) *Handler {
+	return &Handler{orders: orders, payBaseURL: strings.TrimRight(payBaseURL, "/")}
 }
 
 // Routes mounts the orders API on r (the /v1 group, behind authentication).
 func (h *Handler) Routes(r fiber.Router) {
-	r.Post("/orders", auth.Require(auth.RolePortal), h.create)
-	r.Get("/orders", h.list)
-	r.Get("/orders/by-reference/:ref", h.getByReference)
-	r.Get("/orders/:id", h.get)
-	r.Get("/orders/:id/events", h.events)
-	r.Post("/orders/:id/cancel", auth.Require(auth.RolePortal, auth.RoleAgency), h.cancel)
+	r.Post("/orders", auth.Require(auth.RolePortal), answer(h.create))
+	r.Get("/orders", answer(h.list))
+	r.Get("/orders/by-reference/:ref", answer(h.getByReference))
+	r.Get("/orders/:id", answer(h.get))
+	r.Get("/orders/:id/events", answer(h.events))
+	r.Post("/orders/:id/cancel", auth.Require(auth.RolePortal, auth.RoleAgency), answer(h.cancel))
 }
 
 // OrderView is an order as the API returns it. A single order (GET
@@ -118,9 +99,9 @@ func newView(o Order, agency, payBaseURL string) OrderView {
 // View renders o for p.
 func (h *Handler) View(p auth.Principal, o Order) OrderView {
 	if p.Role == auth.RoleAgency {
-		return NewAgencyView(h.svc.ForViewer(p, o), p.AgencyCode, h.payBaseURL)
+		return NewAgencyView(h.orders.ForViewer(p, o), p.AgencyCode, h.payBaseURL)
 	}
-	return NewOrderView(h.svc.ForViewer(p, o), h.payBaseURL)
+	return NewOrderView(h.orders.ForViewer(p, o), h.payBaseURL)
 }
 
 // RefundsFor is the refunds p may see of an order p may see: an agency sees
@@ -158,7 +139,7 @@ func (h *Handler) create(c *fiber.Ctx) error {
 		return err
 	}
 	p := auth.FromCtx(c)
-	o, created, err := h.svc.Create(c.UserContext(), p, strings.Clone(key), req)
+	o, created, err := h.orders.Create(c.UserContext(), p, strings.Clone(key), req)
 	if err != nil {
 		return err
 	}
@@ -176,15 +157,15 @@ func (h *Handler) get(c *fiber.Ctx) error {
 		return err
 	}
 	p := auth.FromCtx(c)
-	o, err := h.svc.Get(c.UserContext(), p, id)
+	o, err := h.orders.Get(c.UserContext(), p, id)
 	if err != nil {
 		return err
 	}
 	v := h.View(p, o)
-	if v.Attempts, err = listAttempts(c.UserContext(), h.svc.pool, o.ID); err != nil {
+	if v.Attempts, err = listAttempts(c.UserContext(), h.orders.pool, o.ID); err != nil {
 		return err
 	}
-	if v.Refunds, err = listRefunds(c.UserContext(), h.svc.pool, o.ID); err != nil {
+	if v.Refunds, err = listRefunds(c.UserContext(), h.orders.pool, o.ID); err != nil {
 		return err
 	}
 	v.Refunds = RefundsFor(p, v.Refunds)
@@ -197,7 +178,7 @@ func (h *Handler) getByReference(c *fiber.Ctx) error {
 		return problem.BadRequest("path.ref", "%v", err)
 	}
 	p := auth.FromCtx(c)
-	o, err := h.svc.GetByReference(c.UserContext(), p, ref)
+	o, err := h.orders.GetByReference(c.UserContext(), p, ref)
 	if err != nil {
 		return err
 	}
@@ -209,7 +190,7 @@ func (h *Handler) events(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	evs, err := h.svc.Events(c.UserContext(), auth.FromCtx(c), id)
+	evs, err := h.orders.Events(c.UserContext(), auth.FromCtx(c), id)
 	if err != nil {
 		return err
 	}
@@ -235,7 +216,7 @@ func (h *Handler) cancel(c *fiber.Ctx) error {
 		return problem.Invalid("reason", "at most 500 characters")
 	}
 	p := auth.FromCtx(c)
-	o, err := h.svc.Cancel(c.UserContext(), p, id, req.Reason)
+	o, err := h.orders.Cancel(c.UserContext(), p, id, req.Reason)
 	if err != nil {
 		return err
 	}
@@ -254,7 +235,7 @@ func (h *Handler) list(c *fiber.Ctx) error {
 		return err
 	}
 	p := auth.FromCtx(c)
-	orders, err := h.svc.List(c.UserContext(), p, f)
+	orders, err := h.orders.List(c.UserContext(), p, f)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,6 @@ import (
 
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/foundation/db"
-	"github.com/civicpay/civicpay/internal/foundation/problem"
 	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/payments/reference"
 )
@@ -90,7 +89,7 @@ type JobInserter interface {
 // and only then their attempts; the status sweep takes attempt locks alone
 // but never waits for one.
 type Paying struct {
-	svc      *Orders
+	orders   *Orders
 	pool     *pgxpool.Pool
 	router   *gateways.Router
 	jobs     JobInserter
@@ -100,30 +99,30 @@ type Paying struct {
 	log      *slog.Logger
 }
 
-// NewPaying returns the paying flow for the orders of svc and starts its
+// NewPaying returns the paying part of orders and starts its
 // writers (Close stops them). Call SetJobs before use.
-func NewPaying(svc *Orders, router *gateways.Router, cfg PayingConfig) *Paying {
-	f := &Paying{svc: svc, pool: svc.pool, router: router, cfg: cfg.withDefaults(), log: svc.log}
+func NewPaying(orders *Orders, router *gateways.Router, cfg PayingConfig) *Paying {
+	f := &Paying{orders: orders, pool: orders.pool, router: router, cfg: cfg.withDefaults(), log: orders.log}
 	f.rec = newRecorder(f)
-	f.attempts = newAttemptWriter(f.pool, f.log, svc.cfg, f.cfg.MaxOpenAttempts)
+	f.attempts = newAttemptWriter(f.pool, f.log, orders.cfg, f.cfg.MaxOpenAttempts)
 	return f
 }
 
-// Close stops the flow's writers (gateway results, new attempts) once what
+// Close stops paying's writers (gateway results, new attempts) once what
 // is already queued is written; RecordResult and StartAttempt fail after it.
 func (f *Paying) Close() {
 	f.rec.queue.Close()
 	f.attempts.queue.Close()
 }
 
-// SetJobs gives the flow its River client, which exists only once the
-// workers (which need the flow) are registered.
+// SetJobs gives paying its River client, which exists only once the
+// workers (which need paying) are registered.
 func (f *Paying) SetJobs(j JobInserter) { f.jobs = j }
 
-// Router is the gateways the flow pays through.
+// Router is the gateways paying pays through.
 func (f *Paying) Router() *gateways.Router { return f.router }
 
-func (f *Paying) now() time.Time { return f.svc.now().UTC().Truncate(time.Microsecond) }
+func (f *Paying) now() time.Time { return f.orders.now().UTC().Truncate(time.Microsecond) }
 
 func (f *Paying) callbackURL(gateway string) string { return f.cfg.PublicURL + "/callbacks/" + gateway }
 
@@ -147,10 +146,10 @@ func (f *Paying) returnURL(gateway string, attempt uuid.UUID) string {
 // those over the cap are not recorded and their pay links never given out).
 func (f *Paying) StartAttempt(ctx context.Context, o Order, actor string, req AttemptRequest) (Attempt, error) {
 	if !req.Method.Valid() {
-		return Attempt{}, problem.Invalid("method", "one of card, internet_banking, qr, ewallet, bank_transfer")
+		return Attempt{}, invalid("method", "one of card, internet_banking, qr, ewallet, bank_transfer")
 	}
-	if o.Status != StatusOpen {
-		return Attempt{}, fmt.Errorf("order %s: %w: it is %s", o.ID, ErrNotOpen, o.Status)
+	if _, err := evStartAttempt.next(o.Status); err != nil {
+		return Attempt{}, fmt.Errorf("order %s: %w", o.ID, err)
 	}
 	now := f.now()
 	if err := f.roomForAttempt(ctx, o.ID, now); err != nil {
@@ -283,7 +282,7 @@ func (f *Paying) pick(method gateways.Method, preferred string, tried map[string
 // source for the order's history ("gateway:vnpay", "system:status",
 // "system:reconciliation").
 //
-// Results go through the recorder's group commit (recorder.go).
+// Results go through the recorder's group commit (attempt_recorder.go).
 func (f *Paying) RecordResult(ctx context.Context, gateway string, r gateways.Result, actor string) (gateways.Ack, error) {
 	if r.GatewayRef == "" {
 		f.logUnmatched(ctx, gateway, r)
@@ -427,7 +426,7 @@ func pickAttempt(cands []Attempt, r gateways.Result, byReference bool) (Attempt,
 	return Attempt{}, false
 }
 
-// methodOf is the method recorded for an attempt made outside the flow (a
+// methodOf is the method recorded for an attempt paying did not start (a
 // bank transfer to an order's reference): the gateway's first.
 func (f *Paying) methodOf(gateway string) gateways.Method {
 	if gw, err := f.router.Get(gateway); err == nil && len(gw.Methods()) > 0 {
@@ -466,12 +465,16 @@ func (f *Paying) pay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a At
 	if _, err := ledger.PostPayment(ctx, tx, entry); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	return f.svc.notify(ctx, tx, "order.paid", o)
+	return f.orders.notify(ctx, tx, "order.paid", o)
 }
 
 // queuePay adds to b what a payment changes on the attempt and the order, and
 // returns the order as it is then and the ledger entry to post with it.
 func (f *Paying) queuePay(b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) (Order, ledger.Payment, error) {
+	to, err := evPay.next(o.Status)
+	if err != nil {
+		return o, ledger.Payment{}, fmt.Errorf("order %s: %w", o.ID, err)
+	}
 	now := f.now()
 	paidAt := paidTime(r, now)
 	if err := queueFinishAttempt(b, a.ID, AttemptSucceeded, OutcomePayment, r, &paidAt, now); err != nil {
@@ -482,7 +485,7 @@ func (f *Paying) queuePay(b *pgx.Batch, o Order, a Attempt, r gateways.Result, a
 		"method": a.Method, "amount": a.Amount, "gateway_txn_id": txnID(r)}); err != nil {
 		return o, ledger.Payment{}, err
 	}
-	o.Status, o.AmountPaid, o.PaidAt, o.UpdatedAt = StatusPaid, o.Total, &paidAt, now
+	o.Status, o.AmountPaid, o.PaidAt, o.UpdatedAt = to, o.Total, &paidAt, now
 	return o, ledger.Payment{
 		Key: "payment:" + a.ID.String(), OrderID: o.ID, AttemptID: a.ID, Gateway: a.Gateway,
 		Channel: string(a.Method), Currency: o.Currency, Shares: paymentShares(o), EffectiveAt: paidAt, Now: now,
@@ -511,7 +514,7 @@ func (f *Paying) overpay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, 
 	}); err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
-	return f.svc.notify(ctx, tx, "overpayment.detected", o)
+	return f.orders.notify(ctx, tx, "overpayment.detected", o)
 }
 
 // paidTime is when the gateway says the money moved, or now.

@@ -20,20 +20,22 @@ import (
 // PayHandler serves paying's API under /v1: attempts, refunds and the
 // gateways' health.
 type PayHandler struct {
-	svc  *Orders
-	flow *Paying
+	orders *Orders
+	paying *Paying
 }
 
 // NewPayHandler returns paying's API.
-func NewPayHandler(svc *Orders, flow *Paying) *PayHandler { return &PayHandler{svc: svc, flow: flow} }
+func NewPayHandler(orders *Orders, paying *Paying) *PayHandler {
+	return &PayHandler{orders: orders, paying: paying}
+}
 
 // Routes mounts the API on r (the /v1 group, behind authentication).
 func (h *PayHandler) Routes(r fiber.Router) {
-	r.Post("/orders/:id/attempts", auth.Require(auth.RolePortal), h.startAttempt)
-	r.Get("/orders/:id/attempts", h.attempts)
-	r.Post("/orders/:id/refunds", auth.Require(auth.RoleAgency, auth.RoleTreasury), h.refund)
-	r.Get("/orders/:id/refunds", h.refunds)
-	r.Get("/gateways", h.gateways)
+	r.Post("/orders/:id/attempts", auth.Require(auth.RolePortal), answer(h.startAttempt))
+	r.Get("/orders/:id/attempts", answer(h.attempts))
+	r.Post("/orders/:id/refunds", auth.Require(auth.RoleAgency, auth.RoleTreasury), answer(h.refund))
+	r.Get("/orders/:id/refunds", answer(h.refunds))
+	r.Get("/gateways", answer(h.gateways))
 }
 
 // attemptBody is the body of POST /v1/orders/{id}/attempts.
@@ -65,11 +67,11 @@ func (h *PayHandler) startAttempt(c *fiber.Ctx) error {
 		req.ClientIP = ip.String()
 	}
 	p := auth.FromCtx(c)
-	o, err := h.svc.Get(c.UserContext(), p, id)
+	o, err := h.orders.Get(c.UserContext(), p, id)
 	if err != nil {
 		return err
 	}
-	a, err := h.flow.StartAttempt(c.UserContext(), o, p.Actor(), req)
+	a, err := h.paying.StartAttempt(c.UserContext(), o, p.Actor(), req)
 	if err != nil {
 		return err
 	}
@@ -82,7 +84,7 @@ func (h *PayHandler) attempts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	as, err := h.flow.Attempts(c.UserContext(), o.ID)
+	as, err := h.paying.Attempts(c.UserContext(), o.ID)
 	if err != nil {
 		return err
 	}
@@ -98,7 +100,7 @@ func (h *PayHandler) refund(c *fiber.Ctx) error {
 	if err := problem.DecodeJSON(c.Body(), &req); err != nil {
 		return err
 	}
-	rf, err := h.flow.RequestRefund(c.UserContext(), auth.FromCtx(c), id, req)
+	rf, err := h.paying.RequestRefund(c.UserContext(), auth.FromCtx(c), id, req)
 	if err != nil {
 		return err
 	}
@@ -111,7 +113,7 @@ func (h *PayHandler) refunds(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rs, err := h.flow.Refunds(c.UserContext(), o.ID)
+	rs, err := h.paying.Refunds(c.UserContext(), o.ID)
 	if err != nil {
 		return err
 	}
@@ -119,7 +121,7 @@ func (h *PayHandler) refunds(c *fiber.Ctx) error {
 }
 
 func (h *PayHandler) gateways(c *fiber.Ctx) error {
-	return c.JSON(fiber.Map{"data": h.flow.Router().Stats()})
+	return c.JSON(fiber.Map{"data": h.paying.Router().Stats()})
 }
 
 func (h *PayHandler) visibleOrder(c *fiber.Ctx) (Order, error) {
@@ -127,7 +129,7 @@ func (h *PayHandler) visibleOrder(c *fiber.Ctx) (Order, error) {
 	if err != nil {
 		return Order{}, err
 	}
-	return h.svc.Get(c.UserContext(), auth.FromCtx(c), id)
+	return h.orders.Get(c.UserContext(), auth.FromCtx(c), id)
 }
 
 func nonNil[T any](s []T) []T {
@@ -140,30 +142,30 @@ func nonNil[T any](s []T) []T {
 // CallbackHandler serves the gateways' callbacks and the browser's return,
 // at the root with no API key: callbacks carry the gateway's signature.
 type CallbackHandler struct {
-	svc        *Orders
-	flow       *Paying
+	orders     *Orders
+	paying     *Paying
 	payBaseURL string
 }
 
 // NewCallbackHandler returns the public paying routes; payBaseURL is the
 // public base of the citizen pages.
-func NewCallbackHandler(svc *Orders, flow *Paying, payBaseURL string) *CallbackHandler {
-	return &CallbackHandler{svc: svc, flow: flow, payBaseURL: strings.TrimRight(payBaseURL, "/")}
+func NewCallbackHandler(orders *Orders, paying *Paying, payBaseURL string) *CallbackHandler {
+	return &CallbackHandler{orders: orders, paying: paying, payBaseURL: strings.TrimRight(payBaseURL, "/")}
 }
 
 // Routes mounts /callbacks/{gateway} (GET for VNPAY's IPN, POST for MoMo and
 // ZaloPay) and /return/{gateway}/{attempt}.
 func (h *CallbackHandler) Routes(r fiber.Router) {
-	r.Get("/callbacks/:gateway", h.callback)
-	r.Post("/callbacks/:gateway", h.callback)
-	r.Get("/return/:gateway/:attempt", h.returned)
+	r.Get("/callbacks/:gateway", answer(h.callback))
+	r.Post("/callbacks/:gateway", answer(h.callback))
+	r.Get("/return/:gateway/:attempt", answer(h.returned))
 }
 
 func (h *CallbackHandler) callback(c *fiber.Ctx) error {
 	req := gateways.CallbackRequest{Method: c.Method(), Query: url.Values{}, Header: http.Header{}, Body: bytes.Clone(c.Body())}
 	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) { req.Query.Add(string(k), string(v)) })
 	c.Request().Header.VisitAll(func(k, v []byte) { req.Header.Add(string(k), string(v)) })
-	status, contentType, body, err := h.flow.Callback(c.UserContext(), strings.Clone(c.Params("gateway")), req)
+	status, contentType, body, err := h.paying.Callback(c.UserContext(), strings.Clone(c.Params("gateway")), req)
 	if err != nil {
 		return err
 	}
@@ -183,14 +185,14 @@ func (h *CallbackHandler) returned(c *fiber.Ctx) error {
 	if err != nil {
 		return problem.New(http.StatusNotFound, "Not found", "no such payment attempt")
 	}
-	a, err := h.flow.Attempt(c.UserContext(), id)
+	a, err := h.paying.Attempt(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
 	if a.Gateway != c.Params("gateway") {
 		return problem.New(http.StatusNotFound, "Not found", "no such payment attempt")
 	}
-	o, err := getOrder(c.UserContext(), h.svc.pool, "o.id = $1", a.OrderID, false)
+	o, err := getOrder(c.UserContext(), h.orders.pool, "o.id = $1", a.OrderID, false)
 	if err != nil {
 		return err
 	}

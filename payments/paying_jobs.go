@@ -122,7 +122,7 @@ func (f *Paying) FollowInterval() time.Duration {
 // next sweep. Attempts settled by their callback before then never get a job.
 // It returns how many attempts it followed.
 //
-// The sweep locks attempts without their order, against the flow's lock order
+// The sweep locks attempts without their order, against paying's lock order
 // (order, then attempts); it never waits for a lock (SKIP LOCKED) and takes no
 // other, so it cannot be part of a deadlock: a callback at most waits for its
 // commit.

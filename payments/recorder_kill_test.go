@@ -64,7 +64,7 @@ func newRecorderFlow(pool *pgxpool.Pool) (*Paying, error) {
 // closeFlow stops the writers of f and of its order service.
 func closeFlow(f *Paying) {
 	f.Close()
-	f.svc.Close()
+	f.orders.Close()
 }
 
 // TestRecorderKilledMidBatch: a process is killed while its batch of three

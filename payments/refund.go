@@ -20,7 +20,6 @@ import (
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/db"
 	"github.com/civicpay/civicpay/internal/foundation/money"
-	"github.com/civicpay/civicpay/internal/foundation/problem"
 	"github.com/civicpay/civicpay/ledger"
 )
 
@@ -139,15 +138,6 @@ type RefundLineRequest struct {
 	Amount decimal.Decimal `json:"amount"`
 }
 
-// Errors of refunds.
-var (
-	ErrRefundNotFound = errors.New("refund not found")
-	// ErrNotRefundable: the order is not paid (or is fully refunded).
-	ErrNotRefundable = errors.New("order has nothing to refund")
-	// ErrRefundableChanged: expected_refundable is not the refundable amount now.
-	ErrRefundableChanged = errors.New("the refundable amount is not the one expected")
-)
-
 // check validates req against o (locked) for a caller who may refund the
 // lines of agency ("" for all): the fields, the order's state, the expected
 // refundable amount, and the amounts within what each line may still
@@ -156,15 +146,15 @@ func (req *RefundRequest) check(o Order, agency string) ([]RefundLine, error) {
 	req.Reason = strings.TrimSpace(req.Reason)
 	switch {
 	case req.Reason == "" || utf8.RuneCountInString(req.Reason) > 500:
-		return nil, problem.Invalid("reason", "required, at most 500 characters")
+		return nil, invalid("reason", "required, at most 500 characters")
 	case req.ExpectedRefundable == nil:
-		return nil, problem.Invalid("expected_refundable", "required: the refundable amount shown to you (GET the order)")
+		return nil, invalid("expected_refundable", "required: the refundable amount shown to you (GET the order)")
 	case len(req.Lines) > MaxLines:
-		return nil, problem.Invalid("lines", "at most %d lines", MaxLines)
+		return nil, invalid("lines", "at most %d lines", MaxLines)
 	}
 	if len(req.Lines) == 0 {
 		if err := money.CheckAmount(req.Amount, o.Currency); err != nil {
-			return nil, problem.Invalid("amount", "%v", err)
+			return nil, invalid("amount", "%v", err)
 		}
 	}
 	refundable := o.RefundableBy(agency)
@@ -172,16 +162,17 @@ func (req *RefundRequest) check(o Order, agency string) ([]RefundLine, error) {
 	if agency != "" {
 		whose = "agency " + agency + "'s lines"
 	}
+	if _, err := evReserveRefund.next(o.Status); err != nil {
+		return nil, err
+	}
 	switch {
-	case o.Status != StatusPaid && o.Status != StatusPartiallyRefunded:
-		return nil, fmt.Errorf("%w: it is %s", ErrNotRefundable, o.Status)
 	case !req.ExpectedRefundable.Equal(refundable):
 		return nil, fmt.Errorf("%w: %s %s refundable now from %s, %s expected", ErrRefundableChanged, refundable, o.Currency,
 			whose, req.ExpectedRefundable)
 	}
 	if len(req.Lines) == 0 {
 		if req.Amount.GreaterThan(refundable) {
-			return nil, problem.Invalid("amount", "at most the refundable %s %s of %s", refundable, o.Currency, whose)
+			return nil, invalid("amount", "at most the refundable %s %s of %s", refundable, o.Currency, whose)
 		}
 		return splitRefund(o, agency, req.Amount), nil
 	}
@@ -191,21 +182,21 @@ func (req *RefundRequest) check(o Order, agency string) ([]RefundLine, error) {
 		field := fmt.Sprintf("lines[%d]", i)
 		idx := slices.IndexFunc(o.Lines, func(l Line) bool { return l.No == rl.LineNo })
 		if idx < 0 {
-			return nil, problem.Invalid(field+".line_no", "the order has no line %d", rl.LineNo)
+			return nil, invalid(field+".line_no", "the order has no line %d", rl.LineNo)
 		}
 		l := o.Lines[idx]
 		if slices.ContainsFunc(out, func(x RefundLine) bool { return x.LineNo == l.No }) {
-			return nil, problem.Invalid(field+".line_no", "line %d is named twice", l.No)
+			return nil, invalid(field+".line_no", "line %d is named twice", l.No)
 		}
 		if agency != "" && l.AgencyCode != agency {
 			return nil, fmt.Errorf("%w: line %d is agency %s's; agency %s refunds only its own lines",
 				ErrNotOrderAgency, l.No, l.AgencyCode, agency)
 		}
 		if err := money.CheckAmount(rl.Amount, o.Currency); err != nil {
-			return nil, problem.Invalid(field+".amount", "%v", err)
+			return nil, invalid(field+".amount", "%v", err)
 		}
 		if lr := o.LineRefundable(l); rl.Amount.GreaterThan(lr) {
-			return nil, problem.Invalid(field+".amount", "at most line %d's refundable %s %s", l.No, lr, o.Currency)
+			return nil, invalid(field+".amount", "at most line %d's refundable %s %s", l.No, lr, o.Currency)
 		}
 		out = append(out, RefundLine{LineNo: l.No, AgencyCode: l.AgencyCode, ServiceCode: l.ServiceCode, Amount: rl.Amount})
 		total = total.Add(rl.Amount)
@@ -214,7 +205,7 @@ func (req *RefundRequest) check(o Order, agency string) ([]RefundLine, error) {
 	case req.Amount.IsZero():
 		req.Amount = total
 	case !req.Amount.Equal(total):
-		return nil, problem.Invalid("amount", "the sum of the lines' amounts (%s), or left out", total)
+		return nil, invalid("amount", "the sum of the lines' amounts (%s), or left out", total)
 	}
 	return out, nil
 }
@@ -488,7 +479,7 @@ func (f *Paying) completeRefund(ctx context.Context, rf Refund, a Attempt, res g
 		}); err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}
-		return f.svc.publish(ctx, tx, o, "order.refunded", "system:refunds", map[string]any{
+		return f.orders.publish(ctx, tx, o, "order.refunded", "system:refunds", map[string]any{
 			"refund_id": rf.ID, "amount": rf.Amount, "gateway_refund_id": res.GatewayRefundID, "lines": rf.Lines})
 	})
 }
@@ -507,7 +498,7 @@ func (f *Paying) failRefund(ctx context.Context, rf Refund, reason string) error
 			}
 		}
 		f.log.WarnContext(ctx, "refund failed", "refund", rf.ID, "order", o.ID, "reason", reason)
-		return f.svc.publish(ctx, tx, o, "refund.failed", "system:refunds", map[string]any{
+		return f.orders.publish(ctx, tx, o, "refund.failed", "system:refunds", map[string]any{
 			"refund_id": rf.ID, "kind": rf.Kind, "amount": rf.Amount, "error": reason})
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 )
@@ -110,13 +111,20 @@ func listRefunds(ctx context.Context, q querier, orderID uuid.UUID) ([]Refund, e
 }
 
 // reserveRefund sets amount aside on the order, and each line's part on the
-// line, for a refund in flight. The database refuses a reservation beyond
-// what was paid (orders_refunds_within_paid) or beyond a line's amount
+// line, for a refund in flight (evReserveRefund: an error wrapping
+// ErrNotRefundable if the order is in no status a refund is reserved in).
+// The database refuses a reservation beyond what was paid
+// (orders_refunds_within_paid) or beyond a line's amount
 // (order_lines_refunds_within_amount).
 func reserveRefund(ctx context.Context, tx pgx.Tx, orderID uuid.UUID, amount decimal.Decimal, lines []RefundLine, now time.Time) error {
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE orders SET amount_refund_pending = amount_refund_pending + $2, updated_at = $3
-		WHERE id = $1`, orderID, amount, now)
+		WHERE id = $1 AND `+evReserveRefund.sqlGuard("status"), orderID, amount, now).Exec(func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("reserve refund on order %s: %w", orderID, orderMoves[evReserveRefund].refused)
+		}
+		return nil
+	})
 	if len(lines) > 0 {
 		nos, amounts := make([]int16, len(lines)), make([]decimal.Decimal, len(lines))
 		for i, l := range lines {
@@ -137,32 +145,45 @@ func reserveRefund(ctx context.Context, tx pgx.Tx, orderID uuid.UUID, amount dec
 }
 
 // releaseRefund gives back the reservation of a refund that failed, on the
-// order and its lines, and returns the order as it is now.
+// order and its lines (evReleaseRefund), and returns the order as it is now.
 func releaseRefund(ctx context.Context, tx pgx.Tx, o Order, rf Refund, now time.Time) (Order, error) {
-	return settleAmounts(ctx, tx, o, rf, `UPDATE orders o SET amount_refund_pending = amount_refund_pending - $2,
-		updated_at = $3 WHERE id = $1 RETURNING `+orderCols, `amount_refund_pending = l.amount_refund_pending - rl.amount`, now)
+	return settleAmounts(ctx, tx, o, rf, evReleaseRefund, `UPDATE orders o SET amount_refund_pending = amount_refund_pending - $2,
+		updated_at = $3 WHERE id = $1 AND `+evReleaseRefund.sqlGuard("status")+` RETURNING `+orderCols,
+		`amount_refund_pending = l.amount_refund_pending - rl.amount`, now)
 }
 
 // applyRefund turns a reservation into a refund, on the order and its lines:
-// the refunded amounts grow, and the order becomes refunded or partially
-// refunded. It returns the order as it is now.
+// the refunded amounts grow, and the order becomes refunded (evRefundFull,
+// when the refunded amount reaches what was paid) or partially refunded
+// (evRefundPart). It returns the order as it is now.
 func applyRefund(ctx context.Context, tx pgx.Tx, o Order, rf Refund, now time.Time) (Order, error) {
-	return settleAmounts(ctx, tx, o, rf, `UPDATE orders o SET amount_refunded = amount_refunded + $2,
-		amount_refund_pending = amount_refund_pending - $2, updated_at = $3,
-		status = CASE WHEN amount_refunded + $2 = amount_paid THEN 'refunded' ELSE 'partially_refunded' END
-		WHERE id = $1 RETURNING `+orderCols, `amount_refunded = l.amount_refunded + rl.amount,
+	return settleRefundAs(ctx, tx, o, rf, refundEvent(o, rf.Amount), now)
+}
+
+// settleRefundAs is applyRefund as the event ev (evRefundPart,
+// evRefundFull): the status written is ev's, where the order is in a status
+// ev may happen in, and the database refuses a status its amounts do not
+// fit (orders_refund_status).
+func settleRefundAs(ctx context.Context, tx pgx.Tx, o Order, rf Refund, ev statusEvent, now time.Time) (Order, error) {
+	return settleAmounts(ctx, tx, o, rf, ev, `UPDATE orders o SET amount_refunded = amount_refunded + $2,
+		amount_refund_pending = amount_refund_pending - $2, updated_at = $3, status = '`+string(ev.target())+`'
+		WHERE id = $1 AND `+ev.sqlGuard("status")+` RETURNING `+orderCols, `amount_refunded = l.amount_refunded + rl.amount,
 		amount_refund_pending = l.amount_refund_pending - rl.amount`, now)
 }
 
 // settleAmounts runs orderSQL ($1 order, $2 amount, $3 now; returning
-// orderCols) and sets lineSet on the refund's lines (l, its refund lines rl),
-// in one round trip, and returns the order with its lines as they are now.
-func settleAmounts(ctx context.Context, tx pgx.Tx, o Order, rf Refund, orderSQL, lineSet string, now time.Time) (Order, error) {
+// orderCols, no row when the order is in no status ev may happen in) and
+// sets lineSet on the refund's lines (l, its refund lines rl), in one round
+// trip, and returns the order with its lines as they are now.
+func settleAmounts(ctx context.Context, tx pgx.Tx, o Order, rf Refund, ev statusEvent, orderSQL, lineSet string, now time.Time) (Order, error) {
 	var got Order
 	b := &pgx.Batch{}
 	b.Queue(orderSQL, o.ID, rf.Amount, now).QueryRow(func(r pgx.Row) error {
 		var err error
 		got, err = scanOrder(r)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%s on order %s: %w", ev, o.ID, orderMoves[ev].refused)
+		}
 		return err
 	})
 	b.Queue(`UPDATE order_lines l SET `+lineSet+` FROM payment_refund_lines rl

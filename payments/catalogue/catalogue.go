@@ -19,7 +19,6 @@ import (
 
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/foundation/money"
-	"github.com/civicpay/civicpay/internal/foundation/problem"
 )
 
 // Agency is a public body that is owed money.
@@ -67,7 +66,26 @@ var (
 	ErrAgencyNotFound  = errors.New("agency not found")
 	ErrServiceNotFound = errors.New("service not found")
 	ErrExists          = errors.New("already exists")
+	// ErrInvalid: an agency or a service breaks a rule of the catalogue. The
+	// error is a *ValidationError naming the field.
+	ErrInvalid = errors.New("invalid catalogue entry")
 )
+
+// ValidationError names the field of an agency or a service that broke a
+// rule, and why. errors.Is(err, ErrInvalid) is true of it.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
 
 var codeRE = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{1,47}$`)
 
@@ -75,13 +93,13 @@ var codeRE = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{1,47}$`)
 func (a *Agency) Validate() error {
 	a.Code = strings.ToUpper(strings.TrimSpace(a.Code))
 	if !codeRE.MatchString(a.Code) || len(a.Code) > 32 {
-		return problem.Invalid("code", "2 to 32 characters A-Z, 0-9 and '-', starting with a letter or digit")
+		return invalid("code", "2 to 32 characters A-Z, 0-9 and '-', starting with a letter or digit")
 	}
 	if a.Name = strings.TrimSpace(a.Name); a.Name == "" || len(a.Name) > 200 {
-		return problem.Invalid("name", "required, at most 200 characters")
+		return invalid("name", "required, at most 200 characters")
 	}
 	if a.TreasuryAccount = strings.TrimSpace(a.TreasuryAccount); a.TreasuryAccount == "" || len(a.TreasuryAccount) > 64 {
-		return problem.Invalid("treasury_account", "required, at most 64 characters")
+		return invalid("treasury_account", "required, at most 64 characters")
 	}
 	return nil
 }
@@ -90,39 +108,39 @@ func (a *Agency) Validate() error {
 func (s *Service) Validate() error {
 	s.Code = strings.ToUpper(strings.TrimSpace(s.Code))
 	if !codeRE.MatchString(s.Code) {
-		return problem.Invalid("code", "2 to 48 characters A-Z, 0-9 and '-'")
+		return invalid("code", "2 to 48 characters A-Z, 0-9 and '-'")
 	}
 	if s.Name = strings.TrimSpace(s.Name); s.Name == "" || len(s.Name) > 200 {
-		return problem.Invalid("name", "required, at most 200 characters")
+		return invalid("name", "required, at most 200 characters")
 	}
 	switch s.Kind {
 	case KindFee, KindCharge, KindTax, KindFine:
 	default:
-		return problem.Invalid("kind", "must be fee, charge, tax or fine")
+		return invalid("kind", "must be fee, charge, tax or fine")
 	}
 	if s.Currency == "" {
 		s.Currency = money.VND
 	}
 	if !money.Supported(s.Currency) {
-		return problem.Invalid("currency", "unsupported currency %q", s.Currency)
+		return invalid("currency", "unsupported currency %q", s.Currency)
 	}
 	switch {
 	case s.FixedAmount != nil && s.MinAmount == nil && s.MaxAmount == nil:
 		if err := money.CheckAmount(*s.FixedAmount, s.Currency); err != nil {
-			return problem.Invalid("fixed_amount", "%v", err)
+			return invalid("fixed_amount", "%v", err)
 		}
 	case s.FixedAmount == nil && s.MinAmount != nil && s.MaxAmount != nil:
 		if err := money.CheckAmount(*s.MinAmount, s.Currency); err != nil {
-			return problem.Invalid("min_amount", "%v", err)
+			return invalid("min_amount", "%v", err)
 		}
 		if err := money.CheckAmount(*s.MaxAmount, s.Currency); err != nil {
-			return problem.Invalid("max_amount", "%v", err)
+			return invalid("max_amount", "%v", err)
 		}
 		if s.MinAmount.GreaterThan(*s.MaxAmount) {
-			return problem.Invalid("max_amount", "must not be below min_amount")
+			return invalid("max_amount", "must not be below min_amount")
 		}
 	default:
-		return problem.Invalid("fixed_amount", "give either fixed_amount, or min_amount and max_amount")
+		return invalid("fixed_amount", "give either fixed_amount, or min_amount and max_amount")
 	}
 	return nil
 }
@@ -270,7 +288,7 @@ func (s *Store) UpsertService(ctx context.Context, svc Service) (Service, error)
 	})
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-		return Service{}, problem.Invalid("agency_code", "unknown agency %q", svc.AgencyCode)
+		return Service{}, invalid("agency_code", "unknown agency %q", svc.AgencyCode)
 	}
 	if err != nil {
 		return Service{}, fmt.Errorf("catalogue: upsert service %s: %w", svc.Code, err)

@@ -1,6 +1,7 @@
 package catalogue
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 
@@ -14,6 +15,24 @@ import (
 var HTTPErrors = []problem.Mapping{
 	{Err: ErrAgencyNotFound, Status: http.StatusNotFound, Title: "Not found"},
 	{Err: ErrServiceNotFound, Status: http.StatusNotFound, Title: "Not found"},
+	// A *ValidationError is made a field problem by problemFor; one that
+	// reached the server's handler another way is still a 422.
+	{Err: ErrInvalid, Status: http.StatusUnprocessableEntity, Title: "Invalid field"},
+}
+
+// problemFor is err as the API answers it: a *ValidationError is a 422
+// "Invalid field" naming the field; any other error is left to HTTPErrors.
+func problemFor(err error) error {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return problem.Invalid(ve.Field, "%s", ve.Reason)
+	}
+	return err
+}
+
+// answer is h with its error passed through problemFor.
+func answer(h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error { return problemFor(h(c)) }
 }
 
 // Handler serves the catalogue: anyone authenticated reads it, admins change it.
@@ -24,11 +43,11 @@ func NewHandler(store *Store) *Handler { return &Handler{store: store} }
 
 // Routes mounts the catalogue on the /v1 group.
 func (h *Handler) Routes(r fiber.Router) {
-	r.Get("/agencies", h.listAgencies)
-	r.Get("/agencies/:code", h.getAgency)
-	r.Put("/agencies/:code", auth.Require(auth.RoleAdmin), h.putAgency)
-	r.Get("/services", h.listServices)
-	r.Put("/services/:code", auth.Require(auth.RoleAdmin), h.putService)
+	r.Get("/agencies", answer(h.listAgencies))
+	r.Get("/agencies/:code", answer(h.getAgency))
+	r.Put("/agencies/:code", auth.Require(auth.RoleAdmin), answer(h.putAgency))
+	r.Get("/services", answer(h.listServices))
+	r.Put("/services/:code", auth.Require(auth.RoleAdmin), answer(h.putService))
 }
 
 func (h *Handler) listAgencies(c *fiber.Ctx) error {

@@ -14,7 +14,7 @@
 // /receipts/{reference}/reveal).
 //
 // The package owns no data: it reads orders through Orders, starts and reads
-// payment attempts through Attempts (the payment flow), and asks Breakers which
+// payment attempts through Attempts (payments.Paying), and asks Breakers which
 // gateways may be offered (a gateway whose circuit breaker is open is not).
 package pages
 
@@ -38,7 +38,7 @@ import (
 
 // Orders finds an order by its payment reference, with no access check; an
 // unknown reference is an error wrapping payments.ErrOrderNotFound.
-// (*payments.Service).Lookup implements it.
+// (*payments.Orders).Lookup implements it.
 type Orders interface {
 	Lookup(ctx context.Context, ref string) (payments.Order, error)
 }
@@ -55,12 +55,12 @@ type Catalogue interface {
 	ServicesByCode(ctx context.Context, codes []string) (map[string]catalogue.Service, error)
 }
 
-// Attempts is what the pages need from the payment flow.
+// Attempts is what the pages need from paying (payments.Paying).
 type Attempts interface {
 	// Start creates a payment attempt for o with the chosen method, preferring
 	// the chosen gateway, and returns where the citizen pays: a redirect URL, or
 	// a QR payload (VietQR). The browser comes back from the gateway to the
-	// flow's own return route, which should redirect it to /return/{reference}.
+	// paying's own return route, which should redirect it to /return/{reference}.
 	// An order that is no longer open is an error wrapping
 	// payments.ErrNotOpen; no gateway available for the method is an error
 	// wrapping gateways.ErrNoGateway, or a breaker's refusal
@@ -97,7 +97,7 @@ type Started struct {
 type Attempt struct {
 	Choice
 	// Status is as recorded from callbacks and status queries: pending,
-	// succeeded or failed. An attempt the flow gave up waiting for counts as
+	// succeeded or failed. An attempt paying gave up waiting for counts as
 	// failed here (the citizen may try again).
 	Status    gateways.Status
 	CreatedAt time.Time
@@ -138,7 +138,7 @@ type Config struct {
 	// RefreshInterval is how often the return page reloads while a payment is
 	// pending (default 5s, at least 1s).
 	RefreshInterval time.Duration
-	// Timeout bounds the calls one page makes to the order store, the flow and
+	// Timeout bounds the calls one page makes to Orders, Paying and
 	// the catalogue (default 30s: starting an attempt may try several gateways).
 	Timeout time.Duration
 	// Log receives unexpected errors (never national IDs or secrets); default slog.Default().
