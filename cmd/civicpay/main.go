@@ -7,6 +7,8 @@
 //	civicpay keys rotate-data-key [--batch N]
 //	civicpay ledger verify              prove the books (exit 1 naming the first broken thing)
 //	civicpay reconcile --date D [--gateway G] | reconcile import FILE
+//	civicpay users create --email E --role agency|treasury|admin [--agency CODE] [--can-refund]
+//	civicpay users link --email E
 //	civicpay demo                       seed the demo catalogue (idempotent)
 //
 // Configuration comes from the environment (see the README); DATABASE_URL is required.
@@ -41,6 +43,9 @@ commands:
   reconcile --date YYYY-MM-DD [--gateway G]
                                          queue the reconciliation of a business day
   reconcile import FILE                  import a statement or settlement file now
+  users create --email E --role agency|treasury|admin [--agency CODE] [--can-refund]
+                                         create a staff user of the console; print their one-time set-password link
+  users link --email E                   print a new set-password link (forgotten password, lost phone)
   demo                                   seed the demo catalogue and print demo keys
 `
 
@@ -84,6 +89,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return migrate(ctx, pool, log)
 	case "keys":
 		return keys(ctx, cfg, pool, args[1:], out)
+	case "users":
+		return users(ctx, cfg, pool, args[1:], out)
 	case "ledger":
 		return ledgerCmd(ctx, pool, args[1:], out)
 	case "demo":
