@@ -113,6 +113,11 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 			return nil, err
 		}
 	}
+	// The staff console (console.go), apart from the domains above.
+	if err := a.wireConsole(ctx, w); err != nil {
+		a.CloseWriters()
+		return nil, err
+	}
 
 	rc, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Logger:       quietRiver(log),
