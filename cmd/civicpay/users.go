@@ -66,20 +66,22 @@ func users(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, args []st
 		fmt.Fprintln(out, setupLink(cfg.PublicURL, token))
 		fmt.Fprintf(out, "# a new set-password link for %s: it sets a new password and enrols TOTP again; works once, for %s\n", u.Email, ttl)
 		return nil
-	case "totp-code":
-		// For the demo users `civicpay demo` prints in development mode: the
-		// current code of a TOTP secret, instead of an authenticator app.
-		if !cfg.Development() || len(args) != 2 {
-			return fmt.Errorf("%w: users totp-code SECRET (development mode only)", errUsage)
-		}
-		code, err := console.TOTPCode(args[1], time.Now())
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(out, code)
-		return nil
 	}
 	return fmt.Errorf("%w: users create|link|totp-code", errUsage)
+}
+
+// totpCode prints the current code of a TOTP secret: for the demo users
+// `civicpay demo` prints in development mode, instead of an authenticator app.
+func totpCode(args []string, out io.Writer) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%w: users totp-code SECRET", errUsage)
+	}
+	code, err := console.TOTPCode(strings.ToUpper(strings.TrimSpace(args[0])), time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out, code)
+	return nil
 }
 
 func setupLink(publicURL, token string) string {

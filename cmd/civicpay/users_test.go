@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -66,3 +68,63 @@ func TestUsersCreatePrintsALinkAndAudits(t *testing.T) {
 		t.Errorf("%d creations audited (%v), want 1: refused creations leave no row", n, err)
 	}
 }
+
+// TestDemoPrintsStaffLogins: in development mode `civicpay demo` prints an
+// email, password and TOTP secret per staff role, which sign in (the
+// password verifies, the secret opens from its sealed column and its code is
+// the one printed by users totp-code); run again, it resets them. In
+// production it makes no staff user.
+func TestDemoPrintsStaffLogins(t *testing.T) {
+	t.Parallel()
+	ctx := cliContext(context.Background(), "demo")
+	pool := pgtest.New(t)
+	var out bytes.Buffer
+	if err := demo(ctx, config.Config{Env: config.EnvProduction}, pool, &out, quietLog()); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM staff_users`).Scan(&n); err != nil || n != 0 || strings.Contains(out.String(), "STAFF_") {
+		t.Fatalf("production demo made %d staff users (%v):\n%s", n, err, out.String())
+	}
+	dev := config.Config{Env: config.EnvDevelopment}
+	for run := range 2 {
+		out.Reset()
+		if err := demo(ctx, dev, pool, &out, quietLog()); err != nil {
+			t.Fatal(err)
+		}
+		vars := map[string]string{}
+		for _, line := range strings.Split(out.String(), "\n") {
+			if rest, ok := strings.CutPrefix(line, "export "); ok {
+				for _, kv := range strings.Fields(rest) {
+					k, v, _ := strings.Cut(kv, "=")
+					vars[k] = v
+				}
+			}
+		}
+		for _, role := range []string{"ADMIN", "TREASURY", "AGENCY"} {
+			email, pw, secret := vars["STAFF_"+role+"_EMAIL"], vars["STAFF_"+role+"_PASSWORD"], vars["STAFF_"+role+"_TOTP"]
+			var hash string
+			var confirmed bool
+			if err := pool.QueryRow(ctx, `SELECT password_hash, totp_confirmed_at IS NOT NULL FROM staff_users WHERE email = $1`, email).Scan(&hash, &confirmed); err != nil {
+				t.Fatalf("run %d, %s %q: %v\n%s", run+1, role, email, err, out.String())
+			}
+			if ok, err := console.VerifyPassword(pw, hash); !ok || err != nil || len(pw) < console.MinPasswordLen || !confirmed {
+				t.Errorf("run %d, %s: printed password verifies %v (%v), TOTP confirmed %v", run+1, role, ok, err, confirmed)
+			}
+			var code bytes.Buffer
+			if err := run0(t, []string{"users", "totp-code", secret}, &code); err != nil || len(strings.TrimSpace(code.String())) != 6 {
+				t.Errorf("users totp-code %s: %q, %v", secret, code.String(), err)
+			}
+		}
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM staff_users`).Scan(&n); err != nil || n != 3 {
+		t.Errorf("%d staff users after two runs, want 3", n)
+	}
+}
+
+func run0(t *testing.T, args []string, out *bytes.Buffer) error {
+	t.Helper()
+	return run(context.Background(), args, out)
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
