@@ -2,7 +2,9 @@ package console
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"slices"
@@ -409,4 +411,29 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestVietnameseByDefault: with no language asked for, the console speaks
+// Vietnamese; ?lang=en switches and is remembered.
+func TestVietnameseByDefault(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	req := httptest.NewRequest(http.MethodGet, "/console/login", nil)
+	res, err := e.app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(body), `<html lang="vi">`) || !strings.Contains(string(body), "Đăng nhập bảng điều khiển") ||
+		!strings.Contains(string(body), `<label for="email">`) || !strings.Contains(string(body), `<label for="password">`) {
+		t.Errorf("default sign-in page is not Vietnamese with labelled fields:\n%s", body)
+	}
+	b := e.browser()
+	if p := b.get("/console/login?lang=en"); !strings.Contains(p.body, "Sign in to the console") {
+		t.Error("?lang=en is not English")
+	}
+	if b.cookies[langCookie] != "en" {
+		t.Error("the choice is not remembered")
+	}
 }

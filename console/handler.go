@@ -244,7 +244,8 @@ func (h *Handler) checkCSRF(c *fiber.Ctx) error {
 	secret := h.csrfSecret(c, false)
 	got := c.FormValue(csrfField)
 	if secret == "" || got == "" || !hmac.Equal([]byte(got), []byte(csrfToken(secret))) {
-		h.log.WarnContext(c.UserContext(), "console: form refused: missing or wrong CSRF token", "path", c.Path(), "ip", c.IP())
+		// The route pattern, never the path: a set-up link's path holds its token.
+		h.log.WarnContext(c.UserContext(), "console: form refused: missing or wrong CSRF token", "route", c.Route().Path, "ip", c.IP())
 		return h.errorPage(c, http.StatusForbidden, "e403.title", "e403.body")
 	}
 	return c.Next()

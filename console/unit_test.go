@@ -1,6 +1,7 @@
 package console
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -131,6 +132,46 @@ func TestEveryMessageHasBothLanguages(t *testing.T) {
 	for k, m := range messages {
 		if m.vi == "" || m.en == "" {
 			t.Errorf("%s: vi %q en %q", k, m.vi, m.en)
+		}
+	}
+}
+
+// TestTemplateKeysExist: every message key the templates name, and every
+// key they build (nav.<section>, dash.<window>, status.<status>,
+// role.<role>), has a message; an unknown key would show as itself.
+func TestTemplateKeysExist(t *testing.T) {
+	t.Parallel()
+	keyRE := regexp.MustCompile(`T "([a-z0-9.]+)"`)
+	entries, err := files.ReadDir("templates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, en := range entries {
+		b, err := files.ReadFile("templates/" + en.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range keyRE.FindAllStringSubmatch(string(b), -1) {
+			keys = append(keys, m[1])
+		}
+	}
+	if len(keys) < 30 {
+		t.Fatalf("found only %d keys in the templates", len(keys))
+	}
+	keys = append(keys, "nav.dashboard", "role.agency", "role.treasury", "role.admin")
+	for _, s := range sections {
+		keys = append(keys, "nav."+s.key)
+	}
+	for _, w := range Windows(time.Now()) {
+		keys = append(keys, "dash."+w.Key)
+	}
+	for _, s := range []string{"open", "paid", "expired"} {
+		keys = append(keys, "status."+s)
+	}
+	for _, k := range keys {
+		if _, ok := messages[k]; !ok {
+			t.Errorf("no message %q", k)
 		}
 	}
 }
