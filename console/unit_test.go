@@ -175,3 +175,17 @@ func TestTemplateKeysExist(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVerifyPassword is the cost of one sign-in's password check with
+// the default parameters (also paid for an unknown email, against a dummy hash).
+func BenchmarkVerifyPassword(b *testing.B) {
+	h, err := HashPassword("correct horse battery", DefaultArgon2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if ok, _ := VerifyPassword("correct horse battery", h); !ok {
+			b.Fatal("no match")
+		}
+	}
+}
