@@ -18,7 +18,7 @@ run: build
 	export DATABASE_URL="$$($(PG) url civicpay)"; \
 	mkdir -p .run; \
 	./bin/civicpay migrate; \
-	./bin/civicpay demo > .run/demo.env; \
+	CIVICPAY_ENV=$${CIVICPAY_ENV:-development} ./bin/civicpay demo > .run/demo.env; \
 	RUN_DIR=.run ./internal/testkit/devdb/run.sh
 
 # The whole test suite, against a real PostgreSQL.

@@ -10,14 +10,15 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/civicpay/civicpay/console"
 	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/webhooks"
 )
 
-// rotateDataKey re-encrypts, under CIVICPAY_DATA_KEY_ID, every national ID and
-// webhook signing secret in clear (from before migration 00013) or sealed under
+// rotateDataKey re-encrypts, under CIVICPAY_DATA_KEY_ID, every national ID,
+// webhook signing secret and staff TOTP secret in clear (from before migration 00013) or sealed under
 // another key, in batches of --batch rows per transaction, printing progress.
 // Run it after changing the current key (keep the old key listed until it
 // finishes) and once after upgrading. Stopping it half way loses nothing; run
@@ -55,6 +56,11 @@ func rotateDataKey(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, a
 	if err != nil {
 		return err
 	}
+	k, err := console.ResealTOTPSecrets(ctx, pool, keys, *batch)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "staff users: %d TOTP secrets re-encrypted\n", k)
 	fmt.Fprintf(out, "done: %d orders and %d webhook endpoints re-encrypted; every value is under %q\n", n, m, keys.Current())
 	return nil
 }

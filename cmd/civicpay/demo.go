@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/console"
+	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )
@@ -39,8 +44,9 @@ var demoServices = []catalogue.Service{
 	{Code: "CCT-TNCN", AgencyCode: "CCT-DN", Name: "Thuế thu nhập cá nhân nộp thay (personal income tax)", Kind: catalogue.KindTax, MinAmount: d(1_000), MaxAmount: d(10_000_000_000)},
 }
 
-// demo seeds the catalogue (idempotent) and makes one key per role.
-func demo(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
+// demo seeds the catalogue (idempotent) and makes one key per role; in
+// development mode also one staff user of the console per role (demoStaff).
+func demo(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, out io.Writer, log *slog.Logger) error {
 	cat := catalogue.NewStore(pool)
 	for _, a := range demoAgencies {
 		if _, err := cat.UpsertAgency(ctx, a); err != nil {
@@ -64,6 +70,44 @@ func demo(ctx context.Context, pool *pgxpool.Pool, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "export %s_KEY=%s\n", upper(string(k.role)), secret)
+	}
+	if !cfg.Development() {
+		fmt.Fprintln(out, "# no staff console users: they are made only in development mode (CIVICPAY_ENV=development); use civicpay users create")
+		return nil
+	}
+	return demoStaff(ctx, cfg, pool, out, log)
+}
+
+// demoStaff makes (or resets, on every run) one signed-up staff user per
+// role with a random password and TOTP secret, and prints them as shell
+// variables for `make run` to show: development mode only, so a newcomer
+// can open the console at once. `civicpay users totp-code SECRET` prints
+// the current code of a secret.
+func demoStaff(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, out io.Writer, log *slog.Logger) error {
+	keys, err := cfg.DataKeyring(true, log)
+	if err != nil {
+		return err
+	}
+	store := console.NewStore(pool, keys, cfg.Clock, console.Policy{})
+	for _, s := range []struct {
+		name string
+		user console.NewUser
+	}{
+		{"ADMIN", console.NewUser{Email: "admin@demo.civicpay.vn", Role: console.RoleAdmin}},
+		{"TREASURY", console.NewUser{Email: "treasury@demo.civicpay.vn", Role: console.RoleTreasury, CanRefund: true}},
+		{"AGENCY", console.NewUser{Email: "agency@demo.civicpay.vn", Role: console.RoleAgency, AgencyCode: "STP-HCM"}},
+	} {
+		pw := make([]byte, 12)
+		if _, err := rand.Read(pw); err != nil {
+			return err
+		}
+		password := base64.RawURLEncoding.EncodeToString(pw)
+		u, secret, err := store.DemoUser(ctx, s.user, password)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "export STAFF_%s_EMAIL=%s STAFF_%s_PASSWORD=%s STAFF_%s_TOTP=%s\n",
+			s.name, u.Email, s.name, password, s.name, secret)
 	}
 	return nil
 }

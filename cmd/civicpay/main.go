@@ -7,6 +7,8 @@
 //	civicpay keys rotate-data-key [--batch N]
 //	civicpay ledger verify              prove the books (exit 1 naming the first broken thing)
 //	civicpay reconcile --date D [--gateway G] | reconcile import FILE
+//	civicpay users create --email E --role agency|treasury|admin [--agency CODE] [--can-refund]
+//	civicpay users link --email E | users totp-code SECRET
 //	civicpay demo                       seed the demo catalogue (idempotent)
 //
 // Configuration comes from the environment (see the README); DATABASE_URL is required.
@@ -41,7 +43,12 @@ commands:
   reconcile --date YYYY-MM-DD [--gateway G]
                                          queue the reconciliation of a business day
   reconcile import FILE                  import a statement or settlement file now
-  demo                                   seed the demo catalogue and print demo keys
+  users create --email E --role agency|treasury|admin [--agency CODE] [--can-refund]
+                                         create a staff user of the console; print their one-time set-password link
+  users link --email E                   print a new set-password link (forgotten password, lost phone)
+  users totp-code SECRET                 print the current TOTP code of a secret (the demo users' secrets)
+  demo                                   seed the demo catalogue and print demo keys (and, in development
+                                         mode, staff console logins)
 `
 
 func main() {
@@ -57,6 +64,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(out, usage)
 		return nil
+	}
+	if len(args) >= 2 && args[0] == "users" && args[1] == "totp-code" {
+		return totpCode(args[2:], out) // needs no configuration nor database
 	}
 	cfg, err := config.Load()
 	if err != nil {
@@ -84,10 +94,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return migrate(ctx, pool, log)
 	case "keys":
 		return keys(ctx, cfg, pool, args[1:], out)
+	case "users":
+		return users(ctx, cfg, pool, args[1:], out)
 	case "ledger":
 		return ledgerCmd(ctx, pool, args[1:], out)
 	case "demo":
-		return demo(cliContext(ctx, "demo"), pool, out)
+		return demo(cliContext(ctx, "demo"), cfg, pool, out, log)
 	case "reconcile":
 		return reconcileCmd(ctx, pool, args[1:], out)
 	}

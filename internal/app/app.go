@@ -116,6 +116,8 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	if err = wireRecon(f, w, a.Paying, a.Gateways, a.Webhooks); err != nil {
 		return nil, err
 	}
+	// The staff console, on the domains above (console.go).
+	wireConsole(f, w)
 	a.background = w.background
 
 	// 5. The River client that works the jobs the domains registered.

@@ -65,11 +65,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 }
 
-// isCitizenPage: HTML pages for citizens and gateway callbacks are not part of
-// the JSON API document.
+// isCitizenPage: HTML pages for citizens and staff (the console) and gateway
+// callbacks are not part of the JSON API document.
 func isCitizenPage(route string) bool {
 	_, path, _ := strings.Cut(route, " ")
-	for _, p := range []string{"/pay/", "/receipts/", "/return/", "/callbacks/", "/static/"} {
+	for _, p := range []string{"/pay/", "/receipts/", "/return/", "/callbacks/", "/static/", "/console/"} {
 		if strings.HasPrefix(path, p) {
 			return true
 		}

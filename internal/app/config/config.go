@@ -119,12 +119,34 @@ type Config struct {
 
 	Limits Limits
 
+	// Console: the staff console at /console (see Console).
+	Console Console
+
 	// Clock is not read from the environment: it is the time every business
 	// decision is made at (expiries, the business day, closing a day,
 	// webhook grace periods), handed by internal/app to each service. nil:
 	// the wall clock. Tests set a clock.Fake to move to another day without
 	// waiting for it (as River's Config.Test.Time does for River).
 	Clock clock.Clock `env:"-"`
+}
+
+// Console configures the staff console (package console): its sessions,
+// set-password links and sign-in throttling.
+type Console struct {
+	// IdleTimeout ends a staff session not used for this long.
+	IdleTimeout time.Duration `env:"CIVICPAY_CONSOLE_IDLE_TIMEOUT" envDefault:"30m"`
+	// AbsoluteTimeout ends any staff session this long after sign-in.
+	AbsoluteTimeout time.Duration `env:"CIVICPAY_CONSOLE_ABSOLUTE_TIMEOUT" envDefault:"12h"`
+	// SetupLinkTTL is how long a `civicpay users create` set-password link works.
+	SetupLinkTTL time.Duration `env:"CIVICPAY_CONSOLE_SETUP_LINK_TTL" envDefault:"72h"`
+	// LoginPerIP and LoginPerAccount bound failed sign-in requests (password
+	// or code) per minute per client IP and per email, in each process.
+	LoginPerIP      int `env:"CIVICPAY_CONSOLE_LOGIN_PER_IP" envDefault:"20"`
+	LoginPerAccount int `env:"CIVICPAY_CONSOLE_LOGIN_PER_ACCOUNT" envDefault:"10"`
+	// LockoutAfter consecutive failed sign-ins (counted in the database, so
+	// every instance agrees) lock the account for Lockout.
+	LockoutAfter int           `env:"CIVICPAY_CONSOLE_LOCKOUT_AFTER" envDefault:"10"`
+	Lockout      time.Duration `env:"CIVICPAY_CONSOLE_LOCKOUT" envDefault:"15m"`
 }
 
 // Limits are the abuse controls (README "Security"). A rate limit of 0 turns

@@ -52,6 +52,15 @@ Try:
 
   curl -s http://$CIVICPAY_METRICS_ADDR/metrics   (Prometheus, on its own port, not the public one)
 
+Staff console: $CIVICPAY_PUBLIC_URL/console — demo users of this run (development mode only):
+
+  admin     ${STAFF_ADMIN_EMAIL:-?}  password ${STAFF_ADMIN_PASSWORD:-?}  TOTP secret ${STAFF_ADMIN_TOTP:-?}
+  treasury  ${STAFF_TREASURY_EMAIL:-?}  password ${STAFF_TREASURY_PASSWORD:-?}  TOTP secret ${STAFF_TREASURY_TOTP:-?}
+  agency    ${STAFF_AGENCY_EMAIL:-?}  password ${STAFF_AGENCY_PASSWORD:-?}  TOTP secret ${STAFF_AGENCY_TOTP:-?}
+
+  Add a secret to an authenticator app, or print its current code:
+  ./bin/civicpay users totp-code \$STAFF_ADMIN_TOTP   (after: source $run_dir/demo.env)
+
 Ctrl-C stops everything.
 MSG
 wait -n "${pids[@]}"
