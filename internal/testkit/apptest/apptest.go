@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ import (
 	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"github.com/civicpay/civicpay/internal/foundation/secretbox"
 	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
+	"github.com/civicpay/civicpay/internal/testkit/apicheck"
 	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )
@@ -378,7 +380,8 @@ func (r Response) JSON(t testing.TB, v any) {
 	}
 }
 
-// Do sends a request with key as bearer token. body may be nil, []byte, string or
+// Do sends a request with key as bearer token, and fails t (t.Errorf) if the
+// response does not match the OpenAPI document (see apicheck). body may be nil, []byte, string or
 // a value to marshal; headers are name/value pairs.
 func (e *Env) Do(t testing.TB, method, path, key string, body any, headers ...string) Response {
 	t.Helper()
@@ -431,6 +434,9 @@ func (e *Env) send(t testing.TB, req *http.Request) Response {
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.HasPrefix(req.URL.String(), e.MetricsURL) {
+		apicheck.Check(t, req, res.StatusCode, res.Header, raw)
 	}
 	return Response{Status: res.StatusCode, Header: res.Header, Body: raw}
 }
