@@ -373,7 +373,7 @@ type Amount struct {
 type Amount0 = string
 
 // Amount1 defines model for .
-type Amount1 = float32
+type Amount1 = float64
 
 // ApprovedEntryRequest defines model for ApprovedEntryRequest.
 type ApprovedEntryRequest struct {
@@ -384,18 +384,18 @@ type ApprovedEntryRequest struct {
 // Attempt One try at paying an order through one gateway. Only the gateway (callback or status query) or reconciliation moves it out of pending; the browser's return never does.
 type Attempt struct {
 	// Amount Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
-	Amount    *Amount         `json:"amount,omitempty"`
-	CreatedAt *time.Time      `json:"created_at,omitempty"`
-	Currency  *string         `json:"currency,omitempty"`
-	ExpiresAt *time.Time      `json:"expires_at,omitempty"`
-	Gateway   *AttemptGateway `json:"gateway,omitempty"`
+	Amount    Amount         `json:"amount"`
+	CreatedAt time.Time      `json:"created_at"`
+	Currency  string         `json:"currency"`
+	ExpiresAt time.Time      `json:"expires_at"`
+	Gateway   AttemptGateway `json:"gateway"`
 
 	// GatewayRef the reference on the wire; for vietqr the order's payment reference
-	GatewayRef   *string             `json:"gateway_ref,omitempty"`
-	GatewayTxnId *string             `json:"gateway_txn_id,omitempty"`
-	Id           *openapi_types.UUID `json:"id,omitempty"`
-	Method       *AttemptMethod      `json:"method,omitempty"`
-	OrderId      *openapi_types.UUID `json:"order_id,omitempty"`
+	GatewayRef   string             `json:"gateway_ref"`
+	GatewayTxnId *string            `json:"gateway_txn_id,omitempty"`
+	Id           openapi_types.UUID `json:"id"`
+	Method       AttemptMethod      `json:"method"`
+	OrderId      openapi_types.UUID `json:"order_id"`
 
 	// Outcome set once succeeded: paid the order, or arrived when it was not payable (refunded automatically)
 	Outcome *AttemptOutcome `json:"outcome,omitempty"`
@@ -405,11 +405,11 @@ type Attempt struct {
 	QrPayload *string `json:"qr_payload,omitempty"`
 
 	// RedirectUrl send the citizen's browser here (vnpay, momo, zalopay)
-	RedirectUrl   *string        `json:"redirect_url,omitempty"`
-	ResultCode    *string        `json:"result_code,omitempty"`
-	ResultMessage *string        `json:"result_message,omitempty"`
-	Status        *AttemptStatus `json:"status,omitempty"`
-	UpdatedAt     *time.Time     `json:"updated_at,omitempty"`
+	RedirectUrl   *string       `json:"redirect_url,omitempty"`
+	ResultCode    *string       `json:"result_code,omitempty"`
+	ResultMessage *string       `json:"result_message,omitempty"`
+	Status        AttemptStatus `json:"status"`
+	UpdatedAt     time.Time     `json:"updated_at"`
 }
 
 // AttemptGateway defines model for Attempt.Gateway.
@@ -472,18 +472,21 @@ type ClosedDay struct {
 
 // CreateOrder defines model for CreateOrder.
 type CreateOrder struct {
-	Description string     `json:"description"`
-	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
-	Lines       []struct {
-		Agency string `json:"agency"`
+	Description string             `json:"description"`
+	ExpiresAt   *time.Time         `json:"expires_at,omitempty"`
+	Lines       []CreateOrderLine  `json:"lines"`
+	Metadata    *map[string]string `json:"metadata,omitempty"`
+	Payer       Payer              `json:"payer"`
+	ReturnUrl   *string            `json:"return_url,omitempty"`
+}
 
-		// Amount Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
-		Amount  Amount `json:"amount"`
-		Service string `json:"service"`
-	} `json:"lines"`
-	Metadata  *map[string]string `json:"metadata,omitempty"`
-	Payer     Payer              `json:"payer"`
-	ReturnUrl *string            `json:"return_url,omitempty"`
+// CreateOrderLine defines model for CreateOrderLine.
+type CreateOrderLine struct {
+	Agency string `json:"agency"`
+
+	// Amount Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
+	Amount  Amount `json:"amount"`
+	Service string `json:"service"`
 }
 
 // CreatedKey a key as created, with its secret
@@ -710,43 +713,43 @@ type ManualEntry struct {
 // Order defines model for Order.
 type Order struct {
 	// Agency the agency of the first line; every agency with a line on the order sees it
-	Agency *string `json:"agency,omitempty"`
+	Agency string `json:"agency"`
 
 	// AmountPaid Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
-	AmountPaid *Amount `json:"amount_paid,omitempty"`
+	AmountPaid Amount `json:"amount_paid"`
 
 	// AmountRefundPending Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
-	AmountRefundPending *Amount `json:"amount_refund_pending,omitempty"`
+	AmountRefundPending Amount `json:"amount_refund_pending"`
 
 	// AmountRefunded Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
-	AmountRefunded *Amount `json:"amount_refunded,omitempty"`
+	AmountRefunded Amount `json:"amount_refunded"`
 
 	// Attempts GET /v1/orders/{id} only
-	Attempts    *[]Attempt          `json:"attempts,omitempty"`
-	ClosedAt    *time.Time          `json:"closed_at,omitempty"`
-	CreatedAt   *time.Time          `json:"created_at,omitempty"`
-	Currency    *string             `json:"currency,omitempty"`
-	Description *string             `json:"description,omitempty"`
-	ExpiresAt   *time.Time          `json:"expires_at,omitempty"`
-	Id          *openapi_types.UUID `json:"id,omitempty"`
-	Lines       *[]OrderLine        `json:"lines,omitempty"`
-	Metadata    *map[string]string  `json:"metadata,omitempty"`
-	PaidAt      *time.Time          `json:"paid_at,omitempty"`
-	PayUrl      *string             `json:"pay_url,omitempty"`
-	Payer       *Payer              `json:"payer,omitempty"`
-	Reference   *string             `json:"reference,omitempty"`
+	Attempts    *[]Attempt         `json:"attempts,omitempty"`
+	ClosedAt    *time.Time         `json:"closed_at,omitempty"`
+	CreatedAt   time.Time          `json:"created_at"`
+	Currency    string             `json:"currency"`
+	Description string             `json:"description"`
+	ExpiresAt   time.Time          `json:"expires_at"`
+	Id          openapi_types.UUID `json:"id"`
+	Lines       []OrderLine        `json:"lines"`
+	Metadata    *map[string]string `json:"metadata,omitempty"`
+	PaidAt      *time.Time         `json:"paid_at,omitempty"`
+	PayUrl      string             `json:"pay_url"`
+	Payer       Payer              `json:"payer"`
+	Reference   string             `json:"reference"`
 
 	// Refundable Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
 	Refundable *Amount `json:"refundable,omitempty"`
 
 	// Refunds GET /v1/orders/{id} only
-	Refunds   *[]Refund    `json:"refunds,omitempty"`
-	ReturnUrl *string      `json:"return_url,omitempty"`
-	Status    *OrderStatus `json:"status,omitempty"`
+	Refunds   *[]Refund   `json:"refunds,omitempty"`
+	ReturnUrl *string     `json:"return_url,omitempty"`
+	Status    OrderStatus `json:"status"`
 
 	// Total Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
-	Total     *Amount    `json:"total,omitempty"`
-	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	Total     Amount    `json:"total"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // OrderStatus defines model for Order.Status.
@@ -770,10 +773,10 @@ type OrderEventList struct {
 
 // OrderLine A line of an order. An agency sees its own lines in full and another agency's lines as line_no, agency and amount only (service, kind and the line's refund amounts are left out). Treasury, admin and the portal that created the order see every line in full.
 type OrderLine struct {
-	Agency *string `json:"agency,omitempty"`
+	Agency string `json:"agency"`
 
 	// Amount Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
-	Amount *Amount `json:"amount,omitempty"`
+	Amount Amount `json:"amount"`
 
 	// AmountRefundPending Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
 	AmountRefundPending *Amount `json:"amount_refund_pending,omitempty"`
@@ -783,7 +786,7 @@ type OrderLine struct {
 
 	// Kind left out on another agency's line
 	Kind   *string `json:"kind,omitempty"`
-	LineNo *int    `json:"line_no,omitempty"`
+	LineNo int     `json:"line_no"`
 
 	// Refundable Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
 	Refundable *Amount `json:"refundable,omitempty"`
@@ -915,28 +918,28 @@ type ReconciliationRunStatus string
 // Refund defines model for Refund.
 type Refund struct {
 	// Amount Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
-	Amount          *Amount             `json:"amount,omitempty"`
-	AttemptId       *openapi_types.UUID `json:"attempt_id,omitempty"`
-	CompletedAt     *time.Time          `json:"completed_at,omitempty"`
-	CreatedAt       *time.Time          `json:"created_at,omitempty"`
-	Currency        *string             `json:"currency,omitempty"`
-	GatewayRefundId *string             `json:"gateway_refund_id,omitempty"`
-	Id              *openapi_types.UUID `json:"id,omitempty"`
+	Amount          Amount             `json:"amount"`
+	AttemptId       openapi_types.UUID `json:"attempt_id"`
+	CompletedAt     *time.Time         `json:"completed_at,omitempty"`
+	CreatedAt       time.Time          `json:"created_at"`
+	Currency        string             `json:"currency"`
+	GatewayRefundId *string            `json:"gateway_refund_id,omitempty"`
+	Id              openapi_types.UUID `json:"id"`
 
 	// Kind asked for by staff, or the automatic return of an overpayment
-	Kind      *RefundKind `json:"kind,omitempty"`
-	LastError *string     `json:"last_error,omitempty"`
+	Kind      RefundKind `json:"kind"`
+	LastError *string    `json:"last_error,omitempty"`
 
 	// Lines how a refund of kind refund is split across the order's lines (for an agency: only its own lines, and only refunds of its lines are listed)
-	Lines       *[]RefundLine       `json:"lines,omitempty"`
-	OrderId     *openapi_types.UUID `json:"order_id,omitempty"`
-	Reason      *string             `json:"reason,omitempty"`
-	RequestedBy *string             `json:"requested_by,omitempty"`
-	Status      *RefundStatus       `json:"status,omitempty"`
+	Lines       *[]RefundLine      `json:"lines,omitempty"`
+	OrderId     openapi_types.UUID `json:"order_id"`
+	Reason      string             `json:"reason"`
+	RequestedBy string             `json:"requested_by"`
+	Status      RefundStatus       `json:"status"`
 
 	// Tries calls made to the gateway
-	Tries     *int       `json:"tries,omitempty"`
-	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	Tries     int       `json:"tries"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // RefundKind asked for by staff, or the automatic return of an overpayment
@@ -947,12 +950,12 @@ type RefundStatus string
 
 // RefundLine one order line's part of a refund: the ledger debits this agency's collected account by this amount
 type RefundLine struct {
-	Agency *string `json:"agency,omitempty"`
+	Agency string `json:"agency"`
 
 	// Amount Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
-	Amount  *Amount `json:"amount,omitempty"`
-	LineNo  *int    `json:"line_no,omitempty"`
-	Service *string `json:"service,omitempty"`
+	Amount  Amount `json:"amount"`
+	LineNo  int    `json:"line_no"`
+	Service string `json:"service"`
 }
 
 // RequestRefund Either amount (split across the caller's lines — an agency's own, treasury's all — in proportion to what each may still refund) or lines (each named line and the amount refunded of it; amount, if given, must be their sum). An agency names only its own lines (another's is a 403) and refunds at most what they may still refund (more is a 422 naming the amount).
@@ -961,13 +964,16 @@ type RequestRefund struct {
 	Amount Amount `json:"amount"`
 
 	// ExpectedRefundable Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
-	ExpectedRefundable Amount `json:"expected_refundable"`
-	Lines              *[]struct {
-		// Amount Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
-		Amount Amount `json:"amount"`
-		LineNo int    `json:"line_no"`
-	} `json:"lines,omitempty"`
-	Reason string `json:"reason"`
+	ExpectedRefundable Amount               `json:"expected_refundable"`
+	Lines              *[]RequestRefundLine `json:"lines,omitempty"`
+	Reason             string               `json:"reason"`
+}
+
+// RequestRefundLine defines model for RequestRefundLine.
+type RequestRefundLine struct {
+	// Amount Decimal amount. In a request: a JSON number in plain decimal notation (200000) or a string of decimal digits ("200000", "12.50"), at most 40 characters; the exponent form (5e3, "5e3"), a sign, spaces or hex are a 422 naming the field, and so are a fractional VND amount (VND has no minor unit: never rounded), zero, a negative amount and 10^15 or more. Responses always give a string.
+	Amount Amount `json:"amount"`
+	LineNo int    `json:"line_no"`
 }
 
 // Revenue defines model for Revenue.
@@ -7072,6 +7078,7 @@ type ListOrdersResponse struct {
 	ApplicationproblemJSON400 *Problem
 	ApplicationproblemJSON401 *Unauthorized
 	ApplicationproblemJSON403 *Forbidden
+	ApplicationproblemJSON404 *Problem
 	ApplicationproblemJSON422 *Unprocessable
 	ApplicationproblemJSON429 *TooManyRequests
 	ApplicationproblemJSON500 *InternalError
@@ -11008,6 +11015,13 @@ func ParseListOrdersResponse(rsp *http.Response) (*ListOrdersResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Unprocessable

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/client"
 	"github.com/civicpay/civicpay/internal/app"
 	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/domain/audit"
@@ -439,4 +441,40 @@ func (e *Env) send(t testing.TB, req *http.Request) Response {
 		apicheck.Check(t, req, res.StatusCode, res.Header, raw)
 	}
 	return Response{Status: res.StatusCode, Header: res.Header, Body: raw}
+}
+
+// Client is the generated API client (package client) for e with key as
+// bearer token. Every response it receives is held against the OpenAPI
+// document, as Do's are (t.Errorf on a mismatch).
+func (e *Env) Client(t testing.TB, key string) *client.ClientWithResponses {
+	t.Helper()
+	c, err := client.NewClientWithResponses(e.URL, client.WithHTTPClient(checkingDoer{t: t}),
+		client.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			if key != "" {
+				req.Header.Set("Authorization", "Bearer "+key)
+			}
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// checkingDoer sends a request and checks its response against the document.
+type checkingDoer struct{ t testing.TB }
+
+func (d checkingDoer) Do(req *http.Request) (*http.Response, error) {
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read response to %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	apicheck.Check(d.t, req, res.StatusCode, res.Header, raw)
+	res.Body = io.NopCloser(bytes.NewReader(raw))
+	return res, nil
 }
