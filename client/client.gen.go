@@ -1275,6 +1275,9 @@ type Forbidden = Problem
 // InternalError defines model for InternalError.
 type InternalError = Problem
 
+// NotAcceptable defines model for NotAcceptable.
+type NotAcceptable = Problem
+
 // NotFound defines model for NotFound.
 type NotFound = Problem
 
@@ -6429,6 +6432,7 @@ type ListAuditResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	ApplicationproblemJSON401 *Unauthorized
 	ApplicationproblemJSON403 *Problem
+	ApplicationproblemJSON406 *NotAcceptable
 	ApplicationproblemJSON422 *Problem
 	ApplicationproblemJSON429 *TooManyRequests
 	ApplicationproblemJSON500 *InternalError
@@ -7655,6 +7659,7 @@ type GetRevenueResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	ApplicationproblemJSON403 *Forbidden
 	ApplicationproblemJSON404 *Problem
+	ApplicationproblemJSON406 *NotAcceptable
 	ApplicationproblemJSON422 *Unprocessable
 	ApplicationproblemJSON429 *TooManyRequests
 	ApplicationproblemJSON500 *InternalError
@@ -9193,6 +9198,13 @@ func ParseListAuditResponse(rsp *http.Response) (*ListAuditResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON406 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Problem
@@ -12636,6 +12648,13 @@ func ParseGetRevenueResponse(rsp *http.Response) (*GetRevenueResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 406:
+		var dest NotAcceptable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON406 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Unprocessable
