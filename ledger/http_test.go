@@ -19,6 +19,7 @@ import (
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/problem"
+	"github.com/civicpay/civicpay/internal/testkit/apicheck"
 )
 
 // api is the ledger's routes in an app built as the server builds it, with a
@@ -102,6 +103,7 @@ func (a *api) do(who, method, path, body string, header ...string) response {
 	if err != nil {
 		a.t.Fatal(err)
 	}
+	apicheck.Check(a.t, req, res.StatusCode, res.Header, b)
 	return response{res.StatusCode, res.Header, b}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/problem"
+	"github.com/civicpay/civicpay/internal/testkit/apicheck"
 	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 )
 
@@ -46,6 +47,7 @@ func (a *api) do(method, path, key, body string, out any) int {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	apicheck.Check(a.t, req, resp.StatusCode, resp.Header, raw)
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
 			a.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, raw, err)

@@ -44,6 +44,7 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/valyala/fasthttp"
 
+	"github.com/civicpay/civicpay/client"
 	"github.com/civicpay/civicpay/internal/app"
 	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/domain/audit"
@@ -250,6 +251,7 @@ type bench struct {
 	pool           *pgxpool.Pool
 	metrics        *metrics.Metrics
 	client         *fasthttp.Client
+	api            *client.ClientWithResponses // civicpay's API, with the portal's key
 	callbacks      *callbackWatch
 	latencies      *durations
 	seq            atomic.Int64
@@ -288,6 +290,13 @@ func start(ctx context.Context, s *benchutil.Scratch) (*bench, error) {
 	b := &bench{appURL: "http://" + appLn.Addr().String(), simURL: "http://" + simLn.Addr().String(), key: key,
 		pool: s.Pool, client: &fasthttp.Client{MaxConnsPerHost: 512}, latencies: &durations{}}
 	b.callbacks = newCallbackWatch(b.latencies)
+	if b.api, err = client.NewClientWithResponses(b.appURL, client.WithHTTPClient(benchutil.FastDoer{Client: b.client}),
+		client.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			req.Header.Set("Authorization", "Bearer "+key)
+			return nil
+		})); err != nil {
+		return nil, err
+	}
 	simCfg := gatewaysim.DemoConfig(b.appURL)
 	simCfg.Callbacks.Client = &http.Client{Transport: b.callbacks}
 	if simDurable {
@@ -352,34 +361,53 @@ func (b *bench) load(ctx context.Context, d time.Duration, n int, pick func(int)
 // returns the order's id.
 func (b *bench) payOnce(r route) (string, error) {
 	n := b.seq.Add(1)
-	body := `{"lines":[{"service":"STP-LLTP","agency":"STP-HCM","amount":200000},{"service":"CSGT-TAMGIU","agency":"CSGT-HN","amount":` +
-		strconv.FormatInt(10000+n%1000*100, 10) + `}],"payer":{"name":"Nguyễn Văn An","email":"an@example.vn"},"description":"Lệ phí"}`
-	var o struct {
-		ID string `json:"id"`
+	var fee, charge client.Amount
+	if err := fee.FromAmount0("200000"); err != nil {
+		return "", err
 	}
-	if err := b.call(b.appURL+"/v1/orders", "bench-"+strconv.FormatInt(n, 10), body, http.StatusCreated, &o); err != nil {
+	if err := charge.FromAmount0(strconv.FormatInt(10000+n%1000*100, 10)); err != nil {
+		return "", err
+	}
+	email := "an@example.vn"
+	created, err := b.api.CreateOrderWithResponse(context.Background(), &client.CreateOrderParams{IdempotencyKey: "bench-" + strconv.FormatInt(n, 10)},
+		client.CreateOrderJSONRequestBody{
+			Lines: []client.CreateOrderLine{{Service: "STP-LLTP", Agency: "STP-HCM", Amount: fee},
+				{Service: "CSGT-TAMGIU", Agency: "CSGT-HN", Amount: charge}},
+			Payer:       client.Payer{Name: "Nguyễn Văn An", Email: &email},
+			Description: "Lệ phí",
+		})
+	if err != nil {
 		return "", fmt.Errorf("create order: %w", err)
 	}
-	var a struct {
-		Gateway     string `json:"gateway"`
-		GatewayRef  string `json:"gateway_ref"`
-		RedirectURL string `json:"redirect_url"`
+	if created.JSON201 == nil {
+		return "", fmt.Errorf("create order: status %d: %.300s", created.StatusCode(), created.Body)
 	}
-	if err := b.call(b.appURL+"/v1/orders/"+o.ID+"/attempts", "", fmt.Sprintf(`{"method":%q,"gateway":%q}`, r.method, r.gateway),
-		http.StatusCreated, &a); err != nil {
+	o := created.JSON201
+	gateway := r.gateway
+	started, err := b.api.StartAttemptWithResponse(context.Background(), o.Id,
+		client.StartAttemptJSONRequestBody{Method: client.StartAttemptMethod(r.method), Gateway: &gateway})
+	if err != nil {
 		return "", fmt.Errorf("start attempt: %w", err)
+	}
+	if started.JSON201 == nil {
+		return "", fmt.Errorf("start attempt: status %d: %.300s", started.StatusCode(), started.Body)
+	}
+	a := started.JSON201
+	redirect := ""
+	if a.RedirectUrl != nil {
+		redirect = *a.RedirectUrl
 	}
 	answered := b.callbacks.expect(a.GatewayRef)
 	defer b.callbacks.forget(a.GatewayRef)
-	pay := fmt.Sprintf(`{"gateway":%q,"pay_url":%q,"outcome":"success"}`, a.Gateway, a.RedirectURL)
-	if err := b.call(b.simURL+"/admin/pay", "", pay, http.StatusOK, nil); err != nil {
+	pay := fmt.Sprintf(`{"gateway":%q,"pay_url":%q,"outcome":"success"}`, a.Gateway, redirect)
+	if err := b.call(b.simURL+"/admin/pay", pay, http.StatusOK, nil); err != nil {
 		return "", fmt.Errorf("pay at %s: %w", a.Gateway, err)
 	}
 	select {
 	case <-answered:
-		return o.ID, nil
+		return o.Id.String(), nil
 	case <-time.After(5 * time.Second): // the callback was lost or refused: is the order paid anyway?
-		return o.ID, b.waitPaid(o.ID)
+		return o.Id.String(), b.waitPaid(o.Id.String())
 	}
 }
 
@@ -413,18 +441,14 @@ func (b *bench) paidOnce(ctx context.Context, ids []string) (int, error) {
 	return n, err
 }
 
-// call POSTs body to url with the portal's key and decodes the JSON answer.
-func (b *bench) call(url, idemKey, body string, want int, out any) error {
+// call POSTs body to url (the simulator's admin API) and decodes the JSON answer.
+func (b *bench) call(url, body string, want int, out any) error {
 	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(res)
 	req.SetRequestURI(url)
 	req.Header.SetMethod(http.MethodPost)
 	req.Header.SetContentType("application/json")
-	req.Header.Set("Authorization", "Bearer "+b.key)
-	if idemKey != "" {
-		req.Header.Set("Idempotency-Key", idemKey)
-	}
 	req.SetBodyString(body)
 	if err := b.client.DoTimeout(req, res, 30*time.Second); err != nil {
 		return err

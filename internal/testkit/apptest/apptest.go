@@ -8,12 +8,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/client"
 	"github.com/civicpay/civicpay/internal/app"
 	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/domain/audit"
@@ -28,6 +31,7 @@ import (
 	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"github.com/civicpay/civicpay/internal/foundation/secretbox"
 	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
+	"github.com/civicpay/civicpay/internal/testkit/apicheck"
 	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 	"github.com/civicpay/civicpay/payments/catalogue"
 )
@@ -378,7 +382,8 @@ func (r Response) JSON(t testing.TB, v any) {
 	}
 }
 
-// Do sends a request with key as bearer token. body may be nil, []byte, string or
+// Do sends a request with key as bearer token, and fails t (t.Errorf) if the
+// response does not match the OpenAPI document (see apicheck). body may be nil, []byte, string or
 // a value to marshal; headers are name/value pairs.
 func (e *Env) Do(t testing.TB, method, path, key string, body any, headers ...string) Response {
 	t.Helper()
@@ -432,5 +437,44 @@ func (e *Env) send(t testing.TB, req *http.Request) Response {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !strings.HasPrefix(req.URL.String(), e.MetricsURL) {
+		apicheck.Check(t, req, res.StatusCode, res.Header, raw)
+	}
 	return Response{Status: res.StatusCode, Header: res.Header, Body: raw}
+}
+
+// Client is the generated API client (package client) for e with key as
+// bearer token. Every response it receives is held against the OpenAPI
+// document, as Do's are (t.Errorf on a mismatch).
+func (e *Env) Client(t testing.TB, key string) *client.ClientWithResponses {
+	t.Helper()
+	c, err := client.NewClientWithResponses(e.URL, client.WithHTTPClient(checkingDoer{t: t}),
+		client.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
+			if key != "" {
+				req.Header.Set("Authorization", "Bearer "+key)
+			}
+			return nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// checkingDoer sends a request and checks its response against the document.
+type checkingDoer struct{ t testing.TB }
+
+func (d checkingDoer) Do(req *http.Request) (*http.Response, error) {
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("read response to %s %s: %w", req.Method, req.URL.Path, err)
+	}
+	apicheck.Check(d.t, req, res.StatusCode, res.Header, raw)
+	res.Body = io.NopCloser(bytes.NewReader(raw))
+	return res, nil
 }
