@@ -103,19 +103,19 @@ func (s *Service) Validate() error {
 	if s.Currency == "" {
 		s.Currency = money.VND
 	}
-	if !money.Supported(s.Currency) {
+	if !money.Collects(s.Currency) {
 		return problem.Invalid("currency", "unsupported currency %q", s.Currency)
 	}
 	switch {
 	case s.FixedAmount != nil && s.MinAmount == nil && s.MaxAmount == nil:
-		if err := money.CheckAmount(*s.FixedAmount, s.Currency); err != nil {
+		if err := money.Valid(*s.FixedAmount, s.Currency); err != nil {
 			return problem.Invalid("fixed_amount", "%v", err)
 		}
 	case s.FixedAmount == nil && s.MinAmount != nil && s.MaxAmount != nil:
-		if err := money.CheckAmount(*s.MinAmount, s.Currency); err != nil {
+		if err := money.Valid(*s.MinAmount, s.Currency); err != nil {
 			return problem.Invalid("min_amount", "%v", err)
 		}
-		if err := money.CheckAmount(*s.MaxAmount, s.Currency); err != nil {
+		if err := money.Valid(*s.MaxAmount, s.Currency); err != nil {
 			return problem.Invalid("max_amount", "%v", err)
 		}
 		if s.MinAmount.GreaterThan(*s.MaxAmount) {
@@ -129,7 +129,7 @@ func (s *Service) Validate() error {
 
 // CheckAmount says whether amount may be charged for the service.
 func (s *Service) CheckAmount(amount decimal.Decimal) error {
-	if err := money.CheckAmount(amount, s.Currency); err != nil {
+	if err := money.Valid(amount, s.Currency); err != nil {
 		return err
 	}
 	if s.FixedAmount != nil && !amount.Equal(*s.FixedAmount) {
