@@ -4,37 +4,24 @@ import (
 	"slices"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/internal/foundation/money"
 )
 
-// minorUnits is the ISO 4217 exponent of each currency the ledger keeps. VND
-// has none: a fractional đồng is an error, never rounded.
-var minorUnits = map[string]int32{
-	"VND": 0, "USD": 2, "EUR": 2, "JPY": 0, "KRW": 0, "CNY": 2, "SGD": 2, "THB": 2, "GBP": 2, "AUD": 2,
-}
-
-// maxAmount bounds one posting (10^18 of the unit): far above any real payment
-// or settlement.
-var maxAmount = decimal.New(1, 18)
-
-// checkCurrency accepts the currencies in minorUnits.
+// checkCurrency accepts the currencies of money's table.
 func checkCurrency(field, currency string) error {
-	if _, ok := minorUnits[currency]; !ok {
-		return invalid(field, "unsupported currency %q", currency)
+	if _, err := money.Lookup(currency); err != nil {
+		return invalid(field, "%v", err)
 	}
 	return nil
 }
 
-// checkAmount accepts a positive amount with no more decimal places than the
-// (already checked) currency has.
+// checkAmount accepts what money.Valid does: a positive amount with no more
+// decimal places than the (already checked) currency has, below money.Limit.
+// A fractional VND amount is an error, never rounded.
 func checkAmount(field string, amount decimal.Decimal, currency string) error {
-	exp := minorUnits[currency]
-	switch {
-	case amount.Sign() <= 0:
-		return invalid(field, "must be positive, got %s", amount)
-	case amount.GreaterThanOrEqual(maxAmount):
-		return invalid(field, "must be below %s", maxAmount)
-	case !amount.Equal(amount.Truncate(exp)):
-		return invalid(field, "%s has at most %d decimal places, got %s", currency, exp, amount)
+	if err := money.Valid(amount, currency); err != nil {
+		return invalid(field, "%v", err)
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
 )
 
 // Dimension is what revenue can be grouped by.
@@ -25,7 +27,7 @@ var dimensions = []struct {
 	dim Dimension
 	sql string
 }{
-	{ByDay, `to_char(p.effective_at AT TIME ZONE INTERVAL '+07:00', 'YYYY-MM-DD')`},
+	{ByDay, `to_char(p.effective_at AT TIME ZONE INTERVAL '` + bizday.SQLOffset + `', 'YYYY-MM-DD')`},
 	{ByAgency, `split_part(a.code, ':', 2)`},
 	{ByService, `p.service_code`},
 	{ByChannel, `p.channel`},

@@ -8,6 +8,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/foundation/money"
 	"github.com/civicpay/civicpay/ledger"
 )
 
@@ -145,24 +146,24 @@ func paymentShares(o Order) []ledger.Share {
 }
 
 // refundShares splits a refund of amount across the order's lines in
-// proportion to each line's amount, in whole units of the currency
-// (truncated), the remainder going to the first line. Lines whose share is
-// zero are left out.
+// proportion to each line's amount, in the currency's decimals (money.Split:
+// largest remainder, the earlier line first on a tie). Lines whose share is
+// zero are left out. It is nil if the split is impossible (a currency money
+// does not know), which the ledger refuses.
 func refundShares(o Order, amount decimal.Decimal) []ledger.Share {
-	if len(o.Lines) == 0 || !o.Total.IsPositive() {
+	weights := make([]decimal.Decimal, len(o.Lines))
+	for i, l := range o.Lines {
+		weights[i] = l.Amount
+	}
+	parts, err := money.Split(amount, o.Currency, weights)
+	if err != nil {
 		return nil
 	}
 	out := make([]ledger.Share, 0, len(o.Lines))
-	rest := amount
-	for _, l := range o.Lines[1:] {
-		part := amount.Mul(l.Amount).Div(o.Total).Truncate(0)
-		rest = rest.Sub(part)
-		if part.IsPositive() {
-			out = append(out, ledger.Share{AgencyCode: l.AgencyCode, ServiceCode: l.ServiceCode, Amount: part})
+	for i, l := range o.Lines {
+		if parts[i].IsPositive() {
+			out = append(out, ledger.Share{AgencyCode: l.AgencyCode, ServiceCode: l.ServiceCode, Amount: parts[i]})
 		}
-	}
-	if first := o.Lines[0]; rest.IsPositive() {
-		out = append([]ledger.Share{{AgencyCode: first.AgencyCode, ServiceCode: first.ServiceCode, Amount: rest}}, out...)
 	}
 	return out
 }

@@ -75,10 +75,20 @@ func TestRefundShares(t *testing.T) {
 		for _, l := range lines {
 			total = total.Add(l.Amount)
 		}
-		return Order{Lines: lines, Total: total}
+		return Order{Lines: lines, Total: total, Currency: "VND"}
 	}
 	share := func(agency string, amount int64) ledger.Share {
 		return ledger.Share{AgencyCode: agency, ServiceCode: "S-" + agency, Amount: vnd(amount)}
+	}
+	usd := func(o Order) Order {
+		for i := range o.Lines {
+			o.Lines[i].Amount = o.Lines[i].Amount.Shift(-2)
+		}
+		o.Total, o.Currency = o.Total.Shift(-2), "USD"
+		return o
+	}
+	cents := func(agency string, amount int64) ledger.Share {
+		return ledger.Share{AgencyCode: agency, ServiceCode: "S-" + agency, Amount: vnd(amount).Shift(-2)}
 	}
 	tests := []struct {
 		name   string
@@ -95,11 +105,21 @@ func TestRefundShares(t *testing.T) {
 			[]ledger.Share{share("A", 33334), share("B", 33333), share("C", 33333)}},
 		{"zero shares are left out", order(line("A", 1000000), line("B", 1000)), 500,
 			[]ledger.Share{share("A", 500)}},
+		{"units left go to the largest fractions", order(line("A", 1), line("B", 2), line("C", 3)), 5,
+			[]ledger.Share{share("A", 1), share("B", 2), share("C", 2)}}, // 0.83 1.67 2.5
+		{"USD in cents, not whole dollars", usd(order(line("A", 50), line("B", 50))), 50,
+			[]ledger.Share{cents("A", 25), cents("B", 25)}},
+		{"USD remainder cent", usd(order(line("A", 1000), line("B", 1001))), 1001,
+			[]ledger.Share{cents("A", 500), cents("B", 501)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got := refundShares(tt.order, vnd(tt.amount))
+			amount := vnd(tt.amount)
+			if tt.order.Currency == "USD" {
+				amount = amount.Shift(-2)
+			}
+			got := refundShares(tt.order, amount)
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Fatalf("shares = %v, want %v", got, tt.want)
 			}
@@ -107,7 +127,7 @@ func TestRefundShares(t *testing.T) {
 			for _, s := range got {
 				sum = sum.Add(s.Amount)
 			}
-			if !sum.Equal(vnd(tt.amount)) {
+			if !sum.Equal(amount) {
 				t.Fatalf("shares sum to %s, want %d", sum, tt.amount)
 			}
 		})

@@ -153,7 +153,7 @@ func (r *CreateRequest) price(services map[string]catalogue.Service) ([]Line, st
 		total = total.Add(l.Amount)
 		lines = append(lines, Line{No: i + 1, ServiceCode: svc.Code, AgencyCode: svc.AgencyCode, Kind: string(svc.Kind), Amount: l.Amount})
 	}
-	if err := money.CheckAmount(total, currency); err != nil {
+	if err := money.Valid(total, currency); err != nil {
 		return nil, "", total, invalid("lines", "total: %v", err)
 	}
 	return lines, currency, total, nil

@@ -153,7 +153,7 @@ func (req *RefundRequest) check(o Order, agency string) ([]RefundLine, error) {
 		return nil, invalid("lines", "at most %d lines", MaxLines)
 	}
 	if len(req.Lines) == 0 {
-		if err := money.CheckAmount(req.Amount, o.Currency); err != nil {
+		if err := money.Valid(req.Amount, o.Currency); err != nil {
 			return nil, invalid("amount", "%v", err)
 		}
 	}
@@ -174,7 +174,7 @@ func (req *RefundRequest) check(o Order, agency string) ([]RefundLine, error) {
 		if req.Amount.GreaterThan(refundable) {
 			return nil, invalid("amount", "at most the refundable %s %s of %s", refundable, o.Currency, whose)
 		}
-		return splitRefund(o, agency, req.Amount), nil
+		return splitRefund(o, agency, req.Amount)
 	}
 	out := make([]RefundLine, 0, len(req.Lines))
 	total := decimal.Zero
@@ -192,7 +192,7 @@ func (req *RefundRequest) check(o Order, agency string) ([]RefundLine, error) {
 			return nil, fmt.Errorf("%w: line %d is agency %s's; agency %s refunds only its own lines",
 				ErrNotOrderAgency, l.No, l.AgencyCode, agency)
 		}
-		if err := money.CheckAmount(rl.Amount, o.Currency); err != nil {
+		if err := money.Valid(rl.Amount, o.Currency); err != nil {
 			return nil, invalid(field+".amount", "%v", err)
 		}
 		if lr := o.LineRefundable(l); rl.Amount.GreaterThan(lr) {
@@ -211,34 +211,26 @@ func (req *RefundRequest) check(o Order, agency string) ([]RefundLine, error) {
 }
 
 // splitRefund splits amount across o's lines of agency ("" for every line)
-// in proportion to what each may still refund, in the currency's minor unit
-// (truncated), the remainder going to the first lines with room left; lines
+// in proportion to what each may still refund, in the currency's decimals
+// (money.Split: largest remainder, the earlier line first on a tie); lines
 // with no share are left out. amount is at most what those lines may refund,
 // so no line gets more than its refundable.
-func splitRefund(o Order, agency string, amount decimal.Decimal) []RefundLine {
-	places := money.MinorUnits(o.Currency)
+func splitRefund(o Order, agency string, amount decimal.Decimal) ([]RefundLine, error) {
 	var (
 		lines []Line
 		room  []decimal.Decimal
-		total = decimal.Zero
 	)
 	for _, l := range o.Lines {
 		if r := o.LineRefundable(l); (agency == "" || l.AgencyCode == agency) && r.IsPositive() {
-			lines, room, total = append(lines, l), append(room, r), total.Add(r)
+			lines, room = append(lines, l), append(room, r)
 		}
 	}
-	if !total.IsPositive() {
-		return nil
+	if len(lines) == 0 {
+		return nil, nil
 	}
-	parts := make([]decimal.Decimal, len(lines))
-	rest := amount
-	for i := range lines {
-		parts[i] = amount.Mul(room[i]).Div(total).Truncate(places)
-		rest = rest.Sub(parts[i])
-	}
-	for i := 0; i < len(lines) && rest.IsPositive(); i++ {
-		add := decimal.Min(room[i].Sub(parts[i]), rest)
-		parts[i], rest = parts[i].Add(add), rest.Sub(add)
+	parts, err := money.Split(amount, o.Currency, room)
+	if err != nil {
+		return nil, fmt.Errorf("split refund of order %s: %w", o.ID, err)
 	}
 	out := make([]RefundLine, 0, len(lines))
 	for i, l := range lines {
@@ -246,7 +238,7 @@ func splitRefund(o Order, agency string, amount decimal.Decimal) []RefundLine {
 			out = append(out, RefundLine{LineNo: l.No, AgencyCode: l.AgencyCode, ServiceCode: l.ServiceCode, Amount: parts[i]})
 		}
 	}
-	return out
+	return out, nil
 }
 
 // shares is what the refund's ledger entry debits: each of its lines from

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/internal/foundation/money"
 )
 
 func TestParseFees(t *testing.T) {
@@ -38,7 +40,7 @@ func TestParseFees(t *testing.T) {
 			}
 			continue
 		}
-		if got := f.Of(decimal.NewFromInt(c.gross)); !got.Equal(decimal.NewFromInt(c.fee)) {
+		if got := f.Of(decimal.NewFromInt(c.gross), money.MustLookup(money.VND)); !got.Equal(decimal.NewFromInt(c.fee)) {
 			t.Errorf("%q: fee on %d = %s, want %d", c.in, c.gross, got, c.fee)
 		}
 	}

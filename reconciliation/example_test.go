@@ -5,6 +5,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/internal/foundation/money"
 	"github.com/civicpay/civicpay/reconciliation"
 )
 
@@ -16,7 +17,7 @@ func ExampleParseFees() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println(fees["vnpay"].Of(decimal.NewFromInt(200_000)), fees["momo"].Of(decimal.NewFromInt(310_000)))
+	fmt.Println(fees["vnpay"].Of(decimal.NewFromInt(200_000), money.MustLookup(money.VND)), fees["momo"].Of(decimal.NewFromInt(310_000), money.MustLookup(money.VND)))
 	_, err = reconciliation.ParseFees("vnpay=1.1")
 	fmt.Println(err)
 	// Output:

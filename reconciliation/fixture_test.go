@@ -21,6 +21,7 @@ import (
 
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/internal/foundation/money"
 	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 	"github.com/civicpay/civicpay/payments/reference"
 	"github.com/civicpay/civicpay/reconciliation"
@@ -161,7 +162,7 @@ func (f *fx) count(sql string, args ...any) int64 {
 // fee is the demo fee of gateway on gross (what gatewaysim charges).
 func fee(gateway string, gross int64) int64 {
 	fees, _ := reconciliation.ParseFees(reconciliation.DefaultFees)
-	return fees[gateway].Of(decimal.NewFromInt(gross)).IntPart()
+	return fees[gateway].Of(decimal.NewFromInt(gross), money.MustLookup(money.VND)).IntPart()
 }
 
 // line is the settlement line the gateway writes for a.

@@ -63,7 +63,7 @@ func (s *Service) matchGateway(ctx context.Context, r *Run) (string, error) {
 			return err
 		}
 		p := matcher.GatewayFile{RunID: r.ID, FileID: file.FileID, Gateway: r.Source, From: day, To: day.AddDate(0, 0, 1),
-			Nearby: nearby, Tol: s.cfg.Tol}
+			Nearby: nearby, Currency: file.Currency, Tol: s.cfg.Tol}
 		if fee, ok := s.cfg.Fees[r.Source]; ok {
 			p.Fee = &fee
 		}

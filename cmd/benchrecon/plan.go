@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/civicpay/civicpay/internal/foundation/money"
 	"github.com/civicpay/civicpay/payments/reference"
 	"github.com/civicpay/civicpay/reconciliation/matcher"
 	"github.com/civicpay/civicpay/reconciliation/statement"
@@ -195,7 +196,7 @@ func writeFile(path string, p *plan) (fileInfo, error) {
 			// A payment for a reference nobody has, of an amount no attempt
 			// has (not whole thousands), so it pairs with nothing.
 			g := int64(1_234_567 + i)
-			f := matcher.Fee{Percent: decimal.RequireFromString("1.1"), Fixed: decimal.NewFromInt(1650)}.Of(decimal.NewFromInt(g))
+			f := matcher.Fee{Percent: decimal.RequireFromString("1.1"), Fixed: decimal.NewFromInt(1650)}.Of(decimal.NewFromInt(g), money.MustLookup(money.VND))
 			if err := put(statement.SettlementLine{GatewayTxnID: strconv.Itoa(19_000_000_000 + i), Reference: "UNKNOWN" + strconv.Itoa(i),
 				Type: statement.TypePayment, Gross: decimal.NewFromInt(g), Fee: f, Net: decimal.NewFromInt(g).Sub(f),
 				Currency: "VND", At: p.at(i, n)}); err != nil {

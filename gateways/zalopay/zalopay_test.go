@@ -11,6 +11,7 @@ import (
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/gateways/internal/gwtest"
 	"github.com/civicpay/civicpay/gateways/zalopay"
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
 	"github.com/shopspring/decimal"
 )
 
@@ -44,7 +45,7 @@ func TestIDs(t *testing.T) {
 	}{
 		{time.Date(2025, 3, 1, 16, 59, 59, 0, time.UTC), "250301_AT7Q2X9"},
 		{time.Date(2025, 3, 1, 17, 0, 0, 0, time.UTC), "250302_AT7Q2X9"}, // midnight GMT+7
-		{time.Date(2025, 3, 2, 0, 30, 0, 0, time.FixedZone("x", 7*3600)), "250302_AT7Q2X9"},
+		{time.Date(2025, 3, 2, 0, 30, 0, 0, bizday.Zone), "250302_AT7Q2X9"},
 	}
 	for _, tt := range tests {
 		if got := zalopay.AppTransID(tt.at, "AT7Q2X9"); got != tt.want {

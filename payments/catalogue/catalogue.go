@@ -121,19 +121,19 @@ func (s *Service) Validate() error {
 	if s.Currency == "" {
 		s.Currency = money.VND
 	}
-	if !money.Supported(s.Currency) {
+	if !money.Collects(s.Currency) {
 		return invalid("currency", "unsupported currency %q", s.Currency)
 	}
 	switch {
 	case s.FixedAmount != nil && s.MinAmount == nil && s.MaxAmount == nil:
-		if err := money.CheckAmount(*s.FixedAmount, s.Currency); err != nil {
+		if err := money.Valid(*s.FixedAmount, s.Currency); err != nil {
 			return invalid("fixed_amount", "%v", err)
 		}
 	case s.FixedAmount == nil && s.MinAmount != nil && s.MaxAmount != nil:
-		if err := money.CheckAmount(*s.MinAmount, s.Currency); err != nil {
+		if err := money.Valid(*s.MinAmount, s.Currency); err != nil {
 			return invalid("min_amount", "%v", err)
 		}
-		if err := money.CheckAmount(*s.MaxAmount, s.Currency); err != nil {
+		if err := money.Valid(*s.MaxAmount, s.Currency); err != nil {
 			return invalid("max_amount", "%v", err)
 		}
 		if s.MinAmount.GreaterThan(*s.MaxAmount) {
@@ -147,7 +147,7 @@ func (s *Service) Validate() error {
 
 // CheckAmount says whether amount may be charged for the service.
 func (s *Service) CheckAmount(amount decimal.Decimal) error {
-	if err := money.CheckAmount(amount, s.Currency); err != nil {
+	if err := money.Valid(amount, s.Currency); err != nil {
 		return err
 	}
 	if s.FixedAmount != nil && !amount.Equal(*s.FixedAmount) {

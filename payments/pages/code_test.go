@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
 )
 
 var codeRE = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$`)
@@ -32,7 +34,7 @@ func TestCodeBindsEveryField(t *testing.T) {
 	}
 	same := base
 	same.Total = decimal.RequireFromString("200000.00")                // the same amount as NUMERIC(…,2) scans it
-	same.PaidAt = base.PaidAt.In(time.FixedZone("ICT", 7*3600)).Add(0) // the same instant elsewhere
+	same.PaidAt = base.PaidAt.In(bizday.Zone).Add(0) // the same instant elsewhere
 	tests := []struct {
 		name  string
 		r     Receipt

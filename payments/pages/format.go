@@ -10,22 +10,21 @@ import (
 	"github.com/civicpay/civicpay/internal/foundation/money"
 )
 
-// minorUnits per currency for display; others show the digits they have.
-var minorUnits = map[string]int32{money.VND: 0, "USD": 2}
-
 // FormatAmount writes an amount the way a reader in lang expects:
 // Vietnamese "200.000 ₫" and "1.234,50 USD", English "200,000 ₫" and
-// "1,234.50 USD", with a no-break space before the symbol. Digits are never rounded away: an amount with more decimals
-// than its currency allows shows them all.
+// "1,234.50 USD", with a no-break space before the symbol. An amount in a
+// currency civicpay collects shows that currency's decimals; one in another
+// currency (never an order's) shows the digits it has. Digits are never
+// rounded away: an amount with more decimals than its currency allows shows
+// them all.
 func FormatAmount(d decimal.Decimal, currency, lang string) string {
 	group, point := ".", ","
 	if lang == langEN {
 		group, point = ",", "."
 	}
-	exp, ok := minorUnits[currency]
 	s := d.String()
-	if ok && d.Equal(d.Truncate(exp)) {
-		s = d.StringFixed(exp)
+	if c, err := money.Lookup(currency); err == nil && c.Collected && c.Fits(d) {
+		s = d.StringFixed(c.Decimals)
 	}
 	sign := ""
 	if strings.HasPrefix(s, "-") {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/civicpay/civicpay/internal/foundation/money"
 )
 
 // GatewayFile is one run over a gateway's settlement file.
@@ -19,8 +21,12 @@ type GatewayFile struct {
 	// Nearby are the latest files of the neighbouring days: a success near
 	// midnight that one of them carries is not missing.
 	Nearby []int64
+	// Currency is the file's (every line's) currency: the fee is rounded to
+	// its decimals.
+	Currency string
 	// Fee is the contracted fee, checked on every payment line; nil: fees
-	// are not checked.
+	// are not checked (nor in a file whose currency money does not know:
+	// none of its lines can match a payment of ours anyway).
 	Fee *Fee
 	Tol Tolerances
 }
@@ -45,7 +51,7 @@ const RecordSeqBase int64 = 1 << 31
 // its absence). Payment lines are joined to attempts by our reference,
 // refund lines to refunds by the gateway's refund number, each apart so that
 // the few refunds never make the plan hash the whole file. $1 run, $2 file, $3 gateway, $4 amount tolerance, $5 fee
-// percent (NULL: unchecked), $6 fixed fee, $7 fee tolerance.
+// percent (NULL: unchecked), $6 fixed fee, $7 fee tolerance, $8 the currency's decimals (Fee.Of in SQL).
 const lineItemsSQL = `
 INSERT INTO recon_items (run_id, seq, class, matched_by, file_id, line, here_kind, here_id, reference, gateway_txn_id, at,
                          amount_there, fee_there, amount_here, currency, detail, exception_key)
@@ -78,7 +84,7 @@ FROM (
     FROM (
         SELECT l.*, 'attempt' AS here_kind, a.id AS here_id, a.status AS here_status, a.amount AS here_amount,
                a.currency AS here_currency, a.gateway_txn_id AS here_txn,
-               round(l.gross * $5::numeric / 100) + $6::numeric AS expected_fee
+               round(l.gross * $5::numeric / 100, $8::int) + $6::numeric AS expected_fee
         FROM (SELECT line, type, reference, gateway_txn_id, gross, fee, currency, at,
                      row_number() OVER (PARTITION BY gateway_txn_id COLLATE "C" ORDER BY line) AS occ
               FROM recon_settlement_lines WHERE file_id = $2 AND type = 'payment') l
@@ -148,11 +154,11 @@ DELETE FROM recon_items d USING upd WHERE d.run_id = $1 AND d.seq = upd.mseq AND
 // the file lacks, as items of p.RunID, in tx.
 func MatchGatewayFile(ctx context.Context, tx pgx.Tx, p GatewayFile) (GatewayResult, error) {
 	var res GatewayResult
-	var pct, fixed any
-	if p.Fee != nil {
-		pct, fixed = p.Fee.Percent, p.Fee.Fixed
+	var pct, fixed, scale any
+	if c, err := money.Lookup(p.Currency); p.Fee != nil && err == nil {
+		pct, fixed, scale = p.Fee.Percent, p.Fee.Fixed, c.Decimals
 	}
-	tag, err := tx.Exec(ctx, lineItemsSQL, p.RunID, p.FileID, p.Gateway, p.Tol.Amount, pct, fixed, p.Tol.Fee)
+	tag, err := tx.Exec(ctx, lineItemsSQL, p.RunID, p.FileID, p.Gateway, p.Tol.Amount, pct, fixed, p.Tol.Fee, scale)
 	if err != nil {
 		return res, fmt.Errorf("matcher: %s file %d: lines: %w", p.Gateway, p.FileID, err)
 	}

@@ -19,6 +19,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+
+	"github.com/civicpay/civicpay/internal/foundation/money"
 )
 
 // Class is where a line ends.
@@ -77,16 +79,18 @@ type Total struct {
 }
 
 // Fee is a gateway's contracted fee on a payment: Percent of the gross,
-// rounded to the currency's unit half away from zero, plus Fixed. Refunds
-// carry no fee.
+// rounded to the currency's decimals by money's rule (half away from zero:
+// 1.5% of 10.01 USD is 0.15, of 123457 VND is 1852), plus Fixed. Refunds
+// carry no fee. The matcher computes the same in SQL (round(numeric, n)
+// rounds half away from zero too).
 type Fee struct {
 	Percent decimal.Decimal
 	Fixed   decimal.Decimal
 }
 
-// Of is the fee on a payment of gross.
-func (f Fee) Of(gross decimal.Decimal) decimal.Decimal {
-	return gross.Mul(f.Percent).Div(decimal.NewFromInt(100)).Round(0).Add(f.Fixed)
+// Of is the fee on a payment of gross in currency c.
+func (f Fee) Of(gross decimal.Decimal, c money.Currency) decimal.Decimal {
+	return c.Round(gross.Mul(f.Percent).Shift(-2)).Add(f.Fixed)
 }
 
 // Tolerances bound what still counts as agreement.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/civicpay/civicpay/internal/foundation/money"
 )
 
 // SettlementWriter writes a settlement file in a gateway's layout, streaming:
@@ -33,7 +35,7 @@ func NewSettlementWriter(gateway string, w io.Writer, file SettlementFile) (*Set
 	}
 	ccy := file.Currency
 	if ccy == "" {
-		ccy = "VND"
+		ccy = money.VND
 	}
 	if !validCurrency(ccy) {
 		return nil, fmt.Errorf("statement: settlement writer: currency %q is not an ISO 4217 code", ccy)

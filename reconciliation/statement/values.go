@@ -7,19 +7,15 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
+	"github.com/civicpay/civicpay/internal/foundation/money"
 )
 
 // ICT is Vietnam's business time zone (GMT+7, no daylight saving): bizday.Zone.
 var ICT = bizday.Zone
 
-// minorUnits gives the ISO 4217 exponent of the currencies a Vietnamese treasury
-// account or gateway is likely to report. Amounts in other well-formed currencies
-// are accepted with up to isoMaxFraction decimals, the ISO 20022 schema limit.
-var minorUnits = map[string]int32{
-	"VND": 0, "USD": 2, "EUR": 2, "GBP": 2, "JPY": 0, "KRW": 0, "CNY": 2,
-	"SGD": 2, "THB": 2, "AUD": 2, "CHF": 2, "HKD": 2, "LAK": 2, "KHR": 2,
-}
-
+// Amounts in a currency of money's table may have its decimals; amounts in
+// other well-formed currencies up to isoMaxFraction decimals, the ISO 20022
+// schema limit.
 const (
 	isoMaxDigits   = 18 // ActiveOrHistoricCurrencyAndAmount: totalDigits 18
 	isoMaxFraction = 5  // fractionDigits 5
@@ -41,9 +37,9 @@ func validCurrency(c string) bool {
 // checkMinorUnits refuses an amount with more decimals than its currency has:
 // a fractional VND amount is an error, never rounded.
 func checkMinorUnits(d decimal.Decimal, ccy string) error {
-	exp, ok := minorUnits[ccy]
-	if !ok {
-		exp = isoMaxFraction
+	exp := int32(isoMaxFraction)
+	if c, err := money.Lookup(ccy); err == nil {
+		exp = c.Decimals
 	}
 	if !d.Equal(d.Truncate(exp)) {
 		return formatErr("%s amount %s has more than %d decimal places", ccy, d, exp)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
+	"github.com/civicpay/civicpay/internal/foundation/money"
 	"github.com/shopspring/decimal"
 )
 
@@ -31,7 +32,7 @@ var ICT = bizday.Zone
 // protocols carry: our merchant contracts with VNPAY, MoMo and ZaloPay are in
 // VND and their messages (but VNPAY's pay request) carry no currency field,
 // so their adapters report results in it.
-const CurrencyVND = "VND"
+const CurrencyVND = money.VND
 
 // DefaultTimeout is the per-call deadline when a Config leaves Timeout at zero.
 const DefaultTimeout = 10 * time.Second
@@ -134,17 +135,14 @@ func NewID() string {
 // the gateway answers "not found".
 func ProbeRef() string { return "probe" + NewID()[:16] }
 
-// VND checks that amount in currency can go on the wire as whole VND and
-// returns it as an integer.
+// VND checks that amount in currency can go on the wire as whole VND (a
+// valid VND amount, money.Valid) and returns it as an integer.
 func VND(amount decimal.Decimal, currency string) (int64, error) {
 	if currency != CurrencyVND {
 		return 0, fmt.Errorf("currency %q, want VND: %w", currency, gateways.ErrInvalidRequest)
 	}
-	if !amount.IsInteger() {
-		return 0, fmt.Errorf("amount %s: fractional VND: %w", amount, gateways.ErrInvalidRequest)
-	}
-	if amount.Sign() <= 0 || amount.Cmp(decimal.New(1, 15)) >= 0 {
-		return 0, fmt.Errorf("amount %s out of range: %w", amount, gateways.ErrInvalidRequest)
+	if err := money.Valid(amount, money.VND); err != nil {
+		return 0, fmt.Errorf("%w: %w", err, gateways.ErrInvalidRequest)
 	}
 	return amount.IntPart(), nil
 }

@@ -10,6 +10,11 @@ import "time"
 // needed (Vietnam has had no daylight saving since 1975).
 var Zone = time.FixedZone("ICT", 7*3600)
 
+// SQLOffset is Zone's offset as PostgreSQL reads it: the business day of a
+// timestamptz t in SQL is (t AT TIME ZONE INTERVAL '+07:00')::date. (Migration
+// 00015 writes it literally: a migration cannot import it.)
+const SQLOffset = "+07:00"
+
 // Start is midnight (Zone) of the business day t falls in.
 func Start(t time.Time) time.Time {
 	y, m, d := t.In(Zone).Date()

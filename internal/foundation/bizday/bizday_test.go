@@ -39,3 +39,11 @@ func TestTheBusinessDayIsTheDateInVietnam(t *testing.T) {
 		t.Fatalf("zone offset %d", off)
 	}
 }
+
+func TestSQLOffsetIsTheZones(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 24, 0, 0, 0, 0, bizday.Zone)
+	if got := at.Format("-07:00"); got != bizday.SQLOffset {
+		t.Fatalf("Zone's offset is %s, SQLOffset %s", got, bizday.SQLOffset)
+	}
+}

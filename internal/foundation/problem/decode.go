@@ -63,7 +63,7 @@ const (
 	// more than a few levels).
 	MaxDepth = 32
 	// MaxAmountDigits bounds an amount's length: far above any amount
-	// (money.CheckAmount refuses 10^15 and more), far below what makes
+	// (money.Valid refuses money.Limit, 10^15, and more), far below what makes
 	// parsing a decimal slow.
 	MaxAmountDigits = 40
 )

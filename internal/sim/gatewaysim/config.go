@@ -11,8 +11,12 @@ import (
 
 	"github.com/civicpay/civicpay/gateways/vietqr"
 	"github.com/civicpay/civicpay/internal/app/demo"
+	"github.com/civicpay/civicpay/internal/foundation/money"
 	"github.com/shopspring/decimal"
 )
+
+// vnd is the currency of every amount the simulated gateways carry.
+var dong = money.MustLookup(money.VND)
 
 // Gateway names, as the gateways package spells them.
 const (
@@ -59,8 +63,9 @@ type Config struct {
 }
 
 // Fee is what a gateway keeps of each successful payment: Percent of the
-// amount, rounded to whole VND (half away from zero), plus Fixed VND, but
-// never more than the amount. Refunds carry no fee and give none back.
+// amount, rounded to whole VND by money's rule (half away from zero), plus
+// Fixed VND, but never more than the amount. Refunds carry no fee and give
+// none back.
 type Fee struct {
 	Percent decimal.Decimal
 	Fixed   int64
@@ -68,7 +73,7 @@ type Fee struct {
 
 // Of is the fee on a payment of amount VND.
 func (f Fee) Of(amount int64) int64 {
-	pct := decimal.NewFromInt(amount).Mul(f.Percent).Div(decimal.NewFromInt(100)).Round(0)
+	pct := dong.Round(decimal.NewFromInt(amount).Mul(f.Percent).Shift(-2))
 	return min(pct.IntPart()+f.Fixed, amount)
 }
 

@@ -8,6 +8,7 @@ import (
 	"regexp"
 
 	"github.com/civicpay/civicpay/gateways/vnpay"
+	"github.com/civicpay/civicpay/internal/foundation/money"
 )
 
 // vnpTxnRef is what the simulator accepts as vnp_TxnRef.
@@ -86,8 +87,9 @@ func (s *Sim) openVNPAY(q url.Values) (Transaction, error) {
 	return t.clone(), nil
 }
 
-// maxAmount bounds any amount the simulator accepts (VND).
-const maxAmount = 1_000_000_000_000
+// maxAmount bounds any amount the simulator accepts (VND): the largest
+// civicpay may send (money.Limit less one đồng).
+var maxAmount = money.Limit.IntPart() - 1
 
 // vnpayOpen serves the payment URL: GET /vnpay/paymentv2/vpcpay.html?...
 func (s *Sim) vnpayOpen(w http.ResponseWriter, r *http.Request) {
