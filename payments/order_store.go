@@ -47,26 +47,6 @@ func scanOrder(r pgx.Row, extra ...any) (Order, error) {
 	return o, nil
 }
 
-// createOrderSQL calls the create_order function (migrations/00001): the order,
-// its idempotency key, its lines and its first event in one round trip and one
-// transaction, with the idempotency decision taken under an advisory lock.
-const createOrderSQL = `SELECT outcome, order_id FROM create_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-	$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`
-
-func createOrderArgs(o *Order, actor, idemKey string, idemHash []byte) []any {
-	meta, _ := json.Marshal(o.Metadata)
-	n := len(o.Lines)
-	nos, svcs, agencies, kinds := make([]int16, n), make([]string, n), make([]string, n), make([]string, n)
-	amounts := make([]decimal.Decimal, n)
-	for i, l := range o.Lines {
-		nos[i], svcs[i], agencies[i], kinds[i], amounts[i] = int16(l.No), l.ServiceCode, l.AgencyCode, l.Kind, l.Amount
-	}
-	event := createdEvent(o)
-	return []any{o.ID, o.Reference, o.AgencyCode, o.CreatedBy, string(o.Status), o.Currency, o.Total, o.Payer.Name,
-		o.sealedNationalID, o.nationalIDHash, o.maskedNationalID, o.Payer.Email, o.Payer.Phone, o.Description, o.ReturnURL, meta, o.ExpiresAt, o.CreatedAt,
-		actor, event, idemKey, idemHash, nos, svcs, agencies, kinds, amounts}
-}
-
 // getOrder loads an order with its lines.
 func getOrder(ctx context.Context, q querier, where string, arg any, forUpdate bool) (Order, error) {
 	return getOrderThen(ctx, q, where, forUpdate, []any{arg}, nil)

@@ -1,0 +1,49 @@
+-- +goose Up
+-- Orders are written by one statement for one order and for a batch
+-- (payments/sql/create_orders.sql), which holds the idempotency rules once:
+-- the create_order function that held a second copy of them goes.
+DROP FUNCTION create_order(uuid, text, text, uuid, text, text, numeric, text, bytea, bytea, text, text, text, text, text,
+    jsonb, timestamptz, timestamptz, text, jsonb, text, bytea, smallint[], text[], text[], text[], numeric[]);
+
+-- +goose Down
+-- create_order as migrations/00013 left it.
+-- +goose StatementBegin
+CREATE FUNCTION create_order(
+    p_id uuid, p_reference text, p_agency text, p_client uuid, p_status text, p_currency text, p_total numeric,
+    p_payer_name text, p_national_id_enc bytea, p_national_id_hash bytea, p_national_id_masked text,
+    p_email text, p_phone text, p_description text, p_return_url text,
+    p_metadata jsonb, p_expires_at timestamptz, p_created_at timestamptz, p_actor text, p_event_data jsonb,
+    p_key text, p_hash bytea,
+    l_nos smallint[], l_services text[], l_agencies text[], l_kinds text[], l_amounts numeric[],
+    OUT outcome text, OUT order_id uuid)
+LANGUAGE plpgsql AS $$
+DECLARE
+    stored_hash bytea;
+BEGIN
+    IF NOT pg_try_advisory_xact_lock(hashtextextended(p_client::text || ':' || p_key, 0)) THEN
+        outcome := 'busy';
+        RETURN;
+    END IF;
+    SELECT o.request_hash, o.id INTO stored_hash, order_id
+      FROM orders o WHERE o.created_by = p_client AND o.idempotency_key = p_key;
+    IF FOUND THEN
+        outcome := CASE WHEN stored_hash = p_hash THEN 'replay' ELSE 'mismatch' END;
+        RETURN;
+    END IF;
+    INSERT INTO orders (id, reference, agency_code, created_by, status, currency, total, payer_name,
+        payer_national_id_enc, payer_national_id_hash, payer_national_id_masked,
+        payer_email, payer_phone, description, return_url, metadata, expires_at, created_at, updated_at,
+        idempotency_key, request_hash)
+    VALUES (p_id, p_reference, p_agency, p_client, p_status, p_currency, p_total, p_payer_name,
+        p_national_id_enc, p_national_id_hash, nullif(p_national_id_masked, ''),
+        nullif(p_email, ''), nullif(p_phone, ''), p_description, nullif(p_return_url, ''),
+        p_metadata, p_expires_at, p_created_at, p_created_at, p_key, p_hash);
+    INSERT INTO order_lines (order_id, line_no, service_code, agency_code, kind, amount)
+    SELECT p_id, * FROM unnest(l_nos, l_services, l_agencies, l_kinds, l_amounts);
+    INSERT INTO order_events (order_id, type, actor, data, created_at)
+    VALUES (p_id, 'order.created', p_actor, p_event_data, p_created_at);
+    outcome := 'created';
+    order_id := p_id;
+END
+$$;
+-- +goose StatementEnd
