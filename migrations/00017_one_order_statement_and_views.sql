@@ -5,7 +5,39 @@
 DROP FUNCTION create_order(uuid, text, text, uuid, text, text, numeric, text, bytea, bytea, text, text, text, text, text,
     jsonb, timestamptz, timestamptz, text, jsonb, text, bytea, smallint[], text[], text[], text[], numeric[]);
 
+-- What other packages read of a package's tables, published by the package
+-- that owns them: reconciliation and webhooks read these views, never the
+-- tables, so the owner may change its tables behind them. Each is a plain
+-- projection of one table, inlined by the planner (same plans as on the table).
+
+-- payments: attempts as reconciliation matches them.
+CREATE VIEW payments_recon_attempts AS
+SELECT id, order_id, gateway, gateway_ref, gateway_txn_id, status, amount, currency, paid_at, created_at
+FROM payment_attempts;
+
+-- payments: refunds as reconciliation matches them (attempt_id leads to the
+-- attempt, and so to its gateway).
+CREATE VIEW payments_recon_refunds AS
+SELECT id, attempt_id, gateway_refund_id, status, amount, currency, completed_at
+FROM payment_refunds;
+
+-- payments: orders as reconciliation matches a bank credit to them (by
+-- payment reference).
+CREATE VIEW payments_recon_orders AS
+SELECT id, reference, status, total, currency
+FROM orders;
+
+-- auth: who an API key is, for the webhooks' fan-out (role, agency, revoked).
+CREATE VIEW auth_key_roles AS
+SELECT id, role, agency_code, revoked_at
+FROM api_keys;
+
 -- +goose Down
+DROP VIEW auth_key_roles;
+DROP VIEW payments_recon_orders;
+DROP VIEW payments_recon_refunds;
+DROP VIEW payments_recon_attempts;
+
 -- create_order as migrations/00013 left it.
 -- +goose StatementBegin
 CREATE FUNCTION create_order(
