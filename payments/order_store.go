@@ -179,31 +179,30 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		conds []string
 		args  []any
 	)
-	add := func(cond string, v any) {
+	// param adds v to args and returns its placeholder ($n).
+	param := func(v any) string {
 		args = append(args, v)
-		conds = append(conds, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+		return fmt.Sprintf("$%d", len(args))
 	}
 	if f.ServiceCode != "" {
-		add("EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.service_code = ?)", f.ServiceCode)
+		conds = append(conds, "EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.service_code = "+param(f.ServiceCode)+")")
 	}
 	if f.Status != "" {
-		add("o.status = ?", string(f.Status))
+		conds = append(conds, "o.status = "+param(string(f.Status)))
 	}
 	if f.CreatedBy != nil {
-		add("o.created_by = ?", *f.CreatedBy)
+		conds = append(conds, "o.created_by = "+param(*f.CreatedBy))
 	}
 	if f.From != nil {
-		add("o.created_at >= ?", *f.From)
+		conds = append(conds, "o.created_at >= "+param(*f.From))
 	}
 	if f.To != nil {
-		add("o.created_at < ?", *f.To)
+		conds = append(conds, "o.created_at < "+param(*f.To))
 	}
 	if f.After != nil {
-		args = append(args, f.After.CreatedAt, f.After.ID)
-		conds = append(conds, fmt.Sprintf("(o.created_at, o.id) < ($%d, $%d)", len(args)-1, len(args)))
+		conds = append(conds, "(o.created_at, o.id) < ("+param(f.After.CreatedAt)+", "+param(f.After.ID)+")")
 	}
-	args = append(args, f.Limit)
-	order := fmt.Sprintf(` ORDER BY o.created_at DESC, o.id DESC LIMIT $%d`, len(args))
+	order := ` ORDER BY o.created_at DESC, o.id DESC LIMIT ` + param(f.Limit)
 	where := func(extra ...string) string {
 		all := append(extra, conds...)
 		if len(all) == 0 {
@@ -217,8 +216,7 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		// its (orders.agency_code, orders_agency_created_idx) and those
 		// where it is on a later line (order_lines_later_agency_idx), each
 		// read in list order up to the limit, then merged.
-		args = append(args, f.AgencyCode)
-		a := fmt.Sprintf("$%d", len(args))
+		a := param(f.AgencyCode)
 		sql = `SELECT ` + orderCols + ` FROM (
 			(SELECT o.* FROM orders o` + where("o.agency_code = "+a) + order + `)
 			UNION ALL
