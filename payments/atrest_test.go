@@ -26,8 +26,8 @@ func TestNationalIDEncryptedAtRest(t *testing.T) {
 	nid := func(i int) string { return fmt.Sprintf("0792030%05d", 12345+7*i) }
 	body := func(i int) string { return strings.Replace(orderBody("200000"), "079203001234", nid(i), 1) }
 
-	// One order alone (create_order), then a burst the creator batches
-	// (the group-commit statement).
+	// One order alone, then a burst the creator batches (both through
+	// sql/create_orders.sql).
 	ids := make([]string, 13)
 	r := create(t, e, e.Portal, "nid-0", body(0))
 	var o orderJSON

@@ -2,9 +2,11 @@ package payments
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,6 +96,17 @@ type insertOutcome struct {
 	freesAt       *time.Time // when the order's oldest open attempt expires
 }
 
+// insertAttemptsSQL is insertMany's statement: one row per attempt (id,
+// written, order open, when the order's oldest open attempt expires).
+// $1..$13 the attempts' columns, $14 the cap on open attempts per order (0:
+// none). The order is open by the state table's guard for starting an
+// attempt ({{start_attempt_guard}} in the file).
+var insertAttemptsSQL = strings.ReplaceAll(insertAttemptsTemplate, "{{start_attempt_guard}}",
+	evStartAttempt.sqlGuard("(SELECT o.status FROM orders o WHERE o.id = i.order_id)"))
+
+//go:embed sql/insert_attempts.sql
+var insertAttemptsTemplate string
+
 // insertMany writes new pending attempts and their "attempt.created" events
 // in one statement, each only while its order is open and has room, and
 // returns what became of each.
@@ -124,34 +137,7 @@ func (w *attemptWriter) insertMany(ctx context.Context, jobs []attemptJob) (map[
 		b.Queue(`SELECT 1 FROM orders WHERE id = ANY($1) ORDER BY id FOR UPDATE`, orders)
 	}
 	var out map[uuid.UUID]insertOutcome
-	b.Queue(`WITH input AS MATERIALIZED (
-		SELECT t.*, row_number() OVER (PARTITION BY t.order_id ORDER BY t.n) AS nth
-		FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::numeric[],
-			$8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::jsonb[])
-			WITH ORDINALITY AS t(id, order_id, gateway, method, gateway_ref, currency, amount, redirect_url,
-				qr_payload, created_by, created_at, expires_at, event, n)
-	), state AS MATERIALIZED (
-		SELECT i.id,
-			-- A scalar subquery: a lookup by id per attempt, whatever plan is kept.
-			(SELECT `+evStartAttempt.sqlGuard("o.status")+` FROM orders o WHERE o.id = i.order_id) AS open,
-			$14::int <= 0 OR c.open + i.nth <= $14::int AS room, c.frees_at
-		FROM input i LEFT JOIN LATERAL (
-			SELECT count(*) AS open, min(p.expires_at) AS frees_at FROM payment_attempts p
-			WHERE $14::int > 0 AND p.order_id = i.order_id AND p.status = 'pending' AND p.expires_at > i.created_at
-		) c ON true
-	), a AS (
-		INSERT INTO payment_attempts (id, order_id, gateway, method, gateway_ref, currency,
-			amount, status, redirect_url, qr_payload, created_by, created_at, updated_at, expires_at)
-		SELECT i.id, order_id, gateway, method, gateway_ref, currency, amount, 'pending', nullif(redirect_url, ''),
-			nullif(qr_payload, ''), created_by, created_at, created_at, expires_at
-		FROM input i JOIN state s ON s.id = i.id
-		WHERE s.open AND s.room
-		RETURNING id
-	), ev AS (
-		INSERT INTO order_events (order_id, type, actor, data)
-		SELECT i.order_id, 'attempt.created', i.created_by, i.event FROM input i JOIN a ON a.id = i.id
-	)
-	SELECT s.id, a.id IS NOT NULL, s.open, s.frees_at FROM state s LEFT JOIN a ON a.id = s.id`,
+	b.Queue(insertAttemptsSQL,
 		ids, orders, gws, methods, refs, currencies, amounts, redirects, qrs, actors, created, expires, events,
 		w.maxOpen).Query(func(rows pgx.Rows) error {
 		out = make(map[uuid.UUID]insertOutcome, n)

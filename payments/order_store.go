@@ -47,26 +47,6 @@ func scanOrder(r pgx.Row, extra ...any) (Order, error) {
 	return o, nil
 }
 
-// createOrderSQL calls the create_order function (migrations/00001): the order,
-// its idempotency key, its lines and its first event in one round trip and one
-// transaction, with the idempotency decision taken under an advisory lock.
-const createOrderSQL = `SELECT outcome, order_id FROM create_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-	$12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)`
-
-func createOrderArgs(o *Order, actor, idemKey string, idemHash []byte) []any {
-	meta, _ := json.Marshal(o.Metadata)
-	n := len(o.Lines)
-	nos, svcs, agencies, kinds := make([]int16, n), make([]string, n), make([]string, n), make([]string, n)
-	amounts := make([]decimal.Decimal, n)
-	for i, l := range o.Lines {
-		nos[i], svcs[i], agencies[i], kinds[i], amounts[i] = int16(l.No), l.ServiceCode, l.AgencyCode, l.Kind, l.Amount
-	}
-	event := createdEvent(o)
-	return []any{o.ID, o.Reference, o.AgencyCode, o.CreatedBy, string(o.Status), o.Currency, o.Total, o.Payer.Name,
-		o.sealedNationalID, o.nationalIDHash, o.maskedNationalID, o.Payer.Email, o.Payer.Phone, o.Description, o.ReturnURL, meta, o.ExpiresAt, o.CreatedAt,
-		actor, event, idemKey, idemHash, nos, svcs, agencies, kinds, amounts}
-}
-
 // getOrder loads an order with its lines.
 func getOrder(ctx context.Context, q querier, where string, arg any, forUpdate bool) (Order, error) {
 	return getOrderThen(ctx, q, where, forUpdate, []any{arg}, nil)
@@ -199,31 +179,30 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		conds []string
 		args  []any
 	)
-	add := func(cond string, v any) {
+	// param adds v to args and returns its placeholder ($n).
+	param := func(v any) string {
 		args = append(args, v)
-		conds = append(conds, strings.ReplaceAll(cond, "?", fmt.Sprintf("$%d", len(args))))
+		return fmt.Sprintf("$%d", len(args))
 	}
 	if f.ServiceCode != "" {
-		add("EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.service_code = ?)", f.ServiceCode)
+		conds = append(conds, "EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.service_code = "+param(f.ServiceCode)+")")
 	}
 	if f.Status != "" {
-		add("o.status = ?", string(f.Status))
+		conds = append(conds, "o.status = "+param(string(f.Status)))
 	}
 	if f.CreatedBy != nil {
-		add("o.created_by = ?", *f.CreatedBy)
+		conds = append(conds, "o.created_by = "+param(*f.CreatedBy))
 	}
 	if f.From != nil {
-		add("o.created_at >= ?", *f.From)
+		conds = append(conds, "o.created_at >= "+param(*f.From))
 	}
 	if f.To != nil {
-		add("o.created_at < ?", *f.To)
+		conds = append(conds, "o.created_at < "+param(*f.To))
 	}
 	if f.After != nil {
-		args = append(args, f.After.CreatedAt, f.After.ID)
-		conds = append(conds, fmt.Sprintf("(o.created_at, o.id) < ($%d, $%d)", len(args)-1, len(args)))
+		conds = append(conds, "(o.created_at, o.id) < ("+param(f.After.CreatedAt)+", "+param(f.After.ID)+")")
 	}
-	args = append(args, f.Limit)
-	order := fmt.Sprintf(` ORDER BY o.created_at DESC, o.id DESC LIMIT $%d`, len(args))
+	order := ` ORDER BY o.created_at DESC, o.id DESC LIMIT ` + param(f.Limit)
 	where := func(extra ...string) string {
 		all := append(extra, conds...)
 		if len(all) == 0 {
@@ -237,8 +216,7 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		// its (orders.agency_code, orders_agency_created_idx) and those
 		// where it is on a later line (order_lines_later_agency_idx), each
 		// read in list order up to the limit, then merged.
-		args = append(args, f.AgencyCode)
-		a := fmt.Sprintf("$%d", len(args))
+		a := param(f.AgencyCode)
 		sql = `SELECT ` + orderCols + ` FROM (
 			(SELECT o.* FROM orders o` + where("o.agency_code = "+a) + order + `)
 			UNION ALL

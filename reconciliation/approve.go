@@ -117,7 +117,7 @@ func (s *Service) ApproveCredit(ctx context.Context, id int64, approver, note st
 			       coalesce(i.gateway_txn_id, ''), i.amount_there, i.currency, i.at
 			FROM recon_exceptions e
 			JOIN recon_items i ON i.exception_key = e.key AND i.run_id = e.last_run_id
-			LEFT JOIN payment_attempts a ON i.here_kind = 'attempt' AND a.id = i.here_id
+			LEFT JOIN payments_recon_attempts a ON i.here_kind = 'attempt' AND a.id = i.here_id
 			WHERE e.id = $1`, id).Scan(&u.ExceptionID, &u.HereID, &u.GatewayRef, &u.CreatedAt, &u.TxnID, &u.Amount, &u.Currency, &u.At)
 		if err != nil {
 			return fmt.Errorf("the credit of exception %d: %w", id, err)

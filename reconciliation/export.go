@@ -37,8 +37,8 @@ SELECT coalesce(i.seq, l.line), coalesce(i.class, 'matched'), coalesce(i.matched
        coalesce(i.here_id, a.id, r.id), coalesce(i.detail, ''), e.id, coalesce(e.status, '')
 FROM (SELECT * FROM recon_settlement_lines WHERE file_id = $2) l
 FULL JOIN (SELECT * FROM recon_items WHERE run_id = $1) i ON i.file_id = l.file_id AND i.line = l.line
-LEFT JOIN payment_attempts a ON i.run_id IS NULL AND l.type = 'payment' AND a.gateway = $3 AND a.gateway_ref = l.reference
-LEFT JOIN payment_refunds r ON i.run_id IS NULL AND l.type = 'refund' AND r.gateway_refund_id = l.gateway_txn_id
+LEFT JOIN payments_recon_attempts a ON i.run_id IS NULL AND l.type = 'payment' AND a.gateway = $3 AND a.gateway_ref = l.reference
+LEFT JOIN payments_recon_refunds r ON i.run_id IS NULL AND l.type = 'refund' AND r.gateway_refund_id = l.gateway_txn_id
 LEFT JOIN recon_exceptions e ON e.key = i.exception_key
 ORDER BY 1`
 

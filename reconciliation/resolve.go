@@ -38,7 +38,7 @@ func (s *Service) openMissingHere(ctx context.Context, runID int64) ([]unconfirm
 		       coalesce(i.gateway_txn_id, ''), i.amount_there, i.currency, i.at
 		FROM recon_items i
 		JOIN recon_exceptions e ON e.key = i.exception_key
-		LEFT JOIN payment_attempts a ON i.here_kind = 'attempt' AND a.id = i.here_id
+		LEFT JOIN payments_recon_attempts a ON i.here_kind = 'attempt' AND a.id = i.here_id
 		WHERE i.run_id = $1 AND i.class = 'missing_here' AND i.here_kind IN ('attempt', 'order') AND e.status = 'open'
 		ORDER BY i.seq`, runID)
 	if err != nil {

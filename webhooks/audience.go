@@ -19,7 +19,8 @@ import (
 // NewAgencyView): so every agency on the order receives its events, and none
 // receives another agency's line detail.
 //
-// Endpoints are entitled through the key that owns them (k is its api_keys row;
+// Endpoints are entitled through the key that owns them (k is its row of
+// auth_key_roles, the view of api_keys the auth schema publishes;
 // @ev_agency, @ev_owner and @ev_agency_only are the event's), and a revoked
 // key's endpoints get nothing.
 var fanOutRule = fanOut("@ev_agency", "@ev_owner", "@ev_agency_only")

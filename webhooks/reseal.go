@@ -25,10 +25,10 @@ func ResealSecrets(ctx context.Context, pool *pgxpool.Pool, keys *secretbox.Keyr
 		n := 0
 		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, `SELECT id, secret, secret_enc, previous_secret, previous_secret_enc FROM webhook_endpoints
-				WHERE id > $1 AND (secret IS NOT NULL OR previous_secret IS NOT NULL
-					OR substring(secret_enc FROM 1 FOR length($2::bytea)) <> $2
-					OR substring(previous_secret_enc FROM 1 FOR length($2::bytea)) <> $2)
-				ORDER BY id LIMIT $3 FOR UPDATE`, last, prefix, batch)
+				WHERE id > @last AND (secret IS NOT NULL OR previous_secret IS NOT NULL
+					OR substring(secret_enc FROM 1 FOR length(@prefix::bytea)) <> @prefix
+					OR substring(previous_secret_enc FROM 1 FOR length(@prefix::bytea)) <> @prefix)
+				ORDER BY id LIMIT @batch FOR UPDATE`, pgx.NamedArgs{"last": last, "prefix": prefix, "batch": batch})
 			if err != nil {
 				return err
 			}
@@ -72,8 +72,8 @@ func ResealSecrets(ctx context.Context, pool *pgxpool.Pool, keys *secretbox.Keyr
 			}
 			if _, err := tx.Exec(ctx, `UPDATE webhook_endpoints e SET secret = NULL, secret_enc = u.enc,
 					previous_secret = NULL, previous_secret_enc = u.prev
-				FROM unnest($1::uuid[], $2::bytea[], $3::bytea[]) AS u(id, enc, prev)
-				WHERE e.id = u.id`, ids, current, previous); err != nil {
+				FROM unnest(@ids::uuid[], @current::bytea[], @previous::bytea[]) AS u(id, enc, prev)
+				WHERE e.id = u.id`, pgx.NamedArgs{"ids": ids, "current": current, "previous": previous}); err != nil {
 				return err
 			}
 			n, last = len(ids), ids[len(ids)-1]

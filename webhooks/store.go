@@ -81,12 +81,13 @@ func OpenSecret(k *secretbox.Keyring, endpointID uuid.UUID, sealed []byte) (stri
 func insertEndpoint(ctx context.Context, tx pgx.Tx, e Endpoint, sealedSecret []byte, max int) (Endpoint, error) {
 	// Two statements: the count's snapshot must be taken after the lock is
 	// held (one statement's snapshot would predate it).
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || $1::uuid::text, 0))`,
-		e.OwnerKeyID); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || @owner::uuid::text, 0))`,
+		pgx.NamedArgs{"owner": e.OwnerKeyID}); err != nil {
 		return Endpoint{}, fmt.Errorf("webhooks: lock endpoints: %w", err)
 	}
 	var n int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM webhook_endpoints WHERE owner_key_id = $1`, e.OwnerKeyID).Scan(&n); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM webhook_endpoints WHERE owner_key_id = @owner`,
+		pgx.NamedArgs{"owner": e.OwnerKeyID}).Scan(&n); err != nil {
 		return Endpoint{}, fmt.Errorf("webhooks: count endpoints: %w", err)
 	}
 	if n >= max {
@@ -94,9 +95,10 @@ func insertEndpoint(ctx context.Context, tx pgx.Tx, e Endpoint, sealedSecret []b
 	}
 	row := tx.QueryRow(ctx, `
 		INSERT INTO webhook_endpoints AS e (id, owner_key_id, url, event_types, description, enabled, secret_enc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		VALUES (@id, @owner, @url, @events, @description, @enabled, @secret_enc)
 		RETURNING `+endpointColumns,
-		e.ID, e.OwnerKeyID, e.URL, e.Events, e.Description, e.Enabled, sealedSecret)
+		pgx.NamedArgs{"id": e.ID, "owner": e.OwnerKeyID, "url": e.URL, "events": e.Events, "description": e.Description,
+			"enabled": e.Enabled, "secret_enc": sealedSecret})
 	out, err := scanEndpoint(row)
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("webhooks: insert endpoint: %w", err)
@@ -125,13 +127,13 @@ func listEndpoints(ctx context.Context, q querier, scope string, args pgx.NamedA
 // record so the sweeper does not disable it again at once.
 func saveEndpoint(ctx context.Context, q querier, e Endpoint) (Endpoint, error) {
 	row := q.QueryRow(ctx, `
-		UPDATE webhook_endpoints e SET url = $2, event_types = $3, description = $4, enabled = $5,
-			disabled_reason = CASE WHEN $5 THEN NULL ELSE e.disabled_reason END,
-			failing_since = CASE WHEN $5 AND NOT e.enabled THEN NULL ELSE e.failing_since END,
+		UPDATE webhook_endpoints e SET url = @url, event_types = @events, description = @description, enabled = @enabled,
+			disabled_reason = CASE WHEN @enabled THEN NULL ELSE e.disabled_reason END,
+			failing_since = CASE WHEN @enabled AND NOT e.enabled THEN NULL ELSE e.failing_since END,
 			updated_at = now()
-		WHERE e.id = $1
+		WHERE e.id = @id
 		RETURNING `+endpointColumns,
-		e.ID, e.URL, e.Events, e.Description, e.Enabled)
+		pgx.NamedArgs{"id": e.ID, "url": e.URL, "events": e.Events, "description": e.Description, "enabled": e.Enabled})
 	out, err := scanEndpoint(row)
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("webhooks: update endpoint: %w", err)
@@ -140,7 +142,7 @@ func saveEndpoint(ctx context.Context, q querier, e Endpoint) (Endpoint, error) 
 }
 
 func deleteEndpoint(ctx context.Context, q querier, id uuid.UUID) error {
-	if _, err := q.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = $1`, id); err != nil {
+	if _, err := q.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = @id`, pgx.NamedArgs{"id": id}); err != nil {
 		return fmt.Errorf("webhooks: delete endpoint: %w", err)
 	}
 	return nil
@@ -152,9 +154,9 @@ func deleteEndpoint(ctx context.Context, q querier, id uuid.UUID) error {
 func rotateSecret(ctx context.Context, q querier, id uuid.UUID, sealedSecret []byte, graceUntil time.Time) (Endpoint, error) {
 	row := q.QueryRow(ctx, `
 		UPDATE webhook_endpoints e SET previous_secret = e.secret, previous_secret_enc = e.secret_enc,
-			previous_secret_expires_at = $3, secret = NULL, secret_enc = $2, updated_at = now()
-		WHERE e.id = $1
-		RETURNING `+endpointColumns, id, sealedSecret, graceUntil)
+			previous_secret_expires_at = @grace_until, secret = NULL, secret_enc = @secret_enc, updated_at = now()
+		WHERE e.id = @id
+		RETURNING `+endpointColumns, pgx.NamedArgs{"id": id, "secret_enc": sealedSecret, "grace_until": graceUntil})
 	out, err := scanEndpoint(row)
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("webhooks: rotate secret: %w", err)
@@ -166,10 +168,10 @@ func rotateSecret(ctx context.Context, q querier, id uuid.UUID, sealedSecret []b
 // owner's agency; ok is false if it was already off or is gone.
 func disableEndpoint(ctx context.Context, q querier, id uuid.UUID, reason string) (e Endpoint, agency string, ok bool, err error) {
 	row := q.QueryRow(ctx, `
-		UPDATE webhook_endpoints e SET enabled = false, disabled_reason = $2, updated_at = now()
-		FROM api_keys k
-		WHERE e.id = $1 AND e.enabled AND k.id = e.owner_key_id
-		RETURNING `+endpointColumns+`, coalesce(k.agency_code, '')`, id, reason)
+		UPDATE webhook_endpoints e SET enabled = false, disabled_reason = @reason, updated_at = now()
+		FROM auth_key_roles k
+		WHERE e.id = @id AND e.enabled AND k.id = e.owner_key_id
+		RETURNING `+endpointColumns+`, coalesce(k.agency_code, '')`, pgx.NamedArgs{"id": id, "reason": reason})
 	e, err = scanEndpoint(row, &agency)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Endpoint{}, "", false, nil
@@ -184,8 +186,8 @@ func disableEndpoint(ctx context.Context, q querier, id uuid.UUID, reason string
 func failingEndpoints(ctx context.Context, q querier, cutoff time.Time) ([]uuid.UUID, error) {
 	return collect(ctx, q, "find failing endpoints", pgx.RowTo[uuid.UUID], `
 		SELECT id FROM webhook_endpoints
-		WHERE enabled AND failing_since < $1
-		ORDER BY id FOR UPDATE SKIP LOCKED`, cutoff)
+		WHERE enabled AND failing_since < @cutoff
+		ORDER BY id FOR UPDATE SKIP LOCKED`, pgx.NamedArgs{"cutoff": cutoff})
 }
 
 // eventRow is an event as stored.
@@ -220,16 +222,18 @@ func insertEvents(ctx context.Context, q querier, evs []eventRow) ([]delivery, e
 	return collect(ctx, q, "insert events", pgx.RowToStructByPos[delivery], `
 		WITH ev AS (
 			INSERT INTO webhook_events (id, type, agency_code, owner_key_id, subject, payload, created_at, agency_only)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::json[], $7::timestamptz[], $8::bool[])
+			SELECT * FROM unnest(@ids::text[], @types::text[], @agencies::text[], @owners::uuid[], @subjects::text[],
+				@payloads::json[], @created::timestamptz[], @agency_only::bool[])
 			RETURNING id, type, agency_code, owner_key_id, agency_only
 		)
 		INSERT INTO webhook_deliveries (endpoint_id, event_id)
 		SELECT e.id, ev.id FROM ev
 		JOIN webhook_endpoints e ON e.enabled AND e.event_types @> ARRAY[ev.type]
-		JOIN api_keys k ON k.id = e.owner_key_id
+		JOIN auth_key_roles k ON k.id = e.owner_key_id
 		WHERE `+fanOut("ev.agency_code", "ev.owner_key_id", "ev.agency_only")+`
 		RETURNING id, generation, endpoint_id, event_id`,
-		ids, types, agencies, owners, subjects, payloads, created, agencyOnly)
+		pgx.NamedArgs{"ids": ids, "types": types, "agencies": agencies, "owners": owners, "subjects": subjects,
+			"payloads": payloads, "created": created, "agency_only": agencyOnly})
 }
 
 // eventFilter narrows GET /v1/events.
@@ -330,7 +334,7 @@ func getEvent(ctx context.Context, q querier, scope string, args pgx.NamedArgs, 
 func redeliveries(ctx context.Context, q querier, scope string, args pgx.NamedArgs, ev eventRow, only *uuid.UUID) ([]delivery, error) {
 	return collect(ctx, q, "redeliver event", pgx.RowToStructByPos[delivery], `
 		INSERT INTO webhook_deliveries AS d (endpoint_id, event_id)
-		SELECT e.id, @id FROM webhook_endpoints e JOIN api_keys k ON k.id = e.owner_key_id
+		SELECT e.id, @id FROM webhook_endpoints e JOIN auth_key_roles k ON k.id = e.owner_key_id
 		WHERE e.enabled AND e.event_types @> ARRAY[@type::text] AND (@only::uuid IS NULL OR e.id = @only)
 			AND `+scope+` AND `+fanOutRule+`
 		ON CONFLICT (endpoint_id, event_id)
@@ -376,13 +380,13 @@ func loadTarget(ctx context.Context, q querier, keys *secretbox.Keyring, id uuid
 	var sealed, sealedPrevious []byte
 	err := q.QueryRow(ctx, `
 		SELECT d.generation, d.state, e.id, e.url, e.enabled, e.secret, e.secret_enc,
-			CASE WHEN e.previous_secret_expires_at > $2 THEN e.previous_secret END,
-			CASE WHEN e.previous_secret_expires_at > $2 THEN e.previous_secret_enc END,
+			CASE WHEN e.previous_secret_expires_at > @now THEN e.previous_secret END,
+			CASE WHEN e.previous_secret_expires_at > @now THEN e.previous_secret_enc END,
 			ev.id, ev.payload
 		FROM webhook_deliveries d
 		JOIN webhook_endpoints e ON e.id = d.endpoint_id
 		JOIN webhook_events ev ON ev.id = d.event_id
-		WHERE d.id = $1`, id, now).
+		WHERE d.id = @id`, pgx.NamedArgs{"id": id, "now": now}).
 		Scan(&t.Generation, &t.State, &t.EndpointID, &t.URL, &t.Enabled, &secret, &sealed, &previous, &sealedPrevious,
 			&t.EventID, &t.Payload)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -413,7 +417,8 @@ func loadTarget(ctx context.Context, q querier, keys *secretbox.Keyring, id uuid
 func failDelivery(ctx context.Context, q querier, id uuid.UUID, generation int) error {
 	if _, err := q.Exec(ctx, `
 		UPDATE webhook_deliveries SET state = 'failed', updated_at = now()
-		WHERE id = $1 AND generation = $2 AND state = 'pending'`, id, generation); err != nil {
+		WHERE id = @id AND generation = @generation AND state = 'pending'`,
+		pgx.NamedArgs{"id": id, "generation": generation}); err != nil {
 		return fmt.Errorf("webhooks: fail delivery %s: %w", id, err)
 	}
 	return nil
@@ -467,6 +472,6 @@ func listAttempts(ctx context.Context, q querier, endpointID uuid.UUID, before i
 		FROM webhook_attempts a
 		JOIN webhook_deliveries d ON d.id = a.delivery_id
 		JOIN webhook_events ev ON ev.id = d.event_id
-		WHERE a.endpoint_id = $1 AND a.id < $2
-		ORDER BY a.id DESC LIMIT $3`, endpointID, before, limit)
+		WHERE a.endpoint_id = @endpoint AND a.id < @before
+		ORDER BY a.id DESC LIMIT @limit`, pgx.NamedArgs{"endpoint": endpointID, "before": before, "limit": limit})
 }

@@ -1,8 +1,10 @@
 // Package matcher classifies statement lines against civicpay's own records,
 // in PostgreSQL, set-based: one INSERT … SELECT per step writes a run's
 // results into recon_items, whatever the number of lines. It reads the
-// staging tables (package staging) and the payment tables (payment_attempts,
-// payment_refunds) and writes nothing else; package reconciliation turns the
+// staging tables (package staging) and what payments publishes of its
+// attempts, refunds and orders (the views payments_recon_attempts,
+// payments_recon_refunds and payments_recon_orders, migrations/00017) and
+// writes nothing else; package reconciliation turns the
 // results into exceptions, ledger entries and payments.
 //
 // Every line of a run ends in exactly one Class. A gateway's settlement line

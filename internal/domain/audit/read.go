@@ -43,36 +43,38 @@ type Querier interface {
 
 // List reads the log, newest first, by f.
 func List(ctx context.Context, q Querier, f Filter) ([]Entry, error) {
-	where, args := []string{"true"}, pgx.NamedArgs{"limit": f.Limit}
-	add := func(cond, name string, v any) {
-		where = append(where, cond)
-		args[name] = v
+	where, args := []string{"true"}, []any{}
+	// add adds the condition cond followed by the placeholder ($n) of v.
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, cond+fmt.Sprintf("$%d", len(args)))
 	}
 	if f.Actor != "" {
-		add("actor = @actor", "actor", f.Actor)
+		add("actor = ", f.Actor)
 	}
 	if f.Action != "" {
-		add("action = @action", "action", f.Action)
+		add("action = ", f.Action)
 	}
 	if f.ResourceType != "" {
-		add("resource_type = @resource_type", "resource_type", f.ResourceType)
+		add("resource_type = ", f.ResourceType)
 	}
 	if f.ResourceID != "" {
-		add("resource_id = @resource_id", "resource_id", f.ResourceID)
+		add("resource_id = ", f.ResourceID)
 	}
 	if !f.From.IsZero() {
-		add("at >= @from", "from", f.From)
+		add("at >= ", f.From)
 	}
 	if !f.To.IsZero() {
-		add("at < @to", "to", f.To)
+		add("at < ", f.To)
 	}
 	if f.Before > 0 {
-		add("id < @before", "before", f.Before)
+		add("id < ", f.Before)
 	}
+	args = append(args, f.Limit)
 	rows, err := q.Query(ctx, `
 		SELECT id, at, actor, actor_role, action, resource_type, resource_id, source_ip, request_id, route,
 			before::text, after::text
-		FROM audit_log WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT @limit`, args)
+		FROM audit_log WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit: list: %w", err)
 	}
