@@ -144,12 +144,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		Errors:        w.errors,
 		StreamedPaths: w.streamed,
 		InFlight:      a.inflight,
-		Limits: server.Limits{
-			PerIP: cfg.Limits.RatePerIP, PerKey: cfg.Limits.RatePerKey,
-			TrustedProxies: cfg.Limits.TrustedProxies, ProxyHeader: cfg.Limits.ProxyHeader,
-			ReadTimeout: cfg.Limits.ReadTimeout, IdleTimeout: cfg.Limits.IdleTimeout,
-			UploadReadTimeout: cfg.Limits.UploadReadTimeout, RequestTimeout: cfg.Limits.RequestTimeout,
-		},
+		Limits:        cfg.ServerLimits(),
 	})
 	return a, nil
 }

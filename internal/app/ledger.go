@@ -11,8 +11,7 @@ import (
 func (a *App) wireLedger(_ context.Context, w *wiring) error {
 	ledger.AddWorkers(w.workers, a.Pool)
 	w.periodic = append(w.periodic, ledger.PeriodicJobs()...)
-	w.api = append(w.api, ledger.NewHandler(a.Pool, a.Log).WithRules(ledger.ManualRules{
-		ApprovalAmount: a.Config.ManualEntryApprovalAmount, MaxBackdate: a.Config.ManualEntryMaxBackdate}).WithClock(a.Config.Clock))
+	w.api = append(w.api, ledger.NewHandler(a.Pool, a.Log).WithRules(a.Config.ManualRules()).WithClock(a.Config.Clock))
 	w.errors = append(w.errors, ledger.HTTPErrors...)
 	return nil
 }

@@ -12,12 +12,10 @@ import (
 // wireOrders adds the catalogue and the order lifecycle.
 func (a *App) wireOrders(_ context.Context, w *wiring) error {
 	a.Catalog = catalogue.NewStore(a.Pool)
-	a.Orders = payments.NewOrders(a.Pool, a.Catalog, payments.Config{
-		DefaultExpiry: a.Config.OrderDefaultExpiry, MaxExpiry: a.Config.OrderMaxExpiry,
-		Keys:    a.DataKeys,
-		Clock:   a.Config.Clock,
-		OnBatch: func(writer string, n int) { a.Metrics.BatchSizes.WithLabelValues(writer).Observe(float64(n)) },
-	}, a.Notifier, a.Log)
+	cfg := a.Config.OrdersConfig()
+	cfg.Keys = a.DataKeys
+	cfg.OnBatch = func(writer string, n int) { a.Metrics.BatchSizes.WithLabelValues(writer).Observe(float64(n)) }
+	a.Orders = payments.NewOrders(a.Pool, a.Catalog, cfg, a.Notifier, a.Log)
 	river.AddWorker(w.workers, &payments.ExpireWorker{Service: a.Orders, Log: a.Log})
 	w.periodic = append(w.periodic, payments.ExpirePeriodic(a.Config.ExpiryInterval))
 	w.api = append(w.api, catalogue.NewHandler(a.Catalog), payments.NewHandler(a.Orders, a.Config.PublicURL))

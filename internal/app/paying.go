@@ -36,11 +36,7 @@ func (a *App) wirePaying(_ context.Context, w *wiring) error {
 	}
 	m := newGatewayMetrics()
 	router, err := gateways.NewRouter(gateways.RouterConfig{
-		Breaker: gateways.BreakerSettings{
-			ConsecutiveFailures: cfg.BreakerConsecutiveFailures, FailureRatio: cfg.BreakerFailureRatio,
-			MinRequests: cfg.BreakerMinRequests, Window: cfg.BreakerWindow, OpenTimeout: cfg.BreakerOpenTimeout,
-			HalfOpenRequests: cfg.BreakerHalfOpenRequests, ProbeInterval: cfg.BreakerProbeInterval, ProbeTimeout: cfg.BreakerProbeTimeout,
-		},
+		Breaker:       a.Config.BreakerSettings(),
 		Preferences:   prefs,
 		OnStateChange: m.transition,
 	}, gws...)
@@ -48,12 +44,9 @@ func (a *App) wirePaying(_ context.Context, w *wiring) error {
 		return fmt.Errorf("app: %w", err)
 	}
 	a.Gateways = router
-	a.Paying = payments.NewPaying(a.Orders, router, payments.PayingConfig{
-		PublicURL: a.Config.PublicURL, AttemptTTL: cfg.AttemptTTL,
-		StatusPollDelay: cfg.StatusPollDelay, StatusPollMax: cfg.StatusPollMax,
-		RefundRetry: cfg.RefundRetry, RefundRetryMax: cfg.RefundRetryMax, RefundMaxTries: cfg.RefundMaxTries,
-		OnCallback: m.callback, MaxOpenAttempts: a.Config.Limits.MaxOpenAttempts,
-	})
+	pcfg := a.Config.PayingConfig()
+	pcfg.OnCallback = m.callback
+	a.Paying = payments.NewPaying(a.Orders, router, pcfg)
 	river.AddWorker(w.workers, &payments.AttemptStatusWorker{Flow: a.Paying})
 	river.AddWorker(w.workers, &payments.RefundWorker{Flow: a.Paying})
 	river.AddWorker(w.workers, &payments.AttemptFollowWorker{Flow: a.Paying}) // jobs an earlier version left

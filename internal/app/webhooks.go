@@ -16,8 +16,8 @@ import (
 // wireWebhooks adds outbound webhooks: the delivery and sweep workers on their own
 // queue, the endpoints/events API, and the publisher other domains notify.
 func (a *App) wireWebhooks(_ context.Context, w *wiring) error {
-	cfg := a.Config.Webhooks
-	cfg.Logger, cfg.Keys, cfg.Clock = a.Log, a.DataKeys, a.Config.Clock
+	cfg := a.Config.WebhooksConfig()
+	cfg.Logger, cfg.Keys = a.Log, a.DataKeys
 	river.AddWorker(w.workers, webhooks.NewDeliveryWorker(a.Pool, cfg))
 	river.AddWorker(w.workers, webhooks.NewSweepWorker(a.Pool, cfg))
 	w.periodic = append(w.periodic, webhooks.PeriodicJob(cfg))
