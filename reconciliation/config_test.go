@@ -21,7 +21,7 @@ func TestParseFees(t *testing.T) {
 	}{
 		{in: demoFees, gateway: "vnpay", gross: 200_000, fee: 2_200 + 1_650},
 		{in: demoFees, gateway: "momo", gross: 310_001, fee: 4_650}, // 4650.015 rounds down
-		{in: "zalopay=1%", gateway: "zalopay", gross: 150, fee: 2},     // 1.5 rounds half away from zero
+		{in: "zalopay=1%", gateway: "zalopay", gross: 150, fee: 2},  // 1.5 rounds half away from zero
 		{in: " momo=0.5% , vnpay=2%+1000 ", gateway: "vnpay", gross: 1_000, fee: 1_020},
 		{in: "", gateway: "vnpay"},
 		{in: "vnpay=1.1", wantErr: true},
