@@ -2,6 +2,8 @@
 // variable is listed in the README's configuration table.
 package config
 
+//go:generate go test -run TestREADMEConfigTable -update .
+
 import (
 	"errors"
 	"fmt"
