@@ -41,11 +41,7 @@ func (a *App) wireRecon(_ context.Context, w *wiring) error {
 	}
 	svc := reconciliation.New(a.Pool, cfg, a.Log, deps)
 	reconciliation.AddWorkers(w.workers, svc)
-	qc := reconciliation.QueueConfig()
-	if a.Config.Recon.Workers > 0 {
-		qc.MaxWorkers = a.Config.Recon.Workers
-	}
-	w.queues[reconciliation.Queue] = qc
+	w.queues[reconciliation.Queue] = river.QueueConfig{MaxWorkers: max(a.Config.Recon.Workers, 1)}
 	if job := reconciliation.PeriodicJob(svc); job != nil {
 		w.periodic = append(w.periodic, job)
 	}

@@ -242,7 +242,8 @@ type Recon struct {
 	MaxFileBytes int64 `env:"CIVICPAY_RECON_MAX_FILE_BYTES" envDefault:"2147483648"`
 	// PostgreSQL's `work_mem` for the matching statements.
 	WorkMem string `env:"CIVICPAY_RECON_WORK_MEM" envDefault:"128MB"`
-	// How many reconciliation jobs (loads, runs) run at once.
+	// How many reconciliation jobs (loads, runs) run at once: a few, so that
+	// a day's loads overlap without starving the database.
 	Workers int `env:"CIVICPAY_RECON_WORKERS" envDefault:"2"`
 	// At most this many `reconciliation.exception` webhooks per run (the rest
 	// are in the run's report).
@@ -543,9 +544,10 @@ func (c Config) validateProduction(add func(format string, args ...any)) {
 }
 
 // Defaults is the development configuration with every default and
-// databaseURL, whatever the process environment holds: for programs that
-// build the app in process (benchmarks), so they do not copy the defaults by
-// hand. The gateways are gatewaysim's demo merchant on http://127.0.0.1:8090.
+// databaseURL, whatever the process environment holds: for programs and
+// test harnesses that build the app or a domain service in process
+// (benchmarks, internal/testkit/apptest, domain tests), so that they do not
+// copy the defaults by hand. The gateways are gatewaysim's demo merchant on http://127.0.0.1:8090.
 func Defaults(databaseURL string) Config {
 	return development(map[string]string{"DATABASE_URL": databaseURL}, demo.SimURL)
 }
