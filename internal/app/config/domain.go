@@ -141,6 +141,9 @@ func (c Config) checkDomains() error {
 	if err := c.ServerLimits().Check(); err != nil {
 		errs = append(errs, fmt.Errorf("CIVICPAY_*_TIMEOUT, CIVICPAY_PROXY_HEADER: %w", err))
 	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("CIVICPAY_MAX_BODY_BYTES must be positive"))
+	}
 	if _, err := c.ReconConfig(); err != nil {
 		errs = append(errs, err)
 	}

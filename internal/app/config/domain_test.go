@@ -79,6 +79,8 @@ func TestLoadRefusesWhatTheDomainsWould(t *testing.T) {
 		{"CIVICPAY_BREAKER_PROBE_INTERVAL", "0s", "CIVICPAY_BREAKER_*: gateways: breaker: ProbeInterval must be positive"},
 		{"CIVICPAY_BREAKER_FAILURE_RATIO", "1.5", "FailureRatio must be within 0 and 1"},
 		{"CIVICPAY_READ_TIMEOUT", "0s", "ReadTimeout must be positive"},
+		{"CIVICPAY_MAX_BODY_BYTES", "0", "CIVICPAY_MAX_BODY_BYTES must be positive"},
+		{"CIVICPAY_ORDER_DEFAULT_EXPIRY", "0s", "CIVICPAY_ORDER_*: payments: DefaultExpiry and MaxExpiry must be positive"},
 		{"CIVICPAY_RECON_QUERY_CONCURRENCY", "0", "QueryConcurrency must be positive"},
 		{"CIVICPAY_RECON_WORK_MEM", "1GB; DROP TABLE x", "WorkMem"},
 		{"CIVICPAY_RECON_CUTOFF", "25:00", "CIVICPAY_RECON_CUTOFF"},
