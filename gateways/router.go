@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,66 +71,74 @@ type wallClock struct{}
 func (wallClock) Now() time.Time                         { return clock.Real.Now() }
 func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// BreakerSettings configures every gateway's breakers. Zero fields take the
-// defaults shown.
+// BreakerSettings configures every gateway's breakers. They have no defaults
+// of their own (internal/app/config has the service's, CIVICPAY_BREAKER_*);
+// NewRouter refuses settings Check refuses.
 type BreakerSettings struct {
 	// ConsecutiveFailures opens the breaker after this many technical
-	// failures in a row (default 5).
+	// failures in a row.
 	ConsecutiveFailures uint32
 	// FailureRatio, when > 0, also opens the breaker once at least
 	// MinRequests counted calls fell in the window and this fraction of them
-	// were technical failures. Default 0: off.
+	// were technical failures. 0: off.
 	FailureRatio float64
-	// MinRequests is the sample FailureRatio needs (default 20).
+	// MinRequests is the sample FailureRatio needs.
 	MinRequests uint32
-	// Window is the rolling window the counts cover (default 60s), in
-	// buckets of BucketPeriod (default Window/6).
+	// Window is the rolling window the counts cover, in buckets of
+	// BucketPeriod (0: Window/6).
 	Window       time.Duration
 	BucketPeriod time.Duration
 	// OpenTimeout is the longest an open breaker stays open: then it lets
-	// calls through half-open, whatever the probes found (default 30s).
+	// calls through half-open, whatever the probes found.
 	OpenTimeout time.Duration
 	// HalfOpenRequests is how many calls run at once when half-open, and
-	// how many must succeed in a row to close again (default 1). A probe
-	// the gateway answered counts as one.
+	// how many must succeed in a row to close again. A probe the gateway
+	// answered counts as one.
 	HalfOpenRequests uint32
 	// ProbeInterval is how often a gateway with an open breaker is probed
 	// (Prober): as soon as it answers, its open breakers close, without
-	// waiting for OpenTimeout (default 500ms).
+	// waiting for OpenTimeout.
 	ProbeInterval time.Duration
-	// ProbeTimeout is one probe's own deadline (default 1s). A probe that
-	// times out or fails changes nothing: probes only shorten the open
-	// period, so a gateway whose probe alone fails still gets its live
-	// calls tried after OpenTimeout.
+	// ProbeTimeout is one probe's own deadline. A probe that times out or
+	// fails changes nothing: probes only shorten the open period, so a
+	// gateway whose probe alone fails still gets its live calls tried after
+	// OpenTimeout.
 	ProbeTimeout time.Duration
 }
 
-func (s BreakerSettings) withDefaults() BreakerSettings {
+// Check refuses settings that would open a breaker on every failure or
+// never let it close: no failure count, a ratio outside [0, 1] or with no
+// sample, and a window, open timeout, half-open allowance, probe interval or
+// probe deadline that is not positive.
+func (s BreakerSettings) Check() error {
+	var bad []string
 	if s.ConsecutiveFailures == 0 {
-		s.ConsecutiveFailures = 5
+		bad = append(bad, "ConsecutiveFailures must be positive")
 	}
-	if s.MinRequests == 0 {
-		s.MinRequests = 20
+	if s.FailureRatio < 0 || s.FailureRatio > 1 {
+		bad = append(bad, "FailureRatio must be within 0 and 1")
 	}
-	if s.Window <= 0 {
-		s.Window = time.Minute
-	}
-	if s.BucketPeriod <= 0 {
-		s.BucketPeriod = s.Window / 6
-	}
-	if s.OpenTimeout <= 0 {
-		s.OpenTimeout = 30 * time.Second
+	if s.FailureRatio > 0 && s.MinRequests == 0 {
+		bad = append(bad, "MinRequests must be positive with a FailureRatio")
 	}
 	if s.HalfOpenRequests == 0 {
-		s.HalfOpenRequests = 1
+		bad = append(bad, "HalfOpenRequests must be positive")
 	}
-	if s.ProbeInterval <= 0 {
-		s.ProbeInterval = 500 * time.Millisecond
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"Window", s.Window}, {"OpenTimeout", s.OpenTimeout}, {"ProbeInterval", s.ProbeInterval}, {"ProbeTimeout", s.ProbeTimeout}} {
+		if d.v <= 0 {
+			bad = append(bad, d.name+" must be positive")
+		}
 	}
-	if s.ProbeTimeout <= 0 {
-		s.ProbeTimeout = time.Second
+	if s.BucketPeriod < 0 {
+		bad = append(bad, "BucketPeriod must not be negative")
 	}
-	return s
+	if len(bad) > 0 {
+		return fmt.Errorf("gateways: breaker: %s", strings.Join(bad, "; "))
+	}
+	return nil
 }
 
 // readyToTrip decides, on a technical failure in the closed state, whether to open.
@@ -186,7 +195,13 @@ type Router struct {
 
 // NewRouter wraps each gateway in its breakers. Names must be unique.
 func NewRouter(cfg RouterConfig, gws ...Gateway) (*Router, error) {
-	s := cfg.Breaker.withDefaults()
+	s := cfg.Breaker
+	if err := s.Check(); err != nil {
+		return nil, err
+	}
+	if s.BucketPeriod == 0 {
+		s.BucketPeriod = s.Window / 6
+	}
 	clock := cfg.Clock
 	if clock == nil {
 		clock = wallClock{}

@@ -15,6 +15,7 @@ import (
 	"github.com/civicpay/civicpay/gateways/internal/gwtest"
 	"github.com/civicpay/civicpay/gateways/momo"
 	"github.com/civicpay/civicpay/gateways/zalopay"
+	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/shopspring/decimal"
 	"github.com/sony/gobreaker/v2"
 )
@@ -194,8 +195,38 @@ func (tr *transitions) list() []string {
 	return slices.Clone(tr.seen)
 }
 
+// breaker is s with the service's default (internal/app/config's) in each
+// field s leaves zero where zero is refused; a FailureRatio of 0 stays off.
+func breaker(s gateways.BreakerSettings) gateways.BreakerSettings {
+	d := config.Defaults("").BreakerSettings()
+	if s.ConsecutiveFailures == 0 {
+		s.ConsecutiveFailures = d.ConsecutiveFailures
+	}
+	if s.MinRequests == 0 {
+		s.MinRequests = d.MinRequests
+	}
+	if s.Window == 0 {
+		s.Window = d.Window
+	}
+	if s.OpenTimeout == 0 {
+		s.OpenTimeout = d.OpenTimeout
+	}
+	if s.HalfOpenRequests == 0 {
+		s.HalfOpenRequests = d.HalfOpenRequests
+	}
+	if s.ProbeInterval == 0 {
+		s.ProbeInterval = d.ProbeInterval
+	}
+	if s.ProbeTimeout == 0 {
+		s.ProbeTimeout = d.ProbeTimeout
+	}
+	return s
+}
+
+// newRouter is a router of gws with cfg's breaker settings completed by breaker.
 func newRouter(t *testing.T, cfg gateways.RouterConfig, gws ...gateways.Gateway) *gateways.Router {
 	t.Helper()
+	cfg.Breaker = breaker(cfg.Breaker)
 	r, err := gateways.NewRouter(cfg, gws...)
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +331,7 @@ func TestNewRouterRefuses(t *testing.T) {
 		{"preference without the method", []gateways.Gateway{a}, map[gateways.Method][]string{gateways.MethodCard: {"a"}}},
 	}
 	for _, tt := range tests {
-		if _, err := gateways.NewRouter(gateways.RouterConfig{Preferences: tt.prefs}, tt.gws...); err == nil {
+		if _, err := gateways.NewRouter(gateways.RouterConfig{Breaker: breaker(gateways.BreakerSettings{}), Preferences: tt.prefs}, tt.gws...); err == nil {
 			t.Errorf("%s: NewRouter succeeded", tt.name)
 		}
 	}

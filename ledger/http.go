@@ -48,7 +48,8 @@ type Handler struct {
 	manual *Manual
 }
 
-// NewHandler returns the ledger's HTTP handler, with the default ManualRules.
+// NewHandler returns the ledger's HTTP handler, with the zero ManualRules
+// (the strictest) until WithRules.
 func NewHandler(pool *pgxpool.Pool, log *slog.Logger) *Handler {
 	return &Handler{pool: pool, log: log, manual: NewManual(pool, ManualRules{})}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/domain/auth"
@@ -32,6 +33,10 @@ type api struct {
 	ids  map[string]auth.Key
 }
 
+// testRules are the manual-entry rules of these tests: a second approver
+// above 10,000,000 VND, backdating up to a week.
+var testRules = ManualRules{ApprovalAmount: decimal.NewFromInt(10_000_000), MaxBackdate: 7 * 24 * time.Hour}
+
 func newAPI(t *testing.T) *api {
 	t.Helper()
 	pool := newPool(t)
@@ -41,7 +46,7 @@ func newAPI(t *testing.T) *api {
 	app := fiber.New(fiber.Config{ErrorHandler: problem.Handler(slog.Default(), append(auth.HTTPErrors, HTTPErrors...)...)})
 	store := auth.NewStore(pool)
 	v1 := app.Group("/v1", auth.NewAuthenticator(store, 0).Middleware())
-	NewHandler(pool, slog.Default()).Routes(v1)
+	NewHandler(pool, slog.Default()).WithRules(testRules).Routes(v1)
 	a := &api{t: t, app: app, pool: pool, keys: map[string]string{}, ids: map[string]auth.Key{}}
 	for name, role := range map[string]auth.Role{"portal": auth.RolePortal, "treasury": auth.RoleTreasury, "admin": auth.RoleAdmin,
 		"treasury2": auth.RoleTreasury, "treasury3": auth.RoleTreasury, "agency:HCM-TP": auth.RoleAgency, "agency:HN": auth.RoleAgency} {

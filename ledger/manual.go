@@ -35,33 +35,19 @@ import (
 //     closed business day. A reversal that names no time takes the
 //     original's when that is allowed, else now.
 
-// ManualRules configures manual entries.
+// ManualRules configures manual entries. They have no defaults of their own
+// (internal/app/config has the service's); the zero value is the strictest:
+// every entry with a debit needs a second approver, and none may be backdated.
 type ManualRules struct {
 	// ApprovalAmount: a manual entry whose debits in VND exceed it needs a
-	// second approver (one in any other currency always does). Default 10,000,000.
+	// second approver (one in any other currency always does).
 	ApprovalAmount decimal.Decimal
-	// MaxBackdate is how far in the past a manual entry may take effect. Default 7 days.
+	// MaxBackdate is how far in the past a manual entry may take effect.
 	MaxBackdate time.Duration
 }
 
-// DefaultApprovalAmount and DefaultMaxBackdate apply when ManualRules leaves them zero.
-var (
-	DefaultApprovalAmount = decimal.NewFromInt(10_000_000)
-	DefaultMaxBackdate    = 7 * 24 * time.Hour
-)
-
 // FutureSkew is how far ahead of the server's clock a manual entry may be dated.
 const FutureSkew = 5 * time.Minute
-
-func (r ManualRules) withDefaults() ManualRules {
-	if r.ApprovalAmount.Sign() <= 0 {
-		r.ApprovalAmount = DefaultApprovalAmount
-	}
-	if r.MaxBackdate <= 0 {
-		r.MaxBackdate = DefaultMaxBackdate
-	}
-	return r
-}
 
 // Why a manual entry needs a second approver.
 const (
@@ -170,7 +156,7 @@ type Manual struct {
 
 // NewManual returns the manual entry service on pool, on the wall clock.
 func NewManual(pool *pgxpool.Pool, rules ManualRules) *Manual {
-	return &Manual{pool: pool, rules: rules.withDefaults(), clock: clock.Real}
+	return &Manual{pool: pool, rules: rules, clock: clock.Real}
 }
 
 // WithClock sets the clock that dates manual entries are checked against

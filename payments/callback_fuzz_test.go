@@ -63,12 +63,14 @@ func fuzzFlow(tb testing.TB, onCallback func(string, gateways.Ack)) *Paying {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	router, err := gateways.NewRouter(gateways.RouterConfig{}, vn, mm, zp)
+	router, err := gateways.NewRouter(gateways.RouterConfig{Breaker: testBreaker(5)}, vn, mm, zp)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc := NewOrders(nil, nil, Config{}, nil, slog.New(slog.DiscardHandler))
-	f := NewPaying(svc, router, PayingConfig{OnCallback: onCallback})
+	svc := NewOrders(nil, nil, testOrdersConfig(), nil, slog.New(slog.DiscardHandler))
+	cfg := testPayingConfig(12)
+	cfg.OnCallback = onCallback
+	f := NewPaying(svc, router, cfg)
 	tb.Cleanup(func() { closeFlow(f) })
 	return f
 }

@@ -26,10 +26,12 @@ type Notifier interface {
 	OrdersChanged(ctx context.Context, tx pgx.Tx, eventType string, os []Order) error
 }
 
-// Config tunes the order part (Orders) and the writers of paying.
+// Config tunes the order part (Orders) and the writers of paying. Its
+// durations have no defaults of their own (internal/app/config has them);
+// NewOrders panics on a Config Check refuses.
 type Config struct {
-	DefaultExpiry time.Duration // expiry when the request names none (24h)
-	MaxExpiry     time.Duration // furthest expiry a request may ask for (30 days)
+	DefaultExpiry time.Duration // expiry when the request names none
+	MaxExpiry     time.Duration // furthest expiry a request may ask for
 	// OnBatch, if set, is told the size of every group-commit batch about to
 	// be written, by writer: "orders", and paying's "results" and "attempts"
 	// (metrics).
@@ -56,14 +58,23 @@ type Orders struct {
 	creator  *creator
 }
 
-// NewOrders returns the order part and starts its order writers (Close
-// stops them).
-func NewOrders(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifier Notifier, log *slog.Logger) *Orders {
-	if cfg.DefaultExpiry <= 0 {
-		cfg.DefaultExpiry = 24 * time.Hour
+// Check refuses expiries that would expire every order at once, and a
+// default expiry beyond the furthest allowed.
+func (c Config) Check() error {
+	switch {
+	case c.DefaultExpiry <= 0 || c.MaxExpiry <= 0:
+		return errors.New("payments: DefaultExpiry and MaxExpiry must be positive")
+	case c.DefaultExpiry > c.MaxExpiry:
+		return fmt.Errorf("payments: DefaultExpiry (%s) exceeds MaxExpiry (%s)", c.DefaultExpiry, c.MaxExpiry)
 	}
-	if cfg.MaxExpiry <= 0 {
-		cfg.MaxExpiry = 30 * 24 * time.Hour
+	return nil
+}
+
+// NewOrders returns an order service and starts its order writers (Close
+// stops them). It panics on a cfg Check refuses.
+func NewOrders(pool *pgxpool.Pool, catalog *catalogue.Store, cfg Config, notifier Notifier, log *slog.Logger) *Orders {
+	if err := cfg.Check(); err != nil {
+		panic(err)
 	}
 	if cfg.Keys == nil {
 		cfg.Keys = secretbox.Demo()

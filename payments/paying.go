@@ -21,30 +21,32 @@ import (
 	"github.com/civicpay/civicpay/payments/reference"
 )
 
-// PayingConfig tunes paying. Zero fields take the defaults shown.
+// PayingConfig tunes paying. It has no defaults of its own: the service's
+// come from internal/app/config, and NewPaying panics on a configuration
+// Check refuses.
 type PayingConfig struct {
 	// PublicURL is the service's public base: gateways call back to
 	// <PublicURL>/callbacks/<gateway> and browsers return to
 	// <PublicURL>/return/<gateway>/<attempt id>.
 	PublicURL string
 	// AttemptTTL is how long an attempt may stay pending before the status
-	// job gives up on it (default 15m, never past the order's expiry).
-	// ZaloPay wants at least 5 minutes.
+	// job gives up on it (never past the order's expiry). ZaloPay wants at
+	// least 5 minutes.
 	AttemptTTL time.Duration
-	// StatusPollDelay is when the status job first asks the gateway (default
-	// 1m after the attempt, plus up to a quarter of that until the next sweep
-	// of FollowPending); it then waits twice as long each time, up to
-	// StatusPollMax (default 5m), and asks a last time at expiry.
+	// StatusPollDelay is when the status job first asks the gateway (after
+	// the attempt, plus up to a quarter of that until the next sweep of
+	// FollowPending); it then waits twice as long each time, up to
+	// StatusPollMax, and asks a last time at expiry.
 	StatusPollDelay time.Duration
 	StatusPollMax   time.Duration
-	// RefundRetry is the first wait before a refund is retried (default 10s),
-	// doubled each time up to RefundRetryMax (default 10m); RefundMaxTries
-	// calls to the gateway without a final answer end the refund (default 12).
+	// RefundRetry is the first wait before a refund is retried, doubled each
+	// time up to RefundRetryMax; RefundMaxTries calls to the gateway without
+	// a final answer end the refund.
 	RefundRetry    time.Duration
 	RefundRetryMax time.Duration
 	RefundMaxTries int
 	// CallTimeout bounds each call the flow makes to a gateway, on top of the
-	// adapter's own timeout (default 15s).
+	// adapter's own timeout.
 	CallTimeout time.Duration
 	// OnCallback, if set, is told how each callback was answered (metrics).
 	OnCallback func(gateway string, ack gateways.Ack)
@@ -53,23 +55,32 @@ type PayingConfig struct {
 	MaxOpenAttempts int
 }
 
-func (c PayingConfig) withDefaults() PayingConfig {
-	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+// Check refuses the zero values that would break paying: attempts expired
+// at birth, status queries or refund retries in a tight loop, refunds never
+// tried, gateway calls with no time to run.
+func (c PayingConfig) Check() error {
+	var bad []string
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"AttemptTTL", c.AttemptTTL}, {"StatusPollDelay", c.StatusPollDelay}, {"StatusPollMax", c.StatusPollMax},
+		{"RefundRetry", c.RefundRetry}, {"RefundRetryMax", c.RefundRetryMax}, {"CallTimeout", c.CallTimeout},
+	} {
+		if d.v <= 0 {
+			bad = append(bad, d.name+" must be positive")
 		}
 	}
-	def(&c.AttemptTTL, 15*time.Minute)
-	def(&c.StatusPollDelay, time.Minute)
-	def(&c.StatusPollMax, 5*time.Minute)
-	def(&c.RefundRetry, 10*time.Second)
-	def(&c.RefundRetryMax, 10*time.Minute)
-	def(&c.CallTimeout, 15*time.Second)
 	if c.RefundMaxTries <= 0 {
-		c.RefundMaxTries = 12
+		bad = append(bad, "RefundMaxTries must be positive")
 	}
-	return c
+	if c.MaxOpenAttempts < 0 {
+		bad = append(bad, "MaxOpenAttempts must not be negative")
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("payments: %s", strings.Join(bad, "; "))
+	}
+	return nil
 }
 
 // JobInserter inserts River jobs in the caller's transaction (a *river.Client[pgx.Tx]).
@@ -99,10 +110,14 @@ type Paying struct {
 	log      *slog.Logger
 }
 
-// NewPaying returns the paying part of orders and starts its
-// writers (Close stops them). Call SetJobs before use.
+// NewPaying returns the paying part of orders and starts its writers (Close
+// stops them). Call SetJobs before use. It panics on a cfg Check refuses.
 func NewPaying(orders *Orders, router *gateways.Router, cfg PayingConfig) *Paying {
-	f := &Paying{orders: orders, pool: orders.pool, router: router, cfg: cfg.withDefaults(), log: orders.log}
+	if err := cfg.Check(); err != nil {
+		panic(err)
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	f := &Paying{orders: orders, pool: orders.pool, router: router, cfg: cfg, log: orders.log}
 	f.rec = newRecorder(f)
 	f.attempts = newAttemptWriter(f.pool, f.log, orders.cfg, f.cfg.MaxOpenAttempts)
 	return f

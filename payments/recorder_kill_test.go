@@ -52,11 +52,11 @@ func runRecorderProcess(spec string) int {
 }
 
 func newRecorderFlow(pool *pgxpool.Pool) (*Paying, error) {
-	router, err := gateways.NewRouter(gateways.RouterConfig{Breaker: gateways.BreakerSettings{ConsecutiveFailures: 100}}, refundGateway{})
+	router, err := gateways.NewRouter(gateways.RouterConfig{Breaker: testBreaker(100)}, refundGateway{})
 	if err != nil {
 		return nil, err
 	}
-	f := NewPaying(NewOrders(pool, nil, Config{}, nil, slog.New(slog.DiscardHandler)), router, PayingConfig{})
+	f := NewPaying(NewOrders(pool, nil, testOrdersConfig(), nil, slog.New(slog.DiscardHandler)), router, testPayingConfig(12))
 	f.SetJobs(noJobs{})
 	return f, nil
 }

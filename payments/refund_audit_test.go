@@ -17,11 +17,11 @@ func TestRefundRequestIsAudited(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := pgtest.New(t)
-	router, err := gateways.NewRouter(gateways.RouterConfig{}, refundGateway{})
+	router, err := gateways.NewRouter(gateways.RouterConfig{Breaker: testBreaker(5)}, refundGateway{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	flow := NewPaying(NewOrders(pool, nil, Config{}, nil, slog.New(slog.DiscardHandler)), router, PayingConfig{RefundMaxTries: 3})
+	flow := NewPaying(NewOrders(pool, nil, testOrdersConfig(), nil, slog.New(slog.DiscardHandler)), router, testPayingConfig(3))
 	flow.SetJobs(noJobs{})
 	t.Cleanup(func() { closeFlow(flow) })
 	orderID := paidOrder(t, pool)

@@ -80,12 +80,12 @@ func TestRefundOutcomes(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			pool := pgtest.New(t)
-			router, err := gateways.NewRouter(gateways.RouterConfig{Breaker: gateways.BreakerSettings{ConsecutiveFailures: 100}}, tt.gw)
+			router, err := gateways.NewRouter(gateways.RouterConfig{Breaker: testBreaker(100)}, tt.gw)
 			if err != nil {
 				t.Fatal(err)
 			}
-			flow := NewPaying(NewOrders(pool, nil, Config{}, nil, slog.New(slog.DiscardHandler)), router,
-				PayingConfig{RefundMaxTries: 3})
+			flow := NewPaying(NewOrders(pool, nil, testOrdersConfig(), nil, slog.New(slog.DiscardHandler)), router,
+				testPayingConfig(3))
 			flow.SetJobs(noJobs{})
 			t.Cleanup(func() { closeFlow(flow) })
 			orderID := paidOrder(t, pool)

@@ -29,8 +29,9 @@ func validSource(s string) bool {
 	return false
 }
 
-// Config is how reconciliation behaves. Zero values take the defaults of
-// DefaultConfig where one is given.
+// Config is how reconciliation behaves. It has no defaults of its own: the
+// service's come from internal/app/config (CIVICPAY_RECON_*), and New panics
+// on a configuration Check refuses.
 type Config struct {
 	// MaxFileBytes bounds one statement file.
 	MaxFileBytes int64
@@ -73,64 +74,37 @@ type Config struct {
 	MaxExceptionEvents int
 }
 
-// DefaultConfig is the configuration the environment defaults describe
-// (internal/app/config), pointing at gatewaysim on 127.0.0.1:8090.
-func DefaultConfig() Config {
-	fees, _ := ParseFees(DefaultFees)
-	return Config{
-		MaxFileBytes:        2 << 30,
-		Tol:                 matcher.Tolerances{Amount: decimal.Zero, Fee: decimal.Zero, Window: 15 * time.Minute},
-		Fees:                fees,
-		SettlementTolerance: decimal.Zero,
-		SettlementDays:      3,
-		Cutoff:              6 * time.Hour,
-		SettlementURL:       "http://127.0.0.1:8090/admin/settlements/{gateway}/{date}",
-		StatementURL:        "http://127.0.0.1:8090/bank/statements/camt053/{date}",
-		Gateways:            statement.Gateways(),
-		FetchTimeout:        2 * time.Minute,
-		QueryTimeout:        10 * time.Second,
-		QueryConcurrency:    4,
-		WorkMem:             "128MB",
-		MaxExceptionEvents:  100,
+// Check refuses what would break a run or is unsafe: a non-positive file
+// bound, settlement delay, fetch or query deadline or query concurrency, a
+// negative tolerance, window or event cap, and a work_mem that is not
+// PostgreSQL's NkB/MB/GB (it is written into a SET statement).
+func (c Config) Check() error {
+	var bad []string
+	for _, p := range []struct {
+		name string
+		ok   bool
+	}{
+		{"MaxFileBytes must be positive", c.MaxFileBytes > 0},
+		{"SettlementDays must be positive", c.SettlementDays > 0},
+		{"FetchTimeout must be positive", c.FetchTimeout > 0},
+		{"QueryTimeout must be positive", c.QueryTimeout > 0},
+		{"QueryConcurrency must be positive", c.QueryConcurrency > 0},
+		{"Tol.Window must not be negative", c.Tol.Window >= 0},
+		{"MaxExceptionEvents must not be negative", c.MaxExceptionEvents >= 0},
+		{"tolerances must not be negative", !c.Tol.Amount.IsNegative() && !c.Tol.Fee.IsNegative() && !c.SettlementTolerance.IsNegative()},
+		{fmt.Sprintf("WorkMem %q is not NkB, NMB or NGB", c.WorkMem), workMemRE.MatchString(c.WorkMem)},
+	} {
+		if !p.ok {
+			bad = append(bad, p.name)
+		}
 	}
-}
-
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	if c.MaxFileBytes <= 0 {
-		c.MaxFileBytes = d.MaxFileBytes
+	if len(bad) > 0 {
+		return fmt.Errorf("reconciliation: %s", strings.Join(bad, "; "))
 	}
-	if c.Tol.Window <= 0 {
-		c.Tol.Window = d.Tol.Window
-	}
-	if c.SettlementDays <= 0 {
-		c.SettlementDays = d.SettlementDays
-	}
-	if c.FetchTimeout <= 0 {
-		c.FetchTimeout = d.FetchTimeout
-	}
-	if c.QueryTimeout <= 0 {
-		c.QueryTimeout = d.QueryTimeout
-	}
-	if c.QueryConcurrency <= 0 {
-		c.QueryConcurrency = d.QueryConcurrency
-	}
-	if !workMemRE.MatchString(c.WorkMem) {
-		c.WorkMem = d.WorkMem
-	}
-	if c.MaxExceptionEvents <= 0 {
-		c.MaxExceptionEvents = d.MaxExceptionEvents
-	}
-	if c.Gateways == nil {
-		c.Gateways = d.Gateways
-	}
-	return c
+	return nil
 }
 
 var workMemRE = regexp.MustCompile(`^[1-9][0-9]{0,6}(kB|MB|GB)$`)
-
-// DefaultFees are gatewaysim's demo fees (internal/sim/gatewaysim DemoConfig).
-const DefaultFees = "vnpay=1.1%+1650,momo=1.5%,zalopay=1%"
 
 var feeRE = regexp.MustCompile(`^([a-z][a-z0-9_-]*)=([0-9]+(?:\.[0-9]+)?)%(?:\+([0-9]+(?:\.[0-9]+)?))?$`)
 

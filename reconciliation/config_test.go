@@ -9,6 +9,9 @@ import (
 	"github.com/civicpay/civicpay/internal/foundation/money"
 )
 
+// demoFees are gatewaysim's demo fees, which CIVICPAY_RECON_FEES defaults to.
+const demoFees = "vnpay=1.1%+1650,momo=1.5%,zalopay=1%"
+
 func TestParseFees(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -18,9 +21,9 @@ func TestParseFees(t *testing.T) {
 		fee     int64
 		wantErr bool
 	}{
-		{in: DefaultFees, gateway: "vnpay", gross: 200_000, fee: 2_200 + 1_650},
-		{in: DefaultFees, gateway: "momo", gross: 310_001, fee: 4_650}, // 4650.015 rounds down
-		{in: "zalopay=1%", gateway: "zalopay", gross: 150, fee: 2},     // 1.5 rounds half away from zero
+		{in: demoFees, gateway: "vnpay", gross: 200_000, fee: 2_200 + 1_650},
+		{in: demoFees, gateway: "momo", gross: 310_001, fee: 4_650}, // 4650.015 rounds down
+		{in: "zalopay=1%", gateway: "zalopay", gross: 150, fee: 2},  // 1.5 rounds half away from zero
 		{in: " momo=0.5% , vnpay=2%+1000 ", gateway: "vnpay", gross: 1_000, fee: 1_020},
 		{in: "", gateway: "vnpay"},
 		{in: "vnpay=1.1", wantErr: true},

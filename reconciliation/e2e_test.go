@@ -60,9 +60,10 @@ func newSimEnv(t *testing.T) *simEnv {
 		// The payment whose callback is lost must be found by reconciliation,
 		// not by the status job first.
 		c.Paying.StatusPollDelay, c.Paying.StatusPollMax = time.Hour, time.Hour
-		c.Recon = config.Recon{Cutoff: "off", SettlementURL: srv.URL + "/admin/settlements/{gateway}/{date}",
-			StatementURL: srv.URL + "/bank/statements/camt053/{date}", Gateways: []string{"vnpay", "momo", "zalopay"},
-			Fees: reconciliation.DefaultFees, SettlementDays: 1, Workers: 2}
+		r := &c.Recon // the defaults (gatewaysim's demo fees among them), but:
+		r.Cutoff, r.SettlementURL = "off", srv.URL+"/admin/settlements/{gateway}/{date}"
+		r.StatementURL, r.Gateways = srv.URL+"/bank/statements/camt053/{date}", []string{"vnpay", "momo", "zalopay"}
+		r.Fees, r.SettlementDays, r.Workers = config.Defaults("").Recon.Fees, 1, 2
 	})
 	u, err := url.Parse(e.URL)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/foundation/money"
 	"github.com/civicpay/civicpay/internal/testkit/pgtest"
@@ -48,10 +49,21 @@ type fx struct {
 	seq  atomic.Int64
 }
 
+// defaultConfig is the service's default configuration
+// (internal/app/config's), in development: fetching from gatewaysim.
+func defaultConfig(t testing.TB) reconciliation.Config {
+	t.Helper()
+	cfg, err := config.Defaults("").ReconConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 func newFx(t *testing.T, change ...func(*reconciliation.Config)) *fx {
 	t.Helper()
 	pool := pgtest.New(t)
-	cfg := reconciliation.DefaultConfig()
+	cfg := defaultConfig(t)
 	cfg.SettlementURL, cfg.StatementURL = "", ""
 	cfg.SettlementDays = 1
 	cfg.FetchAuthenticated = true // files loaded with loadFetched count as the authenticated fetch's
@@ -159,10 +171,18 @@ func (f *fx) count(sql string, args ...any) int64 {
 	return n
 }
 
+// demoFees are gatewaysim's demo fees, which CIVICPAY_RECON_FEES defaults to.
+var demoFees = func() map[string]matcher.Fee {
+	cfg, err := config.Defaults("").ReconConfig()
+	if err != nil {
+		panic(err)
+	}
+	return cfg.Fees
+}()
+
 // fee is the demo fee of gateway on gross (what gatewaysim charges).
 func fee(gateway string, gross int64) int64 {
-	fees, _ := reconciliation.ParseFees(reconciliation.DefaultFees)
-	return fees[gateway].Of(decimal.NewFromInt(gross), money.MustLookup(money.VND)).IntPart()
+	return demoFees[gateway].Of(decimal.NewFromInt(gross), money.MustLookup(money.VND)).IntPart()
 }
 
 // line is the settlement line the gateway writes for a.

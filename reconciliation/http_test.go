@@ -17,7 +17,7 @@ import (
 
 func newApp(t *testing.T) *apptest.Env {
 	t.Helper()
-	return apptest.New(t, func(c *config.Config) { c.Recon = config.Recon{Cutoff: "off"} })
+	return apptest.New(t, func(c *config.Config) { c.Recon.Cutoff = "off" })
 }
 
 func TestOnlyTreasuryReachesStatementsAndReconciliation(t *testing.T) {

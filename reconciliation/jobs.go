@@ -123,10 +123,6 @@ func AddWorkers(workers *river.Workers, s *Service) {
 	river.AddWorker(workers, &DayWorker{Service: s})
 }
 
-// QueueConfig is the reconciliation queue: two workers, so that a day's
-// loads overlap without starving the database.
-func QueueConfig() river.QueueConfig { return river.QueueConfig{MaxWorkers: 2} }
-
 // dailyAt is a River schedule: every day at a time of day in ICT. It does
 // not depend on the process's time zone.
 type dailyAt struct{ at time.Duration }

@@ -95,13 +95,16 @@ func New(pool *pgxpool.Pool, cfg Config, log *slog.Logger, deps Deps) *Service {
 		deps.HTTP = &http.Client{}
 	}
 	deps.Clock = clock.Or(deps.Clock)
-	return &Service{pool: pool, cfg: cfg.withDefaults(), log: log, deps: deps}
+	if err := cfg.Check(); err != nil {
+		panic(err)
+	}
+	return &Service{pool: pool, cfg: cfg, log: log, deps: deps}
 }
 
 // SetJobs gives the service its job queue.
 func (s *Service) SetJobs(j JobInserter) { s.jobs = j }
 
-// Config is the service's configuration, defaults filled in.
+// Config is the service's configuration.
 func (s *Service) Config() Config { return s.cfg }
 
 // dayOf is midnight GMT+7 of t's business day (bizday.Start).

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
@@ -93,7 +94,11 @@ func TestAnUploadNameIsText(t *testing.T) {
 func TestAnUploadLargerThanTheBodyLimitStreams(t *testing.T) {
 	t.Parallel()
 	pool := pgtest.New(t)
-	svc := New(pool, Config{}, slog.New(slog.DiscardHandler), Deps{})
+	// Plain values (this package's own tests cannot import
+	// internal/app/config, which has the service's): files up to 2 GiB.
+	cfg := Config{MaxFileBytes: 2 << 30, SettlementDays: 3, FetchTimeout: time.Minute, QueryTimeout: 10 * time.Second,
+		QueryConcurrency: 4, WorkMem: "128MB", Cutoff: NoSchedule}
+	svc := New(pool, cfg, slog.New(slog.DiscardHandler), Deps{})
 	svc.SetJobs(nopJobs{})
 	app := fiber.New(fiber.Config{StreamRequestBody: true, BodyLimit: 1 << 20})
 	app.Post("/statements", func(c *fiber.Ctx) error {

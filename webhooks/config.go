@@ -1,59 +1,92 @@
 package webhooks
 
 import (
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"github.com/civicpay/civicpay/internal/foundation/secretbox"
 )
 
-// Config tunes webhooks. The zero value is production-ready except for the
-// logger; tests shorten the durations.
+// Config tunes webhooks. It has no defaults of its own: the service's come
+// from internal/app/config (CIVICPAY_WEBHOOKS_*), and the constructors panic
+// on a configuration Check refuses; tests shorten the durations.
 type Config struct {
 	// AllowLoopback lets endpoints point at loopback addresses (127.0.0.0/8, ::1)
 	// over http or https. For tests and `make run` only.
-	AllowLoopback bool `env:"WEBHOOKS_ALLOW_LOOPBACK"`
+	AllowLoopback bool
 	// AllowedHosts are host names the operator trusts: they may use plain http and
 	// resolve to private addresses (an agency system on the government network).
-	AllowedHosts []string `env:"WEBHOOKS_ALLOWED_HOSTS" envSeparator:","`
+	AllowedHosts []string
 	// Timeout bounds one delivery: connect, send, and read the response head and
-	// the logged part of the body. Default 5 s.
-	Timeout time.Duration `env:"WEBHOOKS_TIMEOUT"`
+	// the logged part of the body.
+	Timeout time.Duration
 	// RetrySchedule is the wait after each failed attempt; a delivery gets
-	// len(RetrySchedule)+1 attempts. Default 5s, 5m, 30m, 2h, 5h, 10h, 10h.
-	RetrySchedule []time.Duration `env:"WEBHOOKS_RETRY_SCHEDULE" envSeparator:","`
+	// len(RetrySchedule)+1 attempts.
+	RetrySchedule []time.Duration
 	// RetryAfterMax caps how long a receiver's Retry-After may postpone an
-	// attempt. Default 1 h.
-	RetryAfterMax time.Duration `env:"WEBHOOKS_RETRY_AFTER_MAX"`
+	// attempt (0: Retry-After never postpones beyond the schedule).
+	RetryAfterMax time.Duration
 	// SecretGrace is how long a rotated-out secret keeps signing messages beside
-	// the new one. Default 24 h.
-	SecretGrace time.Duration `env:"WEBHOOKS_SECRET_GRACE"`
+	// the new one.
+	SecretGrace time.Duration
 	// DisableAfter is how long an endpoint may fail every attempt before the
-	// sweeper disables it. Default 5 days.
-	DisableAfter time.Duration `env:"WEBHOOKS_DISABLE_AFTER"`
-	// SweepInterval is how often the sweeper runs. Default 15 min.
-	SweepInterval time.Duration `env:"WEBHOOKS_SWEEP_INTERVAL"`
+	// sweeper disables it.
+	DisableAfter time.Duration
+	// SweepInterval is how often the sweeper runs.
+	SweepInterval time.Duration
 	// MaxEndpointsPerKey caps how many endpoints one API key may own (422
-	// beyond). Default 10.
-	MaxEndpointsPerKey int `env:"WEBHOOKS_MAX_ENDPOINTS_PER_KEY"`
-	// Keys seal the signing secrets in the database. Default: the published
+	// beyond).
+	MaxEndpointsPerKey int
+	// Keys seal the signing secrets in the database. nil: the published
 	// demo keys (tests only; the app always sets them).
-	Keys *secretbox.Keyring `env:"-"`
+	Keys *secretbox.Keyring
 	// Logger receives warnings (endpoint disabled) and debug lines per attempt.
-	// Default slog.Default().
-	Logger *slog.Logger `env:"-"`
+	// nil: slog.Default().
+	Logger *slog.Logger
 	// Clock dates events and attempts and decides when an endpoint has failed
-	// for DisableAfter and a rotated-out secret's grace is over. Default
+	// for DisableAfter and a rotated-out secret's grace is over. nil:
 	// clock.Real. The signature's webhook-timestamp is the wall clock (the
 	// receiver checks it against its own), and retries are River's to time.
-	Clock clock.Clock `env:"-"`
+	Clock clock.Clock
 }
 
-// DefaultRetrySchedule is the wait after each failed attempt.
-var DefaultRetrySchedule = []time.Duration{
-	5 * time.Second, 5 * time.Minute, 30 * time.Minute,
-	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
+// Check refuses the zero values that would break delivery: no deadline on a
+// delivery, no retry schedule (or a wait that is not positive), endpoints
+// disabled at their first failure, a sweeper with no interval, no endpoint
+// allowed.
+func (c Config) Check() error {
+	var bad []string
+	if c.Timeout <= 0 {
+		bad = append(bad, "Timeout must be positive")
+	}
+	if len(c.RetrySchedule) == 0 {
+		bad = append(bad, "RetrySchedule is empty")
+	}
+	for _, d := range c.RetrySchedule {
+		if d <= 0 {
+			bad = append(bad, "RetrySchedule has a wait that is not positive")
+			break
+		}
+	}
+	if c.RetryAfterMax < 0 || c.SecretGrace < 0 {
+		bad = append(bad, "RetryAfterMax and SecretGrace must not be negative")
+	}
+	if c.DisableAfter <= 0 {
+		bad = append(bad, "DisableAfter must be positive")
+	}
+	if c.SweepInterval <= 0 {
+		bad = append(bad, "SweepInterval must be positive")
+	}
+	if c.MaxEndpointsPerKey <= 0 {
+		bad = append(bad, "MaxEndpointsPerKey must be positive")
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("webhooks: %s", strings.Join(bad, "; "))
+	}
+	return nil
 }
 
 // Bounds on receiver-controlled and client-controlled sizes.
@@ -66,27 +99,12 @@ const (
 	maxSnoozes = 10
 )
 
-func (c Config) withDefaults() Config {
-	if c.Timeout <= 0 {
-		c.Timeout = 5 * time.Second
-	}
-	if len(c.RetrySchedule) == 0 {
-		c.RetrySchedule = DefaultRetrySchedule
-	}
-	if c.RetryAfterMax <= 0 {
-		c.RetryAfterMax = time.Hour
-	}
-	if c.SecretGrace <= 0 {
-		c.SecretGrace = 24 * time.Hour
-	}
-	if c.DisableAfter <= 0 {
-		c.DisableAfter = 5 * 24 * time.Hour
-	}
-	if c.SweepInterval <= 0 {
-		c.SweepInterval = 15 * time.Minute
-	}
-	if c.MaxEndpointsPerKey <= 0 {
-		c.MaxEndpointsPerKey = 10
+// ready fills the dependencies left nil and panics on a configuration Check
+// refuses (internal/app/config checks the environment's before any
+// constructor runs).
+func (c Config) ready() Config {
+	if err := c.Check(); err != nil {
+		panic(err)
 	}
 	if c.Keys == nil {
 		c.Keys = secretbox.Demo()

@@ -257,7 +257,7 @@ func TestPrivateAddressRefused(t *testing.T) {
 	t.Parallel()
 	t.Run("at save", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, Config{Logger: discardLogger})
+		e := newEnv(t, strictConfig())
 		p := e.key(auth.RoleAgency, "AG-SAVE")
 		for _, u := range []string{"https://10.1.2.3/hook", "https://169.254.169.254/", "https://127.0.0.1/", "https://localhost/"} {
 			_, err := e.svc.CreateEndpoint(context.Background(), p, EndpointInput{URL: u, Events: []string{EventOrderPaid}})

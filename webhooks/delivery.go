@@ -61,7 +61,7 @@ type DeliveryWorker struct {
 
 // NewDeliveryWorker returns the delivery worker. cfg must match the Publisher's.
 func NewDeliveryWorker(pool *pgxpool.Pool, cfg Config) *DeliveryWorker {
-	cfg = cfg.withDefaults()
+	cfg = cfg.ready()
 	return &DeliveryWorker{pool: pool, cfg: cfg, client: newURLPolicy(cfg).httpClient(cfg.Timeout)}
 }
 

@@ -11,26 +11,35 @@ import (
 	"github.com/riverqueue/river"
 )
 
-func TestDefaultRetrySchedule(t *testing.T) {
+// decideConfig has a schedule of seven waits (eight attempts) and lets a
+// Retry-After postpone an attempt by an hour at most.
+func decideConfig() Config {
+	return Config{
+		Timeout:       5 * time.Second,
+		RetrySchedule: []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour},
+		RetryAfterMax: time.Hour,
+	}
+}
+
+func TestRetrySchedule(t *testing.T) {
 	t.Parallel()
-	cfg := Config{}.withDefaults()
-	want := []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+	cfg := decideConfig()
 	if cfg.maxAttempts() != 8 {
 		t.Fatalf("maxAttempts = %d, want 8 (first try and seven retries)", cfg.maxAttempts())
 	}
-	for i, w := range want {
+	for i, w := range cfg.RetrySchedule {
 		if got := cfg.retryDelay(i + 1); got != w {
 			t.Fatalf("delay after attempt %d = %s, want %s", i+1, got, w)
 		}
 	}
-	if cfg.Timeout != 5*time.Second {
-		t.Fatalf("default timeout %s, want 5s", cfg.Timeout)
+	if got := cfg.retryDelay(20); got != 10*time.Hour {
+		t.Fatalf("delay after attempt 20 = %s, want the last wait", got)
 	}
 }
 
 func TestDecide(t *testing.T) {
 	t.Parallel()
-	cfg := Config{}.withDefaults()
+	cfg := decideConfig()
 	at := time.Date(2025, 1, 31, 3, 0, 0, 0, time.UTC)
 	resp := func(status int, retryAfter string) response {
 		return response{At: at, Status: status, RetryAfter: retryAfter}
@@ -197,4 +206,28 @@ func FuzzParseCursor(f *testing.F) {
 			t.Fatalf("cursor %q does not round-trip: %+v vs %+v (%v)", s, c, again, err)
 		}
 	})
+}
+
+// Check refuses the zero values that would break delivery, naming each;
+// the tests' configuration passes.
+func TestConfigCheck(t *testing.T) {
+	t.Parallel()
+	if err := testConfig().Check(); err != nil {
+		t.Fatalf("testConfig: %v", err)
+	}
+	err := Config{RetrySchedule: []time.Duration{time.Second, 0}}.Check()
+	if err == nil {
+		t.Fatal("the zero configuration passed")
+	}
+	for _, want := range []string{"Timeout", "RetrySchedule has a wait", "DisableAfter", "SweepInterval", "MaxEndpointsPerKey"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%v does not name %s", err, want)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("NewSweepWorker took the zero configuration")
+		}
+	}()
+	NewSweepWorker(nil, Config{})
 }

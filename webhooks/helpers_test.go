@@ -64,8 +64,10 @@ var discardLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 // testConfig allows loopback receivers and retries within milliseconds.
 func testConfig() Config {
 	return Config{
-		AllowLoopback: true,
-		Timeout:       2 * time.Second,
+		AllowLoopback:      true,
+		MaxEndpointsPerKey: 10,
+		RetryAfterMax:      time.Hour,
+		Timeout:            2 * time.Second,
 		RetrySchedule: []time.Duration{
 			20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
 			150 * time.Millisecond, 200 * time.Millisecond, 250 * time.Millisecond, 300 * time.Millisecond,
@@ -75,6 +77,13 @@ func testConfig() Config {
 		SweepInterval: time.Hour,
 		Logger:        discardLogger,
 	}
+}
+
+// strictConfig is testConfig with the production policy: no loopback.
+func strictConfig() Config {
+	cfg := testConfig()
+	cfg.AllowLoopback = false
+	return cfg
 }
 
 func killTestConfig() Config {

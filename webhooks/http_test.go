@@ -127,7 +127,7 @@ func TestEndpointAPI(t *testing.T) {
 
 func TestEndpointAPIValidation(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, Config{Logger: discardLogger}) // production policy: no loopback
+	e := newEnv(t, strictConfig()) // production policy: no loopback
 	a := newAPI(e)
 	_, key := e.apiKey(auth.RolePortal, "")
 	var ep Endpoint

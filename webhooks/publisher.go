@@ -44,7 +44,7 @@ type Publisher struct {
 // insert-only client is enough). cfg must be the one the DeliveryWorker gets:
 // its retry schedule sets each job's MaxAttempts.
 func NewPublisher(client *river.Client[pgx.Tx], cfg Config) *Publisher {
-	cfg = cfg.withDefaults()
+	cfg = cfg.ready()
 	return &Publisher{river: client, maxAttempts: cfg.maxAttempts(), clock: cfg.Clock}
 }
 

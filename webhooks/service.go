@@ -28,7 +28,7 @@ type Service struct {
 
 // NewService returns the service; client inserts retry and resend jobs.
 func NewService(pool *pgxpool.Pool, client *river.Client[pgx.Tx], cfg Config) *Service {
-	cfg = cfg.withDefaults()
+	cfg = cfg.ready()
 	return &Service{pool: pool, pub: NewPublisher(client, cfg), cfg: cfg, policy: newURLPolicy(cfg)}
 }
 

@@ -27,7 +27,7 @@ func (SweepArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: 
 // leader starts (periodic jobs live in the leader's memory); unique per period
 // so a change of leader does not run it twice, and idempotent if it does.
 func PeriodicJob(cfg Config) *river.PeriodicJob {
-	cfg = cfg.withDefaults()
+	cfg = cfg.ready()
 	return river.NewPeriodicJob(river.PeriodicInterval(cfg.SweepInterval),
 		func() (river.JobArgs, *river.InsertOpts) {
 			return SweepArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: max(cfg.SweepInterval, time.Second)}}
@@ -44,7 +44,7 @@ type SweepWorker struct {
 
 // NewSweepWorker returns the sweeper; register it with river.AddWorker.
 func NewSweepWorker(pool *pgxpool.Pool, cfg Config) *SweepWorker {
-	return &SweepWorker{pool: pool, cfg: cfg.withDefaults()}
+	return &SweepWorker{pool: pool, cfg: cfg.ready()}
 }
 
 // Work sweeps, publishing through the client running the job.

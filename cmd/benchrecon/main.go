@@ -33,6 +33,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
 	"github.com/civicpay/civicpay/internal/testkit/benchutil"
@@ -87,7 +88,12 @@ func run(ctx context.Context) error {
 	}
 	benchutil.Progress("wrote the settlement file: %d lines, %d MB (%s)", info.lines, info.size>>20, plan.summary())
 
-	svc := reconciliation.New(scratch.Pool, reconciliation.Config{Fees: plan.fees()},
+	rcfg, err := config.Defaults(scratch.URL).ReconConfig()
+	if err != nil {
+		return err
+	}
+	rcfg.SettlementURL, rcfg.StatementURL, rcfg.Fees = "", "", plan.fees() // files come from this program
+	svc := reconciliation.New(scratch.Pool, rcfg,
 		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})), reconciliation.Deps{})
 	jobs, err := river.NewClient(riverpgxv5.New(scratch.Pool), &river.Config{}) // insert-only: the bench works the jobs itself
 	if err != nil {

@@ -43,6 +43,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/db"
@@ -114,7 +115,8 @@ func run(ctx context.Context, o options) error {
 	}
 	defer recv.srv.Close()
 
-	cfg := webhooks.Config{AllowLoopback: true, Logger: quiet}
+	cfg := config.Defaults(dbURL).WebhooksConfig() // the service's defaults, but:
+	cfg.AllowLoopback, cfg.Logger = true, quiet
 	workers := river.NewWorkers()
 	river.AddWorker(workers, webhooks.NewDeliveryWorker(pool, cfg))
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{

@@ -15,7 +15,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/civicpay/civicpay/internal/app"
 	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/reconciliation"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"
@@ -35,7 +34,7 @@ func reconcileCmd(ctx context.Context, pool *pgxpool.Pool, args []string, out io
 	if err != nil {
 		return err
 	}
-	rcfg, err := app.ReconConfig(cfg.Recon)
+	rcfg, err := cfg.ReconConfig()
 	if err != nil {
 		return err
 	}

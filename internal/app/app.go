@@ -250,12 +250,7 @@ func newHTTP(f *foundation, w *wiring, keys *auth.Store, ready func(context.Cont
 		Errors:        w.errors,
 		StreamedPaths: w.streamed,
 		InFlight:      inflight,
-		Limits: server.Limits{
-			PerIP: cfg.Limits.RatePerIP, PerKey: cfg.Limits.RatePerKey,
-			TrustedProxies: cfg.Limits.TrustedProxies, ProxyHeader: cfg.Limits.ProxyHeader,
-			ReadTimeout: cfg.Limits.ReadTimeout, IdleTimeout: cfg.Limits.IdleTimeout,
-			UploadReadTimeout: cfg.Limits.UploadReadTimeout, RequestTimeout: cfg.Limits.RequestTimeout,
-		},
+		Limits:        cfg.ServerLimits(),
 	})
 }
 

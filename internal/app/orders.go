@@ -10,12 +10,10 @@ import (
 // wireOrders adds the order lifecycle on the catalogue: its expiry job and
 // the catalogue's and orders' API. Order changes go to notifier.
 func wireOrders(f *foundation, w *wiring, catalog *catalogue.Store, notifier payments.Notifier) *payments.Orders {
-	orders := payments.NewOrders(f.pool, catalog, payments.Config{
-		DefaultExpiry: f.cfg.OrderDefaultExpiry, MaxExpiry: f.cfg.OrderMaxExpiry,
-		Keys:    f.keys,
-		Clock:   f.clock,
-		OnBatch: func(writer string, n int) { f.metrics.BatchSizes.WithLabelValues(writer).Observe(float64(n)) },
-	}, notifier, f.log)
+	cfg := f.cfg.OrdersConfig()
+	cfg.Keys, cfg.Clock = f.keys, f.clock
+	cfg.OnBatch = func(writer string, n int) { f.metrics.BatchSizes.WithLabelValues(writer).Observe(float64(n)) }
+	orders := payments.NewOrders(f.pool, catalog, cfg, notifier, f.log)
 	river.AddWorker(w.workers(), &payments.ExpireWorker{Service: orders, Log: f.log})
 	w.periodic = append(w.periodic, payments.ExpirePeriodic(f.cfg.ExpiryInterval))
 	w.api = append(w.api, catalogue.NewHandler(catalog), payments.NewHandler(orders, f.cfg.PublicURL))

@@ -34,11 +34,7 @@ func wirePaying(f *foundation, w *wiring, orders *payments.Orders) (*gateways.Ro
 	}
 	m := newGatewayMetrics()
 	router, err := gateways.NewRouter(gateways.RouterConfig{
-		Breaker: gateways.BreakerSettings{
-			ConsecutiveFailures: cfg.BreakerConsecutiveFailures, FailureRatio: cfg.BreakerFailureRatio,
-			MinRequests: cfg.BreakerMinRequests, Window: cfg.BreakerWindow, OpenTimeout: cfg.BreakerOpenTimeout,
-			HalfOpenRequests: cfg.BreakerHalfOpenRequests, ProbeInterval: cfg.BreakerProbeInterval, ProbeTimeout: cfg.BreakerProbeTimeout,
-		},
+		Breaker:       f.cfg.BreakerSettings(),
 		Preferences:   prefs,
 		OnStateChange: m.transition,
 	}, gws...)
@@ -50,12 +46,9 @@ func wirePaying(f *foundation, w *wiring, orders *payments.Orders) (*gateways.Ro
 		router.Close()
 		return nil, nil, fmt.Errorf("app: gateway metrics: %w", err)
 	}
-	flow := payments.NewPaying(orders, router, payments.PayingConfig{
-		PublicURL: f.cfg.PublicURL, AttemptTTL: cfg.AttemptTTL,
-		StatusPollDelay: cfg.StatusPollDelay, StatusPollMax: cfg.StatusPollMax,
-		RefundRetry: cfg.RefundRetry, RefundRetryMax: cfg.RefundRetryMax, RefundMaxTries: cfg.RefundMaxTries,
-		OnCallback: m.callback, MaxOpenAttempts: f.cfg.Limits.MaxOpenAttempts,
-	})
+	pcfg := f.cfg.PayingConfig()
+	pcfg.OnCallback = m.callback
+	flow := payments.NewPaying(orders, router, pcfg)
 	flow.SetJobs(w.jobs.insert) // at once: NewPaying does not take it
 	river.AddWorker(w.workers(), &payments.AttemptStatusWorker{Flow: flow})
 	river.AddWorker(w.workers(), &payments.RefundWorker{Flow: flow})

@@ -6,10 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/shopspring/decimal"
+	"github.com/riverqueue/river"
 
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/app/config"
@@ -23,7 +22,7 @@ import (
 // cut-off. It records confirmed payments through paying, queries gateways
 // through router, and publishes runs and exceptions through publisher.
 func wireRecon(f *foundation, w *wiring, paying *payments.Paying, router *gateways.Router, publisher *webhooks.Publisher) error {
-	cfg, err := ReconConfig(f.cfg.Recon)
+	cfg, err := f.cfg.ReconConfig()
 	if err != nil {
 		return err
 	}
@@ -38,11 +37,7 @@ func wireRecon(f *foundation, w *wiring, paying *payments.Paying, router *gatewa
 	svc := reconciliation.New(f.pool, cfg, f.log, deps)
 	svc.SetJobs(w.jobs.insert) // at once: reconciliation.New does not take it
 	reconciliation.AddWorkers(w.workers(), svc)
-	qc := reconciliation.QueueConfig()
-	if f.cfg.Recon.Workers > 0 {
-		qc.MaxWorkers = f.cfg.Recon.Workers
-	}
-	w.queues[reconciliation.Queue] = qc
+	w.queues[reconciliation.Queue] = river.QueueConfig{MaxWorkers: max(f.cfg.Recon.Workers, 1)}
 	if job := reconciliation.PeriodicJob(svc); job != nil {
 		w.periodic = append(w.periodic, job)
 	}
@@ -51,58 +46,6 @@ func wireRecon(f *foundation, w *wiring, paying *payments.Paying, router *gatewa
 	w.streamed = append(w.streamed, "/v1/statements")
 	w.errors = append(w.errors, reconciliation.HTTPErrors...)
 	return nil
-}
-
-// ReconConfig turns the environment's reconciliation settings into the
-// service's configuration; empty values take reconciliation.DefaultConfig's.
-// cmd/civicpay uses it too.
-func ReconConfig(c config.Recon) (reconciliation.Config, error) {
-	out := reconciliation.DefaultConfig()
-	out.SettlementURL, out.StatementURL = c.SettlementURL, c.StatementURL
-	out.StatementToken, out.SettlementToken = c.StatementToken, c.SettlementToken
-	out.FetchAuthenticated = strings.HasPrefix(c.StatementURL, "https://") && (c.StatementToken != "" || c.ClientCert != "")
-	for _, u := range []string{c.SettlementURL, c.StatementURL} {
-		if err := reconciliation.CheckURLTemplate(u); err != nil {
-			return out, fmt.Errorf("app: CIVICPAY_RECON_*_URL: %w", err)
-		}
-	}
-	if c.Cutoff != "" {
-		d, err := reconciliation.ParseCutoff(c.Cutoff)
-		if err != nil {
-			return out, fmt.Errorf("app: CIVICPAY_RECON_CUTOFF: %w", err)
-		}
-		out.Cutoff = d
-	}
-	fees, err := reconciliation.ParseFees(c.Fees)
-	if err != nil {
-		return out, fmt.Errorf("app: CIVICPAY_RECON_FEES: %w", err)
-	}
-	out.Fees = fees
-	for _, d := range []struct {
-		env string
-		src string
-		dst *decimal.Decimal
-	}{
-		{"CIVICPAY_RECON_AMOUNT_TOLERANCE", c.AmountTolerance, &out.Tol.Amount},
-		{"CIVICPAY_RECON_FEE_TOLERANCE", c.FeeTolerance, &out.Tol.Fee},
-		{"CIVICPAY_RECON_SETTLEMENT_TOLERANCE", c.SettlementTolerance, &out.SettlementTolerance},
-	} {
-		if d.src == "" {
-			continue
-		}
-		v, err := decimal.NewFromString(d.src)
-		if err != nil || v.IsNegative() {
-			return out, fmt.Errorf("app: %s %q is not a non-negative amount", d.env, d.src)
-		}
-		*d.dst = v
-	}
-	if len(c.Gateways) > 0 {
-		out.Gateways = c.Gateways
-	}
-	out.Tol.Window, out.SettlementDays = c.MatchWindow, c.SettlementDays
-	out.FetchTimeout, out.QueryTimeout, out.QueryConcurrency = c.FetchTimeout, c.QueryTimeout, c.QueryConcurrency
-	out.MaxFileBytes, out.WorkMem, out.MaxExceptionEvents = c.MaxFileBytes, c.WorkMem, c.MaxExceptionEvents
-	return out, nil // zero values left here are defaulted by reconciliation.New
 }
 
 // fetchClient is the HTTP client of the statement fetches: with the client

@@ -17,7 +17,7 @@ import (
 // queue and the endpoints/events API. It returns the publisher other domains
 // notify through.
 func wireWebhooks(f *foundation, w *wiring) *webhooks.Publisher {
-	cfg := f.cfg.Webhooks
+	cfg := f.cfg.WebhooksConfig()
 	cfg.Logger, cfg.Keys, cfg.Clock = f.log, f.keys, f.clock
 	river.AddWorker(w.workers(), webhooks.NewDeliveryWorker(f.pool, cfg))
 	river.AddWorker(w.workers(), webhooks.NewSweepWorker(f.pool, cfg))

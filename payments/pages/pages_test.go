@@ -17,6 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/catalogue"
@@ -316,7 +317,9 @@ func TestOpenBreakerNotOffered(t *testing.T) {
 	// newRouter opens the create breakers of trip (failed creates) and the
 	// query breakers of queriesFail (failed status queries).
 	newRouter := func(t *testing.T, trip, queriesFail []string) *gateways.Router {
-		router, err := gateways.NewRouter(gateways.RouterConfig{Breaker: gateways.BreakerSettings{ConsecutiveFailures: 2, OpenTimeout: time.Hour}},
+		b := config.Defaults("").BreakerSettings()
+		b.ConsecutiveFailures, b.OpenTimeout = 2, time.Hour
+		router, err := gateways.NewRouter(gateways.RouterConfig{Breaker: b},
 			techFailing{"vnpay", []gateways.Method{gateways.MethodCard}},
 			techFailing{"momo", []gateways.Method{gateways.MethodEwallet}},
 			techFailing{"zalopay", []gateways.Method{gateways.MethodEwallet}})

@@ -2,6 +2,8 @@
 // variable is listed in the README's configuration table.
 package config
 
+//go:generate go test -run TestREADMEConfigTable -update .
+
 import (
 	"errors"
 	"fmt"
@@ -17,7 +19,6 @@ import (
 	"github.com/civicpay/civicpay/internal/app/demo"
 	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"github.com/civicpay/civicpay/internal/foundation/secretbox"
-	"github.com/civicpay/civicpay/webhooks"
 )
 
 // The values of CIVICPAY_ENV.
@@ -36,88 +37,91 @@ const (
 // pages' own minimum, pages.MinSecretLen).
 const MinReceiptSecretLen = 32
 
-// Config is the whole service configuration.
+// Config is the whole service configuration. Each field read from the
+// environment carries its variable (env) and its default (envDefault: the one
+// place a default is written; docDefault where the table says more), and its
+// doc comment is its line in the README's configuration table
+// (TestREADMEConfigTable keeps the two equal). The domain packages take plain
+// configurations built from this one (domain.go).
 type Config struct {
-	// Env is production (the default) or development (see EnvDevelopment).
+	// `production` or `development` (demo credentials, http and a random
+	// receipt secret allowed; logged at start). Anything else is an error.
 	Env string `env:"CIVICPAY_ENV" envDefault:"production"`
-	// DatabaseURL is the PostgreSQL connection URL (`make run`/`make test` set it).
+	// The PostgreSQL connection URL (`make run`/`make test` set it).
 	DatabaseURL string `env:"DATABASE_URL,required"`
-	// Addr is the address the HTTP server listens on.
+	// The address the HTTP server listens on.
 	Addr string `env:"CIVICPAY_ADDR" envDefault:"127.0.0.1:8080"`
-	// PublicURL is how citizens and gateways reach the service: pay URLs, return and callback URLs.
+	// How citizens and gateways reach the service: pay URLs, return and
+	// callback URLs.
 	PublicURL string `env:"CIVICPAY_PUBLIC_URL" envDefault:"http://127.0.0.1:8080"`
-	// LogLevel is debug, info, warn or error (JSON logs on stderr).
+	// `debug`, `info`, `warn` or `error` (JSON logs on stderr).
 	LogLevel string `env:"CIVICPAY_LOG_LEVEL" envDefault:"info"`
-	// DBMaxConns bounds the pool shared by HTTP handlers and River workers.
+	// Size of the database pool shared by HTTP handlers and River workers.
 	DBMaxConns int32 `env:"CIVICPAY_DB_MAX_CONNS" envDefault:"32"`
-	// MaxBodyBytes is the largest request body accepted (413 beyond).
+	// The largest request body accepted (413 beyond).
 	MaxBodyBytes int `env:"CIVICPAY_MAX_BODY_BYTES" envDefault:"1048576"`
-	// ShutdownGrace is how long SIGTERM waits for in-flight requests (the HTTP
-	// server stops accepting at once); requests still running then are cut,
-	// and logged.
+	// How long SIGTERM waits for in-flight requests (no new connection is
+	// accepted); requests still running then are cut and logged (method,
+	// route, request id).
 	ShutdownGrace time.Duration `env:"CIVICPAY_SHUTDOWN_GRACE" envDefault:"20s"`
-	// JobsStopTimeout is how long SIGTERM then waits for running River jobs to
-	// finish (no new job starts); the contexts of those still running are then
-	// cancelled, and they are logged (each job runs again later: all are
-	// idempotent).
+	// How long SIGTERM then waits for running River jobs to finish (none
+	// starts); the ones still running are then cancelled and logged, and run
+	// again later (every job is idempotent).
 	JobsStopTimeout time.Duration `env:"CIVICPAY_JOBS_STOP_TIMEOUT" envDefault:"20s"`
-	// ReceiptSecret keys the verification codes printed on citizens' receipts
-	// (at least 32 bytes). Required in production; unset in development: a
-	// random one per process, with a warning.
-	ReceiptSecret string `env:"CIVICPAY_RECEIPT_SECRET"`
-	// OldReceiptSecrets (comma-separated, each at least 32 bytes) still verify
-	// the codes of receipts issued before ReceiptSecret was rotated.
+	// Keys the verification codes printed on citizens' receipts (at least 32
+	// bytes). Unset in development: a random one per process, with a warning.
+	ReceiptSecret string `env:"CIVICPAY_RECEIPT_SECRET" docDefault:"(required in production)"`
+	// Previous receipt secrets (comma-separated, each at least 32 bytes) that
+	// still verify receipts issued before a rotation.
 	OldReceiptSecrets []string `env:"CIVICPAY_RECEIPT_SECRETS_OLD" envSeparator:","`
-	// MetricsAddr is the separate address /metrics (Prometheus) is served on,
-	// never the public one; "off" serves none.
+	// The separate address `/metrics` (Prometheus) is served on, never the
+	// public one; `off` serves none.
 	MetricsAddr string `env:"CIVICPAY_METRICS_ADDR" envDefault:"127.0.0.1:9090"`
-	// DataKeys are the AES-256 keys that encrypt national IDs and webhook
-	// signing secrets in the database: comma-separated kid:base64 (32 bytes
-	// each). Keep old keys listed until `civicpay keys rotate-data-key` has
-	// re-encrypted their rows. Unset: refused in production; in development a
-	// published demo key, with a warning.
-	DataKeys string `env:"CIVICPAY_DATA_KEYS"`
-	// DataKeyID is the kid of CIVICPAY_DATA_KEYS that encrypts new values (may
-	// be empty when there is one key).
+	// AES-256 keys encrypting national IDs and webhook signing secrets in the
+	// database: comma-separated `kid:base64` (32 bytes each, e.g. `openssl
+	// rand -base64 32`). Keep an old key listed until `civicpay keys
+	// rotate-data-key` has finished. Unset in development: the published demo
+	// key, with a warning.
+	DataKeys string `env:"CIVICPAY_DATA_KEYS" docDefault:"(required in production)"`
+	// The kid of `CIVICPAY_DATA_KEYS` that encrypts new values (may be empty
+	// with one key).
 	DataKeyID string `env:"CIVICPAY_DATA_KEY_ID"`
-	// LookupKey (base64, at least 32 bytes) keys the HMAC of national IDs kept
-	// for equality lookups. It does not rotate with the data keys.
-	LookupKey string `env:"CIVICPAY_LOOKUP_KEY"`
-	// AuthCacheTTL is how long a verified API key is cached in process (a revoked key stops within it).
+	// Base64, at least 32 bytes: keys the HMAC-SHA256 of national IDs kept for
+	// equality lookups. Required with `CIVICPAY_DATA_KEYS`; never rotates with
+	// them.
+	LookupKey string `env:"CIVICPAY_LOOKUP_KEY" docDefault:"(required in production)"`
+	// How long a verified API key is cached in process (a revoked key stops
+	// within it).
 	AuthCacheTTL time.Duration `env:"CIVICPAY_AUTH_CACHE_TTL" envDefault:"5s"`
-	// KeyDefaultTTL is how long a new API key lives when its creator gives no
-	// expiry (POST /v1/keys, `civicpay keys create`); 0 means no expiry.
+	// How long a new API key lives when its creator gives no expiry (`POST
+	// /v1/keys`, `civicpay keys create`); 0 means no expiry.
 	KeyDefaultTTL time.Duration `env:"CIVICPAY_KEY_DEFAULT_TTL" envDefault:"8760h"`
 
-	// OrderDefaultExpiry applies when an order names no expires_at.
+	// The expiry of an order that names no `expires_at`.
 	OrderDefaultExpiry time.Duration `env:"CIVICPAY_ORDER_DEFAULT_EXPIRY" envDefault:"24h"`
-	// OrderMaxExpiry is the furthest expires_at an order may ask for.
+	// The furthest `expires_at` an order may ask for.
 	OrderMaxExpiry time.Duration `env:"CIVICPAY_ORDER_MAX_EXPIRY" envDefault:"720h"`
-	// ExpiryInterval is how often the River job expires overdue open orders.
+	// How often the River job expires overdue open orders.
 	ExpiryInterval time.Duration `env:"CIVICPAY_EXPIRY_INTERVAL" envDefault:"1m"`
 
-	// RiverWorkers is the default queue's worker count.
+	// The default queue's worker count.
 	RiverWorkers int `env:"CIVICPAY_RIVER_WORKERS" envDefault:"50"`
-	// RiverRescueAfter is how long a running job may go silent (its process
-	// killed) before River runs it again elsewhere. Every job is idempotent.
+	// How long a running job may go silent (its process killed) before River
+	// runs it again elsewhere. Every job is idempotent.
 	RiverRescueAfter time.Duration `env:"CIVICPAY_RIVER_RESCUE_AFTER" envDefault:"5m"`
 
-	// Webhooks: CIVICPAY_WEBHOOKS_ALLOW_LOOPBACK, _ALLOWED_HOSTS, _TIMEOUT, _RETRY_SCHEDULE, … (see webhooks.Config).
-	Webhooks webhooks.Config `envPrefix:"CIVICPAY_"`
-
-	Paying Paying
-
-	Recon Recon
-
-	// ManualEntryApprovalAmount: a manual ledger entry or reversal whose debits
-	// exceed it (in VND; any other currency always) waits for a second treasury
-	// key's approval, as does one touching an agency account. 0 means the default.
+	// A manual ledger entry or reversal whose debits exceed it (in VND; any
+	// other currency always) waits for a second treasury key's approval, as
+	// does one touching an agency account.
 	ManualEntryApprovalAmount decimal.Decimal `env:"CIVICPAY_MANUAL_ENTRY_APPROVAL_AMOUNT" envDefault:"10000000"`
-	// ManualEntryMaxBackdate is how far in the past a manual ledger entry may
-	// take effect (never on or before the last closed business day). 0 means the default.
+	// How far in the past a manual ledger entry may take effect (never in or
+	// before the last closed business day, never more than 5 minutes ahead).
 	ManualEntryMaxBackdate time.Duration `env:"CIVICPAY_MANUAL_ENTRY_MAX_BACKDATE" envDefault:"168h"`
 
-	Limits Limits
+	Recon    Recon
+	Paying   Paying
+	Webhooks Webhooks
+	Limits   Limits
 
 	// Console: the staff console at /console (see Console).
 	Console Console
@@ -133,62 +137,67 @@ type Config struct {
 // Console configures the staff console (package console): its sessions,
 // set-password links and sign-in throttling.
 type Console struct {
-	// IdleTimeout ends a staff session not used for this long.
+	// A staff console session not used for this long ends.
 	IdleTimeout time.Duration `env:"CIVICPAY_CONSOLE_IDLE_TIMEOUT" envDefault:"30m"`
-	// AbsoluteTimeout ends any staff session this long after sign-in.
+	// Any staff console session ends this long after sign-in.
 	AbsoluteTimeout time.Duration `env:"CIVICPAY_CONSOLE_ABSOLUTE_TIMEOUT" envDefault:"12h"`
-	// SetupLinkTTL is how long a `civicpay users create` set-password link works.
+	// How long a `civicpay users create`/`link` set-password link works.
 	SetupLinkTTL time.Duration `env:"CIVICPAY_CONSOLE_SETUP_LINK_TTL" envDefault:"72h"`
-	// LoginPerIP and LoginPerAccount bound failed sign-in requests (password
-	// or code) per minute per client IP and per email, in each process.
-	LoginPerIP      int `env:"CIVICPAY_CONSOLE_LOGIN_PER_IP" envDefault:"20"`
+	// Failed console sign-ins (password or code) a minute per client IP, in
+	// each process (0 = off).
+	LoginPerIP int `env:"CIVICPAY_CONSOLE_LOGIN_PER_IP" envDefault:"20"`
+	// Failed console sign-ins a minute per email, in each process (0 = off).
 	LoginPerAccount int `env:"CIVICPAY_CONSOLE_LOGIN_PER_ACCOUNT" envDefault:"10"`
-	// LockoutAfter consecutive failed sign-ins (counted in the database, so
-	// every instance agrees) lock the account for Lockout.
-	LockoutAfter int           `env:"CIVICPAY_CONSOLE_LOCKOUT_AFTER" envDefault:"10"`
-	Lockout      time.Duration `env:"CIVICPAY_CONSOLE_LOCKOUT" envDefault:"15m"`
+	// Consecutive failed sign-ins, counted in the database so that every
+	// instance agrees, that lock a staff account.
+	LockoutAfter int `env:"CIVICPAY_CONSOLE_LOCKOUT_AFTER" envDefault:"10"`
+	// How long a locked staff account stays locked.
+	Lockout time.Duration `env:"CIVICPAY_CONSOLE_LOCKOUT" envDefault:"15m"`
 }
 
 // Limits are the abuse controls (README "Security"). A rate limit of 0 turns
 // that limit off; rates are per minute and per process.
 type Limits struct {
-	// RatePerKey bounds each API key's requests (after authentication).
+	// Requests a minute per API key, after authentication (0 = off).
 	RatePerKey int `env:"CIVICPAY_RATE_LIMIT_PER_KEY" envDefault:"6000"`
-	// RatePerIP bounds each client IP's requests (before authentication):
-	// every request outside /v1, and the failed ones (status >= 400) under
-	// /v1, whose successful requests count against their key instead.
-	// Gateway callbacks (signature-checked) and the probes are not counted.
+	// Requests a minute per client address before authentication: all
+	// outside `/v1`, only failed ones (status ≥ 400) under `/v1`, whose
+	// successful requests count against their key instead; gateway callbacks
+	// and probes are not counted (0 = off).
 	RatePerIP int `env:"CIVICPAY_RATE_LIMIT_PER_IP" envDefault:"1200"`
-	// PagesPerIP and PagesPerRef bound the citizen pages (/pay, /return,
-	// /receipts) per client IP and per payment reference.
-	PagesPerIP  int `env:"CIVICPAY_RATE_LIMIT_PAGES_PER_IP" envDefault:"300"`
+	// Citizen page requests (`/pay`, `/return`, `/receipts`) a minute per
+	// client address (0 = off).
+	PagesPerIP int `env:"CIVICPAY_RATE_LIMIT_PAGES_PER_IP" envDefault:"300"`
+	// Citizen page requests a minute per payment reference (0 = off).
 	PagesPerRef int `env:"CIVICPAY_RATE_LIMIT_PAGES_PER_REF" envDefault:"60"`
-	// MaxOpenAttempts is how many pending, unexpired payment attempts one
-	// order may have; starting one more is a 429 with no call to a gateway.
+	// Pending, unexpired payment attempts one order may have; one more is a
+	// 429 with Retry-After and no gateway call (0 = no cap).
 	MaxOpenAttempts int `env:"CIVICPAY_MAX_OPEN_ATTEMPTS" envDefault:"5"`
-	// MaxConnsPerIP caps concurrent TCP connections per peer address
-	// (trusted proxies are exempt); 0 is no cap.
+	// Concurrent TCP connections per peer address, trusted proxies exempt (0
+	// = no cap).
 	MaxConnsPerIP int `env:"CIVICPAY_MAX_CONNS_PER_IP" envDefault:"256"`
-	// TrustedProxies are the reverse proxies' addresses or CIDRs whose
-	// ProxyHeader names the client. Empty: the client is the TCP peer and no
-	// header is believed.
+	// Reverse proxies (addresses or CIDRs, comma-separated) allowed to name
+	// the client in `CIVICPAY_PROXY_HEADER`; empty: the client is the TCP peer
+	// and no header is believed.
 	TrustedProxies []string `env:"CIVICPAY_TRUSTED_PROXIES" envSeparator:","`
-	// ProxyHeader carries the client's address from a trusted proxy, which
-	// must overwrite it (nginx: proxy_set_header X-Real-IP $remote_addr).
+	// Header a trusted proxy sets to the client's address; the proxy must
+	// overwrite it, never append (nginx: `proxy_set_header X-Real-IP
+	// $remote_addr`).
 	ProxyHeader string `env:"CIVICPAY_PROXY_HEADER" envDefault:"X-Real-IP"`
-	// ReadTimeout bounds reading a request's headers and body (and a new
-	// connection's first request); IdleTimeout a keep-alive connection's wait
-	// for its next request. UploadReadTimeout replaces ReadTimeout for the
-	// body of a statement upload.
-	ReadTimeout       time.Duration `env:"CIVICPAY_READ_TIMEOUT" envDefault:"10s"`
-	IdleTimeout       time.Duration `env:"CIVICPAY_IDLE_TIMEOUT" envDefault:"30s"`
+	// Time to receive a request's headers and body (a new connection's first
+	// request from when it opens).
+	ReadTimeout time.Duration `env:"CIVICPAY_READ_TIMEOUT" envDefault:"10s"`
+	// Time a keep-alive connection may wait for its next request.
+	IdleTimeout time.Duration `env:"CIVICPAY_IDLE_TIMEOUT" envDefault:"30s"`
+	// Time a statement upload (`POST /v1/statements`) has to send its body,
+	// from the end of its headers.
 	UploadReadTimeout time.Duration `env:"CIVICPAY_UPLOAD_READ_TIMEOUT" envDefault:"30m"`
-	// RequestTimeout is the deadline of each request's work (its database
-	// queries, its wait for a group-commit batch); a statement upload has
-	// UploadReadTimeout more.
+	// Deadline of a request's work once its headers are in (database queries,
+	// waiting for a group-commit batch); a statement upload has
+	// `CIVICPAY_UPLOAD_READ_TIMEOUT` more.
 	RequestTimeout time.Duration `env:"CIVICPAY_REQUEST_TIMEOUT" envDefault:"60s"`
-	// AuthFailCacheTTL is how long a well-formed but unknown or revoked API
-	// key is remembered as failed (no database query when it comes again).
+	// How long a well-formed but unknown, revoked or wrong key is refused
+	// without a database query.
 	AuthFailCacheTTL time.Duration `env:"CIVICPAY_AUTH_FAIL_CACHE_TTL" envDefault:"5s"`
 }
 
@@ -207,44 +216,61 @@ func (l Limits) Unlimited() Limits {
 // `civicpay reconcile import`. Development mode points both at gatewaysim on
 // http://127.0.0.1:8090, as `make run` starts it.
 type Recon struct {
-	// Cutoff is the time of day, GMT+7, of the daily run over the previous
-	// business day; "off" schedules none.
-	Cutoff        string `env:"CIVICPAY_RECON_CUTOFF" envDefault:"06:00"`
+	// The time of day, GMT+7, of the daily run over the previous business
+	// day; `off` schedules none.
+	Cutoff string `env:"CIVICPAY_RECON_CUTOFF" envDefault:"06:00"`
+	// Where the daily run fetches each gateway's settlement file (`{gateway}`
+	// and `{date}` replaced; https in production; unset: upload only).
 	SettlementURL string `env:"CIVICPAY_RECON_SETTLEMENT_URL"`
-	StatementURL  string `env:"CIVICPAY_RECON_STATEMENT_URL"`
-	// StatementToken and SettlementToken authenticate the fetches (sent as
-	// `Authorization: Bearer`); ClientCert and ClientKey (PEM files) add a
-	// TLS client certificate to them. A fetched bank statement pays orders
-	// with no paid attempt at once only when its fetch is authenticated
-	// (https with a token or certificate); otherwise, like an uploaded one,
-	// its credits wait for a second treasury approver.
-	StatementToken  string `env:"CIVICPAY_RECON_STATEMENT_TOKEN"`
+	// Where the daily run fetches the treasury bank's camt.053 (`{date}`
+	// replaced; https in production; unset: upload only).
+	StatementURL string `env:"CIVICPAY_RECON_STATEMENT_URL"`
+	// Sent as `Authorization: Bearer` with the bank statement fetch.
+	StatementToken string `env:"CIVICPAY_RECON_STATEMENT_TOKEN"`
+	// Sent as `Authorization: Bearer` with the gateways' settlement file
+	// fetches.
 	SettlementToken string `env:"CIVICPAY_RECON_SETTLEMENT_TOKEN"`
-	ClientCert      string `env:"CIVICPAY_RECON_CLIENT_CERT"`
-	ClientKey       string `env:"CIVICPAY_RECON_CLIENT_KEY"`
-	// Gateways are those whose settlement files the daily run fetches.
+	// PEM file of a TLS client certificate presented by the fetches (with
+	// `CIVICPAY_RECON_CLIENT_KEY`). A fetched statement's credits pay orders
+	// that have no paid attempt at once only when the fetch is authenticated
+	// (https with a token or a certificate; in development the simulator
+	// counts as such); uploaded and imported statements' such credits always
+	// wait for a second treasury key: `POST
+	// /v1/reconciliation/exceptions/{id}/approve`.
+	ClientCert string `env:"CIVICPAY_RECON_CLIENT_CERT"`
+	// PEM file of the key of `CIVICPAY_RECON_CLIENT_CERT` (both or neither).
+	ClientKey string `env:"CIVICPAY_RECON_CLIENT_KEY"`
+	// The gateways whose settlement files the daily run fetches.
 	Gateways []string `env:"CIVICPAY_RECON_GATEWAYS" envDefault:"vnpay,momo,zalopay" envSeparator:","`
-	// Fees are the contracted fees checked on every payment line:
-	// gateway=P%[+F], comma-separated; empty checks none.
+	// The contracted fees checked on every payment line: `gateway=P%[+F]`,
+	// comma-separated; empty checks none.
 	Fees string `env:"CIVICPAY_RECON_FEES" envDefault:"vnpay=1.1%+1650,momo=1.5%,zalopay=1%"`
-	// AmountTolerance and FeeTolerance bound a line's difference from our
-	// record (in the currency's units); MatchWindow bounds the time
-	// difference when pairing by amount and time.
-	AmountTolerance string        `env:"CIVICPAY_RECON_AMOUNT_TOLERANCE" envDefault:"0"`
-	FeeTolerance    string        `env:"CIVICPAY_RECON_FEE_TOLERANCE" envDefault:"0"`
-	MatchWindow     time.Duration `env:"CIVICPAY_RECON_MATCH_WINDOW" envDefault:"15m"`
-	// SettlementTolerance bounds |bank credit − file net|; SettlementDays is
-	// how many days after its business day a gateway's payment may arrive.
-	SettlementTolerance string        `env:"CIVICPAY_RECON_SETTLEMENT_TOLERANCE" envDefault:"0"`
-	SettlementDays      int           `env:"CIVICPAY_RECON_SETTLEMENT_DAYS" envDefault:"3"`
-	FetchTimeout        time.Duration `env:"CIVICPAY_RECON_FETCH_TIMEOUT" envDefault:"2m"`
-	QueryTimeout        time.Duration `env:"CIVICPAY_RECON_QUERY_TIMEOUT" envDefault:"10s"`
-	QueryConcurrency    int           `env:"CIVICPAY_RECON_QUERY_CONCURRENCY" envDefault:"4"`
-	MaxFileBytes        int64         `env:"CIVICPAY_RECON_MAX_FILE_BYTES" envDefault:"2147483648"`
-	// WorkMem is PostgreSQL's work_mem for the matching statements.
+	// Largest difference of a line's amount from our record still matched
+	// (in the currency's units).
+	AmountTolerance string `env:"CIVICPAY_RECON_AMOUNT_TOLERANCE" envDefault:"0"`
+	// Largest fee difference from the contracted fee still accepted.
+	FeeTolerance string `env:"CIVICPAY_RECON_FEE_TOLERANCE" envDefault:"0"`
+	// Time window when pairing lines by amount and time.
+	MatchWindow time.Duration `env:"CIVICPAY_RECON_MATCH_WINDOW" envDefault:"15m"`
+	// Largest difference between a bank credit and its settlement file's net.
+	SettlementTolerance string `env:"CIVICPAY_RECON_SETTLEMENT_TOLERANCE" envDefault:"0"`
+	// Days after its business day a gateway's settlement credit may arrive.
+	SettlementDays int `env:"CIVICPAY_RECON_SETTLEMENT_DAYS" envDefault:"3"`
+	// Deadline of one statement fetch.
+	FetchTimeout time.Duration `env:"CIVICPAY_RECON_FETCH_TIMEOUT" envDefault:"2m"`
+	// Deadline of one gateway status query for a `missing_here` line.
+	QueryTimeout time.Duration `env:"CIVICPAY_RECON_QUERY_TIMEOUT" envDefault:"10s"`
+	// Status queries in flight at once during auto-resolution.
+	QueryConcurrency int `env:"CIVICPAY_RECON_QUERY_CONCURRENCY" envDefault:"4"`
+	// Largest statement file accepted.
+	MaxFileBytes int64 `env:"CIVICPAY_RECON_MAX_FILE_BYTES" envDefault:"2147483648"`
+	// PostgreSQL's `work_mem` for the matching statements.
 	WorkMem string `env:"CIVICPAY_RECON_WORK_MEM" envDefault:"128MB"`
-	// Workers is how many reconciliation jobs (loads, runs) run at once.
-	Workers            int `env:"CIVICPAY_RECON_WORKERS" envDefault:"2"`
+	// How many reconciliation jobs (loads, runs) run at once: a few, so that
+	// a day's loads overlap without starving the database.
+	Workers int `env:"CIVICPAY_RECON_WORKERS" envDefault:"2"`
+	// At most this many `reconciliation.exception` webhooks per run (the rest
+	// are in the run's report).
 	MaxExceptionEvents int `env:"CIVICPAY_RECON_MAX_EXCEPTION_EVENTS" envDefault:"100"`
 }
 
@@ -253,61 +279,126 @@ type Recon struct {
 // gatewaysim's demo merchant (internal/app/demo) on http://127.0.0.1:8090, as
 // `make run` starts it; production must set them for every enabled gateway.
 type Paying struct {
-	// Gateways lists the enabled gateways, in the router's default order of
-	// preference ("none" for no gateway).
+	// The enabled gateways, in the router's default order of preference
+	// (`none` for no gateway).
 	Gateways []string `env:"CIVICPAY_GATEWAYS" envDefault:"vnpay,momo,zalopay,vietqr" envSeparator:","`
-	// Preferences orders gateways per method, e.g. "ewallet=zalopay,momo;card=vnpay";
-	// a method not named uses Gateways' order.
+	// Gateways per method, e.g. `ewallet=zalopay,momo;card=vnpay`; a method
+	// not named uses `CIVICPAY_GATEWAYS`' order.
 	Preferences string `env:"CIVICPAY_GATEWAY_PREFERENCES"`
-	// GatewayTimeout is each call's own deadline to a gateway.
+	// Each adapter's own deadline on a call to its gateway.
 	GatewayTimeout time.Duration `env:"CIVICPAY_GATEWAY_TIMEOUT" envDefault:"10s"`
+	// The payment flow's deadline on each call it makes to a gateway, on top
+	// of `CIVICPAY_GATEWAY_TIMEOUT`.
+	CallTimeout time.Duration `env:"CIVICPAY_GATEWAY_CALL_TIMEOUT" envDefault:"15s"`
 
-	VNPAYBaseURL    string `env:"CIVICPAY_VNPAY_BASE_URL"`
-	VNPAYTmnCode    string `env:"CIVICPAY_VNPAY_TMN_CODE" envDefault:"CIVICPAY"`
+	// VNPAY base URL (https in production).
+	VNPAYBaseURL string `env:"CIVICPAY_VNPAY_BASE_URL"`
+	// VNPAY terminal code.
+	VNPAYTmnCode string `env:"CIVICPAY_VNPAY_TMN_CODE" envDefault:"CIVICPAY"`
+	// VNPAY hash secret (required in production; demo values refused).
 	VNPAYHashSecret string `env:"CIVICPAY_VNPAY_HASH_SECRET"`
 
-	MoMoBaseURL     string `env:"CIVICPAY_MOMO_BASE_URL"`
+	// MoMo base URL (https in production).
+	MoMoBaseURL string `env:"CIVICPAY_MOMO_BASE_URL"`
+	// MoMo partner code.
 	MoMoPartnerCode string `env:"CIVICPAY_MOMO_PARTNER_CODE" envDefault:"MOMOCIVICPAY2026"`
-	MoMoAccessKey   string `env:"CIVICPAY_MOMO_ACCESS_KEY"`
-	MoMoSecretKey   string `env:"CIVICPAY_MOMO_SECRET_KEY"`
+	// MoMo access key (required in production; demo values refused).
+	MoMoAccessKey string `env:"CIVICPAY_MOMO_ACCESS_KEY"`
+	// MoMo secret key (required in production; demo values refused).
+	MoMoSecretKey string `env:"CIVICPAY_MOMO_SECRET_KEY"`
 
+	// ZaloPay base URL (https in production).
 	ZaloPayBaseURL string `env:"CIVICPAY_ZALOPAY_BASE_URL"`
-	ZaloPayAppID   int64  `env:"CIVICPAY_ZALOPAY_APP_ID" envDefault:"2554"`
-	ZaloPayKey1    string `env:"CIVICPAY_ZALOPAY_KEY1"`
-	ZaloPayKey2    string `env:"CIVICPAY_ZALOPAY_KEY2"`
+	// ZaloPay app id.
+	ZaloPayAppID int64 `env:"CIVICPAY_ZALOPAY_APP_ID" envDefault:"2554"`
+	// ZaloPay key1, signs requests (required in production; demo values
+	// refused).
+	ZaloPayKey1 string `env:"CIVICPAY_ZALOPAY_KEY1"`
+	// ZaloPay key2, verifies callbacks (required in production; demo values
+	// refused).
+	ZaloPayKey2 string `env:"CIVICPAY_ZALOPAY_KEY2"`
 
+	// The treasury account's bank BIN for VietQR codes.
 	VietQRBankBIN string `env:"CIVICPAY_VIETQR_BANK_BIN" envDefault:"970436"`
+	// The treasury account number for VietQR codes (required in production
+	// when `vietqr` is enabled; the demo account refused).
 	VietQRAccount string `env:"CIVICPAY_VIETQR_ACCOUNT"`
 
-	// Circuit breakers, two per gateway — create (new payments) and query
-	// (status queries and refunds); only technical failures count. The open
-	// timeout is the longest one stays open; a probe usually closes it sooner.
-	BreakerConsecutiveFailures uint32        `env:"CIVICPAY_BREAKER_CONSECUTIVE_FAILURES" envDefault:"5"`
-	BreakerFailureRatio        float64       `env:"CIVICPAY_BREAKER_FAILURE_RATIO" envDefault:"0.5"`
-	BreakerMinRequests         uint32        `env:"CIVICPAY_BREAKER_MIN_REQUESTS" envDefault:"20"`
-	BreakerWindow              time.Duration `env:"CIVICPAY_BREAKER_WINDOW" envDefault:"60s"`
-	BreakerOpenTimeout         time.Duration `env:"CIVICPAY_BREAKER_OPEN_TIMEOUT" envDefault:"30s"`
-	BreakerHalfOpenRequests    uint32        `env:"CIVICPAY_BREAKER_HALF_OPEN_REQUESTS" envDefault:"1"`
-	// A gateway with an open breaker is probed (a status query for a
-	// reference that cannot exist) this often, each probe with this deadline;
-	// the first answer closes its breakers.
+	// Circuit breakers, two per gateway: *create* decides whether the gateway
+	// is offered for new payments, *query* guards status queries and refunds
+	// (a failing status query never takes a method away). Only technical
+	// failures count; this many in a row open a breaker.
+	BreakerConsecutiveFailures uint32 `env:"CIVICPAY_BREAKER_CONSECUTIVE_FAILURES" envDefault:"5"`
+	// Failure ratio that also opens it (0 = off).
+	BreakerFailureRatio float64 `env:"CIVICPAY_BREAKER_FAILURE_RATIO" envDefault:"0.5"`
+	// Calls needed in the window before the ratio applies.
+	BreakerMinRequests uint32 `env:"CIVICPAY_BREAKER_MIN_REQUESTS" envDefault:"20"`
+	// Rolling window of the breaker counts.
+	BreakerWindow time.Duration `env:"CIVICPAY_BREAKER_WINDOW" envDefault:"60s"`
+	// Longest time open before calls are tried half-open (a probe usually
+	// closes it sooner).
+	BreakerOpenTimeout time.Duration `env:"CIVICPAY_BREAKER_OPEN_TIMEOUT" envDefault:"30s"`
+	// Trial calls at once when half-open, and successes in a row needed to
+	// close.
+	BreakerHalfOpenRequests uint32 `env:"CIVICPAY_BREAKER_HALF_OPEN_REQUESTS" envDefault:"1"`
+	// While a breaker is open, its gateway is probed this often with a status
+	// query for a reference that cannot exist; the first answer (any answer,
+	// "not found" included) closes it.
 	BreakerProbeInterval time.Duration `env:"CIVICPAY_BREAKER_PROBE_INTERVAL" envDefault:"500ms"`
-	BreakerProbeTimeout  time.Duration `env:"CIVICPAY_BREAKER_PROBE_TIMEOUT" envDefault:"1s"`
+	// Deadline of one probe.
+	BreakerProbeTimeout time.Duration `env:"CIVICPAY_BREAKER_PROBE_TIMEOUT" envDefault:"1s"`
 
-	// The payment flow. ZaloPay refuses attempts shorter than 5 minutes.
-	AttemptTTL      time.Duration `env:"CIVICPAY_ATTEMPT_TTL" envDefault:"15m"`
+	// How long an attempt may stay pending before its status job gives up on
+	// it (never past the order's expiry). ZaloPay refuses attempts shorter
+	// than 5 minutes.
+	AttemptTTL time.Duration `env:"CIVICPAY_ATTEMPT_TTL" envDefault:"15m"`
+	// First status query after an attempt, then doubling; an attempt still
+	// pending then gets its status job from a sweep that runs every quarter
+	// of this delay (100 ms–15 s).
 	StatusPollDelay time.Duration `env:"CIVICPAY_STATUS_POLL_DELAY" envDefault:"1m"`
-	StatusPollMax   time.Duration `env:"CIVICPAY_STATUS_POLL_MAX" envDefault:"5m"`
-	RefundRetry     time.Duration `env:"CIVICPAY_REFUND_RETRY" envDefault:"10s"`
-	RefundRetryMax  time.Duration `env:"CIVICPAY_REFUND_RETRY_MAX" envDefault:"10m"`
-	RefundMaxTries  int           `env:"CIVICPAY_REFUND_MAX_TRIES" envDefault:"12"`
-	// Workers is how many paying jobs (status queries, refunds) run at once.
+	// Longest interval between status queries.
+	StatusPollMax time.Duration `env:"CIVICPAY_STATUS_POLL_MAX" envDefault:"5m"`
+	// First wait before retrying a gateway refund, then doubling.
+	RefundRetry time.Duration `env:"CIVICPAY_REFUND_RETRY" envDefault:"10s"`
+	// Longest wait between refund retries.
+	RefundRetryMax time.Duration `env:"CIVICPAY_REFUND_RETRY_MAX" envDefault:"10m"`
+	// Gateway calls before a refund stops being retried.
+	RefundMaxTries int `env:"CIVICPAY_REFUND_MAX_TRIES" envDefault:"12"`
+	// How many paying jobs (status queries, refunds) run at once.
 	Workers int `env:"CIVICPAY_PAYMENT_WORKERS" envDefault:"20"`
+}
+
+// Webhooks configures outbound webhooks (package webhooks).
+type Webhooks struct {
+	// Lets endpoints point at loopback addresses (127.0.0.0/8, ::1) over http
+	// or https. For tests and `make run` only.
+	AllowLoopback bool `env:"CIVICPAY_WEBHOOKS_ALLOW_LOOPBACK" envDefault:"false"`
+	// Host names trusted to use plain http and to resolve to private
+	// addresses (an agency system on the government network), comma-separated.
+	AllowedHosts []string `env:"CIVICPAY_WEBHOOKS_ALLOWED_HOSTS" envSeparator:","`
+	// Deadline of one delivery: connect, send, and read the response head and
+	// the logged part of the body.
+	Timeout time.Duration `env:"CIVICPAY_WEBHOOKS_TIMEOUT" envDefault:"5s"`
+	// The waits after each failed delivery attempt; a delivery gets one
+	// attempt more than the schedule has waits.
+	RetrySchedule []time.Duration `env:"CIVICPAY_WEBHOOKS_RETRY_SCHEDULE" envDefault:"5s,5m,30m,2h,5h,10h,10h" envSeparator:","`
+	// Cap on how long a receiver's Retry-After may postpone an attempt.
+	RetryAfterMax time.Duration `env:"CIVICPAY_WEBHOOKS_RETRY_AFTER_MAX" envDefault:"1h"`
+	// How long a rotated-out secret keeps signing messages beside the new one.
+	SecretGrace time.Duration `env:"CIVICPAY_WEBHOOKS_SECRET_GRACE" envDefault:"24h"`
+	// An endpoint failing every attempt this long is disabled (admins are
+	// told).
+	DisableAfter time.Duration `env:"CIVICPAY_WEBHOOKS_DISABLE_AFTER" envDefault:"120h"`
+	// How often that check runs.
+	SweepInterval time.Duration `env:"CIVICPAY_WEBHOOKS_SWEEP_INTERVAL" envDefault:"15m"`
+	// Most endpoints one API key may own (422 beyond).
+	MaxEndpointsPerKey int `env:"CIVICPAY_WEBHOOKS_MAX_ENDPOINTS_PER_KEY" envDefault:"10"`
 }
 
 // Load reads the environment. In development mode it fills every demo
 // setting left unset (its variable absent) with gatewaysim's demo merchant.
-// It does not Validate: only `serve` needs the gateways.
+// It refuses what a domain package would (a timeout of 0, a bad
+// work_mem...), but does not Validate: only `serve` needs the gateways.
 func Load() (Config, error) {
 	var c Config
 	if err := env.Parse(&c); err != nil {
@@ -322,6 +413,9 @@ func Load() (Config, error) {
 	}
 	if c.OrderDefaultExpiry > c.OrderMaxExpiry {
 		return c, fmt.Errorf("config: CIVICPAY_ORDER_DEFAULT_EXPIRY (%s) exceeds CIVICPAY_ORDER_MAX_EXPIRY (%s)", c.OrderDefaultExpiry, c.OrderMaxExpiry)
+	}
+	if err := c.checkDomains(); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -474,9 +568,10 @@ func (c Config) validateProduction(add func(format string, args ...any)) {
 }
 
 // Defaults is the development configuration with every default and
-// databaseURL, whatever the process environment holds: for programs that
-// build the app in process (benchmarks), so they do not copy the defaults by
-// hand. The gateways are gatewaysim's demo merchant on http://127.0.0.1:8090.
+// databaseURL, whatever the process environment holds: for programs and
+// test harnesses that build the app or a domain service in process
+// (benchmarks, internal/testkit/apptest, domain tests), so that they do not
+// copy the defaults by hand. The gateways are gatewaysim's demo merchant on http://127.0.0.1:8090.
 func Defaults(databaseURL string) Config {
 	return development(map[string]string{"DATABASE_URL": databaseURL}, demo.SimURL)
 }

@@ -41,7 +41,8 @@ func TestRequestContextsHaveADeadline(t *testing.T) {
 			r.Post("/upload", left)
 		})},
 		StreamedPaths: []string{"/upload"},
-		Limits:        server.Limits{RequestTimeout: request, UploadReadTimeout: upload},
+		MaxBodyBytes:  defaults.MaxBodyBytes,
+		Limits:        limits(func(l *server.Limits) { l.RequestTimeout, l.UploadReadTimeout = request, upload }),
 	})
 	for _, tt := range []struct{ method, path, want string }{
 		{"GET", "/page", "1h0m0s"},
@@ -86,7 +87,8 @@ func TestRequestDeadlineEndsAWaitForAStuckQueue(t *testing.T) {
 				return err
 			})
 		})},
-		Limits: server.Limits{RequestTimeout: 10 * time.Millisecond},
+		MaxBodyBytes: defaults.MaxBodyBytes,
+		Limits:       limits(func(l *server.Limits) { l.RequestTimeout = 10 * time.Millisecond }),
 	})
 	// The guard only turns a hang into a failure; the answer comes after
 	// the 10ms deadline.

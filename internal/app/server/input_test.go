@@ -31,7 +31,7 @@ func (echo) Routes(r fiber.Router) {
 // gateways' callbacks are left to their adapters.
 func TestTextInput(t *testing.T) {
 	t.Parallel()
-	app := New(Options{Log: slog.New(slog.DiscardHandler), Metrics: metrics.New(), Auth: auth.NewAuthenticator(nil, 0),
+	app := New(Options{Log: slog.New(slog.DiscardHandler), Metrics: metrics.New(), Auth: auth.NewAuthenticator(nil, 0), MaxBodyBytes: 1 << 20, Limits: testLimits,
 		Ready: func(context.Context) error { return nil }, Public: []Router{echo{}}})
 	tests := []struct {
 		target string

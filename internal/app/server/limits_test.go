@@ -14,6 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/app/server"
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/metrics"
@@ -46,7 +47,8 @@ func TestOnlyUploadsGetTheLongBodyTimeout(t *testing.T) {
 		Ready:         func(context.Context) error { return nil },
 		Public:        []server.Router{routes(func(r fiber.Router) { r.Post("/upload", bodyLen); r.Post("/other", bodyLen) })},
 		StreamedPaths: []string{"/upload"},
-		Limits:        server.Limits{ReadTimeout: 200 * time.Millisecond, UploadReadTimeout: time.Minute},
+		MaxBodyBytes:  defaults.MaxBodyBytes,
+		Limits:        limits(func(l *server.Limits) { l.ReadTimeout, l.UploadReadTimeout = 200*time.Millisecond, time.Minute }),
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -84,4 +86,14 @@ func TestOnlyUploadsGetTheLongBodyTimeout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// defaults is the service's configuration; limits its server limits changed
+// by change.
+var defaults = config.Defaults("")
+
+func limits(change func(*server.Limits)) server.Limits {
+	l := defaults.ServerLimits()
+	change(&l)
+	return l
 }

@@ -61,8 +61,9 @@ type Options struct {
 	InFlight *InFlight
 }
 
-// Limits are the server's abuse controls. A rate of 0 turns that limit off;
-// a timeout of 0 takes the default shown.
+// Limits are the server's abuse controls. A rate of 0 turns that limit off.
+// They have no defaults of their own (internal/app/config has the service's);
+// New panics on Limits Check refuses.
 type Limits struct {
 	// PerIP bounds each client IP's requests a minute, before authentication:
 	// every request outside /v1 but the gateways' callbacks (which carry
@@ -75,42 +76,55 @@ type Limits struct {
 	// TrustedProxies (addresses or CIDRs) may name the client in
 	// ProxyHeader; the client of any other peer is the peer itself.
 	TrustedProxies []string
-	ProxyHeader    string // default X-Real-IP
+	ProxyHeader    string
 	// ReadTimeout bounds a new connection's wait for its request and reading
-	// any request's headers and body (default 10s); IdleTimeout a keep-alive
-	// connection's wait for the next request (default 30s). A POST to a
-	// StreamedPaths route gets UploadReadTimeout (default 30m) for its body.
+	// any request's headers and body; IdleTimeout a keep-alive connection's
+	// wait for the next request. A POST to a StreamedPaths route gets
+	// UploadReadTimeout for its body.
 	ReadTimeout, IdleTimeout, UploadReadTimeout time.Duration
 	// RequestTimeout is the deadline of every request's context,
 	// c.UserContext(), which handlers hand to the database, River and group
-	// commit (default 60s); a POST to a StreamedPaths route, whose handler
+	// commit; a POST to a StreamedPaths route, whose handler
 	// reads the body, has UploadReadTimeout more.
 	RequestTimeout time.Duration
 }
 
-func (l Limits) withDefaults() Limits {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+// Check refuses what would leave the server open to slow clients or cut
+// every request: a timeout that is not positive, a negative rate, and
+// trusted proxies without a header to read the client from.
+func (l Limits) Check() error {
+	var bad []string
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"ReadTimeout", l.ReadTimeout}, {"IdleTimeout", l.IdleTimeout}, {"UploadReadTimeout", l.UploadReadTimeout}, {"RequestTimeout", l.RequestTimeout}} {
+		if d.v <= 0 {
+			bad = append(bad, d.name+" must be positive")
 		}
 	}
-	def(&l.ReadTimeout, 10*time.Second)
-	def(&l.IdleTimeout, 30*time.Second)
-	def(&l.UploadReadTimeout, 30*time.Minute)
-	def(&l.RequestTimeout, 60*time.Second)
-	if l.ProxyHeader == "" {
-		l.ProxyHeader = "X-Real-IP"
+	if l.PerIP < 0 || l.PerKey < 0 {
+		bad = append(bad, "rates must not be negative")
 	}
-	return l
+	if len(l.TrustedProxies) > 0 && l.ProxyHeader == "" {
+		bad = append(bad, "TrustedProxies need a ProxyHeader")
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("server: %s", strings.Join(bad, "; "))
+	}
+	return nil
 }
 
-// New builds the Fiber app.
+// New builds the Fiber app. It panics on a MaxBodyBytes that is not positive
+// and on Limits Check refuses.
 func New(o Options) *fiber.App {
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 1 << 20
+		panic("server: MaxBodyBytes must be positive")
+	}
+	if err := o.Limits.Check(); err != nil {
+		panic(err)
 	}
 	errorHandler := problem.Handler(o.Log, o.Errors...)
-	lim := o.Limits.withDefaults()
+	lim := o.Limits
 	app := fiber.New(fiber.Config{
 		AppName:               "civicpay",
 		DisableStartupMessage: true,

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/metrics"
@@ -33,7 +34,7 @@ func TestReadyzHidesTheCause(t *testing.T) {
 			t.Parallel()
 			var logs bytes.Buffer
 			app := New(Options{
-				Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: metrics.New(), Auth: auth.NewAuthenticator(nil, 0),
+				Log: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: metrics.New(), Auth: auth.NewAuthenticator(nil, 0), MaxBodyBytes: 1 << 20, Limits: testLimits,
 				Ready: func(context.Context) error { return tt.ready },
 			})
 			res, err := app.Test(httptest.NewRequest("GET", "/readyz", nil))
@@ -61,7 +62,7 @@ func TestHSTSOption(t *testing.T) {
 	t.Parallel()
 	for _, hsts := range []bool{true, false} {
 		app := New(Options{
-			Log: slog.New(slog.DiscardHandler), Metrics: metrics.New(), Auth: auth.NewAuthenticator(nil, 0),
+			Log: slog.New(slog.DiscardHandler), Metrics: metrics.New(), Auth: auth.NewAuthenticator(nil, 0), MaxBodyBytes: 1 << 20, Limits: testLimits,
 			Ready: func(context.Context) error { return nil }, HSTS: hsts,
 		})
 		for _, path := range []string{"/healthz", "/nowhere"} {
@@ -75,3 +76,7 @@ func TestHSTSOption(t *testing.T) {
 		}
 	}
 }
+
+// testLimits are the timeouts of the tests that build New in this package
+// (internal/app/config, which has the service's, imports this package).
+var testLimits = Limits{ReadTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second, UploadReadTimeout: time.Minute, RequestTimeout: time.Minute}

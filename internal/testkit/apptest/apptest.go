@@ -193,13 +193,22 @@ func (e *Env) Another(t testing.TB, opts ...Option) *Env {
 	return &other
 }
 
+// baseConfig is the service's defaults (config.Defaults, development) with
+// what the tests change: no gateway, no statement fetch and no fee check
+// unless an option sets them, no rate limit, connection cap, open-attempt
+// cap, key expiry or key caching, shorter waits, random data keys, and the
+// listener's public URL (start).
 func baseConfig(databaseURL string) config.Config {
-	return config.Config{
-		Env: config.EnvDevelopment, DatabaseURL: databaseURL, Addr: "127.0.0.1:0", LogLevel: "warn", DBMaxConns: 20, MaxBodyBytes: 1 << 20,
-		ShutdownGrace: 5 * time.Second, JobsStopTimeout: 5 * time.Second, AuthCacheTTL: 0, OrderDefaultExpiry: 24 * time.Hour,
-		OrderMaxExpiry: 30 * 24 * time.Hour, ExpiryInterval: time.Hour, RiverWorkers: 10,
-		DataKeys: "test:" + secretbox.GenerateKey(), LookupKey: secretbox.GenerateKey(),
-	}
+	c := config.Defaults(databaseURL)
+	c.Addr, c.PublicURL, c.LogLevel, c.DBMaxConns = "127.0.0.1:0", "", "warn", 20
+	c.ShutdownGrace, c.JobsStopTimeout, c.ExpiryInterval, c.RiverWorkers = 5*time.Second, 5*time.Second, time.Hour, 10
+	c.AuthCacheTTL, c.KeyDefaultTTL = 0, 0
+	c.DataKeys, c.LookupKey = "test:"+secretbox.GenerateKey(), secretbox.GenerateKey()
+	c.Paying.Gateways = nil
+	c.Recon.SettlementURL, c.Recon.StatementURL, c.Recon.Fees = "", "", ""
+	c.Limits = c.Limits.Unlimited()
+	c.Limits.MaxOpenAttempts, c.Limits.AuthFailCacheTTL = 0, 0
+	return c
 }
 
 func listen(t testing.TB) net.Listener {
