@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/problem"
@@ -37,7 +38,8 @@ func measureHTTP(ctx context.Context, pool *pgxpool.Pool, d time.Duration) (floa
 	app := fiber.New(fiber.Config{DisableStartupMessage: true,
 		ErrorHandler: problem.Handler(slog.New(slog.NewTextHandler(io.Discard, nil)), append(auth.HTTPErrors, ledger.HTTPErrors...)...)})
 	v1 := app.Group("/v1", auth.NewAuthenticator(store, time.Minute).Middleware())
-	ledger.NewHandler(pool, slog.Default()).Routes(v1)
+	// The service's manual-entry rules, from the configuration's defaults.
+	ledger.NewHandler(pool, slog.Default()).WithRules(config.Defaults("").ManualRules()).Routes(v1)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -54,6 +54,11 @@ var domainEdges = map[string][]string{
 	// reconciliation records payments the statements confirm, queries the
 	// gateways and posts fees and differences to the ledger.
 	"reconciliation": {"gateways", "internal/domain/audit", "internal/domain/auth", "ledger", "payments"},
+	// the staff console reads revenue through the ledger's own query and
+	// audits every staff action.
+	"console": {"internal/domain/audit", "ledger"},
+	// the generated API client stands alone: it speaks HTTP to the service.
+	"client": nil,
 }
 
 const module = "github.com/civicpay/civicpay"
@@ -83,7 +88,7 @@ func floorOf(importPath string) (floor, domain string) {
 				return floorDomain, "internal/domain/" + parts[2]
 			}
 		}
-	case slices.Contains([]string{"payments", "ledger", "gateways", "reconciliation", "webhooks"}, parts[0]):
+	case slices.Contains([]string{"payments", "ledger", "gateways", "reconciliation", "webhooks", "console", "client"}, parts[0]):
 		return floorDomain, parts[0]
 	}
 	return "", ""
