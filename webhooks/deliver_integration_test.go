@@ -22,7 +22,6 @@ import (
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/clock"
-	"github.com/civicpay/civicpay/internal/foundation/problem"
 )
 
 // verifyWithLibrary checks a received request with the specification's own
@@ -261,8 +260,8 @@ func TestPrivateAddressRefused(t *testing.T) {
 		p := e.key(auth.RoleAgency, "AG-SAVE")
 		for _, u := range []string{"https://10.1.2.3/hook", "https://169.254.169.254/", "https://127.0.0.1/", "https://localhost/"} {
 			_, err := e.svc.CreateEndpoint(context.Background(), p, EndpointInput{URL: u, Events: []string{EventOrderPaid}})
-			var fe *problem.FieldError
-			if !errors.As(err, &fe) || fe.Field != "url" {
+			var fe *ValidationError
+			if !errors.As(err, &fe) || fe.Field != "url" || fe.Malformed {
 				t.Errorf("create %s: %v, want a 422 on url", u, err)
 			}
 		}

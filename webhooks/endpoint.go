@@ -8,8 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-
-	"github.com/civicpay/civicpay/internal/foundation/problem"
 )
 
 // Endpoint is a subscriber URL as the API shows it (never with its secret).
@@ -58,12 +56,12 @@ const (
 // validateFields checks what needs no network; checkURL does the rest.
 func validateFields(e *Endpoint) error {
 	if len(e.Events) == 0 || len(e.Events) > maxEventTypes {
-		return problem.Invalid("events", "list between 1 and %d event types", maxEventTypes)
+		return invalid("events", "list between 1 and %d event types", maxEventTypes)
 	}
 	seen := make([]string, 0, len(e.Events))
 	for i, t := range e.Events {
 		if !IsEventType(t) {
-			return problem.Invalid(fmt.Sprintf("events[%d]", i), "unknown event type %q (known: %s)", t, strings.Join(eventTypes, ", "))
+			return invalid(fmt.Sprintf("events[%d]", i), "unknown event type %q (known: %s)", t, strings.Join(eventTypes, ", "))
 		}
 		if !slices.Contains(seen, t) {
 			seen = append(seen, t)
@@ -71,7 +69,7 @@ func validateFields(e *Endpoint) error {
 	}
 	e.Events = seen
 	if utf8.RuneCountInString(e.Description) > maxDescription || strings.ContainsRune(e.Description, 0) {
-		return problem.Invalid("description", "at most %d characters, no NUL", maxDescription)
+		return invalid("description", "at most %d characters, no NUL", maxDescription)
 	}
 	return nil
 }

@@ -2,7 +2,10 @@ package webhooks
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/civicpay/civicpay/internal/foundation/problem"
 )
@@ -18,6 +21,47 @@ var (
 	// data that is not JSON, …): the caller's transaction must roll back.
 	ErrInvalidEvent = errors.New("invalid event")
 )
+
+// ValidationError is a request to the service that names a wrong value:
+// Field is the request's field, Reason what is wrong with it. Malformed
+// marks a value that cannot be read at all (a cursor that is not one),
+// as opposed to a well-formed value the service refuses.
+type ValidationError struct {
+	Field     string
+	Reason    string
+	Malformed bool
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
+
+// invalid is a *ValidationError for field, its reason formatted.
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// malformed is a *ValidationError for a field that cannot be read.
+func malformed(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...), Malformed: true}
+}
+
+// problemFor turns a *ValidationError into its problem+json answer: a 400
+// naming the field when it is malformed, a 422 when it is refused. Other
+// errors go to HTTPErrors.
+func problemFor(err error) error {
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	if ve.Malformed {
+		return problem.BadRequest(ve.Field, "%s", ve.Reason)
+	}
+	return problem.Invalid(ve.Field, "%s", ve.Reason)
+}
+
+// problems is h with its error passed through problemFor.
+func problems(h fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error { return problemFor(h(c)) }
+}
 
 // Errors of Verify and of secret parsing.
 var (

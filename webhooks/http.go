@@ -22,17 +22,17 @@ func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
 
 // Routes mounts the handlers on the authenticated /v1 group.
 func (h *Handler) Routes(r fiber.Router) {
-	r.Post("/webhook-endpoints", h.createEndpoint)
-	r.Get("/webhook-endpoints", h.listEndpoints)
-	r.Get("/webhook-endpoints/:id", h.getEndpoint)
-	r.Patch("/webhook-endpoints/:id", h.updateEndpoint)
-	r.Delete("/webhook-endpoints/:id", h.deleteEndpoint)
-	r.Post("/webhook-endpoints/:id/rotate-secret", h.rotateSecret)
-	r.Get("/webhook-endpoints/:id/deliveries", h.listAttempts)
-	r.Post("/webhook-deliveries/:id/retry", h.retryDelivery)
-	r.Get("/events", h.listEvents)
-	r.Get("/events/:id", h.getEvent)
-	r.Post("/events/:id/resend", h.resendEvent)
+	r.Post("/webhook-endpoints", problems(h.createEndpoint))
+	r.Get("/webhook-endpoints", problems(h.listEndpoints))
+	r.Get("/webhook-endpoints/:id", problems(h.getEndpoint))
+	r.Patch("/webhook-endpoints/:id", problems(h.updateEndpoint))
+	r.Delete("/webhook-endpoints/:id", problems(h.deleteEndpoint))
+	r.Post("/webhook-endpoints/:id/rotate-secret", problems(h.rotateSecret))
+	r.Get("/webhook-endpoints/:id/deliveries", problems(h.listAttempts))
+	r.Post("/webhook-deliveries/:id/retry", problems(h.retryDelivery))
+	r.Get("/events", problems(h.listEvents))
+	r.Get("/events/:id", problems(h.getEvent))
+	r.Post("/events/:id/resend", problems(h.resendEvent))
 }
 
 const (

@@ -13,7 +13,6 @@ import (
 
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/domain/auth"
-	"github.com/civicpay/civicpay/internal/foundation/problem"
 )
 
 // Service manages endpoints, deliveries and events on behalf of an API key:
@@ -34,7 +33,7 @@ func NewService(pool *pgxpool.Pool, client *river.Client[pgx.Tx], cfg Config) *S
 
 func (s *Service) checkURL(ctx context.Context, raw string) error {
 	if err := s.policy.checkURL(ctx, raw); err != nil {
-		return problem.Invalid("url", "%v", err)
+		return invalid("url", "%v", err)
 	}
 	return nil
 }
@@ -237,10 +236,10 @@ type EventPage struct {
 func (s *Service) Events(ctx context.Context, p auth.Principal, q EventQuery) (EventPage, error) {
 	after, err := parseCursor(q.After)
 	if err != nil {
-		return EventPage{}, problem.BadRequest("query.after", "%v", err)
+		return EventPage{}, malformed("query.after", "%v", err)
 	}
 	if q.Type != "" && !IsEventType(q.Type) {
-		return EventPage{}, problem.Invalid("type", "unknown event type %q", q.Type)
+		return EventPage{}, invalid("type", "unknown event type %q", q.Type)
 	}
 	q.Limit = clampLimit(q.Limit)
 	scope, args := readScope(p)
