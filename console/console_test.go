@@ -312,8 +312,8 @@ func TestNavigationByRole(t *testing.T) {
 		denied string
 	}{
 		{RoleAgency, "STP-HCM", []string{"dashboard", "payments", "revenue"}, "reconciliation"},
-		{RoleTreasury, "", []string{"dashboard", "payments", "revenue", "reconciliation"}, "admin"},
-		{RoleAdmin, "", []string{"dashboard", "payments", "revenue", "reconciliation", "settings", "admin"}, ""},
+		{RoleTreasury, "", []string{"dashboard", "payments", "revenue", "reconciliation", "audit"}, "admin"},
+		{RoleAdmin, "", []string{"dashboard", "payments", "revenue", "reconciliation", "settings", "admin", "audit", "jobs"}, ""},
 	} {
 		_, secret := e.user(string(tc.role)+"@example.vn", tc.role, tc.agency)
 		b := e.browser()

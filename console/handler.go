@@ -66,6 +66,7 @@ type Handler struct {
 	log    *slog.Logger
 	clock  clock.Clock
 	secure bool
+	jobs   jobsUI // River's UI (jobs.go)
 }
 
 // New builds the console on pool; keys seal the TOTP secrets.
@@ -110,6 +111,9 @@ func (h *Handler) Routes(r fiber.Router) {
 	in.Get("/", h.dashboard)
 	in.Get("/sessions", h.sessions)
 	in.Post("/sessions/:id/revoke", h.revoke)
+	// Before the sections' placeholders, which they replace.
+	h.jobsRoutes(in)
+	h.auditRoutes(in)
 	for _, s := range sections {
 		in.Get("/"+s.key, h.section(s))
 	}
@@ -131,6 +135,8 @@ var sections = []section{
 	{"reconciliation", []Role{RoleTreasury, RoleAdmin}},
 	{"settings", []Role{RoleAdmin}},
 	{"admin", []Role{RoleAdmin}},
+	{"audit", auditRoles},       // audit.go
+	{"jobs", []Role{RoleAdmin}}, // River's UI, jobs.go
 }
 
 func (s section) allows(r Role) bool {
@@ -239,6 +245,14 @@ func csrfToken(secret string) string {
 // the one of the request's session (or pre-session cookie).
 func (h *Handler) checkCSRF(c *fiber.Ctx) error {
 	if c.Method() != fiber.MethodPost {
+		return c.Next()
+	}
+	if isJobsPath(c.Path()) {
+		// River's UI posts JSON from its script: no form token, but only
+		// from the console's own origin (jobs.go).
+		if !h.sameOrigin(c) {
+			return h.refuseCrossOrigin(c)
+		}
 		return c.Next()
 	}
 	secret := h.csrfSecret(c, false)

@@ -117,13 +117,19 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		return nil, err
 	}
 	// The staff console, on the domains above (console.go).
-	wireConsole(f, w)
+	con := wireConsole(f, w)
 	a.background = w.background
 
 	// 5. The River client that works the jobs the domains registered.
 	if a.River, err = newRiver(f, w, a.jobs); err != nil {
 		return nil, err
 	}
+	// River's job UI in the console, on that client (console.go).
+	jobsUI, err := wireJobsUI(f, con, a.River)
+	if err != nil {
+		return nil, err
+	}
+	a.background = append(a.background, jobsUI...)
 
 	// 6. The HTTP server with the domains' routes.
 	a.HTTP = newHTTP(f, w, a.Keys, a.ready, a.inflight)

@@ -126,6 +126,16 @@ func queryTime(c *fiber.Ctx, name string) (time.Time, error) {
 var csvHeader = []string{"id", "at", "actor", "actor_role", "action", "resource_type", "resource_id",
 	"source_ip", "request_id", "route", "before", "after"}
 
+// CSVHeader is the header row of the log's CSV (GET /v1/audit's and the
+// console's download share it).
+func CSVHeader() []string { return append([]string(nil), csvHeader...) }
+
+// CSVRow is e as a CSV row under CSVHeader; write it with a csvsafe.Writer.
+func CSVRow(e Entry) []string {
+	return []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.ActorRole, e.Action,
+		e.ResourceType, e.ResourceID, e.SourceIP, e.RequestID, e.Route, string(e.Before), string(e.After)}
+}
+
 func writeCSV(w interface{ Write([]byte) (int, error) }, entries []Entry) error {
 	out := csvsafe.NewWriter(w) // cells a spreadsheet would run as formulas get a leading '
 
@@ -133,9 +143,7 @@ func writeCSV(w interface{ Write([]byte) (int, error) }, entries []Entry) error 
 		return err
 	}
 	for _, e := range entries {
-		row := []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.ActorRole, e.Action,
-			e.ResourceType, e.ResourceID, e.SourceIP, e.RequestID, e.Route, string(e.Before), string(e.After)}
-		if err := out.Write(row); err != nil {
+		if err := out.Write(CSVRow(e)); err != nil {
 			return err
 		}
 	}
