@@ -110,8 +110,14 @@ func (h *Handler) Routes(r fiber.Router) {
 	in.Get("/", h.dashboard)
 	in.Get("/sessions", h.sessions)
 	in.Post("/sessions/:id/revoke", h.revoke)
+	in.Get("/payments", h.paymentsList)
+	in.Get("/payments/export.csv", h.export("csv", "text/csv; charset=utf-8", h.writeCSV))
+	in.Get("/payments/export.xlsx", h.export("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", h.writeXLSX))
+	in.Get("/payments/:id", h.paymentPage)
 	for _, s := range sections {
-		in.Get("/"+s.key, h.section(s))
+		if s.key != "payments" {
+			in.Get("/"+s.key, h.section(s))
+		}
 	}
 }
 
@@ -123,8 +129,8 @@ type section struct {
 
 var everyone = []Role{RoleAgency, RoleTreasury, RoleAdmin}
 
-// sections are the navigation's entries after the dashboard. Only the
-// dashboard and the sessions page are built; the others say so.
+// sections are the navigation's entries after the dashboard. The
+// dashboard, the payments and the sessions page are built; the others say so.
 var sections = []section{
 	{"payments", everyone},
 	{"revenue", everyone},
