@@ -56,6 +56,9 @@ type Config struct {
 	LoginPerIP, LoginPerAccount int
 	Log                         *slog.Logger
 	Clock                       clock.Clock
+	// PageSize is the number of orders on a page of the payments list
+	// (0: 50); ExportBatch the number an export reads per query (0: 500).
+	PageSize, ExportBatch int
 }
 
 // Handler serves /console.
@@ -78,6 +81,12 @@ func New(pool *pgxpool.Pool, keys *secretbox.Keyring, cfg Config) *Handler {
 	}
 	if cfg.Policy.AbsoluteTimeout <= 0 {
 		cfg.Policy.AbsoluteTimeout = DefaultPolicy.AbsoluteTimeout
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 50
+	}
+	if cfg.ExportBatch <= 0 {
+		cfg.ExportBatch = 500
 	}
 	clk := clock.Or(cfg.Clock)
 	return &Handler{store: NewStore(pool, keys, clk, cfg.Policy), pool: pool, cfg: cfg, log: cfg.Log, clock: clk,

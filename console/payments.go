@@ -22,13 +22,6 @@ import (
 	"github.com/civicpay/civicpay/payments/reference"
 )
 
-// pageSize is the number of orders on a page of the list; exportBatch the
-// number read per query while an export streams.
-const (
-	pageSize    = 50
-	exportBatch = 500
-)
-
 // paymentsQuery is the list's filter as typed into its GET form, kept to
 // fill the form again and to build the next page's and the exports' links.
 type paymentsQuery struct {
@@ -184,7 +177,7 @@ func (h *Handler) paymentsList(c *fiber.Ctx) error {
 		}
 		f.After = &cursor
 	}
-	f.Limit = pageSize
+	f.Limit = h.cfg.PageSize
 	orders, err := payments.ListOrders(c.UserContext(), h.pool, f)
 	if err != nil {
 		return h.fail(c, fmt.Errorf("console: payments list: %w", err))
@@ -202,9 +195,9 @@ func (h *Handler) paymentsList(c *fiber.Ctx) error {
 }
 
 // eachOrder calls fn with every order f selects, in list order, reading
-// exportBatch at a time by keyset.
+// Config.ExportBatch at a time by keyset.
 func (h *Handler) eachOrder(ctx context.Context, f payments.ListFilter, fn func(payments.Order) error) error {
-	f.Limit = exportBatch
+	f.Limit = h.cfg.ExportBatch
 	for {
 		orders, err := payments.ListOrders(ctx, h.pool, f)
 		if err != nil {
