@@ -56,6 +56,9 @@ type Config struct {
 	LoginPerIP, LoginPerAccount int
 	Log                         *slog.Logger
 	Clock                       clock.Clock
+	// PageSize is the number of orders on a page of the payments list
+	// (0: 50); ExportBatch the number an export reads per query (0: 500).
+	PageSize, ExportBatch int
 }
 
 // Handler serves /console.
@@ -79,6 +82,12 @@ func New(pool *pgxpool.Pool, keys *secretbox.Keyring, cfg Config) *Handler {
 	}
 	if cfg.Policy.AbsoluteTimeout <= 0 {
 		cfg.Policy.AbsoluteTimeout = DefaultPolicy.AbsoluteTimeout
+	}
+	if cfg.PageSize <= 0 {
+		cfg.PageSize = 50
+	}
+	if cfg.ExportBatch <= 0 {
+		cfg.ExportBatch = 500
 	}
 	clk := clock.Or(cfg.Clock)
 	return &Handler{store: NewStore(pool, keys, clk, cfg.Policy), pool: pool, cfg: cfg, log: cfg.Log, clock: clk,
@@ -114,8 +123,14 @@ func (h *Handler) Routes(r fiber.Router) {
 	// Before the sections' placeholders, which they replace.
 	h.jobsRoutes(in)
 	h.auditRoutes(in)
+	in.Get("/payments", h.paymentsList)
+	in.Get("/payments/export.csv", h.export("csv", "text/csv; charset=utf-8", h.writeCSV))
+	in.Get("/payments/export.xlsx", h.export("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", h.writeXLSX))
+	in.Get("/payments/:id", h.paymentPage)
 	for _, s := range sections {
-		in.Get("/"+s.key, h.section(s))
+		if s.key != "payments" {
+			in.Get("/"+s.key, h.section(s))
+		}
 	}
 }
 
@@ -127,8 +142,8 @@ type section struct {
 
 var everyone = []Role{RoleAgency, RoleTreasury, RoleAdmin}
 
-// sections are the navigation's entries after the dashboard. Only the
-// dashboard and the sessions page are built; the others say so.
+// sections are the navigation's entries after the dashboard. The
+// dashboard, the payments and the sessions page are built; the others say so.
 var sections = []section{
 	{"payments", everyone},
 	{"revenue", everyone},

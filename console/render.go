@@ -15,7 +15,7 @@ import (
 var files embed.FS
 
 // pageNames are the templates besides layout.html.
-var pageNames = []string{"login", "code", "setup", "enrol", "recovery", "dashboard", "sessions", "section", "error"}
+var pageNames = []string{"login", "code", "setup", "enrol", "recovery", "dashboard", "sessions", "section", "error", "payments", "payment"}
 
 var templates = func() map[string]*template.Template {
 	out := make(map[string]*template.Template, len(pageNames))

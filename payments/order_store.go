@@ -134,15 +134,25 @@ func loadLines(ctx context.Context, q querier, ids []uuid.UUID) (map[uuid.UUID][
 	return out, rows.Err()
 }
 
-// ListFilter selects orders for GET /v1/orders.
+// ListFilter selects orders for GET /v1/orders (and the staff console).
 type ListFilter struct {
 	AgencyCode  string
 	ServiceCode string
 	Status      Status
 	CreatedBy   *uuid.UUID
 	From, To    *time.Time // created_at in [From, To)
-	Limit       int
-	After       *Cursor
+	// Reference is a canonical payment reference (reference.Parse), matched exactly.
+	Reference string
+	// Gateway keeps the orders with an attempt through that gateway.
+	Gateway string
+	// MinTotal and MaxTotal bound the order's total, both inclusive.
+	MinTotal, MaxTotal *decimal.Decimal
+	// PayerName matches a part of the payer's name, in any letter case;
+	// PayerPhone the payer's phone exactly. Both are stored in clear (only the
+	// national ID is sealed), so neither needs a key; neither is indexed.
+	PayerName, PayerPhone string
+	Limit                 int
+	After                 *Cursor
 }
 
 // Cursor is a keyset position: the last row of the previous page.
@@ -199,6 +209,24 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 	if f.To != nil {
 		conds = append(conds, "o.created_at < "+param(*f.To))
 	}
+	if f.Reference != "" {
+		conds = append(conds, "o.reference = "+param(f.Reference))
+	}
+	if f.Gateway != "" {
+		conds = append(conds, "EXISTS (SELECT 1 FROM payment_attempts pa WHERE pa.order_id = o.id AND pa.gateway = "+param(f.Gateway)+")")
+	}
+	if f.MinTotal != nil {
+		conds = append(conds, "o.total >= "+param(*f.MinTotal))
+	}
+	if f.MaxTotal != nil {
+		conds = append(conds, "o.total <= "+param(*f.MaxTotal))
+	}
+	if f.PayerName != "" {
+		conds = append(conds, "o.payer_name ILIKE "+param("%"+likeEscaper.Replace(f.PayerName)+"%"))
+	}
+	if f.PayerPhone != "" {
+		conds = append(conds, "o.payer_phone = "+param(f.PayerPhone))
+	}
 	if f.After != nil {
 		conds = append(conds, "(o.created_at, o.id) < ("+param(f.After.CreatedAt)+", "+param(f.After.ID)+")")
 	}
@@ -243,6 +271,54 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		orders[i].Lines = lines[orders[i].ID]
 	}
 	return orders, nil
+}
+
+// likeEscaper makes a string match itself literally in LIKE (whose escape is \).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// Querier is a pool or a transaction, for the read functions below.
+type Querier = querier
+
+// ListOrders returns a page of the orders f selects, national IDs masked,
+// with no access check: the caller scopes f (f.AgencyCode for an agency).
+func ListOrders(ctx context.Context, q Querier, f ListFilter) ([]Order, error) {
+	orders, err := listOrders(ctx, q, f)
+	if err != nil {
+		return nil, err
+	}
+	for i := range orders {
+		orders[i] = orders[i].Masked()
+	}
+	return orders, nil
+}
+
+// OrderRecord is an order (national ID masked) with its attempts, history
+// and refunds.
+type OrderRecord struct {
+	Order    Order
+	Attempts []Attempt
+	Events   []OrderEvent
+	Refunds  []Refund
+}
+
+// ReadOrder loads an order's record with no access check (the caller checks
+// the order's agencies); ErrOrderNotFound if there is none.
+func ReadOrder(ctx context.Context, q Querier, id uuid.UUID) (OrderRecord, error) {
+	o, err := getOrder(ctx, q, "o.id = $1", id, false)
+	if err != nil {
+		return OrderRecord{}, fmt.Errorf("order %s: %w", id, err)
+	}
+	rec := OrderRecord{Order: o.Masked()}
+	if rec.Attempts, err = listAttempts(ctx, q, id); err != nil {
+		return rec, err
+	}
+	if rec.Events, err = listEvents(ctx, q, id); err != nil {
+		return rec, err
+	}
+	if rec.Refunds, err = listRefunds(ctx, q, id); err != nil {
+		return rec, err
+	}
+	return rec, nil
 }
 
 // OrderEvent is one entry of an order's history.

@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"github.com/civicpay/civicpay/internal/foundation/secretbox"
 	"github.com/civicpay/civicpay/internal/testkit/pgtest"
+	"github.com/civicpay/civicpay/payments/reference"
 )
 
 // TestBrowserConsoleSetUpAndSignIn drives headless Chromium, JavaScript off,
@@ -172,6 +174,44 @@ func TestBrowserConsoleSetUpAndSignIn(t *testing.T) {
 		t.Errorf("the token-less post shows %q, want Not allowed", title)
 	}
 	step("still signed in", chromedp.Navigate(base+"/console"), chromedp.WaitVisible(chromedp.CSS("#revenue")))
+
+	// Two orders; the one sought is found by its reference typed as a
+	// person reads it from a receipt: in groups, in lower case.
+	if _, err := pool.Exec(ctx, `INSERT INTO agencies (code, name, treasury_account) VALUES ('STP-HCM', 'Justice', 'KBNN-1')`); err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for i, payer := range []string{"Nguyễn Văn An", "Trần Thị Bình"} {
+		ref, err := reference.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, ref)
+		id := uuid.New()
+		created := clk.Now().Add(-time.Duration(i) * time.Hour)
+		if _, err := pool.Exec(ctx, `INSERT INTO orders (id, reference, agency_code, created_by, status, currency, total,
+			payer_name, description, expires_at, created_at, updated_at, idempotency_key, request_hash)
+			VALUES ($1, $2, 'STP-HCM', $3, 'open', 'VND', 200000, $4, 'test', $5, $5, $5, $6, '\x00')`,
+			id, ref, uuid.New(), payer, created, id.String()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO order_lines (order_id, line_no, service_code, agency_code, kind, amount)
+			VALUES ($1, 1, 'LLTP', 'STP-HCM', 'fee', 200000)`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	typed := strings.ToLower(reference.Format(refs[1]))
+	step("find an order by a reference typed with spaces",
+		chromedp.Click(chromedp.CSS(`.main-nav a[href="/console/payments"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#payments-filter")),
+		chromedp.SendKeys(chromedp.CSS("#reference"), typed+"\r"),
+		chromedp.WaitVisible(chromedp.CSS("#orders")),
+		consoleShot(t, filepath.Join(shots, "console-6-payments.png")),
+	)
+	if rows := read("the list", chromedp.Text(chromedp.CSS("#orders tbody"))); !strings.Contains(rows, refs[1]) ||
+		strings.Contains(rows, refs[0]) || !strings.Contains(rows, "Trần Thị Bình") {
+		t.Errorf("searching %q lists %q, want only %s", typed, rows, refs[1])
+	}
 }
 
 // consoleChromium finds Debian's chromium, installing it when missing (as

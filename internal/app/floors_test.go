@@ -54,9 +54,10 @@ var domainEdges = map[string][]string{
 	// reconciliation records payments the statements confirm, queries the
 	// gateways and posts fees and differences to the ledger.
 	"reconciliation": {"gateways", "internal/domain/audit", "internal/domain/auth", "ledger", "payments"},
-	// the staff console reads revenue through the ledger's own query and
-	// audits every staff action.
-	"console": {"internal/domain/audit", "ledger"},
+	// the staff console reads revenue through the ledger's own query, lists
+	// and shows orders through payments' own read functions, and audits
+	// every staff action.
+	"console": {"internal/domain/audit", "ledger", "payments"},
 	// the generated API client stands alone: it speaks HTTP to the service.
 	"client": nil,
 }
