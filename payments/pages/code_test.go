@@ -33,8 +33,8 @@ func TestCodeBindsEveryField(t *testing.T) {
 		t.Fatalf("code not deterministic: %s then %s", code, again)
 	}
 	same := base
-	same.Total = decimal.RequireFromString("200000.00")                // the same amount as NUMERIC(…,2) scans it
-	same.PaidAt = base.PaidAt.In(bizday.Zone).Add(0) // the same instant elsewhere
+	same.Total = decimal.RequireFromString("200000.00") // the same amount as NUMERIC(…,2) scans it
+	same.PaidAt = base.PaidAt.In(bizday.Zone).Add(0)    // the same instant elsewhere
 	tests := []struct {
 		name  string
 		r     Receipt
