@@ -127,8 +127,9 @@ func (h *Handler) Routes(r fiber.Router) {
 	in.Get("/payments/export.csv", h.export("csv", "text/csv; charset=utf-8", h.writeCSV))
 	in.Get("/payments/export.xlsx", h.export("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", h.writeXLSX))
 	in.Get("/payments/:id", h.paymentPage)
+	// A "not built yet" page for each section that has no pages of its own.
 	for _, s := range sections {
-		if s.key != "payments" {
+		if !s.built {
 			in.Get("/"+s.key, h.section(s))
 		}
 	}
@@ -138,6 +139,7 @@ func (h *Handler) Routes(r fiber.Router) {
 type section struct {
 	key   string
 	roles []Role
+	built bool // has its own pages; otherwise a "not built yet" page
 }
 
 var everyone = []Role{RoleAgency, RoleTreasury, RoleAdmin}
@@ -145,13 +147,13 @@ var everyone = []Role{RoleAgency, RoleTreasury, RoleAdmin}
 // sections are the navigation's entries after the dashboard. The
 // dashboard, the payments and the sessions page are built; the others say so.
 var sections = []section{
-	{"payments", everyone},
-	{"revenue", everyone},
-	{"reconciliation", []Role{RoleTreasury, RoleAdmin}},
-	{"settings", []Role{RoleAdmin}},
-	{"admin", []Role{RoleAdmin}},
-	{"audit", auditRoles},       // audit.go
-	{"jobs", []Role{RoleAdmin}}, // River's UI, jobs.go
+	{"payments", everyone, true}, // payments.go
+	{"revenue", everyone, false},
+	{"reconciliation", []Role{RoleTreasury, RoleAdmin}, false},
+	{"settings", []Role{RoleAdmin}, false},
+	{"admin", []Role{RoleAdmin}, false},
+	{"audit", auditRoles, true},       // audit.go
+	{"jobs", []Role{RoleAdmin}, true}, // River's UI, jobs.go
 }
 
 func (s section) allows(r Role) bool {
