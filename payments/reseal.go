@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/internal/foundation/db"
 	"github.com/civicpay/civicpay/internal/foundation/secretbox"
 )
 
@@ -21,66 +22,56 @@ import (
 // a key no longer configured stops it, naming the key.
 func ResealNationalIDs(ctx context.Context, pool *pgxpool.Pool, keys *secretbox.Keyring, batch int, progress func(done int)) (int, error) {
 	prefix := keys.CurrentPrefix()
-	done := 0
 	last := uuid.Nil
-	for {
-		n := 0
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			rows, err := tx.Query(ctx, `SELECT id, payer_national_id, payer_national_id_enc FROM orders
-				WHERE id > $1 AND (payer_national_id IS NOT NULL
-					OR (payer_national_id_enc IS NOT NULL AND substring(payer_national_id_enc FROM 1 FOR length($2::bytea)) <> $2))
-				ORDER BY id LIMIT $3 FOR UPDATE`, last, prefix, batch)
+	done, err := db.InBatches(ctx, pool, func(tx pgx.Tx) (int, error) {
+		rows, err := tx.Query(ctx, `SELECT id, payer_national_id, payer_national_id_enc FROM orders
+			WHERE id > $1 AND (payer_national_id IS NOT NULL
+				OR (payer_national_id_enc IS NOT NULL AND substring(payer_national_id_enc FROM 1 FOR length($2::bytea)) <> $2))
+			ORDER BY id LIMIT $3 FOR UPDATE`, last, prefix, batch)
+		if err != nil {
+			return 0, err
+		}
+		var (
+			ids           []uuid.UUID
+			sealed, hash  [][]byte
+			masked        []string
+			clear         *string
+			id            uuid.UUID
+			currentSealed []byte
+		)
+		_, err = pgx.ForEachRow(rows, []any{&id, &clear, &currentSealed}, func() error {
+			nid := ""
+			if clear != nil {
+				nid = *clear
+			} else {
+				var err error
+				if nid, err = OpenNationalID(keys, id, currentSealed); err != nil {
+					return fmt.Errorf("order %s: %w", id, err)
+				}
+			}
+			s, h, m, err := SealNationalID(keys, id, nid)
 			if err != nil {
 				return err
 			}
-			var (
-				ids           []uuid.UUID
-				sealed, hash  [][]byte
-				masked        []string
-				clear         *string
-				id            uuid.UUID
-				currentSealed []byte
-			)
-			_, err = pgx.ForEachRow(rows, []any{&id, &clear, &currentSealed}, func() error {
-				nid := ""
-				if clear != nil {
-					nid = *clear
-				} else {
-					var err error
-					if nid, err = OpenNationalID(keys, id, currentSealed); err != nil {
-						return fmt.Errorf("order %s: %w", id, err)
-					}
-				}
-				s, h, m, err := SealNationalID(keys, id, nid)
-				if err != nil {
-					return err
-				}
-				ids, sealed, hash, masked = append(ids, id), append(sealed, s), append(hash, h), append(masked, m)
-				return nil
-			})
-			if err != nil || len(ids) == 0 {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `UPDATE orders o SET payer_national_id = NULL, payer_national_id_enc = u.enc,
-					payer_national_id_hash = u.hash, payer_national_id_masked = nullif(u.masked, '')
-				FROM unnest($1::uuid[], $2::bytea[], $3::bytea[], $4::text[]) AS u(id, enc, hash, masked)
-				WHERE o.id = u.id`, ids, sealed, hash, masked); err != nil {
-				return err
-			}
-			n, last = len(ids), ids[len(ids)-1]
-			return audit.Record(ctx, tx, audit.Event{Action: "data_key.reseal", ResourceType: "orders",
-				ResourceID: ids[0].String() + ".." + last.String(),
-				After:      map[string]any{"key_id": keys.Current(), "orders": n, "column": "payer_national_id"}})
+			ids, sealed, hash, masked = append(ids, id), append(sealed, s), append(hash, h), append(masked, m)
+			return nil
 		})
-		if err != nil {
-			return done, fmt.Errorf("re-encrypt national IDs: %w", err)
+		if err != nil || len(ids) == 0 {
+			return 0, err
 		}
-		if n == 0 {
-			return done, nil
+		if _, err := tx.Exec(ctx, `UPDATE orders o SET payer_national_id = NULL, payer_national_id_enc = u.enc,
+				payer_national_id_hash = u.hash, payer_national_id_masked = nullif(u.masked, '')
+			FROM unnest($1::uuid[], $2::bytea[], $3::bytea[], $4::text[]) AS u(id, enc, hash, masked)
+			WHERE o.id = u.id`, ids, sealed, hash, masked); err != nil {
+			return 0, err
 		}
-		done += n
-		if progress != nil {
-			progress(done)
-		}
+		last = ids[len(ids)-1]
+		return len(ids), audit.Record(ctx, tx, audit.Event{Action: "data_key.reseal", ResourceType: "orders",
+			ResourceID: ids[0].String() + ".." + last.String(),
+			After:      map[string]any{"key_id": keys.Current(), "orders": len(ids), "column": "payer_national_id"}})
+	}, progress)
+	if err != nil {
+		return done, fmt.Errorf("re-encrypt national IDs: %w", err)
 	}
+	return done, nil
 }
