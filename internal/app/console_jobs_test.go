@@ -2,9 +2,7 @@ package app_test
 
 import (
 	"context"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -22,27 +20,7 @@ import (
 func TestConsoleJobsUIIsWired(t *testing.T) {
 	t.Parallel()
 	e := apptest.New(t)
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	get := func(path string) (*http.Response, string) {
-		t.Helper()
-		res, err := client.Get(e.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res, string(b)
-	}
-	post := func(path string, form url.Values) *http.Response {
-		t.Helper()
-		res, err := client.PostForm(e.URL+path, form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res
-	}
+	get, post := consoleClient(t, e)
 	if res, _ := get("/console/jobs/"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/login" {
 		t.Fatalf("/console/jobs/ signed out: %d → %q", res.StatusCode, res.Header.Get("Location"))
 	}

@@ -23,27 +23,7 @@ import (
 func TestConsoleIsServed(t *testing.T) {
 	t.Parallel()
 	e := apptest.New(t)
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	get := func(path string) (*http.Response, string) {
-		t.Helper()
-		res, err := client.Get(e.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res, string(b)
-	}
-	post := func(path string, form url.Values) *http.Response {
-		t.Helper()
-		res, err := client.PostForm(e.URL+path, form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		return res
-	}
+	get, post := consoleClient(t, e)
 	if res, _ := get("/console"); res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/console/login" {
 		t.Fatalf("/console signed out: %d → %q", res.StatusCode, res.Header.Get("Location"))
 	}
@@ -76,4 +56,34 @@ func TestConsoleIsServed(t *testing.T) {
 	if res, page := get("/console"); res.StatusCode != 200 || !strings.Contains(page, "AG-A") || strings.Contains(page, `id="nav-admin"`) {
 		t.Errorf("agency dashboard: %d, scoped to AG-A %v", res.StatusCode, strings.Contains(page, "AG-A"))
 	}
+}
+
+// consoleClient is a browser without JavaScript on e's console: it keeps
+// cookies and does not follow redirects. get returns the response and its
+// body; post sends a form.
+func consoleClient(t *testing.T, e *apptest.Env) (get func(path string) (*http.Response, string),
+	post func(path string, form url.Values) *http.Response) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get = func(path string) (*http.Response, string) {
+		t.Helper()
+		res, err := client.Get(e.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
+	}
+	post = func(path string, form url.Values) *http.Response {
+		t.Helper()
+		res, err := client.PostForm(e.URL+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	return get, post
 }
