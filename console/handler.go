@@ -70,6 +70,7 @@ type Handler struct {
 	clock  clock.Clock
 	secure bool
 	jobs   jobsUI // River's UI (jobs.go)
+	deps   Deps   // the domains the pages act through (deps.go)
 }
 
 // New builds the console on pool; keys seal the TOTP secrets.

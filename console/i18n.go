@@ -62,6 +62,18 @@ func tr(lang, key string, args ...any) string {
 
 type message struct{ vi, en string }
 
+// addMessages adds a page's messages (each feature keeps its own in its own
+// file, registered from an init); a key defined twice is a programming
+// error.
+func addMessages(m map[string]message) {
+	for k, v := range m {
+		if _, dup := messages[k]; dup {
+			panic("console: message " + k + " defined twice")
+		}
+		messages[k] = v
+	}
+}
+
 var messages = map[string]message{
 	"site.name":  {"Bảng điều khiển cán bộ", "Staff console"},
 	"skip":       {"Chuyển đến nội dung chính", "Skip to main content"},

@@ -17,6 +17,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/civicpay/civicpay/console"
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/app/server"
@@ -48,8 +49,10 @@ type App struct {
 	// Notifier tells webhooks (and metrics) about order changes; Webhooks publishes.
 	Notifier *orderNotifier
 	Webhooks *webhooks.Publisher
-	Gateways *gateways.Router
-	Paying   *payments.Paying
+	// WebhookAPI manages agencies' endpoints and deliveries (the API's and the console's).
+	WebhookAPI *webhooks.Service
+	Gateways   *gateways.Router
+	Paying     *payments.Paying
 
 	// background are loops Run runs beside River until shutdown, on every
 	// instance (the attempt follow sweep, which must not wait for River's leader).
@@ -103,7 +106,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	// periodic jobs, routes and error mappings to w (one file per domain).
 	w := newWiring(f, q)
 	wireAuth(f, w, a.Keys)
-	a.Webhooks = wireWebhooks(f, w)
+	a.Webhooks, a.WebhookAPI = wireWebhooks(f, w)
 	wireLedger(f, w)
 	a.Notifier = newOrderNotifier(f, a.Webhooks)
 	a.Orders = wireOrders(f, w, a.Catalog, a.Notifier)
@@ -117,7 +120,8 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		return nil, err
 	}
 	// The staff console, on the domains above (console.go).
-	con := wireConsole(f, w)
+	con := wireConsole(f, w, console.Deps{Orders: a.Orders, Paying: a.Paying, Webhooks: a.WebhookAPI,
+		Keys: a.Keys, Catalog: a.Catalog, Gateways: a.Gateways})
 	a.background = w.background
 
 	// 5. The River client that works the jobs the domains registered.

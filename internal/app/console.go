@@ -14,7 +14,7 @@ import (
 // wireConsole mounts the staff console (/console): staff accounts, sessions
 // in the database, the dashboard (revenue through the ledger's own query).
 // River's job UI is given to it by wireJobsUI, once the River client exists.
-func wireConsole(f *foundation, w *wiring) *console.Handler {
+func wireConsole(f *foundation, w *wiring, d console.Deps) *console.Handler {
 	c := f.cfg.Console
 	h := console.New(f.pool, f.keys, console.Config{
 		PublicURL: f.cfg.PublicURL,
@@ -23,6 +23,7 @@ func wireConsole(f *foundation, w *wiring) *console.Handler {
 		LoginPerIP: c.LoginPerIP, LoginPerAccount: c.LoginPerAccount,
 		Log: f.log, Clock: f.clock,
 	})
+	h.SetDeps(d)
 	w.public = append(w.public, h)
 	return h
 }

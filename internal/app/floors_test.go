@@ -56,8 +56,10 @@ var domainEdges = map[string][]string{
 	"reconciliation": {"gateways", "internal/domain/audit", "internal/domain/auth", "ledger", "payments"},
 	// the staff console reads revenue through the ledger's own query, lists
 	// and shows orders through payments' own read functions, and audits
-	// every staff action.
-	"console": {"internal/domain/audit", "ledger", "payments"},
+	// every staff action. It acts (refunds, cancels, endpoints, keys,
+	// catalogue) through the same domain functions the API calls (console.Deps),
+	// and shows the gateways' breakers.
+	"console": {"gateways", "internal/domain/audit", "internal/domain/auth", "ledger", "payments", "webhooks"},
 	// the generated API client stands alone: it speaks HTTP to the service.
 	"client": nil,
 }

@@ -15,8 +15,8 @@ import (
 
 // wireWebhooks adds outbound webhooks: the delivery and sweep workers on their own
 // queue and the endpoints/events API. It returns the publisher other domains
-// notify through.
-func wireWebhooks(f *foundation, w *wiring) *webhooks.Publisher {
+// notify through and the endpoints' service the console manages them with.
+func wireWebhooks(f *foundation, w *wiring) (*webhooks.Publisher, *webhooks.Service) {
 	cfg := f.cfg.WebhooksConfig()
 	cfg.Logger, cfg.Keys, cfg.Clock = f.log, f.keys, f.clock
 	river.AddWorker(w.workers(), webhooks.NewDeliveryWorker(f.pool, cfg))
@@ -24,8 +24,9 @@ func wireWebhooks(f *foundation, w *wiring) *webhooks.Publisher {
 	w.periodic = append(w.periodic, webhooks.PeriodicJob(cfg))
 	w.queues[webhooks.Queue] = river.QueueConfig{MaxWorkers: 100}
 	w.errors = append(w.errors, webhooks.HTTPErrors...)
-	w.api = append(w.api, webhooks.NewHandler(webhooks.NewService(f.pool, w.jobs.insert, cfg)))
-	return webhooks.NewPublisher(w.jobs.insert, cfg)
+	svc := webhooks.NewService(f.pool, w.jobs.insert, cfg)
+	w.api = append(w.api, webhooks.NewHandler(svc))
+	return webhooks.NewPublisher(w.jobs.insert, cfg), svc
 }
 
 // orderNotifier is the payments.Notifier of the app: it counts order events and
