@@ -146,6 +146,19 @@ func (b *Browser) Read(name string, a chromedp.Action[string]) string {
 	return v
 }
 
+// Value runs one action that returns any value (an attribute, a map of
+// them), failing the test with the step's name.
+func Value[T any](b *Browser, name string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, b.StepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.t.Fatalf("%s: %v", name, err)
+	}
+	return v
+}
+
 // NoScript switches JavaScript off in the tab: the pages must work without it.
 func NoScript() chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
