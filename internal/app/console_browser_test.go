@@ -271,4 +271,3 @@ func references(t *testing.T, rows [][]string) []string {
 	slices.Sort(out)
 	return out
 }
-
