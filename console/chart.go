@@ -31,8 +31,8 @@ type bar struct {
 // labels in them. The SVG scales to the width of the page (console.css).
 const (
 	chartHeight = 240.0
-	chartTop    = 12.0
-	chartBottom = 36.0 // room for the labels under the axis
+	chartTop    = 20.0 // room for the highest bar's figure
+	chartBottom = 36.0 // room for the labels under the axis (and the lowest bar's figure)
 	chartLeft   = 8.0
 	chartRight  = 8.0
 	chartBarMin = 16.0 // width of a bar's slot when there are many
@@ -98,10 +98,44 @@ func (ch barChart) SVG() template.HTML {
 		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle">%s</text>`,
 			num(chartLeft+(float64(i)+0.5)*slot), num(chartHeight-chartBottom+16), esc(bb.Label))
 	}
+	// The scale: a guide at the highest bar (and the lowest, when below
+	// zero), labelled with its figure, above the line.
+	b.WriteString(`</g><g class="scale" aria-hidden="true">`)
+	for _, i := range extremes(ch.Bars) {
+		bb := ch.Bars[i]
+		y := zero - bb.Value*scale
+		x, anchor := chartLeft, "start"
+		if bb.Value < 0 {
+			x, anchor = width-chartRight, "end"
+		}
+		fmt.Fprintf(&b, `<line x1="%s" x2="%s" y1="%s" y2="%[3]s"/><text x="%[4]s" y="%[5]s" text-anchor="%[6]s">%[7]s</text>`,
+			num(chartLeft), num(width-chartRight), num(y), num(x), num(y-4), anchor, esc(bb.Text))
+	}
 	b.WriteString(`</g>`)
 	fmt.Fprintf(&b, `<line class="axis" x1="%s" x2="%s" y1="%s" y2="%[3]s"/>`, num(chartLeft), num(width-chartRight), num(zero))
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) //nolint:gosec // every text in it went through HTMLEscapeString
+}
+
+// extremes are the indexes of the highest bar above zero and the lowest
+// below it, if any.
+func extremes(bars []bar) []int {
+	hi, lo := -1, -1
+	for i, b := range bars {
+		if b.Value > 0 && (hi < 0 || b.Value > bars[hi].Value) {
+			hi = i
+		}
+		if b.Value < 0 && (lo < 0 || b.Value < bars[lo].Value) {
+			lo = i
+		}
+	}
+	var out []int
+	for _, i := range []int{hi, lo} {
+		if i >= 0 {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 // num writes a coordinate with at most two decimals.

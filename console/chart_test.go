@@ -51,13 +51,14 @@ func TestBarChart(t *testing.T) {
 		name   string
 		bars   []bar
 		labels []string // written under the axis
+		scale  []string // the figures of the highest and lowest bars, on their guides
 	}{
-		{"no bars", nil, nil},
-		{"all zero", []bar{{"a", 0, "0"}, {"b", 0, "0"}}, []string{"a", "b"}},
-		{"positive", []bar{{"a", 100, "100"}, {"b", 50, "50"}, {"c", 0, "0"}}, []string{"a", "b", "c"}},
-		{"negative and positive", []bar{{"a", 300, "300"}, {"b", -100, "-100"}}, []string{"a", "b"}},
-		{"only negative", []bar{{"a", -10, "-10"}, {"b", -40, "-40"}}, []string{"a", "b"}},
-		{"thirty days", thirtyBars(), []string{"d1", "d6", "d11", "d16", "d21", "d26", "d30"}},
+		{"no bars", nil, nil, nil},
+		{"all zero", []bar{{"a", 0, "0"}, {"b", 0, "0"}}, []string{"a", "b"}, nil},
+		{"positive", []bar{{"a", 100, "100"}, {"b", 50, "50"}, {"c", 0, "0"}}, []string{"a", "b", "c"}, []string{"100"}},
+		{"negative and positive", []bar{{"a", 300, "300"}, {"b", -100, "-100"}}, []string{"a", "b"}, []string{"300", "-100"}},
+		{"only negative", []bar{{"a", -10, "-10"}, {"b", -40, "-40"}}, []string{"a", "b"}, []string{"-40"}},
+		{"thirty days", thirtyBars(), []string{"d1", "d6", "d11", "d16", "d21", "d26", "d30"}, []string{"30000"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -67,8 +68,11 @@ func TestBarChart(t *testing.T) {
 				d.Title.Text != "Net <by day>" || d.Desc.Text != `Figures & "the" table` {
 				t.Errorf("accessible name and description: role %q labelledby %q title %+v desc %+v", d.Role, d.LabelledBy, d.Title, d.Desc)
 			}
-			if len(d.Groups) != 2 || d.Groups[0].Class != "bars" || d.Groups[1].Class != "labels" {
+			if len(d.Groups) != 3 || d.Groups[0].Class != "bars" || d.Groups[1].Class != "labels" || d.Groups[2].Class != "scale" {
 				t.Fatalf("groups %+v", d.Groups)
+			}
+			if got := strings.Join(d.Groups[2].Texts, " "); got != strings.Join(tc.scale, " ") {
+				t.Errorf("scale %q, want %q", got, strings.Join(tc.scale, " "))
 			}
 			rects := d.Groups[0].Rects
 			if len(rects) != len(tc.bars) {
