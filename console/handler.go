@@ -124,6 +124,7 @@ func (h *Handler) Routes(r fiber.Router) {
 	// Before the sections' placeholders, which they replace.
 	h.jobsRoutes(in)
 	h.auditRoutes(in)
+	h.revenueRoutes(in)
 	in.Get("/payments", h.paymentsList)
 	in.Get("/payments/export.csv", h.export("csv", "text/csv; charset=utf-8", h.writeCSV))
 	in.Get("/payments/export.xlsx", h.export("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", h.writeXLSX))
@@ -149,7 +150,7 @@ var everyone = []Role{RoleAgency, RoleTreasury, RoleAdmin}
 // dashboard, the payments and the sessions page are built; the others say so.
 var sections = []section{
 	{"payments", everyone, true}, // payments.go
-	{"revenue", everyone, false},
+	{"revenue", everyone, true},  // revenue.go
 	{"reconciliation", []Role{RoleTreasury, RoleAdmin}, false},
 	{"settings", []Role{RoleAdmin}, false},
 	{"admin", []Role{RoleAdmin}, false},
