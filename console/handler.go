@@ -59,6 +59,9 @@ type Config struct {
 	// PageSize is the number of orders on a page of the payments list
 	// (0: 50); ExportBatch the number an export reads per query (0: 500).
 	PageSize, ExportBatch int
+	// SetupLinkTTL is how long a set-password link made in the admin pages
+	// works (0: 72 hours, as `civicpay users create`).
+	SetupLinkTTL time.Duration
 }
 
 // Handler serves /console.
@@ -89,6 +92,9 @@ func New(pool *pgxpool.Pool, keys *secretbox.Keyring, cfg Config) *Handler {
 	}
 	if cfg.ExportBatch <= 0 {
 		cfg.ExportBatch = 500
+	}
+	if cfg.SetupLinkTTL <= 0 {
+		cfg.SetupLinkTTL = 72 * time.Hour
 	}
 	clk := clock.Or(cfg.Clock)
 	return &Handler{store: NewStore(pool, keys, clk, cfg.Policy), pool: pool, cfg: cfg, log: cfg.Log, clock: clk,
@@ -125,6 +131,7 @@ func (h *Handler) Routes(r fiber.Router) {
 	h.jobsRoutes(in)
 	h.auditRoutes(in)
 	h.revenueRoutes(in)
+	h.adminRoutes(in)
 	in.Get("/payments", h.paymentsList)
 	in.Get("/payments/export.csv", h.export("csv", "text/csv; charset=utf-8", h.writeCSV))
 	in.Get("/payments/export.xlsx", h.export("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", h.writeXLSX))
@@ -153,7 +160,7 @@ var sections = []section{
 	{"revenue", everyone, true},  // revenue.go
 	{"reconciliation", []Role{RoleTreasury, RoleAdmin}, false},
 	{"settings", []Role{RoleAdmin}, false},
-	{"admin", []Role{RoleAdmin}, false},
+	{"admin", []Role{RoleAdmin}, true},
 	{"audit", auditRoles, true},       // audit.go
 	{"jobs", []Role{RoleAdmin}, true}, // River's UI, jobs.go
 }
