@@ -59,6 +59,9 @@ type Config struct {
 	// PageSize is the number of orders on a page of the payments list
 	// (0: 50); ExportBatch the number an export reads per query (0: 500).
 	PageSize, ExportBatch int
+	// KeyDefaultTTL is the lifetime of an API key created in the settings
+	// without a chosen expiry, as for POST /v1/keys (0: never expires).
+	KeyDefaultTTL time.Duration
 }
 
 // Handler serves /console.
@@ -124,6 +127,7 @@ func (h *Handler) Routes(r fiber.Router) {
 	// Before the sections' placeholders, which they replace.
 	h.jobsRoutes(in)
 	h.auditRoutes(in)
+	h.settingsRoutes(in)
 	in.Get("/payments", h.paymentsList)
 	in.Get("/payments/export.csv", h.export("csv", "text/csv; charset=utf-8", h.writeCSV))
 	in.Get("/payments/export.xlsx", h.export("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", h.writeXLSX))
@@ -151,7 +155,7 @@ var sections = []section{
 	{"payments", everyone, true}, // payments.go
 	{"revenue", everyone, false},
 	{"reconciliation", []Role{RoleTreasury, RoleAdmin}, false},
-	{"settings", []Role{RoleAdmin}, false},
+	{"settings", settingsRoles, true}, // settings.go
 	{"admin", []Role{RoleAdmin}, false},
 	{"audit", auditRoles, true},       // audit.go
 	{"jobs", []Role{RoleAdmin}, true}, // River's UI, jobs.go
