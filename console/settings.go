@@ -404,7 +404,7 @@ type attemptView struct {
 
 type webhookData struct {
 	ID, URL, Agency, Owner, Events, Description, State, Created, Updated string
-	Enabled                                                             bool
+	Enabled                                                              bool
 	// Secret is the signing secret, after a creation or a rotation only.
 	Secret, SecretNote string
 	Attempts           []attemptView
