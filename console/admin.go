@@ -111,8 +111,6 @@ func userFormOf(c *fiber.Ctx) userForm {
 		Agency: strings.Clone(strings.ToUpper(strings.TrimSpace(c.FormValue("agency")))), CanRefund: c.FormValue("can_refund") != ""}
 }
 
-type agencyOption struct{ Code, Name string }
-
 // userFormData is what the invitation and the change forms need.
 type userFormData struct {
 	Lang   string

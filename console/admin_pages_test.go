@@ -18,8 +18,8 @@ import (
 )
 
 var (
-	setupLinkRE = regexp.MustCompile(`id="setup-link" class="uri" value="http://127\.0\.0\.1(/console/setup/[A-Za-z0-9_-]+)"`)
-	secretRE    = regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`)
+	setupLinkRE  = regexp.MustCompile(`id="setup-link" class="uri" value="http://127\.0\.0\.1(/console/setup/[A-Za-z0-9_-]+)"`)
+	totpSecretRE = regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`)
 )
 
 // setupLink is the set-up link's path a page shows (failing the test if none).
@@ -42,7 +42,7 @@ func (e *env) takeLink(link, email string) (*browser, string) {
 	if p.status != http.StatusSeeOther || p.location != "/console/enrol" {
 		e.t.Fatalf("set password through %s: %d → %q\n%s", link, p.status, p.location, p.body)
 	}
-	m := secretRE.FindStringSubmatch(b.get("/console/enrol").body)
+	m := totpSecretRE.FindStringSubmatch(b.get("/console/enrol").body)
 	if m == nil {
 		e.t.Fatal("the enrolment page shows no secret")
 	}
@@ -69,11 +69,14 @@ func (b *browser) csrf() string {
 }
 
 // auditBy counts the audit rows of action by actor.
-func (e *env) auditBy(action, actor string) int {
+// auditBy counts the audit rows of action by actor, on resource when one
+// is named.
+func (e *env) auditBy(action, actor string, resource ...string) int {
 	e.t.Helper()
 	var n int
-	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = $1 AND actor = $2`,
-		action, actor).Scan(&n); err != nil {
+	if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log
+		WHERE action = $1 AND actor = $2 AND ($3 = '' OR resource_id = $3)`,
+		action, actor, strings.Join(resource, "")).Scan(&n); err != nil {
 		e.t.Fatal(err)
 	}
 	return n

@@ -62,6 +62,9 @@ type Config struct {
 	// SetupLinkTTL is how long a set-password link made in the admin pages
 	// works (0: 72 hours, as `civicpay users create`).
 	SetupLinkTTL time.Duration
+	// KeyDefaultTTL is the lifetime of an API key created in the settings
+	// without a chosen expiry, as for POST /v1/keys (0: never expires).
+	KeyDefaultTTL time.Duration
 }
 
 // Handler serves /console.
@@ -132,6 +135,7 @@ func (h *Handler) Routes(r fiber.Router) {
 	h.auditRoutes(in)
 	h.revenueRoutes(in)
 	h.adminRoutes(in)
+	h.settingsRoutes(in)
 	in.Get("/payments", h.paymentsList)
 	in.Get("/payments/export.csv", h.export("csv", "text/csv; charset=utf-8", h.writeCSV))
 	in.Get("/payments/export.xlsx", h.export("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", h.writeXLSX))
@@ -159,10 +163,10 @@ var sections = []section{
 	{"payments", everyone, true}, // payments.go
 	{"revenue", everyone, true},  // revenue.go
 	{"reconciliation", []Role{RoleTreasury, RoleAdmin}, false},
-	{"settings", []Role{RoleAdmin}, false},
-	{"admin", []Role{RoleAdmin}, true},
-	{"audit", auditRoles, true},       // audit.go
-	{"jobs", []Role{RoleAdmin}, true}, // River's UI, jobs.go
+	{"settings", settingsRoles, true},  // settings.go
+	{"admin", []Role{RoleAdmin}, true}, // admin.go
+	{"audit", auditRoles, true},        // audit.go
+	{"jobs", []Role{RoleAdmin}, true},  // River's UI, jobs.go
 }
 
 func (s section) allows(r Role) bool {

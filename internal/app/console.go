@@ -21,7 +21,7 @@ func wireConsole(f *foundation, w *wiring, d console.Deps) *console.Handler {
 		Policy: console.Policy{IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.AbsoluteTimeout,
 			LockoutAfter: c.LockoutAfter, Lockout: c.Lockout},
 		LoginPerIP: c.LoginPerIP, LoginPerAccount: c.LoginPerAccount,
-		Log: f.log, Clock: f.clock, SetupLinkTTL: c.SetupLinkTTL,
+		Log: f.log, Clock: f.clock, SetupLinkTTL: c.SetupLinkTTL, KeyDefaultTTL: f.cfg.KeyDefaultTTL,
 	})
 	h.SetDeps(d)
 	w.public = append(w.public, h)
