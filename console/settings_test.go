@@ -44,7 +44,6 @@ func newSettingsEnv(t *testing.T) *settingsEnv {
 	return s
 }
 
-// auditBy counts the audit rows of action on resource made by actor.
 var (
 	endpointIDRE    = regexp.MustCompile(`/console/settings/webhooks/([0-9a-f-]{36})/rotate`)
 	signingSecretRE = regexp.MustCompile(`id="secret">(whsec_[^<]+)<`)
@@ -233,7 +232,7 @@ func TestSettingsWebhookEndpoints(t *testing.T) {
 			t.Errorf("%d %s audit rows by %s, want 1", n, action, actorA)
 		}
 	}
-	if n := e.auditBy("webhook_endpoint.create", csgt, "user:"+admin.ID.String()); n != 1 {
+	if n := e.auditBy("webhook_endpoint.create", "user:"+admin.ID.String(), csgt); n != 1 {
 		t.Errorf("%d audit rows of the admin's creation", n)
 	}
 	// No audit row, before or after, carries a secret.
@@ -327,7 +326,7 @@ func TestSettingsAPIKeys(t *testing.T) {
 		t.Errorf("the revoked key's row:\n%s", r)
 	}
 	for _, action := range []string{"key.create", "key.revoke"} {
-		if n := e.auditBy(action, pr.KeyID.String(), actorAdmin); n != 1 {
+		if n := e.auditBy(action, actorAdmin, pr.KeyID.String()); n != 1 {
 			t.Errorf("%d %s audit rows by %s, want 1", n, action, actorAdmin)
 		}
 	}
