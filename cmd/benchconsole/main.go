@@ -56,6 +56,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,7 +179,7 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("%s: %w", sc.name, err)
 		}
 		r := result{name: sc.name, p50: benchutil.Percentile(lat, 50), p99: benchutil.Percentile(lat, 99)}
-		progress("%-30s %5d requests  p50 %7.1f ms  p99 %7.1f ms", sc.name, len(lat), r.p50, r.p99)
+		progress("%-30s %5d requests  p50 %7.1f ms  p99 %7.1f ms  (load average %s)", sc.name, len(lat), r.p50, r.p99, loadAverage())
 		results = append(results, r)
 	}
 
@@ -330,6 +331,20 @@ func measure(sc scenario, d time.Duration, clients int) ([]time.Duration, error)
 	}
 	slices.Sort(lat)
 	return lat, nil
+}
+
+// loadAverage is the machine's one-minute load average, for the progress
+// lines: the machine may be shared, and a tail latency read beside it.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 func round(v float64, places int) float64 {
