@@ -124,13 +124,16 @@ func (h *Handler) Dashboard(ctx context.Context, u User, lang string) (dashboard
 	}
 	d.Charts, d.Days = dailyNet(days, q, lang)
 
-	// An agency sees the orders with a line of its own, as in the API.
+	// An agency sees the orders with a line of its own, as in the API: its
+	// first line's agency is the order's, the later lines' are indexed
+	// (order_lines_later_agency_idx; without line_no > 1 the lines of every
+	// order of the agency were read, 1 s at 1,000,000 orders).
 	var open, paid, expired int64
 	err := h.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'open'), count(*) FILTER (WHERE status = 'paid'),
 			count(*) FILTER (WHERE status = 'expired')
 		FROM orders o
 		WHERE o.created_at >= $1 AND ($2 = '' OR o.agency_code = $2
-			OR EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.agency_code = $2))`,
+			OR EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.agency_code = $2 AND l.line_no > 1))`,
 		bizday.Start(now).AddDate(0, 0, -29), agency).Scan(&open, &paid, &expired)
 	if err != nil {
 		return d, fmt.Errorf("console: dashboard orders: %w", err)
