@@ -76,7 +76,7 @@ func tail(b []byte, n int) []byte {
 type Browser struct {
 	t   testing.TB
 	ctx context.Context
-	// StepTimeout bounds each Step and Read (default 20 s: the machine may be busy).
+	// StepTimeout bounds each Step and Read (default 45 s: a loaded machine renders slowly; only a failing step waits that long).
 	StepTimeout time.Duration
 }
 
@@ -117,7 +117,7 @@ func New(t testing.TB, timeout time.Duration) *Browser {
 	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("start chromium (%s): %v", path, err)
 	}
-	return &Browser{t: t, ctx: bctx, StepTimeout: 20 * time.Second}
+	return &Browser{t: t, ctx: bctx, StepTimeout: 45 * time.Second}
 }
 
 // Context is the tab's context, for chromedp calls of the test's own.
