@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -44,14 +45,18 @@ type ClosedDay struct {
 	ClosedBy string    `json:"closed_by"`
 	ClosedAt time.Time `json:"closed_at"`
 	Note     string    `json:"note,omitempty"`
+	// Totals are what the closer recorded of the day (reconciliation's day
+	// totals, as JSON; {} for closings that recorded none). The ledger keeps
+	// them with the closing and does not read them.
+	Totals json.RawMessage `json:"-"`
 }
 
 // GetClosedDay returns the closing of day, or nil if the day is open.
 func GetClosedDay(ctx context.Context, db DBTX, day time.Time) (*ClosedDay, error) {
 	var c ClosedDay
 	var d time.Time
-	err := db.QueryRow(ctx, `SELECT day, closed_by, closed_at, note FROM ledger_closed_days WHERE day = $1`, day).
-		Scan(&d, &c.ClosedBy, &c.ClosedAt, &c.Note)
+	err := db.QueryRow(ctx, `SELECT day, closed_by, closed_at, note, totals FROM ledger_closed_days WHERE day = $1`, day).
+		Scan(&d, &c.ClosedBy, &c.ClosedAt, &c.Note, &c.Totals)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -78,9 +83,18 @@ func LastClosedDay(ctx context.Context, db DBTX) (time.Time, bool, error) {
 // the day may be closed (it is over and reconciled) is the caller's to check
 // (package reconciliation). Closing a closed day is ErrDayClosed.
 func CloseDay(ctx context.Context, tx pgx.Tx, day time.Time, by, note string) (ClosedDay, error) {
+	return CloseDayWith(ctx, tx, day, by, note, nil)
+}
+
+// CloseDayWith is CloseDay recording totals (any JSON value; nil: none) with
+// the closing, and in its audit row.
+func CloseDayWith(ctx context.Context, tx pgx.Tx, day time.Time, by, note string, totals json.RawMessage) (ClosedDay, error) {
 	var c ClosedDay
-	err := tx.QueryRow(ctx, `INSERT INTO ledger_closed_days (day, closed_by, note) VALUES ($1, $2, $3)
-		RETURNING closed_at`, day, by, note).Scan(&c.ClosedAt)
+	if len(totals) == 0 {
+		totals = json.RawMessage(`{}`)
+	}
+	err := tx.QueryRow(ctx, `INSERT INTO ledger_closed_days (day, closed_by, note, totals) VALUES ($1, $2, $3, $4)
+		RETURNING closed_at`, day, by, note, totals).Scan(&c.ClosedAt)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		return ClosedDay{}, fmt.Errorf("%w: %s is closed already", ErrDayClosed, day.Format(DayLayout))
@@ -88,9 +102,9 @@ func CloseDay(ctx context.Context, tx pgx.Tx, day time.Time, by, note string) (C
 	if err != nil {
 		return ClosedDay{}, fmt.Errorf("ledger: close day %s: %w", day.Format(DayLayout), err)
 	}
-	c.Day, c.ClosedBy, c.ClosedAt, c.Note = day.Format(DayLayout), by, c.ClosedAt.UTC(), note
+	c.Day, c.ClosedBy, c.ClosedAt, c.Note, c.Totals = day.Format(DayLayout), by, c.ClosedAt.UTC(), note, totals
 	if err := audit.Record(ctx, tx, audit.Event{Action: "ledger.day.close", ResourceType: "business_day",
-		ResourceID: c.Day, After: c}); err != nil {
+		ResourceID: c.Day, After: closingRecord(c)}); err != nil {
 		return ClosedDay{}, err
 	}
 	return c, nil
@@ -147,4 +161,29 @@ func intoOpenDays(ctx context.Context, db DBTX, es []NewEntry) error {
 		es[i].EffectiveAt = e.Now.UTC().Truncate(time.Microsecond)
 	}
 	return nil
+}
+
+// ClosedDaysBetween returns the closings of the days from first to last
+// (dates, both included), by day (YYYY-MM-DD).
+func ClosedDaysBetween(ctx context.Context, db DBTX, first, last time.Time) (map[string]ClosedDay, error) {
+	rows, err := db.Query(ctx, `SELECT day, closed_by, closed_at, note FROM ledger_closed_days WHERE day BETWEEN $1 AND $2`,
+		first, last)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: closed days: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClosedDay, error) {
+		var c ClosedDay
+		var d time.Time
+		err := r.Scan(&d, &c.ClosedBy, &c.ClosedAt, &c.Note)
+		c.Day, c.ClosedAt = d.Format(DayLayout), c.ClosedAt.UTC()
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ledger: closed days: %w", err)
+	}
+	out := make(map[string]ClosedDay, len(list))
+	for _, c := range list {
+		out[c.Day] = c
+	}
+	return out, nil
 }

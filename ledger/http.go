@@ -35,6 +35,10 @@ var HTTPErrors = []problem.Mapping{
 	{Err: ErrDayClosed, Status: http.StatusConflict, Title: "Business day closed"},
 	{Err: ErrRequestDecided, Status: http.StatusConflict, Title: "Already decided"},
 	{Err: ErrSelfApproval, Status: http.StatusForbidden, Title: "Four eyes"},
+	{Err: ErrReopenSelfApproval, Status: http.StatusForbidden, Title: "Four eyes"},
+	{Err: ErrDayNotClosed, Status: http.StatusConflict, Title: "Business day not closed"},
+	{Err: ErrReopenPending, Status: http.StatusConflict, Title: "Reopen request waiting"},
+	{Err: ErrReopenNotFound, Status: http.StatusNotFound, Title: "Not found"},
 }
 
 // csvTimeout bounds one streamed CSV export (it runs after the handler returns).

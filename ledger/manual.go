@@ -91,6 +91,22 @@ func (r ManualRules) checkDate(ctx context.Context, db DBTX, at, now time.Time) 
 		return err
 	}
 	if ok && !DayOf(at).After(last) {
+		// A day reopened (and not closed again) is open to adjustments even
+		// before the last closed day: reopening it was for that.
+		day := DayOf(at)
+		closed, err := GetClosedDay(ctx, db, day)
+		if err != nil {
+			return err
+		}
+		open := closed == nil
+		if open {
+			if open, err = reopened(ctx, db, day); err != nil {
+				return err
+			}
+		}
+		if open {
+			return nil
+		}
 		return fmt.Errorf("%w: %s is on or before %s, the last closed business day", ErrDayClosed,
 			at.In(bizday.Zone).Format(time.RFC3339), last.Format(DayLayout))
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"
 )
 
@@ -29,6 +30,17 @@ type DayResult struct {
 // the same file and changes nothing), then queues a run of the source for the
 // day. actor names who asked.
 func (s *Service) ReconcileDay(ctx context.Context, day time.Time, source, actor string) (DayResult, error) {
+	return s.reconcileDay(ctx, day, source, actor, false)
+}
+
+// FetchNow is ReconcileDay asked by a person (the console's fetch-now
+// button): the same fetch, import and load, and the runs are queued in the
+// transaction that writes the request's audit row (the actor in ctx).
+func (s *Service) FetchNow(ctx context.Context, day time.Time, source, actor string) (DayResult, error) {
+	return s.reconcileDay(ctx, day, source, actor, true)
+}
+
+func (s *Service) reconcileDay(ctx context.Context, day time.Time, source, actor string, audited bool) (DayResult, error) {
 	res := DayResult{Date: dayString(day)}
 	sources := append(append([]string{}, s.cfg.Gateways...), SourceBank)
 	if source != "" {
@@ -56,7 +68,15 @@ func (s *Service) ReconcileDay(ctx context.Context, day time.Time, source, actor
 			}
 			res.Runs = append(res.Runs, id)
 		}
-		return nil
+		if !audited {
+			return nil
+		}
+		files := make([]int64, 0, len(res.Files))
+		for _, f := range res.Files {
+			files = append(files, f.ID)
+		}
+		return audit.Record(ctx, tx, audit.Event{Action: "reconciliation.day.fetch", ResourceType: "business_day",
+			ResourceID: res.Date, After: map[string]any{"source": source, "files": files, "runs": res.Runs}})
 	})
 	if err != nil {
 		errs = append(errs, err)

@@ -52,11 +52,12 @@ type Querier interface {
 	Query(ctx context.Context, gateway string, r gateways.QueryRequest) (gateways.Result, error)
 }
 
-// Notifier is told about finished runs and new exceptions, in the
-// transaction that records them (outbound webhooks).
+// Notifier is told about finished runs, new exceptions and closed days, in
+// the transaction that records them (outbound webhooks).
 type Notifier interface {
 	RunFinished(ctx context.Context, tx pgx.Tx, r Run, truncatedExceptions bool) error
 	ExceptionRaised(ctx context.Context, tx pgx.Tx, e Exception) error
+	DayClosed(ctx context.Context, tx pgx.Tx, c DayClosing) error
 }
 
 // JobInserter enqueues River jobs in a transaction (*river.Client[pgx.Tx]).

@@ -21,6 +21,9 @@ const (
 	EventOverpaymentDetected     = "overpayment.detected"
 	EventReconciliationCompleted = "reconciliation.completed"
 	EventReconciliationException = "reconciliation.exception"
+	// EventReconciliationDayClosed: treasury closed a business day; the data
+	// has who and when, the day's totals and where its report is.
+	EventReconciliationDayClosed = "reconciliation.day_closed"
 	// EventEndpointDisabled tells operators (and the endpoint's owner, through its
 	// other endpoints or GET /v1/events) that an endpoint was switched off.
 	EventEndpointDisabled = "endpoint.disabled"
@@ -29,7 +32,7 @@ const (
 var eventTypes = []string{
 	EventOrderPaid, EventOrderExpired, EventOrderCancelled, EventOrderRefunded,
 	EventRefundFailed, EventOverpaymentDetected,
-	EventReconciliationCompleted, EventReconciliationException,
+	EventReconciliationCompleted, EventReconciliationException, EventReconciliationDayClosed,
 	EventEndpointDisabled,
 }
 

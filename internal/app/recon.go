@@ -20,11 +20,12 @@ import (
 // wireRecon adds reconciliation: statement uploads and the reconciliation
 // API, the load/run/day workers on their own queue, and the daily run at the
 // cut-off. It records confirmed payments through paying, queries gateways
-// through router, and publishes runs and exceptions through publisher.
-func wireRecon(f *foundation, w *wiring, paying *payments.Paying, router *gateways.Router, publisher *webhooks.Publisher) error {
+// through router, and publishes runs, exceptions and closed days through
+// publisher. The service is returned for the console's pages.
+func wireRecon(f *foundation, w *wiring, paying *payments.Paying, router *gateways.Router, publisher *webhooks.Publisher) (*reconciliation.Service, error) {
 	cfg, err := f.cfg.ReconConfig()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// In development the simulator's bank is trusted as the authenticated
 	// fetch would be (it has no credentials to check).
@@ -32,7 +33,7 @@ func wireRecon(f *foundation, w *wiring, paying *payments.Paying, router *gatewa
 	deps := reconciliation.Deps{Notifier: &reconNotifier{publisher: publisher}, Clock: f.clock,
 		Payments: paying, Gateways: routerQuerier{router}}
 	if deps.HTTP, err = fetchClient(f.cfg.Recon); err != nil {
-		return err
+		return nil, err
 	}
 	svc := reconciliation.New(f.pool, cfg, f.log, deps)
 	svc.SetJobs(w.jobs.insert) // at once: reconciliation.New does not take it
@@ -45,7 +46,7 @@ func wireRecon(f *foundation, w *wiring, paying *payments.Paying, router *gatewa
 	// Statement uploads stream: the handler enforces CIVICPAY_RECON_MAX_FILE_BYTES itself.
 	w.streamed = append(w.streamed, "/v1/statements")
 	w.errors = append(w.errors, reconciliation.HTTPErrors...)
-	return nil
+	return svc, nil
 }
 
 // fetchClient is the HTTP client of the statement fetches: with the client
@@ -79,8 +80,9 @@ func (q routerQuerier) Query(ctx context.Context, gateway string, req gateways.Q
 	return g.Query(ctx, req)
 }
 
-// reconNotifier publishes finished runs and new exceptions as webhooks to
-// treasury and admin endpoints, in the transaction that records them.
+// reconNotifier publishes finished runs, new exceptions and closed days as
+// webhooks to treasury and admin endpoints, in the transaction that records
+// them.
 type reconNotifier struct{ publisher *webhooks.Publisher }
 
 func (n *reconNotifier) RunFinished(ctx context.Context, tx pgx.Tx, r reconciliation.Run, truncated bool) error {
@@ -92,6 +94,10 @@ func (n *reconNotifier) RunFinished(ctx context.Context, tx pgx.Tx, r reconcilia
 
 func (n *reconNotifier) ExceptionRaised(ctx context.Context, tx pgx.Tx, e reconciliation.Exception) error {
 	return n.publish(ctx, tx, webhooks.EventReconciliationException, fmt.Sprintf("reconciliation-exception:%d", e.ID), e)
+}
+
+func (n *reconNotifier) DayClosed(ctx context.Context, tx pgx.Tx, c reconciliation.DayClosing) error {
+	return n.publish(ctx, tx, webhooks.EventReconciliationDayClosed, "business-day:"+c.Date, c)
 }
 
 func (n *reconNotifier) publish(ctx context.Context, tx pgx.Tx, typ, subject string, v any) error {

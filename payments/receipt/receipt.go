@@ -46,6 +46,11 @@ var (
 	fontBold []byte
 )
 
+// Fonts returns DejaVu Sans, regular and bold, as embedded here: other PDFs
+// of the service (the reconciliation's day report) print Vietnamese with
+// them without carrying a second copy in the binary.
+func Fonts() (regular, bold []byte) { return fontRegular, fontBold }
+
 // fontFamily is the name the fonts are registered under in each document.
 const fontFamily = "DejaVuSans"
 
