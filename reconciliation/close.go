@@ -283,6 +283,11 @@ func (s *Service) RequestReopen(ctx context.Context, day time.Time, actor, reaso
 	return r, nil
 }
 
+// PendingReopen returns the reopen request of day waiting for a decision, or nil.
+func (s *Service) PendingReopen(ctx context.Context, day time.Time) (*ledger.DayReopen, error) {
+	return ledger.PendingReopen(ctx, s.pool, ledgerDay(day))
+}
+
 // DecideReopen approves (the day is open again) or rejects reopen request
 // id, by actor, who may not approve their own request. See
 // ledger.DecideReopen.
