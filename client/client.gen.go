@@ -72,6 +72,13 @@ const (
 	CreatedKeyRoleTreasury CreatedKeyRole = "treasury"
 )
 
+// Defines values for DayReopenStatus.
+const (
+	DayReopenStatusApproved DayReopenStatus = "approved"
+	DayReopenStatusPending  DayReopenStatus = "pending"
+	DayReopenStatusRejected DayReopenStatus = "rejected"
+)
+
 // Defines values for EntryRequestKind.
 const (
 	Entry    EntryRequestKind = "entry"
@@ -225,8 +232,8 @@ const (
 
 // Defines values for StartAttemptLocale.
 const (
-	En StartAttemptLocale = "en"
-	Vi StartAttemptLocale = "vi"
+	StartAttemptLocaleEn StartAttemptLocale = "en"
+	StartAttemptLocaleVi StartAttemptLocale = "vi"
 )
 
 // Defines values for StartAttemptMethod.
@@ -262,6 +269,18 @@ const (
 	Refused  StatementFileStatus = "refused"
 )
 
+// Defines values for GetDayReportParamsFormat.
+const (
+	Pdf  GetDayReportParamsFormat = "pdf"
+	Xlsx GetDayReportParamsFormat = "xlsx"
+)
+
+// Defines values for GetDayReportParamsLang.
+const (
+	GetDayReportParamsLangEn GetDayReportParamsLang = "en"
+	GetDayReportParamsLangVi GetDayReportParamsLang = "vi"
+)
+
 // Defines values for CreateKeyJSONBodyAlso.
 const (
 	Treasury CreateKeyJSONBodyAlso = "treasury"
@@ -280,9 +299,9 @@ const (
 
 // Defines values for ListLedgerEntryRequestsParamsStatus.
 const (
-	ListLedgerEntryRequestsParamsStatusPending  ListLedgerEntryRequestsParamsStatus = "pending"
-	ListLedgerEntryRequestsParamsStatusPosted   ListLedgerEntryRequestsParamsStatus = "posted"
-	ListLedgerEntryRequestsParamsStatusRejected ListLedgerEntryRequestsParamsStatus = "rejected"
+	Pending  ListLedgerEntryRequestsParamsStatus = "pending"
+	Posted   ListLedgerEntryRequestsParamsStatus = "posted"
+	Rejected ListLedgerEntryRequestsParamsStatus = "rejected"
 )
 
 // Defines values for ResolveReconciliationExceptionJSONBodyResolution.
@@ -512,12 +531,33 @@ type CreatedKey struct {
 // CreatedKeyRole defines model for CreatedKey.Role.
 type CreatedKeyRole string
 
+// DayReopen a request to reopen a closed business day, and its decision (by a different person or key than its requester)
+type DayReopen struct {
+	Closing      ClosedDay          `json:"closing"`
+	Day          openapi_types.Date `json:"day"`
+	DecidedAt    *time.Time         `json:"decided_at,omitempty"`
+	DecidedBy    *string            `json:"decided_by,omitempty"`
+	DecisionNote *string            `json:"decision_note,omitempty"`
+	Id           int64              `json:"id"`
+	Reason       string             `json:"reason"`
+	RequestedAt  time.Time          `json:"requested_at"`
+	RequestedBy  string             `json:"requested_by"`
+	Status       DayReopenStatus    `json:"status"`
+}
+
+// DayReopenStatus defines model for DayReopen.Status.
+type DayReopenStatus string
+
 // DayStatus defines model for DayStatus.
 type DayStatus struct {
+	// CarriedForward the day's unresolved exceptions a person carried forward (they do not hold the day open)
+	CarriedForward int64              `json:"carried_forward"`
 	Closed         *ClosedDay         `json:"closed,omitempty"`
 	Date           openapi_types.Date `json:"date"`
-	OpenExceptions int64              `json:"open_exceptions"`
-	Over           bool               `json:"over"`
+
+	// OpenExceptions the day's exceptions that hold it open: open (acknowledged or not) or awaiting approval, and not carried forward
+	OpenExceptions int64 `json:"open_exceptions"`
+	Over           bool  `json:"over"`
 
 	// Reconciled per source, the latest completed run of the day (0: none)
 	Reconciled map[string]int64 `json:"reconciled"`
@@ -585,6 +625,13 @@ type EventPage struct {
 // EventResend defines model for EventResend.
 type EventResend struct {
 	Deliveries []openapi_types.UUID `json:"deliveries"`
+}
+
+// ExceptionCarry an exception carried forward out of its day: it stays open but no longer holds the day open
+type ExceptionCarry struct {
+	At   time.Time `json:"at"`
+	By   string    `json:"by"`
+	Note string    `json:"note"`
 }
 
 // Gateway A gateway's circuit breakers. state and the counts are its create breaker's: whether it is offered for new payments. query is the breaker of its status queries and refunds, which does not affect what is offered. Only technical failures (timeouts, connection errors, 5xx) count; an open breaker closes as soon as a probe finds the gateway answering.
@@ -1133,9 +1180,12 @@ type StatementFile struct {
 	Kind  *StatementFileKind `json:"kind,omitempty"`
 
 	// LinesDone lines (entries) staged so far: the load's progress
-	LinesDone  *int       `json:"lines_done,omitempty"`
-	LoadedAt   *time.Time `json:"loaded_at,omitempty"`
-	Name       *string    `json:"name,omitempty"`
+	LinesDone *int       `json:"lines_done,omitempty"`
+	LoadedAt  *time.Time `json:"loaded_at,omitempty"`
+	Name      *string    `json:"name,omitempty"`
+
+	// PrunedAt when retention deleted the file's bytes (CIVICPAY_RETAIN_RAW_FILES_YEARS); its record stays and GET .../raw answers 410
+	PrunedAt   *time.Time `json:"pruned_at,omitempty"`
 	ReceivedAt *time.Time `json:"received_at,omitempty"`
 	ReceivedBy *string    `json:"received_by,omitempty"`
 	Settlement *struct {
@@ -1318,6 +1368,33 @@ type CloseDayJSONBody struct {
 	Note *string `json:"note,omitempty"`
 }
 
+// RequestDayReopenJSONBody defines parameters for RequestDayReopen.
+type RequestDayReopenJSONBody struct {
+	Reason string `json:"reason"`
+}
+
+// ApproveDayReopenJSONBody defines parameters for ApproveDayReopen.
+type ApproveDayReopenJSONBody struct {
+	Note *string `json:"note,omitempty"`
+}
+
+// RejectDayReopenJSONBody defines parameters for RejectDayReopen.
+type RejectDayReopenJSONBody struct {
+	Note *string `json:"note,omitempty"`
+}
+
+// GetDayReportParams defines parameters for GetDayReport.
+type GetDayReportParams struct {
+	Format *GetDayReportParamsFormat `form:"format,omitempty" json:"format,omitempty"`
+	Lang   *GetDayReportParamsLang   `form:"lang,omitempty" json:"lang,omitempty"`
+}
+
+// GetDayReportParamsFormat defines parameters for GetDayReport.
+type GetDayReportParamsFormat string
+
+// GetDayReportParamsLang defines parameters for GetDayReport.
+type GetDayReportParamsLang string
+
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
 	Type    *string `form:"type,omitempty" json:"type,omitempty"`
@@ -1470,6 +1547,11 @@ type ApproveReconciliationExceptionJSONBody struct {
 	Note *string `json:"note,omitempty"`
 }
 
+// CarryForwardReconciliationExceptionJSONBody defines parameters for CarryForwardReconciliationException.
+type CarryForwardReconciliationExceptionJSONBody struct {
+	Note string `json:"note"`
+}
+
 // ResolveReconciliationExceptionJSONBody defines parameters for ResolveReconciliationException.
 type ResolveReconciliationExceptionJSONBody struct {
 	Note       string                                           `json:"note"`
@@ -1577,6 +1659,15 @@ type PutAgencyJSONRequestBody = AgencyInput
 // CloseDayJSONRequestBody defines body for CloseDay for application/json ContentType.
 type CloseDayJSONRequestBody CloseDayJSONBody
 
+// RequestDayReopenJSONRequestBody defines body for RequestDayReopen for application/json ContentType.
+type RequestDayReopenJSONRequestBody RequestDayReopenJSONBody
+
+// ApproveDayReopenJSONRequestBody defines body for ApproveDayReopen for application/json ContentType.
+type ApproveDayReopenJSONRequestBody ApproveDayReopenJSONBody
+
+// RejectDayReopenJSONRequestBody defines body for RejectDayReopen for application/json ContentType.
+type RejectDayReopenJSONRequestBody RejectDayReopenJSONBody
+
 // ResendEventJSONRequestBody defines body for ResendEvent for application/json ContentType.
 type ResendEventJSONRequestBody ResendEventJSONBody
 
@@ -1609,6 +1700,9 @@ type RequestRefundJSONRequestBody = RequestRefund
 
 // ApproveReconciliationExceptionJSONRequestBody defines body for ApproveReconciliationException for application/json ContentType.
 type ApproveReconciliationExceptionJSONRequestBody ApproveReconciliationExceptionJSONBody
+
+// CarryForwardReconciliationExceptionJSONRequestBody defines body for CarryForwardReconciliationException for application/json ContentType.
+type CarryForwardReconciliationExceptionJSONRequestBody CarryForwardReconciliationExceptionJSONBody
 
 // ResolveReconciliationExceptionJSONRequestBody defines body for ResolveReconciliationException for application/json ContentType.
 type ResolveReconciliationExceptionJSONRequestBody ResolveReconciliationExceptionJSONBody
@@ -1794,6 +1888,24 @@ type ClientInterface interface {
 
 	CloseDay(ctx context.Context, date openapi_types.Date, body CloseDayJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RequestDayReopenWithBody request with any body
+	RequestDayReopenWithBody(ctx context.Context, date openapi_types.Date, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	RequestDayReopen(ctx context.Context, date openapi_types.Date, body RequestDayReopenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ApproveDayReopenWithBody request with any body
+	ApproveDayReopenWithBody(ctx context.Context, date openapi_types.Date, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	ApproveDayReopen(ctx context.Context, date openapi_types.Date, body ApproveDayReopenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RejectDayReopenWithBody request with any body
+	RejectDayReopenWithBody(ctx context.Context, date openapi_types.Date, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	RejectDayReopen(ctx context.Context, date openapi_types.Date, body RejectDayReopenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDayReport request
+	GetDayReport(ctx context.Context, date openapi_types.Date, params *GetDayReportParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListEvents request
 	ListEvents(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -1905,6 +2017,11 @@ type ClientInterface interface {
 	ApproveReconciliationExceptionWithBody(ctx context.Context, id IntId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	ApproveReconciliationException(ctx context.Context, id IntId, body ApproveReconciliationExceptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CarryForwardReconciliationExceptionWithBody request with any body
+	CarryForwardReconciliationExceptionWithBody(ctx context.Context, id IntId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	CarryForwardReconciliationException(ctx context.Context, id IntId, body CarryForwardReconciliationExceptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ResolveReconciliationExceptionWithBody request with any body
 	ResolveReconciliationExceptionWithBody(ctx context.Context, id IntId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2102,6 +2219,90 @@ func (c *Client) CloseDayWithBody(ctx context.Context, date openapi_types.Date, 
 
 func (c *Client) CloseDay(ctx context.Context, date openapi_types.Date, body CloseDayJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCloseDayRequest(c.Server, date, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) RequestDayReopenWithBody(ctx context.Context, date openapi_types.Date, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRequestDayReopenRequestWithBody(c.Server, date, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) RequestDayReopen(ctx context.Context, date openapi_types.Date, body RequestDayReopenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRequestDayReopenRequest(c.Server, date, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ApproveDayReopenWithBody(ctx context.Context, date openapi_types.Date, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApproveDayReopenRequestWithBody(c.Server, date, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ApproveDayReopen(ctx context.Context, date openapi_types.Date, body ApproveDayReopenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApproveDayReopenRequest(c.Server, date, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) RejectDayReopenWithBody(ctx context.Context, date openapi_types.Date, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRejectDayReopenRequestWithBody(c.Server, date, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) RejectDayReopen(ctx context.Context, date openapi_types.Date, body RejectDayReopenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRejectDayReopenRequest(c.Server, date, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) GetDayReport(ctx context.Context, date openapi_types.Date, params *GetDayReportParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDayReportRequest(c.Server, date, params)
 	if err != nil {
 		return nil, err
 	}
@@ -2594,6 +2795,30 @@ func (c *Client) ApproveReconciliationExceptionWithBody(ctx context.Context, id 
 
 func (c *Client) ApproveReconciliationException(ctx context.Context, id IntId, body ApproveReconciliationExceptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewApproveReconciliationExceptionRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) CarryForwardReconciliationExceptionWithBody(ctx context.Context, id IntId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCarryForwardReconciliationExceptionRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) CarryForwardReconciliationException(ctx context.Context, id IntId, body CarryForwardReconciliationExceptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCarryForwardReconciliationExceptionRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3343,6 +3568,219 @@ func NewCloseDayRequestWithBody(server string, date openapi_types.Date, contentT
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRequestDayReopenRequest calls the generic RequestDayReopen builder with application/json body
+func NewRequestDayReopenRequest(server string, date openapi_types.Date, body RequestDayReopenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRequestDayReopenRequestWithBody(server, date, "application/json", bodyReader)
+}
+
+// NewRequestDayReopenRequestWithBody generates requests for RequestDayReopen with any type of body
+func NewRequestDayReopenRequestWithBody(server string, date openapi_types.Date, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "date", runtime.ParamLocationPath, date)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/days/%s/reopen", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewApproveDayReopenRequest calls the generic ApproveDayReopen builder with application/json body
+func NewApproveDayReopenRequest(server string, date openapi_types.Date, body ApproveDayReopenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewApproveDayReopenRequestWithBody(server, date, "application/json", bodyReader)
+}
+
+// NewApproveDayReopenRequestWithBody generates requests for ApproveDayReopen with any type of body
+func NewApproveDayReopenRequestWithBody(server string, date openapi_types.Date, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "date", runtime.ParamLocationPath, date)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/days/%s/reopen/approve", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRejectDayReopenRequest calls the generic RejectDayReopen builder with application/json body
+func NewRejectDayReopenRequest(server string, date openapi_types.Date, body RejectDayReopenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRejectDayReopenRequestWithBody(server, date, "application/json", bodyReader)
+}
+
+// NewRejectDayReopenRequestWithBody generates requests for RejectDayReopen with any type of body
+func NewRejectDayReopenRequestWithBody(server string, date openapi_types.Date, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "date", runtime.ParamLocationPath, date)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/days/%s/reopen/reject", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetDayReportRequest generates requests for GetDayReport
+func NewGetDayReportRequest(server string, date openapi_types.Date, params *GetDayReportParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "date", runtime.ParamLocationPath, date)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/days/%s/report", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		queryValues := queryURL.Query()
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "format", runtime.ParamLocationQuery, *params.Format); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Lang != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "lang", runtime.ParamLocationQuery, *params.Lang); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		queryURL.RawQuery = queryValues.Encode()
+	}
+
+	req, err := http.NewRequest("GET", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -4901,6 +5339,53 @@ func NewApproveReconciliationExceptionRequestWithBody(server string, id IntId, c
 	return req, nil
 }
 
+// NewCarryForwardReconciliationExceptionRequest calls the generic CarryForwardReconciliationException builder with application/json body
+func NewCarryForwardReconciliationExceptionRequest(server string, id IntId, body CarryForwardReconciliationExceptionJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCarryForwardReconciliationExceptionRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCarryForwardReconciliationExceptionRequestWithBody generates requests for CarryForwardReconciliationException with any type of body
+func NewCarryForwardReconciliationExceptionRequestWithBody(server string, id IntId, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "id", runtime.ParamLocationPath, id)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/exceptions/%s/carry-forward", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewResolveReconciliationExceptionRequest calls the generic ResolveReconciliationException builder with application/json body
 func NewResolveReconciliationExceptionRequest(server string, id IntId, body ResolveReconciliationExceptionJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -6069,6 +6554,24 @@ type ClientWithResponsesInterface interface {
 
 	CloseDayWithResponse(ctx context.Context, date openapi_types.Date, body CloseDayJSONRequestBody, reqEditors ...RequestEditorFn) (*CloseDayResponse, error)
 
+	// RequestDayReopenWithBodyWithResponse request with any body
+	RequestDayReopenWithBodyWithResponse(ctx context.Context, date openapi_types.Date, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestDayReopenResponse, error)
+
+	RequestDayReopenWithResponse(ctx context.Context, date openapi_types.Date, body RequestDayReopenJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestDayReopenResponse, error)
+
+	// ApproveDayReopenWithBodyWithResponse request with any body
+	ApproveDayReopenWithBodyWithResponse(ctx context.Context, date openapi_types.Date, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApproveDayReopenResponse, error)
+
+	ApproveDayReopenWithResponse(ctx context.Context, date openapi_types.Date, body ApproveDayReopenJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveDayReopenResponse, error)
+
+	// RejectDayReopenWithBodyWithResponse request with any body
+	RejectDayReopenWithBodyWithResponse(ctx context.Context, date openapi_types.Date, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RejectDayReopenResponse, error)
+
+	RejectDayReopenWithResponse(ctx context.Context, date openapi_types.Date, body RejectDayReopenJSONRequestBody, reqEditors ...RequestEditorFn) (*RejectDayReopenResponse, error)
+
+	// GetDayReportWithResponse request
+	GetDayReportWithResponse(ctx context.Context, date openapi_types.Date, params *GetDayReportParams, reqEditors ...RequestEditorFn) (*GetDayReportResponse, error)
+
 	// ListEventsWithResponse request
 	ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error)
 
@@ -6180,6 +6683,11 @@ type ClientWithResponsesInterface interface {
 	ApproveReconciliationExceptionWithBodyWithResponse(ctx context.Context, id IntId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApproveReconciliationExceptionResponse, error)
 
 	ApproveReconciliationExceptionWithResponse(ctx context.Context, id IntId, body ApproveReconciliationExceptionJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveReconciliationExceptionResponse, error)
+
+	// CarryForwardReconciliationExceptionWithBodyWithResponse request with any body
+	CarryForwardReconciliationExceptionWithBodyWithResponse(ctx context.Context, id IntId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CarryForwardReconciliationExceptionResponse, error)
+
+	CarryForwardReconciliationExceptionWithResponse(ctx context.Context, id IntId, body CarryForwardReconciliationExceptionJSONRequestBody, reqEditors ...RequestEditorFn) (*CarryForwardReconciliationExceptionResponse, error)
 
 	// ResolveReconciliationExceptionWithBodyWithResponse request with any body
 	ResolveReconciliationExceptionWithBodyWithResponse(ctx context.Context, id IntId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ResolveReconciliationExceptionResponse, error)
@@ -6512,6 +7020,134 @@ func (r CloseDayResponse) Status() string {
 
 // StatusCode returns HTTPResponse.StatusCode
 func (r CloseDayResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type RequestDayReopenResponse struct {
+	Body                      []byte
+	HTTPResponse              *http.Response
+	JSON201                   *DayReopen
+	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON401 *Unauthorized
+	ApplicationproblemJSON403 *Problem
+	ApplicationproblemJSON404 *Problem
+	ApplicationproblemJSON409 *Problem
+	ApplicationproblemJSON413 *PayloadTooLarge
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	ApplicationproblemJSON422 *Unprocessable
+	ApplicationproblemJSON429 *TooManyRequests
+	ApplicationproblemJSON500 *InternalError
+	ApplicationproblemJSON503 *ServiceUnavailable
+}
+
+// Status returns HTTPResponse.Status
+func (r RequestDayReopenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RequestDayReopenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type ApproveDayReopenResponse struct {
+	Body                      []byte
+	HTTPResponse              *http.Response
+	JSON200                   *DayReopen
+	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON401 *Unauthorized
+	ApplicationproblemJSON403 *Problem
+	ApplicationproblemJSON404 *Problem
+	ApplicationproblemJSON409 *Problem
+	ApplicationproblemJSON413 *PayloadTooLarge
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	ApplicationproblemJSON422 *Unprocessable
+	ApplicationproblemJSON429 *TooManyRequests
+	ApplicationproblemJSON500 *InternalError
+	ApplicationproblemJSON503 *ServiceUnavailable
+}
+
+// Status returns HTTPResponse.Status
+func (r ApproveDayReopenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ApproveDayReopenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type RejectDayReopenResponse struct {
+	Body                      []byte
+	HTTPResponse              *http.Response
+	JSON200                   *DayReopen
+	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON401 *Unauthorized
+	ApplicationproblemJSON403 *Problem
+	ApplicationproblemJSON404 *Problem
+	ApplicationproblemJSON409 *Problem
+	ApplicationproblemJSON413 *PayloadTooLarge
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	ApplicationproblemJSON422 *Unprocessable
+	ApplicationproblemJSON429 *TooManyRequests
+	ApplicationproblemJSON500 *InternalError
+	ApplicationproblemJSON503 *ServiceUnavailable
+}
+
+// Status returns HTTPResponse.Status
+func (r RejectDayReopenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RejectDayReopenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type GetDayReportResponse struct {
+	Body                      []byte
+	HTTPResponse              *http.Response
+	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON401 *Unauthorized
+	ApplicationproblemJSON403 *Problem
+	ApplicationproblemJSON404 *Problem
+	ApplicationproblemJSON422 *Unprocessable
+	ApplicationproblemJSON429 *TooManyRequests
+	ApplicationproblemJSON500 *InternalError
+	ApplicationproblemJSON503 *ServiceUnavailable
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDayReportResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDayReportResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -7454,6 +8090,43 @@ func (r ApproveReconciliationExceptionResponse) StatusCode() int {
 	return 0
 }
 
+type CarryForwardReconciliationExceptionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *struct {
+		// CarriedForward an exception carried forward out of its day: it stays open but no longer holds the day open
+		CarriedForward ExceptionCarry          `json:"carried_forward"`
+		Exception      ReconciliationException `json:"exception"`
+	}
+	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON401 *Unauthorized
+	ApplicationproblemJSON403 *Problem
+	ApplicationproblemJSON404 *Problem
+	ApplicationproblemJSON409 *Problem
+	ApplicationproblemJSON413 *PayloadTooLarge
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	ApplicationproblemJSON422 *Unprocessable
+	ApplicationproblemJSON429 *TooManyRequests
+	ApplicationproblemJSON500 *InternalError
+	ApplicationproblemJSON503 *ServiceUnavailable
+}
+
+// Status returns HTTPResponse.Status
+func (r CarryForwardReconciliationExceptionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CarryForwardReconciliationExceptionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
 type ResolveReconciliationExceptionResponse struct {
 	Body                      []byte
 	HTTPResponse              *http.Response
@@ -7844,6 +8517,7 @@ type GetStatementRawResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	ApplicationproblemJSON403 *Forbidden
 	ApplicationproblemJSON404 *Problem
+	ApplicationproblemJSON410 *Problem
 	ApplicationproblemJSON422 *Unprocessable
 	ApplicationproblemJSON429 *TooManyRequests
 	ApplicationproblemJSON500 *InternalError
@@ -8204,6 +8878,66 @@ func (c *ClientWithResponses) CloseDayWithResponse(ctx context.Context, date ope
 	return ParseCloseDayResponse(rsp)
 }
 
+// RequestDayReopenWithBodyWithResponse request with arbitrary body returning *RequestDayReopenResponse
+func (c *ClientWithResponses) RequestDayReopenWithBodyWithResponse(ctx context.Context, date openapi_types.Date, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RequestDayReopenResponse, error) {
+	rsp, err := c.RequestDayReopenWithBody(ctx, date, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRequestDayReopenResponse(rsp)
+}
+
+func (c *ClientWithResponses) RequestDayReopenWithResponse(ctx context.Context, date openapi_types.Date, body RequestDayReopenJSONRequestBody, reqEditors ...RequestEditorFn) (*RequestDayReopenResponse, error) {
+	rsp, err := c.RequestDayReopen(ctx, date, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRequestDayReopenResponse(rsp)
+}
+
+// ApproveDayReopenWithBodyWithResponse request with arbitrary body returning *ApproveDayReopenResponse
+func (c *ClientWithResponses) ApproveDayReopenWithBodyWithResponse(ctx context.Context, date openapi_types.Date, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApproveDayReopenResponse, error) {
+	rsp, err := c.ApproveDayReopenWithBody(ctx, date, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApproveDayReopenResponse(rsp)
+}
+
+func (c *ClientWithResponses) ApproveDayReopenWithResponse(ctx context.Context, date openapi_types.Date, body ApproveDayReopenJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveDayReopenResponse, error) {
+	rsp, err := c.ApproveDayReopen(ctx, date, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApproveDayReopenResponse(rsp)
+}
+
+// RejectDayReopenWithBodyWithResponse request with arbitrary body returning *RejectDayReopenResponse
+func (c *ClientWithResponses) RejectDayReopenWithBodyWithResponse(ctx context.Context, date openapi_types.Date, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RejectDayReopenResponse, error) {
+	rsp, err := c.RejectDayReopenWithBody(ctx, date, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRejectDayReopenResponse(rsp)
+}
+
+func (c *ClientWithResponses) RejectDayReopenWithResponse(ctx context.Context, date openapi_types.Date, body RejectDayReopenJSONRequestBody, reqEditors ...RequestEditorFn) (*RejectDayReopenResponse, error) {
+	rsp, err := c.RejectDayReopen(ctx, date, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRejectDayReopenResponse(rsp)
+}
+
+// GetDayReportWithResponse request returning *GetDayReportResponse
+func (c *ClientWithResponses) GetDayReportWithResponse(ctx context.Context, date openapi_types.Date, params *GetDayReportParams, reqEditors ...RequestEditorFn) (*GetDayReportResponse, error) {
+	rsp, err := c.GetDayReport(ctx, date, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDayReportResponse(rsp)
+}
+
 // ListEventsWithResponse request returning *ListEventsResponse
 func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, params *ListEventsParams, reqEditors ...RequestEditorFn) (*ListEventsResponse, error) {
 	rsp, err := c.ListEvents(ctx, params, reqEditors...)
@@ -8560,6 +9294,23 @@ func (c *ClientWithResponses) ApproveReconciliationExceptionWithResponse(ctx con
 		return nil, err
 	}
 	return ParseApproveReconciliationExceptionResponse(rsp)
+}
+
+// CarryForwardReconciliationExceptionWithBodyWithResponse request with arbitrary body returning *CarryForwardReconciliationExceptionResponse
+func (c *ClientWithResponses) CarryForwardReconciliationExceptionWithBodyWithResponse(ctx context.Context, id IntId, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CarryForwardReconciliationExceptionResponse, error) {
+	rsp, err := c.CarryForwardReconciliationExceptionWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCarryForwardReconciliationExceptionResponse(rsp)
+}
+
+func (c *ClientWithResponses) CarryForwardReconciliationExceptionWithResponse(ctx context.Context, id IntId, body CarryForwardReconciliationExceptionJSONRequestBody, reqEditors ...RequestEditorFn) (*CarryForwardReconciliationExceptionResponse, error) {
+	rsp, err := c.CarryForwardReconciliationException(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCarryForwardReconciliationExceptionResponse(rsp)
 }
 
 // ResolveReconciliationExceptionWithBodyWithResponse request with arbitrary body returning *ResolveReconciliationExceptionResponse
@@ -9396,6 +10147,390 @@ func ParseCloseDayResponse(rsp *http.Response) (*CloseDayResponse, error) {
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRequestDayReopenResponse parses an HTTP response from a RequestDayReopenWithResponse call
+func ParseRequestDayReopenResponse(rsp *http.Response) (*RequestDayReopenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RequestDayReopenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest DayReopen
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseApproveDayReopenResponse parses an HTTP response from a ApproveDayReopenWithResponse call
+func ParseApproveDayReopenResponse(rsp *http.Response) (*ApproveDayReopenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ApproveDayReopenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DayReopen
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseRejectDayReopenResponse parses an HTTP response from a RejectDayReopenWithResponse call
+func ParseRejectDayReopenResponse(rsp *http.Response) (*RejectDayReopenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RejectDayReopenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DayReopen
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetDayReportResponse parses an HTTP response from a GetDayReportWithResponse call
+func ParseGetDayReportResponse(rsp *http.Response) (*GetDayReportResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDayReportResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -12079,6 +13214,113 @@ func ParseApproveReconciliationExceptionResponse(rsp *http.Response) (*ApproveRe
 	return response, nil
 }
 
+// ParseCarryForwardReconciliationExceptionResponse parses an HTTP response from a CarryForwardReconciliationExceptionWithResponse call
+func ParseCarryForwardReconciliationExceptionResponse(rsp *http.Response) (*CarryForwardReconciliationExceptionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CarryForwardReconciliationExceptionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			// CarriedForward an exception carried forward out of its day: it stays open but no longer holds the day open
+			CarriedForward ExceptionCarry          `json:"carried_forward"`
+			Exception      ReconciliationException `json:"exception"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest PayloadTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseResolveReconciliationExceptionResponse parses an HTTP response from a ResolveReconciliationExceptionWithResponse call
 func ParseResolveReconciliationExceptionResponse(rsp *http.Response) (*ResolveReconciliationExceptionResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -13153,6 +14395,13 @@ func ParseGetStatementRawResponse(rsp *http.Response) (*GetStatementRawResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON410 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Unprocessable

@@ -18,6 +18,7 @@ import (
 
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/problem"
+	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/reconciliation/matcher"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"
 	"github.com/civicpay/civicpay/reconciliation/statement"
@@ -38,6 +39,7 @@ var HTTPErrors = []problem.Mapping{
 	{Err: rawfile.ErrTooLarge, Status: http.StatusRequestEntityTooLarge, Title: "Statement too large"},
 	{Err: ErrNotConfigured, Status: http.StatusServiceUnavailable, Title: "Not configured"},
 	{Err: ErrNotReconciled, Status: http.StatusConflict, Title: "Not reconciled"},
+	{Err: ErrAlreadyCarried, Status: http.StatusConflict, Title: "Already carried forward"},
 	{Err: ErrPruned, Status: http.StatusGone, Title: "Pruned by retention"},
 }
 
@@ -64,8 +66,13 @@ func (h *Handler) Routes(r fiber.Router) {
 	r.Get("/reconciliation/exceptions/:id", readers, h.getException)
 	r.Post("/reconciliation/exceptions/:id/resolve", treasury, h.resolve)
 	r.Post("/reconciliation/exceptions/:id/approve", treasury, h.approve)
+	r.Post("/reconciliation/exceptions/:id/carry-forward", treasury, h.carryForward)
 	r.Get("/days/:date", readers, h.getDay)
 	r.Post("/days/:date/close", treasury, h.closeDay)
+	r.Get("/days/:date/report", readers, h.dayReport)
+	r.Post("/days/:date/reopen", treasury, h.requestReopen)
+	r.Post("/days/:date/reopen/approve", treasury, h.decideReopen(true))
+	r.Post("/days/:date/reopen/reject", treasury, h.decideReopen(false))
 }
 
 func pathDay(c *fiber.Ctx) (time.Time, error) {
@@ -112,6 +119,133 @@ func (h *Handler) closeDay(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(st)
+}
+
+// GET /days/{date}/report?format=pdf|xlsx&lang=vi|en: a closed day's report
+// (404 before the day is closed).
+func (h *Handler) dayReport(c *fiber.Ctx) error {
+	day, err := pathDay(c)
+	if err != nil {
+		return err
+	}
+	format := c.Query("format", "pdf")
+	if format != "pdf" && format != "xlsx" {
+		return problem.Invalid("query.format", "pdf or xlsx")
+	}
+	lang := c.Query("lang", ReportVI)
+	if lang != ReportVI && lang != ReportEN {
+		return problem.Invalid("query.lang", "vi or en")
+	}
+	r, err := h.svc.DayReport(c.UserContext(), day)
+	if errors.Is(err, ledger.ErrDayNotClosed) {
+		return problem.New(http.StatusNotFound, "Not found", err.Error())
+	}
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	ct := "application/pdf"
+	if format == "pdf" {
+		err = WriteDayReportPDF(&buf, r, lang)
+	} else {
+		ct = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+		err = WriteDayReportXLSX(&buf, r, lang)
+	}
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, ct)
+	c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="civicpay-day-%s.%s"`, r.Date, format))
+	return c.Send(buf.Bytes())
+}
+
+// noteBody reads an optional body {"note": "..."}, or {"reason": "..."}
+// when field is "reason".
+func noteBody(c *fiber.Ctx, field string) (string, error) {
+	if len(c.Body()) == 0 {
+		return "", nil
+	}
+	if field == "reason" {
+		var req struct {
+			Reason string `json:"reason"`
+		}
+		err := problem.DecodeJSON(c.Body(), &req)
+		return req.Reason, err
+	}
+	var req struct {
+		Note string `json:"note"`
+	}
+	err := problem.DecodeJSON(c.Body(), &req)
+	return req.Note, err
+}
+
+// POST /days/{date}/reopen {"reason": "..."}: asks for the closed day to be
+// reopened; another treasury key or person approves it.
+func (h *Handler) requestReopen(c *fiber.Ctx) error {
+	day, err := pathDay(c)
+	if err != nil {
+		return err
+	}
+	reason, err := noteBody(c, "reason")
+	if err != nil {
+		return err
+	}
+	r, err := h.svc.RequestReopen(c.UserContext(), day, auth.FromCtx(c).Actor(), reason)
+	if err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(r)
+}
+
+// POST /days/{date}/reopen/approve|reject {"note": "..."}: decides the day's
+// waiting reopen request (approve: never by whoever asked).
+func (h *Handler) decideReopen(approve bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		day, err := pathDay(c)
+		if err != nil {
+			return err
+		}
+		note, err := noteBody(c, "note")
+		if err != nil {
+			return err
+		}
+		pending, err := h.svc.PendingReopen(c.UserContext(), day)
+		if err != nil {
+			return err
+		}
+		if pending == nil {
+			return fmt.Errorf("%w: no reopen request of %s is waiting", ledger.ErrReopenNotFound, dayString(day))
+		}
+		r, err := h.svc.DecideReopen(c.UserContext(), pending.ID, auth.FromCtx(c).Actor(), approve, note)
+		if err != nil {
+			return err
+		}
+		return c.JSON(r)
+	}
+}
+
+// POST /reconciliation/exceptions/{id}/carry-forward {"note": "..."}: the
+// exception stays open but no longer holds its day open.
+func (h *Handler) carryForward(c *fiber.Ctx) error {
+	id, err := pathID(c, ErrExceptionNotFound)
+	if err != nil {
+		return err
+	}
+	note, err := noteBody(c, "note")
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(note) == "" {
+		return problem.Invalid("note", "required: why it is left for later")
+	}
+	e, err := h.svc.CarryForward(c.UserContext(), id, note, auth.FromCtx(c).Actor())
+	if err != nil {
+		return err
+	}
+	return c.JSON(struct {
+		Exception      Exception `json:"exception"`
+		CarriedForward *Carry    `json:"carried_forward"`
+	}{e.Exception, e.Carry})
 }
 
 // POST /statements: the body is the file (any content type but multipart),

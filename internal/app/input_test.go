@@ -36,13 +36,17 @@ var routeBodies = map[string]string{
 	"POST /v1/ledger/entries": `{"reason":"fee","reference":"ref","effective_at":"2026-01-01T00:00:00Z","postings":[
 		{"account":"treasury:TA-A:bank","direction":"debit","amount":5000,"currency":"VND"},
 		{"account":"suspense","direction":"credit","amount":"5000","currency":"VND"}]}`,
-	"POST /v1/ledger/entries/requests/:id/approve":   `{"note":"n"}`,
-	"POST /v1/ledger/entries/requests/:id/reject":    `{"note":"n"}`,
-	"POST /v1/ledger/entries/:id/reversal":           `{"reason":"r","effective_at":"2026-01-01T00:00:00Z"}`,
-	"POST /v1/reconciliation/runs":                   `{"date":"2026-01-01","source":"vnpay"}`,
-	"POST /v1/reconciliation/exceptions/:id/resolve": `{"resolution":"written_off","note":"n"}`,
-	"POST /v1/reconciliation/exceptions/:id/approve": `{"note":"n"}`,
-	"POST /v1/days/:date/close":                      `{"note":"n"}`,
+	"POST /v1/ledger/entries/requests/:id/approve":         `{"note":"n"}`,
+	"POST /v1/ledger/entries/requests/:id/reject":          `{"note":"n"}`,
+	"POST /v1/ledger/entries/:id/reversal":                 `{"reason":"r","effective_at":"2026-01-01T00:00:00Z"}`,
+	"POST /v1/reconciliation/runs":                         `{"date":"2026-01-01","source":"vnpay"}`,
+	"POST /v1/reconciliation/exceptions/:id/resolve":       `{"resolution":"written_off","note":"n"}`,
+	"POST /v1/reconciliation/exceptions/:id/approve":       `{"note":"n"}`,
+	"POST /v1/days/:date/close":                            `{"note":"n"}`,
+	"POST /v1/days/:date/reopen":                           `{"reason":"r"}`,
+	"POST /v1/days/:date/reopen/approve":                   `{"note":"n"}`,
+	"POST /v1/days/:date/reopen/reject":                    `{"note":"n"}`,
+	"POST /v1/reconciliation/exceptions/:id/carry-forward": `{"note":"n"}`,
 }
 
 // amountFields are the JSON names of amounts in routeBodies.
