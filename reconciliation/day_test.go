@@ -244,7 +244,9 @@ func TestCloseRefusedWithOpenExceptionAllowedWhenCarriedForward(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range errs {
-		wg.Go(func() { _, errs[i] = d.svc.CloseDay(d.ctx, day0, "treasury:staff:a@example.vn", "closed with one carried") })
+		wg.Go(func() {
+			_, errs[i] = d.svc.CloseDay(d.ctx, day0, "treasury:staff:a@example.vn", "closed with one carried")
+		})
 	}
 	wg.Wait()
 	var ok int
