@@ -60,6 +60,26 @@
 // matches); a file the bank has not paid SettlementDays after its day is
 // missing_there.
 //
+// # Days
+//
+// Treasury works business days (dayview.go; the console's
+// /console/reconciliation): a month's calendar of day states (not run,
+// exceptions open, balanced, closed), and a day with its sources (files
+// received or missing, lines, counts per class), the settlement chain from
+// the bank's credit to the gateway's file, its lines and our attempts and
+// orders, and the "both sides agree" check per gateway (ours against the
+// file against the bank). A day closes ([Service.CloseDay]) once it is over,
+// every source has a completed run and no exception holds it open: one
+// still unresolved may be carried forward with a note ([Service.CarryForward]:
+// it stays open, in the queue, but no longer holds its day). The closing
+// records who closed it and the day's totals ([DayTotals], kept with the
+// ledger's closing), is audited, and publishes reconciliation.day_closed in
+// its transaction; its report is a PDF or an XLSX workbook
+// ([Service.DayReport]). From then no entry takes effect in the day (the
+// ledger's rule). Reopening it takes two people: one asks, another approves,
+// and the approval deletes the closing in its own transaction, the only one
+// the database lets delete it (ledger/reopen.go, migration 00030).
+//
 // # Money
 //
 // Amounts are decimal, never floats, signed from civicpay's side in items (a
