@@ -256,3 +256,30 @@ func TestReconDayUpload(t *testing.T) {
 		t.Fatalf("file %q by %q: %v", name, by, err)
 	}
 }
+
+// Fetch now runs reconciliation's ReconcileDay for the one source (here no
+// fetch URL is configured: it queues the source's run), audited as the
+// person's; a source that is not configured is refused.
+func TestReconDayFetchNow(t *testing.T) {
+	t.Parallel()
+	e := reconEnv(t)
+	treasury := e.signedIn("treasury@example.vn", RoleTreasury, "")
+	day := "/console/reconciliation/" + reconDay
+	if p := treasury.submit(day, day+"/fetch", url.Values{"source": {"momo"}}); p.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(p.body, `id="fetch-error"`) {
+		t.Fatalf("an unconfigured source: %d\n%s", p.status, p.body)
+	}
+	if p := treasury.submit(day, day+"/fetch", url.Values{"source": {"vnpay"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("fetch: %d\n%s", p.status, p.body)
+	}
+	var runs, audits int
+	if err := e.pool.QueryRow(context.Background(), `SELECT
+			(SELECT count(*) FROM recon_runs WHERE source = 'vnpay' AND business_date = $1::date AND status = 'queued'),
+			(SELECT count(*) FROM audit_log WHERE action = 'reconciliation.day.fetch' AND resource_id = $1::text AND actor LIKE 'user:%')`,
+		reconDay).Scan(&runs, &audits); err != nil || runs != 1 || audits != 1 {
+		t.Fatalf("%d queued runs, %d audit rows, %v", runs, audits, err)
+	}
+	if p := treasury.get(day); !strings.Contains(p.body, "run #1, queued") {
+		t.Fatalf("the queued run is not shown:\n%s", p.body)
+	}
+}
