@@ -98,7 +98,7 @@ func (h *Handler) Dashboard(ctx context.Context, u User, lang string) (dashboard
 	month := windows[len(windows)-1]
 	q := ledger.RevenueQuery{From: month.From, To: month.To, GroupBy: []ledger.Dimension{ledger.ByDay}, Agency: agency}
 	var days []ledger.RevenueRow
-	if err := ledger.Revenue(ctx, h.pool, q, func(r ledger.RevenueRow) error {
+	if err := ledger.Revenue(ctx, h.reports(), q, func(r ledger.RevenueRow) error {
 		days = append(days, r)
 		return nil
 	}); err != nil {
@@ -129,7 +129,7 @@ func (h *Handler) Dashboard(ctx context.Context, u User, lang string) (dashboard
 	// (order_lines_later_agency_idx; without line_no > 1 the lines of every
 	// order of the agency were read, 1 s at 1,000,000 orders).
 	var open, paid, expired int64
-	err := h.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'open'), count(*) FILTER (WHERE status = 'paid'),
+	err := h.reports().QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'open'), count(*) FILTER (WHERE status = 'paid'),
 			count(*) FILTER (WHERE status = 'expired')
 		FROM orders o
 		WHERE o.created_at >= $1 AND ($2 = '' OR o.agency_code = $2
@@ -153,7 +153,7 @@ func (h *Handler) Dashboard(ctx context.Context, u User, lang string) (dashboard
 	}
 	if u.Role == RoleTreasury || u.Role == RoleAdmin {
 		d.ShowRecon = true
-		if d.OpenExceptions, err = reconciliation.CountOpenExceptions(ctx, h.pool); err != nil {
+		if d.OpenExceptions, err = reconciliation.CountOpenExceptions(ctx, h.reports()); err != nil {
 			return d, fmt.Errorf("console: dashboard: %w", err)
 		}
 	}

@@ -178,7 +178,7 @@ func (h *Handler) paymentsList(c *fiber.Ctx) error {
 		f.After = &cursor
 	}
 	f.Limit = h.cfg.PageSize
-	orders, err := payments.ListOrders(c.UserContext(), h.pool, f)
+	orders, err := payments.ListOrders(c.UserContext(), h.reports(), f)
 	if err != nil {
 		return h.fail(c, fmt.Errorf("console: payments list: %w", err))
 	}
@@ -199,7 +199,7 @@ func (h *Handler) paymentsList(c *fiber.Ctx) error {
 func (h *Handler) eachOrder(ctx context.Context, f payments.ListFilter, fn func(payments.Order) error) error {
 	f.Limit = h.cfg.ExportBatch
 	for {
-		orders, err := payments.ListOrders(ctx, h.pool, f)
+		orders, err := payments.ListOrders(ctx, h.reports(), f)
 		if err != nil {
 			return err
 		}

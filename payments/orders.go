@@ -56,7 +56,14 @@ type Orders struct {
 	log      *slog.Logger
 	now      func() time.Time
 	creator  *creator
+	// reports is the pool List reads (a replica within its staleness bound;
+	// SetReports). Get, Events and every write read the primary.
+	reports func() *pgxpool.Pool
 }
+
+// SetReports makes List read from the pool reports gives at each call
+// (db.Reads.ForReports), before the service serves.
+func (s *Orders) SetReports(reports func() *pgxpool.Pool) { s.reports = reports }
 
 // Check refuses expiries that would expire every order at once, and a
 // default expiry beyond the furthest allowed.
@@ -271,7 +278,11 @@ func (s *Orders) List(ctx context.Context, p auth.Principal, f ListFilter) ([]Or
 	case auth.RolePortal:
 		f.CreatedBy = &p.KeyID
 	}
-	orders, err := listOrders(ctx, s.pool, f)
+	pool := s.pool
+	if s.reports != nil {
+		pool = s.reports()
+	}
+	orders, err := listOrders(ctx, pool, f)
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,14 @@ type Config struct {
 	Env string `env:"CIVICPAY_ENV" envDefault:"production"`
 	// The PostgreSQL connection URL (`make run`/`make test` set it).
 	DatabaseURL string `env:"DATABASE_URL,required"`
+	// A streaming replica of it (optional). Reports read it (revenue, order
+	// lists, exports, the console's lists and dashboards) while its measured
+	// replay lag is within CIVICPAY_READ_MAX_LAG, else the primary; a read
+	// that must see its own writes (an order, a form's result) reads the
+	// primary always.
+	DatabaseReadURL string `env:"DATABASE_READ_URL"`
+	// The staleness bound of reports read from DATABASE_READ_URL.
+	ReadMaxLag time.Duration `env:"CIVICPAY_READ_MAX_LAG" envDefault:"5s"`
 	// The address the HTTP server listens on.
 	Addr string `env:"CIVICPAY_ADDR" envDefault:"127.0.0.1:8080"`
 	// How citizens and gateways reach the service: pay URLs, return and
@@ -456,6 +464,9 @@ func Load() (Config, error) {
 	}
 	if err := c.Retention.check(); err != nil {
 		return c, err
+	}
+	if c.DatabaseReadURL != "" && c.ReadMaxLag <= 0 {
+		return c, errors.New("config: CIVICPAY_READ_MAX_LAG must be positive")
 	}
 	return c, nil
 }
