@@ -1133,9 +1133,12 @@ type StatementFile struct {
 	Kind  *StatementFileKind `json:"kind,omitempty"`
 
 	// LinesDone lines (entries) staged so far: the load's progress
-	LinesDone  *int       `json:"lines_done,omitempty"`
-	LoadedAt   *time.Time `json:"loaded_at,omitempty"`
-	Name       *string    `json:"name,omitempty"`
+	LinesDone *int       `json:"lines_done,omitempty"`
+	LoadedAt  *time.Time `json:"loaded_at,omitempty"`
+	Name      *string    `json:"name,omitempty"`
+
+	// PrunedAt when retention deleted the file's bytes (CIVICPAY_RETAIN_RAW_FILES_YEARS); its record stays and GET .../raw answers 410
+	PrunedAt   *time.Time `json:"pruned_at,omitempty"`
 	ReceivedAt *time.Time `json:"received_at,omitempty"`
 	ReceivedBy *string    `json:"received_by,omitempty"`
 	Settlement *struct {
@@ -7844,6 +7847,7 @@ type GetStatementRawResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	ApplicationproblemJSON403 *Forbidden
 	ApplicationproblemJSON404 *Problem
+	ApplicationproblemJSON410 *Problem
 	ApplicationproblemJSON422 *Unprocessable
 	ApplicationproblemJSON429 *TooManyRequests
 	ApplicationproblemJSON500 *InternalError
@@ -13153,6 +13157,13 @@ func ParseGetStatementRawResponse(rsp *http.Response) (*GetStatementRawResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 410:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON410 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Unprocessable
