@@ -46,7 +46,8 @@ func TestRetentionJobPrunesRawFiles(t *testing.T) {
 	}
 	// A pass skips a file another transaction holds (a reconciliation run
 	// reading it): it is pruned by the next pass, so ask again until it is.
-	for deadline, next := time.Now().Add(20*time.Second), time.Time{}; ; time.Sleep(50 * time.Millisecond) {
+	deadline, next := time.Now().Add(20*time.Second), time.Time{}
+	for ; ; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(next) {
 			if _, err := e.App.River.Insert(ctx, app.RetentionArgs{}, nil); err != nil {
 				t.Fatal(err)
