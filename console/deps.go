@@ -25,6 +25,9 @@ type Deps struct {
 	Keys     *auth.Store
 	Catalog  *catalogue.Store
 	Gateways *gateways.Router
+	// Receipts draws a paid order's PDF receipt, the citizen's document
+	// (the app gives the citizen pages' handler: order.go).
+	Receipts Receipts
 }
 
 // SetDeps gives the console the domains it acts through (before it serves).

@@ -113,7 +113,8 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	if a.Gateways, a.Paying, err = wirePaying(f, w, a.Orders); err != nil {
 		return nil, err
 	}
-	if err = wirePages(f, w, a.Orders, a.Paying, a.Gateways, a.Catalog); err != nil {
+	citizen, err := wirePages(f, w, a.Orders, a.Paying, a.Gateways, a.Catalog)
+	if err != nil {
 		return nil, err
 	}
 	if err = wireRecon(f, w, a.Paying, a.Gateways, a.Webhooks); err != nil {
@@ -121,7 +122,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	}
 	// The staff console, on the domains above (console.go).
 	con := wireConsole(f, w, console.Deps{Orders: a.Orders, Paying: a.Paying, Webhooks: a.WebhookAPI,
-		Keys: a.Keys, Catalog: a.Catalog, Gateways: a.Gateways})
+		Keys: a.Keys, Catalog: a.Catalog, Gateways: a.Gateways, Receipts: citizen})
 	a.background = w.background
 
 	// 5. The River client that works the jobs the domains registered.
