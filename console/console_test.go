@@ -311,7 +311,7 @@ func TestNavigationByRole(t *testing.T) {
 		see    []string
 		denied string
 	}{
-		{RoleAgency, "STP-HCM", []string{"dashboard", "payments", "revenue"}, "reconciliation"},
+		{RoleAgency, "STP-HCM", []string{"dashboard", "payments", "revenue", "settings"}, "reconciliation"},
 		{RoleTreasury, "", []string{"dashboard", "payments", "revenue", "reconciliation", "audit"}, "admin"},
 		{RoleAdmin, "", []string{"dashboard", "payments", "revenue", "reconciliation", "settings", "admin", "audit", "jobs"}, ""},
 	} {

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"fmt"
+	"html/template"
 	"net/http"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
 	"github.com/civicpay/civicpay/ledger"
+	"github.com/civicpay/civicpay/reconciliation"
 )
 
 // window is a period of the dashboard: [From, To) in business days.
@@ -35,6 +37,28 @@ type dashboardData struct {
 	Agency  string
 	Windows []window
 	Orders  []orderCount
+	// Charts are the daily net of the last 30 business days, one per
+	// currency; Days the same figures as a table.
+	Charts []template.HTML
+	Days   []dayNet
+	// Gateways are the gateways' breakers, as GET /v1/gateways shows them
+	// (HasRouter false when the console was built without the router).
+	HasRouter bool
+	Gateways  []gatewayState
+	// OpenExceptions is for treasury and admin only (ShowRecon).
+	ShowRecon      bool
+	OpenExceptions int64
+}
+
+// dayNet is one business day's net, per currency, for the chart's table.
+type dayNet struct {
+	Day  string
+	Nets []amountRow // Currency and Net only
+}
+
+// gatewayState is a gateway's two breakers, their states as message keys.
+type gatewayState struct {
+	Name, Methods, Create, Query string
 }
 
 // Windows are today, yesterday, and the last 7 and 30 business days
@@ -56,23 +80,39 @@ func Windows(now time.Time) []struct {
 	}
 }
 
-// Dashboard reads the dashboard's figures for agency ("" for all): revenue
-// through ledger.Revenue, the function behind GET /v1/revenue, totalled per
-// currency as that endpoint's totals are; and the orders created in the last
-// 30 business days by status.
-func (h *Handler) Dashboard(ctx context.Context, agency string, lang string) (dashboardData, error) {
+// Dashboard reads the dashboard's figures for u (an agency user's agency
+// only): revenue through ledger.Revenue, the function behind GET
+// /v1/revenue, read once by business day over the last 30 days, from which
+// each window's totals per currency (as that endpoint's totals are) and the
+// chart of daily net are made; the orders created in the last 30 business
+// days by status; the gateways' breakers; and, for treasury and admin, the
+// reconciliation exceptions still open.
+func (h *Handler) Dashboard(ctx context.Context, u User, lang string) (dashboardData, error) {
+	agency := ""
+	if u.Role == RoleAgency {
+		agency = u.AgencyCode
+	}
 	d := dashboardData{Agency: agency}
 	now := h.clock.Now()
-	for _, w := range Windows(now) {
+	windows := Windows(now)
+	month := windows[len(windows)-1]
+	q := ledger.RevenueQuery{From: month.From, To: month.To, GroupBy: []ledger.Dimension{ledger.ByDay}, Agency: agency}
+	var days []ledger.RevenueRow
+	if err := ledger.Revenue(ctx, h.pool, q, func(r ledger.RevenueRow) error {
+		days = append(days, r)
+		return nil
+	}); err != nil {
+		return d, fmt.Errorf("console: dashboard revenue: %w", err)
+	}
+	for _, w := range windows {
+		first, end := w.From.Format(time.DateOnly), w.To.Format(time.DateOnly)
 		var totals ledger.RevenueTotals
-		err := ledger.Revenue(ctx, h.pool, ledger.RevenueQuery{From: w.From, To: w.To, Agency: agency}, func(r ledger.RevenueRow) error {
-			totals.Add(r)
-			return nil
-		})
-		if err != nil {
-			return d, fmt.Errorf("console: dashboard revenue %s: %w", w.Key, err)
+		for _, r := range days {
+			if r.Day >= first && r.Day < end { // YYYY-MM-DD compares as dates do
+				totals.Add(r)
+			}
 		}
-		win := window{Key: w.Key, Span: w.From.Format(time.DateOnly)}
+		win := window{Key: w.Key, Span: first}
 		if last := w.To.AddDate(0, 0, -1); !last.Equal(w.From) {
 			win.Span += " – " + last.Format(time.DateOnly)
 		}
@@ -82,30 +122,83 @@ func (h *Handler) Dashboard(ctx context.Context, agency string, lang string) (da
 		}
 		d.Windows = append(d.Windows, win)
 	}
-	// An agency sees the orders with a line of its own, as in the API.
+	d.Charts, d.Days = dailyNet(days, q, lang)
+
+	// An agency sees the orders with a line of its own, as in the API: its
+	// first line's agency is the order's, the later lines' are indexed
+	// (order_lines_later_agency_idx; without line_no > 1 the lines of every
+	// order of the agency were read, 1 s at 1,000,000 orders).
 	var open, paid, expired int64
 	err := h.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'open'), count(*) FILTER (WHERE status = 'paid'),
 			count(*) FILTER (WHERE status = 'expired')
 		FROM orders o
 		WHERE o.created_at >= $1 AND ($2 = '' OR o.agency_code = $2
-			OR EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.agency_code = $2))`,
+			OR EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.id AND l.agency_code = $2 AND l.line_no > 1))`,
 		bizday.Start(now).AddDate(0, 0, -29), agency).Scan(&open, &paid, &expired)
 	if err != nil {
 		return d, fmt.Errorf("console: dashboard orders: %w", err)
 	}
 	d.Orders = []orderCount{{"open", open}, {"paid", paid}, {"expired", expired}}
+
+	if h.deps.Gateways != nil {
+		d.HasRouter = true
+		for _, st := range h.deps.Gateways.Stats() { // what GET /v1/gateways answers
+			methods := make([]string, len(st.Methods))
+			for i, m := range st.Methods {
+				methods[i] = string(m)
+			}
+			d.Gateways = append(d.Gateways, gatewayState{Name: st.Name, Methods: strings.Join(methods, ", "),
+				Create: "breaker." + st.State, Query: "breaker." + st.Query.State})
+		}
+	}
+	if u.Role == RoleTreasury || u.Role == RoleAdmin {
+		d.ShowRecon = true
+		if d.OpenExceptions, err = reconciliation.CountOpenExceptions(ctx, h.pool); err != nil {
+			return d, fmt.Errorf("console: dashboard: %w", err)
+		}
+	}
 	return d, nil
+}
+
+// dailyNet is the chart of each business day's net over q's range, one per
+// currency (in currency order; none when nothing was posted), and the same
+// figures as a table, a row per day.
+func dailyNet(days []ledger.RevenueRow, q ledger.RevenueQuery, lang string) ([]template.HTML, []dayNet) {
+	var totals ledger.RevenueTotals
+	net := map[[2]string]decimal.Decimal{}
+	for _, r := range days {
+		totals.Add(r)
+		net[[2]string{r.Day, r.Currency}] = r.Net
+	}
+	currencies := totals.Rows()
+	v := &view{Lang: lang}
+	var charts []template.HTML
+	var table []dayNet
+	for day := q.From.In(bizday.Zone); day.Before(q.To); day = day.AddDate(0, 0, 1) {
+		row := dayNet{Day: day.Format(time.DateOnly)}
+		for _, c := range currencies {
+			n := net[[2]string{row.Day, c.Currency}]
+			row.Nets = append(row.Nets, amountRow{Currency: c.Currency, Net: formatAmount(n, c.Currency, lang)})
+		}
+		table = append(table, row)
+	}
+	for i, c := range currencies {
+		s := series{currency: c.Currency}
+		for _, row := range table {
+			s.labels = append(s.labels, row.Day)
+			s.net = append(s.net, net[[2]string{row.Day, c.Currency}])
+		}
+		span := table[0].Day + " – " + table[len(table)-1].Day
+		charts = append(charts, netChart(fmt.Sprintf("dash-chart-%d", i+1), v, v.T("dash.chart.title", c.Currency), s, span).SVG())
+	}
+	return charts, table
 }
 
 func (h *Handler) dashboard(c *fiber.Ctx) error {
 	cu := cur(c)
 	v := h.newView(c, "dash.title")
 	v.Nav = nav(cu.user, "dashboard")
-	agency := ""
-	if cu.user.Role == RoleAgency {
-		agency = cu.user.AgencyCode
-	}
-	d, err := h.Dashboard(c.UserContext(), agency, v.Lang)
+	d, err := h.Dashboard(c.UserContext(), cu.user, v.Lang)
 	if err != nil {
 		return h.fail(c, err)
 	}

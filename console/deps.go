@@ -36,9 +36,11 @@ func (h *Handler) SetDeps(d Deps) { h.deps = d }
 // principal is the staff user as the domains see a caller: the API role of
 // the same name, its agency, and an actor naming the person. The console
 // has no role the API lacks, so separation of duties is the API's: an admin
-// user moves no money (the API's admin key without treasury).
+// user moves no money (the API's admin key without treasury). Staff marks
+// it as a person's, not a key's: what the person creates belongs to the
+// agency (a webhook endpoint), not to a key.
 func principal(u User) auth.Principal {
-	p := auth.Principal{KeyID: u.ID, Prefix: "staff:" + u.Email, Role: auth.Role(u.Role), Name: u.Email}
+	p := auth.Principal{KeyID: u.ID, Prefix: "staff:" + u.Email, Role: auth.Role(u.Role), Name: u.Email, Staff: true}
 	if u.Role == RoleAgency {
 		p.AgencyCode = u.AgencyCode
 	}

@@ -59,6 +59,12 @@ type Config struct {
 	// PageSize is the number of orders on a page of the payments list
 	// (0: 50); ExportBatch the number an export reads per query (0: 500).
 	PageSize, ExportBatch int
+	// SetupLinkTTL is how long a set-password link made in the admin pages
+	// works (0: 72 hours, as `civicpay users create`).
+	SetupLinkTTL time.Duration
+	// KeyDefaultTTL is the lifetime of an API key created in the settings
+	// without a chosen expiry, as for POST /v1/keys (0: never expires).
+	KeyDefaultTTL time.Duration
 }
 
 // Handler serves /console.
@@ -89,6 +95,9 @@ func New(pool *pgxpool.Pool, keys *secretbox.Keyring, cfg Config) *Handler {
 	}
 	if cfg.ExportBatch <= 0 {
 		cfg.ExportBatch = 500
+	}
+	if cfg.SetupLinkTTL <= 0 {
+		cfg.SetupLinkTTL = 72 * time.Hour
 	}
 	clk := clock.Or(cfg.Clock)
 	return &Handler{store: NewStore(pool, keys, clk, cfg.Policy), pool: pool, cfg: cfg, log: cfg.Log, clock: clk,
@@ -124,6 +133,9 @@ func (h *Handler) Routes(r fiber.Router) {
 	// Before the sections' placeholders, which they replace.
 	h.jobsRoutes(in)
 	h.auditRoutes(in)
+	h.revenueRoutes(in)
+	h.adminRoutes(in)
+	h.settingsRoutes(in)
 	in.Get("/payments", h.paymentsList)
 	in.Get("/payments/export.csv", h.export("csv", "text/csv; charset=utf-8", h.writeCSV))
 	in.Get("/payments/export.xlsx", h.export("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", h.writeXLSX))
@@ -150,12 +162,12 @@ var everyone = []Role{RoleAgency, RoleTreasury, RoleAdmin}
 // dashboard, the payments and the sessions page are built; the others say so.
 var sections = []section{
 	{"payments", everyone, true}, // payments.go
-	{"revenue", everyone, false},
+	{"revenue", everyone, true},  // revenue.go
 	{"reconciliation", []Role{RoleTreasury, RoleAdmin}, false},
-	{"settings", []Role{RoleAdmin}, false},
-	{"admin", []Role{RoleAdmin}, false},
-	{"audit", auditRoles, true},       // audit.go
-	{"jobs", []Role{RoleAdmin}, true}, // River's UI, jobs.go
+	{"settings", settingsRoles, true},  // settings.go
+	{"admin", []Role{RoleAdmin}, true}, // admin.go
+	{"audit", auditRoles, true},        // audit.go
+	{"jobs", []Role{RoleAdmin}, true},  // River's UI, jobs.go
 }
 
 func (s section) allows(r Role) bool {

@@ -332,8 +332,8 @@ func endpointShown(raw string) string {
 	return u.Scheme + "://" + u.Host + u.Path
 }
 
-// unavailable is the page of an action whose domain the console was not given.
-func (h *Handler) unavailable(c *fiber.Ctx) error {
+// orderUnavailable is the page of an action whose domain the console was not given.
+func (h *Handler) orderUnavailable(c *fiber.Ctx) error {
 	return h.errorPage(c, http.StatusServiceUnavailable, "ord.unavailable.title", "ord.unavailable")
 }
 
@@ -351,7 +351,7 @@ func (h *Handler) orderCancel(c *fiber.Ctx) error {
 		return err
 	}
 	if h.deps.Orders == nil {
-		return h.unavailable(c)
+		return h.orderUnavailable(c)
 	}
 	reason := strings.TrimSpace(c.FormValue("reason"))
 	fail := func(status int, general, field string) error {
@@ -454,7 +454,7 @@ func (h *Handler) orderRefund(c *fiber.Ctx) error {
 		return err
 	}
 	if h.deps.Paying == nil {
-		return h.unavailable(c)
+		return h.orderUnavailable(c)
 	}
 	o := rec.Order
 	in := refundInputOf(c, o)
@@ -603,7 +603,7 @@ func (h *Handler) orderReceipt(c *fiber.Ctx) error {
 		return err
 	}
 	if h.deps.Receipts == nil {
-		return h.unavailable(c)
+		return h.orderUnavailable(c)
 	}
 	lang := h.pickLang(c)
 	o := rec.Order

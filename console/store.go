@@ -164,17 +164,8 @@ func scanUser(row pgx.Row) (User, error) {
 // for ttl, and audits the creation (actor from ctx) in the same
 // transaction. It returns the raw link token, shown once.
 func (s *Store) CreateUser(ctx context.Context, nu NewUser, ttl time.Duration) (User, string, error) {
-	nu.Email = strings.TrimSpace(nu.Email)
-	nu.AgencyCode = strings.ToUpper(strings.TrimSpace(nu.AgencyCode))
-	switch {
-	case !emailRE.MatchString(nu.Email) || len(nu.Email) > 254:
-		return User{}, "", fmt.Errorf("%w: email %q", ErrInvalidUser, nu.Email)
-	case nu.Role != RoleAgency && nu.Role != RoleTreasury && nu.Role != RoleAdmin:
-		return User{}, "", fmt.Errorf("%w: role %q (want agency, treasury or admin)", ErrInvalidUser, nu.Role)
-	case (nu.Role == RoleAgency) != (nu.AgencyCode != ""):
-		return User{}, "", fmt.Errorf("%w: an agency user names its agency (--agency), and only an agency user does", ErrInvalidUser)
-	case nu.AgencyCode != "" && !agencyRE.MatchString(nu.AgencyCode):
-		return User{}, "", fmt.Errorf("%w: agency code %q", ErrInvalidUser, nu.AgencyCode)
+	if err := nu.check(); err != nil {
+		return User{}, "", err
 	}
 	var u User
 	var raw string
@@ -190,9 +181,9 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser, ttl time.Duration) (
 			var pe *pgconn.PgError
 			switch {
 			case errors.As(err, &pe) && pe.Code == "23505":
-				return fmt.Errorf("%w: %s", ErrEmailTaken, nu.Email)
+				return &FieldError{Field: "email", Code: "taken", Err: fmt.Errorf("%w: %s", ErrEmailTaken, nu.Email)}
 			case errors.As(err, &pe) && pe.Code == "23503":
-				return fmt.Errorf("%w: %s", ErrUnknownAgency, nu.AgencyCode)
+				return &FieldError{Field: "agency", Code: "unknown", Err: fmt.Errorf("%w: %s", ErrUnknownAgency, nu.AgencyCode)}
 			}
 			return fmt.Errorf("console: create user: %w", err)
 		}

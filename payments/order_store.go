@@ -149,7 +149,8 @@ type ListFilter struct {
 	MinTotal, MaxTotal *decimal.Decimal
 	// PayerName matches a part of the payer's name, in any letter case;
 	// PayerPhone the payer's phone exactly. Both are stored in clear (only the
-	// national ID is sealed), so neither needs a key; neither is indexed.
+	// national ID is sealed), so neither needs a key; the phone is indexed
+	// (orders_payer_phone_idx), the name is not.
 	PayerName, PayerPhone string
 	Limit                 int
 	After                 *Cursor

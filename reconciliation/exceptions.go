@@ -112,6 +112,18 @@ func (s *Service) Exception(ctx context.Context, id int64) (Exception, error) {
 	return getException(ctx, s.pool, id)
 }
 
+// CountOpenExceptions counts the exceptions still open, of every source and
+// business day: what treasury has left to look at (the staff console's
+// dashboard shows it). Exceptions awaiting a second person's approval are
+// not open any more and are not counted.
+func CountOpenExceptions(ctx context.Context, db queryRower) (int64, error) {
+	var n int64
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM recon_exceptions WHERE status = 'open'`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("reconciliation: count open exceptions: %w", err)
+	}
+	return n, nil
+}
+
 // recordExceptionsSQL upserts an exception for every item of the run that did
 // not match (settlements excepted: evaluate keeps theirs), and writes an
 // event for each one raised, reopened or reclassified. $1 run, $2 source,

@@ -42,6 +42,8 @@ type File struct {
 	LinesDone  int64           `json:"lines_done"`
 	LoadedAt   *time.Time      `json:"loaded_at,omitempty"`
 	Settlement *FileSettlement `json:"settlement,omitempty"`
+	// PrunedAt is when retention deleted the file's bytes (its record stays).
+	PrunedAt *time.Time `json:"pruned_at,omitempty"`
 	// Duplicate is set by Import when the same bytes were stored before:
 	// this is that earlier file, and nothing changed.
 	Duplicate bool `json:"duplicate,omitempty"`
@@ -90,7 +92,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, meta rawfile.Meta) (F
 }
 
 const fileColumns = `id, sha256, kind, size, name, source, received_by, received_at, status, coalesce(error, ''), lines_done,
-	loaded_at, gateway, settlement_file_id, business_date, revision, line_count, gross, fees, net, currency`
+	loaded_at, gateway, settlement_file_id, business_date, revision, line_count, gross, fees, net, currency, pruned_at`
 
 func scanFile(row pgx.Row) (File, error) {
 	var f File
@@ -101,7 +103,7 @@ func scanFile(row pgx.Row) (File, error) {
 	var count *int64
 	var gross, fees, net decimal.NullDecimal
 	err := row.Scan(&f.ID, &sum, &f.Kind, &f.Size, &f.Name, &f.Source, &f.ReceivedBy, &f.ReceivedAt, &f.Status, &f.Error,
-		&f.LinesDone, &f.LoadedAt, &gateway, &fileID, &day, &revision, &count, &gross, &fees, &net, &currency)
+		&f.LinesDone, &f.LoadedAt, &gateway, &fileID, &day, &revision, &count, &gross, &fees, &net, &currency, &f.PrunedAt)
 	if err != nil {
 		return File{}, err
 	}

@@ -38,6 +38,7 @@ var HTTPErrors = []problem.Mapping{
 	{Err: rawfile.ErrTooLarge, Status: http.StatusRequestEntityTooLarge, Title: "Statement too large"},
 	{Err: ErrNotConfigured, Status: http.StatusServiceUnavailable, Title: "Not configured"},
 	{Err: ErrNotReconciled, Status: http.StatusConflict, Title: "Not reconciled"},
+	{Err: ErrPruned, Status: http.StatusGone, Title: "Pruned by retention"},
 }
 
 // Handler serves statements and reconciliation to treasury (and admin) keys.
@@ -284,6 +285,9 @@ func (h *Handler) rawFile(c *fiber.Ctx) error {
 	f, err := h.svc.File(c.UserContext(), id)
 	if err != nil {
 		return err
+	}
+	if f.PrunedAt != nil {
+		return fmt.Errorf("statement file %d: its bytes were %w on %s", id, ErrPruned, f.PrunedAt.UTC().Format(time.DateOnly))
 	}
 	// The body is streamed after the handler returns: the reader must not
 	// depend on the request's context.

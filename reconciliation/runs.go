@@ -72,6 +72,9 @@ func (r Run) day() time.Time {
 // enqueueRun queues a run of source for day in tx, unless one is already
 // queued (not yet started): that one will see everything this one would.
 func (s *Service) enqueueRun(ctx context.Context, tx pgx.Tx, source string, day time.Time, trigger, actor string) (int64, error) {
+	if err := refusePruned(ctx, tx, day); err != nil {
+		return 0, err
+	}
 	var id int64
 	err := tx.QueryRow(ctx, `INSERT INTO recon_runs (source, business_date, trigger, requested_by) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (source, business_date) WHERE status = 'queued' DO NOTHING RETURNING id`,

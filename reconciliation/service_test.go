@@ -355,6 +355,9 @@ func TestResolvingAnExceptionRecordsWhoAndWhen(t *testing.T) {
 		t.Fatalf("exceptions %+v", list)
 	}
 	id := list[0].Exception.ID
+	if n, err := reconciliation.CountOpenExceptions(f.ctx, f.pool); err != nil || n != 1 {
+		t.Fatalf("open exceptions before resolving: %d, %v; want 1", n, err)
+	}
 	for _, c := range []struct {
 		resolution, note string
 		want             error
@@ -374,6 +377,9 @@ func TestResolvingAnExceptionRecordsWhoAndWhen(t *testing.T) {
 	if e.Status != reconciliation.ExceptionResolved || e.ResolvedBy != "treasury:cpk_abc" || e.ResolvedAt == nil ||
 		e.ResolvedAt.Before(before.Add(-time.Minute)) || e.Resolution != "ledger_adjusted" || !strings.Contains(e.Note, "entry 12") {
 		t.Fatalf("resolved = %+v", e)
+	}
+	if n, err := reconciliation.CountOpenExceptions(f.ctx, f.pool); err != nil || n != 0 {
+		t.Errorf("open exceptions after resolving: %d, %v; want 0", n, err)
 	}
 	if _, err := f.svc.Resolve(f.ctx, id, "written_off", "again", "treasury:other"); !errors.Is(err, reconciliation.ErrAlreadyResolved) {
 		t.Fatalf("second resolve = %v", err)

@@ -20,18 +20,21 @@ import (
 // receives another agency's line detail.
 //
 // Endpoints are entitled through the key that owns them (k is its row of
-// auth_key_roles, the view of api_keys the auth schema publishes;
-// @ev_agency, @ev_owner and @ev_agency_only are the event's), and a revoked
-// key's endpoints get nothing.
+// auth_key_roles, the view of api_keys the auth schema publishes, LEFT JOINed
+// on e.owner_key_id; @ev_agency, @ev_owner and @ev_agency_only are the
+// event's), and a revoked key's endpoints get nothing. An endpoint of an
+// agency (no owner key: its staff made it in the console) is entitled as an
+// agency key of its agency.
 var fanOutRule = fanOut("@ev_agency", "@ev_owner", "@ev_agency_only")
 
 // fanOut is the rule for an event whose agency, owner and agency-only flag
 // are the SQL expressions agency, owner and agencyOnly.
 func fanOut(agency, owner, agencyOnly string) string {
-	return `k.revoked_at IS NULL AND (
+	return `CASE WHEN e.owner_key_id IS NULL THEN e.agency_code = ` + agency + `
+	ELSE k.revoked_at IS NULL AND (
 	(k.role IN ('admin', 'treasury') AND NOT ` + agencyOnly + `)
 	OR (k.role = 'agency' AND k.agency_code = ` + agency + `)
-	OR (k.role = 'portal' AND k.id = ` + owner + `))`
+	OR (k.role = 'portal' AND k.id = ` + owner + `)) END`
 }
 
 // readScope is the same rule seen from a reader: a condition on webhook_events
@@ -48,11 +51,17 @@ func readScope(p auth.Principal) (string, pgx.NamedArgs) {
 	return "false", pgx.NamedArgs{}
 }
 
-// ownerScope restricts webhook_endpoints (alias e) to the caller's own, or all
-// of them for an admin.
+// ownerScope restricts webhook_endpoints (alias e) to those the caller
+// manages: an admin (key or staff), all of them; an API key, its own; an
+// agency's staff, every endpoint of their agency (its own and its keys').
 func ownerScope(p auth.Principal) (string, pgx.NamedArgs) {
-	if p.Role == auth.RoleAdmin {
+	switch {
+	case p.Role == auth.RoleAdmin:
 		return "true", pgx.NamedArgs{}
+	case p.Staff && p.Role == auth.RoleAgency && p.AgencyCode != "":
+		return "e.agency_code = @scope_agency", pgx.NamedArgs{"scope_agency": p.AgencyCode}
+	case p.Staff:
+		return "false", pgx.NamedArgs{}
 	}
 	return "e.owner_key_id = @scope_owner", pgx.NamedArgs{"scope_owner": p.KeyID}
 }

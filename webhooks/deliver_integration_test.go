@@ -433,20 +433,23 @@ func TestSweepDisablesFailingEndpoints(t *testing.T) {
 	dead := e.endpoint(owner, "https://93.184.216.34/dead", EventOrderPaid)
 	flaky := e.endpoint(owner, "https://93.184.216.34/flaky", EventOrderPaid)
 	healthy := e.endpoint(owner, "https://93.184.216.34/ok", EventOrderPaid)
-	for id, since := range map[uuid.UUID]string{dead.ID: "2 hours", flaky.ID: "10 minutes"} {
+	// An endpoint of the agency itself (made by its staff, no key behind it).
+	deadOfAgency := e.endpoint(staff(auth.RoleAgency, "AG-SWEEP"), "https://93.184.216.34/dead-too", EventOrderPaid)
+	for id, since := range map[uuid.UUID]string{dead.ID: "2 hours", flaky.ID: "10 minutes", deadOfAgency.ID: "2 hours"} {
 		if _, err := e.pool.Exec(ctx, `UPDATE webhook_endpoints SET failing_since = now() - $2::interval WHERE id = $1`, id, since); err != nil {
 			t.Fatal(err)
 		}
 	}
 
-	// The periodic job runs on start (leader) and disables only the dead one.
+	// The periodic job runs on start (leader) and disables only the dead ones.
 	e.startNewClient(cfg, func(c *river.Config) { c.PeriodicJobs = []*river.PeriodicJob{PeriodicJob(cfg)} })
-	e.eventually("endpoint.disabled at the admin", func() bool { return len(admin.ok2xx()) == 1 })
+	e.eventually("endpoint.disabled at the admin", func() bool { return len(admin.ok2xx()) == 2 })
 	for _, c := range []struct {
 		ep      EndpointWithSecret
 		enabled bool
-	}{{dead, false}, {flaky, true}, {healthy, true}} {
-		got, err := e.svc.Endpoint(ctx, owner, c.ep.ID)
+	}{{dead, false}, {flaky, true}, {healthy, true}, {deadOfAgency, false}} {
+		// The agency's staff see both its key's endpoints and its own.
+		got, err := e.svc.Endpoint(ctx, staff(auth.RoleAgency, "AG-SWEEP"), c.ep.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -459,8 +462,10 @@ func TestSweepDisablesFailingEndpoints(t *testing.T) {
 	if err != nil || len(again) != 0 {
 		t.Fatalf("second sweep disabled %d (%v)", len(again), err)
 	}
-	if n := e.count(`SELECT count(*) FROM webhook_events WHERE type = 'endpoint.disabled' AND subject = $1`, dead.ID.String()); n != 1 {
-		t.Fatalf("%d endpoint.disabled events, want 1", n)
+	for _, ep := range []EndpointWithSecret{dead, deadOfAgency} {
+		if n := e.count(`SELECT count(*) FROM webhook_events WHERE type = 'endpoint.disabled' AND subject = $1 AND agency_code = 'AG-SWEEP'`, ep.ID.String()); n != 1 {
+			t.Fatalf("%d endpoint.disabled events of AG-SWEEP for %s, want 1", n, ep.URL)
+		}
 	}
 }
 

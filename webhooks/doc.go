@@ -20,8 +20,12 @@
 // Who receives what: endpoints of an agency key get events of that agency;
 // endpoints of a portal key get events about resources that key created;
 // treasury and admin endpoints get every event but agency-only ones (an
-// agency's own view of an order several agencies share: audience.go). An endpoint belongs to the key
-// that created it: only that key, or an admin, can see or change it.
+// agency's own view of an order several agencies share: audience.go). An
+// endpoint made through the API belongs to the key that created it: only that
+// key, or an admin, can see or change it there. An endpoint made by an
+// agency's staff in the console belongs to the agency (no key: it gets what an
+// agency key would). In the console an agency's staff manage every endpoint
+// of their agency, its own and its agency keys', and an admin any agency's.
 //
 // Delivery is at least once. A job may run twice (a crashed worker's job is
 // rescued and run again), and an operator may resend; receivers deduplicate by

@@ -38,10 +38,27 @@ func (s *Service) checkURL(ctx context.Context, raw string) error {
 	return nil
 }
 
-// CreateEndpoint subscribes a URL for the caller and returns it with its secret.
+// CreateEndpoint subscribes a URL for the caller and returns it with its
+// secret. An API key's endpoint is the key's; a staff user's belongs to an
+// agency: an agency user's own, the one an admin names in in.AgencyCode.
 func (s *Service) CreateEndpoint(ctx context.Context, p auth.Principal, in EndpointInput) (EndpointWithSecret, error) {
-	e := Endpoint{ID: uuid.Must(uuid.NewV7()), OwnerKeyID: p.KeyID, URL: in.URL, Events: in.Events,
+	e := Endpoint{ID: uuid.Must(uuid.NewV7()), URL: in.URL, Events: in.Events,
 		Description: in.Description, Enabled: in.Enabled == nil || *in.Enabled}
+	switch {
+	case !p.Staff:
+		e.OwnerKeyID = p.KeyID
+		if p.Role == auth.RoleAgency {
+			e.AgencyCode = p.AgencyCode
+		}
+	case p.Role == auth.RoleAgency && p.AgencyCode != "":
+		e.AgencyCode = p.AgencyCode
+	case p.Role == auth.RoleAdmin && in.AgencyCode != "":
+		e.AgencyCode = in.AgencyCode
+	case p.Role == auth.RoleAdmin:
+		return EndpointWithSecret{}, invalid("agency_code", "choose the agency the endpoint is for")
+	default:
+		return EndpointWithSecret{}, invalid("agency_code", "only an agency's staff and admins manage an agency's endpoints")
+	}
 	if err := validateFields(&e); err != nil {
 		return EndpointWithSecret{}, err
 	}
@@ -79,6 +96,14 @@ func (s *Service) Endpoint(ctx context.Context, p auth.Principal, id uuid.UUID) 
 func (s *Service) Endpoints(ctx context.Context, p auth.Principal, after uuid.UUID, limit int) ([]Endpoint, error) {
 	scope, args := ownerScope(p)
 	return listEndpoints(ctx, s.pool, scope, args, after, clampLimit(limit))
+}
+
+// AgencyEndpoints lists, of the endpoints the caller manages, those of
+// agency (its own and its keys'), by id after after.
+func (s *Service) AgencyEndpoints(ctx context.Context, p auth.Principal, agency string, after uuid.UUID, limit int) ([]Endpoint, error) {
+	scope, args := ownerScope(p)
+	return listEndpoints(ctx, s.pool, scope+" AND e.agency_code = @agency", merge(args, pgx.NamedArgs{"agency": agency}),
+		after, clampLimit(limit))
 }
 
 // clampLimit bounds a page size (0 or less: the default).
@@ -202,15 +227,20 @@ func (s *Service) Attempts(ctx context.Context, p auth.Principal, endpointID uui
 
 // RetryDelivery delivers one delivery of the caller's endpoints again, now and
 // with a full retry schedule, whatever its state. A job still waiting for the
-// previous generation's next retry will send nothing.
+// previous generation's next retry will send nothing. The retry is audited.
 func (s *Service) RetryDelivery(ctx context.Context, p auth.Principal, id uuid.UUID) error {
 	scope, args := ownerScope(p)
+	ctx = auth.ActorContext(ctx, p)
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		d, err := reopenDelivery(ctx, tx, scope, args, id)
 		if err != nil {
 			return err
 		}
-		return s.pub.enqueue(ctx, tx, []delivery{d})
+		if err := s.pub.enqueue(ctx, tx, []delivery{d}); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Action: "webhook_delivery.retry", ResourceType: "webhook_delivery",
+			ResourceID: d.ID.String(), After: map[string]any{"endpoint_id": d.EndpointID, "event_id": d.EventID, "generation": d.Generation}})
 	})
 }
 
@@ -275,6 +305,7 @@ func (s *Service) ResendEvent(ctx context.Context, p auth.Principal, id string, 
 	}
 	readCond, readArgs := readScope(p)
 	ownCond, ownArgs := ownerScope(p)
+	ctx = auth.ActorContext(ctx, p)
 	var ids []uuid.UUID
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		ev, err := getEvent(ctx, tx, readCond, readArgs, id)
@@ -293,7 +324,11 @@ func (s *Service) ResendEvent(ctx context.Context, p auth.Principal, id string, 
 		for _, d := range ds {
 			ids = append(ids, d.ID)
 		}
-		return s.pub.enqueue(ctx, tx, ds)
+		if err := s.pub.enqueue(ctx, tx, ds); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Event{Action: "webhook_event.resend", ResourceType: "webhook_event",
+			ResourceID: ev.ID, After: map[string]any{"endpoint_id": endpoint, "deliveries": ids}})
 	})
 	return ids, err
 }

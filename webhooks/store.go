@@ -47,14 +47,18 @@ func rowErr(err, notFound error, what string, id any) error {
 	return fmt.Errorf("webhooks: %s: %w", what, err)
 }
 
-const endpointColumns = `e.id, e.owner_key_id, e.url, e.event_types, e.description, e.enabled,
+const endpointColumns = `e.id, e.owner_key_id, coalesce(e.agency_code, ''), e.url, e.event_types, e.description, e.enabled,
 	coalesce(e.disabled_reason, ''), e.failing_since, e.created_at, e.updated_at`
 
 func scanEndpoint(row pgx.Row, extra ...any) (Endpoint, error) {
 	var e Endpoint
-	dest := append([]any{&e.ID, &e.OwnerKeyID, &e.URL, &e.Events, &e.Description, &e.Enabled,
+	var owner *uuid.UUID // NULL for an endpoint of an agency
+	dest := append([]any{&e.ID, &owner, &e.AgencyCode, &e.URL, &e.Events, &e.Description, &e.Enabled,
 		&e.DisabledReason, &e.FailingSince, &e.CreatedAt, &e.UpdatedAt}, extra...)
 	err := row.Scan(dest...)
+	if owner != nil {
+		e.OwnerKeyID = *owner
+	}
 	return e, err
 }
 
@@ -76,30 +80,37 @@ func OpenSecret(k *secretbox.Keyring, endpointID uuid.UUID, sealed []byte) (stri
 }
 
 // insertEndpoint stores a new endpoint with its sealed secret, unless its
-// owner already has max: the count is taken under a lock per owner, in the
-// transaction of the insert, so concurrent creations cannot pass the cap.
+// owner (its key, or the agency for an endpoint of an agency) already has
+// max: the count is taken under a lock per owner, in the transaction of the
+// insert, so concurrent creations cannot pass the cap.
 func insertEndpoint(ctx context.Context, tx pgx.Tx, e Endpoint, sealedSecret []byte, max int) (Endpoint, error) {
+	owner, count := "key:"+e.OwnerKeyID.String(), `owner_key_id = @owner`
+	if e.ownerKey() == nil {
+		owner, count = "agency:"+e.AgencyCode, `owner_key_id IS NULL AND agency_code = @agency`
+	}
+	args := pgx.NamedArgs{"id": e.ID, "owner": e.ownerKey(), "agency": nullIfEmpty(e.AgencyCode), "url": e.URL,
+		"events": e.Events, "description": e.Description, "enabled": e.Enabled, "secret_enc": sealedSecret, "lock": owner}
 	// Two statements: the count's snapshot must be taken after the lock is
 	// held (one statement's snapshot would predate it).
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || @owner::uuid::text, 0))`,
-		pgx.NamedArgs{"owner": e.OwnerKeyID}); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('webhook_endpoints:' || @lock::text, 0))`,
+		pgx.NamedArgs{"lock": owner}); err != nil {
 		return Endpoint{}, fmt.Errorf("webhooks: lock endpoints: %w", err)
 	}
 	var n int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM webhook_endpoints WHERE owner_key_id = @owner`,
-		pgx.NamedArgs{"owner": e.OwnerKeyID}).Scan(&n); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM webhook_endpoints WHERE `+count, args).Scan(&n); err != nil {
 		return Endpoint{}, fmt.Errorf("webhooks: count endpoints: %w", err)
 	}
 	if n >= max {
 		return Endpoint{}, fmt.Errorf("%w (%d)", ErrTooManyEndpoints, max)
 	}
 	row := tx.QueryRow(ctx, `
-		INSERT INTO webhook_endpoints AS e (id, owner_key_id, url, event_types, description, enabled, secret_enc)
-		VALUES (@id, @owner, @url, @events, @description, @enabled, @secret_enc)
-		RETURNING `+endpointColumns,
-		pgx.NamedArgs{"id": e.ID, "owner": e.OwnerKeyID, "url": e.URL, "events": e.Events, "description": e.Description,
-			"enabled": e.Enabled, "secret_enc": sealedSecret})
+		INSERT INTO webhook_endpoints AS e (id, owner_key_id, agency_code, url, event_types, description, enabled, secret_enc)
+		VALUES (@id, @owner, @agency, @url, @events, @description, @enabled, @secret_enc)
+		RETURNING `+endpointColumns, args)
 	out, err := scanEndpoint(row)
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == "23503" && pe.ConstraintName == "webhook_endpoints_agency_code_fkey" {
+		return Endpoint{}, invalid("agency_code", "unknown agency %q", e.AgencyCode)
+	}
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("webhooks: insert endpoint: %w", err)
 	}
@@ -164,22 +175,22 @@ func rotateSecret(ctx context.Context, q querier, id uuid.UUID, sealedSecret []b
 	return out, nil
 }
 
-// disableEndpoint switches an enabled endpoint off and returns it with its
-// owner's agency; ok is false if it was already off or is gone.
-func disableEndpoint(ctx context.Context, q querier, id uuid.UUID, reason string) (e Endpoint, agency string, ok bool, err error) {
+// disableEndpoint switches an enabled endpoint off and returns it (its
+// AgencyCode is its agency, or its owner key's); ok is false if it was
+// already off or is gone.
+func disableEndpoint(ctx context.Context, q querier, id uuid.UUID, reason string) (e Endpoint, ok bool, err error) {
 	row := q.QueryRow(ctx, `
 		UPDATE webhook_endpoints e SET enabled = false, disabled_reason = @reason, updated_at = now()
-		FROM auth_key_roles k
-		WHERE e.id = @id AND e.enabled AND k.id = e.owner_key_id
-		RETURNING `+endpointColumns+`, coalesce(k.agency_code, '')`, pgx.NamedArgs{"id": id, "reason": reason})
-	e, err = scanEndpoint(row, &agency)
+		WHERE e.id = @id AND e.enabled
+		RETURNING `+endpointColumns, pgx.NamedArgs{"id": id, "reason": reason})
+	e, err = scanEndpoint(row)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Endpoint{}, "", false, nil
+		return Endpoint{}, false, nil
 	}
 	if err != nil {
-		return Endpoint{}, "", false, fmt.Errorf("webhooks: disable endpoint: %w", err)
+		return Endpoint{}, false, fmt.Errorf("webhooks: disable endpoint: %w", err)
 	}
-	return e, agency, true, nil
+	return e, true, nil
 }
 
 // failingEndpoints locks enabled endpoints that have failed since before cutoff.
@@ -229,7 +240,7 @@ func insertEvents(ctx context.Context, q querier, evs []eventRow) ([]delivery, e
 		INSERT INTO webhook_deliveries (endpoint_id, event_id)
 		SELECT e.id, ev.id FROM ev
 		JOIN webhook_endpoints e ON e.enabled AND e.event_types @> ARRAY[ev.type]
-		JOIN auth_key_roles k ON k.id = e.owner_key_id
+		LEFT JOIN auth_key_roles k ON k.id = e.owner_key_id
 		WHERE `+fanOut("ev.agency_code", "ev.owner_key_id", "ev.agency_only")+`
 		RETURNING id, generation, endpoint_id, event_id`,
 		pgx.NamedArgs{"ids": ids, "types": types, "agencies": agencies, "owners": owners, "subjects": subjects,
@@ -334,7 +345,7 @@ func getEvent(ctx context.Context, q querier, scope string, args pgx.NamedArgs, 
 func redeliveries(ctx context.Context, q querier, scope string, args pgx.NamedArgs, ev eventRow, only *uuid.UUID) ([]delivery, error) {
 	return collect(ctx, q, "redeliver event", pgx.RowToStructByPos[delivery], `
 		INSERT INTO webhook_deliveries AS d (endpoint_id, event_id)
-		SELECT e.id, @id FROM webhook_endpoints e JOIN auth_key_roles k ON k.id = e.owner_key_id
+		SELECT e.id, @id FROM webhook_endpoints e LEFT JOIN auth_key_roles k ON k.id = e.owner_key_id
 		WHERE e.enabled AND e.event_types @> ARRAY[@type::text] AND (@only::uuid IS NULL OR e.id = @only)
 			AND `+scope+` AND `+fanOutRule+`
 		ON CONFLICT (endpoint_id, event_id)

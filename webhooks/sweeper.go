@@ -93,7 +93,7 @@ func (w *SweepWorker) Sweep(ctx context.Context, pub *Publisher) ([]Endpoint, er
 // (through its other endpoints and GET /v1/events). It returns nil if the
 // endpoint was already off.
 func disableAndAnnounce(ctx context.Context, tx pgx.Tx, pub *Publisher, id uuid.UUID, reason string) (*Endpoint, error) {
-	e, agency, ok, err := disableEndpoint(ctx, tx, id, reason)
+	e, ok, err := disableEndpoint(ctx, tx, id, reason)
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -101,8 +101,7 @@ func disableAndAnnounce(ctx context.Context, tx pgx.Tx, pub *Publisher, id uuid.
 	if err != nil {
 		return nil, fmt.Errorf("webhooks: encode endpoint %s: %w", id, err)
 	}
-	owner := e.OwnerKeyID
-	if _, err := pub.Publish(ctx, tx, Event{Type: EventEndpointDisabled, AgencyCode: agency, OwnerKeyID: &owner,
+	if _, err := pub.Publish(ctx, tx, Event{Type: EventEndpointDisabled, AgencyCode: e.AgencyCode, OwnerKeyID: e.ownerKey(),
 		Subject: e.ID.String(), Data: data}); err != nil {
 		return nil, err
 	}
@@ -113,5 +112,6 @@ func logDisabled(ctx context.Context, log *slog.Logger, e *Endpoint, reason stri
 	if e == nil {
 		return
 	}
-	log.WarnContext(ctx, "webhook endpoint disabled", "endpoint_id", e.ID, "owner_key_id", e.OwnerKeyID, "reason", reason)
+	log.WarnContext(ctx, "webhook endpoint disabled", "endpoint_id", e.ID, "owner_key_id", e.OwnerKeyID, "agency", e.AgencyCode,
+		"reason", reason)
 }

@@ -3,19 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -26,6 +21,7 @@ import (
 	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"github.com/civicpay/civicpay/internal/foundation/secretbox"
+	"github.com/civicpay/civicpay/internal/testkit/browser"
 	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 	"github.com/civicpay/civicpay/payments/reference"
 )
@@ -42,13 +38,8 @@ import (
 // (default: the test's temporary directory).
 func TestBrowserConsoleSetUpAndSignIn(t *testing.T) {
 	t.Parallel()
-	browser := consoleChromium(t)
-	shots := os.Getenv("CIVICPAY_SCREENSHOTS")
-	if shots == "" {
-		shots = t.TempDir()
-	} else if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	b := browser.New(t, 120*time.Second)
+	shots := browser.ShotsDir(t)
 	ctx := context.Background()
 	pool := pgtest.New(t)
 
@@ -91,25 +82,7 @@ func TestBrowserConsoleSetUpAndSignIn(t *testing.T) {
 		t.Fatalf("users create printed %q", out.String())
 	}
 
-	bctx := consoleBrowser(t, browser, 120*time.Second)
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(bctx, 20*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	read := func(name string, a chromedp.Action[string]) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(bctx, 20*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(sctx, a)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		return v
-	}
+	step, read := b.Step, b.Read
 	code := func(secret string) string {
 		c, err := totp.GenerateCodeCustom(secret, clk.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 		if err != nil {
@@ -118,15 +91,15 @@ func TestBrowserConsoleSetUpAndSignIn(t *testing.T) {
 		return c
 	}
 
-	step("open the set-password link", consoleNoScript(),
+	step("open the set-password link", browser.NoScript(),
 		chromedp.Navigate(link+"?lang=en"),
 		chromedp.WaitVisible(chromedp.CSS("#setup-form")),
-		consoleShot(t, filepath.Join(shots, "console-1-setup.png")),
+		browser.Shot(t, filepath.Join(shots, "console-1-setup.png")),
 		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery staple"),
 		chromedp.SendKeys(chromedp.CSS("#confirm"), "correct horse battery staple"),
 		chromedp.Click(chromedp.CSS(`#setup-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#enrol-form")),
-		consoleShot(t, filepath.Join(shots, "console-2-enrol.png")),
+		browser.Shot(t, filepath.Join(shots, "console-2-enrol.png")),
 	)
 	secret := strings.TrimSpace(read("the secret", chromedp.Text(chromedp.CSS("#totp-secret"))))
 	if uri := read("the URI", chromedp.Text(chromedp.CSS("#totp-uri"))); !strings.Contains(uri, "secret="+secret) {
@@ -136,7 +109,7 @@ func TestBrowserConsoleSetUpAndSignIn(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#code"), code(secret)),
 		chromedp.Click(chromedp.CSS(`#enrol-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#recovery-codes")),
-		consoleShot(t, filepath.Join(shots, "console-3-recovery.png")),
+		browser.Shot(t, filepath.Join(shots, "console-3-recovery.png")),
 	)
 	if codes := read("recovery codes", chromedp.Text(chromedp.CSS("#recovery-codes"))); len(strings.Fields(codes)) != 10 {
 		t.Errorf("recovery codes: %q, want 10", codes)
@@ -155,7 +128,7 @@ func TestBrowserConsoleSetUpAndSignIn(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#code-form")),
 		chromedp.SendKeys(chromedp.CSS("#code"), code(secret)+"\r"),
 		chromedp.WaitVisible(chromedp.CSS("#revenue")),
-		consoleShot(t, filepath.Join(shots, "console-4-dashboard.png")),
+		browser.Shot(t, filepath.Join(shots, "console-4-dashboard.png")),
 	)
 	if who := read("who", chromedp.Text(chromedp.CSS("#who"))); !strings.Contains(who, "admin@example.vn") || !strings.Contains(who, "admin") {
 		t.Errorf("header says %q", who)
@@ -168,7 +141,7 @@ func TestBrowserConsoleSetUpAndSignIn(t *testing.T) {
 		chromedp.Navigate("http://"+evilLn.Addr().String()+"/"),
 		chromedp.Click(chromedp.CSS("#evil")),
 		chromedp.WaitVisible(chromedp.CSS("#error-body")),
-		consoleShot(t, filepath.Join(shots, "console-5-csrf-refused.png")),
+		browser.Shot(t, filepath.Join(shots, "console-5-csrf-refused.png")),
 	)
 	if title := read("refusal", chromedp.Text(chromedp.CSS("h1"))); title != "Not allowed" {
 		t.Errorf("the token-less post shows %q, want Not allowed", title)
@@ -206,96 +179,10 @@ func TestBrowserConsoleSetUpAndSignIn(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#payments-filter")),
 		chromedp.SendKeys(chromedp.CSS("#reference"), typed+"\r"),
 		chromedp.WaitVisible(chromedp.CSS("#orders")),
-		consoleShot(t, filepath.Join(shots, "console-6-payments.png")),
+		browser.Shot(t, filepath.Join(shots, "console-6-payments.png")),
 	)
 	if rows := read("the list", chromedp.Text(chromedp.CSS("#orders tbody"))); !strings.Contains(rows, refs[1]) ||
 		strings.Contains(rows, refs[0]) || !strings.Contains(rows, "Trần Thị Bình") {
 		t.Errorf("searching %q lists %q, want only %s", typed, rows, refs[1])
 	}
-}
-
-// consoleChromium finds Debian's chromium, installing it when missing (as
-// the citizen pages' browser test does); it skips only where it cannot.
-func consoleChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	const why = "browser test skipped: Debian's chromium package is not installed"
-	if os.Geteuid() != 0 {
-		t.Skip(why + " and installing it needs root (run: apt-get install -y chromium)")
-	}
-	ictx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	for _, args := range [][]string{{"install", "-y", "chromium"}, {"update"}, {"install", "-y", "chromium"}} {
-		cmd := exec.CommandContext(ictx, "apt-get", args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if err := cmd.Run(); err == nil && args[0] == "install" {
-			break
-		}
-	}
-	p, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skipf("%s and could not be installed: %v", why, err)
-	}
-	return p
-}
-
-// consoleBrowser starts headless Chromium with the citizen pages' test flags
-// and a fresh profile, removed when the test ends.
-func consoleBrowser(t *testing.T, path string, timeout time.Duration) context.Context {
-	t.Helper()
-	profile, err := os.MkdirTemp("", "civicpay-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(profile, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.UserDataDir(filepath.Join(profile, "profile")), chromedp.Env("TMPDIR=" + tmp),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1024, 900),
-	}
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-		cancelTimeout()
-		deadline := time.Now().Add(5 * time.Second)
-		for os.RemoveAll(profile) != nil && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond) // Chromium's helpers may still write there
-		}
-	})
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start chromium (%s): %v", path, err)
-	}
-	return bctx
-}
-
-// consoleNoScript switches JavaScript off in the tab.
-func consoleNoScript() chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tgt, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
-		return err
-	})
-}
-
-// consoleShot saves the whole page as a PNG.
-func consoleShot(t *testing.T, path string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
-		png, err := chromedp.FullScreenshot(100)(ctx, tgt)
-		if err != nil {
-			return fmt.Errorf("screenshot: %w", err)
-		}
-		t.Logf("screenshot: %s", path)
-		return os.WriteFile(path, png, 0o644)
-	})
 }

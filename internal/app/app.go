@@ -120,6 +120,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	if err = wireRecon(f, w, a.Paying, a.Gateways, a.Webhooks); err != nil {
 		return nil, err
 	}
+	wireRetention(f, w)
 	// The staff console, on the domains above (console.go).
 	con := wireConsole(f, w, console.Deps{Orders: a.Orders, Paying: a.Paying, Webhooks: a.WebhookAPI,
 		Keys: a.Keys, Catalog: a.Catalog, Gateways: a.Gateways, Receipts: citizen})
@@ -239,6 +240,11 @@ func newRiver(f *foundation, w *wiring, tracker *jobTracker) (*river.Client[pgx.
 		Middleware:   []rivertype.Middleware{tracker},
 		// A job whose process died is run again after this; all jobs are idempotent.
 		RescueStuckJobsAfter: f.cfg.RiverRescueAfter,
+		// Finished jobs are deleted by River's own cleaner (retention.go);
+		// a negative period keeps them.
+		CompletedJobRetentionPeriod: keepFor(f.cfg.Retention.CompletedJobs),
+		CancelledJobRetentionPeriod: keepFor(f.cfg.Retention.FailedJobs),
+		DiscardedJobRetentionPeriod: keepFor(f.cfg.Retention.FailedJobs),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: river client: %w", err)

@@ -12,7 +12,8 @@ import (
 )
 
 // wireConsole mounts the staff console (/console): staff accounts, sessions
-// in the database, the dashboard (revenue through the ledger's own query).
+// in the database, the dashboard (revenue through the ledger's own query),
+// and the hourly job that deletes dead sessions and set-password links.
 // River's job UI is given to it by wireJobsUI, once the River client exists.
 func wireConsole(f *foundation, w *wiring, d console.Deps) *console.Handler {
 	c := f.cfg.Console
@@ -21,9 +22,11 @@ func wireConsole(f *foundation, w *wiring, d console.Deps) *console.Handler {
 		Policy: console.Policy{IdleTimeout: c.IdleTimeout, AbsoluteTimeout: c.AbsoluteTimeout,
 			LockoutAfter: c.LockoutAfter, Lockout: c.Lockout},
 		LoginPerIP: c.LoginPerIP, LoginPerAccount: c.LoginPerAccount,
-		Log: f.log, Clock: f.clock,
+		Log: f.log, Clock: f.clock, SetupLinkTTL: c.SetupLinkTTL, KeyDefaultTTL: f.cfg.KeyDefaultTTL,
 	})
 	h.SetDeps(d)
+	river.AddWorker(w.workers(), &console.CleanupWorker{Store: h.Store(), Log: f.log})
+	w.periodic = append(w.periodic, console.CleanupPeriodic(console.CleanupInterval))
 	w.public = append(w.public, h)
 	return h
 }

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,68 +13,17 @@ import (
 
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/civicpay/civicpay/gateways"
+	"github.com/civicpay/civicpay/internal/testkit/browser"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/reference"
 )
 
 // screenshotPath is where the browser test leaves a picture of the pay page.
 const screenshotPath = "/tmp/civicpay-pay.png"
-
-// chromiumPath finds Debian's chromium, installing the package when it is
-// missing. It skips the test, saying why, only where it cannot be installed.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	const why = "browser test skipped: Debian's chromium package is not installed"
-	if os.Geteuid() != 0 {
-		t.Skip(why + " and installing it needs root (run: apt-get install -y chromium)")
-	}
-	if _, err := exec.LookPath("apt-get"); err != nil {
-		t.Skip(why + " and there is no apt-get to install it with")
-	}
-	apt := func(args ...string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "apt-get", args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("apt-get %s: %w\n%s", strings.Join(args, " "), err, tail(out, 1500))
-		}
-		return nil
-	}
-	t.Log("installing Debian's chromium package for the browser test")
-	if err := apt("install", "-y", "chromium"); err != nil {
-		t.Logf("install failed, updating package lists first: %v", err)
-		if err := apt("update"); err != nil {
-			t.Skipf("%s and could not be installed: %v", why, err)
-		}
-		if err := apt("install", "-y", "chromium"); err != nil {
-			t.Skipf("%s and could not be installed: %v", why, err)
-		}
-	}
-	p, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skipf("%s: apt-get installed it but it is not on PATH: %v", why, err)
-	}
-	return p
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
 
 // fakeGateway is the gateway's side for the browser test: a page with a link
 // back to the order's return page (where the flow's return route sends the
@@ -101,7 +47,6 @@ func fakeGateway(c *fiber.Ctx) error {
 // the code checked on the verify page.
 func TestBrowserPayFlow(t *testing.T) {
 	t.Parallel()
-	browser := chromiumPath(t)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -119,35 +64,16 @@ func TestBrowserPayFlow(t *testing.T) {
 	go func() { _ = e.app.Listener(ln) }()
 	t.Cleanup(func() { _ = e.app.ShutdownWithTimeout(5 * time.Second) })
 
-	ctx := newBrowser(t, browser, 90*time.Second) // generous: the machine may be busy
-	// step runs one part of the walk with its own deadline.
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	// read runs one action that returns a value.
-	read := func(name string, a chromedp.Action[string]) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(sctx, a)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		return v
-	}
+	b := browser.New(t, 90*time.Second) // generous: the machine may be busy
+	step, read := b.Step, b.Read
 
 	// The pay page: the methods of healthy gateways, each radio button named by
 	// its label. Chromium asks for English; ?lang=vi chooses Vietnamese, and a
 	// cookie keeps it for the pages after the gateway, whose URLs carry no lang.
-	step("open the pay page", noScript(),
+	step("open the pay page", browser.NoScript(),
 		chromedp.Navigate(base+"/pay/"+open.Reference+"?lang=vi"),
 		chromedp.WaitVisible(chromedp.CSS("#pay-form")),
-		screenshot(t, screenshotPath),
+		browser.Shot(t, screenshotPath),
 		checkAccessibleNames(t),
 	)
 	if label := read("MoMo's label", chromedp.Text(chromedp.CSS(`label[for="m-ewallet-momo"]`))); !strings.Contains(label, "Ví điện tử") || !strings.Contains(label, "MoMo") {
@@ -202,7 +128,7 @@ func TestBrowserPayFlow(t *testing.T) {
 	}
 
 	// The receipt offers itself as a PDF download, in the page's language.
-	actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	actx, cancel := context.WithTimeout(b.Context(), 15*time.Second)
 	attrs, err := chromedp.Run(actx, chromedp.Attributes(chromedp.CSS("#pdf-link")))
 	cancel()
 	if err != nil {
@@ -245,64 +171,6 @@ func TestBrowserPayFlow(t *testing.T) {
 	if result := read("result", chromedp.Text(chromedp.CSS("#result"))); !strings.Contains(result, "Hợp lệ") {
 		t.Errorf("verify page says %q", result)
 	}
-}
-
-// newBrowser starts headless Chromium with a fresh profile; it is stopped when
-// the test ends, then its profile removed.
-func newBrowser(t *testing.T, path string, timeout time.Duration) context.Context {
-	t.Helper()
-	profile, err := os.MkdirTemp("", "civicpay-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(profile, "tmp") // Chromium's own temporary files, removed with the profile
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.UserDataDir(filepath.Join(profile, "profile")), chromedp.Env("TMPDIR=" + tmp),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1024, 900),
-	}
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-		cancelTimeout()
-		// Chromium's helpers may still write there for a moment after it stops.
-		deadline := time.Now().Add(5 * time.Second)
-		for os.RemoveAll(profile) != nil && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start chromium (%s): %v", path, err)
-	}
-	return bctx
-}
-
-// noScript switches JavaScript off in the tab: the pages must work without it.
-func noScript() chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tgt, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
-		return err
-	})
-}
-
-// screenshot saves the whole page as a PNG.
-func screenshot(t *testing.T, path string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
-		png, err := chromedp.FullScreenshot(100)(ctx, tgt)
-		if err != nil {
-			return err
-		}
-		t.Logf("screenshot of the pay page: %s", path)
-		return os.WriteFile(path, png, 0o644)
-	})
 }
 
 // checkAccessibleNames reads the page's accessibility tree: one level-1

@@ -126,6 +126,9 @@ type Config struct {
 	// Console: the staff console at /console (see Console).
 	Console Console
 
+	// Retention: how long operational rows are kept (see Retention).
+	Retention Retention
+
 	// Clock is not read from the environment: it is the time every business
 	// decision is made at (expiries, the business day, closing a day,
 	// webhook grace periods), handed by internal/app to each service. nil:
@@ -395,6 +398,40 @@ type Webhooks struct {
 	MaxEndpointsPerKey int `env:"CIVICPAY_WEBHOOKS_MAX_ENDPOINTS_PER_KEY" envDefault:"10"`
 }
 
+// Retention says how long operational rows are kept; 0 keeps them for
+// ever. The ledger, the audit log, orders and their events are never pruned.
+type Retention struct {
+	// Attempt logs of webhook deliveries that succeeded, kept this many days.
+	WebhookAttemptsDays int `env:"CIVICPAY_RETAIN_WEBHOOK_ATTEMPTS_DAYS" envDefault:"90"`
+	// Reconciliation staging rows (settlement lines, bank entries, matched
+	// items) of closed business days with no open exception, kept this many
+	// days; such a day is not reconciled again.
+	ReconStagingDays int `env:"CIVICPAY_RETAIN_RECON_STAGING_DAYS" envDefault:"400"`
+	// The bytes of received statement and settlement files, kept this many
+	// years (the file's record stays). Vietnam's accounting law keeps
+	// accounting documents 10 years.
+	RawFilesYears int `env:"CIVICPAY_RETAIN_RAW_FILES_YEARS" envDefault:"10"`
+	// Completed River jobs, deleted by River's cleaner after this.
+	CompletedJobs time.Duration `env:"CIVICPAY_RETAIN_COMPLETED_JOBS" envDefault:"24h"`
+	// Cancelled and discarded River jobs, kept longer to look into.
+	FailedJobs time.Duration `env:"CIVICPAY_RETAIN_FAILED_JOBS" envDefault:"168h"`
+	// How often the retention job runs.
+	Interval time.Duration `env:"CIVICPAY_RETENTION_INTERVAL" envDefault:"1h"`
+}
+
+// check refuses negative periods.
+func (r Retention) check() error {
+	switch {
+	case r.WebhookAttemptsDays < 0, r.ReconStagingDays < 0, r.RawFilesYears < 0:
+		return errors.New("config: CIVICPAY_RETAIN_*: a retention period is negative (0 keeps for ever)")
+	case r.CompletedJobs < 0, r.FailedJobs < 0:
+		return errors.New("config: CIVICPAY_RETAIN_COMPLETED_JOBS, CIVICPAY_RETAIN_FAILED_JOBS: negative")
+	case r.Interval <= 0:
+		return errors.New("config: CIVICPAY_RETENTION_INTERVAL must be positive")
+	}
+	return nil
+}
+
 // Load reads the environment. In development mode it fills every demo
 // setting left unset (its variable absent) with gatewaysim's demo merchant.
 // It refuses what a domain package would (a timeout of 0, a bad
@@ -415,6 +452,9 @@ func Load() (Config, error) {
 		return c, fmt.Errorf("config: CIVICPAY_ORDER_DEFAULT_EXPIRY (%s) exceeds CIVICPAY_ORDER_MAX_EXPIRY (%s)", c.OrderDefaultExpiry, c.OrderMaxExpiry)
 	}
 	if err := c.checkDomains(); err != nil {
+		return c, err
+	}
+	if err := c.Retention.check(); err != nil {
 		return c, err
 	}
 	return c, nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
@@ -83,7 +84,9 @@ func TestFailedKeysCostNoQuery(t *testing.T) {
 		{"unknown key", "cpk_0123456789ab_" + strings.Repeat("A", 32), 401, 1},
 		{"revoked key", revoked, 401, 1},
 		{"known prefix, wrong secret", "cpk_" + prefix + "_" + strings.Repeat("B", 32), 401, 1},
-		{"valid key (not cached: ttl 0)", valid, 200, 2},
+		// Two lookups, and the first request's record of the key's use
+		// (TestKeyUseIsRecordedOncePerMinute).
+		{"valid key (not cached: ttl 0)", valid, 200, 3},
 	} {
 		before := counter.n.Load()
 		for i := range 2 {
@@ -97,5 +100,83 @@ func TestFailedKeysCostNoQuery(t *testing.T) {
 	}
 	if s := call(valid); s != http.StatusOK {
 		t.Fatalf("the valid key after the failures: %d", s)
+	}
+}
+
+// A key's use is recorded when it authenticates, but not on every request:
+// once per auth.TouchEvery per process, and the statement skips the write
+// when any process recorded it within TouchEvery. Its creator is the audit
+// actor that created it; an agency's keys are its agency-role keys only.
+func TestKeyUseIsRecordedOncePerMinute(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO agencies (code, name, treasury_account) VALUES ('AG-A', 'A', 'T-A'), ('AG-B', 'B', 'T-B')`); err != nil {
+		t.Fatal(err)
+	}
+	store := auth.NewStore(pool)
+	made := audit.WithActor(ctx, audit.Actor{ID: "user:test-admin", Role: "staff:admin"})
+	k, secret, err := store.Create(made, auth.RoleAgency, "AG-A", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.Create(made, auth.RoleAgency, "AG-B", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.Create(made, auth.RolePortal, "", "portal"); err != nil {
+		t.Fatal(err)
+	}
+	lastUsed := func() *time.Time {
+		t.Helper()
+		var at *time.Time
+		if err := pool.QueryRow(ctx, `SELECT last_used_at FROM api_keys WHERE id = $1`, k.ID).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	if at := lastUsed(); at != nil {
+		t.Fatalf("a new key was last used at %v", at)
+	}
+	app := fiber.New()
+	app.Get("/", auth.NewAuthenticator(store, 0).Middleware(), func(c *fiber.Ctx) error { return c.SendString("ok") })
+	call := func() {
+		t.Helper()
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		res, err := app.Test(req)
+		if err != nil || res.StatusCode != http.StatusOK {
+			t.Fatalf("request: %v %v", res, err)
+		}
+	}
+	call()
+	first := lastUsed()
+	if first == nil {
+		t.Fatal("the key's use was not recorded")
+	}
+	call()
+	if again := lastUsed(); again == nil || !again.Equal(*first) {
+		t.Fatalf("the second request within a minute wrote the key's use again: %v then %v", first, again)
+	}
+	// Another process (another store) within the minute: no write either.
+	if wrote, err := auth.NewStore(pool).Touch(ctx, k.ID); err != nil || wrote {
+		t.Fatalf("Touch within a minute of the last: wrote %v, %v", wrote, err)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE api_keys SET last_used_at = now() - interval '61 seconds' WHERE id = $1`, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if wrote, err := store.Touch(ctx, k.ID); err != nil || !wrote {
+		t.Fatalf("Touch a minute after the last: wrote %v, %v", wrote, err)
+	}
+
+	keys, err := store.AgencyKeys(ctx, "AG-A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].ID != k.ID || keys[0].CreatedBy != "user:test-admin" || keys[0].LastUsedAt == nil {
+		t.Fatalf("AG-A's keys: %+v; want only %s, created by user:test-admin, with its last use", keys, k.ID)
+	}
+	all, err := store.List(ctx)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("List: %d keys, %v; want 3", len(all), err)
 	}
 }

@@ -80,6 +80,10 @@ type Principal struct {
 	// Also are the roles the key is given besides Role: only treasury, only
 	// on an admin key (separation of duties: admin moves no money without it).
 	Also []Role
+	// Staff marks a person signed in to the staff console rather than an API
+	// key: KeyID is then the staff user's id, and what the person creates
+	// belongs to the agency (a webhook endpoint), not to a key.
+	Staff bool
 }
 
 // Actor is how the principal appears in audit trails (never the secret).
@@ -118,6 +122,13 @@ type Key struct {
 	ExpiresAt  *time.Time `json:"expires_at"`
 	Also       []Role     `json:"also,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	// CreatedBy is the audit actor that created the key ("user:<id>",
+	// "key:<prefix>", "cli:<os user>"; empty for a key older than the audit
+	// log). LastUsedAt is when the key last authenticated a request, to
+	// within TouchEvery (nil: never). Neither is in the API's answers yet:
+	// the OpenAPI document does not have them.
+	CreatedBy  string     `json:"-"`
+	LastUsedAt *time.Time `json:"-"`
 }
 
 // Expired reports whether the key has expired at now.
@@ -189,16 +200,18 @@ func (s *Store) CreateKey(ctx context.Context, nk NewKey) (Key, string, error) {
 	prefix := hex.EncodeToString(prefixBytes)
 	secret := base64.RawURLEncoding.EncodeToString(secretBytes)
 	sum := sha256.Sum256([]byte(secret))
-	k := Key{ID: uuid.Must(uuid.NewV7()), Prefix: prefix, Role: role, AgencyCode: agencyCode, Name: name, Also: nk.Also}
+	actor, _ := audit.ActorFrom(ctx) // none: audit.Record refuses the creation below
+	k := Key{ID: uuid.Must(uuid.NewV7()), Prefix: prefix, Role: role, AgencyCode: agencyCode, Name: name, Also: nk.Also,
+		CreatedBy: actor.ID}
 	var agency *string
 	if agencyCode != "" {
 		agency = &agencyCode
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			INSERT INTO api_keys (id, prefix, secret_hash, role, agency_code, name, expires_at, extra_roles)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at, expires_at`,
-			k.ID, prefix, sum[:], string(role), agency, name, expiresAt, also).Scan(&k.CreatedAt, &k.ExpiresAt)
+			INSERT INTO api_keys (id, prefix, secret_hash, role, agency_code, name, expires_at, extra_roles, created_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING created_at, expires_at`,
+			k.ID, prefix, sum[:], string(role), agency, name, expiresAt, also, k.CreatedBy).Scan(&k.CreatedAt, &k.ExpiresAt)
 		if err != nil {
 			return err
 		}
@@ -254,8 +267,18 @@ func (s *Store) Authenticate(ctx context.Context, presented string) (Principal, 
 
 // List returns every key, newest first, without secrets.
 func (s *Store) List(ctx context.Context) ([]Key, error) {
+	return s.list(ctx, `TRUE`)
+}
+
+// AgencyKeys returns the keys of an agency (its agency-role keys), newest
+// first, without secrets.
+func (s *Store) AgencyKeys(ctx context.Context, agencyCode string) ([]Key, error) {
+	return s.list(ctx, `agency_code = $1`, agencyCode)
+}
+
+func (s *Store) list(ctx context.Context, where string, args ...any) ([]Key, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT `+keyColumns+` FROM api_keys ORDER BY created_at DESC, id DESC`)
+		SELECT `+keyColumns+` FROM api_keys WHERE `+where+` ORDER BY created_at DESC, id DESC`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("auth: list keys: %w", err)
 	}
@@ -266,13 +289,15 @@ func (s *Store) List(ctx context.Context) ([]Key, error) {
 	return keys, nil
 }
 
-const keyColumns = `id, prefix, role, coalesce(agency_code, ''), name, created_at, expires_at, revoked_at, extra_roles`
+const keyColumns = `id, prefix, role, coalesce(agency_code, ''), name, created_at, expires_at, revoked_at, extra_roles,
+	created_by, last_used_at`
 
 func scanKey(r pgx.Row) (Key, error) {
 	var k Key
 	var role string
 	var also []string
-	err := r.Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt, &also)
+	err := r.Scan(&k.ID, &k.Prefix, &role, &k.AgencyCode, &k.Name, &k.CreatedAt, &k.ExpiresAt, &k.RevokedAt, &also,
+		&k.CreatedBy, &k.LastUsedAt)
 	k.Role, k.Also = Role(role), roles(also)
 	return k, err
 }
@@ -306,6 +331,25 @@ func (s *Store) Revoke(ctx context.Context, idOrPrefix string) (Key, error) {
 		return Key{}, fmt.Errorf("auth: revoke key: %w", err)
 	}
 	return k, nil
+}
+
+// TouchEvery is how often a key's last use is written: at most once per
+// TouchEvery per key and process (Authenticator), and the statement itself
+// changes nothing if any process wrote it within TouchEvery; so a busy key
+// costs one small write a minute, not one per request.
+const TouchEvery = time.Minute
+
+// Touch records that key id authenticated a request now, unless its last
+// use was recorded less than TouchEvery ago. It reports whether it wrote.
+func (s *Store) Touch(ctx context.Context, id uuid.UUID) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE api_keys SET last_used_at = now()
+		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))`,
+		id, TouchEvery.Seconds())
+	if err != nil {
+		return false, fmt.Errorf("auth: record key use: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 func roles(names []string) []Role {

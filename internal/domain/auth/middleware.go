@@ -1,13 +1,16 @@
 package auth
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/foundation/problem"
@@ -28,7 +31,8 @@ type Authenticator struct {
 	failTTL  time.Duration
 	mu       sync.Mutex
 	cache    map[string]cached
-	failed   map[string]time.Time // key → until when it is refused without a query
+	failed   map[string]time.Time    // key → until when it is refused without a query
+	touched  map[uuid.UUID]time.Time // key id → when this process last recorded its use
 }
 
 // DefaultFailureTTL is how long a failed key is remembered unless
@@ -46,7 +50,7 @@ type cached struct {
 // NewAuthenticator returns an authenticator; ttl 0 disables the cache.
 func NewAuthenticator(store *Store, ttl time.Duration) *Authenticator {
 	return &Authenticator{store: store, cacheTTL: ttl, failTTL: DefaultFailureTTL, cache: map[string]cached{},
-		failed: map[string]time.Time{}}
+		failed: map[string]time.Time{}, touched: map[uuid.UUID]time.Time{}}
 }
 
 // CacheFailures sets how long a failed key is refused without a query (0:
@@ -94,6 +98,7 @@ func (a *Authenticator) authenticate(c *fiber.Ctx, key string) (Principal, error
 	until, failed := a.failed[key]
 	a.mu.Unlock()
 	if a.cacheTTL > 0 && ok && now.Before(e.expires) {
+		a.touch(c, e.p.KeyID, now)
 		return e.p, nil
 	}
 	if failed && now.Before(until) {
@@ -123,7 +128,37 @@ func (a *Authenticator) authenticate(c *fiber.Ctx, key string) (Principal, error
 		a.cache[strings.Clone(key)] = cached{p: p, expires: until}
 		a.mu.Unlock()
 	}
+	a.touch(c, p.KeyID, now)
 	return p, nil
+}
+
+// touchTimeout bounds the write of a key's last use: a slow database delays
+// one request a minute per key by at most this.
+const touchTimeout = time.Second
+
+// touch records that key id was used, at most once per TouchEvery in this
+// process (the statement skips the write if another process made it within
+// TouchEvery). A failure is logged, never the request's: the use is
+// recorded again after TouchEvery.
+func (a *Authenticator) touch(c *fiber.Ctx, id uuid.UUID, now time.Time) {
+	a.mu.Lock()
+	last, seen := a.touched[id]
+	due := !seen || now.Sub(last) >= TouchEvery
+	if due {
+		if len(a.touched) >= maxCached {
+			a.touched = map[uuid.UUID]time.Time{}
+		}
+		a.touched[id] = now
+	}
+	a.mu.Unlock()
+	if !due {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), touchTimeout)
+	defer cancel()
+	if _, err := a.store.Touch(ctx, id); err != nil {
+		slog.WarnContext(ctx, "auth: could not record an API key's use", "key_id", id, "err", err)
+	}
 }
 
 // FromCtx returns the request's principal (zero if unauthenticated).

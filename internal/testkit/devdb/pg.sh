@@ -3,6 +3,11 @@
 #
 #   pg.sh url [DBNAME]   print a DATABASE_URL for DBNAME (created if missing)
 #   pg.sh stop           stop the private cluster, if this script started one
+#   pg.sh replica        start (or find) a private primary and its streaming replica
+#                        (pg_basebackup -R) in $CIVICPAY_PGREPLICA (default
+#                        <repo>/.pgdata-replica, git-ignored), for the read-replica
+#                        tests; print the primary's admin URL, then the replica's
+#   pg.sh replica-stop   stop both
 #
 # Order of preference:
 #   1. $DATABASE_URL when set (DBNAME is ignored: it is used as given);
@@ -108,7 +113,8 @@ start_cluster() { # bin data: start on the first port that binds; print the port
     [ "$tries" -gt 20 ] && break
     log "starting the private cluster on 127.0.0.1:$p"
     if as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-      -o "-p $p -k $data -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" start >&2; then
+      -o "-p $p -k $data -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" start >&2 9>&-; then
+      # (9>&-: the server must not inherit the replica pair's lock)
       echo "$p"; return 0
     fi
     # Another process may have taken the port between the probe and the bind (two
@@ -120,27 +126,71 @@ start_cluster() { # bin data: start on the first port that binds; print the port
   log "could not start a private cluster on any port in 55432-55531"; return 1
 }
 
-private_cluster() {
-  local bin port
-  bin=$(pgbin) || { install_postgres; CIVICPAY_PG_BINROOT=/usr/lib/postgresql; bin=$(pgbin); }
-  if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
-    useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
-  fi
-  mkdir -p "$pgdata"
+own_dir() { # dir: make it, owned by the cluster owner (in /tmp behind a link if it cannot reach it)
+  local dir=$1
+  mkdir -p "$dir"
   if [ "$(id -u)" -eq 0 ]; then
-    chown postgres "$pgdata"
-    chmod 700 "$pgdata"
-    if ! runuser -u postgres -- test -w "$pgdata"; then
+    chown postgres "$dir"
+    chmod 700 "$dir"
+    if ! runuser -u postgres -- test -w "$dir"; then
       # The cluster owner cannot reach a folder inside this checkout (e.g. under /root):
       # keep the files in /tmp and leave a link where the repository expects them.
       local real
-      real="/tmp/civicpay-pgdata-$(echo "$pgdata" | md5sum | cut -c1-8)"
+      real="/tmp/civicpay-pgdata-$(echo "$dir" | md5sum | cut -c1-8)"
       mkdir -p "$real"; chown postgres "$real"; chmod 700 "$real"
-      rmdir "$pgdata" 2>/dev/null || true
-      ln -sfn "$real" "$pgdata"
+      rmdir "$dir" 2>/dev/null || true
+      ln -sfn "$real" "$dir"
     fi
   fi
-  # Postgres gets the resolved folder: it may not be allowed through the link's parents.
+}
+
+pg_user() { # a postgres system user for the clusters when running as root
+  if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+    useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+  fi
+}
+
+running_port() { # data: the port a cluster this script started answers on, if it does
+  [ -f "$1/civicpay.port" ] && answers 127.0.0.1 "$(cat "$1/civicpay.port")" && cat "$1/civicpay.port"
+}
+
+replica_pair() {
+  local bin root primary standby pport sport fresh=0
+  bin=$(pgbin) || { install_postgres; CIVICPAY_PG_BINROOT=/usr/lib/postgresql; bin=$(pgbin); }
+  pg_user
+  root=${CIVICPAY_PGREPLICA:-$repo/.pgdata-replica}
+  mkdir -p "$root"
+  exec 9>"$root/.lock"
+  flock 9 # one starter at a time (test binaries run in parallel)
+  own_dir "$root/primary"; own_dir "$root/standby"
+  primary=$(readlink -f "$root/primary"); standby=$(readlink -f "$root/standby")
+  if [ ! -f "$primary/PG_VERSION" ]; then
+    log "initialising the replica pair's primary in $primary"
+    as_pg "$bin/initdb" -D "$primary" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
+  fi
+  if ! pport=$(running_port "$primary"); then
+    pport=$(start_cluster "$bin" "$primary")
+    echo "$pport" | as_pg tee "$primary/civicpay.port" >/dev/null
+    fresh=1 # the standby follows the primary's port: make it again
+  fi
+  if [ "$fresh" = 1 ] || ! sport=$(running_port "$standby"); then
+    as_pg "$bin/pg_ctl" -D "$standby" -m immediate -w stop >/dev/null 2>&1 || true
+    find "$standby" -mindepth 1 -delete
+    log "pg_basebackup -R of 127.0.0.1:$pport into $standby"
+    as_pg "$bin/pg_basebackup" -h 127.0.0.1 -p "$pport" -U postgres -D "$standby" -R -X stream -c fast >&2
+    rm -f "$standby/civicpay.port"
+    sport=$(start_cluster "$bin" "$standby")
+    echo "$sport" | as_pg tee "$standby/civicpay.port" >/dev/null
+  fi
+  admin_url 127.0.0.1 "$pport"
+  admin_url 127.0.0.1 "$sport"
+}
+
+private_cluster() {
+  local bin port
+  bin=$(pgbin) || { install_postgres; CIVICPAY_PG_BINROOT=/usr/lib/postgresql; bin=$(pgbin); }
+  pg_user
+  own_dir "$pgdata"
   local data; data=$(readlink -f "$pgdata")
   if [ ! -f "$data/PG_VERSION" ]; then
     log "initialising a private cluster in $data"
@@ -179,5 +229,15 @@ case "$cmd" in
       rm -f "$data/civicpay.port"
     fi
     ;;
-  *) echo "usage: pg.sh url [DBNAME] | stop" >&2; exit 2 ;;
+  replica) replica_pair ;;
+  replica-stop)
+    root=${CIVICPAY_PGREPLICA:-$repo/.pgdata-replica}
+    bin=$(pgbin) || exit 0
+    for d in standby primary; do
+      data=$(readlink -f "$root/$d" 2>/dev/null) || continue
+      [ -f "$data/PG_VERSION" ] && as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >&2 || true
+      rm -f "$data/civicpay.port"
+    done
+    ;;
+  *) echo "usage: pg.sh url [DBNAME] | stop | replica | replica-stop" >&2; exit 2 ;;
 esac

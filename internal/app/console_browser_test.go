@@ -1,0 +1,273 @@
+package app_test
+
+import (
+	"context"
+	"encoding/csv"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/civicpay/civicpay/console"
+	"github.com/civicpay/civicpay/internal/app/config"
+	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/internal/foundation/clock"
+	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
+	"github.com/civicpay/civicpay/internal/testkit/apptest"
+	"github.com/civicpay/civicpay/internal/testkit/browser"
+	"github.com/civicpay/civicpay/payments/reference"
+)
+
+// consoleOrder is an order made and paid through the API and gatewaysim.
+type consoleOrder struct {
+	ID, Reference string
+}
+
+// paidOrder creates an order through the API with body's lines and pays it
+// with MoMo through the pay page and the simulator, waiting for the callback.
+func payByMoMo(t *testing.T, e *apptest.Env, idem, lines string) consoleOrder {
+	t.Helper()
+	r := e.Do(t, "POST", "/v1/orders", e.Portal, `{"lines":`+lines+`,
+		"payer":{"name":"Nguyễn Thị Hoa","phone":"0912345678"},"description":"Lệ phí"}`, "Idempotency-Key", idem)
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create order: %d %s", r.Status, r.Body)
+	}
+	var o consoleOrder
+	r.JSON(t, &o)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.PostForm(e.URL+"/pay/"+o.Reference, url.Values{"method": {"ewallet:momo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if _, err := e.Sim.Pay(gatewaysim.PayRequest{Gateway: "momo", PayURL: res.Header.Get("Location"), Outcome: gatewaysim.PaySuccess}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var got struct{ Status string }
+		e.Do(t, "GET", "/v1/orders/"+o.ID, e.Portal, nil).JSON(t, &got)
+		if got.Status == "paid" {
+			return o
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order %s still %s", o.Reference, got.Status)
+		}
+	}
+}
+
+// TestBrowserConsoleAgencyDay drives headless Chromium, JavaScript off,
+// through an agency clerk's work in the whole app (API, gatewaysim, River):
+// sign-in with password and TOTP, the dashboard, an order found by its
+// reference typed with spaces in lower case, its page, the CSV and XLSX of
+// the list compared with what the API lists for the agency's key, nothing of
+// another agency (its order's page is a 404, its order in no download), a
+// form posted without its token refused, and, after the idle timeout, the
+// next page sends the clerk to sign in. Every sign-in and download is in the
+// audit log under the clerk. Screenshots go to $CIVICPAY_SCREENSHOTS.
+func TestBrowserConsoleAgencyDay(t *testing.T) {
+	t.Parallel()
+	b := browser.New(t, 180*time.Second)
+	shots := browser.ShotsDir(t)
+	clk := clock.NewRunning(time.Now())
+	e := apptest.NewWithSim(t, apptest.WithClock(clk), func(c *config.Config) { c.Console.IdleTimeout = 30 * time.Minute })
+	ctx := context.Background()
+
+	// Two agencies' orders: one with a line of each, one of AG-B only.
+	both := payByMoMo(t, e, "console-both", `[{"service":"A-FINE","agency":"AG-A","amount":150000},
+		{"service":"B-CHARGE","agency":"AG-B","amount":50000}]`)
+	onlyB := payByMoMo(t, e, "console-b", `[{"service":"B-CHARGE","agency":"AG-B","amount":70000}]`)
+
+	store := console.NewStore(e.Pool, e.App.DataKeys, clk, console.Policy{})
+	clerk, secret, err := store.DemoUser(audit.System(ctx, "test"),
+		console.NewUser{Email: "clerk@agency-a.gov.vn", Role: console.RoleAgency, AgencyCode: "AG-A", CanRefund: true}, "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := func() string {
+		c, err := console.TOTPCode(secret, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	b.Step("sign in with password and TOTP", browser.NoScript(),
+		chromedp.Navigate(e.URL+"/console/login?lang=en"),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "Clerk@Agency-A.gov.vn"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery\r"),
+		chromedp.WaitVisible(chromedp.CSS("#code-form")),
+		chromedp.SendKeys(chromedp.CSS("#code"), code()+"\r"),
+		chromedp.WaitVisible(chromedp.CSS("#revenue")),
+		browser.Shot(t, filepath.Join(shots, "console-agency-1-dashboard.png")),
+	)
+
+	typed := strings.ToLower(reference.Format(both.Reference))
+	b.Step("find the order by its reference typed with spaces",
+		chromedp.Navigate(e.URL+"/console/payments"),
+		chromedp.WaitVisible(chromedp.CSS("#payments-filter")),
+		chromedp.SendKeys(chromedp.CSS("#reference"), typed+"\r"),
+		chromedp.WaitVisible(chromedp.CSS("#orders")),
+		browser.Shot(t, filepath.Join(shots, "console-agency-2-payments.png")),
+	)
+	if rows := b.Read("the list", chromedp.Text(chromedp.CSS("#orders tbody"))); !strings.Contains(rows, both.Reference) {
+		t.Errorf("searching %q lists %q, want %s", typed, rows, both.Reference)
+	}
+	b.Step("open the order",
+		chromedp.Click(chromedp.CSS(`#orders a[href="/console/payments/`+both.ID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#order")),
+		browser.Shot(t, filepath.Join(shots, "console-agency-3-order.png")),
+	)
+	if st := b.Read("status", chromedp.Text(chromedp.CSS("#order-status"))); !strings.Contains(st, "Paid") {
+		t.Errorf("order page status %q", st)
+	}
+
+	// Another agency's order: its page is not found, as in the API.
+	b.Step("another agency's order", chromedp.Navigate(e.URL+"/console/payments/"+onlyB.ID), chromedp.WaitVisible(chromedp.CSS("#error-body")))
+	if h := b.Read("refusal", chromedp.Text(chromedp.CSS("h1"))); !strings.Contains(h, "not found") && !strings.Contains(h, "Not found") {
+		t.Errorf("another agency's order page shows %q", h)
+	}
+
+	// The downloads the unfiltered list offers, fetched with the browser's
+	// own session, against what the API lists for the agency's key.
+	b.Step("the unfiltered list", chromedp.Navigate(e.URL+"/console/payments"), chromedp.WaitVisible(chromedp.CSS("#export-csv")))
+	hc := sessionClient(t, b, e.URL)
+	var api struct {
+		Data []struct{ Reference string } `json:"data"`
+	}
+	e.Do(t, "GET", "/v1/orders", e.AgencyA, nil).JSON(t, &api)
+	var want []string
+	for _, o := range api.Data {
+		want = append(want, o.Reference)
+	}
+	slices.Sort(want)
+	if len(want) == 0 || slices.Contains(want, onlyB.Reference) {
+		t.Fatalf("the API lists %v for AG-A", want)
+	}
+	csvHref := browser.Value(b, "CSV link", chromedp.AttributeValue(chromedp.CSS("#export-csv"), "href")).Value
+	xlsxHref := browser.Value(b, "XLSX link", chromedp.AttributeValue(chromedp.CSS("#export-xlsx"), "href")).Value
+	csvRows := readCSV(t, download(t, hc, e.URL, csvHref))
+	xlsxRows := readXLSX(t, download(t, hc, e.URL, xlsxHref))
+	for name, rows := range map[string][][]string{"CSV": csvRows, "XLSX": xlsxRows} {
+		if got := references(t, rows); !slices.Equal(got, want) {
+			t.Errorf("%s lists %v, the API %v", name, got, want)
+		}
+	}
+
+	// A form posted without its token, with the session's cookie.
+	res, err := hc.PostForm(e.URL+"/console/logout", url.Values{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-out without the form token: %d, want 403", res.StatusCode)
+	}
+
+	// Past the idle timeout the next page is the sign-in.
+	clk.Advance(31 * time.Minute)
+	b.Step("idle past the timeout", chromedp.Navigate(e.URL+"/console/payments"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
+
+	var logins, exports int
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE action = 'staff.login'), count(*) FILTER (WHERE action = 'payments.export')
+		FROM audit_log WHERE actor = $1`, "user:"+clerk.ID.String()).Scan(&logins, &exports); err != nil {
+		t.Fatal(err)
+	}
+	if logins != 1 || exports != 2 {
+		t.Errorf("audit log under the clerk: %d sign-ins, %d exports; want 1 and 2", logins, exports)
+	}
+}
+
+// sessionClient is an HTTP client carrying the browser's cookies for base
+// (the console session), not following redirects.
+func sessionClient(t *testing.T, b *browser.Browser, base string) *http.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Second)
+	defer cancel()
+	var cookies []*network.Cookie
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+		r, err := cdp.Call(ctx, tgt, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/console/"}})
+		if err != nil {
+			return err
+		}
+		cookies = r.Cookies
+		return nil
+	})); err != nil {
+		t.Fatalf("browser cookies: %v", err)
+	}
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(base + "/console/")
+	var hs []*http.Cookie
+	for _, c := range cookies {
+		hs = append(hs, &http.Cookie{Name: c.Name, Value: c.Value, Path: c.Path})
+	}
+	jar.SetCookies(u, hs)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func download(t *testing.T, hc *http.Client, base, href string) []byte {
+	t.Helper()
+	res, err := hc.Get(base + href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", href, res.StatusCode, err)
+	}
+	return body
+}
+
+func readCSV(t *testing.T, b []byte) [][]string {
+	t.Helper()
+	rows, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(b), "\ufeff"))).ReadAll()
+	if err != nil {
+		t.Fatalf("CSV: %v", err)
+	}
+	return rows
+}
+
+func readXLSX(t *testing.T, b []byte) [][]string {
+	t.Helper()
+	f, err := excelize.OpenReader(strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatalf("XLSX: %v", err)
+	}
+	defer f.Close()
+	rows, err := f.GetRows(f.GetSheetName(0))
+	if err != nil {
+		t.Fatalf("XLSX rows: %v", err)
+	}
+	return rows
+}
+
+// references reads the sorted "reference" column of a download.
+func references(t *testing.T, rows [][]string) []string {
+	t.Helper()
+	if len(rows) == 0 {
+		t.Fatal("a download without a header")
+	}
+	col := slices.Index(rows[0], "reference")
+	if col < 0 {
+		t.Fatalf("no reference column in %v", rows[0])
+	}
+	var out []string
+	for _, r := range rows[1:] {
+		if col < len(r) && r[col] != "" {
+			out = append(out, r[col])
+		}
+	}
+	slices.Sort(out)
+	return out
+}
