@@ -221,18 +221,24 @@ func TestOrderPageLedgerAndWebhookDeliveries(t *testing.T) {
 	o := twoAgencies(e)
 	ctx := audit.System(context.Background(), "test")
 
-	// Endpoints of a treasury key and of each agency's key; the order's
-	// events as the app publishes them (the full view, and each agency's).
+	// Endpoints of a treasury key, of each agency's key and one STP-HCM's
+	// staff made (the agency's, no key's); the order's events as the app
+	// publishes them (the full view, and each agency's).
 	keys := auth.NewStore(e.pool)
 	endpoint := map[string]uuid.UUID{}
-	for _, k := range []struct{ name, role, agency string }{{"treasury", "treasury", ""}, {"stp", "agency", "STP-HCM"}, {"csgt", "agency", "CSGT-HN"}} {
-		key, _, err := keys.Create(ctx, auth.Role(k.role), k.agency, k.name)
-		if err != nil {
-			t.Fatal(err)
+	for _, k := range []struct{ name, role, agency string }{{"treasury", "treasury", ""}, {"stp", "agency", "STP-HCM"},
+		{"csgt", "agency", "CSGT-HN"}, {"stp-staff", "", "STP-HCM"}} {
+		var owner *uuid.UUID
+		if k.role != "" {
+			key, _, err := keys.Create(ctx, auth.Role(k.role), k.agency, k.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			owner = &key.ID
 		}
 		endpoint[k.name] = uuid.New()
-		if _, err := e.pool.Exec(ctx, `INSERT INTO webhook_endpoints (id, owner_key_id, url, event_types, secret)
-			VALUES ($1, $2, $3, '{order.paid}', 'whsec_test')`, endpoint[k.name], key.ID,
+		if _, err := e.pool.Exec(ctx, `INSERT INTO webhook_endpoints (id, owner_key_id, agency_code, url, event_types, secret)
+			VALUES ($1, $2, nullif($3, ''), $4, '{order.paid}', 'whsec_test')`, endpoint[k.name], owner, k.agency,
 			"https://hooks.example.vn/"+k.name+"?token=s3cret"); err != nil {
 			t.Fatal(err)
 		}
@@ -265,8 +271,8 @@ func TestOrderPageLedgerAndWebhookDeliveries(t *testing.T) {
 		endpoints   []string
 		refundLines []string
 	}{
-		{treasury, true, []string{"treasury", "stp", "csgt"}, []string{"line_1", "line_2"}},
-		{stp, false, []string{"stp"}, []string{"line_1"}},
+		{treasury, true, []string{"treasury", "stp", "stp-staff", "csgt"}, []string{"line_1", "line_2"}},
+		{stp, false, []string{"stp", "stp-staff"}, []string{"line_1"}},
 	} {
 		b := e.browser()
 		b.signIn(e, tc.secret)

@@ -31,18 +31,18 @@ type SubjectDelivery struct {
 const MaxSubjectDeliveries = 500
 
 // subjectScope is who sees which deliveries of a subject's events: a
-// condition on webhook_events (ev), webhook_endpoints (e) and the endpoint's
-// owner key (k).
+// condition on webhook_events (ev) and webhook_endpoints (e).
 //
 //	admin, treasury  every delivery (they read the whole order)
-//	agency           its agency's events, to endpoints of its agency's keys
+//	agency           its agency's events, to its agency's endpoints (the
+//	                 agency's own and its keys': e.agency_code)
 //	portal           the events it owns, to its own endpoints
 func subjectScope(p auth.Principal) (string, pgx.NamedArgs) {
 	switch p.Role {
 	case auth.RoleAdmin, auth.RoleTreasury:
 		return "true", pgx.NamedArgs{}
 	case auth.RoleAgency:
-		return "ev.agency_code = @scope_agency AND k.role = 'agency' AND k.agency_code = @scope_agency",
+		return "ev.agency_code = @scope_agency AND e.agency_code = @scope_agency",
 			pgx.NamedArgs{"scope_agency": p.AgencyCode}
 	case auth.RolePortal:
 		return "ev.owner_key_id = @scope_key AND e.owner_key_id = @scope_key", pgx.NamedArgs{"scope_key": p.KeyID}
@@ -67,7 +67,6 @@ func (s *Service) SubjectDeliveries(ctx context.Context, p auth.Principal, subje
 		FROM webhook_events ev
 		JOIN webhook_deliveries d ON d.event_id = ev.id
 		JOIN webhook_endpoints e ON e.id = d.endpoint_id
-		JOIN auth_key_roles k ON k.id = e.owner_key_id
 		LEFT JOIN LATERAL (SELECT a.status_code, a.error FROM webhook_attempts a
 			WHERE a.delivery_id = d.id ORDER BY a.id DESC LIMIT 1) last ON true
 		WHERE ev.subject = @subject AND ev.subject <> '' AND `+scope+`

@@ -23,8 +23,11 @@ func TestSubjectDeliveries(t *testing.T) {
 	ctx := context.Background()
 	agencyA, agencyB := e.key(auth.RoleAgency, "AG-A"), e.key(auth.RoleAgency, "AG-B")
 	portal, treasury, admin := e.key(auth.RolePortal, ""), e.key(auth.RoleTreasury, ""), e.key(auth.RoleAdmin, "")
+	// An endpoint AG-A's staff made in the console: the agency's, no key's.
+	staffA := auth.Principal{KeyID: uuid.New(), Prefix: "staff:clerk@example.vn", Role: auth.RoleAgency, AgencyCode: "AG-A", Staff: true}
 	urls := map[string]string{}
-	for name, p := range map[string]auth.Principal{"agencyA": agencyA, "agencyB": agencyB, "portal": portal, "treasury": treasury} {
+	for name, p := range map[string]auth.Principal{"agencyA": agencyA, "agencyA-staff": staffA, "agencyB": agencyB, "portal": portal,
+		"treasury": treasury} {
 		respond := answer(http.StatusNoContent)
 		if name == "agencyA" {
 			// Down once, then up: two attempts, the last one a 204.
@@ -57,9 +60,12 @@ func TestSubjectDeliveries(t *testing.T) {
 		p    auth.Principal
 		want []seen
 	}{
-		{"treasury", treasury, []seen{{full, urls["portal"]}, {full, urls["treasury"]}, {viewA, urls["agencyA"]}, {viewB, urls["agencyB"]}}},
-		{"admin", admin, []seen{{full, urls["portal"]}, {full, urls["treasury"]}, {viewA, urls["agencyA"]}, {viewB, urls["agencyB"]}}},
-		{"agency A", agencyA, []seen{{viewA, urls["agencyA"]}}},
+		{"treasury", treasury, []seen{{full, urls["portal"]}, {full, urls["treasury"]}, {viewA, urls["agencyA"]},
+			{viewA, urls["agencyA-staff"]}, {viewB, urls["agencyB"]}}},
+		{"admin", admin, []seen{{full, urls["portal"]}, {full, urls["treasury"]}, {viewA, urls["agencyA"]},
+			{viewA, urls["agencyA-staff"]}, {viewB, urls["agencyB"]}}},
+		{"agency A", agencyA, []seen{{viewA, urls["agencyA"]}, {viewA, urls["agencyA-staff"]}}},
+		{"agency A's staff", staffA, []seen{{viewA, urls["agencyA"]}, {viewA, urls["agencyA-staff"]}}},
 		{"agency B", agencyB, []seen{{viewB, urls["agencyB"]}}},
 		{"portal", portal, []seen{{full, urls["portal"]}}},
 	} {
