@@ -31,6 +31,9 @@ type Deps struct {
 	// audit log) to a replica within its staleness bound (nil: the primary).
 	// An order's own page reads the primary: it follows the forms that change it.
 	Reads *db.Reads
+	// Receipts draws a paid order's PDF receipt, the citizen's document
+	// (the app gives the citizen pages' handler: order.go).
+	Receipts Receipts
 }
 
 // reports is the pool a report reads from now.

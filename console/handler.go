@@ -140,6 +140,7 @@ func (h *Handler) Routes(r fiber.Router) {
 	in.Get("/payments/export.csv", h.export("csv", "text/csv; charset=utf-8", h.writeCSV))
 	in.Get("/payments/export.xlsx", h.export("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", h.writeXLSX))
 	in.Get("/payments/:id", h.paymentPage)
+	h.orderRoutes(in)
 	// A "not built yet" page for each section that has no pages of its own.
 	for _, s := range sections {
 		if !s.built {

@@ -117,7 +117,8 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	if a.Gateways, a.Paying, err = wirePaying(f, w, a.Orders); err != nil {
 		return nil, err
 	}
-	if err = wirePages(f, w, a.Orders, a.Paying, a.Gateways, a.Catalog); err != nil {
+	citizen, err := wirePages(f, w, a.Orders, a.Paying, a.Gateways, a.Catalog)
+	if err != nil {
 		return nil, err
 	}
 	if err = wireRecon(f, w, a.Paying, a.Gateways, a.Webhooks); err != nil {
@@ -126,7 +127,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	wireRetention(f, w)
 	// The staff console, on the domains above (console.go).
 	con := wireConsole(f, w, console.Deps{Orders: a.Orders, Paying: a.Paying, Webhooks: a.WebhookAPI,
-		Keys: a.Keys, Catalog: a.Catalog, Gateways: a.Gateways, Reads: f.reads})
+		Keys: a.Keys, Catalog: a.Catalog, Gateways: a.Gateways, Receipts: citizen, Reads: f.reads})
 	a.background = append(w.background, f.reads.Watch)
 	a.reads = f.reads
 
