@@ -10,6 +10,7 @@ import (
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/catalogue"
+	"github.com/civicpay/civicpay/reconciliation"
 	"github.com/civicpay/civicpay/webhooks"
 )
 
@@ -25,6 +26,7 @@ type Deps struct {
 	Keys     *auth.Store
 	Catalog  *catalogue.Store
 	Gateways *gateways.Router
+	Recon    *reconciliation.Service
 }
 
 // SetDeps gives the console the domains it acts through (before it serves).

@@ -124,6 +124,7 @@ func (h *Handler) Routes(r fiber.Router) {
 	// Before the sections' placeholders, which they replace.
 	h.jobsRoutes(in)
 	h.auditRoutes(in)
+	h.reconExceptionRoutes(in)
 	in.Get("/payments", h.paymentsList)
 	in.Get("/payments/export.csv", h.export("csv", "text/csv; charset=utf-8", h.writeCSV))
 	in.Get("/payments/export.xlsx", h.export("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", h.writeXLSX))
@@ -150,7 +151,7 @@ var everyone = []Role{RoleAgency, RoleTreasury, RoleAdmin}
 var sections = []section{
 	{"payments", everyone, true}, // payments.go
 	{"revenue", everyone, false},
-	{"reconciliation", []Role{RoleTreasury, RoleAdmin}, false},
+	{"reconciliation", []Role{RoleTreasury, RoleAdmin}, true}, // the exception queue, recon_exceptions.go
 	{"settings", []Role{RoleAdmin}, false},
 	{"admin", []Role{RoleAdmin}, false},
 	{"audit", auditRoles, true},       // audit.go

@@ -142,22 +142,24 @@ func (s *Service) Queue(ctx context.Context, f QueueFilter) ([]Exception, error)
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	notSnoozed := "(e.snoozed_until IS NULL OR e.snoozed_until <= " + arg(dayString(today)) + "::date)"
+	notSnoozed := func() string {
+		return "(e.snoozed_until IS NULL OR e.snoozed_until <= " + arg(dayString(today)) + "::date)"
+	}
 	switch f.State {
 	case "":
-		where = append(where, "e.status IN ('open', 'awaiting_approval')", notSnoozed)
+		where = append(where, "e.status IN ('open', 'awaiting_approval')", notSnoozed())
 	case StateOpen, StateAcknowledged:
 		ack := "NULL"
 		if f.State == StateAcknowledged {
 			ack = "NOT NULL"
 		}
-		where = append(where, "e.status = 'open'", "e.pending_resolution_id IS NULL", "e.acknowledged_at IS "+ack, notSnoozed)
+		where = append(where, "e.status = 'open'", "e.pending_resolution_id IS NULL", "e.acknowledged_at IS "+ack, notSnoozed())
 	case StatePendingApproval:
 		where = append(where, "e.status = 'open'", "e.pending_resolution_id IS NOT NULL")
 	case ExceptionAwaitingApproval:
-		where = append(where, "e.status = 'awaiting_approval'", notSnoozed)
+		where = append(where, "e.status = 'awaiting_approval'", notSnoozed())
 	case StateSnoozed:
-		where = append(where, "e.status IN ('open', 'awaiting_approval')", "NOT "+notSnoozed)
+		where = append(where, "e.status IN ('open', 'awaiting_approval')", "NOT "+notSnoozed())
 	case ExceptionResolved, ExceptionAutoResolved, ExceptionCleared:
 		where = append(where, "e.status = "+arg(f.State))
 	case StateAll:

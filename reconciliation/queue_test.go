@@ -88,6 +88,8 @@ func TestQueueFiltersByAgeClassSourceAndAssignee(t *testing.T) {
 		{reconciliation.QueueFilter{Assignee: "treasury:staff:lan@example.vn"}, []int64{week}},
 		{reconciliation.QueueFilter{Assignee: "none", Source: "bank"}, []int64{yesterday}},
 		{reconciliation.QueueFilter{After: eight, Limit: 1}, []int64{month}},
+		{reconciliation.QueueFilter{State: reconciliation.ExceptionResolved}, []int64{}},
+		{reconciliation.QueueFilter{State: reconciliation.StateAll, Age: "31+"}, []int64{old}},
 	} {
 		if got := q.ids(c.f); !slices.Equal(got, c.want) {
 			t.Errorf("queue %+v = %v, want %v", c.f, got, c.want)

@@ -997,3 +997,27 @@ func (s *Service) RejectResolution(ctx context.Context, resID int64, decider, no
 	}
 	return out, nil
 }
+
+// Kinds lists the resolutions that may apply to e while it is open (a page
+// offers them; RequestResolution still checks each against the records).
+func (e Exception) Kinds() []ResolutionKind {
+	if e.Status != ExceptionOpen || e.PendingResolutionID != nil {
+		return nil
+	}
+	own := (e.HereKind == "attempt" || e.HereKind == "order") && e.HereID != nil
+	switch {
+	case isLine(e):
+		if own {
+			return []ResolutionKind{ResolveMatch, ResolveWriteOff, ResolveAcceptFee}
+		}
+		return []ResolutionKind{ResolveMatch}
+	case isSettlement(e) && e.AmountThere != nil && e.AmountHere != nil:
+		return []ResolutionKind{ResolveAcceptFee, ResolveWriteOff, ResolveMatch}
+	case isCredit(e):
+		if own {
+			return []ResolutionKind{ResolveToOrder, ResolveWriteOff, ResolveMatch, ResolveRefundSender}
+		}
+		return []ResolutionKind{ResolveToOrder, ResolveMatch, ResolveRefundSender}
+	}
+	return nil
+}

@@ -116,12 +116,13 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	if err = wirePages(f, w, a.Orders, a.Paying, a.Gateways, a.Catalog); err != nil {
 		return nil, err
 	}
-	if err = wireRecon(f, w, a.Paying, a.Gateways, a.Webhooks); err != nil {
+	recon, err := wireRecon(f, w, a.Paying, a.Gateways, a.Webhooks)
+	if err != nil {
 		return nil, err
 	}
 	// The staff console, on the domains above (console.go).
 	con := wireConsole(f, w, console.Deps{Orders: a.Orders, Paying: a.Paying, Webhooks: a.WebhookAPI,
-		Keys: a.Keys, Catalog: a.Catalog, Gateways: a.Gateways})
+		Keys: a.Keys, Catalog: a.Catalog, Gateways: a.Gateways, Recon: recon})
 	a.background = w.background
 
 	// 5. The River client that works the jobs the domains registered.
