@@ -43,7 +43,7 @@ func (h *Handler) reconExceptionRoutes(in fiber.Router) {
 	in.Get("/reconciliation/exceptions", h.rxGuard(false, h.rxList))
 	in.Post("/reconciliation/exceptions/bulk", h.rxGuard(true, h.rxBulk))
 	in.Get("/reconciliation/exceptions/:id", h.rxGuard(false, h.rxDetail))
-	for _, a := range []string{"acknowledge", "assign", "note", "snooze", "resolve", "reopen", "act"} {
+	for _, a := range []string{"acknowledge", "assign", "note", "snooze", "resolve", "reopen", "act", "approve-credit"} {
 		in.Post("/reconciliation/exceptions/:id/"+a, h.rxGuard(true, h.rxAction(a)))
 	}
 	in.Post("/reconciliation/resolutions/:rid/:decision<regex(^(approve|reject)$)>", h.rxGuard(true, h.rxDecide))
@@ -228,8 +228,10 @@ func (h *Handler) renderList(c *fiber.Ctx, status int, errs map[string]string, b
 		next.Set("after", strconv.FormatInt(list[len(list)-1].ID, 10))
 		d.Next = rxBase + "?" + next.Encode()
 	}
-	if len(errs) > 0 && v.Error == "" {
-		v.Error = v.T("rx.err.form")
+	for _, key := range errs { // one error at a time: say it at the top too
+		if v.Error == "" {
+			v.Error = v.T(key)
+		}
 	}
 	return h.render(c, status, "recon_exceptions", v)
 }
@@ -436,7 +438,9 @@ func (h *Handler) renderDetail(c *fiber.Ctx, id int64, status int, pageErr strin
 	case pageErr != "":
 		v.Error = v.T(pageErr)
 	case len(errs) > 0:
-		v.Error = v.T("rx.err.form")
+		for _, key := range errs { // one error at a time: say it at the top too
+			v.Error = v.T(key)
+		}
 	}
 	if n := c.Query("done"); n != "" && status == http.StatusOK {
 		v.Notice = v.T("rx.done." + n)
@@ -492,6 +496,10 @@ func (h *Handler) rxAction(action string) fiber.Handler {
 			_, err = svc.Resolve(ctx, id, form["resolution"], form["note"], p.Actor())
 		case "reopen":
 			_, err = svc.Reopen(ctx, id, form["note"], p.Actor())
+		case "approve-credit":
+			// A held bank credit (from a statement that did not come by the
+			// authenticated fetch) is recorded on a second person's word.
+			_, err = svc.ApproveCredit(ctx, id, p.Actor(), strings.TrimSpace(form["note"]))
 		case "act":
 			var out reconciliation.ResolutionOutcome
 			out, err = svc.RequestResolution(ctx, id, reconciliation.ResolutionRequest{Kind: reconciliation.ResolutionKind(form["kind"]),
@@ -523,6 +531,10 @@ func (h *Handler) rxError(c *fiber.Ctx, id int64, form string, err error, values
 		return h.errorPage(c, http.StatusNotFound, "e404.title", "rx.notfound")
 	case errors.Is(err, reconciliation.ErrOwnRequest):
 		return h.renderDetail(c, id, http.StatusForbidden, "rx.err.own_request", nil, values)
+	case errors.Is(err, reconciliation.ErrSameApprover):
+		return h.renderDetail(c, id, http.StatusForbidden, "rx.err.same_approver", nil, values)
+	case errors.Is(err, reconciliation.ErrNotAwaiting):
+		return h.renderDetail(c, id, http.StatusConflict, "rx.err.not_pending", nil, values)
 	case errors.Is(err, reconciliation.ErrAlreadyResolved):
 		return h.renderDetail(c, id, http.StatusConflict, "rx.err.resolved", nil, values)
 	case errors.Is(err, reconciliation.ErrPendingApproval):

@@ -382,7 +382,8 @@ func TestExceptionQueueMessagesExist(t *testing.T) {
 	}
 	add("rx.event.", "raised", "reclassified", "auto_resolved", "resolved", "cleared", "reopened", "awaiting_approval", "approved",
 		"acknowledged", "assigned", "noted", "snoozed", "resolution_requested", "resolution_rejected")
-	add("rx.done.", "acknowledge", "assign", "note", "snooze", "wake", "resolve", "reopen", "act", "pending", "approve", "reject")
+	add("rx.done.", "acknowledge", "assign", "note", "snooze", "wake", "resolve", "reopen", "act", "pending", "approve", "reject",
+		"approve-credit")
 	for _, k := range keys {
 		if _, ok := messages[k]; !ok {
 			t.Errorf("no message %q", k)

@@ -929,6 +929,7 @@ func (s *Service) ApproveResolution(ctx context.Context, resID int64, approver, 
 		}
 	}
 	var out ResolutionOutcome
+	var moot error
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		e, r, err := pendingResolution(ctx, tx, resID)
 		if err != nil {
@@ -937,8 +938,12 @@ func (s *Service) ApproveResolution(ctx context.Context, resID int64, approver, 
 		if approver == r.RequestedBy {
 			return fmt.Errorf("%w: %s asked for resolution %d", ErrOwnRequest, approver, resID)
 		}
-		if e.Status != ExceptionOpen || e.PendingResolutionID == nil || *e.PendingResolutionID != resID {
-			return fmt.Errorf("%w: exception %d is %s", ErrAlreadyResolved, e.ID, e.Status)
+		if e.Status != ExceptionOpen {
+			// A run resolved or cleared the exception meanwhile: the request
+			// is moot, and is closed as such rather than left pending.
+			moot = fmt.Errorf("%w: exception %d is %s", ErrAlreadyResolved, e.ID, e.Status)
+			out, err = s.reject(ctx, tx, e, resID, approver, "moot: the exception is "+e.Status)
+			return err
 		}
 		p, err := s.planFor(ctx, tx, e, r.Request, r.RequestedBy)
 		if err != nil {
@@ -950,6 +955,9 @@ func (s *Service) ApproveResolution(ctx context.Context, resID int64, approver, 
 		out, err = s.execute(ctx, tx, e, resID, r.Request, p, r.RequestedBy, approver, note)
 		return err
 	})
+	if err == nil {
+		err = moot
+	}
 	if err != nil {
 		return ResolutionOutcome{}, fmt.Errorf("reconciliation: approve resolution %d: %w", resID, err)
 	}
@@ -971,31 +979,40 @@ func (s *Service) RejectResolution(ctx context.Context, resID int64, decider, no
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE recon_resolutions SET status = 'rejected', decided_by = $2, decided_at = now(),
-			decision_note = $3 WHERE id = $1`, resID, decider, note); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE recon_exceptions SET pending_resolution_id = NULL, updated_at = now()
-			WHERE id = $1 AND pending_resolution_id = $2`, e.ID, resID); err != nil {
-			return err
-		}
-		if err := addEvent(ctx, tx, e.ID, nil, "resolution_rejected", decider,
-			clipString(fmt.Sprintf("resolution %d rejected: %s", resID, note), 2500)); err != nil {
-			return err
-		}
-		if out.Exception, err = getException(ctx, tx, e.ID); err != nil {
-			return err
-		}
-		if out.Resolution, err = scanResolution(tx.QueryRow(ctx, `SELECT `+resolutionColumns+` FROM recon_resolutions WHERE id = $1`, resID)); err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx, audit.Event{Action: "reconciliation.resolution.reject", ResourceType: "recon_exception",
-			ResourceID: strconv.FormatInt(e.ID, 10), Before: e, After: out})
+		out, err = s.reject(ctx, tx, e, resID, decider, note)
+		return err
 	})
 	if err != nil {
 		return ResolutionOutcome{}, fmt.Errorf("reconciliation: reject resolution %d: %w", resID, err)
 	}
 	return out, nil
+}
+
+// reject closes pending resolution resID of exception e (locked) as
+// rejected by decider, in tx, with its event and audit row.
+func (s *Service) reject(ctx context.Context, tx pgx.Tx, e Exception, resID int64, decider, note string) (ResolutionOutcome, error) {
+	var out ResolutionOutcome
+	if _, err := tx.Exec(ctx, `UPDATE recon_resolutions SET status = 'rejected', decided_by = $2, decided_at = now(),
+		decision_note = $3 WHERE id = $1`, resID, decider, note); err != nil {
+		return out, err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE recon_exceptions SET pending_resolution_id = NULL, updated_at = now()
+		WHERE id = $1 AND pending_resolution_id = $2`, e.ID, resID); err != nil {
+		return out, err
+	}
+	if err := addEvent(ctx, tx, e.ID, nil, "resolution_rejected", decider,
+		clipString(fmt.Sprintf("resolution %d rejected: %s", resID, note), 2500)); err != nil {
+		return out, err
+	}
+	var err error
+	if out.Exception, err = getException(ctx, tx, e.ID); err != nil {
+		return out, err
+	}
+	if out.Resolution, err = scanResolution(tx.QueryRow(ctx, `SELECT `+resolutionColumns+` FROM recon_resolutions WHERE id = $1`, resID)); err != nil {
+		return out, err
+	}
+	return out, audit.Record(ctx, tx, audit.Event{Action: "reconciliation.resolution.reject", ResourceType: "recon_exception",
+		ResourceID: strconv.FormatInt(e.ID, 10), Before: e, After: out})
 }
 
 // Kinds lists the resolutions that may apply to e while it is open (a page

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -413,17 +414,30 @@ func TestResolutionAboveTheAmountWaitsForASecondApprover(t *testing.T) {
 	if err != nil || again.Resolution.Status != reconciliation.ResolutionPending {
 		t.Fatalf("after a rejection: %+v %v", again, err)
 	}
+	// A run clears the exception meanwhile (it no longer sees it): the
+	// approval is moot, says so, posts nothing, and closes the request.
+	f.exec(`UPDATE recon_exceptions SET status = 'cleared' WHERE id = $1`, ids[1])
+	if _, err := f.svc.ApproveResolution(f.ctx, again.Resolution.ID, "treasury:b", ""); !errors.Is(err, reconciliation.ErrAlreadyResolved) {
+		t.Fatalf("approving for a cleared exception: %v", err)
+	}
+	if n := f.count(`SELECT count(*) FROM recon_resolutions WHERE exception_id = $1 AND status = 'rejected'`, ids[1]); n != 2 ||
+		f.count(`SELECT count(*) FROM recon_exceptions WHERE id = $1 AND pending_resolution_id IS NULL`, ids[1]) != 1 ||
+		f.count(`SELECT count(*) FROM ledger_entries WHERE idempotency_key LIKE 'recon:resolve:%'`) != 1 {
+		t.Fatal("a moot approval left the request pending or posted")
+	}
 	verify(t, f)
 }
 
 // TestRefundToTheSenderLeavesSuspenseForTheBank: the credit goes back out
 // of the treasury account as a transfer whose reference the bank's debit
-// will carry.
+// will carry; the credit's day is closed meanwhile, and the refund takes
+// effect in an open day.
 func TestRefundToTheSenderLeavesSuspenseForTheBank(t *testing.T) {
 	t.Parallel()
 	f := newFx(t)
 	f.load(camt053(t, day0, credit(33_000, at(10, 0), "CK NHAM TAI KHOAN")))
 	e := f.exceptionByKey("bank:")
+	f.exec(`INSERT INTO ledger_closed_days (day, closed_by, note) VALUES ($1, 'test', 'carried forward')`, day0.Format(time.DateOnly))
 	out, err := f.svc.RequestResolution(f.ctx, e.ID, reconciliation.ResolutionRequest{Kind: reconciliation.ResolveRefundSender,
 		Note: "not ours; the sender asked for it back"}, "treasury:x")
 	if err != nil {
@@ -434,6 +448,7 @@ func TestRefundToTheSenderLeavesSuspenseForTheBank(t *testing.T) {
 		t.Fatal(err)
 	}
 	if entry.Kind != ledger.KindTransfer || entry.Reference != "transfer:"+reconciliation.RefundReference(e.ID) ||
+		!ledger.DayOf(entry.EffectiveAt).After(ledger.DayOf(day0)) ||
 		!f.net(ledger.Suspense).IsZero() || !f.net(ledger.TreasuryBank(account)).IsZero() {
 		t.Fatalf("refund entry %+v; suspense %s, bank %s", entry, f.net(ledger.Suspense), f.net(ledger.TreasuryBank(account)))
 	}
