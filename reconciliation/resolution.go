@@ -430,10 +430,16 @@ func (s *Service) planLine(ctx context.Context, tx pgx.Tx, e Exception, req Reso
 		return nil, fmt.Errorf("line %d of file %d: %w", *e.Line, *e.FileID, err)
 	}
 	targets := req.Targets
-	if len(targets) == 0 {
-		if e.HereKind != "attempt" || e.HereID == nil {
-			return nil, inputError("targets", "targets_required", "name the attempt (or attempts) the line pays")
-		}
+	switch {
+	case len(targets) > 0:
+	case e.Class == matcher.Duplicate && req.Kind == ResolveMatch:
+		// A line the gateway settled twice (or for an attempt another line
+		// paid) pays nothing of ours: its whole gross is the difference.
+	case e.Class == matcher.Duplicate:
+		return nil, notApplicable(req.Kind, e)
+	case e.HereKind != "attempt" || e.HereID == nil:
+		return nil, inputError("targets", "targets_required", "name the attempt (or attempts) the line pays")
+	default:
 		targets = []string{e.HereID.String()}
 	}
 	p := &plan{currency: currency, amount: gross}
@@ -546,6 +552,7 @@ func (s *Service) planCreditToSettlements(ctx context.Context, tx pgx.Tx, e Exce
 	}
 	credit, nets := *e.AmountThere, decimal.Zero
 	var firstGateway string
+	seen := map[string]bool{}
 	for _, t := range req.Targets {
 		gw, d, ok := strings.Cut(t, ":")
 		day, err := ParseDay(d)
@@ -553,6 +560,10 @@ func (s *Service) planCreditToSettlements(ctx context.Context, tx pgx.Tx, e Exce
 			return nil, inputError("targets", "target_invalid", "a settlement is gateway:YYYY-MM-DD (%s), not %q",
 				strings.Join(statement.Gateways(), ", "), t)
 		}
+		if seen[gw+":"+dayString(day)] {
+			return nil, inputError("targets", "target_invalid", "the settlement of %s is named twice", t)
+		}
+		seen[gw+":"+dayString(day)] = true
 		st, err := lockSettlement(ctx, tx, gw, day)
 		if err != nil {
 			return nil, err
@@ -1021,7 +1032,7 @@ func (e Exception) Kinds() []ResolutionKind {
 	if e.Status != ExceptionOpen || e.PendingResolutionID != nil {
 		return nil
 	}
-	own := (e.HereKind == "attempt" || e.HereKind == "order") && e.HereID != nil
+	own := (e.HereKind == "attempt" || e.HereKind == "order") && e.HereID != nil && e.Class != matcher.Duplicate
 	switch {
 	case isLine(e):
 		if own {

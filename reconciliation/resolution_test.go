@@ -454,3 +454,30 @@ func TestRefundToTheSenderLeavesSuspenseForTheBank(t *testing.T) {
 	}
 	verify(t, f)
 }
+
+// TestDuplicateLineGoesToSuspense: a line the gateway settled twice pays
+// nothing of ours; matched to nothing, its gross leaves the gateway's
+// clearing account for suspense (to be claimed back), once.
+func TestDuplicateLineGoesToSuspense(t *testing.T) {
+	t.Parallel()
+	f := newFx(t)
+	const gw = statement.GatewayVNPAY
+	a := f.paid(gw, 80_000, at(9, 0))
+	data, _ := settlementFile(t, gw, 1, line(a), line(a))
+	f.load(data)
+	e := f.exceptionByKey(gw + ":payment:" + a.Txn + ":2")
+	if e.Class != matcher.Duplicate || len(e.Kinds()) != 1 || e.Kinds()[0] != reconciliation.ResolveMatch {
+		t.Fatalf("duplicate %+v, kinds %v", e, e.Kinds())
+	}
+	if _, err := f.svc.RequestResolution(f.ctx, e.ID, reconciliation.ResolutionRequest{Kind: reconciliation.ResolveWriteOff,
+		Note: "n"}, "treasury:x"); inputCode(err) != "kind:not_applicable" {
+		t.Fatalf("write-off of a duplicate: %v", err)
+	}
+	out := f.resolveTwiceAtOnce(e.ID, reconciliation.ResolutionRequest{Kind: reconciliation.ResolveMatch,
+		Difference: reconciliation.DifferenceSuspense, Note: "VNPAY settled it twice; claim it back"})
+	if !out.Resolution.Difference.Equal(decimal.NewFromInt(80_000)) || f.rec.count() != 0 ||
+		!f.net(ledger.Suspense).Equal(decimal.NewFromInt(-80_000)) || !f.net(ledger.GatewayClearing(gw)).Equal(decimal.NewFromInt(80_000)) {
+		t.Fatalf("resolution %+v: suspense %s, clearing %s", out.Resolution, f.net(ledger.Suspense), f.net(ledger.GatewayClearing(gw)))
+	}
+	verify(t, f)
+}
