@@ -4,6 +4,7 @@ package console
 func init() { addMessages(rxMessages) }
 
 var rxMessages = map[string]message{
+	"rx.readonly":                    {"Quản trị viên chỉ xem; chỉ cán bộ kho bạc mới xử lý ngoại lệ.", "Admin reads the queue; only treasury acts on it."},
 	"rx.title":                       {"Ngoại lệ đối soát", "Reconciliation exceptions"},
 	"rx.exception":                   {"Ngoại lệ", "Exception"},
 	"rx.caption":                     {"Ngoại lệ cần xử lý, cũ nhất trước", "Exceptions to work, oldest first"},

@@ -54,8 +54,11 @@ func (h *Handler) reconExceptionRoutes(in fiber.Router) {
 func (h *Handler) rxGuard(act bool, next fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		u := cur(c).user
-		if !slices.Contains(rxReaders, u.Role) || (act && u.Role != RoleTreasury) {
+		switch {
+		case !slices.Contains(rxReaders, u.Role):
 			return h.errorPage(c, http.StatusForbidden, "e403.title", "e403.role")
+		case act && u.Role != RoleTreasury:
+			return h.errorPage(c, http.StatusForbidden, "e403.title", "rx.readonly")
 		}
 		if h.deps.Recon == nil {
 			return h.errorPage(c, http.StatusServiceUnavailable, "rx.unavailable", "rx.unavailable.body")
