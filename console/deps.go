@@ -12,6 +12,7 @@ import (
 	"github.com/civicpay/civicpay/internal/foundation/db"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/catalogue"
+	"github.com/civicpay/civicpay/reconciliation"
 	"github.com/civicpay/civicpay/webhooks"
 )
 
@@ -34,6 +35,7 @@ type Deps struct {
 	// Receipts draws a paid order's PDF receipt, the citizen's document
 	// (the app gives the citizen pages' handler: order.go).
 	Receipts Receipts
+	Recon    *reconciliation.Service
 }
 
 // reports is the pool a report reads from now.

@@ -136,6 +136,7 @@ func (h *Handler) Routes(r fiber.Router) {
 	h.revenueRoutes(in)
 	h.adminRoutes(in)
 	h.settingsRoutes(in)
+	h.reconExceptionRoutes(in)
 	in.Get("/payments", h.paymentsList)
 	in.Get("/payments/export.csv", h.export("csv", "text/csv; charset=utf-8", h.writeCSV))
 	in.Get("/payments/export.xlsx", h.export("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", h.writeXLSX))
@@ -161,13 +162,13 @@ var everyone = []Role{RoleAgency, RoleTreasury, RoleAdmin}
 // sections are the navigation's entries after the dashboard. The
 // dashboard, the payments and the sessions page are built; the others say so.
 var sections = []section{
-	{"payments", everyone, true}, // payments.go
-	{"revenue", everyone, true},  // revenue.go
-	{"reconciliation", []Role{RoleTreasury, RoleAdmin}, false},
-	{"settings", settingsRoles, true},  // settings.go
-	{"admin", []Role{RoleAdmin}, true}, // admin.go
-	{"audit", auditRoles, true},        // audit.go
-	{"jobs", []Role{RoleAdmin}, true},  // River's UI, jobs.go
+	{"payments", everyone, true},                              // payments.go
+	{"revenue", everyone, true},                               // revenue.go
+	{"reconciliation", []Role{RoleTreasury, RoleAdmin}, true}, // the exception queue, recon_exceptions.go
+	{"settings", settingsRoles, true},                         // settings.go
+	{"admin", []Role{RoleAdmin}, true},                        // admin.go
+	{"audit", auditRoles, true},                               // audit.go
+	{"jobs", []Role{RoleAdmin}, true},                         // River's UI, jobs.go
 }
 
 func (s section) allows(r Role) bool {

@@ -72,6 +72,13 @@ type Config struct {
 	// MaxExceptionEvents bounds the reconciliation.exception events one run
 	// publishes; the completed event says when more were raised.
 	MaxExceptionEvents int
+	// WriteOffLimit bounds the difference (in VND) a person may write off
+	// when resolving an exception (zero: none but an exact match).
+	WriteOffLimit decimal.Decimal
+	// ApprovalAmount: a resolution that moves more than this (in VND; in any
+	// other currency, any amount) waits for a second treasury approver (zero:
+	// every resolution that moves money does).
+	ApprovalAmount decimal.Decimal
 }
 
 // Check refuses what would break a run or is unsafe: a non-positive file
@@ -92,6 +99,7 @@ func (c Config) Check() error {
 		{"Tol.Window must not be negative", c.Tol.Window >= 0},
 		{"MaxExceptionEvents must not be negative", c.MaxExceptionEvents >= 0},
 		{"tolerances must not be negative", !c.Tol.Amount.IsNegative() && !c.Tol.Fee.IsNegative() && !c.SettlementTolerance.IsNegative()},
+		{"WriteOffLimit and ApprovalAmount must not be negative", !c.WriteOffLimit.IsNegative() && !c.ApprovalAmount.IsNegative()},
 		{fmt.Sprintf("WorkMem %q is not NkB, NMB or NGB", c.WorkMem), workMemRE.MatchString(c.WorkMem)},
 	} {
 		if !p.ok {

@@ -60,6 +60,21 @@
 // matches); a file the bank has not paid SettlementDays after its day is
 // missing_there.
 //
+// # Working exceptions
+//
+// Treasury works the exceptions in a queue (queue.go; the console's
+// /console/reconciliation/exceptions): filtered by class, source, state, age
+// and assignee; acknowledged, assigned, noted, snoozed until a day, resolved
+// (alone or a selection at once, each recorded on its own) and reopened.
+// Resolutions that do something (resolution.go) match a line or a credit by
+// hand to one or several records, move a credit out of suspense to orders or
+// back to its sender, write off a small difference or accept a gateway's fee:
+// each pays through the payment flow's paid path and posts its ledger entry
+// once (recon_resolutions links the exception to its entries), taking effect
+// now, never in a closed day; one that moves more than the configured amount
+// waits for a second treasury user. Every change is one transaction with its
+// event and its audit row.
+//
 // # Money
 //
 // Amounts are decimal, never floats, signed from civicpay's side in items (a

@@ -121,13 +121,14 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	if err != nil {
 		return nil, err
 	}
-	if err = wireRecon(f, w, a.Paying, a.Gateways, a.Webhooks); err != nil {
+	recon, err := wireRecon(f, w, a.Paying, a.Gateways, a.Webhooks)
+	if err != nil {
 		return nil, err
 	}
 	wireRetention(f, w)
 	// The staff console, on the domains above (console.go).
 	con := wireConsole(f, w, console.Deps{Orders: a.Orders, Paying: a.Paying, Webhooks: a.WebhookAPI,
-		Keys: a.Keys, Catalog: a.Catalog, Gateways: a.Gateways, Receipts: citizen, Reads: f.reads})
+		Keys: a.Keys, Catalog: a.Catalog, Gateways: a.Gateways, Receipts: citizen, Reads: f.reads, Recon: recon})
 	a.background = append(w.background, f.reads.Watch)
 	a.reads = f.reads
 

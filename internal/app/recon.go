@@ -20,11 +20,12 @@ import (
 // wireRecon adds reconciliation: statement uploads and the reconciliation
 // API, the load/run/day workers on their own queue, and the daily run at the
 // cut-off. It records confirmed payments through paying, queries gateways
-// through router, and publishes runs and exceptions through publisher.
-func wireRecon(f *foundation, w *wiring, paying *payments.Paying, router *gateways.Router, publisher *webhooks.Publisher) error {
+// through router, and publishes runs and exceptions through publisher. The
+// service is returned for the console's pages.
+func wireRecon(f *foundation, w *wiring, paying *payments.Paying, router *gateways.Router, publisher *webhooks.Publisher) (*reconciliation.Service, error) {
 	cfg, err := f.cfg.ReconConfig()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// In development the simulator's bank is trusted as the authenticated
 	// fetch would be (it has no credentials to check).
@@ -32,7 +33,7 @@ func wireRecon(f *foundation, w *wiring, paying *payments.Paying, router *gatewa
 	deps := reconciliation.Deps{Notifier: &reconNotifier{publisher: publisher}, Clock: f.clock,
 		Payments: paying, Gateways: routerQuerier{router}}
 	if deps.HTTP, err = fetchClient(f.cfg.Recon); err != nil {
-		return err
+		return nil, err
 	}
 	svc := reconciliation.New(f.pool, cfg, f.log, deps)
 	svc.SetJobs(w.jobs.insert) // at once: reconciliation.New does not take it
@@ -45,7 +46,7 @@ func wireRecon(f *foundation, w *wiring, paying *payments.Paying, router *gatewa
 	// Statement uploads stream: the handler enforces CIVICPAY_RECON_MAX_FILE_BYTES itself.
 	w.streamed = append(w.streamed, "/v1/statements")
 	w.errors = append(w.errors, reconciliation.HTTPErrors...)
-	return nil
+	return svc, nil
 }
 
 // fetchClient is the HTTP client of the statement fetches: with the client

@@ -267,6 +267,12 @@ type Recon struct {
 	SettlementTolerance string `env:"CIVICPAY_RECON_SETTLEMENT_TOLERANCE" envDefault:"0"`
 	// Days after its business day a gateway's settlement credit may arrive.
 	SettlementDays int `env:"CIVICPAY_RECON_SETTLEMENT_DAYS" envDefault:"3"`
+	// Largest difference (VND) a treasury user may write off when resolving
+	// an exception; a larger one is matched to a fee or to suspense instead.
+	WriteOffLimit string `env:"CIVICPAY_RECON_WRITE_OFF_LIMIT" envDefault:"50000"`
+	// A resolution that moves more than this (VND; any other currency always)
+	// waits for a second treasury user's approval.
+	ResolutionApprovalAmount string `env:"CIVICPAY_RECON_RESOLUTION_APPROVAL_AMOUNT" envDefault:"10000000"`
 	// Deadline of one statement fetch.
 	FetchTimeout time.Duration `env:"CIVICPAY_RECON_FETCH_TIMEOUT" envDefault:"2m"`
 	// Deadline of one gateway status query for a `missing_here` line.
