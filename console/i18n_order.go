@@ -3,12 +3,6 @@ package console
 // The order page's messages (order.go, templates/payment.html).
 func init() {
 	addMessages(map[string]message{
-		"ord.st.open":               {"Chờ thanh toán", "Open"},
-		"ord.st.paid":               {"Đã thanh toán", "Paid"},
-		"ord.st.partially_refunded": {"Đã hoàn một phần", "Partly refunded"},
-		"ord.st.refunded":           {"Đã hoàn toàn bộ", "Refunded"},
-		"ord.st.cancelled":          {"Đã huỷ", "Cancelled"},
-		"ord.st.expired":            {"Đã hết hạn", "Expired"},
 
 		"ord.refundable": {"Còn có thể hoàn (phần của bạn)", "Still refundable (by you)"},
 		"ord.receipt":    {"Tải biên lai PDF", "Download the PDF receipt"},

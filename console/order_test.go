@@ -665,12 +665,22 @@ func TestOrderReceiptPDF(t *testing.T) {
 	}
 }
 
-// TestOrderPageMessages: the status and delivery-state keys the page builds exist.
+// TestOrderPageMessages: the status and delivery-state keys the pages
+// build exist, for every status an order can have.
 func TestOrderPageMessages(t *testing.T) {
 	t.Parallel()
 	for _, s := range statusNames {
-		if _, ok := messages["ord.st."+s]; !ok {
-			t.Errorf("no message ord.st.%s", s)
+		if _, ok := payments.ParseStatus(s); !ok {
+			t.Errorf("%s is no order status", s)
+		}
+		if _, ok := messages["status."+s]; !ok {
+			t.Errorf("no message status.%s", s)
+		}
+	}
+	for _, st := range []payments.Status{payments.StatusOpen, payments.StatusPaid, payments.StatusPartiallyRefunded,
+		payments.StatusRefunded, payments.StatusCancelled, payments.StatusExpired} {
+		if !slices.Contains(statusNames, string(st)) {
+			t.Errorf("status %s is not offered in the list's filter", st)
 		}
 	}
 	for _, s := range []string{"pending", "succeeded", "failed"} {
