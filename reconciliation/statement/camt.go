@@ -122,30 +122,55 @@ type Balance struct {
 
 // Entry is one Ntry.
 type Entry struct {
-	Seq         int    // 1-based position of the entry within its statement
-	EntryRef    string // NtryRef, when given
-	Amount      decimal.Decimal
-	Currency    string
-	Credit      bool   // CdtDbtInd is CRDT (money in); false for DBIT
-	Reversal    bool   // RvslInd: this entry reverses an earlier one (its direction is already in Credit)
-	Status      string // StatusBooked, StatusPending, StatusInfo, StatusFuture or a proprietary code
-	BookingDate time.Time
-	ValueDate   time.Time
-	AcctSvcrRef string // the bank's reference of the entry
+	Seq         int             `json:"seq"`                 // 1-based position of the entry within its statement
+	EntryRef    string          `json:"entry_ref,omitempty"` // NtryRef, when given
+	Amount      decimal.Decimal `json:"amount"`
+	Currency    string          `json:"currency"`
+	Credit      bool            `json:"credit"`             // CdtDbtInd is CRDT (money in); false for DBIT
+	Reversal    bool            `json:"reversal,omitempty"` // RvslInd: this entry reverses an earlier one (its direction is already in Credit)
+	Status      string          `json:"status"`             // StatusBooked, StatusPending, StatusInfo, StatusFuture or a proprietary code
+	BookingDate time.Time       `json:"booking_date,omitzero"`
+	ValueDate   time.Time       `json:"value_date,omitzero"`
+	AcctSvcrRef string          `json:"acct_svcr_ref,omitempty"` // the bank's reference of the entry
 	// EndToEndID and TxID are copied from the only TxDetail when the entry has
 	// exactly one; for a batch entry, look in TxDetails.
-	EndToEndID, TxID string
+	EndToEndID string `json:"end_to_end_id,omitempty"`
+	TxID       string `json:"tx_id,omitempty"`
 	// RemittanceInfo is every RmtInf/Ustrd line of every TxDetail, in order.
-	RemittanceInfo []string
-	AdditionalInfo string // AddtlNtryInf
-	TxDetails      []TxDetail
+	RemittanceInfo []string   `json:"remittance_info,omitempty"`
+	AdditionalInfo string     `json:"additional_info,omitempty"` // AddtlNtryInf
+	TxDetails      []TxDetail `json:"transactions,omitempty"`
 
-	BankTxCode    BankTxCode    // Ntry/BkTxCd
-	Batches       []Batch       // NtryDtls/Btch, one per NtryDtls that has one
-	Charges       Charges       // Ntry/Chrgs
-	AmountDetails AmountDetails // Ntry/AmtDtls
+	BankTxCode    BankTxCode    `json:"bank_tx_code,omitzero"`   // Ntry/BkTxCd
+	Batches       []Batch       `json:"batches,omitempty"`       // NtryDtls/Btch, one per NtryDtls that has one
+	Charges       Charges       `json:"charges,omitzero"`        // Ntry/Chrgs
+	AmountDetails AmountDetails `json:"amount_details,omitzero"` // Ntry/AmtDtls
 	// Flags are the entry-level Finding codes that apply to this entry.
-	Flags []string
+	Flags []string `json:"flags,omitempty"`
+}
+
+// EntryDetails are what an entry says beyond its amount, direction, status,
+// dates and references: what a loader keeps beside the columns it matches on.
+type EntryDetails struct {
+	BankTxCode    BankTxCode    `json:"bank_tx_code,omitzero"`
+	Batches       []Batch       `json:"batches,omitempty"`
+	Charges       Charges       `json:"charges,omitzero"`
+	AmountDetails AmountDetails `json:"amount_details,omitzero"`
+	TxDetails     []TxDetail    `json:"transactions,omitempty"`
+	EntryRef      string        `json:"entry_ref,omitempty"`
+	TxID          string        `json:"tx_id,omitempty"`
+}
+
+// Details are the entry's EntryDetails.
+func (e Entry) Details() EntryDetails {
+	return EntryDetails{BankTxCode: e.BankTxCode, Batches: e.Batches, Charges: e.Charges, AmountDetails: e.AmountDetails,
+		TxDetails: e.TxDetails, EntryRef: e.EntryRef, TxID: e.TxID}
+}
+
+// IsZero reports whether the entry says nothing beyond its columns.
+func (d EntryDetails) IsZero() bool {
+	return d.BankTxCode.IsZero() && len(d.Batches) == 0 && d.Charges.IsZero() && d.AmountDetails.IsZero() &&
+		len(d.TxDetails) == 0 && d.EntryRef == "" && d.TxID == ""
 }
 
 // TxDetail is one NtryDtls/TxDtls of an entry.

@@ -64,6 +64,8 @@ func TestParseCAMTErrors(t *testing.T) {
 		{"too deep outside entries", doc053(deep), Limits{}, ErrLimit, "nested deeper than 64"},
 		{"too deep inside an entry", doc053(`<Ntry>` + deep + `</Ntry>`), Limits{}, ErrLimit, "nested deeper than 64"},
 		{"token too long", doc053(`<AddtlStmtInf>` + strings.Repeat("x", 5000) + `</AddtlStmtInf>`), Limits{MaxTokenBytes: 4096}, ErrLimit, "token is longer than 4096"},
+		{"token too long after a Latin-1 declaration", strings.Replace(doc053(`<AddtlStmtInf>`+strings.Repeat("\xe9", 5000)+`</AddtlStmtInf>`),
+			`encoding="UTF-8"`, `encoding="ISO-8859-1"`, 1), Limits{MaxTokenBytes: 4096}, ErrLimit, "token is longer than 4096"},
 		{"entry too long", doc053(`<Ntry>` + strings.Repeat("<AddtlNtryInf>x</AddtlNtryInf>", 500) + `</Ntry>`), Limits{MaxElementBytes: 8000}, ErrLimit, "element is longer than 8000"},
 		{"too many statements", string(readTestdata(t, "camt053_v04.xml")), Limits{MaxStatements: 1}, ErrLimit, "more than 1 statements"},
 		{"no closing balance", doc053(bal("OPBD", "1000", "CRDT")), Limits{}, ErrNoBalance,

@@ -687,8 +687,12 @@ func (s *stmtState) checkBalances(tolerant bool) error {
 	msg := fmt.Sprintf("opening %s + entries %s = %s, closing says %s: difference %s %s",
 		st.Opening.Amount, entries, want, st.Closing.Amount, diff, st.Currency)
 	if f := s.findings[FindingValueAfterClosing]; f != nil {
-		msg += fmt.Sprintf("; %d entries are valued after the closing balance's date %s, booked ones %s %s",
-			f.Count, businessDay(st.Closing.Date).Format(isoDate), s.lateValue, st.Currency)
+		n := fmt.Sprintf("%d entries are", f.Count)
+		if f.Count == 1 {
+			n = "1 entry is"
+		}
+		msg += fmt.Sprintf("; %s valued after the closing balance's date %s, booked for %s %s",
+			n, businessDay(st.Closing.Date).Format(isoDate), s.lateValue, st.Currency)
 		if s.lateValue.Equal(diff) {
 			msg += ", which is the difference"
 		}

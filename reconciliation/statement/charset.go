@@ -18,9 +18,19 @@ const (
 
 // charset tells which of the encodings ParseCAMT reads the label of an XML
 // declaration names, by any of its IANA names ("ISO-8859-1", "latin1",
-// "l1", "US-ASCII", "ASCII", "us", …).
+// "l1", "US-ASCII", "us", …), and the unregistered "ASCII", "UTF8" and
+// "latin-1" seen in the wild.
 func charset(label string) int {
-	e, err := ianaindex.IANA.Encoding(strings.TrimSpace(label))
+	label = strings.TrimSpace(label)
+	switch strings.ToLower(label) { // names in use that IANA does not register
+	case "ascii":
+		return charsetASCII
+	case "utf8":
+		return charsetUTF8
+	case "latin-1":
+		return charsetLatin1
+	}
+	e, err := ianaindex.IANA.Encoding(label)
 	if err != nil || e == nil {
 		return charsetOther
 	}
