@@ -33,12 +33,14 @@
 //     still handed to the callback, with their Status, so that the caller
 //     keeps them apart (the matcher should match BOOK entries only), but they
 //     are not part of the balance check or of BookedCredits/BookedDebits.
+//
 //   - Amounts are decimal text with a Ccy attribute, read with
 //     shopspring/decimal (never floats); more decimals than the currency has
 //     (any fraction of VND) is an error. Entry amounts are unsigned with
 //     CdtDbtInd giving the direction; a reversal (RvslInd true) is reported
 //     by the bank in the opposite direction of what it reverses, so it is
 //     summed by its CdtDbtInd like any entry.
+//
 //   - Balances: OPBD is the opening balance (PRCD when there is no OPBD),
 //     CLBD the closing one, ITBD a camt.052's interim position; a DBIT balance
 //     is negative. For every camt.053 statement ParseCAMT checks opening +
@@ -48,9 +50,11 @@
 //     after the closing balance's date, a common cause; a missing balance is
 //     [ErrNoBalance], naming which. camt.054 carries no balances and a
 //     camt.052 is a position during the day: neither is checked.
+//
 //   - TxsSummry, when present, must agree with the entries — counted over all
 //     of them, as ISO 20022 defines it, or over the booked ones alone, as some
 //     banks do — or the document is refused with [ErrSummary].
+//
 //   - The tolerant rule ([CAMTOptions].Tolerant) loads instead what the
 //     strict one refuses for its balances or its summary: the statement comes
 //     back with Unbalanced, the Difference its entries do not explain, and a
@@ -59,15 +63,18 @@
 //     transaction CdtDbtInd is not theirs, or whose batch counts other
 //     transactions than it details, are flagged (Entry.Flags) and counted
 //     (Statement.Findings).
+//
 //   - Kept from each entry and transaction: the bank transaction code
 //     (BkTxCd, ISO and proprietary), batch information (Btch), charges
 //     (Chrgs), amount details (instructed amount and exchange rate), and per
 //     transaction its references (UETR too), related parties' names and
 //     accounts, typed structured references (CdtrRefInf) and AddtlRmtInf,
 //     its own CdtDbtInd and return information (RtrInf).
+//
 //   - Dates: BookgDt, ValDt and Bal/Dt accept Dt or DtTm. All times come back
 //     in ICT (GMT+7, the business day); a date alone is midnight ICT of that
 //     day and a date-time without an offset is taken as ICT.
+//
 //   - One currency per statement: Acct/Ccy (or the first balance's, or — a
 //     camt.054 without Acct/Ccy — the first entry's), and every balance and
 //     entry must be in it.
