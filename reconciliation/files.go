@@ -3,6 +3,7 @@ package reconciliation
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,12 @@ import (
 	"github.com/civicpay/civicpay/reconciliation/statement"
 )
 
+// The rules a file is loaded under (Config.Tolerant).
+const (
+	RuleStrict   = "strict"
+	RuleTolerant = "tolerant"
+)
+
 // File statuses.
 const (
 	FileReceived = "received" // stored, waiting for its load job
@@ -29,19 +36,28 @@ const (
 
 // File is a stored statement file and where its load stands.
 type File struct {
-	ID         int64           `json:"id"`
-	SHA256     string          `json:"sha256"`
-	Kind       statement.Kind  `json:"kind"`
-	Size       int64           `json:"size"`
-	Name       string          `json:"name"`
-	Source     string          `json:"source"`
-	ReceivedBy string          `json:"received_by"`
-	ReceivedAt time.Time       `json:"received_at"`
-	Status     string          `json:"status"`
-	Error      string          `json:"error,omitempty"`
-	LinesDone  int64           `json:"lines_done"`
-	LoadedAt   *time.Time      `json:"loaded_at,omitempty"`
-	Settlement *FileSettlement `json:"settlement,omitempty"`
+	ID         int64          `json:"id"`
+	SHA256     string         `json:"sha256"`
+	Kind       statement.Kind `json:"kind"`
+	Size       int64          `json:"size"`
+	Name       string         `json:"name"`
+	Source     string         `json:"source"`
+	ReceivedBy string         `json:"received_by"`
+	ReceivedAt time.Time      `json:"received_at"`
+	Status     string         `json:"status"`
+	Error      string         `json:"error,omitempty"`
+	LinesDone  int64          `json:"lines_done"`
+	LoadedAt   *time.Time     `json:"loaded_at,omitempty"`
+	// Rule is the rule the file was loaded under: RuleStrict or RuleTolerant.
+	Rule string `json:"rule"`
+	// Flags are the codes of what the load noticed and let through
+	// (statement.Finding codes: unbalanced, summary_mismatch,
+	// value_after_closing, trailer_mismatch, …); empty when nothing.
+	Flags []string `json:"flags,omitempty"`
+	// Findings are the file's own findings (a settlement file's trailer);
+	// a bank file's are per statement (FileDetail).
+	Findings   []statement.Finding `json:"findings,omitempty"`
+	Settlement *FileSettlement     `json:"settlement,omitempty"`
 	// Duplicate is set by Import when the same bytes were stored before:
 	// this is that earlier file, and nothing changed.
 	Duplicate bool `json:"duplicate,omitempty"`
@@ -90,7 +106,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, meta rawfile.Meta) (F
 }
 
 const fileColumns = `id, sha256, kind, size, name, source, received_by, received_at, status, coalesce(error, ''), lines_done,
-	loaded_at, gateway, settlement_file_id, business_date, revision, line_count, gross, fees, net, currency`
+	loaded_at, gateway, settlement_file_id, business_date, revision, line_count, gross, fees, net, currency, rule, flags, findings`
 
 func scanFile(row pgx.Row) (File, error) {
 	var f File
@@ -100,10 +116,21 @@ func scanFile(row pgx.Row) (File, error) {
 	var revision *int
 	var count *int64
 	var gross, fees, net decimal.NullDecimal
+	var findings []byte
 	err := row.Scan(&f.ID, &sum, &f.Kind, &f.Size, &f.Name, &f.Source, &f.ReceivedBy, &f.ReceivedAt, &f.Status, &f.Error,
-		&f.LinesDone, &f.LoadedAt, &gateway, &fileID, &day, &revision, &count, &gross, &fees, &net, &currency)
+		&f.LinesDone, &f.LoadedAt, &gateway, &fileID, &day, &revision, &count, &gross, &fees, &net, &currency,
+		&f.Rule, &f.Flags, &findings)
 	if err != nil {
 		return File{}, err
+	}
+	if err := json.Unmarshal(findings, &f.Findings); err != nil {
+		return File{}, fmt.Errorf("findings: %w", err)
+	}
+	if len(f.Findings) == 0 {
+		f.Findings = nil
+	}
+	if len(f.Flags) == 0 {
+		f.Flags = nil
 	}
 	f.SHA256 = hex.EncodeToString(sum)
 	if fileID != nil && day != nil && gateway != nil && revision != nil && count != nil && currency != nil {
@@ -203,7 +230,16 @@ func refusal(err error) bool {
 		errors.Is(err, statement.ErrUnknownGateway) || errors.Is(err, rawfile.ErrCorrupt)
 }
 
+// source is the source of a run that a file of kind k feeds.
+func source(k statement.Kind) string {
+	if gw := k.Gateway(); gw != "" {
+		return gw
+	}
+	return SourceBank
+}
+
 // stage loads f in tx, marks it loaded and queues its runs, which it returns.
+// A camt.052 intraday report feeds no run: it is the day's live position.
 func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error) {
 	src, err := rawfile.Open(ctx, s.pool, f.ID)
 	if err != nil {
@@ -212,6 +248,11 @@ func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error)
 	defer src.Close()
 	progress := s.progress(ctx, f.ID)
 	trigger := fmt.Sprintf("file:%d", f.ID)
+	tolerant := s.cfg.TolerantFor(source(f.Kind))
+	rule := RuleStrict
+	if tolerant {
+		rule = RuleTolerant
+	}
 	if gw := f.Kind.Gateway(); gw != "" {
 		sf, err := staging.LoadSettlement(ctx, tx, f.ID, gw, src, progress)
 		if err != nil {
@@ -226,13 +267,31 @@ func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error)
 		run, err := s.enqueueRun(ctx, tx, gw, sf.BusinessDate, trigger, "reconciliation")
 		return []int64{run}, err
 	}
-	bf, err := staging.LoadCAMT(ctx, tx, f.ID, src, reference.Valid, progress)
+	bf, err := staging.LoadCAMT(ctx, tx, f.ID, src, staging.BankOptions{Kind: f.Kind, Tolerant: tolerant,
+		ValidRef: reference.Valid}, progress)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE recon_files SET status = 'loaded', loaded_at = now(), lines_done = $2, error = NULL
-		WHERE id = $1`, f.ID, bf.Entries); err != nil {
+	var flags []string
+	for _, st := range bf.Statements {
+		for _, fd := range st.Findings {
+			if !contains(flags, fd.Code) {
+				flags = append(flags, fd.Code)
+			}
+		}
+	}
+	if flags == nil {
+		flags = []string{}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE recon_files SET status = 'loaded', loaded_at = now(), lines_done = $2, error = NULL,
+		rule = $3, flags = $4 WHERE id = $1`, f.ID, bf.Entries, rule, flags); err != nil {
 		return nil, fmt.Errorf("reconciliation: load %d: %w", f.ID, err)
+	}
+	if len(flags) > 0 {
+		s.log.WarnContext(ctx, "statement file loaded with findings", "file_id", f.ID, "kind", f.Kind, "rule", rule, "flags", flags)
+	}
+	if f.Kind == statement.KindCAMT052 {
+		return nil, analyzeLarge(ctx, tx, "recon_intraday_entries", bf.Entries)
 	}
 	if err := analyzeLarge(ctx, tx, "recon_bank_entries", bf.Entries); err != nil {
 		return nil, err

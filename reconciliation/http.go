@@ -55,6 +55,8 @@ func (h *Handler) Routes(r fiber.Router) {
 	r.Get("/statements", readers, h.listFiles)
 	r.Get("/statements/:id", readers, h.getFile)
 	r.Get("/statements/:id/raw", readers, h.rawFile)
+	r.Get("/statements/:id/entries", readers, h.fileEntries)
+	r.Get("/reconciliation/positions", readers, h.positions)
 	r.Get("/reconciliation/runs", readers, h.listRuns)
 	r.Post("/reconciliation/runs", treasury, h.requestDay)
 	r.Get("/reconciliation/runs/:id", readers, h.getRun)
@@ -257,9 +259,10 @@ func (h *Handler) listFiles(c *fiber.Ctx) error {
 	return c.JSON(newPage(files, limit, func(f File) int64 { return f.ID }))
 }
 
-// GET /statements/{id}
+// GET /statements/{id}: the file and, for a loaded bank file, its
+// statements with what the load found in them.
 func (h *Handler) getFile(c *fiber.Ctx) error {
-	return getByID(c, ErrFileNotFound, h.svc.File)
+	return getByID(c, ErrFileNotFound, h.svc.FileDetail)
 }
 
 // getByID answers GET /…/{id} with the resource load finds.

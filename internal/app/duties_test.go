@@ -89,6 +89,8 @@ var routeRoles = map[string][]string{
 	"GET /v1/statements":                             readers,
 	"GET /v1/statements/:id":                         readers,
 	"GET /v1/statements/:id/raw":                     readers,
+	"GET /v1/statements/:id/entries":                 readers,
+	"GET /v1/reconciliation/positions":               readers,
 	"GET /v1/reconciliation/runs":                    readers,
 	"POST /v1/reconciliation/runs":                   movers,
 	"GET /v1/reconciliation/runs/:id":                readers,

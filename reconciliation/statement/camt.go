@@ -158,19 +158,18 @@ type EntryDetails struct {
 	AmountDetails AmountDetails `json:"amount_details,omitzero"`
 	TxDetails     []TxDetail    `json:"transactions,omitempty"`
 	EntryRef      string        `json:"entry_ref,omitempty"`
-	TxID          string        `json:"tx_id,omitempty"`
 }
 
 // Details are the entry's EntryDetails.
 func (e Entry) Details() EntryDetails {
 	return EntryDetails{BankTxCode: e.BankTxCode, Batches: e.Batches, Charges: e.Charges, AmountDetails: e.AmountDetails,
-		TxDetails: e.TxDetails, EntryRef: e.EntryRef, TxID: e.TxID}
+		TxDetails: e.TxDetails, EntryRef: e.EntryRef}
 }
 
 // IsZero reports whether the entry says nothing beyond its columns.
 func (d EntryDetails) IsZero() bool {
 	return d.BankTxCode.IsZero() && len(d.Batches) == 0 && d.Charges.IsZero() && d.AmountDetails.IsZero() &&
-		len(d.TxDetails) == 0 && d.EntryRef == "" && d.TxID == ""
+		len(d.TxDetails) == 0 && d.EntryRef == ""
 }
 
 // TxDetail is one NtryDtls/TxDtls of an entry.
