@@ -174,11 +174,13 @@ func (s *Service) Files(ctx context.Context, before int64, limit int) ([]File, e
 }
 
 // Load stages a stored file and queues the runs it feeds: its gateway's day
-// for a settlement file, each booking day for a bank file. A file that is not
-// a valid statement (bad syntax, a settlement trailer that disagrees with the
-// lines, a camt.053 whose balances do not add up, a settlement revision
-// already loaded from other bytes) is refused: its status says so and nothing
-// is staged. Loading a loaded or refused file does nothing; two loads of one
+// for a settlement file, each booking day for a bank file (none for a
+// camt.052 intraday report). A file that is not a valid statement (bad
+// syntax, a declared encoding other than UTF-8, ISO-8859-1 or US-ASCII, a
+// settlement revision already loaded from other bytes, and under the strict
+// rule a settlement trailer that disagrees with the lines or a camt.053 whose
+// balances or TxsSummry do not add up) is refused: its status says so and
+// nothing is staged. Loading a loaded or refused file does nothing; two loads of one
 // file at once load it once.
 func (s *Service) Load(ctx context.Context, id int64) (File, error) {
 	tx, err := s.pool.Begin(ctx)
