@@ -275,8 +275,8 @@ const (
 
 // Defines values for StatementFileRule.
 const (
-	Strict   StatementFileRule = "strict"
-	Tolerant StatementFileRule = "tolerant"
+	StatementFileRuleStrict   StatementFileRule = "strict"
+	StatementFileRuleTolerant StatementFileRule = "tolerant"
 )
 
 // Defines values for StatementFileSource.
@@ -288,10 +288,17 @@ const (
 
 // Defines values for StatementFileStatus.
 const (
+	Held     StatementFileStatus = "held"
 	Loaded   StatementFileStatus = "loaded"
 	Loading  StatementFileStatus = "loading"
 	Received StatementFileStatus = "received"
 	Refused  StatementFileStatus = "refused"
+)
+
+// Defines values for StatementPreviewRule.
+const (
+	StatementPreviewRuleStrict   StatementPreviewRule = "strict"
+	StatementPreviewRuleTolerant StatementPreviewRule = "tolerant"
 )
 
 // Defines values for CreateKeyJSONBodyAlso.
@@ -812,6 +819,28 @@ type EventPage struct {
 // EventResend defines model for EventResend.
 type EventResend struct {
 	Deliveries []openapi_types.UUID `json:"deliveries"`
+}
+
+// FileSettlement defines model for FileSettlement.
+type FileSettlement struct {
+	BusinessDate *openapi_types.Date `json:"business_date,omitempty"`
+	Count        *int                `json:"count,omitempty"`
+	Currency     *string             `json:"currency,omitempty"`
+
+	// Fees decimal amount
+	Fees    *string `json:"fees,omitempty"`
+	Gateway *string `json:"gateway,omitempty"`
+
+	// Gross decimal amount
+	Gross *string `json:"gross,omitempty"`
+
+	// Net decimal amount
+	Net              *string `json:"net,omitempty"`
+	Revision         *int    `json:"revision,omitempty"`
+	SettlementFileId *string `json:"settlement_file_id,omitempty"`
+
+	// Trailer what the file's trailer said, when it disagrees with the lines (tolerant rule): the totals beside are the lines'
+	Trailer *SettlementTotals `json:"trailer,omitempty"`
 }
 
 // Finding Something a statement has that the parser accepted but a person should see. Entry-level findings count their entries and list the first 20.
@@ -1362,6 +1391,20 @@ type SettlementMatchedBy string
 // SettlementStatus defines model for Settlement.Status.
 type SettlementStatus string
 
+// SettlementTotals what the file's trailer said, when it disagrees with the lines (tolerant rule): the totals beside are the lines'
+type SettlementTotals struct {
+	Count *int `json:"count,omitempty"`
+
+	// Fees decimal amount
+	Fees *string `json:"fees,omitempty"`
+
+	// Gross decimal amount
+	Gross *string `json:"gross,omitempty"`
+
+	// Net decimal amount
+	Net *string `json:"net,omitempty"`
+}
+
 // StartAttempt defines model for StartAttempt.
 type StartAttempt struct {
 	// ClientIp the citizen's IP address, if known (VNPAY wants it)
@@ -1406,38 +1449,27 @@ type StatementFile struct {
 	Kind  *StatementFileKind `json:"kind,omitempty"`
 
 	// LinesDone lines (entries) staged so far: the load's progress
-	LinesDone  *int       `json:"lines_done,omitempty"`
-	LoadedAt   *time.Time `json:"loaded_at,omitempty"`
-	Name       *string    `json:"name,omitempty"`
-	ReceivedAt *time.Time `json:"received_at,omitempty"`
-	ReceivedBy *string    `json:"received_by,omitempty"`
+	LinesDone *int       `json:"lines_done,omitempty"`
+	LoadedAt  *time.Time `json:"loaded_at,omitempty"`
+	Name      *string    `json:"name,omitempty"`
+
+	// Preview How a file uploaded with preview=true would load and match, computed by a job in a transaction that is rolled back.
+	Preview    *StatementPreview `json:"preview,omitempty"`
+	ReceivedAt *time.Time        `json:"received_at,omitempty"`
+	ReceivedBy *string           `json:"received_by,omitempty"`
 
 	// Rule the rule the file was loaded under (CIVICPAY_RECON_TOLERANT): strict refuses a file whose own totals do not add up, tolerant loads it flagged
-	Rule       *StatementFileRule `json:"rule,omitempty"`
-	Settlement *struct {
-		BusinessDate *openapi_types.Date `json:"business_date,omitempty"`
-		Count        *int                `json:"count,omitempty"`
-		Currency     *string             `json:"currency,omitempty"`
-
-		// Fees decimal amount
-		Fees    *string `json:"fees,omitempty"`
-		Gateway *string `json:"gateway,omitempty"`
-
-		// Gross decimal amount
-		Gross *string `json:"gross,omitempty"`
-
-		// Net decimal amount
-		Net              *string `json:"net,omitempty"`
-		Revision         *int    `json:"revision,omitempty"`
-		SettlementFileId *string `json:"settlement_file_id,omitempty"`
-	} `json:"settlement,omitempty"`
-	Sha256 *string              `json:"sha256,omitempty"`
-	Size   *int                 `json:"size,omitempty"`
-	Source *StatementFileSource `json:"source,omitempty"`
+	Rule       *StatementFileRule   `json:"rule,omitempty"`
+	Settlement *FileSettlement      `json:"settlement,omitempty"`
+	Sha256     *string              `json:"sha256,omitempty"`
+	Size       *int                 `json:"size,omitempty"`
+	Source     *StatementFileSource `json:"source,omitempty"`
 
 	// Statements GET /v1/statements/{id} of a loaded bank file: each Stmt, Rpt or Ntfctn as the bank sent it, with what the parser found
-	Statements *[]BankStatement     `json:"statements,omitempty"`
-	Status     *StatementFileStatus `json:"status,omitempty"`
+	Statements *[]BankStatement `json:"statements,omitempty"`
+
+	// Status held: uploaded for a preview, loaded only once committed
+	Status *StatementFileStatus `json:"status,omitempty"`
 }
 
 // StatementFileKind defines model for StatementFile.Kind.
@@ -1449,8 +1481,54 @@ type StatementFileRule string
 // StatementFileSource defines model for StatementFile.Source.
 type StatementFileSource string
 
-// StatementFileStatus defines model for StatementFile.Status.
+// StatementFileStatus held: uploaded for a preview, loaded only once committed
 type StatementFileStatus string
+
+// StatementPreview How a file uploaded with preview=true would load and match, computed by a job in a transaction that is rolled back.
+type StatementPreview struct {
+	At *time.Time `json:"at,omitempty"`
+
+	// BankCredit decimal amount: the bank's credit already paying the gateway's day
+	BankCredit *string `json:"bank_credit,omitempty"`
+	Classes    *[]struct {
+		Class    *string `json:"class,omitempty"`
+		Count    *int    `json:"count,omitempty"`
+		Currency *string `json:"currency,omitempty"`
+
+		// Total decimal amount
+		Total *string `json:"total,omitempty"`
+	} `json:"classes,omitempty"`
+	Exceptions *[]struct {
+		// AmountHere decimal amount
+		AmountHere *string `json:"amount_here,omitempty"`
+
+		// AmountThere decimal amount
+		AmountThere  *string `json:"amount_there,omitempty"`
+		Class        *string `json:"class,omitempty"`
+		Currency     *string `json:"currency,omitempty"`
+		Detail       *string `json:"detail,omitempty"`
+		GatewayTxnId *string `json:"gateway_txn_id,omitempty"`
+		Line         *int    `json:"line,omitempty"`
+		Reference    *string `json:"reference,omitempty"`
+	} `json:"exceptions,omitempty"`
+	Findings       *[]Finding `json:"findings,omitempty"`
+	MoreExceptions *int       `json:"more_exceptions,omitempty"`
+
+	// NetDifference decimal amount: that credit minus the file's net
+	NetDifference *string `json:"net_difference,omitempty"`
+
+	// Refused why the load would refuse the file (nothing else is then previewed)
+	Refused *string `json:"refused,omitempty"`
+
+	// Replaces the file of the day's latest revision so far, which this one would replace
+	Replaces   *int                  `json:"replaces,omitempty"`
+	Rule       *StatementPreviewRule `json:"rule,omitempty"`
+	Settlement *FileSettlement       `json:"settlement,omitempty"`
+	Statements *[]BankStatement      `json:"statements,omitempty"`
+}
+
+// StatementPreviewRule defines model for StatementPreview.Rule.
+type StatementPreviewRule string
 
 // SummaryTotal defines model for SummaryTotal.
 type SummaryTotal struct {
@@ -1857,6 +1935,7 @@ type UploadStatementMultipartBody struct {
 
 // UploadStatementParams defines parameters for UploadStatement.
 type UploadStatementParams struct {
+	Preview   *bool   `form:"preview,omitempty" json:"preview,omitempty"`
 	XFilename *string `json:"X-Filename,omitempty"`
 }
 
@@ -2264,6 +2343,9 @@ type ClientInterface interface {
 
 	// GetStatement request
 	GetStatement(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CommitStatement request
+	CommitStatement(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListStatementEntries request
 	ListStatementEntries(ctx context.Context, id IntId, params *ListStatementEntriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3106,6 +3188,18 @@ func (c *Client) UploadStatementWithBody(ctx context.Context, params *UploadStat
 
 func (c *Client) GetStatement(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetStatementRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) CommitStatement(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCommitStatementRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -5931,6 +6025,28 @@ func NewUploadStatementRequestWithBody(server string, params *UploadStatementPar
 		return nil, err
 	}
 
+	if params != nil {
+		queryValues := queryURL.Query()
+
+		if params.Preview != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "preview", runtime.ParamLocationQuery, *params.Preview); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		queryURL.RawQuery = queryValues.Encode()
+	}
+
 	req, err := http.NewRequest("POST", queryURL.String(), body)
 	if err != nil {
 		return nil, err
@@ -5983,6 +6099,40 @@ func NewGetStatementRequest(server string, id IntId) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest("GET", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCommitStatementRequest generates requests for CommitStatement
+func NewCommitStatementRequest(server string, id IntId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "id", runtime.ParamLocationPath, id)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/statements/%s/commit", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -6702,6 +6852,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetStatementWithResponse request
 	GetStatementWithResponse(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*GetStatementResponse, error)
+
+	// CommitStatementWithResponse request
+	CommitStatementWithResponse(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*CommitStatementResponse, error)
 
 	// ListStatementEntriesWithResponse request
 	ListStatementEntriesWithResponse(ctx context.Context, id IntId, params *ListStatementEntriesParams, reqEditors ...RequestEditorFn) (*ListStatementEntriesResponse, error)
@@ -8351,6 +8504,37 @@ func (r GetStatementResponse) StatusCode() int {
 	return 0
 }
 
+type CommitStatementResponse struct {
+	Body                      []byte
+	HTTPResponse              *http.Response
+	JSON200                   *StatementFile
+	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON401 *Unauthorized
+	ApplicationproblemJSON403 *Forbidden
+	ApplicationproblemJSON404 *Problem
+	ApplicationproblemJSON409 *Problem
+	ApplicationproblemJSON422 *Unprocessable
+	ApplicationproblemJSON429 *TooManyRequests
+	ApplicationproblemJSON500 *InternalError
+	ApplicationproblemJSON503 *ServiceUnavailable
+}
+
+// Status returns HTTPResponse.Status
+func (r CommitStatementResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CommitStatementResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
 type ListStatementEntriesResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9249,6 +9433,15 @@ func (c *ClientWithResponses) GetStatementWithResponse(ctx context.Context, id I
 		return nil, err
 	}
 	return ParseGetStatementResponse(rsp)
+}
+
+// CommitStatementWithResponse request returning *CommitStatementResponse
+func (c *ClientWithResponses) CommitStatementWithResponse(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*CommitStatementResponse, error) {
+	rsp, err := c.CommitStatement(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCommitStatementResponse(rsp)
 }
 
 // ListStatementEntriesWithResponse request returning *ListStatementEntriesResponse
@@ -13722,6 +13915,95 @@ func ParseGetStatementResponse(rsp *http.Response) (*GetStatementResponse, error
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCommitStatementResponse parses an HTTP response from a CommitStatementWithResponse call
+func ParseCommitStatementResponse(rsp *http.Response) (*CommitStatementResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CommitStatementResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest StatementFile
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
 		var dest Unprocessable

@@ -6,14 +6,28 @@
 ALTER TABLE recon_files DROP CONSTRAINT recon_files_kind_check;
 ALTER TABLE recon_files ADD CONSTRAINT recon_files_kind_check CHECK (kind IN (
     'camt.052', 'camt.053', 'camt.054', 'settlement.vnpay', 'settlement.momo', 'settlement.zalopay'));
+-- A file uploaded for a preview is held: stored, never loaded until a person
+-- commits it. Its preview (how it would load and match, computed by a job in
+-- a transaction that is rolled back) is kept with it.
+ALTER TABLE recon_files DROP CONSTRAINT recon_files_status_check;
+ALTER TABLE recon_files ADD CONSTRAINT recon_files_status_check
+    CHECK (status IN ('held', 'received', 'loading', 'loaded', 'refused'));
+ALTER TABLE recon_files
+    ADD COLUMN preview      jsonb,
+    ADD COLUMN previewed_at timestamptz,
+    ADD COLUMN committed_by text;
 -- The rule the file was loaded under, and what the load noticed and let
 -- through: the codes of every finding (flags), and the file-level findings
 -- themselves (a settlement file's trailer that disagrees with its lines; a
--- bank file's are per statement, in recon_bank_statements).
+-- bank file's are per statement, in recon_bank_statements). A settlement
+-- file loaded although its trailer disagrees has its lines' totals in
+-- line_count, gross, fees and net (what its staged lines hold, which runs
+-- count on) and the trailer's in trailer.
 ALTER TABLE recon_files
     ADD COLUMN rule     text NOT NULL DEFAULT 'strict' CHECK (rule IN ('strict', 'tolerant')),
     ADD COLUMN flags    text[] NOT NULL DEFAULT '{}',
-    ADD COLUMN findings jsonb NOT NULL DEFAULT '[]';
+    ADD COLUMN findings jsonb NOT NULL DEFAULT '[]',
+    ADD COLUMN trailer  jsonb;
 
 -- The statement's header and balances as sent, its TxsSummry, and what the
 -- parser found: unbalanced (tolerant rule) by difference = opening + booked
@@ -63,7 +77,14 @@ ALTER TABLE recon_bank_statements
     DROP COLUMN electronic_seq, DROP COLUMN created_at, DROP COLUMN period_from, DROP COLUMN period_to,
     DROP COLUMN opening_type, DROP COLUMN opening_date, DROP COLUMN closing_date, DROP COLUMN interim,
     DROP COLUMN interim_at, DROP COLUMN summary, DROP COLUMN unbalanced, DROP COLUMN difference, DROP COLUMN findings;
-ALTER TABLE recon_files DROP COLUMN rule, DROP COLUMN flags, DROP COLUMN findings;
+ALTER TABLE recon_files DROP COLUMN rule, DROP COLUMN flags, DROP COLUMN findings, DROP COLUMN trailer,
+    DROP COLUMN preview, DROP COLUMN previewed_at, DROP COLUMN committed_by;
+-- A held file becomes a received one: its load job was never queued, so it
+-- waits for a person to import it again or reconcile its day.
+UPDATE recon_files SET status = 'received' WHERE status = 'held';
+ALTER TABLE recon_files DROP CONSTRAINT recon_files_status_check;
+ALTER TABLE recon_files ADD CONSTRAINT recon_files_status_check
+    CHECK (status IN ('received', 'loading', 'loaded', 'refused'));
 ALTER TABLE recon_files DROP CONSTRAINT recon_files_kind_check;
 ALTER TABLE recon_files ADD CONSTRAINT recon_files_kind_check CHECK (kind IN (
     'camt.053', 'camt.054', 'settlement.vnpay', 'settlement.momo', 'settlement.zalopay')) NOT VALID;

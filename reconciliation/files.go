@@ -74,6 +74,9 @@ type FileSettlement struct {
 	Fees             decimal.Decimal `json:"fees"`
 	Net              decimal.Decimal `json:"net"`
 	Currency         string          `json:"currency"`
+	// Trailer is what the file's trailer said when it disagrees with the
+	// lines (tolerant rule): the totals above are the lines'.
+	Trailer *statement.SettlementTotals `json:"trailer,omitempty"`
 }
 
 // Import stores the statement file read from r and queues its load. The same
@@ -106,7 +109,8 @@ func (s *Service) Import(ctx context.Context, r io.Reader, meta rawfile.Meta) (F
 }
 
 const fileColumns = `id, sha256, kind, size, name, source, received_by, received_at, status, coalesce(error, ''), lines_done,
-	loaded_at, gateway, settlement_file_id, business_date, revision, line_count, gross, fees, net, currency, rule, flags, findings`
+	loaded_at, gateway, settlement_file_id, business_date, revision, line_count, gross, fees, net, currency, rule, flags, findings,
+	trailer`
 
 func scanFile(row pgx.Row) (File, error) {
 	var f File
@@ -116,10 +120,10 @@ func scanFile(row pgx.Row) (File, error) {
 	var revision *int
 	var count *int64
 	var gross, fees, net decimal.NullDecimal
-	var findings []byte
+	var findings, trailer []byte
 	err := row.Scan(&f.ID, &sum, &f.Kind, &f.Size, &f.Name, &f.Source, &f.ReceivedBy, &f.ReceivedAt, &f.Status, &f.Error,
 		&f.LinesDone, &f.LoadedAt, &gateway, &fileID, &day, &revision, &count, &gross, &fees, &net, &currency,
-		&f.Rule, &f.Flags, &findings)
+		&f.Rule, &f.Flags, &findings, &trailer)
 	if err != nil {
 		return File{}, err
 	}
@@ -136,6 +140,12 @@ func scanFile(row pgx.Row) (File, error) {
 	if fileID != nil && day != nil && gateway != nil && revision != nil && count != nil && currency != nil {
 		f.Settlement = &FileSettlement{Gateway: *gateway, SettlementFileID: *fileID, BusinessDate: dayString(dbDay(*day)),
 			Revision: *revision, Count: *count, Gross: gross.Decimal, Fees: fees.Decimal, Net: net.Decimal, Currency: *currency}
+		if trailer != nil {
+			f.Settlement.Trailer = new(statement.SettlementTotals)
+			if err := json.Unmarshal(trailer, f.Settlement.Trailer); err != nil {
+				return File{}, fmt.Errorf("trailer: %w", err)
+			}
+		}
 	}
 	return f, nil
 }
@@ -173,7 +183,8 @@ func (s *Service) Files(ctx context.Context, before int64, limit int) ([]File, e
 	return out, nil
 }
 
-// Load stages a stored file and queues the runs it feeds: its gateway's day
+// Load stages a stored file and queues the runs it feeds (a held file waits
+// for Commit): its gateway's day
 // for a settlement file, each booking day for a bank file (none for a
 // camt.052 intraday report). A file that is not a valid statement (bad
 // syntax, a declared encoding other than UTF-8, ISO-8859-1 or US-ASCII, a
@@ -194,7 +205,7 @@ func (s *Service) Load(ctx context.Context, id int64) (File, error) {
 		return File{}, fmt.Errorf("reconciliation: load %d: lock: %w", id, err)
 	}
 	f, err := getFile(ctx, tx, id)
-	if err != nil || f.Status == FileLoaded || f.Status == FileRefused {
+	if err != nil || f.Status == FileLoaded || f.Status == FileRefused || f.Status == FileHeld {
 		return f, err
 	}
 	if _, err := s.pool.Exec(ctx, `UPDATE recon_files SET status = 'loading', lines_done = 0 WHERE id = $1`, id); err != nil {
@@ -256,12 +267,16 @@ func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error)
 		rule = RuleTolerant
 	}
 	if gw := f.Kind.Gateway(); gw != "" {
-		sf, err := staging.LoadSettlement(ctx, tx, f.ID, gw, src, progress)
+		sf, err := staging.LoadSettlementWith(ctx, tx, f.ID, gw, src, statement.SettlementOptions{Tolerant: tolerant}, progress)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.markSettlementLoaded(ctx, tx, f.ID, sf); err != nil {
+		if err := s.markSettlementLoaded(ctx, tx, f.ID, sf, rule); err != nil {
 			return nil, err
+		}
+		if len(sf.Findings) > 0 {
+			s.log.WarnContext(ctx, "settlement file loaded with findings", "file_id", f.ID, "kind", f.Kind, "rule", rule,
+				"findings", sf.Findings)
 		}
 		if err := analyzeLarge(ctx, tx, "recon_settlement_lines", int64(sf.Count)); err != nil {
 			return nil, err
@@ -326,7 +341,7 @@ func analyzeLarge(ctx context.Context, tx pgx.Tx, table string, rows int64) erro
 	return nil
 }
 
-func (s *Service) markSettlementLoaded(ctx context.Context, tx pgx.Tx, id int64, sf statement.SettlementFile) error {
+func (s *Service) markSettlementLoaded(ctx context.Context, tx pgx.Tx, id int64, sf statement.SettlementFile, rule string) error {
 	var other int64
 	err := tx.QueryRow(ctx, `SELECT id FROM recon_files WHERE gateway = $1 AND business_date = $2 AND revision = $3
 		AND status = 'loaded'`, sf.Gateway, sf.BusinessDate, sf.Revision).Scan(&other)
@@ -337,14 +352,40 @@ func (s *Service) markSettlementLoaded(ctx context.Context, tx pgx.Tx, id int64,
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("reconciliation: load %d: %w", id, err)
 	}
+	flags, findings, trailer, err := settlementFindings(sf)
+	if err != nil {
+		return fmt.Errorf("reconciliation: load %d: %w", id, err)
+	}
 	_, err = tx.Exec(ctx, `UPDATE recon_files SET status = 'loaded', loaded_at = now(), lines_done = $2, error = NULL,
 		gateway = $3, settlement_file_id = $4, business_date = $5, revision = $6, line_count = $2,
-		gross = $7, fees = $8, net = $9, currency = $10 WHERE id = $1`,
-		id, int64(sf.Count), sf.Gateway, sf.FileID, sf.BusinessDate, sf.Revision, sf.Gross, sf.Fees, sf.Net, sf.Currency)
+		gross = $7, fees = $8, net = $9, currency = $10, rule = $11, flags = $12, findings = $13, trailer = $14 WHERE id = $1`,
+		id, int64(sf.Count), sf.Gateway, sf.FileID, sf.BusinessDate, sf.Revision, sf.Gross, sf.Fees, sf.Net, sf.Currency,
+		rule, flags, findings, trailer)
 	if err != nil {
 		return fmt.Errorf("reconciliation: load %d: %w", id, err)
 	}
 	return nil
+}
+
+// settlementFindings are the columns of what a settlement file's load found.
+func settlementFindings(sf statement.SettlementFile) (flags []string, findings, trailer []byte, err error) {
+	flags = []string{}
+	for _, fd := range sf.Findings {
+		flags = append(flags, fd.Code)
+	}
+	list := sf.Findings
+	if list == nil {
+		list = []statement.Finding{}
+	}
+	if findings, err = json.Marshal(list); err != nil {
+		return nil, nil, nil, err
+	}
+	if sf.Trailer != nil {
+		if trailer, err = json.Marshal(sf.Trailer); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return flags, findings, trailer, nil
 }
 
 // refuse records why f is not a valid statement.

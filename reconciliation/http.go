@@ -38,6 +38,7 @@ var HTTPErrors = []problem.Mapping{
 	{Err: rawfile.ErrTooLarge, Status: http.StatusRequestEntityTooLarge, Title: "Statement too large"},
 	{Err: ErrNotConfigured, Status: http.StatusServiceUnavailable, Title: "Not configured"},
 	{Err: ErrNotReconciled, Status: http.StatusConflict, Title: "Not reconciled"},
+	{Err: ErrNotHeld, Status: http.StatusConflict, Title: "Not held for a preview"},
 }
 
 // Handler serves statements and reconciliation to treasury (and admin) keys.
@@ -56,6 +57,7 @@ func (h *Handler) Routes(r fiber.Router) {
 	r.Get("/statements/:id", readers, h.getFile)
 	r.Get("/statements/:id/raw", readers, h.rawFile)
 	r.Get("/statements/:id/entries", readers, h.fileEntries)
+	r.Post("/statements/:id/commit", treasury, h.commit)
 	r.Get("/reconciliation/positions", readers, h.positions)
 	r.Get("/reconciliation/runs", readers, h.listRuns)
 	r.Post("/reconciliation/runs", treasury, h.requestDay)
@@ -115,15 +117,25 @@ func (h *Handler) closeDay(c *fiber.Ctx) error {
 	return c.JSON(st)
 }
 
-// POST /statements: the body is the file (any content type but multipart),
-// or a multipart form whose part "file" is. When the server streams request
-// bodies the file is never held whole in memory.
+// POST /statements[?preview=true]: the body is the file (any content type
+// but multipart), or a multipart form whose part "file" is. When the server
+// streams request bodies the file is never held whole in memory. With
+// preview=true the file is held: its preview is computed by a job and it is
+// loaded only once committed (POST /statements/{id}/commit).
 func (h *Handler) upload(c *fiber.Ctx) error {
+	store := h.svc.Import
+	switch c.Query("preview") {
+	case "", "false":
+	case "true":
+		store = h.svc.ImportForPreview
+	default:
+		return problem.Invalid("query.preview", "true or false")
+	}
 	body, name, err := uploadBody(c)
 	if err != nil {
 		return err
 	}
-	f, err := h.svc.Import(c.UserContext(), body, rawfile.Meta{Name: name, Source: rawfile.SourceUpload,
+	f, err := store(c.UserContext(), body, rawfile.Meta{Name: name, Source: rawfile.SourceUpload,
 		ReceivedBy: auth.FromCtx(c).Actor()})
 	if err != nil {
 		return err

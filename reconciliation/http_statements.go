@@ -3,8 +3,22 @@ package reconciliation
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/problem"
 )
+
+// POST /statements/{id}/commit: load a file held for a preview.
+func (h *Handler) commit(c *fiber.Ctx) error {
+	id, err := pathID(c, ErrFileNotFound)
+	if err != nil {
+		return err
+	}
+	f, err := h.svc.Commit(c.UserContext(), id, auth.FromCtx(c).Actor())
+	if err != nil {
+		return err
+	}
+	return c.JSON(f)
+}
 
 // GET /statements/{id}/entries?cursor=&limit=&flagged=true: a loaded bank
 // file's entries with everything the bank said of them.

@@ -18,6 +18,9 @@ import (
 type FileDetail struct {
 	File
 	Statements []BankStatement `json:"statements,omitempty"`
+	// Preview is how a file uploaded for a preview would load and match,
+	// once its job has computed it.
+	Preview *Preview `json:"preview,omitempty"`
 }
 
 // BankStatement is one Stmt, Rpt or Ntfctn of a loaded bank file.
@@ -65,6 +68,16 @@ func (s *Service) FileDetail(ctx context.Context, id int64) (FileDetail, error) 
 		return FileDetail{}, err
 	}
 	d := FileDetail{File: f}
+	var preview []byte
+	if err := s.pool.QueryRow(ctx, `SELECT preview FROM recon_files WHERE id = $1`, id).Scan(&preview); err != nil {
+		return FileDetail{}, fmt.Errorf("reconciliation: preview of file %d: %w", id, err)
+	}
+	if preview != nil {
+		d.Preview = new(Preview)
+		if err := json.Unmarshal(preview, d.Preview); err != nil {
+			return FileDetail{}, fmt.Errorf("reconciliation: preview of file %d: %w", id, err)
+		}
+	}
 	if !f.Kind.IsCAMT() || f.Status != FileLoaded {
 		return d, nil
 	}

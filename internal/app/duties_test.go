@@ -90,6 +90,7 @@ var routeRoles = map[string][]string{
 	"GET /v1/statements/:id":                         readers,
 	"GET /v1/statements/:id/raw":                     readers,
 	"GET /v1/statements/:id/entries":                 readers,
+	"POST /v1/statements/:id/commit":                 movers,
 	"GET /v1/reconciliation/positions":               readers,
 	"GET /v1/reconciliation/runs":                    readers,
 	"POST /v1/reconciliation/runs":                   movers,

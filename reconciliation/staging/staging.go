@@ -45,14 +45,22 @@ const (
 
 var settlementColumns = []string{"file_id", "line", "gateway_txn_id", "reference", "type", "gross", "fee", "net", "currency", "at"}
 
-// LoadSettlement parses gateway's settlement file from r and stages its lines
-// for fileID. It returns what the file says about itself (the trailer, which
-// the parser has checked against the lines).
+// LoadSettlement parses gateway's settlement file from r under the strict
+// rule and stages its lines for fileID. It returns what the file says about
+// itself (the trailer, which the parser has checked against the lines).
 func LoadSettlement(ctx context.Context, tx pgx.Tx, fileID int64, gateway string, r io.Reader, progress Progress) (statement.SettlementFile, error) {
+	return LoadSettlementWith(ctx, tx, fileID, gateway, r, statement.SettlementOptions{}, progress)
+}
+
+// LoadSettlementWith is LoadSettlement under the options: the tolerant rule
+// stages a file whose trailer disagrees with its lines (its totals are then
+// the lines', the trailer's in file.Trailer).
+func LoadSettlementWith(ctx context.Context, tx pgx.Tx, fileID int64, gateway string, r io.Reader, opt statement.SettlementOptions,
+	progress Progress) (statement.SettlementFile, error) {
 	var file statement.SettlementFile
 	_, err := copyRows(ctx, tx, "recon_settlement_lines", settlementColumns, progress, func(emit func([]any) error) error {
 		var err error
-		file, err = statement.ParseSettlement(gateway, r, func(l statement.SettlementLine) error {
+		file, err = opt.ParseSettlement(gateway, r, func(l statement.SettlementLine) error {
 			return emit([]any{fileID, int32(l.Line), l.GatewayTxnID, l.Reference, l.Type, l.Gross, l.Fee, l.Net, l.Currency, l.At})
 		})
 		return err

@@ -101,7 +101,9 @@
 // the business date it names. The trailer's totals are signed sums of the
 // normalised lines (see [SettlementLine]); the parser refuses the file, naming
 // each difference, when they do not match its lines or when the trailer is
-// missing. Our reference is what civicpay sent the gateway: vnp_TxnRef, MoMo
+// missing — unless [SettlementOptions].Tolerant, which loads it with its
+// lines' totals, the trailer's beside them and a [Finding] naming each
+// difference. Our reference is what civicpay sent the gateway: vnp_TxnRef, MoMo
 // orderId, ZaloPay app_trans_id; for a refund, the refund's own id where the
 // gateway has one (MoMo's refund orderId, ZaloPay's m_refund_id) and the
 // original vnp_TxnRef for VNPAY.

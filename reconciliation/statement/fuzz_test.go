@@ -230,6 +230,13 @@ func fuzzSettlement(f *testing.F, gateway string) {
 			lines = append(lines, l)
 			return nil
 		})
+		tolerantFile, tolerantErr := SettlementOptions{Limits: fuzzLimits, Tolerant: true}.ParseSettlement(gateway, bytes.NewReader(data), nil)
+		switch {
+		case err == nil && (tolerantErr != nil || settlementFileString(tolerantFile) != settlementFileString(file) || tolerantFile.Findings != nil):
+			t.Fatalf("tolerant reads an accepted file otherwise: %s %+v, %v", settlementFileString(tolerantFile), tolerantFile.Findings, tolerantErr)
+		case err != nil && tolerantErr == nil && (!errors.Is(err, ErrTrailer) || len(tolerantFile.Findings) != 1):
+			t.Fatalf("tolerant accepts what strict refuses (%v) with findings %+v", err, tolerantFile.Findings)
+		}
 		if err != nil {
 			var pe *ParseError
 			if !errors.As(err, &pe) {
