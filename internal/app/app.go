@@ -224,7 +224,7 @@ type wiring struct {
 	api      []server.Router // under /v1, authenticated
 	public   []server.Router // at the root: citizen pages, gateway callbacks
 	errors   []problem.Mapping
-	streamed []string // route prefixes that stream their request bodies
+	streamed []string // routes (exact paths) that stream their request bodies
 }
 
 func newWiring(f *foundation, q *jobQueue) *wiring {

@@ -289,6 +289,12 @@ type Recon struct {
 	// At most this many `reconciliation.exception` webhooks per run (the rest
 	// are in the run's report).
 	MaxExceptionEvents int `env:"CIVICPAY_RECON_MAX_EXCEPTION_EVENTS" envDefault:"100"`
+	// Sources (`bank`, `vnpay`, `momo`, `zalopay`) whose files are loaded
+	// under the tolerant rule: a statement whose balances or `TxsSummry` do
+	// not add up, or a settlement file whose trailer disagrees with its lines,
+	// is loaded and flagged with the difference (`GET /v1/statements/{id}`)
+	// instead of refused. Unset: every source is strict.
+	Tolerant []string `env:"CIVICPAY_RECON_TOLERANT" envSeparator:","`
 }
 
 // Paying configures the gateways and the payment flow. The base URLs,

@@ -87,6 +87,11 @@ func (c Config) ReconConfig() (reconciliation.Config, error) {
 		FetchTimeout:       r.FetchTimeout, QueryTimeout: r.QueryTimeout, QueryConcurrency: r.QueryConcurrency,
 		WorkMem: r.WorkMem, MaxExceptionEvents: r.MaxExceptionEvents,
 	}
+	for _, src := range r.Tolerant {
+		if src = strings.TrimSpace(src); src != "" {
+			out.Tolerant = append(out.Tolerant, src)
+		}
+	}
 	out.Tol.Window = r.MatchWindow
 	for _, u := range []string{r.SettlementURL, r.StatementURL} {
 		if err := reconciliation.CheckURLTemplate(u); err != nil {
