@@ -93,22 +93,8 @@ func TestBrowserConsoleAgencyDay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code := func() string {
-		c, err := console.TOTPCode(secret, clk.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-
 	b.Step("sign in with password and TOTP", browser.NoScript(),
-		chromedp.Navigate(e.URL+"/console/login?lang=en"),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		chromedp.SendKeys(chromedp.CSS("#email"), "Clerk@Agency-A.gov.vn"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery\r"),
-		chromedp.WaitVisible(chromedp.CSS("#code-form")),
-		chromedp.SendKeys(chromedp.CSS("#code"), code()+"\r"),
-		chromedp.WaitVisible(chromedp.CSS("#revenue")),
+		consoleSignIn(e.URL, "Clerk@Agency-A.gov.vn", "correct horse battery", secret, clk),
 		browser.Shot(t, filepath.Join(shots, "console-agency-1-dashboard.png")),
 	)
 
@@ -232,6 +218,25 @@ func TestBrowserConsoleAgencyDay(t *testing.T) {
 	}
 }
 
+// consoleSignIn signs in at base's console with email, password and the
+// TOTP code of secret at clk's time, ending on the dashboard.
+func consoleSignIn(base, email, password, secret string, clk clock.Clock) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/login?lang=en"),
+			chromedp.WaitVisible(chromedp.CSS("#login-form")),
+			chromedp.SendKeys(chromedp.CSS("#email"), email),
+			chromedp.SendKeys(chromedp.CSS("#password"), password+"\r"),
+			chromedp.WaitVisible(chromedp.CSS("#code-form"))); err != nil {
+			return err
+		}
+		code, err := console.TOTPCode(secret, clk.Now())
+		if err != nil {
+			return err
+		}
+		return chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), code+"\r"), chromedp.WaitVisible(chromedp.CSS("#revenue")))
+	})
+}
+
 // sessionClient is an HTTP client carrying the browser's cookies for base
 // (the console session), not following redirects.
 func sessionClient(t *testing.T, b *browser.Browser, base string) *http.Client {
@@ -345,13 +350,7 @@ func TestBrowserConsoleAdminInvites(t *testing.T) {
 	}
 
 	b.Step("the admin signs in", browser.NoScript(),
-		chromedp.Navigate(e.URL+"/console/login?lang=en"),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		chromedp.SendKeys(chromedp.CSS("#email"), "root@civicpay.gov.vn"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery\r"),
-		chromedp.WaitVisible(chromedp.CSS("#code-form")),
-		chromedp.SendKeys(chromedp.CSS("#code"), code(secret)+"\r"),
-		chromedp.WaitVisible(chromedp.CSS("#revenue")),
+		consoleSignIn(e.URL, "root@civicpay.gov.vn", "correct horse battery", secret, clk),
 		chromedp.Navigate(e.URL+"/console/admin/users"),
 		chromedp.WaitVisible(chromedp.CSS("#invite-form")),
 		chromedp.SendKeys(chromedp.CSS("#email"), "new.clerk@agency-b.gov.vn"),
