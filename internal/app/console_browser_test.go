@@ -96,6 +96,7 @@ func TestBrowserConsoleAgencyDay(t *testing.T) {
 	b.Step("sign in with password and TOTP", browser.NoScript(),
 		consoleSignIn(e.URL, "Clerk@Agency-A.gov.vn", "correct horse battery", secret, clk),
 		browser.Shot(t, filepath.Join(shots, "console-agency-1-dashboard.png")),
+		browser.Accessible(t, "dashboard"),
 	)
 
 	typed := strings.ToLower(reference.Format(both.Reference))
@@ -108,6 +109,7 @@ func TestBrowserConsoleAgencyDay(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#reference[value="`+typed+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#orders")),
 		browser.Shot(t, filepath.Join(shots, "console-agency-2-payments.png")),
+		browser.Accessible(t, "payments"),
 	)
 	if rows := b.Read("the list", chromedp.Text(chromedp.CSS("#orders tbody"))); !strings.Contains(rows, both.Reference) {
 		t.Errorf("searching %q lists %q, want %s", typed, rows, both.Reference)
@@ -126,6 +128,7 @@ func TestBrowserConsoleAgencyDay(t *testing.T) {
 		chromedp.Navigate(e.URL+"/console/revenue"),
 		chromedp.WaitVisible(chromedp.CSS("svg.chart")),
 		browser.Shot(t, filepath.Join(shots, "console-agency-4-revenue.png")),
+		browser.Accessible(t, "revenue"),
 	)
 	b.Step("back to the order", chromedp.Navigate(e.URL+"/console/payments/"+both.ID), chromedp.WaitVisible(chromedp.CSS("#refund-form")))
 
@@ -139,6 +142,7 @@ func TestBrowserConsoleAgencyDay(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#refund-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#notice")),
 		browser.Shot(t, filepath.Join(shots, "console-agency-3-order.png")),
+		browser.Accessible(t, "order"),
 	)
 	if rows := b.Read("refunds", chromedp.Text(chromedp.CSS("#refunds tbody"))); !strings.Contains(rows, "150,000") && !strings.Contains(rows, "150.000") {
 		t.Errorf("the order's refunds after refunding line 1: %q", rows)
@@ -359,6 +363,7 @@ func TestBrowserConsoleAdminInvites(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#invite-form button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#setup-link")),
 		browser.Shot(t, filepath.Join(shots, "console-admin-1-invited.png")),
+		browser.Accessible(t, "admin users"),
 	)
 	link := browser.Value(b, "the set-up link", chromedp.AttributeValue(chromedp.CSS("#setup-link"), "value")).Value
 	if !strings.HasPrefix(link, e.URL+"/console/setup/") {
