@@ -54,6 +54,31 @@ const (
 	AttemptStatusSucceeded AttemptStatus = "succeeded"
 )
 
+// Defines values for BankEntryDetailsBatchesCreditDebit.
+const (
+	BankEntryDetailsBatchesCreditDebitCRDT BankEntryDetailsBatchesCreditDebit = "CRDT"
+	BankEntryDetailsBatchesCreditDebitDBIT BankEntryDetailsBatchesCreditDebit = "DBIT"
+)
+
+// Defines values for BankStatementKind.
+const (
+	BankStatementKindCamt052 BankStatementKind = "camt.052"
+	BankStatementKindCamt053 BankStatementKind = "camt.053"
+	BankStatementKindCamt054 BankStatementKind = "camt.054"
+)
+
+// Defines values for BankTransactionCreditDebit.
+const (
+	BankTransactionCreditDebitCRDT BankTransactionCreditDebit = "CRDT"
+	BankTransactionCreditDebitDBIT BankTransactionCreditDebit = "DBIT"
+)
+
+// Defines values for ChargesRecordsCreditDebit.
+const (
+	CRDT ChargesRecordsCreditDebit = "CRDT"
+	DBIT ChargesRecordsCreditDebit = "DBIT"
+)
+
 // Defines values for ClassTotalClass.
 const (
 	ClassTotalClassAmountMismatch ClassTotalClass = "amount_mismatch"
@@ -247,11 +272,18 @@ const (
 
 // Defines values for StatementFileKind.
 const (
-	Camt053           StatementFileKind = "camt.053"
-	Camt054           StatementFileKind = "camt.054"
-	SettlementMomo    StatementFileKind = "settlement.momo"
-	SettlementVnpay   StatementFileKind = "settlement.vnpay"
-	SettlementZalopay StatementFileKind = "settlement.zalopay"
+	StatementFileKindCamt052           StatementFileKind = "camt.052"
+	StatementFileKindCamt053           StatementFileKind = "camt.053"
+	StatementFileKindCamt054           StatementFileKind = "camt.054"
+	StatementFileKindSettlementMomo    StatementFileKind = "settlement.momo"
+	StatementFileKindSettlementVnpay   StatementFileKind = "settlement.vnpay"
+	StatementFileKindSettlementZalopay StatementFileKind = "settlement.zalopay"
+)
+
+// Defines values for StatementFileRule.
+const (
+	StatementFileRuleStrict   StatementFileRule = "strict"
+	StatementFileRuleTolerant StatementFileRule = "tolerant"
 )
 
 // Defines values for StatementFileSource.
@@ -263,10 +295,17 @@ const (
 
 // Defines values for StatementFileStatus.
 const (
+	Held     StatementFileStatus = "held"
 	Loaded   StatementFileStatus = "loaded"
 	Loading  StatementFileStatus = "loading"
 	Received StatementFileStatus = "received"
 	Refused  StatementFileStatus = "refused"
+)
+
+// Defines values for StatementPreviewRule.
+const (
+	StatementPreviewRuleStrict   StatementPreviewRule = "strict"
+	StatementPreviewRuleTolerant StatementPreviewRule = "tolerant"
 )
 
 // Defines values for GetDayReportParamsFormat.
@@ -394,6 +433,23 @@ type Amount0 = string
 // Amount1 defines model for .
 type Amount1 = float64
 
+// AmountDetails AmtDtls: the amount as instructed and the exchange applied
+type AmountDetails struct {
+	// ExchangeRate decimal: target units per unit currency
+	ExchangeRate *string `json:"exchange_rate,omitempty"`
+
+	// Instructed decimal amount
+	Instructed         *string `json:"instructed,omitempty"`
+	InstructedCurrency *string `json:"instructed_currency,omitempty"`
+	SourceCurrency     *string `json:"source_currency,omitempty"`
+	TargetCurrency     *string `json:"target_currency,omitempty"`
+
+	// Transaction decimal amount
+	Transaction         *string `json:"transaction,omitempty"`
+	TransactionCurrency *string `json:"transaction_currency,omitempty"`
+	UnitCurrency        *string `json:"unit_currency,omitempty"`
+}
+
 // ApprovedEntryRequest defines model for ApprovedEntryRequest.
 type ApprovedEntryRequest struct {
 	Entry   LedgerEntry  `json:"entry"`
@@ -465,8 +521,186 @@ type AuditEntry struct {
 	SourceIp     *string                 `json:"source_ip,omitempty"`
 }
 
+// BankEntry A staged entry of a bank file with what the bank said of it.
+type BankEntry struct {
+	Account     *string `json:"account,omitempty"`
+	AcctSvcrRef *string `json:"acct_svcr_ref,omitempty"`
+
+	// Amount decimal amount
+	Amount   *string    `json:"amount,omitempty"`
+	BookedAt *time.Time `json:"booked_at,omitempty"`
+	Credit   *bool      `json:"credit,omitempty"`
+	Currency *string    `json:"currency,omitempty"`
+	Details  *struct {
+		// AmountDetails AmtDtls: the amount as instructed and the exchange applied
+		AmountDetails *AmountDetails `json:"amount_details,omitempty"`
+
+		// BankTxCode BkTxCd: ISO domain, family and sub-family, and/or the bank's proprietary code
+		BankTxCode *BankTxCode `json:"bank_tx_code,omitempty"`
+		Batches    *[]struct {
+			CreditDebit *BankEntryDetailsBatchesCreditDebit `json:"credit_debit,omitempty"`
+			Currency    *string                             `json:"currency,omitempty"`
+			MsgId       *string                             `json:"msg_id,omitempty"`
+			NumberOfTxs *int                                `json:"number_of_txs,omitempty"`
+			PmtInfId    *string                             `json:"pmt_inf_id,omitempty"`
+
+			// TotalAmount decimal amount
+			TotalAmount *string `json:"total_amount,omitempty"`
+
+			// Transactions TxDtls given with the batch
+			Transactions *int `json:"transactions,omitempty"`
+		} `json:"batches,omitempty"`
+
+		// Charges Chrgs
+		Charges      *Charges           `json:"charges,omitempty"`
+		EntryRef     *string            `json:"entry_ref,omitempty"`
+		Transactions *[]BankTransaction `json:"transactions,omitempty"`
+	} `json:"details,omitempty"`
+	EndToEndId       *string   `json:"end_to_end_id,omitempty"`
+	EntryKey         *string   `json:"entry_key,omitempty"`
+	Flags            *[]string `json:"flags,omitempty"`
+	PaymentRef       *string   `json:"payment_ref,omitempty"`
+	Remittance       *string   `json:"remittance,omitempty"`
+	Reversal         *bool     `json:"reversal,omitempty"`
+	Seq              *int      `json:"seq,omitempty"`
+	SettlementFileId *string   `json:"settlement_file_id,omitempty"`
+	StatementSeq     *int      `json:"statement_seq,omitempty"`
+
+	// Status BOOK, PDNG, INFO, FUTR or proprietary
+	Status  *string    `json:"status,omitempty"`
+	ValueAt *time.Time `json:"value_at,omitempty"`
+}
+
+// BankEntryDetailsBatchesCreditDebit defines model for BankEntry.Details.Batches.CreditDebit.
+type BankEntryDetailsBatchesCreditDebit string
+
+// BankStatement One Stmt (camt.053), Rpt (camt.052) or Ntfctn (camt.054) of a loaded bank file.
+type BankStatement struct {
+	Account *string `json:"account,omitempty"`
+
+	// BookedCredits decimal amount
+	BookedCredits *string `json:"booked_credits,omitempty"`
+
+	// BookedDebits decimal amount
+	BookedDebits *string           `json:"booked_debits,omitempty"`
+	Closing      *StatementBalance `json:"closing,omitempty"`
+	CreatedAt    *time.Time        `json:"created_at,omitempty"`
+	Currency     *string           `json:"currency,omitempty"`
+
+	// Difference decimal amount: opening + booked entries - closing, what the entries do not explain (0 when balanced)
+	Difference    *string            `json:"difference,omitempty"`
+	ElectronicSeq *string            `json:"electronic_seq,omitempty"`
+	Entries       *int               `json:"entries,omitempty"`
+	Findings      *[]Finding         `json:"findings,omitempty"`
+	Interim       *StatementBalance  `json:"interim,omitempty"`
+	Kind          *BankStatementKind `json:"kind,omitempty"`
+	MessageId     *string            `json:"message_id,omitempty"`
+	Opening       *StatementBalance  `json:"opening,omitempty"`
+	PeriodFrom    *time.Time         `json:"period_from,omitempty"`
+	PeriodTo      *time.Time         `json:"period_to,omitempty"`
+	Seq           *int               `json:"seq,omitempty"`
+	StatementId   *string            `json:"statement_id,omitempty"`
+
+	// Summary the statement's own TxsSummry
+	Summary *TxsSummary `json:"summary,omitempty"`
+
+	// Unbalanced loaded under the tolerant rule although opening + booked entries is not the closing balance
+	Unbalanced *bool   `json:"unbalanced,omitempty"`
+	Version    *string `json:"version,omitempty"`
+}
+
+// BankStatementKind defines model for BankStatement.Kind.
+type BankStatementKind string
+
+// BankTransaction One TxDtls of an entry
+type BankTransaction struct {
+	AcctSvcrRef          *string   `json:"acct_svcr_ref,omitempty"`
+	AdditionalInfo       *string   `json:"additional_info,omitempty"`
+	AdditionalRemittance *[]string `json:"additional_remittance,omitempty"`
+
+	// Amount decimal amount
+	Amount *string `json:"amount,omitempty"`
+
+	// AmountDetails AmtDtls: the amount as instructed and the exchange applied
+	AmountDetails *AmountDetails `json:"amount_details,omitempty"`
+
+	// BankTxCode BkTxCd: ISO domain, family and sub-family, and/or the bank's proprietary code
+	BankTxCode *BankTxCode `json:"bank_tx_code,omitempty"`
+
+	// Charges Chrgs
+	Charges *Charges `json:"charges,omitempty"`
+
+	// CreditDebit the transaction's own CdtDbtInd (an entry whose transaction disagrees is flagged direction_disagrees)
+	CreditDebit  *BankTransactionCreditDebit `json:"credit_debit,omitempty"`
+	CreditorRefs *[]struct {
+		Issuer *string `json:"issuer,omitempty"`
+		Ref    *string `json:"ref,omitempty"`
+
+		// Type SCOR (ISO 11649), another DocumentType3Code, or proprietary
+		Type *string `json:"type,omitempty"`
+	} `json:"creditor_refs,omitempty"`
+	Currency       *string `json:"currency,omitempty"`
+	EndToEndId     *string `json:"end_to_end_id,omitempty"`
+	InstrId        *string `json:"instr_id,omitempty"`
+	MsgId          *string `json:"msg_id,omitempty"`
+	PmtInfId       *string `json:"pmt_inf_id,omitempty"`
+	RelatedParties *struct {
+		Creditor         *string `json:"creditor,omitempty"`
+		CreditorAccount  *string `json:"creditor_account,omitempty"`
+		Debtor           *string `json:"debtor,omitempty"`
+		DebtorAccount    *string `json:"debtor_account,omitempty"`
+		UltimateCreditor *string `json:"ultimate_creditor,omitempty"`
+		UltimateDebtor   *string `json:"ultimate_debtor,omitempty"`
+	} `json:"related_parties,omitempty"`
+	RemittanceInfo *[]string `json:"remittance_info,omitempty"`
+
+	// Return RtrInf
+	Return *struct {
+		AdditionalInfo *[]string `json:"additional_info,omitempty"`
+		Originator     *string   `json:"originator,omitempty"`
+
+		// Reason ISO external return reason code (AC04, …)
+		Reason            *string `json:"reason,omitempty"`
+		ReasonProprietary *string `json:"reason_proprietary,omitempty"`
+	} `json:"return,omitempty"`
+	TxId *string `json:"tx_id,omitempty"`
+	Uetr *string `json:"uetr,omitempty"`
+}
+
+// BankTransactionCreditDebit the transaction's own CdtDbtInd (an entry whose transaction disagrees is flagged direction_disagrees)
+type BankTransactionCreditDebit string
+
+// BankTxCode BkTxCd: ISO domain, family and sub-family, and/or the bank's proprietary code
+type BankTxCode struct {
+	Domain            *string `json:"domain,omitempty"`
+	Family            *string `json:"family,omitempty"`
+	Proprietary       *string `json:"proprietary,omitempty"`
+	ProprietaryIssuer *string `json:"proprietary_issuer,omitempty"`
+	SubFamily         *string `json:"sub_family,omitempty"`
+}
+
 // CSV CSV (RFC 4180); cells that a spreadsheet would read as a formula are prefixed with a quote
 type CSV = string
+
+// Charges Chrgs
+type Charges struct {
+	Records *[]struct {
+		// Amount decimal amount
+		Amount      *string                    `json:"amount,omitempty"`
+		Bearer      *string                    `json:"bearer,omitempty"`
+		CreditDebit *ChargesRecordsCreditDebit `json:"credit_debit,omitempty"`
+		Currency    *string                    `json:"currency,omitempty"`
+		Included    *bool                      `json:"included,omitempty"`
+		Type        *string                    `json:"type,omitempty"`
+	} `json:"records,omitempty"`
+
+	// Total decimal amount
+	Total         *string `json:"total,omitempty"`
+	TotalCurrency *string `json:"total_currency,omitempty"`
+}
+
+// ChargesRecordsCreditDebit defines model for Charges.Records.CreditDebit.
+type ChargesRecordsCreditDebit string
 
 // ClassTotal defines model for ClassTotal.
 type ClassTotal struct {
@@ -632,6 +866,36 @@ type ExceptionCarry struct {
 	At   time.Time `json:"at"`
 	By   string    `json:"by"`
 	Note string    `json:"note"`
+}
+
+// FileSettlement defines model for FileSettlement.
+type FileSettlement struct {
+	BusinessDate *openapi_types.Date `json:"business_date,omitempty"`
+	Count        *int                `json:"count,omitempty"`
+	Currency     *string             `json:"currency,omitempty"`
+
+	// Fees decimal amount
+	Fees    *string `json:"fees,omitempty"`
+	Gateway *string `json:"gateway,omitempty"`
+
+	// Gross decimal amount
+	Gross *string `json:"gross,omitempty"`
+
+	// Net decimal amount
+	Net              *string `json:"net,omitempty"`
+	Revision         *int    `json:"revision,omitempty"`
+	SettlementFileId *string `json:"settlement_file_id,omitempty"`
+
+	// Trailer what the file's trailer said, when it disagrees with the lines (tolerant rule): the totals beside are the lines'
+	Trailer *SettlementTotals `json:"trailer,omitempty"`
+}
+
+// Finding Something a statement has that the parser accepted but a person should see. Entry-level findings count their entries and list the first 20.
+type Finding struct {
+	Code    string `json:"code"`
+	Count   *int   `json:"count,omitempty"`
+	Detail  string `json:"detail"`
+	Entries *[]int `json:"entries,omitempty"`
 }
 
 // Gateway A gateway's circuit breakers. state and the counts are its create breaker's: whether it is offered for new payments. query is the breaker of its status queries and refunds, which does not affect what is offered. Only technical failures (timeouts, connection errors, 5xx) count; an open breaker closes as soon as a probe finds the gateway answering.
@@ -856,6 +1120,28 @@ type Payer struct {
 	// NationalId 9 or 12 digits; masked as *********234 except for the key that created the order
 	NationalId *string `json:"national_id,omitempty"`
 	Phone      *string `json:"phone,omitempty"`
+}
+
+// Position An account's position during a business day from its latest camt.052 intraday report.
+type Position struct {
+	Account *string    `json:"account,omitempty"`
+	AsOf    *time.Time `json:"as_of,omitempty"`
+
+	// Balance decimal amount: the interim booked balance (ITBD), else the closing one
+	Balance *string `json:"balance,omitempty"`
+
+	// BookedCredits decimal amount
+	BookedCredits *string `json:"booked_credits,omitempty"`
+
+	// BookedDebits decimal amount
+	BookedDebits *string `json:"booked_debits,omitempty"`
+	Currency     *string `json:"currency,omitempty"`
+	Entries      *int    `json:"entries,omitempty"`
+	FileId       *int    `json:"file_id,omitempty"`
+
+	// Opening decimal amount
+	Opening     *string `json:"opening,omitempty"`
+	StatementId *string `json:"statement_id,omitempty"`
 }
 
 // Posting defines model for Posting.
@@ -1152,6 +1438,20 @@ type SettlementMatchedBy string
 // SettlementStatus defines model for Settlement.Status.
 type SettlementStatus string
 
+// SettlementTotals what the file's trailer said, when it disagrees with the lines (tolerant rule): the totals beside are the lines'
+type SettlementTotals struct {
+	Count *int `json:"count,omitempty"`
+
+	// Fees decimal amount
+	Fees *string `json:"fees,omitempty"`
+
+	// Gross decimal amount
+	Gross *string `json:"gross,omitempty"`
+
+	// Net decimal amount
+	Net *string `json:"net,omitempty"`
+}
+
 // StartAttempt defines model for StartAttempt.
 type StartAttempt struct {
 	// ClientIp the citizen's IP address, if known (VNPAY wants it)
@@ -1169,13 +1469,29 @@ type StartAttemptLocale string
 // StartAttemptMethod defines model for StartAttempt.Method.
 type StartAttemptMethod string
 
+// StatementBalance defines model for StatementBalance.
+type StatementBalance struct {
+	// Amount decimal amount, negative when DBIT
+	Amount *string    `json:"amount,omitempty"`
+	Date   *time.Time `json:"date,omitempty"`
+
+	// Type OPBD, PRCD, CLBD or ITBD
+	Type *string `json:"type,omitempty"`
+}
+
 // StatementFile A statement file as received (kept whole, identified by its SHA-256) and where its load stands.
 type StatementFile struct {
 	// Duplicate the same bytes were stored before: this is that file, and nothing changed
 	Duplicate *bool `json:"duplicate,omitempty"`
 
 	// Error why a file was refused (e.g. a camt.053 whose balances do not add up, with the difference)
-	Error *string            `json:"error,omitempty"`
+	Error *string `json:"error,omitempty"`
+
+	// Findings the file's own findings (a settlement file's trailer); a bank file's are per statement
+	Findings *[]Finding `json:"findings,omitempty"`
+
+	// Flags codes of what the load noticed and let through: unbalanced, balance_missing, summary_mismatch, value_after_closing, booked_outside_period, direction_disagrees, batch_count_mismatch, trailer_mismatch, trailer_missing
+	Flags *[]string          `json:"flags,omitempty"`
 	Id    *int64             `json:"id,omitempty"`
 	Kind  *StatementFileKind `json:"kind,omitempty"`
 
@@ -1184,41 +1500,103 @@ type StatementFile struct {
 	LoadedAt  *time.Time `json:"loaded_at,omitempty"`
 	Name      *string    `json:"name,omitempty"`
 
+	// Preview How a file uploaded with preview=true would load and match, computed by a job in a transaction that is rolled back.
+	Preview *StatementPreview `json:"preview,omitempty"`
+
 	// PrunedAt when retention deleted the file's bytes (CIVICPAY_RETAIN_RAW_FILES_YEARS); its record stays and GET .../raw answers 410
 	PrunedAt   *time.Time `json:"pruned_at,omitempty"`
 	ReceivedAt *time.Time `json:"received_at,omitempty"`
 	ReceivedBy *string    `json:"received_by,omitempty"`
-	Settlement *struct {
-		BusinessDate *openapi_types.Date `json:"business_date,omitempty"`
-		Count        *int                `json:"count,omitempty"`
-		Currency     *string             `json:"currency,omitempty"`
 
-		// Fees decimal amount
-		Fees    *string `json:"fees,omitempty"`
-		Gateway *string `json:"gateway,omitempty"`
+	// Rule the rule the file was loaded under (CIVICPAY_RECON_TOLERANT): strict refuses a file whose own totals do not add up, tolerant loads it flagged
+	Rule       *StatementFileRule   `json:"rule,omitempty"`
+	Settlement *FileSettlement      `json:"settlement,omitempty"`
+	Sha256     *string              `json:"sha256,omitempty"`
+	Size       *int                 `json:"size,omitempty"`
+	Source     *StatementFileSource `json:"source,omitempty"`
 
-		// Gross decimal amount
-		Gross *string `json:"gross,omitempty"`
+	// Statements GET /v1/statements/{id} of a loaded bank file: each Stmt, Rpt or Ntfctn as the bank sent it, with what the parser found
+	Statements *[]BankStatement `json:"statements,omitempty"`
 
-		// Net decimal amount
-		Net              *string `json:"net,omitempty"`
-		Revision         *int    `json:"revision,omitempty"`
-		SettlementFileId *string `json:"settlement_file_id,omitempty"`
-	} `json:"settlement,omitempty"`
-	Sha256 *string              `json:"sha256,omitempty"`
-	Size   *int                 `json:"size,omitempty"`
-	Source *StatementFileSource `json:"source,omitempty"`
+	// Status held: uploaded for a preview, loaded only once committed
 	Status *StatementFileStatus `json:"status,omitempty"`
 }
 
 // StatementFileKind defines model for StatementFile.Kind.
 type StatementFileKind string
 
+// StatementFileRule the rule the file was loaded under (CIVICPAY_RECON_TOLERANT): strict refuses a file whose own totals do not add up, tolerant loads it flagged
+type StatementFileRule string
+
 // StatementFileSource defines model for StatementFile.Source.
 type StatementFileSource string
 
-// StatementFileStatus defines model for StatementFile.Status.
+// StatementFileStatus held: uploaded for a preview, loaded only once committed
 type StatementFileStatus string
+
+// StatementPreview How a file uploaded with preview=true would load and match, computed by a job in a transaction that is rolled back.
+type StatementPreview struct {
+	At *time.Time `json:"at,omitempty"`
+
+	// BankCredit decimal amount: the bank's credit already paying the gateway's day
+	BankCredit *string `json:"bank_credit,omitempty"`
+	Classes    *[]struct {
+		Class    *string `json:"class,omitempty"`
+		Count    *int    `json:"count,omitempty"`
+		Currency *string `json:"currency,omitempty"`
+
+		// Total decimal amount
+		Total *string `json:"total,omitempty"`
+	} `json:"classes,omitempty"`
+	Exceptions *[]struct {
+		// AmountHere decimal amount
+		AmountHere *string `json:"amount_here,omitempty"`
+
+		// AmountThere decimal amount
+		AmountThere  *string `json:"amount_there,omitempty"`
+		Class        *string `json:"class,omitempty"`
+		Currency     *string `json:"currency,omitempty"`
+		Detail       *string `json:"detail,omitempty"`
+		GatewayTxnId *string `json:"gateway_txn_id,omitempty"`
+		Line         *int    `json:"line,omitempty"`
+		Reference    *string `json:"reference,omitempty"`
+	} `json:"exceptions,omitempty"`
+	Findings       *[]Finding `json:"findings,omitempty"`
+	MoreExceptions *int       `json:"more_exceptions,omitempty"`
+
+	// NetDifference decimal amount: that credit minus the file's net
+	NetDifference *string `json:"net_difference,omitempty"`
+
+	// Refused why the load would refuse the file (nothing else is then previewed)
+	Refused *string `json:"refused,omitempty"`
+
+	// Replaces the file of the day's latest revision so far, which this one would replace
+	Replaces   *int                  `json:"replaces,omitempty"`
+	Rule       *StatementPreviewRule `json:"rule,omitempty"`
+	Settlement *FileSettlement       `json:"settlement,omitempty"`
+	Statements *[]BankStatement      `json:"statements,omitempty"`
+}
+
+// StatementPreviewRule defines model for StatementPreview.Rule.
+type StatementPreviewRule string
+
+// SummaryTotal defines model for SummaryTotal.
+type SummaryTotal struct {
+	Count *int `json:"count,omitempty"`
+
+	// Sum decimal amount
+	Sum *string `json:"sum,omitempty"`
+}
+
+// TxsSummary the statement's own TxsSummry
+type TxsSummary struct {
+	Credits *SummaryTotal `json:"credits,omitempty"`
+	Debits  *SummaryTotal `json:"debits,omitempty"`
+	Entries *SummaryTotal `json:"entries,omitempty"`
+
+	// Net decimal amount, signed
+	Net *string `json:"net,omitempty"`
+}
 
 // WebhookDeliveryAttempt defines model for WebhookDeliveryAttempt.
 type WebhookDeliveryAttempt struct {
@@ -1561,6 +1939,11 @@ type ResolveReconciliationExceptionJSONBody struct {
 // ResolveReconciliationExceptionJSONBodyResolution defines parameters for ResolveReconciliationException.
 type ResolveReconciliationExceptionJSONBodyResolution string
 
+// ListPositionsParams defines parameters for ListPositions.
+type ListPositionsParams struct {
+	Date openapi_types.Date `form:"date" json:"date"`
+}
+
 // ListReconciliationRunsParams defines parameters for ListReconciliationRuns.
 type ListReconciliationRunsParams struct {
 	Source *ListReconciliationRunsParamsSource `form:"source,omitempty" json:"source,omitempty"`
@@ -1634,7 +2017,17 @@ type UploadStatementMultipartBody struct {
 
 // UploadStatementParams defines parameters for UploadStatement.
 type UploadStatementParams struct {
+	Preview   *bool   `form:"preview,omitempty" json:"preview,omitempty"`
 	XFilename *string `json:"X-Filename,omitempty"`
+}
+
+// ListStatementEntriesParams defines parameters for ListStatementEntries.
+type ListStatementEntriesParams struct {
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor next_cursor of the previous page
+	Cursor  *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+	Flagged *bool   `form:"flagged,omitempty" json:"flagged,omitempty"`
 }
 
 // ListWebhookEndpointsParams defines parameters for ListWebhookEndpoints.
@@ -2028,6 +2421,9 @@ type ClientInterface interface {
 
 	ResolveReconciliationException(ctx context.Context, id IntId, body ResolveReconciliationExceptionJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListPositions request
+	ListPositions(ctx context.Context, params *ListPositionsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListReconciliationRuns request
 	ListReconciliationRuns(ctx context.Context, params *ListReconciliationRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -2064,6 +2460,12 @@ type ClientInterface interface {
 
 	// GetStatement request
 	GetStatement(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CommitStatement request
+	CommitStatement(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListStatementEntries request
+	ListStatementEntries(ctx context.Context, id IntId, params *ListStatementEntriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetStatementRaw request
 	GetStatementRaw(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -2853,6 +3255,18 @@ func (c *Client) ResolveReconciliationException(ctx context.Context, id IntId, b
 	return c.Client.Do(req)
 }
 
+func (c *Client) ListPositions(ctx context.Context, params *ListPositionsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListPositionsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 func (c *Client) ListReconciliationRuns(ctx context.Context, params *ListReconciliationRunsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListReconciliationRunsRequest(c.Server, params)
 	if err != nil {
@@ -2999,6 +3413,30 @@ func (c *Client) UploadStatementWithBody(ctx context.Context, params *UploadStat
 
 func (c *Client) GetStatement(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetStatementRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) CommitStatement(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCommitStatementRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+func (c *Client) ListStatementEntries(ctx context.Context, id IntId, params *ListStatementEntriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListStatementEntriesRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5433,6 +5871,51 @@ func NewResolveReconciliationExceptionRequestWithBody(server string, id IntId, c
 	return req, nil
 }
 
+// NewListPositionsRequest generates requests for ListPositions
+func NewListPositionsRequest(server string, params *ListPositionsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/reconciliation/positions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		queryValues := queryURL.Query()
+
+		if queryFrag, err := runtime.StyleParamWithLocation("form", true, "date", runtime.ParamLocationQuery, params.Date); err != nil {
+			return nil, err
+		} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+			return nil, err
+		} else {
+			for k, v := range parsed {
+				for _, v2 := range v {
+					queryValues.Add(k, v2)
+				}
+			}
+		}
+
+		queryURL.RawQuery = queryValues.Encode()
+	}
+
+	req, err := http.NewRequest("GET", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListReconciliationRunsRequest generates requests for ListReconciliationRuns
 func NewListReconciliationRunsRequest(server string, params *ListReconciliationRunsParams) (*http.Request, error) {
 	var err error
@@ -6027,6 +6510,28 @@ func NewUploadStatementRequestWithBody(server string, params *UploadStatementPar
 		return nil, err
 	}
 
+	if params != nil {
+		queryValues := queryURL.Query()
+
+		if params.Preview != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "preview", runtime.ParamLocationQuery, *params.Preview); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		queryURL.RawQuery = queryValues.Encode()
+	}
+
 	req, err := http.NewRequest("POST", queryURL.String(), body)
 	if err != nil {
 		return nil, err
@@ -6076,6 +6581,128 @@ func NewGetStatementRequest(server string, id IntId) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest("GET", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCommitStatementRequest generates requests for CommitStatement
+func NewCommitStatementRequest(server string, id IntId) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "id", runtime.ParamLocationPath, id)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/statements/%s/commit", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest("POST", queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListStatementEntriesRequest generates requests for ListStatementEntries
+func NewListStatementEntriesRequest(server string, id IntId, params *ListStatementEntriesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithLocation("simple", false, "id", runtime.ParamLocationPath, id)
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/statements/%s/entries", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		queryValues := queryURL.Query()
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "limit", runtime.ParamLocationQuery, *params.Limit); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "cursor", runtime.ParamLocationQuery, *params.Cursor); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Flagged != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "flagged", runtime.ParamLocationQuery, *params.Flagged); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		queryURL.RawQuery = queryValues.Encode()
 	}
 
 	req, err := http.NewRequest("GET", queryURL.String(), nil)
@@ -6694,6 +7321,9 @@ type ClientWithResponsesInterface interface {
 
 	ResolveReconciliationExceptionWithResponse(ctx context.Context, id IntId, body ResolveReconciliationExceptionJSONRequestBody, reqEditors ...RequestEditorFn) (*ResolveReconciliationExceptionResponse, error)
 
+	// ListPositionsWithResponse request
+	ListPositionsWithResponse(ctx context.Context, params *ListPositionsParams, reqEditors ...RequestEditorFn) (*ListPositionsResponse, error)
+
 	// ListReconciliationRunsWithResponse request
 	ListReconciliationRunsWithResponse(ctx context.Context, params *ListReconciliationRunsParams, reqEditors ...RequestEditorFn) (*ListReconciliationRunsResponse, error)
 
@@ -6730,6 +7360,12 @@ type ClientWithResponsesInterface interface {
 
 	// GetStatementWithResponse request
 	GetStatementWithResponse(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*GetStatementResponse, error)
+
+	// CommitStatementWithResponse request
+	CommitStatementWithResponse(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*CommitStatementResponse, error)
+
+	// ListStatementEntriesWithResponse request
+	ListStatementEntriesWithResponse(ctx context.Context, id IntId, params *ListStatementEntriesParams, reqEditors ...RequestEditorFn) (*ListStatementEntriesResponse, error)
 
 	// GetStatementRawWithResponse request
 	GetStatementRawWithResponse(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*GetStatementRawResponse, error)
@@ -8160,6 +8796,38 @@ func (r ResolveReconciliationExceptionResponse) StatusCode() int {
 	return 0
 }
 
+type ListPositionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *struct {
+		Date      *openapi_types.Date `json:"date,omitempty"`
+		Positions *[]Position         `json:"positions,omitempty"`
+	}
+	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON401 *Unauthorized
+	ApplicationproblemJSON403 *Forbidden
+	ApplicationproblemJSON422 *Unprocessable
+	ApplicationproblemJSON429 *TooManyRequests
+	ApplicationproblemJSON500 *InternalError
+	ApplicationproblemJSON503 *ServiceUnavailable
+}
+
+// Status returns HTTPResponse.Status
+func (r ListPositionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListPositionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
 type ListReconciliationRunsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8503,6 +9171,70 @@ func (r GetStatementResponse) Status() string {
 
 // StatusCode returns HTTPResponse.StatusCode
 func (r GetStatementResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type CommitStatementResponse struct {
+	Body                      []byte
+	HTTPResponse              *http.Response
+	JSON200                   *StatementFile
+	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON401 *Unauthorized
+	ApplicationproblemJSON403 *Forbidden
+	ApplicationproblemJSON404 *Problem
+	ApplicationproblemJSON409 *Problem
+	ApplicationproblemJSON422 *Unprocessable
+	ApplicationproblemJSON429 *TooManyRequests
+	ApplicationproblemJSON500 *InternalError
+	ApplicationproblemJSON503 *ServiceUnavailable
+}
+
+// Status returns HTTPResponse.Status
+func (r CommitStatementResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CommitStatementResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+type ListStatementEntriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	JSON200      *struct {
+		Items      *[]BankEntry `json:"items,omitempty"`
+		NextCursor *string      `json:"next_cursor,omitempty"`
+	}
+	ApplicationproblemJSON400 *BadRequest
+	ApplicationproblemJSON401 *Unauthorized
+	ApplicationproblemJSON403 *Forbidden
+	ApplicationproblemJSON404 *Problem
+	ApplicationproblemJSON422 *Unprocessable
+	ApplicationproblemJSON429 *TooManyRequests
+	ApplicationproblemJSON500 *InternalError
+	ApplicationproblemJSON503 *ServiceUnavailable
+}
+
+// Status returns HTTPResponse.Status
+func (r ListStatementEntriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListStatementEntriesResponse) StatusCode() int {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.StatusCode
 	}
@@ -9330,6 +10062,15 @@ func (c *ClientWithResponses) ResolveReconciliationExceptionWithResponse(ctx con
 	return ParseResolveReconciliationExceptionResponse(rsp)
 }
 
+// ListPositionsWithResponse request returning *ListPositionsResponse
+func (c *ClientWithResponses) ListPositionsWithResponse(ctx context.Context, params *ListPositionsParams, reqEditors ...RequestEditorFn) (*ListPositionsResponse, error) {
+	rsp, err := c.ListPositions(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListPositionsResponse(rsp)
+}
+
 // ListReconciliationRunsWithResponse request returning *ListReconciliationRunsResponse
 func (c *ClientWithResponses) ListReconciliationRunsWithResponse(ctx context.Context, params *ListReconciliationRunsParams, reqEditors ...RequestEditorFn) (*ListReconciliationRunsResponse, error) {
 	rsp, err := c.ListReconciliationRuns(ctx, params, reqEditors...)
@@ -9443,6 +10184,24 @@ func (c *ClientWithResponses) GetStatementWithResponse(ctx context.Context, id I
 		return nil, err
 	}
 	return ParseGetStatementResponse(rsp)
+}
+
+// CommitStatementWithResponse request returning *CommitStatementResponse
+func (c *ClientWithResponses) CommitStatementWithResponse(ctx context.Context, id IntId, reqEditors ...RequestEditorFn) (*CommitStatementResponse, error) {
+	rsp, err := c.CommitStatement(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCommitStatementResponse(rsp)
+}
+
+// ListStatementEntriesWithResponse request returning *ListStatementEntriesResponse
+func (c *ClientWithResponses) ListStatementEntriesWithResponse(ctx context.Context, id IntId, params *ListStatementEntriesParams, reqEditors ...RequestEditorFn) (*ListStatementEntriesResponse, error) {
+	rsp, err := c.ListStatementEntries(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListStatementEntriesResponse(rsp)
 }
 
 // GetStatementRawWithResponse request returning *GetStatementRawResponse
@@ -13424,6 +14183,84 @@ func ParseResolveReconciliationExceptionResponse(rsp *http.Response) (*ResolveRe
 	return response, nil
 }
 
+// ParseListPositionsResponse parses an HTTP response from a ListPositionsWithResponse call
+func ParseListPositionsResponse(rsp *http.Response) (*ListPositionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListPositionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Date      *openapi_types.Date `json:"date,omitempty"`
+			Positions *[]Position         `json:"positions,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseListReconciliationRunsResponse parses an HTTP response from a ListReconciliationRunsWithResponse call
 func ParseListReconciliationRunsResponse(rsp *http.Response) (*ListReconciliationRunsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14288,6 +15125,180 @@ func ParseGetStatementResponse(rsp *http.Response) (*GetStatementResponse, error
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest StatementFile
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseCommitStatementResponse parses an HTTP response from a CommitStatementWithResponse call
+func ParseCommitStatementResponse(rsp *http.Response) (*CommitStatementResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CommitStatementResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest StatementFile
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseListStatementEntriesResponse parses an HTTP response from a ListStatementEntriesWithResponse call
+func ParseListStatementEntriesResponse(rsp *http.Response) (*ListStatementEntriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListStatementEntriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Items      *[]BankEntry `json:"items,omitempty"`
+			NextCursor *string      `json:"next_cursor,omitempty"`
+		}
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -147,7 +147,7 @@ func (h *Handler) auditPage(c *fiber.Ctx) error {
 		return h.render(c, http.StatusBadRequest, "audit", v)
 	}
 	f.Limit = auditPageSize + 1 // one more says whether there is a next page
-	entries, err := audit.List(c.UserContext(), h.pool, f)
+	entries, err := audit.List(c.UserContext(), h.reports(), f)
 	if err != nil {
 		return h.fail(c, err)
 	}
@@ -186,7 +186,7 @@ func (h *Handler) auditCSV(c *fiber.Ctx) error {
 	f.Limit = audit.MaxLimit
 	// The stream is written after the handler returns: nothing of c in it.
 	ctx := context.WithoutCancel(c.UserContext())
-	log, pool := h.log, h.pool
+	log, pool := h.log, h.reports()
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="audit.csv"`)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {

@@ -48,6 +48,51 @@ type dashboardData struct {
 	// OpenExceptions is for treasury and admin only (ShowRecon).
 	ShowRecon      bool
 	OpenExceptions int64
+	// ByAgency is, for treasury and admin, each agency's revenue today and
+	// over the last 30 business days.
+	ByAgency []agencyRevenue
+}
+
+// agencyRevenue is one agency's revenue in one currency.
+type agencyRevenue struct {
+	Agency, Currency, Today, Gross, Refunds, Net string
+}
+
+// byAgency reads, through ledger.Revenue, each agency's revenue over the
+// last 30 business days and today, per currency.
+func (h *Handler) byAgency(ctx context.Context, month, today struct {
+	Key      string
+	From, To time.Time
+}, lang string) ([]agencyRevenue, error) {
+	type key struct{ agency, currency string }
+	month30, day := map[key]ledger.RevenueRow{}, map[key]decimal.Decimal{}
+	var order []key
+	q := ledger.RevenueQuery{From: month.From, To: month.To, GroupBy: []ledger.Dimension{ledger.ByAgency, ledger.ByDay}}
+	first := today.From.Format(time.DateOnly)
+	err := ledger.Revenue(ctx, h.reports(), q, func(r ledger.RevenueRow) error {
+		k := key{r.Agency, r.Currency}
+		m, seen := month30[k]
+		if !seen {
+			order = append(order, k)
+		}
+		m.Gross, m.Refunds, m.Net = m.Gross.Add(r.Gross), m.Refunds.Add(r.Refunds), m.Net.Add(r.Net)
+		month30[k] = m
+		if r.Day >= first {
+			day[k] = day[k].Add(r.Net)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("console: dashboard revenue by agency: %w", err)
+	}
+	out := make([]agencyRevenue, 0, len(order))
+	for _, k := range order {
+		m := month30[k]
+		out = append(out, agencyRevenue{Agency: k.agency, Currency: k.currency, Today: formatAmount(day[k], k.currency, lang),
+			Gross: formatAmount(m.Gross, k.currency, lang), Refunds: formatAmount(m.Refunds, k.currency, lang),
+			Net: formatAmount(m.Net, k.currency, lang)})
+	}
+	return out, nil
 }
 
 // dayNet is one business day's net, per currency, for the chart's table.
@@ -98,7 +143,7 @@ func (h *Handler) Dashboard(ctx context.Context, u User, lang string) (dashboard
 	month := windows[len(windows)-1]
 	q := ledger.RevenueQuery{From: month.From, To: month.To, GroupBy: []ledger.Dimension{ledger.ByDay}, Agency: agency}
 	var days []ledger.RevenueRow
-	if err := ledger.Revenue(ctx, h.pool, q, func(r ledger.RevenueRow) error {
+	if err := ledger.Revenue(ctx, h.reports(), q, func(r ledger.RevenueRow) error {
 		days = append(days, r)
 		return nil
 	}); err != nil {
@@ -123,13 +168,19 @@ func (h *Handler) Dashboard(ctx context.Context, u User, lang string) (dashboard
 		d.Windows = append(d.Windows, win)
 	}
 	d.Charts, d.Days = dailyNet(days, q, lang)
+	if agency == "" {
+		var err error
+		if d.ByAgency, err = h.byAgency(ctx, month, windows[0], lang); err != nil {
+			return d, err
+		}
+	}
 
 	// An agency sees the orders with a line of its own, as in the API: its
 	// first line's agency is the order's, the later lines' are indexed
 	// (order_lines_later_agency_idx; without line_no > 1 the lines of every
 	// order of the agency were read, 1 s at 1,000,000 orders).
 	var open, paid, expired int64
-	err := h.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'open'), count(*) FILTER (WHERE status = 'paid'),
+	err := h.reports().QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'open'), count(*) FILTER (WHERE status = 'paid'),
 			count(*) FILTER (WHERE status = 'expired')
 		FROM orders o
 		WHERE o.created_at >= $1 AND ($2 = '' OR o.agency_code = $2
@@ -153,7 +204,7 @@ func (h *Handler) Dashboard(ctx context.Context, u User, lang string) (dashboard
 	}
 	if u.Role == RoleTreasury || u.Role == RoleAdmin {
 		d.ShowRecon = true
-		if d.OpenExceptions, err = reconciliation.CountOpenExceptions(ctx, h.pool); err != nil {
+		if d.OpenExceptions, err = reconciliation.CountOpenExceptions(ctx, h.reports()); err != nil {
 			return d, fmt.Errorf("console: dashboard: %w", err)
 		}
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/domain/auth"
+	"github.com/civicpay/civicpay/internal/foundation/db"
 	"github.com/civicpay/civicpay/payments"
 	"github.com/civicpay/civicpay/payments/catalogue"
 	"github.com/civicpay/civicpay/reconciliation"
@@ -26,7 +28,22 @@ type Deps struct {
 	Keys     *auth.Store
 	Catalog  *catalogue.Store
 	Gateways *gateways.Router
+	// Reads sends the pages' reports (lists, exports, dashboard, revenue,
+	// audit log) to a replica within its staleness bound (nil: the primary).
+	// An order's own page reads the primary: it follows the forms that change it.
+	Reads *db.Reads
+	// Receipts draws a paid order's PDF receipt, the citizen's document
+	// (the app gives the citizen pages' handler: order.go).
+	Receipts Receipts
 	Recon    *reconciliation.Service
+}
+
+// reports is the pool a report reads from now.
+func (h *Handler) reports() *pgxpool.Pool {
+	if h.deps.Reads == nil {
+		return h.pool
+	}
+	return h.deps.Reads.ForReports()
 }
 
 // SetDeps gives the console the domains it acts through (before it serves).

@@ -137,10 +137,12 @@ func (h *Handler) Routes(r fiber.Router) {
 	h.adminRoutes(in)
 	h.settingsRoutes(in)
 	h.reconDayRoutes(in)
+	h.reconExceptionRoutes(in)
 	in.Get("/payments", h.paymentsList)
 	in.Get("/payments/export.csv", h.export("csv", "text/csv; charset=utf-8", h.writeCSV))
 	in.Get("/payments/export.xlsx", h.export("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", h.writeXLSX))
 	in.Get("/payments/:id", h.paymentPage)
+	h.orderRoutes(in)
 	// A "not built yet" page for each section that has no pages of its own.
 	for _, s := range sections {
 		if !s.built {
@@ -163,7 +165,7 @@ var everyone = []Role{RoleAgency, RoleTreasury, RoleAdmin}
 var sections = []section{
 	{"payments", everyone, true},                              // payments.go
 	{"revenue", everyone, true},                               // revenue.go
-	{"reconciliation", []Role{RoleTreasury, RoleAdmin}, true}, // the calendar and the days, recon_day.go
+	{"reconciliation", []Role{RoleTreasury, RoleAdmin}, true}, // the calendar and the days (recon_day.go), the exception queue (recon_exceptions.go)
 	{"settings", settingsRoles, true},                         // settings.go
 	{"admin", []Role{RoleAdmin}, true},                        // admin.go
 	{"audit", auditRoles, true},                               // audit.go

@@ -179,6 +179,7 @@ func init() {
 		"rd.file.loading":     {"đang nạp", "loading"},
 		"rd.file.refused":     {"bị từ chối", "refused"},
 		"rd.file.loaded":      {"đã nạp", "loaded"},
+		"rd.file.held":        {"giữ lại để xem trước, chờ xác nhận", "held for its preview, waiting to be committed"},
 
 		"rd.done.fetch":   {"Đã tải tệp (nếu có) và xếp các lần chạy đối soát.", "The file was fetched (if published) and the runs are queued."},
 		"rd.done.upload":  {"Đã nhận tệp; tệp sẽ được nạp và đối soát.", "The file was received; it will be loaded and reconciled."},

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 	"github.com/xuri/excelize/v2"
 
@@ -178,7 +177,7 @@ func (h *Handler) paymentsList(c *fiber.Ctx) error {
 		f.After = &cursor
 	}
 	f.Limit = h.cfg.PageSize
-	orders, err := payments.ListOrders(c.UserContext(), h.pool, f)
+	orders, err := payments.ListOrders(c.UserContext(), h.reports(), f)
 	if err != nil {
 		return h.fail(c, fmt.Errorf("console: payments list: %w", err))
 	}
@@ -199,7 +198,7 @@ func (h *Handler) paymentsList(c *fiber.Ctx) error {
 func (h *Handler) eachOrder(ctx context.Context, f payments.ListFilter, fn func(payments.Order) error) error {
 	f.Limit = h.cfg.ExportBatch
 	for {
-		orders, err := payments.ListOrders(ctx, h.pool, f)
+		orders, err := payments.ListOrders(ctx, h.reports(), f)
 		if err != nil {
 			return err
 		}
@@ -297,64 +296,4 @@ func (h *Handler) writeXLSX(ctx context.Context, w *bufio.Writer, f payments.Lis
 		return fmt.Errorf("xlsx: %w", err)
 	}
 	return x.Write(w)
-}
-
-// orderPage is an order's page, formatted.
-type orderPage struct {
-	Row      orderRow
-	Order    payments.Order
-	Lines    []lineRow
-	Attempts []attemptRow
-	Events   []eventRow
-	Refunds  []refundRow
-}
-
-type lineRow struct{ No, Service, Agency, Kind, Amount, Refunded string }
-type attemptRow struct{ ID, Gateway, Method, Status, Amount, Created, Paid, Result string }
-type eventRow struct{ At, Type, Actor, Data string }
-type refundRow struct{ ID, Status, Amount, Reason, Created, Error string }
-
-func (h *Handler) paymentPage(c *fiber.Ctx) error {
-	cu := cur(c)
-	id, err := uuid.Parse(c.Params("id"))
-	if err != nil {
-		return h.errorPage(c, http.StatusNotFound, "e404.title", "pay.notfound")
-	}
-	rec, err := payments.ReadOrder(c.UserContext(), h.pool, id)
-	if errors.Is(err, payments.ErrOrderNotFound) {
-		return h.errorPage(c, http.StatusNotFound, "e404.title", "pay.notfound")
-	}
-	if err != nil {
-		return h.fail(c, fmt.Errorf("console: payment page: %w", err))
-	}
-	o := rec.Order
-	if cu.user.Role == RoleAgency && !o.HasAgency(cu.user.AgencyCode) {
-		return h.errorPage(c, http.StatusNotFound, "e404.title", "pay.notfound")
-	}
-	v := h.newView(c, "pay.order")
-	v.Nav = nav(cu.user, "payments")
-	lang := v.Lang
-	p := orderPage{Row: rowOf(o, lang), Order: o}
-	for _, l := range o.Lines {
-		p.Lines = append(p.Lines, lineRow{No: fmt.Sprint(l.No), Service: l.ServiceCode, Agency: l.AgencyCode, Kind: l.Kind,
-			Amount: formatAmount(l.Amount, o.Currency, lang), Refunded: formatAmount(l.AmountRefunded, o.Currency, lang)})
-	}
-	for _, a := range rec.Attempts {
-		r := attemptRow{ID: a.ID.String(), Gateway: a.Gateway, Method: string(a.Method), Status: string(a.Status),
-			Amount: formatAmount(a.Amount, a.Currency, lang), Created: formatTime(a.CreatedAt),
-			Result: strings.TrimSpace(a.ResultCode + " " + a.ResultMessage)}
-		if a.PaidAt != nil {
-			r.Paid = formatTime(*a.PaidAt)
-		}
-		p.Attempts = append(p.Attempts, r)
-	}
-	for _, e := range rec.Events {
-		p.Events = append(p.Events, eventRow{At: formatTime(e.CreatedAt), Type: e.Type, Actor: e.Actor, Data: string(e.Data)})
-	}
-	for _, r := range rec.Refunds {
-		p.Refunds = append(p.Refunds, refundRow{ID: r.ID.String(), Status: string(r.Status),
-			Amount: formatAmount(r.Amount, r.Currency, lang), Reason: r.Reason, Created: formatTime(r.CreatedAt), Error: r.LastError})
-	}
-	v.Data = p
-	return h.render(c, http.StatusOK, "payment", v)
 }

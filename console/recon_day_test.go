@@ -27,9 +27,9 @@ import (
 // reconDay is the business day the tests work: the day before t0.
 const reconDay = "2026-11-23"
 
-// reconEnv is the console with reconciliation (VNPAY and the bank, no
+// dayEnv is the console with reconciliation (VNPAY and the bank, no
 // fetch URL) on the env's clock.
-func reconEnv(t *testing.T) *env {
+func dayEnv(t *testing.T) *env {
 	t.Helper()
 	e := newEnv(t, nil)
 	cfg, err := config.Defaults("").ReconConfig()
@@ -81,7 +81,7 @@ func (e *env) signedIn(email string, role Role, agency string) *browser {
 // nothing; treasury reads the calendar and the day.
 func TestReconDayPagesByRole(t *testing.T) {
 	t.Parallel()
-	e := reconEnv(t)
+	e := dayEnv(t)
 	seedReconDay(t, e)
 	agent := e.signedIn("agent@example.vn", RoleAgency, "STP-HCM")
 	admin := e.signedIn("admin@example.vn", RoleAdmin, "")
@@ -126,7 +126,7 @@ func TestReconDayPagesByRole(t *testing.T) {
 // closes, its reports download; reopening it needs another treasury person.
 func TestReconDayClosedFromTheConsole(t *testing.T) {
 	t.Parallel()
-	e := reconEnv(t)
+	e := dayEnv(t)
 	exc := seedReconDay(t, e)
 	alice := e.signedIn("alice@example.vn", RoleTreasury, "")
 	bob := e.signedIn("bob@example.vn", RoleTreasury, "")
@@ -207,7 +207,7 @@ func TestReconDayClosedFromTheConsole(t *testing.T) {
 // statement is refused next to the field.
 func TestReconDayUpload(t *testing.T) {
 	t.Parallel()
-	e := reconEnv(t)
+	e := dayEnv(t)
 	treasury := e.signedIn("treasury@example.vn", RoleTreasury, "")
 	day := "/console/reconciliation/" + reconDay
 	var camt bytes.Buffer
@@ -262,7 +262,7 @@ func TestReconDayUpload(t *testing.T) {
 // person's; a source that is not configured is refused.
 func TestReconDayFetchNow(t *testing.T) {
 	t.Parallel()
-	e := reconEnv(t)
+	e := dayEnv(t)
 	treasury := e.signedIn("treasury@example.vn", RoleTreasury, "")
 	day := "/console/reconciliation/" + reconDay
 	if p := treasury.submit(day, day+"/fetch", url.Values{"source": {"momo"}}); p.status != http.StatusUnprocessableEntity ||

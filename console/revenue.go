@@ -150,7 +150,7 @@ func filterMessage(v *view, key string) string {
 func (h *Handler) readRevenue(ctx context.Context, q ledger.RevenueQuery) ([]ledger.RevenueRow, []ledger.RevenueRow, error) {
 	var rows []ledger.RevenueRow
 	var totals ledger.RevenueTotals
-	err := ledger.Revenue(ctx, h.pool, q, func(r ledger.RevenueRow) error {
+	err := ledger.Revenue(ctx, h.reports(), q, func(r ledger.RevenueRow) error {
 		rows = append(rows, r)
 		totals.Add(r)
 		return nil

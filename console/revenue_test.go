@@ -432,6 +432,32 @@ func TestDashboardChartGatewaysAndExceptions(t *testing.T) {
 		if got := strings.Contains(body, `<p id="open-exceptions" data-count="2">Open reconciliation exceptions: 2.`); got != tc.recon {
 			t.Errorf("%s: open exceptions shown %v, want %v", tc.name, got, tc.recon)
 		}
+		// Treasury sees each agency's 30 days, the ledger's figures per
+		// agency; an agency user sees no such table.
+		if tc.agency != "" {
+			if strings.Contains(body, `id="by-agency"`) {
+				t.Errorf("%s: sees revenue by agency", tc.name)
+			}
+		} else {
+			rowRE := regexp.MustCompile(`<tr data-agency="([^"]+)"><th scope="row">[^<]+</th><td class="num">[^<]+</td><td class="num">[^<]+</td>\s*<td class="num">[^<]+</td><td class="num">([^<]+)</td></tr>`)
+			rows := rowRE.FindAllStringSubmatch(body, -1)
+			want := map[string]string{}
+			if err := ledger.Revenue(context.Background(), e.pool, ledger.RevenueQuery{From: today.AddDate(0, 0, -29), To: today.AddDate(0, 0, 1),
+				GroupBy: []ledger.Dimension{ledger.ByAgency}}, func(r ledger.RevenueRow) error {
+				want[r.Agency] = formatAmount(r.Net, r.Currency, langEN)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != len(want) || len(rows) < 2 {
+				t.Errorf("%s: %d agencies on the dashboard, the ledger has %d", tc.name, len(rows), len(want))
+			}
+			for _, r := range rows {
+				if want[r[1]] != r[2] {
+					t.Errorf("%s: %s net over 30 days %q, ledger %q", tc.name, r[1], r[2], want[r[1]])
+				}
+			}
+		}
 		if tc.agency != "" && strings.Contains(body, "recon-heading") {
 			t.Errorf("%s: sees reconciliation", tc.name)
 		}

@@ -50,12 +50,21 @@ type Handler struct {
 	pool   *pgxpool.Pool
 	log    *slog.Logger
 	manual *Manual
+	// reports is the pool revenue reads (a replica within its bound).
+	reports func() *pgxpool.Pool
 }
 
 // NewHandler returns the ledger's HTTP handler, with the zero ManualRules
 // (the strictest) until WithRules.
 func NewHandler(pool *pgxpool.Pool, log *slog.Logger) *Handler {
-	return &Handler{pool: pool, log: log, manual: NewManual(pool, ManualRules{})}
+	return &Handler{pool: pool, log: log, manual: NewManual(pool, ManualRules{}), reports: func() *pgxpool.Pool { return pool }}
+}
+
+// WithReports reads revenue from the pool reports gives at each request
+// (db.Reads.ForReports: a replica within its staleness bound).
+func (h *Handler) WithReports(reports func() *pgxpool.Pool) *Handler {
+	h.reports = reports
+	return h
 }
 
 // WithRules sets the rules of manual entries.
@@ -489,7 +498,7 @@ func containsDim(ds []Dimension, d Dimension) bool {
 func (h *Handler) revenueJSON(c *fiber.Ctx, q RevenueQuery) error {
 	rows := []RevenueRow{}
 	var totals RevenueTotals
-	err := Revenue(c.UserContext(), h.pool, q, func(r RevenueRow) error {
+	err := Revenue(c.UserContext(), h.reports(), q, func(r RevenueRow) error {
 		rows = append(rows, r)
 		totals.Add(r)
 		return nil
@@ -515,6 +524,7 @@ func (h *Handler) revenueCSV(c *fiber.Ctx, q RevenueQuery) {
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="revenue.csv"`)
 	base := context.WithoutCancel(c.UserContext())
+	pool := h.reports() // chosen now: the stream is written after the handler returns
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		ctx, cancel := context.WithTimeout(base, csvTimeout)
 		defer cancel()
@@ -527,7 +537,7 @@ func (h *Handler) revenueCSV(c *fiber.Ctx, q RevenueQuery) {
 		}
 		out.Write([]string{"row", "day", "agency", "service", "channel", "currency", "gross", "refunds", "adjustments", "net", "postings"})
 		n := 0
-		err := Revenue(ctx, h.pool, q, func(r RevenueRow) error {
+		err := Revenue(ctx, pool, q, func(r RevenueRow) error {
 			totals.Add(r)
 			if n++; n%500 == 0 { // push a chunk to the client
 				out.Flush()

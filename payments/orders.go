@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"github.com/civicpay/civicpay/internal/foundation/secretbox"
@@ -56,7 +57,14 @@ type Orders struct {
 	log      *slog.Logger
 	now      func() time.Time
 	creator  *creator
+	// reports is the pool List reads (a replica within its staleness bound;
+	// SetReports). Get, Events and every write read the primary.
+	reports func() *pgxpool.Pool
 }
+
+// SetReports makes List read from the pool reports gives at each call
+// (db.Reads.ForReports), before the service serves.
+func (s *Orders) SetReports(reports func() *pgxpool.Pool) { s.reports = reports }
 
 // Check refuses expiries that would expire every order at once, and a
 // default expiry beyond the furthest allowed.
@@ -271,7 +279,11 @@ func (s *Orders) List(ctx context.Context, p auth.Principal, f ListFilter) ([]Or
 	case auth.RolePortal:
 		f.CreatedBy = &p.KeyID
 	}
-	orders, err := listOrders(ctx, s.pool, f)
+	pool := s.pool
+	if s.reports != nil {
+		pool = s.reports()
+	}
+	orders, err := listOrders(ctx, pool, f)
 	if err != nil {
 		return nil, err
 	}
@@ -289,9 +301,11 @@ func (s *Orders) Events(ctx context.Context, p auth.Principal, id uuid.UUID) ([]
 	return listEvents(ctx, s.pool, id)
 }
 
-// Cancel closes an open order on behalf of p.
+// Cancel closes an open order on behalf of p, audited ("order.cancel", with
+// the reason) in the same transaction.
 func (s *Orders) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, reason string) (Order, error) {
 	var out Order
+	ctx = auth.ActorContext(ctx, p)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		o, err := getOrder(ctx, tx, "o.id = $1", id, true)
 		if err != nil {
@@ -306,7 +320,8 @@ func (s *Orders) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, rea
 		if out, err = s.close(ctx, tx, o, evCancel, p.Actor(), map[string]string{"reason": reason}); err != nil {
 			return err
 		}
-		return nil
+		return audit.Record(ctx, tx, audit.Event{Action: "order.cancel", ResourceType: "order", ResourceID: o.ID.String(),
+			Before: map[string]any{"status": o.Status}, After: map[string]any{"status": out.Status, "reason": reason}})
 	})
 	if err != nil {
 		return Order{}, fmt.Errorf("cancel order %s: %w", id, err)

@@ -377,6 +377,16 @@ func TestCancelOnlyWhileOpen(t *testing.T) {
 		!strings.HasPrefix(events.Data[1].Actor, "agency:") {
 		t.Fatalf("events = %+v", events.Data)
 	}
+	// The cancel is audited once (the refused second one not at all), naming the key and the reason.
+	var n int
+	var actor, reason string
+	if err := e.Pool.QueryRow(context.Background(), `SELECT count(*), min(actor), min(after->>'reason') FROM audit_log
+		WHERE action = 'order.cancel' AND resource_id = $1`, o.ID).Scan(&n, &actor, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || !strings.HasPrefix(actor, "key:") || reason != "citizen withdrew" {
+		t.Fatalf("audit: %d rows, actor %q, reason %q", n, actor, reason)
+	}
 }
 
 func TestKeysetPagination(t *testing.T) {

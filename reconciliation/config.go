@@ -72,12 +72,30 @@ type Config struct {
 	// MaxExceptionEvents bounds the reconciliation.exception events one run
 	// publishes; the completed event says when more were raised.
 	MaxExceptionEvents int
+	// WriteOffLimit bounds the difference (in VND) a person may write off
+	// when resolving an exception (zero: none but an exact match).
+	WriteOffLimit decimal.Decimal
+	// ApprovalAmount: a resolution that moves more than this (in VND; in any
+	// other currency, any amount) waits for a second treasury approver (zero:
+	// every resolution that moves money does).
+	ApprovalAmount decimal.Decimal
+	// Tolerant are the sources (SourceBank, gateways) whose files are loaded
+	// under the tolerant rule: a bank statement whose balances or TxsSummry
+	// do not add up, or a settlement file whose trailer disagrees with its
+	// lines (or is missing), is loaded and flagged with the difference
+	// instead of refused. The others are strict.
+	Tolerant []string
 }
+
+// TolerantFor reports whether source's files are loaded under the tolerant
+// rule.
+func (c Config) TolerantFor(source string) bool { return contains(c.Tolerant, source) }
 
 // Check refuses what would break a run or is unsafe: a non-positive file
 // bound, settlement delay, fetch or query deadline or query concurrency, a
-// negative tolerance, window or event cap, and a work_mem that is not
-// PostgreSQL's NkB/MB/GB (it is written into a SET statement).
+// negative tolerance, window or event cap, a work_mem that is not
+// PostgreSQL's NkB/MB/GB (it is written into a SET statement), and a
+// tolerant source that is none.
 func (c Config) Check() error {
 	var bad []string
 	for _, p := range []struct {
@@ -92,10 +110,16 @@ func (c Config) Check() error {
 		{"Tol.Window must not be negative", c.Tol.Window >= 0},
 		{"MaxExceptionEvents must not be negative", c.MaxExceptionEvents >= 0},
 		{"tolerances must not be negative", !c.Tol.Amount.IsNegative() && !c.Tol.Fee.IsNegative() && !c.SettlementTolerance.IsNegative()},
+		{"WriteOffLimit and ApprovalAmount must not be negative", !c.WriteOffLimit.IsNegative() && !c.ApprovalAmount.IsNegative()},
 		{fmt.Sprintf("WorkMem %q is not NkB, NMB or NGB", c.WorkMem), workMemRE.MatchString(c.WorkMem)},
 	} {
 		if !p.ok {
 			bad = append(bad, p.name)
+		}
+	}
+	for _, src := range c.Tolerant {
+		if !validSource(src) {
+			bad = append(bad, fmt.Sprintf("tolerant source %q is not one of %s", src, strings.Join(Sources(), ", ")))
 		}
 	}
 	if len(bad) > 0 {

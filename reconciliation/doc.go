@@ -15,9 +15,25 @@
 // job ([Service.Load], package staging) parses the stored bytes as a stream
 // and COPYs the lines into staging tables in one transaction: a file that
 // does not parse, a settlement trailer that disagrees with its lines, a
-// camt.053 whose balances do not add up, or a settlement revision already
-// loaded from other bytes is refused, with the reason, and nothing of it is
-// staged. Progress (lines staged) is in the file's lines_done and in the log
+// camt.053 whose balances or TxsSummry do not add up, or a settlement
+// revision already loaded from other bytes is refused, with the reason, and
+// nothing of it is staged. That is the strict rule, every source's by
+// default; a source named in [Config].Tolerant is loaded under the tolerant
+// rule instead, which loads a file whose own totals do not add up, flags it
+// (File.Flags) and keeps the difference its lines do not explain, shown by
+// [Service.FileDetail] (GET /v1/statements/{id}). Every bank entry keeps
+// what the bank said of it beyond the matched columns ([Service.FileEntries],
+// GET /v1/statements/{id}/entries). A camt.052 intraday report is staged
+// apart and feeds no run: it is the day's live position
+// ([Service.IntradayPositions], GET /v1/reconciliation/positions).
+//
+// A file uploaded with preview=true ([Service.ImportForPreview]) is held:
+// stored, never loaded until a treasury key commits it ([Service.Commit],
+// audited). A job ([PreviewArgs]) stages and matches it in a transaction that
+// it rolls back and keeps the result with the file ([Preview]: the rule, what
+// would be refused or flagged, the revision it would replace, the class
+// totals and first exceptions of the run it would feed, the bank credit
+// already paying its day). Progress (lines staged) is in the file's lines_done and in the log
 // every 50,000 lines. A gateway may issue a corrected file for a day (a new
 // revision of its settlement file id): both are kept, and runs use the latest.
 //
@@ -59,6 +75,21 @@
 // (its exception is missing_here, auto-resolved when the file arrives and
 // matches); a file the bank has not paid SettlementDays after its day is
 // missing_there.
+//
+// # Working exceptions
+//
+// Treasury works the exceptions in a queue (queue.go; the console's
+// /console/reconciliation/exceptions): filtered by class, source, state, age
+// and assignee; acknowledged, assigned, noted, snoozed until a day, resolved
+// (alone or a selection at once, each recorded on its own) and reopened.
+// Resolutions that do something (resolution.go) match a line or a credit by
+// hand to one or several records, move a credit out of suspense to orders or
+// back to its sender, write off a small difference or accept a gateway's fee:
+// each pays through the payment flow's paid path and posts its ledger entry
+// once (recon_resolutions links the exception to its entries), taking effect
+// now, never in a closed day; one that moves more than the configured amount
+// waits for a second treasury user. Every change is one transaction with its
+// event and its audit row.
 //
 // # Days
 //

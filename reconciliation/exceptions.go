@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -59,19 +58,29 @@ type Exception struct {
 	ResolvedAt    *time.Time       `json:"resolved_at,omitempty"`
 	CreatedAt     time.Time        `json:"created_at"`
 	UpdatedAt     time.Time        `json:"updated_at"`
+	// The queue's work on it (queue.go): who it is assigned to, who
+	// acknowledged it and when, the day it is snoozed until, and the
+	// resolution waiting for a second approver.
+	Assignee            string     `json:"assignee,omitempty"`
+	AcknowledgedBy      string     `json:"acknowledged_by,omitempty"`
+	AcknowledgedAt      *time.Time `json:"acknowledged_at,omitempty"`
+	SnoozedUntil        string     `json:"snoozed_until,omitempty"`
+	PendingResolutionID *int64     `json:"pending_resolution_id,omitempty"`
 }
 
 // exceptionColumns are read from recon_exceptions aliased e.
 const exceptionColumns = `e.id, e.key, e.source, e.business_date, e.class, e.status, e.first_run_id, e.last_run_id,
 	e.file_id, e.line, coalesce(e.entry_key, ''), coalesce(e.here_kind, ''), e.here_id, coalesce(e.reference, ''),
 	coalesce(e.gateway_txn_id, ''), e.amount_there, e.amount_here, coalesce(e.currency, ''), e.detail, e.ledger_entry_id,
-	coalesce(e.resolution, ''), coalesce(e.note, ''), coalesce(e.resolved_by, ''), e.resolved_at, e.created_at, e.updated_at`
+	coalesce(e.resolution, ''), coalesce(e.note, ''), coalesce(e.resolved_by, ''), e.resolved_at, e.created_at, e.updated_at,
+	coalesce(e.assignee, ''), coalesce(e.acknowledged_by, ''), e.acknowledged_at, e.snoozed_until, e.pending_resolution_id`
 
 // exceptionScan holds what scanning an exception needs besides the struct.
 type exceptionScan struct {
 	e           *Exception
 	day         time.Time
 	there, here decimal.NullDecimal
+	snoozed     *time.Time
 }
 
 // dest is the scan destinations of exceptionColumns.
@@ -79,13 +88,18 @@ func (x *exceptionScan) dest() []any {
 	e := x.e
 	return []any{&e.ID, &e.Key, &e.Source, &x.day, &e.Class, &e.Status, &e.FirstRunID, &e.LastRunID, &e.FileID, &e.Line,
 		&e.EntryKey, &e.HereKind, &e.HereID, &e.Reference, &e.GatewayTxnID, &x.there, &x.here, &e.Currency, &e.Detail,
-		&e.LedgerEntryID, &e.Resolution, &e.Note, &e.ResolvedBy, &e.ResolvedAt, &e.CreatedAt, &e.UpdatedAt}
+		&e.LedgerEntryID, &e.Resolution, &e.Note, &e.ResolvedBy, &e.ResolvedAt, &e.CreatedAt, &e.UpdatedAt,
+		&e.Assignee, &e.AcknowledgedBy, &e.AcknowledgedAt, &x.snoozed, &e.PendingResolutionID}
 }
 
 // done fills in what the scan could not put in place directly.
 func (x *exceptionScan) done() {
 	x.e.BusinessDate = dayString(dbDay(x.day))
 	x.e.AmountThere, x.e.AmountHere = nullDecimal(x.there), nullDecimal(x.here)
+	x.e.SnoozedUntil = ""
+	if x.snoozed != nil {
+		x.e.SnoozedUntil = dayString(dbDay(*x.snoozed))
+	}
 }
 
 func scanException(row pgx.Row) (Exception, error) {
@@ -278,33 +292,32 @@ var resolutionRE = regexp.MustCompile(`^[a-z_]+$`)
 // resolution (one of Resolutions) and a note, with who and when. An
 // exception resolved before, by a person or automatically, or cleared by a
 // later run, is ErrAlreadyResolved.
+//
+// Resolve records only what a person did elsewhere; a resolution that posts
+// to the ledger or pays an order is RequestResolution's.
 func (s *Service) Resolve(ctx context.Context, id int64, resolution, note, actor string) (Exception, error) {
-	if !resolutionRE.MatchString(resolution) || !contains(Resolutions, resolution) {
-		return Exception{}, fmt.Errorf("%w: resolution %q is not one of %s", ErrInvalid, resolution, strings.Join(Resolutions, ", "))
+	if err := checkResolution(resolution); err != nil {
+		return Exception{}, err
 	}
-	note = strings.TrimSpace(note)
-	if note == "" || utf8.RuneCountInString(note) > maxNote || !utf8.ValidString(note) {
-		return Exception{}, fmt.Errorf("%w: a note of 1 to %d characters is required", ErrInvalid, maxNote)
+	note, err := checkNote(note)
+	if err != nil {
+		return Exception{}, err
 	}
 	var out Exception
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var status string
-		err := tx.QueryRow(ctx, `SELECT status FROM recon_exceptions WHERE id = $1 FOR UPDATE`, id).Scan(&status)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("%w: %d", ErrExceptionNotFound, id)
-		}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		before, err := lockException(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		if status != ExceptionOpen && status != ExceptionAwaitingApproval {
-			return fmt.Errorf("%w: exception %d is %s", ErrAlreadyResolved, id, status)
+		if !before.Unresolved() {
+			return fmt.Errorf("%w: exception %d is %s", ErrAlreadyResolved, id, before.Status)
 		}
-		before, err := getException(ctx, tx, id)
-		if err != nil {
-			return err
+		if before.PendingResolutionID != nil {
+			return fmt.Errorf("%w: resolution %d of exception %d", ErrPendingApproval, *before.PendingResolutionID, id)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE recon_exceptions SET status = 'resolved', resolution = $2, note = $3,
-			resolved_by = $4, resolved_at = now(), updated_at = now() WHERE id = $1`, id, resolution, note, actor); err != nil {
+			resolved_by = $4, resolved_at = now(), snoozed_until = NULL, updated_at = now() WHERE id = $1`,
+			id, resolution, note, actor); err != nil {
 			return err
 		}
 		if err := addEvent(ctx, tx, id, nil, "resolved", actor, resolution+": "+note); err != nil {
@@ -321,6 +334,14 @@ func (s *Service) Resolve(ctx context.Context, id int64, resolution, note, actor
 	}
 	s.log.InfoContext(ctx, "reconciliation exception resolved", "exception_id", id, "resolution", resolution, "actor", actor)
 	return out, nil
+}
+
+// checkResolution refuses a resolution that is not one of Resolutions.
+func checkResolution(resolution string) error {
+	if !resolutionRE.MatchString(resolution) || !contains(Resolutions, resolution) {
+		return inputError("resolution", "resolution_invalid", "resolution %q is not one of %s", resolution, strings.Join(Resolutions, ", "))
+	}
+	return nil
 }
 
 func contains(list []string, s string) bool {

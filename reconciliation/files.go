@@ -3,6 +3,7 @@ package reconciliation
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,12 @@ import (
 	"github.com/civicpay/civicpay/reconciliation/statement"
 )
 
+// The rules a file is loaded under (Config.Tolerant).
+const (
+	RuleStrict   = "strict"
+	RuleTolerant = "tolerant"
+)
+
 // File statuses.
 const (
 	FileReceived = "received" // stored, waiting for its load job
@@ -29,19 +36,28 @@ const (
 
 // File is a stored statement file and where its load stands.
 type File struct {
-	ID         int64           `json:"id"`
-	SHA256     string          `json:"sha256"`
-	Kind       statement.Kind  `json:"kind"`
-	Size       int64           `json:"size"`
-	Name       string          `json:"name"`
-	Source     string          `json:"source"`
-	ReceivedBy string          `json:"received_by"`
-	ReceivedAt time.Time       `json:"received_at"`
-	Status     string          `json:"status"`
-	Error      string          `json:"error,omitempty"`
-	LinesDone  int64           `json:"lines_done"`
-	LoadedAt   *time.Time      `json:"loaded_at,omitempty"`
-	Settlement *FileSettlement `json:"settlement,omitempty"`
+	ID         int64          `json:"id"`
+	SHA256     string         `json:"sha256"`
+	Kind       statement.Kind `json:"kind"`
+	Size       int64          `json:"size"`
+	Name       string         `json:"name"`
+	Source     string         `json:"source"`
+	ReceivedBy string         `json:"received_by"`
+	ReceivedAt time.Time      `json:"received_at"`
+	Status     string         `json:"status"`
+	Error      string         `json:"error,omitempty"`
+	LinesDone  int64          `json:"lines_done"`
+	LoadedAt   *time.Time     `json:"loaded_at,omitempty"`
+	// Rule is the rule the file was loaded under: RuleStrict or RuleTolerant.
+	Rule string `json:"rule"`
+	// Flags are the codes of what the load noticed and let through
+	// (statement.Finding codes: unbalanced, summary_mismatch,
+	// value_after_closing, trailer_mismatch, …); empty when nothing.
+	Flags []string `json:"flags,omitempty"`
+	// Findings are the file's own findings (a settlement file's trailer);
+	// a bank file's are per statement (FileDetail).
+	Findings   []statement.Finding `json:"findings,omitempty"`
+	Settlement *FileSettlement     `json:"settlement,omitempty"`
 	// PrunedAt is when retention deleted the file's bytes (its record stays).
 	PrunedAt *time.Time `json:"pruned_at,omitempty"`
 	// Duplicate is set by Import when the same bytes were stored before:
@@ -60,6 +76,9 @@ type FileSettlement struct {
 	Fees             decimal.Decimal `json:"fees"`
 	Net              decimal.Decimal `json:"net"`
 	Currency         string          `json:"currency"`
+	// Trailer is what the file's trailer said when it disagrees with the
+	// lines (tolerant rule): the totals above are the lines'.
+	Trailer *statement.SettlementTotals `json:"trailer,omitempty"`
 }
 
 // Import stores the statement file read from r and queues its load. The same
@@ -92,7 +111,8 @@ func (s *Service) Import(ctx context.Context, r io.Reader, meta rawfile.Meta) (F
 }
 
 const fileColumns = `id, sha256, kind, size, name, source, received_by, received_at, status, coalesce(error, ''), lines_done,
-	loaded_at, gateway, settlement_file_id, business_date, revision, line_count, gross, fees, net, currency, pruned_at`
+	loaded_at, gateway, settlement_file_id, business_date, revision, line_count, gross, fees, net, currency, rule, flags, findings,
+	trailer, pruned_at`
 
 func scanFile(row pgx.Row) (File, error) {
 	var f File
@@ -102,15 +122,32 @@ func scanFile(row pgx.Row) (File, error) {
 	var revision *int
 	var count *int64
 	var gross, fees, net decimal.NullDecimal
+	var findings, trailer []byte
 	err := row.Scan(&f.ID, &sum, &f.Kind, &f.Size, &f.Name, &f.Source, &f.ReceivedBy, &f.ReceivedAt, &f.Status, &f.Error,
-		&f.LinesDone, &f.LoadedAt, &gateway, &fileID, &day, &revision, &count, &gross, &fees, &net, &currency, &f.PrunedAt)
+		&f.LinesDone, &f.LoadedAt, &gateway, &fileID, &day, &revision, &count, &gross, &fees, &net, &currency,
+		&f.Rule, &f.Flags, &findings, &trailer, &f.PrunedAt)
 	if err != nil {
 		return File{}, err
+	}
+	if err := json.Unmarshal(findings, &f.Findings); err != nil {
+		return File{}, fmt.Errorf("findings: %w", err)
+	}
+	if len(f.Findings) == 0 {
+		f.Findings = nil
+	}
+	if len(f.Flags) == 0 {
+		f.Flags = nil
 	}
 	f.SHA256 = hex.EncodeToString(sum)
 	if fileID != nil && day != nil && gateway != nil && revision != nil && count != nil && currency != nil {
 		f.Settlement = &FileSettlement{Gateway: *gateway, SettlementFileID: *fileID, BusinessDate: dayString(dbDay(*day)),
 			Revision: *revision, Count: *count, Gross: gross.Decimal, Fees: fees.Decimal, Net: net.Decimal, Currency: *currency}
+		if trailer != nil {
+			f.Settlement.Trailer = new(statement.SettlementTotals)
+			if err := json.Unmarshal(trailer, f.Settlement.Trailer); err != nil {
+				return File{}, fmt.Errorf("trailer: %w", err)
+			}
+		}
 	}
 	return f, nil
 }
@@ -148,12 +185,15 @@ func (s *Service) Files(ctx context.Context, before int64, limit int) ([]File, e
 	return out, nil
 }
 
-// Load stages a stored file and queues the runs it feeds: its gateway's day
-// for a settlement file, each booking day for a bank file. A file that is not
-// a valid statement (bad syntax, a settlement trailer that disagrees with the
-// lines, a camt.053 whose balances do not add up, a settlement revision
-// already loaded from other bytes) is refused: its status says so and nothing
-// is staged. Loading a loaded or refused file does nothing; two loads of one
+// Load stages a stored file and queues the runs it feeds (a held file waits
+// for Commit): its gateway's day
+// for a settlement file, each booking day for a bank file (none for a
+// camt.052 intraday report). A file that is not a valid statement (bad
+// syntax, a declared encoding other than UTF-8, ISO-8859-1 or US-ASCII, a
+// settlement revision already loaded from other bytes, and under the strict
+// rule a settlement trailer that disagrees with the lines or a camt.053 whose
+// balances or TxsSummry do not add up) is refused: its status says so and
+// nothing is staged. Loading a loaded or refused file does nothing; two loads of one
 // file at once load it once.
 func (s *Service) Load(ctx context.Context, id int64) (File, error) {
 	tx, err := s.pool.Begin(ctx)
@@ -167,7 +207,7 @@ func (s *Service) Load(ctx context.Context, id int64) (File, error) {
 		return File{}, fmt.Errorf("reconciliation: load %d: lock: %w", id, err)
 	}
 	f, err := getFile(ctx, tx, id)
-	if err != nil || f.Status == FileLoaded || f.Status == FileRefused {
+	if err != nil || f.Status == FileLoaded || f.Status == FileRefused || f.Status == FileHeld {
 		return f, err
 	}
 	if _, err := s.pool.Exec(ctx, `UPDATE recon_files SET status = 'loading', lines_done = 0 WHERE id = $1`, id); err != nil {
@@ -205,7 +245,16 @@ func refusal(err error) bool {
 		errors.Is(err, statement.ErrUnknownGateway) || errors.Is(err, rawfile.ErrCorrupt)
 }
 
+// source is the source of a run that a file of kind k feeds.
+func source(k statement.Kind) string {
+	if gw := k.Gateway(); gw != "" {
+		return gw
+	}
+	return SourceBank
+}
+
 // stage loads f in tx, marks it loaded and queues its runs, which it returns.
+// A camt.052 intraday report feeds no run: it is the day's live position.
 func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error) {
 	src, err := rawfile.Open(ctx, s.pool, f.ID)
 	if err != nil {
@@ -214,13 +263,22 @@ func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error)
 	defer src.Close()
 	progress := s.progress(ctx, f.ID)
 	trigger := fmt.Sprintf("file:%d", f.ID)
+	tolerant := s.cfg.TolerantFor(source(f.Kind))
+	rule := RuleStrict
+	if tolerant {
+		rule = RuleTolerant
+	}
 	if gw := f.Kind.Gateway(); gw != "" {
-		sf, err := staging.LoadSettlement(ctx, tx, f.ID, gw, src, progress)
+		sf, err := staging.LoadSettlementWith(ctx, tx, f.ID, gw, src, statement.SettlementOptions{Tolerant: tolerant}, progress)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.markSettlementLoaded(ctx, tx, f.ID, sf); err != nil {
+		if err := s.markSettlementLoaded(ctx, tx, f.ID, sf, rule); err != nil {
 			return nil, err
+		}
+		if len(sf.Findings) > 0 {
+			s.log.WarnContext(ctx, "settlement file loaded with findings", "file_id", f.ID, "kind", f.Kind, "rule", rule,
+				"findings", sf.Findings)
 		}
 		if err := analyzeLarge(ctx, tx, "recon_settlement_lines", int64(sf.Count)); err != nil {
 			return nil, err
@@ -228,13 +286,31 @@ func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error)
 		run, err := s.enqueueRun(ctx, tx, gw, sf.BusinessDate, trigger, "reconciliation")
 		return []int64{run}, err
 	}
-	bf, err := staging.LoadCAMT(ctx, tx, f.ID, src, reference.Valid, progress)
+	bf, err := staging.LoadCAMT(ctx, tx, f.ID, src, staging.BankOptions{Kind: f.Kind, Tolerant: tolerant,
+		ValidRef: reference.Valid}, progress)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE recon_files SET status = 'loaded', loaded_at = now(), lines_done = $2, error = NULL
-		WHERE id = $1`, f.ID, bf.Entries); err != nil {
+	var flags []string
+	for _, st := range bf.Statements {
+		for _, fd := range st.Findings {
+			if !contains(flags, fd.Code) {
+				flags = append(flags, fd.Code)
+			}
+		}
+	}
+	if flags == nil {
+		flags = []string{}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE recon_files SET status = 'loaded', loaded_at = now(), lines_done = $2, error = NULL,
+		rule = $3, flags = $4 WHERE id = $1`, f.ID, bf.Entries, rule, flags); err != nil {
 		return nil, fmt.Errorf("reconciliation: load %d: %w", f.ID, err)
+	}
+	if len(flags) > 0 {
+		s.log.WarnContext(ctx, "statement file loaded with findings", "file_id", f.ID, "kind", f.Kind, "rule", rule, "flags", flags)
+	}
+	if f.Kind == statement.KindCAMT052 {
+		return nil, analyzeLarge(ctx, tx, "recon_intraday_entries", bf.Entries)
 	}
 	if err := analyzeLarge(ctx, tx, "recon_bank_entries", bf.Entries); err != nil {
 		return nil, err
@@ -267,7 +343,7 @@ func analyzeLarge(ctx context.Context, tx pgx.Tx, table string, rows int64) erro
 	return nil
 }
 
-func (s *Service) markSettlementLoaded(ctx context.Context, tx pgx.Tx, id int64, sf statement.SettlementFile) error {
+func (s *Service) markSettlementLoaded(ctx context.Context, tx pgx.Tx, id int64, sf statement.SettlementFile, rule string) error {
 	var other int64
 	err := tx.QueryRow(ctx, `SELECT id FROM recon_files WHERE gateway = $1 AND business_date = $2 AND revision = $3
 		AND status = 'loaded'`, sf.Gateway, sf.BusinessDate, sf.Revision).Scan(&other)
@@ -278,14 +354,40 @@ func (s *Service) markSettlementLoaded(ctx context.Context, tx pgx.Tx, id int64,
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("reconciliation: load %d: %w", id, err)
 	}
+	flags, findings, trailer, err := settlementFindings(sf)
+	if err != nil {
+		return fmt.Errorf("reconciliation: load %d: %w", id, err)
+	}
 	_, err = tx.Exec(ctx, `UPDATE recon_files SET status = 'loaded', loaded_at = now(), lines_done = $2, error = NULL,
 		gateway = $3, settlement_file_id = $4, business_date = $5, revision = $6, line_count = $2,
-		gross = $7, fees = $8, net = $9, currency = $10 WHERE id = $1`,
-		id, int64(sf.Count), sf.Gateway, sf.FileID, sf.BusinessDate, sf.Revision, sf.Gross, sf.Fees, sf.Net, sf.Currency)
+		gross = $7, fees = $8, net = $9, currency = $10, rule = $11, flags = $12, findings = $13, trailer = $14 WHERE id = $1`,
+		id, int64(sf.Count), sf.Gateway, sf.FileID, sf.BusinessDate, sf.Revision, sf.Gross, sf.Fees, sf.Net, sf.Currency,
+		rule, flags, findings, trailer)
 	if err != nil {
 		return fmt.Errorf("reconciliation: load %d: %w", id, err)
 	}
 	return nil
+}
+
+// settlementFindings are the columns of what a settlement file's load found.
+func settlementFindings(sf statement.SettlementFile) (flags []string, findings, trailer []byte, err error) {
+	flags = []string{}
+	for _, fd := range sf.Findings {
+		flags = append(flags, fd.Code)
+	}
+	list := sf.Findings
+	if list == nil {
+		list = []statement.Finding{}
+	}
+	if findings, err = json.Marshal(list); err != nil {
+		return nil, nil, nil, err
+	}
+	if sf.Trailer != nil {
+		if trailer, err = json.Marshal(sf.Trailer); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	return flags, findings, trailer, nil
 }
 
 // refuse records why f is not a valid statement.

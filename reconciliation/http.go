@@ -41,6 +41,7 @@ var HTTPErrors = []problem.Mapping{
 	{Err: ErrNotReconciled, Status: http.StatusConflict, Title: "Not reconciled"},
 	{Err: ErrAlreadyCarried, Status: http.StatusConflict, Title: "Already carried forward"},
 	{Err: ErrPruned, Status: http.StatusGone, Title: "Pruned by retention"},
+	{Err: ErrNotHeld, Status: http.StatusConflict, Title: "Not held for a preview"},
 }
 
 // Handler serves statements and reconciliation to treasury (and admin) keys.
@@ -58,6 +59,9 @@ func (h *Handler) Routes(r fiber.Router) {
 	r.Get("/statements", readers, h.listFiles)
 	r.Get("/statements/:id", readers, h.getFile)
 	r.Get("/statements/:id/raw", readers, h.rawFile)
+	r.Get("/statements/:id/entries", readers, h.fileEntries)
+	r.Post("/statements/:id/commit", treasury, h.commit)
+	r.Get("/reconciliation/positions", readers, h.positions)
 	r.Get("/reconciliation/runs", readers, h.listRuns)
 	r.Post("/reconciliation/runs", treasury, h.requestDay)
 	r.Get("/reconciliation/runs/:id", readers, h.getRun)
@@ -248,15 +252,25 @@ func (h *Handler) carryForward(c *fiber.Ctx) error {
 	}{e.Exception, e.Carry})
 }
 
-// POST /statements: the body is the file (any content type but multipart),
-// or a multipart form whose part "file" is. When the server streams request
-// bodies the file is never held whole in memory.
+// POST /statements[?preview=true]: the body is the file (any content type
+// but multipart), or a multipart form whose part "file" is. When the server
+// streams request bodies the file is never held whole in memory. With
+// preview=true the file is held: its preview is computed by a job and it is
+// loaded only once committed (POST /statements/{id}/commit).
 func (h *Handler) upload(c *fiber.Ctx) error {
+	store := h.svc.Import
+	switch c.Query("preview") {
+	case "", "false":
+	case "true":
+		store = h.svc.ImportForPreview
+	default:
+		return problem.Invalid("query.preview", "true or false")
+	}
 	body, name, err := uploadBody(c)
 	if err != nil {
 		return err
 	}
-	f, err := h.svc.Import(c.UserContext(), body, rawfile.Meta{Name: name, Source: rawfile.SourceUpload,
+	f, err := store(c.UserContext(), body, rawfile.Meta{Name: name, Source: rawfile.SourceUpload,
 		ReceivedBy: auth.FromCtx(c).Actor()})
 	if err != nil {
 		return err
@@ -392,9 +406,10 @@ func (h *Handler) listFiles(c *fiber.Ctx) error {
 	return c.JSON(newPage(files, limit, func(f File) int64 { return f.ID }))
 }
 
-// GET /statements/{id}
+// GET /statements/{id}: the file and, for a loaded bank file, its
+// statements with what the load found in them.
 func (h *Handler) getFile(c *fiber.Ctx) error {
-	return getByID(c, ErrFileNotFound, h.svc.File)
+	return getByID(c, ErrFileNotFound, h.svc.FileDetail)
 }
 
 // getByID answers GET /…/{id} with the resource load finds.

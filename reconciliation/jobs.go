@@ -121,6 +121,7 @@ func AddWorkers(workers *river.Workers, s *Service) {
 	river.AddWorker(workers, &LoadWorker{Service: s})
 	river.AddWorker(workers, &RunWorker{Service: s})
 	river.AddWorker(workers, &DayWorker{Service: s})
+	river.AddWorker(workers, &PreviewWorker{Service: s})
 }
 
 // dailyAt is a River schedule: every day at a time of day in ICT. It does

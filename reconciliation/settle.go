@@ -143,11 +143,20 @@ func (s *Service) settleFile(ctx context.Context, tx pgx.Tx, runID int64, gatewa
 	if err != nil {
 		return st, "", err
 	}
+	if st.byHand() {
+		return st, matcher.Matched, nil
+	}
 	if err := withLatestFile(ctx, tx, &st); err != nil {
 		return st, "", err
 	}
 	class, err := s.evaluate(ctx, tx, runID, &st)
 	return st, class, err
+}
+
+// byHand says a person matched the settlement (a resolution): it was posted
+// as they decided, and runs keep it so.
+func (st Settlement) byHand() bool {
+	return st.MatchedBy == MatchedByHand && st.Status == SettlementMatched
 }
 
 // settleCredit ties a bank credit to the settlement of gateway and day, in
@@ -160,6 +169,9 @@ func (s *Service) settleCredit(ctx context.Context, tx pgx.Tx, runID int64, gate
 	}
 	if st.BankEntryKey != "" && st.BankEntryKey != c.Key {
 		return st, matcher.Duplicate, false, nil
+	}
+	if st.byHand() {
+		return st, matcher.Matched, true, nil
 	}
 	st.BankEntryKey, st.BankAccount, st.BankAmount, st.BankBookedAt, st.MatchedBy = c.Key, c.Account, &c.Amount, &c.BookedAt, matchedBy
 	if st.Currency == "" {

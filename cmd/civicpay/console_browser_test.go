@@ -178,6 +178,9 @@ func TestBrowserConsoleSetUpAndSignIn(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`.main-nav a[href="/console/payments"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#payments-filter")),
 		chromedp.SendKeys(chromedp.CSS("#reference"), typed+"\r"),
+		// The answer's form carries the query in its value attribute; the
+		// page typed on has it only as the input's live value.
+		chromedp.WaitVisible(chromedp.CSS(`#reference[value="`+typed+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#orders")),
 		browser.Shot(t, filepath.Join(shots, "console-6-payments.png")),
 	)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/jackc/pgx/v5"
@@ -24,6 +25,7 @@ import (
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/clock"
+	"github.com/civicpay/civicpay/internal/foundation/db"
 	"github.com/civicpay/civicpay/internal/foundation/metrics"
 	"github.com/civicpay/civicpay/internal/foundation/problem"
 	"github.com/civicpay/civicpay/internal/foundation/secretbox"
@@ -57,6 +59,7 @@ type App struct {
 	// background are loops Run runs beside River until shutdown, on every
 	// instance (the attempt follow sweep, which must not wait for River's leader).
 	background []func(context.Context)
+	reads      *db.Reads        // the replica's pool, closed by Close
 	inflight   *server.InFlight // requests being served, for the shutdown's log
 	jobs       *jobTracker      // jobs running, for the shutdown's log
 }
@@ -86,6 +89,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	defer func() {
 		if err != nil { // the writers and the breakers' probes of a half-built app
 			a.CloseWriters()
+			f.reads.Close()
 			if a.Gateways != nil {
 				a.Gateways.Close()
 			}
@@ -113,7 +117,8 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	if a.Gateways, a.Paying, err = wirePaying(f, w, a.Orders); err != nil {
 		return nil, err
 	}
-	if err = wirePages(f, w, a.Orders, a.Paying, a.Gateways, a.Catalog); err != nil {
+	citizen, err := wirePages(f, w, a.Orders, a.Paying, a.Gateways, a.Catalog)
+	if err != nil {
 		return nil, err
 	}
 	recon, err := wireRecon(f, w, a.Paying, a.Gateways, a.Webhooks)
@@ -123,8 +128,9 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 	wireRetention(f, w)
 	// The staff console, on the domains above (console.go).
 	con := wireConsole(f, w, console.Deps{Orders: a.Orders, Paying: a.Paying, Webhooks: a.WebhookAPI,
-		Keys: a.Keys, Catalog: a.Catalog, Gateways: a.Gateways, Recon: recon})
-	a.background = w.background
+		Keys: a.Keys, Catalog: a.Catalog, Gateways: a.Gateways, Receipts: citizen, Reads: f.reads, Recon: recon})
+	a.background = append(w.background, f.reads.Watch)
+	a.reads = f.reads
 
 	// 5. The River client that works the jobs the domains registered.
 	if a.River, err = newRiver(f, w, a.jobs); err != nil {
@@ -150,6 +156,8 @@ type foundation struct {
 	clock   clock.Clock
 	keys    *secretbox.Keyring
 	metrics *metrics.Metrics
+	// reads routes reports to DATABASE_READ_URL's replica within the bound.
+	reads *db.Reads
 }
 
 func newFoundation(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.Logger) (*foundation, error) {
@@ -168,8 +176,19 @@ func newFoundation(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, l
 	}
 	// One clock for every service's business decisions (config.Config.Clock).
 	cfg.Clock = clock.Or(cfg.Clock)
-	return &foundation{cfg: cfg, pool: pool, log: log, clock: cfg.Clock, keys: keys, metrics: metrics.New()}, nil
+	reads := db.PrimaryOnly(pool)
+	if cfg.DatabaseReadURL != "" {
+		replica, err := db.Open(ctx, cfg.DatabaseReadURL, db.Options{MaxConns: pool.Config().MaxConns})
+		if err != nil {
+			return nil, fmt.Errorf("app: DATABASE_READ_URL: %w", err)
+		}
+		reads = db.NewReads(pool, replica, cfg.ReadMaxLag, readLagInterval, log)
+	}
+	return &foundation{cfg: cfg, pool: pool, log: log, clock: cfg.Clock, keys: keys, metrics: metrics.New(), reads: reads}, nil
 }
+
+// readLagInterval is how often the replica's lag is measured.
+const readLagInterval = 500 * time.Millisecond
 
 // jobQueue is how the domains insert River jobs, in the caller's transaction:
 // an insert-only River client (no queues; it is never started). It is built
@@ -205,7 +224,7 @@ type wiring struct {
 	api      []server.Router // under /v1, authenticated
 	public   []server.Router // at the root: citizen pages, gateway callbacks
 	errors   []problem.Mapping
-	streamed []string // route prefixes that stream their request bodies
+	streamed []string // routes (exact paths) that stream their request bodies
 }
 
 func newWiring(f *foundation, q *jobQueue) *wiring {

@@ -93,23 +93,10 @@ func TestBrowserConsoleAgencyDay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code := func() string {
-		c, err := console.TOTPCode(secret, clk.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-
 	b.Step("sign in with password and TOTP", browser.NoScript(),
-		chromedp.Navigate(e.URL+"/console/login?lang=en"),
-		chromedp.WaitVisible(chromedp.CSS("#login-form")),
-		chromedp.SendKeys(chromedp.CSS("#email"), "Clerk@Agency-A.gov.vn"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery\r"),
-		chromedp.WaitVisible(chromedp.CSS("#code-form")),
-		chromedp.SendKeys(chromedp.CSS("#code"), code()+"\r"),
-		chromedp.WaitVisible(chromedp.CSS("#revenue")),
+		consoleSignIn(e.URL, "Clerk@Agency-A.gov.vn", "correct horse battery", secret, clk),
 		browser.Shot(t, filepath.Join(shots, "console-agency-1-dashboard.png")),
+		browser.Accessible(t, "dashboard"),
 	)
 
 	typed := strings.ToLower(reference.Format(both.Reference))
@@ -117,8 +104,12 @@ func TestBrowserConsoleAgencyDay(t *testing.T) {
 		chromedp.Navigate(e.URL+"/console/payments"),
 		chromedp.WaitVisible(chromedp.CSS("#payments-filter")),
 		chromedp.SendKeys(chromedp.CSS("#reference"), typed+"\r"),
+		// The answer's form carries the query in its value attribute; the
+		// page typed on has it only as the input's live value.
+		chromedp.WaitVisible(chromedp.CSS(`#reference[value="`+typed+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#orders")),
 		browser.Shot(t, filepath.Join(shots, "console-agency-2-payments.png")),
+		browser.Accessible(t, "payments"),
 	)
 	if rows := b.Read("the list", chromedp.Text(chromedp.CSS("#orders tbody"))); !strings.Contains(rows, both.Reference) {
 		t.Errorf("searching %q lists %q, want %s", typed, rows, both.Reference)
@@ -126,11 +117,53 @@ func TestBrowserConsoleAgencyDay(t *testing.T) {
 	b.Step("open the order",
 		chromedp.Click(chromedp.CSS(`#orders a[href="/console/payments/`+both.ID+`"]`)),
 		chromedp.WaitVisible(chromedp.CSS("#order")),
-		browser.Shot(t, filepath.Join(shots, "console-agency-3-order.png")),
 	)
 	if st := b.Read("status", chromedp.Text(chromedp.CSS("#order-status"))); !strings.Contains(st, "Paid") {
 		t.Errorf("order page status %q", st)
 	}
+
+	// Revenue, the agency's own, by day, before the refund (the page's
+	// figures are ledger.Revenue's, compared with the API in console_revenue_test.go).
+	b.Step("revenue",
+		chromedp.Navigate(e.URL+"/console/revenue"),
+		chromedp.WaitVisible(chromedp.CSS("svg.chart")),
+		browser.Shot(t, filepath.Join(shots, "console-agency-4-revenue.png")),
+		browser.Accessible(t, "revenue"),
+	)
+	b.Step("back to the order", chromedp.Navigate(e.URL+"/console/payments/"+both.ID), chromedp.WaitVisible(chromedp.CSS("#refund-form")))
+
+	// Refund the agency's own line (line 1, 150,000 of the 200,000), with a
+	// reason: the refund is requested through the domain, the simulated
+	// gateway refunds it, and the order ends partially refunded.
+	b.Step("refund one line",
+		chromedp.Click(chromedp.CSS("#mode-lines")),
+		chromedp.SendKeys(chromedp.CSS("#line_1"), "150000"),
+		chromedp.SendKeys(chromedp.CSS("#refund-reason"), "Hồ sơ bị từ chối"),
+		chromedp.Click(chromedp.CSS(`#refund-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#notice")),
+		browser.Shot(t, filepath.Join(shots, "console-agency-3-order.png")),
+		browser.Accessible(t, "order"),
+	)
+	if rows := b.Read("refunds", chromedp.Text(chromedp.CSS("#refunds tbody"))); !strings.Contains(rows, "150,000") && !strings.Contains(rows, "150.000") {
+		t.Errorf("the order's refunds after refunding line 1: %q", rows)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var got struct {
+			Status         string
+			AmountRefunded string `json:"amount_refunded"`
+		}
+		e.Do(t, "GET", "/v1/orders/"+both.ID, e.AgencyA, nil).JSON(t, &got)
+		if got.Status == "partially_refunded" {
+			if got.AmountRefunded != "150000" {
+				t.Errorf("refunded %s, want 150000", got.AmountRefunded)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order %s after the refund: %s", both.Reference, got.Status)
+		}
+	}
+
 
 	// Another agency's order: its page is not found, as in the API.
 	b.Step("another agency's order", chromedp.Navigate(e.URL+"/console/payments/"+onlyB.ID), chromedp.WaitVisible(chromedp.CSS("#error-body")))
@@ -178,14 +211,34 @@ func TestBrowserConsoleAgencyDay(t *testing.T) {
 	clk.Advance(31 * time.Minute)
 	b.Step("idle past the timeout", chromedp.Navigate(e.URL+"/console/payments"), chromedp.WaitVisible(chromedp.CSS("#login-form")))
 
-	var logins, exports int
-	if err := e.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE action = 'staff.login'), count(*) FILTER (WHERE action = 'payments.export')
-		FROM audit_log WHERE actor = $1`, "user:"+clerk.ID.String()).Scan(&logins, &exports); err != nil {
+	var logins, exports, refunds int
+	if err := e.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE action = 'staff.login'), count(*) FILTER (WHERE action = 'payments.export'),
+		count(*) FILTER (WHERE action = 'refund.request')
+		FROM audit_log WHERE actor = $1`, "user:"+clerk.ID.String()).Scan(&logins, &exports, &refunds); err != nil {
 		t.Fatal(err)
 	}
-	if logins != 1 || exports != 2 {
-		t.Errorf("audit log under the clerk: %d sign-ins, %d exports; want 1 and 2", logins, exports)
+	if logins != 1 || exports != 2 || refunds != 1 {
+		t.Errorf("audit log under the clerk: %d sign-ins, %d exports, %d refunds; want 1, 2 and 1", logins, exports, refunds)
 	}
+}
+
+// consoleSignIn signs in at base's console with email, password and the
+// TOTP code of secret at clk's time, ending on the dashboard.
+func consoleSignIn(base, email, password, secret string, clk clock.Clock) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/console/login?lang=en"),
+			chromedp.WaitVisible(chromedp.CSS("#login-form")),
+			chromedp.SendKeys(chromedp.CSS("#email"), email),
+			chromedp.SendKeys(chromedp.CSS("#password"), password+"\r"),
+			chromedp.WaitVisible(chromedp.CSS("#code-form"))); err != nil {
+			return err
+		}
+		code, err := console.TOTPCode(secret, clk.Now())
+		if err != nil {
+			return err
+		}
+		return chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), code+"\r"), chromedp.WaitVisible(chromedp.CSS("#revenue")))
+	})
 }
 
 // sessionClient is an HTTP client carrying the browser's cookies for base
@@ -270,4 +323,89 @@ func references(t *testing.T, rows [][]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestBrowserConsoleAdminInvites drives headless Chromium, JavaScript off:
+// an admin signs in, invites an agency clerk in the admin pages and reads the
+// one-time set-up link the page shows; signed out, the link sets the clerk's
+// password and enrols TOTP (the code computed from the secret the page
+// shows), and the clerk lands on a dashboard scoped to its agency. The
+// invitation, the password and the enrolment are in the audit log, the
+// first under the admin.
+func TestBrowserConsoleAdminInvites(t *testing.T) {
+	t.Parallel()
+	b := browser.New(t, 180*time.Second)
+	shots := browser.ShotsDir(t)
+	clk := clock.NewRunning(time.Now())
+	e := apptest.New(t, apptest.WithClock(clk))
+	ctx := context.Background()
+	store := console.NewStore(e.Pool, e.App.DataKeys, clk, console.Policy{})
+	admin, secret, err := store.DemoUser(audit.System(ctx, "test"),
+		console.NewUser{Email: "root@civicpay.gov.vn", Role: console.RoleAdmin}, "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := func(secret string) string {
+		c, err := console.TOTPCode(secret, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	b.Step("the admin signs in", browser.NoScript(),
+		consoleSignIn(e.URL, "root@civicpay.gov.vn", "correct horse battery", secret, clk),
+		chromedp.Navigate(e.URL+"/console/admin/users"),
+		chromedp.WaitVisible(chromedp.CSS("#invite-form")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "new.clerk@agency-b.gov.vn"),
+		chromedp.SetValue(chromedp.CSS("#role"), "agency"),
+		chromedp.SetValue(chromedp.CSS("#agency"), "AG-B"),
+		chromedp.Click(chromedp.CSS(`#invite-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#setup-link")),
+		browser.Shot(t, filepath.Join(shots, "console-admin-1-invited.png")),
+		browser.Accessible(t, "admin users"),
+	)
+	link := browser.Value(b, "the set-up link", chromedp.AttributeValue(chromedp.CSS("#setup-link"), "value")).Value
+	if !strings.HasPrefix(link, e.URL+"/console/setup/") {
+		t.Fatalf("the invitation shows %q", link)
+	}
+	b.Step("the admin signs out; the clerk opens the link",
+		chromedp.Navigate(e.URL+"/console"),
+		chromedp.Click(chromedp.CSS(`#logout-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#login-form")),
+		chromedp.Navigate(link+"?lang=en"),
+		chromedp.WaitVisible(chromedp.CSS("#setup-form")),
+		chromedp.SendKeys(chromedp.CSS("#password"), "a long new passphrase"),
+		chromedp.SendKeys(chromedp.CSS("#confirm"), "a long new passphrase"),
+		chromedp.Click(chromedp.CSS(`#setup-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#enrol-form")),
+	)
+	clerkSecret := strings.TrimSpace(b.Read("the clerk's secret", chromedp.Text(chromedp.CSS("#totp-secret"))))
+	b.Step("the clerk enrols TOTP",
+		chromedp.SendKeys(chromedp.CSS("#code"), code(clerkSecret)),
+		chromedp.Click(chromedp.CSS(`#enrol-form button[type="submit"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#recovery-codes")),
+		chromedp.Click(chromedp.CSS("#to-console")),
+		chromedp.WaitVisible(chromedp.CSS("#revenue")),
+	)
+	if who := b.Read("who", chromedp.Text(chromedp.CSS("#who"))); !strings.Contains(who, "new.clerk@agency-b.gov.vn") || !strings.Contains(who, "AG-B") {
+		t.Errorf("the new clerk's header says %q", who)
+	}
+	if link2, err := http.Get(link); err == nil {
+		link2.Body.Close()
+		if link2.StatusCode == http.StatusOK {
+			t.Error("the set-up link works a second time")
+		}
+	}
+	var invited, password, enrolled int
+	if err := e.Pool.QueryRow(ctx, `SELECT
+			count(*) FILTER (WHERE action = 'staff.user.create' AND actor = $1),
+			count(*) FILTER (WHERE action = 'staff.password.set'),
+			count(*) FILTER (WHERE action = 'staff.totp.enrol')
+		FROM audit_log`, "user:"+admin.ID.String()).Scan(&invited, &password, &enrolled); err != nil {
+		t.Fatal(err)
+	}
+	if invited != 1 || password != 1 || enrolled != 1 {
+		t.Errorf("audit: %d invitations by the admin, %d passwords set, %d enrolments; want 1 each", invited, password, enrolled)
+	}
 }

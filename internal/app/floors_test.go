@@ -58,8 +58,9 @@ var domainEdges = map[string][]string{
 	// and shows orders through payments' own read functions, and audits
 	// every staff action. It acts (refunds, cancels, endpoints, keys,
 	// catalogue) through the same domain functions the API calls (console.Deps),
-	// and shows the gateways' breakers. Its dashboard shows treasury the
-	// count of open reconciliation exceptions (reconciliation.CountOpenExceptions).
+	// and shows the gateways' breakers. Treasury works reconciliation's
+	// exceptions through reconciliation's own functions (the exception queue);
+	// the dashboard counts the open ones (reconciliation.CountOpenExceptions).
 	"console": {"gateways", "internal/domain/audit", "internal/domain/auth", "ledger", "payments", "reconciliation", "webhooks"},
 	// the generated API client stands alone: it speaks HTTP to the service.
 	"client": nil,

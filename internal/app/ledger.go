@@ -9,6 +9,7 @@ import (
 func wireLedger(f *foundation, w *wiring) {
 	ledger.AddWorkers(w.workers(), f.pool)
 	w.periodic = append(w.periodic, ledger.PeriodicJobs()...)
-	w.api = append(w.api, ledger.NewHandler(f.pool, f.log).WithRules(f.cfg.ManualRules()).WithClock(f.clock))
+	w.api = append(w.api, ledger.NewHandler(f.pool, f.log).WithRules(f.cfg.ManualRules()).WithClock(f.clock).
+		WithReports(f.reads.ForReports))
 	w.errors = append(w.errors, ledger.HTTPErrors...)
 }

@@ -112,6 +112,7 @@ func (a *App) Run(ctx context.Context, ln, metricsLn net.Listener) error {
 	if a.Gateways != nil {
 		a.Gateways.Close() // stops the breakers' probes
 	}
+	a.reads.Close()
 	a.Log.Info("stopped")
 	return errors.Join(errs...)
 }

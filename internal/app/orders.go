@@ -14,6 +14,7 @@ func wireOrders(f *foundation, w *wiring, catalog *catalogue.Store, notifier pay
 	cfg.Keys, cfg.Clock = f.keys, f.clock
 	cfg.OnBatch = func(writer string, n int) { f.metrics.BatchSizes.WithLabelValues(writer).Observe(float64(n)) }
 	orders := payments.NewOrders(f.pool, catalog, cfg, notifier, f.log)
+	orders.SetReports(f.reads.ForReports)
 	river.AddWorker(w.workers(), &payments.ExpireWorker{Service: orders, Log: f.log})
 	w.periodic = append(w.periodic, payments.ExpirePeriodic(f.cfg.ExpiryInterval))
 	w.api = append(w.api, catalogue.NewHandler(catalog), payments.NewHandler(orders, f.cfg.PublicURL))

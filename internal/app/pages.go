@@ -17,9 +17,10 @@ import (
 )
 
 // wirePages mounts the citizen pages (/pay, /return, /receipts) on the
-// orders, the paying flow, the gateways' breakers and the catalogue.
+// orders, the paying flow, the gateways' breakers and the catalogue. It
+// returns them: the staff console prints their PDF receipt (console.Deps).
 func wirePages(f *foundation, w *wiring, orders *payments.Orders, paying *payments.Paying, router *gateways.Router,
-	catalog *catalogue.Store) error {
+	catalog *catalogue.Store) (*pages.Handler, error) {
 	secret := []byte(f.cfg.ReceiptSecret)
 	if len(secret) == 0 {
 		// Only in development (Validate refuses it in production): receipts
@@ -41,10 +42,10 @@ func wirePages(f *foundation, w *wiring, orders *payments.Orders, paying *paymen
 				Key: pages.ReferenceKey}),
 		}})
 	if err != nil {
-		return fmt.Errorf("app: citizen pages: %w", err)
+		return nil, fmt.Errorf("app: citizen pages: %w", err)
 	}
 	w.public = append(w.public, h)
-	return nil
+	return h, nil
 }
 
 // citizenFlow adapts the payment flow to what the citizen pages need.

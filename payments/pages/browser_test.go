@@ -2,8 +2,6 @@ package pages
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"slices"
@@ -11,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/accessibility"
-	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
 	"github.com/gofiber/fiber/v2"
 
@@ -177,34 +173,29 @@ func TestBrowserPayFlow(t *testing.T) {
 // heading, every radio button named (by its <label for>), and the submit
 // button a button named for what it does.
 func checkAccessibleNames(t *testing.T) chromedp.Action[chromedp.Void] {
+	var nodes []browser.Node
+	read := browser.Tree(&nodes)
 	return chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
-		tree, err := cdp.Call(ctx, tgt, accessibility.GetFullAXTree, accessibility.GetFullAXTreeParams{})
-		if err != nil {
-			return fmt.Errorf("accessibility tree: %w", err)
+		if _, err := read(ctx, tgt); err != nil {
+			return err
 		}
 		var radios, h1 int
 		var buttons []string
-		for _, n := range tree.Nodes {
-			if n.Ignored || n.Role == nil {
-				continue
-			}
-			name := axString(n.Name)
-			switch axString(n.Role) {
+		for _, n := range nodes {
+			switch n.Role {
 			case "radio":
 				radios++
-				if name == "" {
+				if n.Name == "" {
 					t.Error("a radio button has no accessible name")
 				}
 			case "button":
-				buttons = append(buttons, name)
-				if name == "" {
+				buttons = append(buttons, n.Name)
+				if n.Name == "" {
 					t.Error("a button has no accessible name")
 				}
 			case "heading":
-				for _, p := range n.Properties {
-					if p.Name == accessibility.PropertyNameLevel && p.Value != nil && string(p.Value.Value) == "1" {
-						h1++
-					}
+				if n.Level == 1 {
+					h1++
 				}
 			}
 		}
@@ -219,16 +210,4 @@ func checkAccessibleNames(t *testing.T) chromedp.Action[chromedp.Void] {
 		}
 		return nil
 	})
-}
-
-// axString reads an accessibility value that is a string.
-func axString(v *accessibility.Value) string {
-	if v == nil {
-		return ""
-	}
-	var s string
-	if err := json.Unmarshal(v.Value, &s); err != nil {
-		return ""
-	}
-	return s
 }

@@ -1,7 +1,8 @@
 // Package staging loads parsed statement files into PostgreSQL's staging
 // tables with COPY, as the parsers read them: a settlement file's lines into
 // recon_settlement_lines, an ISO 20022 file's statements and entries into
-// recon_bank_statements and recon_bank_entries.
+// recon_bank_statements and recon_bank_entries (a camt.052 intraday
+// report's entries into recon_intraday_entries, which no run reads).
 //
 // The parser runs in its own goroutine and hands rows to COPY in batches
 // through a small channel, so a file of any size is loaded with a bounded
@@ -15,6 +16,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,14 +45,22 @@ const (
 
 var settlementColumns = []string{"file_id", "line", "gateway_txn_id", "reference", "type", "gross", "fee", "net", "currency", "at"}
 
-// LoadSettlement parses gateway's settlement file from r and stages its lines
-// for fileID. It returns what the file says about itself (the trailer, which
-// the parser has checked against the lines).
+// LoadSettlement parses gateway's settlement file from r under the strict
+// rule and stages its lines for fileID. It returns what the file says about
+// itself (the trailer, which the parser has checked against the lines).
 func LoadSettlement(ctx context.Context, tx pgx.Tx, fileID int64, gateway string, r io.Reader, progress Progress) (statement.SettlementFile, error) {
+	return LoadSettlementWith(ctx, tx, fileID, gateway, r, statement.SettlementOptions{}, progress)
+}
+
+// LoadSettlementWith is LoadSettlement under the options: the tolerant rule
+// stages a file whose trailer disagrees with its lines (its totals are then
+// the lines', the trailer's in file.Trailer).
+func LoadSettlementWith(ctx context.Context, tx pgx.Tx, fileID int64, gateway string, r io.Reader, opt statement.SettlementOptions,
+	progress Progress) (statement.SettlementFile, error) {
 	var file statement.SettlementFile
 	_, err := copyRows(ctx, tx, "recon_settlement_lines", settlementColumns, progress, func(emit func([]any) error) error {
 		var err error
-		file, err = statement.ParseSettlement(gateway, r, func(l statement.SettlementLine) error {
+		file, err = opt.ParseSettlement(gateway, r, func(l statement.SettlementLine) error {
 			return emit([]any{fileID, int32(l.Line), l.GatewayTxnID, l.Reference, l.Type, l.Gross, l.Fee, l.Net, l.Currency, l.At})
 		})
 		return err
@@ -63,7 +73,7 @@ func LoadSettlement(ctx context.Context, tx pgx.Tx, fileID int64, gateway string
 
 var entryColumns = []string{"file_id", "stmt_seq", "entry_seq", "entry_key", "account", "amount", "currency", "credit",
 	"reversal", "status", "booking_date", "booked_at", "acct_svcr_ref", "end_to_end_id", "remittance",
-	"settlement_file_id", "payment_ref"}
+	"settlement_file_id", "payment_ref", "value_at", "flags", "details"}
 
 // BankDay is a business day with booked entries in a loaded bank file.
 type BankDay struct {
@@ -75,22 +85,49 @@ type BankDay struct {
 type BankFile struct {
 	Statements []statement.Statement
 	Entries    int64
-	Days       []BankDay // the booking days of its booked entries, in order
+	// Days are the booking days of its booked entries, in order; none for an
+	// intraday report, which is not reconciled.
+	Days []BankDay
 }
 
-// LoadCAMT parses a camt.053 or camt.054 document from r and stages its
-// statements and entries for fileID. validRef tells a payment reference
-// (payments/reference.Valid): the one found in an entry's free text is
-// stored with it, as is a settlement file id.
-func LoadCAMT(ctx context.Context, tx pgx.Tx, fileID int64, r io.Reader, validRef func(string) bool, progress Progress) (BankFile, error) {
+// BankOptions say how LoadCAMT reads a bank file.
+type BankOptions struct {
+	// Kind is the file's kind as detected: a camt.052 report is staged as an
+	// intraday position, and a document whose messages are of another kind
+	// than detected is refused.
+	Kind statement.Kind
+	// Tolerant loads statements whose balances or TxsSummry do not add up,
+	// flagged (statement.CAMTOptions); strict refuses them.
+	Tolerant bool
+	// ValidRef tells a payment reference (payments/reference.Valid): the one
+	// found in an entry's free text is stored with it, as is a settlement
+	// file id. Nil looks for none.
+	ValidRef func(string) bool
+}
+
+// LoadCAMT parses a camt.053, camt.052 or camt.054 document from r and stages
+// its statements and entries for fileID.
+func LoadCAMT(ctx context.Context, tx pgx.Tx, fileID int64, r io.Reader, opt BankOptions, progress Progress) (BankFile, error) {
 	var out BankFile
 	days := map[time.Time]int64{}
 	keys := entryKeys{}
-	n, err := copyRows(ctx, tx, "recon_bank_entries", entryColumns, progress, func(emit func([]any) error) error {
+	intraday := opt.Kind == statement.KindCAMT052
+	table := "recon_bank_entries"
+	if intraday {
+		table = "recon_intraday_entries"
+	}
+	n, err := copyRows(ctx, tx, table, entryColumns, progress, func(emit func([]any) error) error {
 		var err error
-		out.Statements, err = statement.ParseCAMT(r, func(s statement.Statement, e statement.Entry) error {
-			row := entryRow(fileID, s, e, keys, validRef)
-			if e.Booked() && !e.BookingDate.IsZero() {
+		parse := statement.CAMTOptions{Tolerant: opt.Tolerant}
+		out.Statements, err = parse.ParseCAMT(r, func(s statement.Statement, e statement.Entry) error {
+			if (s.Kind == statement.KindCAMT052) != intraday {
+				return fmt.Errorf("%w: the file was taken for a %s and holds a %s", statement.ErrFormat, opt.Kind, s.Kind)
+			}
+			row, err := entryRow(fileID, s, e, keys, opt.ValidRef)
+			if err != nil {
+				return err
+			}
+			if e.Booked() && !e.BookingDate.IsZero() && !intraday {
 				days[day(e.BookingDate)]++
 			}
 			return emit(row)
@@ -99,6 +136,13 @@ func LoadCAMT(ctx context.Context, tx pgx.Tx, fileID int64, r io.Reader, validRe
 	})
 	if err != nil {
 		return BankFile{}, fmt.Errorf("staging: bank file %d: %w", fileID, err)
+	}
+	for _, st := range out.Statements { // a report without entries was not seen by the callback
+		if (st.Kind == statement.KindCAMT052) != intraday {
+			return BankFile{}, fmt.Errorf("staging: bank file %d: %w", fileID, &statement.ParseError{Format: string(st.Kind),
+				Statement: st.Seq, StatementID: st.StatementID,
+				Err: fmt.Errorf("%w: the file was taken for a %s and holds a %s", statement.ErrFormat, opt.Kind, st.Kind)})
+		}
 	}
 	out.Entries = n
 	for d, c := range days {
@@ -111,46 +155,89 @@ func LoadCAMT(ctx context.Context, tx pgx.Tx, fileID int64, r io.Reader, validRe
 	return out, nil
 }
 
+var statementColumns = []string{"file_id", "seq", "kind", "version", "message_id", "statement_id", "account", "currency",
+	"opening", "closing", "entries", "booked_credits", "booked_debits", "electronic_seq", "created_at", "period_from",
+	"period_to", "opening_type", "opening_date", "closing_date", "interim", "interim_at", "summary", "unbalanced",
+	"difference", "findings"}
+
 func insertStatements(ctx context.Context, tx pgx.Tx, fileID int64, stmts []statement.Statement) error {
 	rows := make([][]any, 0, len(stmts))
 	for _, s := range stmts {
-		var opening, closing any
+		var opening, closing, openingType, openingDate, closingDate, interim, interimAt, summary any
 		if s.Opening != nil {
-			opening = s.Opening.Amount
+			opening, openingType, openingDate = s.Opening.Amount, s.Opening.Type, optTime(s.Opening.Date)
 		}
 		if s.Closing != nil {
-			closing = s.Closing.Amount
+			closing, closingDate = s.Closing.Amount, optTime(s.Closing.Date)
+		}
+		if s.Interim != nil {
+			interim, interimAt = s.Interim.Amount, optTime(s.Interim.Date)
+		}
+		if s.Summary != nil {
+			b, err := json.Marshal(s.Summary)
+			if err != nil {
+				return fmt.Errorf("staging: bank file %d: statement %d summary: %w", fileID, s.Seq, err)
+			}
+			summary = b
+		}
+		findings := []statement.Finding{}
+		if s.Findings != nil {
+			findings = s.Findings
+		}
+		fb, err := json.Marshal(findings)
+		if err != nil {
+			return fmt.Errorf("staging: bank file %d: statement %d findings: %w", fileID, s.Seq, err)
 		}
 		rows = append(rows, []any{fileID, int32(s.Seq), string(s.Kind), s.Version, s.MessageID, s.StatementID, s.Account,
-			s.Currency, opening, closing, int32(s.Entries), s.BookedCredits, s.BookedDebits})
+			s.Currency, opening, closing, int32(s.Entries), s.BookedCredits, s.BookedDebits, s.ElectronicSeq,
+			optTime(s.Created), optTime(s.From), optTime(s.To), openingType, openingDate, closingDate, interim, interimAt,
+			summary, s.Unbalanced, s.Difference, fb})
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"recon_bank_statements"},
-		[]string{"file_id", "seq", "kind", "version", "message_id", "statement_id", "account", "currency",
-			"opening", "closing", "entries", "booked_credits", "booked_debits"}, pgx.CopyFromRows(rows))
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"recon_bank_statements"}, statementColumns, pgx.CopyFromRows(rows))
 	if err != nil {
 		return fmt.Errorf("staging: bank file %d: statements: %w", fileID, err)
 	}
 	return nil
 }
 
+// optTime is t, or NULL when it is zero.
+func optTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
 // maxRemittance bounds the free text kept with an entry.
 const maxRemittance = 1000
 
-func entryRow(fileID int64, s statement.Statement, e statement.Entry, keys entryKeys, validRef func(string) bool) []any {
+func entryRow(fileID int64, s statement.Statement, e statement.Entry, keys entryKeys, validRef func(string) bool) ([]any, error) {
 	texts := e.Texts()
 	var fileRef, payRef any
 	if id, ok := statement.FindSettlementFileID(texts); ok {
 		fileRef = id.String()
+	} else if validRef == nil {
+		// no payment references looked for
 	} else if ref, ok := statement.FindPaymentReference(texts, validRef); ok {
 		payRef = ref
 	}
-	var bookingDate, bookedAt any
+	var bookingDate, bookedAt, flags, details any
 	if !e.BookingDate.IsZero() {
 		bookingDate, bookedAt = day(e.BookingDate), e.BookingDate
 	}
+	if len(e.Flags) > 0 {
+		flags = e.Flags
+	}
+	if d := e.Details(); !d.IsZero() {
+		b, err := json.Marshal(d)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d details: %w", e.Seq, err)
+		}
+		details = b
+	}
 	return []any{fileID, int32(s.Seq), int32(e.Seq), keys.key(s, e), s.Account, e.Amount, e.Currency, e.Credit,
 		e.Reversal, e.Status, bookingDate, bookedAt, e.AcctSvcrRef, e.EndToEndID,
-		clipText(strings.Join(texts, " | "), maxRemittance), fileRef, payRef}
+		clipText(strings.Join(texts, " | "), maxRemittance), fileRef, payRef, optTime(e.ValueDate), flags, details}, nil
 }
 
 // entryKeys gives each entry its identity across files: the bank's own

@@ -1,6 +1,7 @@
 package statement
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -61,9 +62,9 @@ func TestParseCAMTSamples(t *testing.T) {
 			},
 		},
 		{
-			file: "camt054_v04.xml", // no Acct/Ccy, DtTm value date, reversal
+			file: "camt054_v04.xml", // no Acct/Ccy (the first entry's currency is the notification's), DtTm value date, reversal
 			stmts: []string{
-				"camt.054 001.04 #1 msg=ACB054-20261123-5531 id=ACB-NTF-5531 seq= created=2026-11-23T14:02:00+07:00 from=- to=- acct=88886666  open=[-] close=[-] n=2 cr=1200000 dr=1200000",
+				"camt.054 001.04 #1 msg=ACB054-20261123-5531 id=ACB-NTF-5531 seq= created=2026-11-23T14:02:00+07:00 from=- to=- acct=88886666 VND open=[-] close=[-] n=2 cr=1200000 dr=1200000",
 			},
 			entries: []string{
 				`1 CRDT 1200000 VND BOOK rvsl=false ref= book=2026-11-23T14:01:33+07:00 val=2026-11-23T14:01:33+07:00 svcr=ACB5531A e2e=VQR2611235531 tx=ACB5531A ustrd=["nop le phi ho tich rf68 1234 5678" "9012 345 ma hs 0012"] add="" txs=1`,
@@ -133,17 +134,17 @@ func TestParseCAMTTxDetails(t *testing.T) {
 		want  []string
 	}{
 		{"camt053_v02.xml", 4, []string{ // .02 amounts from AmtDtls/TxAmt and AmtDtls/InstdAmt
-			`{EndToEndID:E2E-0001 TxID:FT26327000789 AcctSvcrRef: InstrID: MsgID: PmtInfID: Amount:100000 Currency:VND RemittanceInfo:[RF40202611230000001] CreditorRefs:[] AdditionalInfo:}`,
-			`{EndToEndID:E2E-0002 TxID:FT26327000790 AcctSvcrRef: InstrID: MsgID: PmtInfID: Amount:200000 Currency:VND RemittanceInfo:[RF70771122334455667] CreditorRefs:[] AdditionalInfo:LO 2 CHUYEN KHOAN}`,
+			`{"end_to_end_id":"E2E-0001","tx_id":"FT26327000789","amount":"100000","currency":"VND","amount_details":{"transaction":"100000","transaction_currency":"VND"},"remittance_info":["RF40202611230000001"]}`,
+			`{"end_to_end_id":"E2E-0002","tx_id":"FT26327000790","amount":"200000","currency":"VND","amount_details":{"instructed":"200000","instructed_currency":"VND"},"remittance_info":["RF70771122334455667"],"additional_info":"LO 2 CHUYEN KHOAN"}`,
 		}},
 		{"camt053_v04.xml", 0, []string{
-			`{EndToEndID:MOMOSTL20261123R2 TxID:BIDV-TX-12 AcctSvcrRef:BIDV26112300012 InstrID:INSTR-1 MsgID:MOMO-STL-MSG-1 PmtInfID:MOMO-PMT-1 Amount:12000000 Currency:VND RemittanceInfo:[MOMO TT STL-MOMO-20261123-R2] CreditorRefs:[] AdditionalInfo:}`,
+			`{"end_to_end_id":"MOMOSTL20261123R2","tx_id":"BIDV-TX-12","acct_svcr_ref":"BIDV26112300012","instr_id":"INSTR-1","msg_id":"MOMO-STL-MSG-1","pmt_inf_id":"MOMO-PMT-1","amount":"12000000","currency":"VND","credit_debit":"CRDT","remittance_info":["MOMO TT STL-MOMO-20261123-R2"]}`,
 		}},
 		{"camt053_v08.xml", 1, []string{
-			`{EndToEndID:NOTPROVIDED TxID:5171IBT1WE26328 AcctSvcrRef: InstrID: MsgID: PmtInfID: Amount:150000 Currency:VND RemittanceInfo:[THANH TOAN LE PHI] CreditorRefs:[RF47100200300400500] AdditionalInfo:}`,
+			`{"end_to_end_id":"NOTPROVIDED","tx_id":"5171IBT1WE26328","amount":"150000","currency":"VND","credit_debit":"CRDT","remittance_info":["THANH TOAN LE PHI"],"creditor_refs":[{"ref":"RF47100200300400500","type":"SCOR","issuer":"ISO"}]}`,
 		}},
 		{"camt054_v08.xml", 0, []string{
-			`{EndToEndID:NOTPROVIDED TxID: AcctSvcrRef: InstrID: MsgID: PmtInfID: Amount:48900 Currency:VND RemittanceInfo:[CTY MOMO TT QUYET TOAN STL-MOMO-2026 1123-R1 NGAY 23/11] CreditorRefs:[] AdditionalInfo:}`,
+			`{"end_to_end_id":"NOTPROVIDED","amount":"48900","currency":"VND","credit_debit":"CRDT","remittance_info":["CTY MOMO TT QUYET TOAN STL-MOMO-2026","1123-R1 NGAY 23/11"]}`,
 		}},
 	}
 	for _, tt := range tests {
@@ -155,7 +156,11 @@ func TestParseCAMTTxDetails(t *testing.T) {
 			}
 			var got []string
 			for _, tx := range entries[tt.entry].TxDetails {
-				got = append(got, fmt.Sprintf("%+v", tx))
+				b, err := json.Marshal(tx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, string(b))
 			}
 			assertLines(t, "tx details", got, tt.want)
 		})

@@ -25,8 +25,8 @@ const (
 
 var ibanPattern = regexp.MustCompile(`^[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{1,30}$`)
 
-// CAMTWriter writes a camt.053.001.08 or camt.054.001.08 document as a
-// stream: NewCAMTWriter writes the group header, then for each statement
+// CAMTWriter writes a camt.053.001.08, camt.052.001.08 or camt.054.001.08
+// document as a stream: NewCAMTWriter writes the group header, then for each statement
 // StartStatement (header and balances), WriteEntry per entry, EndStatement;
 // Close ends the document. It checks what it is given (ISO lengths, amounts,
 // currencies) but not that balances add up, so a simulator can write an
@@ -39,8 +39,8 @@ type CAMTWriter struct {
 	err      error // first write error; sticky
 }
 
-// NewCAMTWriter starts a document of kind (KindCAMT053 or KindCAMT054) with
-// the group header messageID and created.
+// NewCAMTWriter starts a document of kind (KindCAMT053, KindCAMT052 or
+// KindCAMT054) with the group header messageID and created.
 func NewCAMTWriter(w io.Writer, kind Kind, messageID string, created time.Time) (*CAMTWriter, error) {
 	if !kind.IsCAMT() {
 		return nil, fmt.Errorf("statement: camt writer: %q is not a camt kind", kind)
@@ -56,13 +56,9 @@ func NewCAMTWriter(w io.Writer, kind Kind, messageID string, created time.Time) 
 	}
 	c := &CAMTWriter{enc: xml.NewEncoder(w), kind: kind}
 	c.enc.Indent("", "  ")
-	root := "BkToCstmrStmt"
-	if kind == KindCAMT054 {
-		root = "BkToCstmrDbtCdtNtfctn"
-	}
 	ns := fmt.Sprintf("urn:iso:std:iso:20022:tech:xsd:%s.%s", kind, WriteVersion)
 	c.open("Document", xml.Attr{Name: xml.Name{Local: "xmlns"}, Value: ns})
-	c.open(root)
+	c.open(c.root())
 	c.open("GrpHdr")
 	c.text("MsgId", messageID)
 	c.text("CreDtTm", created.In(ICT).Format(isoDateTimeWrite))
@@ -139,16 +135,24 @@ func (c *CAMTWriter) failed() error {
 	return nil
 }
 
-func (c *CAMTWriter) container() string {
-	if c.kind == KindCAMT054 {
-		return "Ntfctn"
+// root is the message element of the writer's kind.
+func (c *CAMTWriter) root() string {
+	for name, m := range camtMessages {
+		if m.kind == c.kind {
+			return name
+		}
 	}
-	return "Stmt"
+	return ""
 }
 
-// StartStatement writes a statement's header and, for camt.053, its opening
-// and closing balances (both required; for camt.054 both must be nil). The
-// statement's Kind, Version, MessageID, Seq and totals are ignored.
+// container is the statement element of the writer's kind.
+func (c *CAMTWriter) container() string { return camtMessages[c.root()].container }
+
+// StartStatement writes a statement's header, its balances — for camt.053 the
+// opening and closing ones (both required) and an interim one if given, for
+// camt.052 whichever of the three are given, for camt.054 none — and its
+// Summary when it has one. The statement's Kind, Version, MessageID, Seq,
+// totals and findings are ignored.
 func (c *CAMTWriter) StartStatement(s Statement) error {
 	if err := c.checkStatement(s); err != nil {
 		return fmt.Errorf("statement: camt writer: statement %q: %w", s.StatementID, err)
@@ -174,12 +178,91 @@ func (c *CAMTWriter) StartStatement(s Statement) error {
 	}
 	c.text("Ccy", s.Currency)
 	c.close("Acct")
-	for _, b := range []*Balance{s.Opening, s.Closing} {
+	for _, b := range []*Balance{s.Opening, s.Interim, s.Closing} {
 		if b != nil {
 			c.balance(*b)
 		}
 	}
+	if s.Summary != nil {
+		c.summary(*s.Summary)
+	}
 	return c.failed()
+}
+
+func (c *CAMTWriter) summary(s Summary) {
+	c.open("TxsSummry")
+	if s.Entries != nil || s.Net != nil {
+		c.open("TtlNtries")
+		if s.Entries != nil {
+			c.summaryTotal(*s.Entries)
+		}
+		if s.Net != nil {
+			c.open("TtlNetNtry")
+			c.text("Amt", s.Net.Abs().String())
+			c.creditDebit(!s.Net.IsNegative())
+			c.close("TtlNetNtry")
+		}
+		c.close("TtlNtries")
+	}
+	for _, side := range []struct {
+		name string
+		t    *SummaryTotal
+	}{{"TtlCdtNtries", s.Credits}, {"TtlDbtNtries", s.Debits}} {
+		if side.t != nil {
+			c.open(side.name)
+			c.summaryTotal(*side.t)
+			c.close(side.name)
+		}
+	}
+	c.close("TxsSummry")
+}
+
+func (c *CAMTWriter) summaryTotal(t SummaryTotal) {
+	if t.Count != nil {
+		c.text("NbOfNtries", fmt.Sprint(*t.Count))
+	}
+	if t.Sum != nil {
+		c.text("Sum", t.Sum.String())
+	}
+}
+
+func checkSummary(s *Summary) error {
+	if s == nil {
+		return nil
+	}
+	if s.Entries == nil && s.Net == nil && s.Credits == nil && s.Debits == nil {
+		return errors.New("TxsSummry without a total")
+	}
+	if s.Net != nil {
+		if err := checkDecimalNumber("TtlNetNtry", s.Net.Abs()); err != nil {
+			return err
+		}
+	}
+	for _, t := range []*SummaryTotal{s.Entries, s.Credits, s.Debits} {
+		if t == nil {
+			continue
+		}
+		if t.Count == nil && t.Sum == nil {
+			return errors.New("TxsSummry total without a count or a sum")
+		}
+		if t.Count != nil && (*t.Count < 0 || *t.Count > 999_999_999_999_999) {
+			return fmt.Errorf("TxsSummry count %d out of range", *t.Count)
+		}
+		if t.Sum != nil {
+			if err := checkDecimalNumber("TxsSummry sum", *t.Sum); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkDecimalNumber refuses what parseDecimalNumber would refuse.
+func checkDecimalNumber(field string, d decimal.Decimal) error {
+	if _, err := parseDecimalNumber(field, d.String()); err != nil {
+		return err
+	}
+	return nil
 }
 
 func (c *CAMTWriter) checkStatement(s Statement) error {
@@ -201,19 +284,31 @@ func (c *CAMTWriter) checkStatement(s Statement) error {
 	); err != nil {
 		return err
 	}
-	if c.kind == KindCAMT054 {
-		if s.Opening != nil || s.Closing != nil {
+	if err := checkSummary(s.Summary); err != nil {
+		return err
+	}
+	switch c.kind {
+	case KindCAMT054:
+		if s.Opening != nil || s.Closing != nil || s.Interim != nil {
 			return errors.New("camt.054 carries no balances")
 		}
 		return nil
-	}
-	if s.Opening == nil || s.Closing == nil {
-		return errors.New("camt.053 needs an opening and a closing balance")
+	case KindCAMT053:
+		if s.Opening == nil || s.Closing == nil {
+			return errors.New("camt.053 needs an opening and a closing balance")
+		}
 	}
 	for _, b := range []struct {
 		b     *Balance
 		types []string
-	}{{s.Opening, []string{BalanceOpening, BalancePreviousClosing}}, {s.Closing, []string{BalanceClosing}}} {
+	}{
+		{s.Opening, []string{BalanceOpening, BalancePreviousClosing}},
+		{s.Interim, []string{BalanceInterim}},
+		{s.Closing, []string{BalanceClosing}},
+	} {
+		if b.b == nil {
+			continue
+		}
 		if err := checkBalance(*b.b, s.Currency, b.types...); err != nil {
 			return err
 		}
@@ -286,10 +381,28 @@ func (c *CAMTWriter) WriteEntry(e Entry) error {
 	c.dateChoice("BookgDt", e.BookingDate)
 	c.dateChoice("ValDt", e.ValueDate)
 	c.optText("AcctSvcrRef", e.AcctSvcrRef)
-	c.bankTransactionCode(e.Credit)
-	if len(e.TxDetails) > 0 {
+	code := e.BankTxCode
+	if code.IsZero() {
+		code = defaultBankTxCode(e.Credit)
+	}
+	c.bankTxCode(code)
+	c.amountDetails(e.AmountDetails)
+	c.charges(e.Charges)
+	// Each batch opens an NtryDtls holding its Transactions; the rest of
+	// the transactions go in one more.
+	txs := e.TxDetails
+	for _, b := range e.Batches {
 		c.open("NtryDtls")
-		for _, tx := range e.TxDetails {
+		c.batch(b)
+		for _, tx := range txs[:b.Transactions] {
+			c.txDetail(tx)
+		}
+		txs = txs[b.Transactions:]
+		c.close("NtryDtls")
+	}
+	if len(txs) > 0 {
+		c.open("NtryDtls")
+		for _, tx := range txs {
 			c.txDetail(tx)
 		}
 		c.close("NtryDtls")
@@ -315,8 +428,138 @@ func (c *CAMTWriter) checkEntry(e Entry) error {
 		checkText("AcctSvcrRef", e.AcctSvcrRef, max35, false),
 		checkText("AddtlNtryInf", e.AdditionalInfo, max500, false),
 	}
+	errs = append(errs, checkBankTxCode(e.BankTxCode), checkAmountDetails(e.AmountDetails), checkCharges(e.Charges))
+	inBatches := 0
+	for _, b := range e.Batches {
+		errs = append(errs, checkBatch(b))
+		inBatches += b.Transactions
+	}
+	if inBatches > len(e.TxDetails) {
+		errs = append(errs, fmt.Errorf("batches hold %d transactions, the entry has %d", inBatches, len(e.TxDetails)))
+	}
 	for _, tx := range e.TxDetails {
 		errs = append(errs, checkTxDetail(tx))
+	}
+	return firstErr(errs...)
+}
+
+// defaultBankTxCode is the code written for an entry that has none (BkTxCd
+// is required): a domestic credit transfer received or issued.
+func defaultBankTxCode(credit bool) BankTxCode {
+	family := "ICDT" // issued credit transfers
+	if credit {
+		family = "RCDT" // received credit transfers
+	}
+	return BankTxCode{Domain: "PMNT", Family: family, SubFamily: "DMCT"}
+}
+
+var (
+	isoCode4    = regexp.MustCompile(`^[A-Z0-9]{1,4}$`)
+	uetrPattern = regexp.MustCompile(`^[a-f0-9]{8}-[a-f0-9]{4}-4[a-f0-9]{3}-[89ab][a-f0-9]{3}-[a-f0-9]{12}$`)
+	// documentTypes are the ISO codes of a creditor reference's type
+	// (DocumentType3Code); another type is written as Prtry.
+	documentTypes = map[string]bool{"RADM": true, "RPIN": true, "FXDR": true, "DISP": true, "PUOR": true, "SCOR": true}
+	bearers       = map[string]bool{"": true, "DEBT": true, "CRED": true, "SHAR": true, "SLEV": true}
+)
+
+func checkCreditDebit(field, v string) error {
+	if v != "" && v != "CRDT" && v != "DBIT" {
+		return fmt.Errorf("%s %q is neither CRDT nor DBIT", field, v)
+	}
+	return nil
+}
+
+func checkBankTxCode(b BankTxCode) error {
+	if (b.Domain != "" || b.Family != "" || b.SubFamily != "") &&
+		(!isoCode4.MatchString(b.Domain) || !isoCode4.MatchString(b.Family) || !isoCode4.MatchString(b.SubFamily)) {
+		return fmt.Errorf("BkTxCd/Domn needs a domain, a family and a sub-family code of up to 4 letters or digits: %+v", b)
+	}
+	if b.ProprietaryIssuer != "" && b.Proprietary == "" {
+		return errors.New("BkTxCd/Prtry/Issr without a code")
+	}
+	return firstErr(checkText("BkTxCd/Prtry/Cd", b.Proprietary, max35, false),
+		checkText("BkTxCd/Prtry/Issr", b.ProprietaryIssuer, max35, false))
+}
+
+func checkBatch(b Batch) error {
+	errs := []error{
+		checkText("Btch/MsgId", b.MsgID, max35, false),
+		checkText("Btch/PmtInfId", b.PmtInfID, max35, false),
+		checkCreditDebit("Btch/CdtDbtInd", b.CreditDebit),
+	}
+	if b.NumberOfTxs < 0 || b.NumberOfTxs > 999_999_999_999_999 || b.Transactions < 0 {
+		errs = append(errs, fmt.Errorf("Btch/NbOfTxs %d out of range", b.NumberOfTxs))
+	}
+	if b.Currency != "" || !b.TotalAmount.IsZero() {
+		errs = append(errs, checkISOAmount("Btch/TtlAmt", b.TotalAmount, b.Currency))
+	}
+	return firstErr(errs...)
+}
+
+func checkCharges(ch Charges) error {
+	var errs []error
+	if ch.TotalCurrency != "" || !ch.Total.IsZero() {
+		errs = append(errs, checkISOAmount("Chrgs/TtlChrgsAndTaxAmt", ch.Total, ch.TotalCurrency))
+	} else if len(ch.Records) == 0 {
+		return nil
+	}
+	for _, r := range ch.Records {
+		errs = append(errs, checkISOAmount("Chrgs/Rcrd/Amt", r.Amount, r.Currency),
+			checkCreditDebit("Chrgs/Rcrd/CdtDbtInd", r.CreditDebit), checkText("Chrgs/Rcrd/Tp", r.Type, max35, false))
+		if !bearers[r.Bearer] {
+			errs = append(errs, fmt.Errorf("Chrgs/Rcrd/Br %q is not DEBT, CRED, SHAR or SLEV", r.Bearer))
+		}
+	}
+	return firstErr(errs...)
+}
+
+func checkAmountDetails(a AmountDetails) error {
+	var errs []error
+	if a.InstructedCurrency != "" || !a.Instructed.IsZero() {
+		errs = append(errs, checkISOAmount("AmtDtls/InstdAmt", a.Instructed, a.InstructedCurrency))
+	}
+	if a.TransactionCurrency != "" || !a.Transaction.IsZero() {
+		errs = append(errs, checkISOAmount("AmtDtls/TxAmt", a.Transaction, a.TransactionCurrency))
+	}
+	if a.ExchangeRate.IsZero() && a.SourceCurrency == "" && a.TargetCurrency == "" && a.UnitCurrency == "" {
+		return firstErr(errs...)
+	}
+	switch {
+	case a.InstructedCurrency == "" && a.TransactionCurrency == "":
+		errs = append(errs, errors.New("AmtDtls/CcyXchg without an instructed or transaction amount to go with"))
+	case !validCurrency(a.SourceCurrency) || !a.ExchangeRate.IsPositive():
+		errs = append(errs, errors.New("AmtDtls/CcyXchg needs a source currency and a positive rate"))
+	case (a.TargetCurrency != "" && !validCurrency(a.TargetCurrency)) || (a.UnitCurrency != "" && !validCurrency(a.UnitCurrency)):
+		errs = append(errs, errors.New("AmtDtls/CcyXchg currencies must be ISO 4217 codes"))
+	}
+	errs = append(errs, checkDecimalNumber("CcyXchg/XchgRate", a.ExchangeRate))
+	return firstErr(errs...)
+}
+
+func checkParties(p Parties) error {
+	return firstErr(
+		checkText("RltdPties/Dbtr/Pty/Nm", p.Debtor, max140, false),
+		checkText("RltdPties/DbtrAcct/Id", p.DebtorAccount, max34, false),
+		checkText("RltdPties/UltmtDbtr/Pty/Nm", p.UltimateDebtor, max140, false),
+		checkText("RltdPties/Cdtr/Pty/Nm", p.Creditor, max140, false),
+		checkText("RltdPties/CdtrAcct/Id", p.CreditorAccount, max34, false),
+		checkText("RltdPties/UltmtCdtr/Pty/Nm", p.UltimateCreditor, max140, false),
+	)
+}
+
+func checkReturn(r ReturnInfo) error {
+	errs := []error{
+		checkText("RtrInf/Rsn/Prtry", r.ReasonProprietary, max35, false),
+		checkText("RtrInf/Orgtr/Nm", r.Originator, max140, false),
+	}
+	if r.Reason != "" && !isoCode4.MatchString(r.Reason) {
+		errs = append(errs, fmt.Errorf("RtrInf/Rsn/Cd %q is not a code of up to 4 letters or digits", r.Reason))
+	}
+	if r.Reason != "" && r.ReasonProprietary != "" {
+		errs = append(errs, errors.New("RtrInf/Rsn is either Cd or Prtry"))
+	}
+	for _, a := range r.AdditionalInfo {
+		errs = append(errs, checkText("RtrInf/AddtlInf", a, 105, true))
 	}
 	return firstErr(errs...)
 }
@@ -330,6 +573,15 @@ func checkTxDetail(tx TxDetail) error {
 		checkText("Refs/MsgId", tx.MsgID, max35, false),
 		checkText("PmtInfId", tx.PmtInfID, max35, false),
 		checkText("AddtlTxInf", tx.AdditionalInfo, max500, false),
+		checkCreditDebit("TxDtls/CdtDbtInd", tx.CreditDebit),
+		checkBankTxCode(tx.BankTxCode),
+		checkAmountDetails(tx.AmountDetails),
+		checkCharges(tx.Charges),
+		checkParties(tx.Parties),
+		checkReturn(tx.Return),
+	}
+	if tx.UETR != "" && !uetrPattern.MatchString(tx.UETR) {
+		errs = append(errs, fmt.Errorf("UETR %q is not a version 4 UUID in lower case", clip(tx.UETR)))
 	}
 	if tx.Currency != "" || !tx.Amount.IsZero() {
 		errs = append(errs, checkISOAmount("TxDtls/Amt", tx.Amount, tx.Currency))
@@ -338,32 +590,138 @@ func checkTxDetail(tx TxDetail) error {
 		errs = append(errs, checkText("Ustrd", u, max140, true))
 	}
 	for _, r := range tx.CreditorRefs {
-		errs = append(errs, checkText("CdtrRefInf/Ref", r, max35, true))
+		errs = append(errs, checkText("CdtrRefInf/Ref", r.Ref, max35, true),
+			checkText("CdtrRefInf/Tp", r.Type, max35, false), checkText("CdtrRefInf/Tp/Issr", r.Issuer, max35, false))
+		if r.Issuer != "" && r.Type == "" {
+			errs = append(errs, errors.New("CdtrRefInf/Tp/Issr without a type"))
+		}
+	}
+	for _, a := range tx.AdditionalRmt {
+		errs = append(errs, checkText("AddtlRmtInf", a, max140, true))
 	}
 	return firstErr(errs...)
 }
 
-func (c *CAMTWriter) bankTransactionCode(credit bool) {
-	family := "ICDT" // issued credit transfers
-	if credit {
-		family = "RCDT" // received credit transfers
+func (c *CAMTWriter) bankTxCode(b BankTxCode) {
+	if b.IsZero() {
+		return
 	}
 	c.open("BkTxCd")
-	c.open("Domn")
-	c.text("Cd", "PMNT")
-	c.open("Fmly")
-	c.text("Cd", family)
-	c.text("SubFmlyCd", "DMCT")
-	c.close("Fmly")
-	c.close("Domn")
+	if b.Domain != "" {
+		c.open("Domn")
+		c.text("Cd", b.Domain)
+		c.open("Fmly")
+		c.text("Cd", b.Family)
+		c.text("SubFmlyCd", b.SubFamily)
+		c.close("Fmly")
+		c.close("Domn")
+	}
+	if b.Proprietary != "" {
+		c.open("Prtry")
+		c.text("Cd", b.Proprietary)
+		c.optText("Issr", b.ProprietaryIssuer)
+		c.close("Prtry")
+	}
 	c.close("BkTxCd")
+}
+
+func (c *CAMTWriter) batch(b Batch) {
+	c.open("Btch")
+	c.optText("MsgId", b.MsgID)
+	c.optText("PmtInfId", b.PmtInfID)
+	if b.NumberOfTxs > 0 {
+		c.text("NbOfTxs", fmt.Sprint(b.NumberOfTxs))
+	}
+	if b.Currency != "" {
+		c.open("TtlAmt", xml.Attr{Name: xml.Name{Local: "Ccy"}, Value: b.Currency})
+		c.token(xml.CharData(b.TotalAmount.String()))
+		c.close("TtlAmt")
+	}
+	c.optText("CdtDbtInd", b.CreditDebit)
+	c.close("Btch")
+}
+
+func (c *CAMTWriter) charges(ch Charges) {
+	if ch.IsZero() {
+		return
+	}
+	c.open("Chrgs")
+	if ch.TotalCurrency != "" {
+		c.open("TtlChrgsAndTaxAmt", xml.Attr{Name: xml.Name{Local: "Ccy"}, Value: ch.TotalCurrency})
+		c.token(xml.CharData(ch.Total.String()))
+		c.close("TtlChrgsAndTaxAmt")
+	}
+	for _, r := range ch.Records {
+		c.open("Rcrd")
+		c.amount(r.Amount, r.Currency)
+		c.optText("CdtDbtInd", r.CreditDebit)
+		if r.Included {
+			c.text("ChrgInclInd", "true")
+		}
+		switch {
+		case r.Type == "":
+		case isoCode4.MatchString(r.Type):
+			c.path(r.Type, "Tp", "Cd")
+		default:
+			c.path(r.Type, "Tp", "Prtry", "Id")
+		}
+		c.optText("Br", r.Bearer)
+		c.close("Rcrd")
+	}
+	c.close("Chrgs")
+}
+
+func (c *CAMTWriter) amountDetails(a AmountDetails) {
+	if a.IsZero() {
+		return
+	}
+	xchgDone := false
+	c.open("AmtDtls")
+	for _, part := range []struct {
+		name string
+		amt  decimal.Decimal
+		ccy  string
+	}{{"InstdAmt", a.Instructed, a.InstructedCurrency}, {"TxAmt", a.Transaction, a.TransactionCurrency}} {
+		if part.ccy == "" {
+			continue
+		}
+		c.open(part.name)
+		c.amount(part.amt, part.ccy)
+		if !xchgDone && !a.ExchangeRate.IsZero() {
+			xchgDone = true
+			c.open("CcyXchg")
+			c.text("SrcCcy", a.SourceCurrency)
+			c.optText("TrgtCcy", a.TargetCurrency)
+			c.optText("UnitCcy", a.UnitCurrency)
+			c.text("XchgRate", a.ExchangeRate.String())
+			c.close("CcyXchg")
+		}
+		c.close(part.name)
+	}
+	c.close("AmtDtls")
+}
+
+// party writes a .08 party (Pty/Nm) and its account.
+func (c *CAMTWriter) party(name, acct, partyElem, acctElem string) {
+	if name != "" {
+		c.path(name, partyElem, "Pty", "Nm")
+	}
+	if acct != "" {
+		c.open(acctElem)
+		if ibanPattern.MatchString(acct) {
+			c.path(acct, "Id", "IBAN")
+		} else {
+			c.path(acct, "Id", "Othr", "Id")
+		}
+		c.close(acctElem)
+	}
 }
 
 func (c *CAMTWriter) txDetail(tx TxDetail) {
 	c.open("TxDtls")
 	refs := []struct{ name, v string }{
 		{"MsgId", tx.MsgID}, {"AcctSvcrRef", tx.AcctSvcrRef}, {"PmtInfId", tx.PmtInfID},
-		{"InstrId", tx.InstrID}, {"EndToEndId", tx.EndToEndID}, {"TxId", tx.TxID},
+		{"InstrId", tx.InstrID}, {"EndToEndId", tx.EndToEndID}, {"UETR", tx.UETR}, {"TxId", tx.TxID},
 	}
 	hasRefs := false
 	for _, r := range refs {
@@ -379,7 +737,19 @@ func (c *CAMTWriter) txDetail(tx TxDetail) {
 	if tx.Currency != "" {
 		c.amount(tx.Amount, tx.Currency)
 	}
-	if len(tx.RemittanceInfo) > 0 || len(tx.CreditorRefs) > 0 {
+	c.optText("CdtDbtInd", tx.CreditDebit)
+	c.amountDetails(tx.AmountDetails)
+	c.bankTxCode(tx.BankTxCode)
+	c.charges(tx.Charges)
+	if p := tx.Parties; !p.IsZero() {
+		c.open("RltdPties")
+		c.party(p.Debtor, p.DebtorAccount, "Dbtr", "DbtrAcct")
+		c.party(p.UltimateDebtor, "", "UltmtDbtr", "")
+		c.party(p.Creditor, p.CreditorAccount, "Cdtr", "CdtrAcct")
+		c.party(p.UltimateCreditor, "", "UltmtCdtr", "")
+		c.close("RltdPties")
+	}
+	if len(tx.RemittanceInfo) > 0 || len(tx.CreditorRefs) > 0 || len(tx.AdditionalRmt) > 0 {
 		c.open("RmtInf")
 		for _, u := range tx.RemittanceInfo {
 			c.text("Ustrd", u)
@@ -387,12 +757,44 @@ func (c *CAMTWriter) txDetail(tx TxDetail) {
 		for _, r := range tx.CreditorRefs {
 			c.open("Strd")
 			c.open("CdtrRefInf")
-			c.path("SCOR", "Tp", "CdOrPrtry", "Cd")
-			c.text("Ref", r)
+			if r.Type != "" {
+				c.open("Tp")
+				if documentTypes[r.Type] {
+					c.path(r.Type, "CdOrPrtry", "Cd")
+				} else {
+					c.path(r.Type, "CdOrPrtry", "Prtry")
+				}
+				c.optText("Issr", r.Issuer)
+				c.close("Tp")
+			}
+			c.text("Ref", r.Ref)
 			c.close("CdtrRefInf")
 			c.close("Strd")
 		}
+		for i := 0; i < len(tx.AdditionalRmt); i += 3 { // at most 3 AddtlRmtInf per Strd
+			c.open("Strd")
+			for _, a := range tx.AdditionalRmt[i:min(i+3, len(tx.AdditionalRmt))] {
+				c.text("AddtlRmtInf", a)
+			}
+			c.close("Strd")
+		}
 		c.close("RmtInf")
+	}
+	if r := tx.Return; !r.IsZero() {
+		c.open("RtrInf")
+		if r.Originator != "" {
+			c.path(r.Originator, "Orgtr", "Nm")
+		}
+		switch {
+		case r.Reason != "":
+			c.path(r.Reason, "Rsn", "Cd")
+		case r.ReasonProprietary != "":
+			c.path(r.ReasonProprietary, "Rsn", "Prtry")
+		}
+		for _, a := range r.AdditionalInfo {
+			c.text("AddtlInf", a)
+		}
+		c.close("RtrInf")
 	}
 	c.optText("AddtlTxInf", tx.AdditionalInfo)
 	c.close("TxDtls")
@@ -418,11 +820,7 @@ func (c *CAMTWriter) Close() error {
 		return errors.New("statement: camt writer: statement not ended")
 	}
 	c.closed = true
-	root := "BkToCstmrStmt"
-	if c.kind == KindCAMT054 {
-		root = "BkToCstmrDbtCdtNtfctn"
-	}
-	c.close(root)
+	c.close(c.root())
 	c.close("Document")
 	if c.err == nil {
 		c.err = c.enc.Close()

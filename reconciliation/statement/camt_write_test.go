@@ -30,7 +30,7 @@ func simStatement() (Statement, []Entry) {
 		{EntryRef: "2", Amount: dec("250000"), Currency: "VND", Credit: true, Status: StatusBooked,
 			BookingDate: time.Date(2026, time.November, 23, 10, 15, 30, 500_000_000, ICT), ValueDate: d,
 			EndToEndID: "VQR1", RemittanceInfo: []string{quoted},
-			TxDetails: []TxDetail{{EndToEndID: "VQR1", RemittanceInfo: []string{quoted}, CreditorRefs: []string{"RF18539007547034"},
+			TxDetails: []TxDetail{{EndToEndID: "VQR1", RemittanceInfo: []string{quoted}, CreditorRefs: []CreditorRef{{Ref: "RF18539007547034", Type: "SCOR"}},
 				AdditionalInfo: "line one\nline two\twith tab"}}},
 		{Amount: dec("11000"), Currency: "VND", Status: StatusPending, ValueDate: d.Add(24 * time.Hour)},
 		{Amount: dec("250000"), Currency: "VND", Reversal: true, Status: StatusBooked, BookingDate: d, AdditionalInfo: "HOAN TRA"},
@@ -43,6 +43,24 @@ func simStatement() (Statement, []Entry) {
 					RemittanceInfo: []string{"RF70771122334455667", "LO 2"}},
 			}},
 		{Amount: dec("5"), Currency: "VND", Credit: true, Status: "HELD", BookingDate: d},
+		// Everything the parser keeps: a returned foreign payment, charged,
+		// in a batch of one with a second transaction outside it.
+		{Amount: dec("2543050"), Currency: "VND", Status: StatusBooked, BookingDate: d, ValueDate: d, AcctSvcrRef: "SIM0007",
+			BankTxCode:    BankTxCode{Domain: "PMNT", Family: "ICDT", SubFamily: "RRTN", Proprietary: "TRA_LAI", ProprietaryIssuer: "VCB"},
+			Charges:       Charges{Total: dec("11000"), TotalCurrency: "VND", Records: []Charge{{Amount: dec("10000"), Currency: "VND", CreditDebit: "DBIT", Type: "COMM", Bearer: "DEBT"}, {Amount: dec("1000"), Currency: "VND", Included: true, Type: "VAT 10%"}}},
+			AmountDetails: AmountDetails{Instructed: dec("100"), InstructedCurrency: "USD", Transaction: dec("2543050"), TransactionCurrency: "VND", ExchangeRate: dec("25430.5"), SourceCurrency: "USD", TargetCurrency: "VND", UnitCurrency: "USD"},
+			Batches:       []Batch{{MsgID: "BATCH-MSG-1", PmtInfID: "PMT-1", NumberOfTxs: 1, TotalAmount: dec("2543050"), Currency: "VND", CreditDebit: "DBIT", Transactions: 1}},
+			TxDetails: []TxDetail{
+				{EndToEndID: "E2E-RTN-1", UETR: "eb6305c9-1f7f-49de-aed0-16487c27b42d", Amount: dec("2543050"), Currency: "VND", CreditDebit: "DBIT",
+					AmountDetails: AmountDetails{Instructed: dec("100"), InstructedCurrency: "USD", ExchangeRate: dec("25430.5"), SourceCurrency: "USD", TargetCurrency: "VND"},
+					BankTxCode:    BankTxCode{Proprietary: "RTN"},
+					Charges:       Charges{Records: []Charge{{Amount: dec("1.5"), Currency: "USD", Type: "CORR", Bearer: "SHAR"}}},
+					Parties:       Parties{Debtor: "KHO BAC NHA NUOC", DebtorAccount: "0011004123456", UltimateDebtor: "SO TAI CHINH", Creditor: "ACME GMBH", CreditorAccount: "DE89370400440532013000", UltimateCreditor: "ACME AG"},
+					Return:        ReturnInfo{Reason: "AC04", Originator: "DEUTSCHE BANK", AdditionalInfo: []string{"ACCOUNT CLOSED"}},
+					CreditorRefs:  []CreditorRef{{Ref: "INV-2026-118", Type: "RPIN"}, {Ref: "HD-88", Type: "HOPDONG", Issuer: "KBNN"}},
+					AdditionalRmt: []string{"a", "b", "c", "d"}},
+				{TxID: "T-OUT", CreditDebit: "CRDT", Return: ReturnInfo{ReasonProprietary: "TRA LAI KHONG RO LY DO"}},
+			}},
 	}
 	return s, entries
 }
@@ -55,12 +73,16 @@ func TestWriteCAMTRoundTrip(t *testing.T) {
 		stmt  string
 	}{
 		{KindCAMT053, func(b *bytes.Buffer, s Statement, e []Entry) error { return WriteCAMT053(b, s, e) },
-			// closing computed: -1000000 + 49780000 + 250000 - 250000 + 300000 = 49080000 (PDNG and HELD left out)
-			"camt.053 001.08 #1 msg=SIM-053-20261123 id=SIM-STMT-1 seq=7 created=2026-11-23T23:00:00+07:00 from=2026-11-23 to=2026-11-23T23:59:59+07:00 acct=0011004123456 VND open=[OPBD -1000000 VND 2026-11-23] close=[CLBD 49080000 VND 2026-11-23] n=6 cr=50330000 dr=250000"},
+			// closing computed: -1000000 + 49780000 + 250000 - 250000 + 300000 - 2543050 = 46536950 (PDNG and HELD left out)
+			"camt.053 001.08 #1 msg=SIM-053-20261123 id=SIM-STMT-1 seq=7 created=2026-11-23T23:00:00+07:00 from=2026-11-23 to=2026-11-23T23:59:59+07:00 acct=0011004123456 VND open=[OPBD -1000000 VND 2026-11-23] close=[CLBD 46536950 VND 2026-11-23] n=7 cr=50330000 dr=2793050"},
 		{KindCAMT054, func(b *bytes.Buffer, s Statement, e []Entry) error {
 			s.Opening = nil
 			return WriteCAMT054(b, s, e)
-		}, "camt.054 001.08 #1 msg=SIM-053-20261123 id=SIM-STMT-1 seq=7 created=2026-11-23T23:00:00+07:00 from=2026-11-23 to=2026-11-23T23:59:59+07:00 acct=0011004123456 VND open=[-] close=[-] n=6 cr=50330000 dr=250000"},
+		}, "camt.054 001.08 #1 msg=SIM-053-20261123 id=SIM-STMT-1 seq=7 created=2026-11-23T23:00:00+07:00 from=2026-11-23 to=2026-11-23T23:59:59+07:00 acct=0011004123456 VND open=[-] close=[-] n=7 cr=50330000 dr=2793050"},
+		{KindCAMT052, func(b *bytes.Buffer, s Statement, e []Entry) error {
+			s.Interim = &Balance{Type: BalanceInterim, Amount: dec("46536950"), Currency: "VND", Date: s.Created}
+			return writeDoc(b, KindCAMT052, s, e)
+		}, "camt.052 001.08 #1 msg=SIM-053-20261123 id=SIM-STMT-1 seq=7 created=2026-11-23T23:00:00+07:00 from=2026-11-23 to=2026-11-23T23:59:59+07:00 acct=0011004123456 VND open=[OPBD -1000000 VND 2026-11-23] close=[-] n=7 cr=50330000 dr=2793050"},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.kind), func(t *testing.T) {
@@ -85,6 +107,18 @@ func TestWriteCAMTRoundTrip(t *testing.T) {
 			}
 			for i := range want {
 				want[i].Seq = i + 1
+				if want[i].BankTxCode.IsZero() {
+					want[i].BankTxCode = defaultBankTxCode(want[i].Credit)
+				}
+				if i == 6 { // T-OUT says CRDT in a debit entry
+					want[i].Flags = []string{FindingDirectionDisagrees}
+				}
+				if want[i].Status == StatusPending { // valued after the day its statement closes
+					want[i].Flags = []string{FindingValueAfterClosing}
+					if tt.kind != KindCAMT053 {
+						want[i].Flags = nil
+					}
+				}
 				if canonEntry(got[i]) != canonEntry(want[i]) {
 					t.Errorf("entry %d:\n got %s\nwant %s", i+1, canonEntry(got[i]), canonEntry(want[i]))
 				}
@@ -189,6 +223,26 @@ func TestCAMTWriterRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeDoc writes a document of kind holding one statement.
+func writeDoc(w *bytes.Buffer, kind Kind, s Statement, entries []Entry) error {
+	c, err := NewCAMTWriter(w, kind, s.MessageID, s.Created)
+	if err != nil {
+		return err
+	}
+	if err := c.StartStatement(s); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := c.WriteEntry(e); err != nil {
+			return err
+		}
+	}
+	if err := c.EndStatement(); err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 // writeSteps runs the writer up to the first error.

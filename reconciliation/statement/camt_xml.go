@@ -60,8 +60,102 @@ type xmlEntry struct {
 	BookgDt      xmlDateChoice `xml:"BookgDt"`
 	ValDt        xmlDateChoice `xml:"ValDt"`
 	AcctSvcrRef  string        `xml:"AcctSvcrRef"`
-	TxDtls       []xmlTx       `xml:"NtryDtls>TxDtls"`
+	BkTxCd       xmlBkTxCd     `xml:"BkTxCd"`
+	Chrgs        []xmlChrgs    `xml:"Chrgs"`
+	AmtDtls      []xmlAmtDtls  `xml:"AmtDtls"`
+	NtryDtls     []xmlNtryDtls `xml:"NtryDtls"`
 	AddtlNtryInf string        `xml:"AddtlNtryInf"`
+}
+
+type xmlNtryDtls struct {
+	Btch   []xmlBtch `xml:"Btch"`
+	TxDtls []xmlTx   `xml:"TxDtls"`
+}
+
+type xmlBtch struct {
+	MsgID     string   `xml:"MsgId"`
+	PmtInfID  string   `xml:"PmtInfId"`
+	NbOfTxs   string   `xml:"NbOfTxs"`
+	TtlAmt    []xmlAmt `xml:"TtlAmt"`
+	CdtDbtInd []string `xml:"CdtDbtInd"`
+}
+
+type xmlBkTxCd struct {
+	Domn    string `xml:"Domn>Cd"`
+	Fmly    string `xml:"Domn>Fmly>Cd"`
+	SubFmly string `xml:"Domn>Fmly>SubFmlyCd"`
+	Prtry   string `xml:"Prtry>Cd"`
+	Issr    string `xml:"Prtry>Issr"`
+}
+
+// xmlChrgs is a Chrgs element: .04 and later hold Rcrd elements; in .02
+// each Chrgs is itself one record.
+type xmlChrgs struct {
+	TtlChrgsAndTaxAmt []xmlAmt       `xml:"TtlChrgsAndTaxAmt"`
+	Rcrd              []xmlChrgsRcrd `xml:"Rcrd"`
+	xmlChrgsRcrd
+}
+
+type xmlChrgsRcrd struct {
+	Amt         []xmlAmt `xml:"Amt"`
+	CdtDbtInd   []string `xml:"CdtDbtInd"`
+	ChrgInclInd string   `xml:"ChrgInclInd"`
+	TpCd        string   `xml:"Tp>Cd"`
+	TpPrtry     string   `xml:"Tp>Prtry>Id"`
+	Br          string   `xml:"Br"`
+}
+
+type xmlCcyXchg struct {
+	SrcCcy   string `xml:"SrcCcy"`
+	TrgtCcy  string `xml:"TrgtCcy"`
+	UnitCcy  string `xml:"UnitCcy"`
+	XchgRate string `xml:"XchgRate"`
+}
+
+type xmlAmtAndXchg struct {
+	Amt     []xmlAmt     `xml:"Amt"`
+	CcyXchg []xmlCcyXchg `xml:"CcyXchg"`
+}
+
+type xmlAmtDtls struct {
+	InstdAmt   []xmlAmtAndXchg `xml:"InstdAmt"`
+	TxAmt      []xmlAmtAndXchg `xml:"TxAmt"`
+	CntrValAmt []xmlAmtAndXchg `xml:"CntrValAmt"`
+}
+
+// xmlParty reads a party's name as .02/.04 (Nm) and .08 (Pty/Nm) write it.
+type xmlParty struct {
+	Nm    string `xml:"Nm"`
+	PtyNm string `xml:"Pty>Nm"`
+}
+
+func (p xmlParty) name() string {
+	if n := trim(p.Nm); n != "" {
+		return n
+	}
+	return trim(p.PtyNm)
+}
+
+type xmlAcctID struct {
+	IBAN string `xml:"Id>IBAN"`
+	Othr string `xml:"Id>Othr>Id"`
+}
+
+func (a xmlAcctID) id() string {
+	if i := trim(a.IBAN); i != "" {
+		return i
+	}
+	return trim(a.Othr)
+}
+
+type xmlStrd struct {
+	CdtrRefInf struct {
+		Cd    string `xml:"Tp>CdOrPrtry>Cd"`
+		Prtry string `xml:"Tp>CdOrPrtry>Prtry"`
+		Issr  string `xml:"Tp>Issr"`
+		Ref   string `xml:"Ref"`
+	} `xml:"CdtrRefInf"`
+	AddtlRmtInf []string `xml:"AddtlRmtInf"`
 }
 
 type xmlTx struct {
@@ -71,14 +165,51 @@ type xmlTx struct {
 		PmtInfID    string `xml:"PmtInfId"`
 		InstrID     string `xml:"InstrId"`
 		EndToEndID  string `xml:"EndToEndId"`
+		UETR        string `xml:"UETR"`
 		TxID        string `xml:"TxId"`
 	} `xml:"Refs"`
-	Amt        []xmlAmt `xml:"Amt"`
-	TxAmt      []xmlAmt `xml:"AmtDtls>TxAmt>Amt"`
-	InstdAmt   []xmlAmt `xml:"AmtDtls>InstdAmt>Amt"`
-	Ustrd      []string `xml:"RmtInf>Ustrd"`
-	CdtrRef    []string `xml:"RmtInf>Strd>CdtrRefInf>Ref"`
-	AddtlTxInf string   `xml:"AddtlTxInf"`
+	Amt       []xmlAmt     `xml:"Amt"`
+	CdtDbtInd []string     `xml:"CdtDbtInd"`
+	AmtDtls   []xmlAmtDtls `xml:"AmtDtls"`
+	BkTxCd    xmlBkTxCd    `xml:"BkTxCd"`
+	Chrgs     []xmlChrgs   `xml:"Chrgs"`
+	RltdPties struct {
+		Dbtr      xmlParty  `xml:"Dbtr"`
+		DbtrAcct  xmlAcctID `xml:"DbtrAcct"`
+		UltmtDbtr xmlParty  `xml:"UltmtDbtr"`
+		Cdtr      xmlParty  `xml:"Cdtr"`
+		CdtrAcct  xmlAcctID `xml:"CdtrAcct"`
+		UltmtCdtr xmlParty  `xml:"UltmtCdtr"`
+	} `xml:"RltdPties"`
+	Ustrd  []string  `xml:"RmtInf>Ustrd"`
+	Strd   []xmlStrd `xml:"RmtInf>Strd"`
+	RtrInf struct {
+		Orgtr    xmlParty `xml:"Orgtr"`
+		RsnCd    string   `xml:"Rsn>Cd"`
+		RsnPrtry string   `xml:"Rsn>Prtry"`
+		AddtlInf []string `xml:"AddtlInf"`
+	} `xml:"RtrInf"`
+	AddtlTxInf string `xml:"AddtlTxInf"`
+}
+
+// xmlTxsSummry is a TxsSummry: .04 and later give the net as TtlNetNtry,
+// .02 as TtlNetNtryAmt and CdtDbtInd.
+type xmlTxsSummry struct {
+	TtlNtries struct {
+		NbOfNtries string   `xml:"NbOfNtries"`
+		Sum        string   `xml:"Sum"`
+		NetAmt     string   `xml:"TtlNetNtry>Amt"`
+		NetInd     []string `xml:"TtlNetNtry>CdtDbtInd"`
+		NetAmtV2   string   `xml:"TtlNetNtryAmt"`
+		NetIndV2   []string `xml:"CdtDbtInd"`
+	} `xml:"TtlNtries"`
+	TtlCdtNtries []xmlSummaryTotal `xml:"TtlCdtNtries"`
+	TtlDbtNtries []xmlSummaryTotal `xml:"TtlDbtNtries"`
+}
+
+type xmlSummaryTotal struct {
+	NbOfNtries string `xml:"NbOfNtries"`
+	Sum        string `xml:"Sum"`
 }
 
 func trim(s string) string { return strings.TrimSpace(s) }
@@ -264,13 +395,37 @@ func (x *xmlEntry) entry() (Entry, error) {
 		return e, err
 	}
 	e.EntryRef, e.AcctSvcrRef, e.AdditionalInfo = trim(x.NtryRef), trim(x.AcctSvcrRef), trim(x.AddtlNtryInf)
-	for i := range x.TxDtls {
-		tx, err := x.TxDtls[i].detail()
-		if err != nil {
-			return e, formatErr("TxDtls %d: %v", i+1, err)
+	e.BankTxCode = x.BkTxCd.code()
+	if e.Charges, err = charges("Chrgs", x.Chrgs); err != nil {
+		return e, err
+	}
+	if e.AmountDetails, err = amountDetails(x.AmtDtls); err != nil {
+		return e, err
+	}
+	n := 0
+	for _, d := range x.NtryDtls {
+		for i := range d.TxDtls {
+			n++
+			tx, err := d.TxDtls[i].detail()
+			if err != nil {
+				return e, formatErr("TxDtls %d: %v", n, err)
+			}
+			e.TxDetails = append(e.TxDetails, tx)
+			e.RemittanceInfo = append(e.RemittanceInfo, tx.RemittanceInfo...)
 		}
-		e.TxDetails = append(e.TxDetails, tx)
-		e.RemittanceInfo = append(e.RemittanceInfo, tx.RemittanceInfo...)
+		if len(d.Btch) == 0 {
+			continue
+		}
+		b, err := one("Btch", d.Btch)
+		if err != nil {
+			return e, err
+		}
+		batch, err := b.batch()
+		if err != nil {
+			return e, err
+		}
+		batch.Transactions = len(d.TxDtls)
+		e.Batches = append(e.Batches, batch)
 	}
 	if len(e.TxDetails) == 1 {
 		e.EndToEndID, e.TxID = e.TxDetails[0].EndToEndID, e.TxDetails[0].TxID
@@ -278,24 +433,323 @@ func (x *xmlEntry) entry() (Entry, error) {
 	return e, nil
 }
 
-func (x *xmlTx) detail() (TxDetail, error) {
-	r := x.Refs
-	tx := TxDetail{
-		EndToEndID: trim(r.EndToEndID), TxID: trim(r.TxID), AcctSvcrRef: trim(r.AcctSvcrRef),
-		InstrID: trim(r.InstrID), MsgID: trim(r.MsgID), PmtInfID: trim(r.PmtInfID),
-		RemittanceInfo: trimAll(x.Ustrd), CreditorRefs: trimAll(x.CdtrRef),
-		AdditionalInfo: trim(x.AddtlTxInf),
+func (x xmlBkTxCd) code() BankTxCode {
+	return BankTxCode{Domain: trim(x.Domn), Family: trim(x.Fmly), SubFamily: trim(x.SubFmly),
+		Proprietary: trim(x.Prtry), ProprietaryIssuer: trim(x.Issr)}
+}
+
+func (x xmlBtch) batch() (Batch, error) {
+	b := Batch{MsgID: trim(x.MsgID), PmtInfID: trim(x.PmtInfID)}
+	if n := trim(x.NbOfTxs); n != "" {
+		v, err := parseCount("Btch/NbOfTxs", n)
+		if err != nil {
+			return b, err
+		}
+		b.NumberOfTxs = v
 	}
-	for _, amts := range [][]xmlAmt{x.Amt, x.TxAmt, x.InstdAmt} {
-		if len(amts) == 0 {
+	if len(x.TtlAmt) > 0 {
+		amt, err := one("Btch/TtlAmt", x.TtlAmt)
+		if err != nil {
+			return b, err
+		}
+		if b.TotalAmount, b.Currency, err = amt.amount(); err != nil {
+			return b, err
+		}
+	}
+	var err error
+	b.CreditDebit, err = optCreditDebit("Btch/CdtDbtInd", x.CdtDbtInd)
+	return b, err
+}
+
+// parseCount reads a count (Max15NumericText).
+func parseCount(field, s string) (int64, error) {
+	if !allDigits(s) || len(s) > 15 {
+		return 0, formatErr("%s %q is not a number of up to 15 digits", field, clip(s))
+	}
+	var v int64
+	for i := 0; i < len(s); i++ {
+		v = v*10 + int64(s[i]-'0')
+	}
+	return v, nil
+}
+
+// optCreditDebit reads an optional CdtDbtInd: "CRDT", "DBIT" or "".
+func optCreditDebit(field string, v []string) (string, error) {
+	if len(v) == 0 {
+		return "", nil
+	}
+	ind, err := one(field, v)
+	if err != nil {
+		return "", err
+	}
+	switch ind = trim(ind); ind {
+	case "CRDT", "DBIT":
+		return ind, nil
+	}
+	return "", formatErr("%s %q is neither CRDT nor DBIT", field, clip(ind))
+}
+
+// charges reads the Chrgs elements of an entry or a transaction.
+func charges(field string, xs []xmlChrgs) (Charges, error) {
+	var c Charges
+	for _, x := range xs {
+		if len(x.TtlChrgsAndTaxAmt) > 0 {
+			if c.TotalCurrency != "" {
+				return c, formatErr("%s/TtlChrgsAndTaxAmt repeated", field)
+			}
+			amt, err := one(field+"/TtlChrgsAndTaxAmt", x.TtlChrgsAndTaxAmt)
+			if err != nil {
+				return c, err
+			}
+			if c.Total, c.TotalCurrency, err = amt.amount(); err != nil {
+				return c, err
+			}
+		}
+		recs := x.Rcrd
+		if len(x.xmlChrgsRcrd.Amt) > 0 { // .02: the Chrgs is the record
+			recs = append([]xmlChrgsRcrd{x.xmlChrgsRcrd}, recs...)
+		}
+		for _, r := range recs {
+			ch, err := r.charge(field)
+			if err != nil {
+				return c, err
+			}
+			c.Records = append(c.Records, ch)
+		}
+	}
+	return c, nil
+}
+
+func (r xmlChrgsRcrd) charge(field string) (Charge, error) {
+	var ch Charge
+	amt, err := one(field+"/Amt", r.Amt)
+	if err != nil {
+		return ch, err
+	}
+	if ch.Amount, ch.Currency, err = amt.amount(); err != nil {
+		return ch, err
+	}
+	if ch.CreditDebit, err = optCreditDebit(field+"/CdtDbtInd", r.CdtDbtInd); err != nil {
+		return ch, err
+	}
+	if ch.Included, err = parseBool(field+"/ChrgInclInd", r.ChrgInclInd); err != nil {
+		return ch, err
+	}
+	ch.Type, ch.Bearer = trim(r.TpCd), trim(r.Br)
+	if ch.Type == "" {
+		ch.Type = trim(r.TpPrtry)
+	}
+	return ch, nil
+}
+
+// amountDetails reads an AmtDtls (at most one).
+func amountDetails(xs []xmlAmtDtls) (AmountDetails, error) {
+	var a AmountDetails
+	if len(xs) == 0 {
+		return a, nil
+	}
+	x, err := one("AmtDtls", xs)
+	if err != nil {
+		return a, err
+	}
+	var xchg []xmlCcyXchg
+	for _, part := range []struct {
+		name string
+		v    []xmlAmtAndXchg
+		amt  *decimal.Decimal
+		ccy  *string
+	}{
+		{"AmtDtls/InstdAmt", x.InstdAmt, &a.Instructed, &a.InstructedCurrency},
+		{"AmtDtls/TxAmt", x.TxAmt, &a.Transaction, &a.TransactionCurrency},
+		{"AmtDtls/CntrValAmt", x.CntrValAmt, nil, nil},
+	} {
+		if len(part.v) == 0 {
 			continue
 		}
-		amt, err := one("Amt", amts)
+		v, err := one(part.name, part.v)
+		if err != nil {
+			return a, err
+		}
+		amt, err := one(part.name+"/Amt", v.Amt)
+		if err != nil {
+			return a, err
+		}
+		d, ccy, err := amt.amount()
+		if err != nil {
+			return a, err
+		}
+		if part.amt != nil {
+			*part.amt, *part.ccy = d, ccy
+		}
+		if xchg == nil && len(v.CcyXchg) > 0 {
+			if _, err := one(part.name+"/CcyXchg", v.CcyXchg); err != nil {
+				return a, err
+			}
+			xchg = v.CcyXchg
+		}
+	}
+	if xchg == nil {
+		return a, nil
+	}
+	cx := xchg[0]
+	for _, c := range []struct {
+		name string
+		v    string
+		dst  *string
+	}{{"SrcCcy", cx.SrcCcy, &a.SourceCurrency}, {"TrgtCcy", cx.TrgtCcy, &a.TargetCurrency}, {"UnitCcy", cx.UnitCcy, &a.UnitCurrency}} {
+		v := trim(c.v)
+		if v != "" && !validCurrency(v) {
+			return a, formatErr("CcyXchg/%s %q is not an ISO 4217 code", c.name, clip(v))
+		}
+		*c.dst = v
+	}
+	rate, err := parseDecimalNumber("CcyXchg/XchgRate", cx.XchgRate)
+	if err != nil {
+		return a, err
+	}
+	a.ExchangeRate = rate
+	return a, nil
+}
+
+// parseDecimalNumber reads an unsigned ISO DecimalNumber (at most 18 digits,
+// 17 after the point); "" is zero.
+func parseDecimalNumber(field, s string) (decimal.Decimal, error) {
+	s = trim(s)
+	if s == "" {
+		return decimal.Zero, nil
+	}
+	intPart, frac, hasPoint := strings.Cut(s, ".")
+	if !allDigits(intPart) || (hasPoint && !allDigits(frac)) || len(intPart)+len(frac) > 18 {
+		return decimal.Zero, formatErr("%s %q is not a plain unsigned decimal of up to 18 digits", field, clip(s))
+	}
+	return decimal.NewFromString(s)
+}
+
+func (x *xmlTx) detail() (TxDetail, error) {
+	r := x.Refs
+	p := x.RltdPties
+	tx := TxDetail{
+		EndToEndID: trim(r.EndToEndID), TxID: trim(r.TxID), AcctSvcrRef: trim(r.AcctSvcrRef),
+		InstrID: trim(r.InstrID), MsgID: trim(r.MsgID), PmtInfID: trim(r.PmtInfID), UETR: trim(r.UETR),
+		RemittanceInfo: trimAll(x.Ustrd), AdditionalInfo: trim(x.AddtlTxInf),
+		BankTxCode: x.BkTxCd.code(),
+		Parties: Parties{Debtor: p.Dbtr.name(), DebtorAccount: p.DbtrAcct.id(), UltimateDebtor: p.UltmtDbtr.name(),
+			Creditor: p.Cdtr.name(), CreditorAccount: p.CdtrAcct.id(), UltimateCreditor: p.UltmtCdtr.name()},
+		Return: ReturnInfo{Reason: trim(x.RtrInf.RsnCd), ReasonProprietary: trim(x.RtrInf.RsnPrtry),
+			Originator: x.RtrInf.Orgtr.name(), AdditionalInfo: trimAll(x.RtrInf.AddtlInf)},
+	}
+	for _, s := range x.Strd {
+		if ref := trim(s.CdtrRefInf.Ref); ref != "" {
+			typ := trim(s.CdtrRefInf.Cd)
+			if typ == "" {
+				typ = trim(s.CdtrRefInf.Prtry)
+			}
+			tx.CreditorRefs = append(tx.CreditorRefs, CreditorRef{Ref: ref, Type: typ, Issuer: trim(s.CdtrRefInf.Issr)})
+		}
+		tx.AdditionalRmt = append(tx.AdditionalRmt, trimAll(s.AddtlRmtInf)...)
+	}
+	var err error
+	if tx.CreditDebit, err = optCreditDebit("CdtDbtInd", x.CdtDbtInd); err != nil {
+		return tx, err
+	}
+	if tx.Charges, err = charges("Chrgs", x.Chrgs); err != nil {
+		return tx, err
+	}
+	if tx.AmountDetails, err = amountDetails(x.AmtDtls); err != nil {
+		return tx, err
+	}
+	// The amount: TxDtls/Amt, else (.02) the transaction's or the
+	// instructed amount of AmtDtls.
+	if len(x.Amt) > 0 {
+		amt, err := one("Amt", x.Amt)
 		if err != nil {
 			return tx, err
 		}
 		tx.Amount, tx.Currency, err = amt.amount()
 		return tx, err
 	}
+	switch a := tx.AmountDetails; {
+	case a.TransactionCurrency != "":
+		tx.Amount, tx.Currency = a.Transaction, a.TransactionCurrency
+	case a.InstructedCurrency != "":
+		tx.Amount, tx.Currency = a.Instructed, a.InstructedCurrency
+	}
 	return tx, nil
+}
+
+// summary reads a TxsSummry.
+func (x xmlTxsSummry) summary() (*Summary, error) {
+	var s Summary
+	t := x.TtlNtries
+	total, err := summaryTotal("TtlNtries", t.NbOfNtries, t.Sum)
+	if err != nil {
+		return nil, err
+	}
+	s.Entries = total
+	for _, net := range []struct {
+		field, amt string
+		ind        []string
+	}{{"TtlNetNtry", t.NetAmt, t.NetInd}, {"TtlNetNtryAmt", t.NetAmtV2, t.NetIndV2}} {
+		if trim(net.amt) == "" {
+			continue
+		}
+		if s.Net != nil {
+			return nil, formatErr("TtlNtries has both TtlNetNtry and TtlNetNtryAmt")
+		}
+		d, err := parseDecimalNumber("TxsSummry/TtlNtries/"+net.field, net.amt)
+		if err != nil {
+			return nil, err
+		}
+		cr, err := credit(net.ind)
+		if err != nil {
+			return nil, formatErr("TxsSummry/TtlNtries/%s: %v", net.field, err)
+		}
+		if !cr {
+			d = d.Neg()
+		}
+		s.Net = &d
+	}
+	for _, side := range []struct {
+		field string
+		v     []xmlSummaryTotal
+		dst   **SummaryTotal
+	}{{"TtlCdtNtries", x.TtlCdtNtries, &s.Credits}, {"TtlDbtNtries", x.TtlDbtNtries, &s.Debits}} {
+		if len(side.v) == 0 {
+			continue
+		}
+		v, err := one("TxsSummry/"+side.field, side.v)
+		if err != nil {
+			return nil, err
+		}
+		if *side.dst, err = summaryTotal(side.field, v.NbOfNtries, v.Sum); err != nil {
+			return nil, err
+		}
+	}
+	if s == (Summary{}) {
+		return nil, nil // only totals per bank transaction code, which are not checked
+	}
+	return &s, nil
+}
+
+func summaryTotal(field, count, sum string) (*SummaryTotal, error) {
+	count, sum = trim(count), trim(sum)
+	if count == "" && sum == "" {
+		return nil, nil
+	}
+	var t SummaryTotal
+	if count != "" {
+		n, err := parseCount("TxsSummry/"+field+"/NbOfNtries", count)
+		if err != nil {
+			return nil, err
+		}
+		t.Count = &n
+	}
+	if sum != "" {
+		d, err := parseDecimalNumber("TxsSummry/"+field+"/Sum", sum)
+		if err != nil {
+			return nil, err
+		}
+		t.Sum = &d
+	}
+	return &t, nil
 }

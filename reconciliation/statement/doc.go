@@ -1,23 +1,31 @@
 // Package statement reads the statements civicpay reconciles — the treasury
-// bank account's ISO 20022 camt.053 statements and camt.054 notifications,
-// and each gateway's daily settlement file — and writes them for the gateway
-// simulator. Every parser streams: it holds one entry or one line at a time,
+// bank account's ISO 20022 camt.053 statements, camt.052 intraday reports and
+// camt.054 notifications, and each gateway's daily settlement file — and
+// writes them for the gateway simulator. Every parser streams: it holds one entry or one line at a time,
 // never the file, and bad input of any shape ends in an error, never a panic.
 //
 // Use [DetectReader] (or [Detect]) to tell the format of an upload, then
 // [ParseCAMT] or [ParseSettlement] (with [DefaultLimits], or your own
 // [Limits]). Errors are *[ParseError] values carrying the line (and for XML the
 // column, statement and entry number) and wrapping a sentinel such as
-// [ErrFormat], [ErrLimit], [ErrUnbalanced] or [ErrTrailer].
+// [ErrFormat], [ErrLimit], [ErrUnbalanced], [ErrSummary], [ErrEncoding] or
+// [ErrTrailer].
 //
 // # ISO 20022 statements
 //
-// [ParseCAMT] reads camt.053 (BkToCstmrStmt) and camt.054
-// (BkToCstmrDbtCdtNtfctn) in versions .001.02, .001.04 and .001.08 (and
-// others of the same shape): elements are matched by local name, so any
-// namespace prefix, or none, is accepted, and the message may sit inside an
-// envelope. The version is taken from the namespace ("001.08") when there is
-// one. A document may hold several Stmt or Ntfctn.
+// [ParseCAMT] reads camt.053 (BkToCstmrStmt), camt.052 (BkToCstmrAcctRpt)
+// and camt.054 (BkToCstmrDbtCdtNtfctn) in versions .001.02, .001.04 and
+// .001.08 (and others of the same shape): elements are matched by local name,
+// so any namespace prefix, or none, is accepted, and the message may sit
+// inside an envelope (a business application header, AppHdr, beside it is
+// skipped). The version is taken from the namespace ("001.08") when there is
+// one. A document may hold several Stmt, Rpt or Ntfctn.
+//
+//   - Encoding: UTF-8, or what the XML declaration names if it is ISO-8859-1
+//     (decoded) or US-ASCII (a byte above 0x7F is then an error); any other
+//     declared encoding is refused with [ErrEncoding]. A CR alone ends a line
+//     as XML says it does, so error lines are right in files from systems
+//     that end lines so.
 //
 //   - Entry status: <Sts>BOOK</Sts> (.02, .04) and <Sts><Cd>BOOK</Cd></Sts>
 //     (.08) are both read; a proprietary <Sts><Prtry> is passed through.
@@ -25,26 +33,55 @@
 //     still handed to the callback, with their Status, so that the caller
 //     keeps them apart (the matcher should match BOOK entries only), but they
 //     are not part of the balance check or of BookedCredits/BookedDebits.
+//
 //   - Amounts are decimal text with a Ccy attribute, read with
 //     shopspring/decimal (never floats); more decimals than the currency has
 //     (any fraction of VND) is an error. Entry amounts are unsigned with
 //     CdtDbtInd giving the direction; a reversal (RvslInd true) is reported
 //     by the bank in the opposite direction of what it reverses, so it is
 //     summed by its CdtDbtInd like any entry.
+//
 //   - Balances: OPBD is the opening balance (PRCD when there is no OPBD),
-//     CLBD the closing one; a DBIT balance is negative. For every camt.053
-//     statement ParseCAMT checks opening + booked credits − booked debits =
-//     closing and refuses the document with [ErrUnbalanced], naming the
-//     difference ("opening 1000 + entries 250 = 1250, closing says 1200:
-//     difference 50 VND"). camt.054 carries no balances and is not checked.
+//     CLBD the closing one, ITBD a camt.052's interim position; a DBIT balance
+//     is negative. For every camt.053 statement ParseCAMT checks opening +
+//     booked credits − booked debits = closing and refuses the document with
+//     [ErrUnbalanced], naming the difference ("opening 1000 + entries 250 =
+//     1250, closing says 1200: difference 50 VND") and the entries valued
+//     after the closing balance's date, a common cause; a missing balance is
+//     [ErrNoBalance], naming which. camt.054 carries no balances and a
+//     camt.052 is a position during the day: neither is checked.
+//
+//   - TxsSummry, when present, must agree with the entries — counted over all
+//     of them, as ISO 20022 defines it, or over the booked ones alone, as some
+//     banks do — or the document is refused with [ErrSummary].
+//
+//   - The tolerant rule ([CAMTOptions].Tolerant) loads instead what the
+//     strict one refuses for its balances or its summary: the statement comes
+//     back with Unbalanced, the Difference its entries do not explain, and a
+//     [Finding] saying what is wrong. Either way, entries booked outside the
+//     statement's period, valued after its closing balance's date, whose
+//     transaction CdtDbtInd is not theirs, or whose batch counts other
+//     transactions than it details, are flagged (Entry.Flags) and counted
+//     (Statement.Findings).
+//
+//   - Kept from each entry and transaction: the bank transaction code
+//     (BkTxCd, ISO and proprietary), batch information (Btch), charges
+//     (Chrgs), amount details (instructed amount and exchange rate), and per
+//     transaction its references (UETR too), related parties' names and
+//     accounts, typed structured references (CdtrRefInf) and AddtlRmtInf,
+//     its own CdtDbtInd and return information (RtrInf).
+//
 //   - Dates: BookgDt, ValDt and Bal/Dt accept Dt or DtTm. All times come back
 //     in ICT (GMT+7, the business day); a date alone is midnight ICT of that
 //     day and a date-time without an offset is taken as ICT.
-//   - One currency per statement: Acct/Ccy (or the first balance's), and
-//     every balance and entry must be in it.
+//
+//   - One currency per statement: Acct/Ccy (or the first balance's, or — a
+//     camt.054 without Acct/Ccy — the first entry's), and every balance and
+//     entry must be in it.
 //
 // [CAMTWriter], [WriteCAMT053] and [WriteCAMT054] write .001.08 documents (a
-// gateway simulator's view of the treasury account) that ParseCAMT reads back.
+// gateway simulator's view of the treasury account), camt.052 included, with
+// every field ParseCAMT keeps, and ParseCAMT reads them back.
 //
 // # Gateway settlement files
 //
@@ -64,7 +101,9 @@
 // the business date it names. The trailer's totals are signed sums of the
 // normalised lines (see [SettlementLine]); the parser refuses the file, naming
 // each difference, when they do not match its lines or when the trailer is
-// missing. Our reference is what civicpay sent the gateway: vnp_TxnRef, MoMo
+// missing — unless [SettlementOptions].Tolerant, which loads it with its
+// lines' totals, the trailer's beside them and a [Finding] naming each
+// difference. Our reference is what civicpay sent the gateway: vnp_TxnRef, MoMo
 // orderId, ZaloPay app_trans_id; for a refund, the refund's own id where the
 // gateway has one (MoMo's refund orderId, ZaloPay's m_refund_id) and the
 // original vnp_TxnRef for VNPAY.

@@ -19,8 +19,15 @@ var (
 	// entries is not its closing balance.
 	ErrUnbalanced = errors.New("statement does not balance")
 	// ErrNoBalance: a camt.053 statement lacks its opening (OPBD or PRCD) or
-	// closing (CLBD) booked balance, so it cannot be checked.
-	ErrNoBalance = errors.New("statement lacks an opening or closing booked balance")
+	// closing (CLBD) booked balance, so it cannot be checked; the message
+	// says which.
+	ErrNoBalance = errors.New("statement lacks a booked balance")
+	// ErrSummary: a statement's TxsSummry disagrees with its entries.
+	ErrSummary = errors.New("statement's TxsSummry disagrees with its entries")
+	// ErrEncoding: the document declares an encoding ParseCAMT does not read
+	// (only UTF-8, ISO-8859-1 and US-ASCII are), or has a byte its declared
+	// encoding does not allow. It is also an ErrFormat.
+	ErrEncoding = fmt.Errorf("%w: unsupported character encoding", ErrFormat)
 	// ErrTrailer: a settlement file's trailer is missing or disagrees with its
 	// lines.
 	ErrTrailer = errors.New("settlement trailer missing or disagrees with the lines")

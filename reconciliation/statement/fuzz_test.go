@@ -13,6 +13,8 @@ import (
 var camtSamples = []string{
 	"camt053_v02.xml", "camt053_v04.xml", "camt053_v08.xml",
 	"camt054_v02.xml", "camt054_v04.xml", "camt054_v08.xml", "camt053_unbalanced.xml",
+	"camt053_tolerant.xml", "camt053_batch.xml", "camt053_returns.xml", "camt053_latin1.xml", "camt053_cr.xml",
+	"camt054_ascii.xml", "camt054_two_currencies.xml",
 }
 
 // fuzzLimits are small so that the fuzzer reaches them.
@@ -24,11 +26,36 @@ func FuzzParseCAMT(f *testing.F) {
 	}
 	f.Add([]byte(doc053(balanced)))
 	f.Add([]byte(doc053(bal("PRCD", "10.5", "DBIT") + bal("CLBD", "0", "CRDT"))))
+	f.Add([]byte(doc053(balanced + summary(`<TtlNtries><NbOfNtries>2</NbOfNtries></TtlNtries>`))))
 	f.Add([]byte("<Document><BkToCstmrStmt><GrpHdr><MsgId>x</MsgId></GrpHdr><Stmt>"))
 	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, data []byte) {
+	f.Fuzz(fuzzCAMT)
+}
+
+// FuzzParseCAMT052 starts from intraday reports: balances that are not
+// checked, interim positions, reports with and without entries.
+func FuzzParseCAMT052(f *testing.F) {
+	f.Add(readTestdata(f, "camt052_intraday.xml"))
+	report := strings.NewReplacer("camt.053", "camt.052", "BkToCstmrStmt", "BkToCstmrAcctRpt", "<Stmt>", "<Rpt>", "</Stmt>", "</Rpt>")
+	f.Add([]byte(report.Replace(doc053(bal("OPBD", "1000", "CRDT") + bal("ITBD", "1300", "CRDT") + ntry("300", "CRDT", "")))))
+	f.Add([]byte(report.Replace(doc053(bal("ITBD", "5", "DBIT")))))
+	f.Add([]byte(report.Replace(doc053(bal("OPBD", "1000", "CRDT") + summary(`<TtlNtries><NbOfNtries>1</NbOfNtries></TtlNtries>`) + ntry("300", "DBIT", "<Sts>PDNG</Sts>")))))
+	s, entries := simStatement()
+	s.Interim = &Balance{Type: BalanceInterim, Amount: dec("7"), Currency: "VND", Date: s.Created}
+	var buf bytes.Buffer
+	if err := writeDoc(&buf, KindCAMT052, s, entries); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Fuzz(fuzzCAMT)
+}
+
+// fuzzCAMT parses data under both rules. Whatever strict accepts, tolerant
+// accepts the same; what tolerant accepts and strict refuses is flagged.
+func fuzzCAMT(t *testing.T, data []byte) {
+	parse := func(tolerant bool) ([]Statement, map[int][]Entry, error) {
 		entries := map[int][]Entry{}
-		stmts, err := fuzzLimits.ParseCAMT(bytes.NewReader(data), func(s Statement, e Entry) error {
+		stmts, err := CAMTOptions{Limits: fuzzLimits, Tolerant: tolerant}.ParseCAMT(bytes.NewReader(data), func(s Statement, e Entry) error {
 			entries[s.Seq] = append(entries[s.Seq], e)
 			return nil
 		})
@@ -37,25 +64,42 @@ func FuzzParseCAMT(f *testing.F) {
 			if !errors.As(err, &pe) || stmts != nil {
 				t.Fatalf("error %v (%T) without a position, or with statements", err, err)
 			}
-			return
-		}
-		if len(stmts) == 0 {
+		} else if len(stmts) == 0 {
 			t.Fatal("no statements and no error")
 		}
-		for _, s := range stmts {
-			checkParsedStatement(t, s, entries[s.Seq])
+		return stmts, entries, err
+	}
+	strict, strictEntries, strictErr := parse(false)
+	tolerant, tolerantEntries, tolerantErr := parse(true)
+	switch {
+	case strictErr == nil && tolerantErr != nil:
+		t.Fatalf("strict accepts what tolerant refuses: %v", tolerantErr)
+	case strictErr != nil && tolerantErr == nil && !errors.Is(strictErr, ErrUnbalanced) &&
+		!errors.Is(strictErr, ErrNoBalance) && !errors.Is(strictErr, ErrSummary):
+		t.Fatalf("tolerant accepts what strict refuses for another reason: %v", strictErr)
+	}
+	for _, s := range tolerant {
+		checkParsedStatement(t, s, tolerantEntries[s.Seq], true)
+	}
+	if strictErr != nil {
+		return
+	}
+	for i, s := range strict {
+		checkParsedStatement(t, s, strictEntries[s.Seq], false)
+		if a, b := statementJSON(t, s), statementJSON(t, tolerant[i]); a != b {
+			t.Fatalf("strict and tolerant disagree on an accepted statement:\n%s\n%s", a, b)
 		}
-		checkCAMTRoundTrip(t, stmts, entries)
-	})
+	}
+	checkCAMTRoundTrip(t, strict, strictEntries)
 }
 
 // checkParsedStatement checks what must hold of any statement ParseCAMT accepts.
-func checkParsedStatement(t *testing.T, s Statement, entries []Entry) {
+func checkParsedStatement(t *testing.T, s Statement, entries []Entry, tolerant bool) {
 	t.Helper()
 	credits, debits := decimal.Zero, decimal.Zero
+	flagged := map[string]int{}
 	for i, e := range entries {
-		if e.Seq != i+1 || e.Amount.IsNegative() || !validCurrency(e.Currency) || e.Status == "" ||
-			(s.Currency != "" && e.Currency != s.Currency) {
+		if e.Seq != i+1 || e.Amount.IsNegative() || !validCurrency(e.Currency) || e.Status == "" || e.Currency != s.Currency {
 			t.Fatalf("statement %d: bad entry %+v", s.Seq, e)
 		}
 		switch {
@@ -64,13 +108,38 @@ func checkParsedStatement(t *testing.T, s Statement, entries []Entry) {
 		case e.Booked():
 			debits = debits.Add(e.Amount)
 		}
+		for _, f := range e.Flags {
+			flagged[f]++
+		}
 	}
 	if s.Entries != len(entries) || !s.BookedCredits.Equal(credits) || !s.BookedDebits.Equal(debits) {
 		t.Fatalf("statement %d totals %d/%s/%s, entries give %d/%s/%s",
 			s.Seq, s.Entries, s.BookedCredits, s.BookedDebits, len(entries), credits, debits)
 	}
-	if s.Kind == KindCAMT053 && !s.Opening.Amount.Add(credits).Sub(debits).Equal(s.Closing.Amount) {
-		t.Fatalf("statement %d accepted unbalanced", s.Seq)
+	codes := map[string]bool{}
+	for _, f := range s.Findings {
+		if codes[f.Code] {
+			t.Fatalf("statement %d: finding %s twice", s.Seq, f.Code)
+		}
+		codes[f.Code] = true
+		if _, entryLevel := entryFindingDetail[f.Code]; entryLevel && (f.Count != flagged[f.Code] || len(f.Entries) != min(f.Count, MaxFindingEntries)) {
+			t.Fatalf("statement %d: finding %+v, but %d entries flagged", s.Seq, f, flagged[f.Code])
+		}
+	}
+	for code, n := range flagged {
+		if !codes[code] {
+			t.Fatalf("statement %d: %d entries flagged %s without the finding", s.Seq, n, code)
+		}
+	}
+	if !tolerant && (codes[FindingUnbalanced] || codes[FindingBalanceMissing] || codes[FindingSummaryMismatch] || s.Unbalanced) {
+		t.Fatalf("statement %d: strict rule accepted %+v", s.Seq, s.Findings)
+	}
+	if s.Unbalanced != codes[FindingUnbalanced] || s.Unbalanced == s.Difference.IsZero() {
+		t.Fatalf("statement %d: unbalanced %t by %s, findings %+v", s.Seq, s.Unbalanced, s.Difference, s.Findings)
+	}
+	if s.Kind == KindCAMT053 && !codes[FindingBalanceMissing] &&
+		!s.Opening.Amount.Add(credits).Sub(debits).Sub(s.Closing.Amount).Equal(s.Difference) {
+		t.Fatalf("statement %d: difference %s is not opening + entries - closing", s.Seq, s.Difference)
 	}
 	if s.StatementID == "" || s.Account == "" || s.MessageID == "" {
 		t.Fatalf("statement %d without an id, account or message id", s.Seq)
@@ -126,10 +195,13 @@ func checkCAMTRoundTrip(t *testing.T, stmts []Statement, entries map[int][]Entry
 		if s.Created.IsZero() {
 			s.Created = created
 		}
-		if a, b := stmtLine(stmts2[i]), stmtLine(s); a != b {
+		if a, b := statementJSON(t, stmts2[i]), statementJSON(t, s); a != b {
 			t.Fatalf("statement read back:\n got %s\nwant %s", a, b)
 		}
 		for j, e := range entries[s.Seq] {
+			if e.BankTxCode.IsZero() { // the writer writes one: BkTxCd is required
+				e.BankTxCode = defaultBankTxCode(e.Credit)
+			}
 			if a, b := canonEntry(again[s.Seq][j]), canonEntry(e); a != b {
 				t.Fatalf("entry read back:\n got %s\nwant %s", a, b)
 			}
@@ -158,6 +230,13 @@ func fuzzSettlement(f *testing.F, gateway string) {
 			lines = append(lines, l)
 			return nil
 		})
+		tolerantFile, tolerantErr := SettlementOptions{Limits: fuzzLimits, Tolerant: true}.ParseSettlement(gateway, bytes.NewReader(data), nil)
+		switch {
+		case err == nil && (tolerantErr != nil || settlementFileString(tolerantFile) != settlementFileString(file) || tolerantFile.Findings != nil):
+			t.Fatalf("tolerant reads an accepted file otherwise: %s %+v, %v", settlementFileString(tolerantFile), tolerantFile.Findings, tolerantErr)
+		case err != nil && tolerantErr == nil && (!errors.Is(err, ErrTrailer) || len(tolerantFile.Findings) != 1):
+			t.Fatalf("tolerant accepts what strict refuses (%v) with findings %+v", err, tolerantFile.Findings)
+		}
 		if err != nil {
 			var pe *ParseError
 			if !errors.As(err, &pe) {

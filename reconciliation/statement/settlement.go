@@ -29,6 +29,19 @@ type SettlementFile struct {
 	Fees         decimal.Decimal
 	Net          decimal.Decimal // what the gateway pays into the treasury account (negative: what it takes back)
 	Currency     string
+	// Under the tolerant rule, a file whose trailer disagrees with its lines
+	// (or has none) has its lines' totals above, what the trailer said here
+	// (nil when it agrees or is missing), and a Finding saying so.
+	Trailer  *SettlementTotals
+	Findings []Finding
+}
+
+// SettlementTotals are a settlement file's trailer totals.
+type SettlementTotals struct {
+	Count int             `json:"count"`
+	Gross decimal.Decimal `json:"gross"`
+	Fees  decimal.Decimal `json:"fees"`
+	Net   decimal.Decimal `json:"net"`
 }
 
 // SettlementLine is one transaction of a settlement file, normalised: Gross

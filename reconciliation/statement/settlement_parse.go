@@ -30,7 +30,32 @@ func ParseSettlement(gateway string, r io.Reader, fn func(SettlementLine) error)
 // treat the file as one unit. Duplicate transaction ids are not looked for
 // here (that needs memory proportional to the file); the matcher reports them.
 func (lim Limits) ParseSettlement(gateway string, r io.Reader, fn func(SettlementLine) error) (SettlementFile, error) {
-	lim = lim.withDefaults()
+	return SettlementOptions{Limits: lim}.ParseSettlement(gateway, r, fn)
+}
+
+// SettlementOptions choose how ParseSettlement judges a file whose trailer
+// does not agree with its lines.
+type SettlementOptions struct {
+	Limits Limits
+	// Tolerant loads a file whose trailer disagrees with its lines, or that
+	// has no trailer but at least one line, instead of refusing it: the
+	// file's totals are then its lines', Trailer is what the trailer said
+	// (nil when there is none), and a Finding (trailer_mismatch,
+	// trailer_missing) names each difference. The default, strict rule
+	// refuses such a file with ErrTrailer.
+	Tolerant bool
+}
+
+// Finding codes of a settlement file (tolerant rule only).
+const (
+	FindingTrailerMismatch = "trailer_mismatch"
+	FindingTrailerMissing  = "trailer_missing"
+)
+
+// ParseSettlement reads a settlement file under the options; see
+// Limits.ParseSettlement.
+func (o SettlementOptions) ParseSettlement(gateway string, r io.Reader, fn func(SettlementLine) error) (SettlementFile, error) {
+	lim := o.Limits.withDefaults()
 	l, ok := layouts[gateway]
 	if !ok {
 		return SettlementFile{}, fmt.Errorf("statement: settlement: %w: %q", ErrUnknownGateway, gateway)
@@ -42,7 +67,7 @@ func (lim Limits) ParseSettlement(gateway string, r io.Reader, fn func(Settlemen
 	limited := &recordLimiter{r: br, max: lim.MaxLineBytes}
 	cr := csv.NewReader(limited)
 	cr.Comma, cr.FieldsPerRecord, cr.ReuseRecord = l.comma, -1, true
-	p := &settlementParser{l: l, fn: fn, file: SettlementFile{Gateway: gateway}}
+	p := &settlementParser{l: l, fn: fn, tolerant: o.Tolerant, file: SettlementFile{Gateway: gateway}}
 	line := 0
 	for {
 		limited.n = 0
@@ -59,7 +84,12 @@ func (lim Limits) ParseSettlement(gateway string, r io.Reader, fn func(Settlemen
 		}
 	}
 	if p.state != afterTrailer {
-		return SettlementFile{}, p.fail(line, fmt.Errorf("%w: no %s line (truncated file?)", ErrTrailer, l.trailerTag))
+		missing := fmt.Sprintf("no %s line (truncated file?)", l.trailerTag)
+		if !p.tolerant || p.file.FileID == "" { // without a line, nothing says which file this is
+			return SettlementFile{}, p.fail(line, fmt.Errorf("%w: %s", ErrTrailer, missing))
+		}
+		p.file.Count, p.file.Gross, p.file.Fees, p.file.Net = p.sum.Count, p.sum.Gross, p.sum.Fees, p.sum.Net
+		p.file.Findings = []Finding{{Code: FindingTrailerMissing, Detail: missing + ": the totals are the lines'"}}
 	}
 	return p.file, nil
 }
@@ -114,11 +144,12 @@ const (
 )
 
 type settlementParser struct {
-	l     *layout
-	fn    func(SettlementLine) error
-	state settlementState
-	file  SettlementFile // identity from the first line or the trailer
-	sum   SettlementFile // totals of the lines read
+	l        *layout
+	fn       func(SettlementLine) error
+	tolerant bool
+	state    settlementState
+	file     SettlementFile // identity from the first line or the trailer
+	sum      SettlementFile // totals of the lines read
 }
 
 func (p *settlementParser) fail(line int, err error) error {
@@ -237,10 +268,17 @@ func (p *settlementParser) trailer(rec []string) error {
 	if err != nil {
 		return err
 	}
-	if diff := trailerDiff(t, p.sum); diff != "" {
+	diff := trailerDiff(t, p.sum)
+	switch {
+	case diff == "":
+		p.file = t
+	case !p.tolerant:
 		return fmt.Errorf("%w: %s", ErrTrailer, diff)
+	default:
+		p.file.Count, p.file.Gross, p.file.Fees, p.file.Net = p.sum.Count, p.sum.Gross, p.sum.Fees, p.sum.Net
+		p.file.Trailer = &SettlementTotals{Count: t.Count, Gross: t.Gross, Fees: t.Fees, Net: t.Net}
+		p.file.Findings = []Finding{{Code: FindingTrailerMismatch, Detail: "the trailer disagrees with the lines: " + diff}}
 	}
-	p.file = t
 	return nil
 }
 

@@ -191,6 +191,7 @@ func TestSettlementTrailerMismatch(t *testing.T) {
 				}
 			}
 			bad := w.File()
+			lineTotals := bad
 			tt.trailer(&bad)
 			if err := w.CloseWithTrailer(bad); err != nil {
 				t.Fatal(err)
@@ -202,6 +203,54 @@ func TestSettlementTrailerMismatch(t *testing.T) {
 			}
 			if len(lines) != 4 {
 				t.Errorf("callback saw %d lines before the trailer, want 4", len(lines))
+			}
+			// The tolerant rule loads it: the lines' totals, the trailer's
+			// beside them, the differences named.
+			f, err := SettlementOptions{Tolerant: true}.ParseSettlement(tt.gateway, strings.NewReader(buf.String()), nil)
+			if err != nil || settlementFileString(f) != settlementFileString(lineTotals) || f.Trailer == nil ||
+				f.Trailer.Count != bad.Count || !f.Trailer.Gross.Equal(bad.Gross) || !f.Trailer.Fees.Equal(bad.Fees) || !f.Trailer.Net.Equal(bad.Net) ||
+				len(f.Findings) != 1 || f.Findings[0].Code != FindingTrailerMismatch || !strings.HasSuffix(f.Findings[0].Detail, tt.msg) {
+				t.Errorf("tolerant: %s trailer %+v findings %+v, %v; want %s with the trailer's totals and %q",
+					settlementFileString(f), f.Trailer, f.Findings, err, settlementFileString(lineTotals), tt.msg)
+			}
+		})
+	}
+}
+
+func TestParseSettlementTolerantWithoutTrailer(t *testing.T) {
+	t.Parallel()
+	vnpay := docSettlementFiles[GatewayVNPAY]
+	truncated := vnpay[:strings.Index(vnpay, "TRAILER")]
+	strictFile, _, strictErr := parseSettlementString(GatewayVNPAY, vnpay)
+	tests := []struct {
+		name, input string
+		want        string // settlementFileString; "" when refused
+		finding     string
+	}{
+		{"whole file: as strict", vnpay, settlementFileString(strictFile), ""},
+		{"truncated before the trailer: the lines' totals", truncated, settlementFileString(strictFile), FindingTrailerMissing},
+		{"header only: nothing says which file", strings.SplitN(vnpay, "\n", 2)[0] + "\n", "", ""},
+		{"empty", "", "", ""},
+	}
+	if strictErr != nil {
+		t.Fatal(strictErr)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, err := SettlementOptions{Tolerant: true}.ParseSettlement(GatewayVNPAY, strings.NewReader(tt.input), nil)
+			if tt.want == "" {
+				if !errors.Is(err, ErrTrailer) {
+					t.Fatalf("err = %v, want ErrTrailer", err)
+				}
+				return
+			}
+			var codes []string
+			for _, fd := range f.Findings {
+				codes = append(codes, fd.Code)
+			}
+			if err != nil || settlementFileString(f) != tt.want || strings.Join(codes, ",") != tt.finding || f.Trailer != nil {
+				t.Errorf("%s findings %v trailer %+v, %v; want %s %q", settlementFileString(f), codes, f.Trailer, err, tt.want, tt.finding)
 			}
 		})
 	}

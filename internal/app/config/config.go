@@ -49,6 +49,14 @@ type Config struct {
 	Env string `env:"CIVICPAY_ENV" envDefault:"production"`
 	// The PostgreSQL connection URL (`make run`/`make test` set it).
 	DatabaseURL string `env:"DATABASE_URL,required"`
+	// A streaming replica of it (optional). Reports read it (revenue, order
+	// lists, exports, the console's lists and dashboards) while its measured
+	// replay lag is within CIVICPAY_READ_MAX_LAG, else the primary; a read
+	// that must see its own writes (an order, a form's result) reads the
+	// primary always.
+	DatabaseReadURL string `env:"DATABASE_READ_URL"`
+	// The staleness bound of reports read from DATABASE_READ_URL.
+	ReadMaxLag time.Duration `env:"CIVICPAY_READ_MAX_LAG" envDefault:"5s"`
 	// The address the HTTP server listens on.
 	Addr string `env:"CIVICPAY_ADDR" envDefault:"127.0.0.1:8080"`
 	// How citizens and gateways reach the service: pay URLs, return and
@@ -259,6 +267,12 @@ type Recon struct {
 	SettlementTolerance string `env:"CIVICPAY_RECON_SETTLEMENT_TOLERANCE" envDefault:"0"`
 	// Days after its business day a gateway's settlement credit may arrive.
 	SettlementDays int `env:"CIVICPAY_RECON_SETTLEMENT_DAYS" envDefault:"3"`
+	// Largest difference (VND) a treasury user may write off when resolving
+	// an exception; a larger one is matched to a fee or to suspense instead.
+	WriteOffLimit string `env:"CIVICPAY_RECON_WRITE_OFF_LIMIT" envDefault:"50000"`
+	// A resolution that moves more than this (VND; any other currency always)
+	// waits for a second treasury user's approval.
+	ResolutionApprovalAmount string `env:"CIVICPAY_RECON_RESOLUTION_APPROVAL_AMOUNT" envDefault:"10000000"`
 	// Deadline of one statement fetch.
 	FetchTimeout time.Duration `env:"CIVICPAY_RECON_FETCH_TIMEOUT" envDefault:"2m"`
 	// Deadline of one gateway status query for a `missing_here` line.
@@ -275,6 +289,12 @@ type Recon struct {
 	// At most this many `reconciliation.exception` webhooks per run (the rest
 	// are in the run's report).
 	MaxExceptionEvents int `env:"CIVICPAY_RECON_MAX_EXCEPTION_EVENTS" envDefault:"100"`
+	// Sources (`bank`, `vnpay`, `momo`, `zalopay`) whose files are loaded
+	// under the tolerant rule: a statement whose balances or `TxsSummry` do
+	// not add up, or a settlement file whose trailer disagrees with its lines,
+	// is loaded and flagged with the difference (`GET /v1/statements/{id}`)
+	// instead of refused. Unset: every source is strict.
+	Tolerant []string `env:"CIVICPAY_RECON_TOLERANT" envSeparator:","`
 }
 
 // Paying configures the gateways and the payment flow. The base URLs,
@@ -456,6 +476,9 @@ func Load() (Config, error) {
 	}
 	if err := c.Retention.check(); err != nil {
 		return c, err
+	}
+	if c.DatabaseReadURL != "" && c.ReadMaxLag <= 0 {
+		return c, errors.New("config: CIVICPAY_READ_MAX_LAG must be positive")
 	}
 	return c, nil
 }

@@ -87,6 +87,11 @@ func (c Config) ReconConfig() (reconciliation.Config, error) {
 		FetchTimeout:       r.FetchTimeout, QueryTimeout: r.QueryTimeout, QueryConcurrency: r.QueryConcurrency,
 		WorkMem: r.WorkMem, MaxExceptionEvents: r.MaxExceptionEvents,
 	}
+	for _, src := range r.Tolerant {
+		if src = strings.TrimSpace(src); src != "" {
+			out.Tolerant = append(out.Tolerant, src)
+		}
+	}
 	out.Tol.Window = r.MatchWindow
 	for _, u := range []string{r.SettlementURL, r.StatementURL} {
 		if err := reconciliation.CheckURLTemplate(u); err != nil {
@@ -108,6 +113,8 @@ func (c Config) ReconConfig() (reconciliation.Config, error) {
 		{"CIVICPAY_RECON_AMOUNT_TOLERANCE", r.AmountTolerance, &out.Tol.Amount},
 		{"CIVICPAY_RECON_FEE_TOLERANCE", r.FeeTolerance, &out.Tol.Fee},
 		{"CIVICPAY_RECON_SETTLEMENT_TOLERANCE", r.SettlementTolerance, &out.SettlementTolerance},
+		{"CIVICPAY_RECON_WRITE_OFF_LIMIT", r.WriteOffLimit, &out.WriteOffLimit},
+		{"CIVICPAY_RECON_RESOLUTION_APPROVAL_AMOUNT", r.ResolutionApprovalAmount, &out.ApprovalAmount},
 	} {
 		v, err := decimal.NewFromString(d.src)
 		if err != nil || v.IsNegative() {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,27 @@ func TestDefaultsMapOntoTheDomains(t *testing.T) {
 	}
 }
 
+// CIVICPAY_RECON_TOLERANT names the sources loaded under the tolerant rule;
+// blanks between commas are not sources.
+func TestReconTolerantSources(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		want  []string
+	}{{"", nil}, {"bank", []string{"bank"}}, {" bank , momo ,", []string{"bank", "momo"}}} {
+		c := Defaults("postgres://x@127.0.0.1/db")
+		c.Recon.Tolerant = strings.Split(tt.value, ",")
+		r, err := c.ReconConfig()
+		if err != nil || !slices.Equal(r.Tolerant, tt.want) {
+			t.Errorf("%q: %v, %v; want %v", tt.value, r.Tolerant, err, tt.want)
+		}
+		for _, src := range []string{"bank", "momo", "vnpay"} {
+			if r.TolerantFor(src) != slices.Contains(tt.want, src) {
+				t.Errorf("%q: TolerantFor(%s) = %t", tt.value, src, r.TolerantFor(src))
+			}
+		}
+	}
+}
+
 // A variable set to a value a domain package would refuse (and panic on) is
 // an error at Load naming its variables, not a panic at start.
 func TestLoadRefusesWhatTheDomainsWould(t *testing.T) {
@@ -85,6 +107,7 @@ func TestLoadRefusesWhatTheDomainsWould(t *testing.T) {
 		{"CIVICPAY_RECON_WORK_MEM", "1GB; DROP TABLE x", "WorkMem"},
 		{"CIVICPAY_RECON_CUTOFF", "25:00", "CIVICPAY_RECON_CUTOFF"},
 		{"CIVICPAY_RECON_FEE_TOLERANCE", "-1", "CIVICPAY_RECON_FEE_TOLERANCE"},
+		{"CIVICPAY_RECON_TOLERANT", "bank,paypal", `tolerant source "paypal" is not one of vnpay, momo, zalopay, bank`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(tt.name, tt.value)

@@ -40,6 +40,7 @@ var outside = []struct{ name, program, meaning string }{
 	{"BENCH_RECON_LOG", "`cmd/benchrecon`", "`info` shows the service's log."},
 	{"BENCH_RECON_CPUPROFILE", "`cmd/benchrecon`", "A file to write a CPU profile of the reconciliation to."},
 	{"BENCH_RECON_KEEP", "`cmd/benchrecon`", "Set: the scratch database is kept."},
+	{"BENCH_CONSOLE_KEEP", "`cmd/benchconsole`", "Set: the scratch database of 1,000,000 orders is kept (to look at its plans)."},
 	{"CIVICPAY_SCREENSHOTS", "browser tests (`make test`)", "A folder the headless-Chromium tests leave their screenshots in (default: each test's temporary folder)."},
 }
 

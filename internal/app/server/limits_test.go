@@ -44,8 +44,12 @@ func TestOnlyUploadsGetTheLongBodyTimeout(t *testing.T) {
 	t.Parallel()
 	app := server.New(server.Options{
 		Log: slog.New(slog.DiscardHandler), Metrics: metrics.New(), Auth: auth.NewAuthenticator(nil, 0),
-		Ready:         func(context.Context) error { return nil },
-		Public:        []server.Router{routes(func(r fiber.Router) { r.Post("/upload", bodyLen); r.Post("/other", bodyLen) })},
+		Ready: func(context.Context) error { return nil },
+		Public: []server.Router{routes(func(r fiber.Router) {
+			r.Post("/upload", bodyLen)
+			r.Post("/upload/7/commit", bodyLen) // under the streamed route, not streamed
+			r.Post("/other", bodyLen)
+		})},
 		StreamedPaths: []string{"/upload"},
 		MaxBodyBytes:  defaults.MaxBodyBytes,
 		Limits:        limits(func(l *server.Limits) { l.ReadTimeout, l.UploadReadTimeout = 200*time.Millisecond, time.Minute }),
@@ -60,7 +64,7 @@ func TestOnlyUploadsGetTheLongBodyTimeout(t *testing.T) {
 	for _, tc := range []struct {
 		path string
 		ok   bool
-	}{{"/upload", true}, {"/other", false}} {
+	}{{"/upload", true}, {"/upload/7/commit", false}, {"/other", false}} {
 		t.Run(tc.path, func(t *testing.T) {
 			t.Parallel()
 			c, err := net.Dial("tcp", ln.Addr().String())

@@ -50,9 +50,10 @@ type Options struct {
 	// HSTS sends Strict-Transport-Security on every response: set when the
 	// public URL is https.
 	HSTS bool
-	// StreamedPaths are route prefixes (statement uploads) whose handlers read
-	// the request body as a stream and enforce their own, larger limit; every
-	// other route keeps MaxBodyBytes. A POST to one of them has
+	// StreamedPaths are the routes (statement uploads; the path exactly, not
+	// the routes under it) whose handlers read the request body as a stream
+	// and enforce their own, larger limit; every other route keeps
+	// MaxBodyBytes. A POST to one of them has
 	// Limits.UploadReadTimeout to send its body.
 	StreamedPaths []string
 	// Limits are the abuse controls.
@@ -254,10 +255,8 @@ func uploadTimeout(streamed []string, d time.Duration) func(*fasthttp.RequestHea
 			return fasthttp.RequestConfig{}
 		}
 		path, _, _ := bytes.Cut(h.RequestURI(), []byte("?"))
-		for _, p := range streamed {
-			if bytes.HasPrefix(path, []byte(p)) {
-				return fasthttp.RequestConfig{ReadTimeout: d}
-			}
+		if isStreamed(string(path), streamed) {
+			return fasthttp.RequestConfig{ReadTimeout: d}
 		}
 		return fasthttp.RequestConfig{}
 	}
@@ -308,9 +307,13 @@ func bodyLimit(max int, streamed []string) fiber.Handler {
 	}
 }
 
+// isStreamed reports whether path is one of the streamed routes: that path
+// exactly (with or without a trailing slash), not the routes under it — POST
+// /v1/statements/{id}/commit is an ordinary JSON route.
 func isStreamed(path string, streamed []string) bool {
+	path = strings.TrimSuffix(path, "/")
 	for _, p := range streamed {
-		if strings.HasPrefix(path, p) {
+		if path == strings.TrimSuffix(p, "/") {
 			return true
 		}
 	}

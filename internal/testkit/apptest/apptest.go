@@ -99,6 +99,23 @@ func NewWithPool(t testing.TB, open func(t testing.TB, dbURL string) *pgxpool.Po
 	return e
 }
 
+// NewReplicated is New on a private primary with a streaming replica
+// (pgtest.NewReplicated), the app given the replica as DATABASE_READ_URL.
+// It returns the pair too, to pause the replica's replay.
+func NewReplicated(t testing.TB, opts ...Option) (*Env, pgtest.Replicated) {
+	t.Helper()
+	r := pgtest.NewReplicated(t)
+	ln := listen(t)
+	e := &Env{Pool: r.Primary, cfg: baseConfig(r.PrimaryURL)}
+	e.cfg.DatabaseReadURL = r.ReplicaURL
+	for _, o := range opts {
+		o(&e.cfg)
+	}
+	e.start(t, ln)
+	e.seed(t)
+	return e, r
+}
+
 // NewQuiet is New with River not started: jobs are inserted but never run,
 // no periodic job is scheduled, so every write to the database is one a
 // request made. Tests that prove a refused request writes nothing use it.

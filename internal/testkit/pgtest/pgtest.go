@@ -51,11 +51,11 @@ func New(t testing.TB) *pgxpool.Pool {
 // NewWithURL is New that also returns the database's URL (for subprocesses).
 func NewWithURL(t testing.TB) (*pgxpool.Pool, string) {
 	t.Helper()
-	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(context.Background()) })
+	templateOnce.Do(func() { templateName, templateErr = ensureTemplate(context.Background(), ServerURL()) })
 	if templateErr != nil {
 		t.Fatalf("pgtest: template database: %v", templateErr)
 	}
-	name := createDatabase(t, templateName)
+	name := createDatabase(t, ServerURL(), templateName)
 	dbURL := db.WithDatabase(ServerURL(), name)
 	// Small pools: many test databases live at once on one server (max_connections).
 	pool, err := db.Open(context.Background(), dbURL, db.Options{MaxConns: 8})
@@ -69,14 +69,14 @@ func NewWithURL(t testing.TB) (*pgxpool.Pool, string) {
 // NewEmpty creates an empty, unmigrated database and returns its URL.
 func NewEmpty(t testing.TB) string {
 	t.Helper()
-	return db.WithDatabase(ServerURL(), createDatabase(t, "template0"))
+	return db.WithDatabase(ServerURL(), createDatabase(t, ServerURL(), "template0"))
 }
 
-func createDatabase(t testing.TB, template string) string {
+func createDatabase(t testing.TB, server, template string) string {
 	t.Helper()
 	ctx := context.Background()
 	name := "civicpay_t_" + randomSuffix()
-	admin := adminConn(t)
+	admin := adminConn(t, server)
 	defer admin.Close(ctx)
 	var err error
 	for i := 0; i < 50; i++ {
@@ -92,7 +92,7 @@ func createDatabase(t testing.TB, template string) string {
 		t.Fatalf("pgtest: create database: %v", err)
 	}
 	t.Cleanup(func() {
-		c := adminConn(t)
+		c := adminConn(t, server)
 		defer c.Close(context.Background())
 		if _, err := c.Exec(context.Background(), fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", name)); err != nil {
 			t.Logf("pgtest: drop %s: %v", name, err)
@@ -101,26 +101,26 @@ func createDatabase(t testing.TB, template string) string {
 	return name
 }
 
-func adminConn(t testing.TB) *pgx.Conn {
+func adminConn(t testing.TB, server string) *pgx.Conn {
 	t.Helper()
-	c, err := pgx.Connect(context.Background(), ServerURL())
+	c, err := pgx.Connect(context.Background(), server)
 	if err != nil {
-		t.Fatalf("pgtest: connect to %s: %v (is PostgreSQL running? `make test` starts one)", redact(ServerURL()), err)
+		t.Fatalf("pgtest: connect to %s: %v (is PostgreSQL running? `make test` starts one)", redact(server), err)
 	}
 	return c
 }
 
 // ensureTemplate builds the template for the current migrations once across all
 // concurrently running test processes (an advisory lock serialises them).
-func ensureTemplate(ctx context.Context) (string, error) {
+func ensureTemplate(ctx context.Context, server string) (string, error) {
 	sum, err := migrationsHash()
 	if err != nil {
 		return "", err
 	}
 	name := "civicpay_tpl_" + sum
-	admin, err := pgx.Connect(ctx, ServerURL())
+	admin, err := pgx.Connect(ctx, server)
 	if err != nil {
-		return "", fmt.Errorf("connect to %s: %w", redact(ServerURL()), err)
+		return "", fmt.Errorf("connect to %s: %w", redact(server), err)
 	}
 	defer admin.Close(ctx)
 	if _, err := admin.Exec(ctx, "SELECT pg_advisory_lock(7246001)"); err != nil {
@@ -141,7 +141,7 @@ func ensureTemplate(ctx context.Context) (string, error) {
 	if _, err := admin.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE template0", building)); err != nil {
 		return "", err
 	}
-	pool, err := db.Open(ctx, db.WithDatabase(ServerURL(), building), db.Options{MaxConns: 4})
+	pool, err := db.Open(ctx, db.WithDatabase(server, building), db.Options{MaxConns: 4})
 	if err != nil {
 		return "", err
 	}

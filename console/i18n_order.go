@@ -1,0 +1,73 @@
+package console
+
+// The order page's messages (order.go, templates/payment.html).
+func init() {
+	addMessages(map[string]message{
+
+		"ord.refundable": {"Còn có thể hoàn (phần của bạn)", "Still refundable (by you)"},
+		"ord.receipt":    {"Tải biên lai PDF", "Download the PDF receipt"},
+		"ord.receipt.none": {"Đơn này chưa được thanh toán nên chưa có biên lai.",
+			"This order was never paid: it has no receipt."},
+
+		"ord.unavailable.title": {"Tạm thời không dùng được", "Not available"},
+		"ord.unavailable":       {"Chức năng này chưa được kết nối trên máy chủ này.", "This function is not connected on this server."},
+		"ord.form.fix":          {"Biểu mẫu có lỗi, xem bên dưới.", "The form has a problem: see below."},
+		"ord.reason.required":   {"Hãy ghi lý do.", "Give a reason."},
+		"ord.reason.long":       {"Lý do dài tối đa 500 ký tự.", "A reason is at most 500 characters."},
+
+		"ord.cancel.title":  {"Huỷ đơn", "Cancel the order"},
+		"ord.cancel.hint":   {"Người nộp sẽ không thanh toán được đơn này nữa.", "The payer will no longer be able to pay this order."},
+		"ord.cancel.submit": {"Huỷ đơn", "Cancel the order"},
+		"ord.cancel.done":   {"Đã huỷ đơn.", "The order is cancelled."},
+		"ord.cancel.denied": {"Chỉ cán bộ cơ quan thu mới huỷ được đơn.", "Only agency staff cancel orders."},
+		"ord.cancel.notopen": {"Đơn không còn chờ thanh toán nên không huỷ được.",
+			"The order is no longer open: it cannot be cancelled."},
+		"ord.cancel.notlead": {"Chỉ cơ quan có khoản đầu tiên của đơn mới huỷ được đơn.",
+			"Only the agency whose line comes first cancels this order."},
+
+		"ord.refund.title": {"Hoàn tiền", "Refund"},
+		"ord.refund.hint":  {"Bạn còn có thể hoàn %s. Cổng thanh toán được yêu cầu hoàn ngay sau đó.", "You may still refund %s. The gateway is asked right after."},
+		"ord.refund.how":   {"Hoàn bao nhiêu", "How much"},
+		"ord.refund.full":  {"Hoàn toàn bộ phần còn lại: %s", "Everything still refundable: %s"},
+		"ord.refund.bylines": {"Hoàn một phần, theo từng khoản (ghi số tiền bên dưới)",
+			"Part of it, line by line (amounts below)"},
+		"ord.refund.line":      {"Khoản %d · %s · %s: số tiền hoàn", "Line %d · %s · %s: amount to refund"},
+		"ord.refund.line.hint": {"Tối đa %s. Để trống nếu không hoàn khoản này.", "At most %s. Leave empty to refund nothing of this line."},
+		"ord.refund.submit":    {"Yêu cầu hoàn tiền", "Request the refund"},
+		"ord.refund.lines":     {"Các khoản", "Lines"},
+		"ord.refund.done": {"Đã ghi nhận yêu cầu hoàn tiền; cổng thanh toán đang xử lý. Kết quả hiện ở mục Hoàn tiền.",
+			"The refund is requested; the gateway is processing it. Its outcome shows under Refunds."},
+		"ord.refund.denied": {"Bạn không có quyền hoàn tiền.", "You may not refund."},
+		"ord.refund.mode":   {"Chọn hoàn toàn bộ hay theo từng khoản.", "Choose everything or line by line."},
+		"ord.refund.nolines": {"Ghi số tiền hoàn cho ít nhất một khoản.",
+			"Enter an amount to refund for at least one line."},
+		"ord.refund.amount":      {"Số tiền phải là một số dương.", "An amount must be a positive number."},
+		"ord.refund.toomuch":     {"Vượt quá số còn có thể hoàn của khoản này.", "More than this line may still refund."},
+		"ord.refund.toomuch.all": {"Vượt quá số còn có thể hoàn.", "More than may still be refunded."},
+		"ord.refund.stale":       {"Biểu mẫu không hợp lệ. Hãy tải lại trang.", "The form is not valid. Reload the page."},
+		"ord.refund.changed": {"Số tiền còn có thể hoàn đã thay đổi từ khi trang được mở (đã có yêu cầu hoàn khác, có thể chính biểu mẫu này gửi hai lần). Yêu cầu này không hoàn thêm gì; hãy xem mục Hoàn tiền rồi thử lại nếu cần.",
+			"The refundable amount changed since the page was shown (another refund was requested, perhaps this same form sent twice). This request refunded nothing more: check the refunds below and try again if needed."},
+		"ord.refund.notpaid":   {"Đơn này không có gì để hoàn.", "This order has nothing to refund."},
+		"ord.refund.noattempt": {"Không tìm thấy giao dịch đã thanh toán đơn này để hoàn qua cổng.", "No gateway payment of this order was found to refund through."},
+		"ord.refund.notyours":  {"Cơ quan chỉ hoàn các khoản của mình.", "An agency refunds only its own lines."},
+
+		"ord.ledger":           {"Bút toán sổ cái", "Ledger entries"},
+		"ord.ledger.kind":      {"Loại", "Kind"},
+		"ord.ledger.effective": {"Hiệu lực", "Effective"},
+		"ord.ledger.postings":  {"Hạch toán", "Postings"},
+		"ord.ledger.reverses":  {"đảo bút toán %s", "reverses entry %s"},
+		"ord.ledger.none":      {"Chưa có bút toán nào.", "No ledger entry yet."},
+		"ord.ledger.dr":        {"Nợ", "Dr"},
+		"ord.ledger.cr":        {"Có", "Cr"},
+
+		"ord.hooks":          {"Gửi webhook", "Webhook deliveries"},
+		"ord.hooks.endpoint": {"Địa chỉ nhận", "Endpoint"},
+		"ord.hooks.attempts": {"Số lần gửi", "Attempts"},
+		"ord.hooks.last":     {"Lần gần nhất", "Last attempt"},
+		"ord.hooks.none":     {"Chưa có webhook nào được gửi.", "No webhook delivery."},
+		"ord.hooks.off":      {"Không đọc được nhật ký webhook trên máy chủ này.", "The webhook log is not available on this server."},
+		"ord.hook.pending":   {"Đang gửi", "Pending"},
+		"ord.hook.succeeded": {"Đã nhận", "Delivered"},
+		"ord.hook.failed":    {"Thất bại", "Failed"},
+	})
+}
