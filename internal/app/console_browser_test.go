@@ -164,7 +164,6 @@ func TestBrowserConsoleAgencyDay(t *testing.T) {
 		}
 	}
 
-
 	// Another agency's order: its page is not found, as in the API.
 	b.Step("another agency's order", chromedp.Navigate(e.URL+"/console/payments/"+onlyB.ID), chromedp.WaitVisible(chromedp.CSS("#error-body")))
 	if h := b.Read("refusal", chromedp.Text(chromedp.CSS("h1"))); !strings.Contains(h, "not found") && !strings.Contains(h, "Not found") {
