@@ -46,7 +46,7 @@ func TestRetentionJobPrunesRawFiles(t *testing.T) {
 	}
 	// A pass skips a file another transaction holds (a reconciliation run
 	// reading it): it is pruned by the next pass, so ask again until it is.
-	deadline, next := time.Now().Add(20*time.Second), time.Time{}
+	deadline, next := time.Now().Add(60*time.Second), time.Time{}
 	for ; ; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(next) {
 			if _, err := e.App.River.Insert(ctx, app.RetentionArgs{}, nil); err != nil {
@@ -62,7 +62,7 @@ func TestRetentionJobPrunesRawFiles(t *testing.T) {
 			var state, errs string
 			_ = e.Pool.QueryRow(ctx, `SELECT state, coalesce(errors::text, '') FROM river_job WHERE kind = 'retention.prune'
 				ORDER BY id DESC LIMIT 1`).Scan(&state, &errs)
-			t.Fatalf("raw file still %d after 20 s; the retention job is %s %s", r.Status, state, errs)
+			t.Fatalf("raw file still %d after 60 s; the retention job is %s %s", r.Status, state, errs)
 		}
 	}
 	var got struct {
