@@ -30,14 +30,14 @@ func TestRetentionJobPrunesRawFiles(t *testing.T) {
 	}
 	// The upload's load runs in a job that holds the file's row; the pruner
 	// skips locked rows (it comes back next hour), so wait for the load.
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		var f struct{ Status string }
 		e.Do(t, "GET", "/v1/statements/"+id, e.Treasury, nil).JSON(t, &f)
 		if f.Status == "loaded" || f.Status == "refused" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("file still %s after 20 s", f.Status)
+			t.Fatalf("file still %s after 60 s", f.Status)
 		}
 	}
 	ctx := context.Background()
