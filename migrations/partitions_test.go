@@ -1,0 +1,181 @@
+package migrations_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/civicpay/civicpay/internal/foundation/db"
+	"github.com/civicpay/civicpay/internal/testkit/pgtest"
+	"github.com/civicpay/civicpay/migrations"
+)
+
+// beforePartitions is the last version before the partitioning migrations.
+const beforePartitions = 31
+
+// seedUnpartitioned writes rows in every table the partitioning migrations
+// convert, while they are still plain tables, in months years apart (and
+// one at the edge of a month: 2024-11-30 20:00 UTC is December in Vietnam).
+const seedUnpartitioned = `
+INSERT INTO orders (id, reference, agency_code, created_by, status, currency, total, payer_name, description,
+    expires_at, created_at, idempotency_key, request_hash)
+SELECT ('00000000-0000-0000-0000-00000000000' || n)::uuid, 'RF' || n, 'AG-A', '00000000-0000-0000-0000-0000000000aa',
+    'open', 'VND', 1000, 'P', 'D', at + interval '1 day', at, 'k' || n, '\x00'
+FROM (VALUES (1, timestamptz '2019-03-10 10:00+07'), (2, '2024-11-30 20:00+00'), (3, now())) v(n, at);
+INSERT INTO order_events (order_id, type, actor, data, created_at)
+SELECT id, t, 'test', '{}', created_at + d
+FROM orders, (VALUES ('order.created', interval '0'), ('order.cancelled', interval '1 hour')) e(t, d);
+INSERT INTO agencies (code, name, treasury_account) VALUES ('AG-A', 'A', 'T-1');
+INSERT INTO webhook_endpoints (id, agency_code, url, event_types, secret)
+VALUES ('00000000-0000-0000-0000-0000000000e1', 'AG-A', 'http://127.0.0.1:1/', '{order.paid}', 's');
+INSERT INTO webhook_events (id, type, agency_code, subject, payload, created_at)
+SELECT 'msg_' || left(md5(id::text), 26), 'order.paid', 'AG-A', id::text, '{}', created_at FROM orders;
+INSERT INTO webhook_deliveries (endpoint_id, event_id, state)
+SELECT '00000000-0000-0000-0000-0000000000e1', id, 'succeeded' FROM webhook_events;
+INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status_code, latency_ms, outcome)
+SELECT d.id, d.endpoint_id, e.created_at + r * interval '1 minute', 200, 5, 'succeeded'
+FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id, generate_series(1, 2) r;
+`
+
+// converted are the tables the partitioning migrations convert, with their
+// range key and their identity column (if any).
+var converted = []struct{ table, key, id string }{
+	{"order_events", "created_at", "id"},
+	{"webhook_attempts", "attempted_at", "id"},
+}
+
+// Every row is in the partition of its month, as <table>_pYYYYMM.
+func checkInMonthPartitions(t *testing.T, pool *pgxpool.Pool, table, key string) {
+	t.Helper()
+	var wrong, total int
+	err := pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE tableoid::regclass::text <> '`+table+`_p' ||
+		to_char(`+key+` AT TIME ZONE INTERVAL '+07:00', 'YYYYMM')), count(*) FROM `+table).Scan(&wrong, &total)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wrong != 0 || total == 0 {
+		t.Fatalf("%s: %d of %d rows outside their month's partition", table, wrong, total)
+	}
+}
+
+func isPartitioned(t *testing.T, pool *pgxpool.Pool, table string) bool {
+	t.Helper()
+	var kind string
+	if err := pool.QueryRow(context.Background(), `SELECT relkind::text FROM pg_class WHERE oid = $1::regclass`, table).Scan(&kind); err != nil {
+		t.Fatal(err)
+	}
+	return kind == "p"
+}
+
+// The partitioning migrations convert tables that hold rows: every row is
+// copied into its month's partition with its id, identities continue after
+// the highest id, and going down copies them back into plain tables.
+func TestPartitioningConvertsTablesWithRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := db.Open(ctx, pgtest.NewEmpty(t), db.Options{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if err := migrations.Up(ctx, pool, quiet); err != nil {
+		t.Fatal(err)
+	}
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	defer sqlDB.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, sqlDB, migrations.FS(), goose.WithAllowOutofOrder(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.DownTo(ctx, beforePartitions); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, seedUnpartitioned); err != nil {
+		t.Fatal(err)
+	}
+	// Each table's rows as one digest, and its highest id.
+	type state struct {
+		digest string
+		maxID  int64
+	}
+	read := func() map[string]state {
+		out := map[string]state{}
+		for _, c := range converted {
+			var s state
+			maxID := "0::bigint"
+			if c.id != "" {
+				maxID = "max(" + c.id + ")"
+			}
+			if err := pool.QueryRow(ctx, `SELECT md5(string_agg(t::text, ',' ORDER BY t::text)), coalesce(`+maxID+`, 0) FROM `+c.table+` t`).
+				Scan(&s.digest, &s.maxID); err != nil {
+				t.Fatal(err)
+			}
+			out[c.table] = s
+		}
+		return out
+	}
+	same := func(when string, before map[string]state) {
+		t.Helper()
+		after := read()
+		for _, c := range converted {
+			if after[c.table] != before[c.table] {
+				t.Fatalf("%s: %s rows differ: %+v, before %+v", when, c.table, after[c.table], before[c.table])
+			}
+		}
+	}
+	// The next row of each table with an identity gets the id after the highest.
+	nextIDs := func(when string, before map[string]state) {
+		t.Helper()
+		for _, c := range converted {
+			if c.id == "" {
+				continue
+			}
+			cols := insertOne[c.table]
+			var id int64
+			if err := pool.QueryRow(ctx, cols).Scan(&id); err != nil || id != before[c.table].maxID+1 {
+				t.Fatalf("%s: next %s id %d (%v), want %d", when, c.table, id, err, before[c.table].maxID+1)
+			}
+		}
+	}
+	before := read()
+
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("up over rows: %v", err)
+	}
+	for _, c := range converted {
+		if !isPartitioned(t, pool, c.table) {
+			t.Fatalf("%s is not partitioned after up", c.table)
+		}
+		checkInMonthPartitions(t, pool, c.table, c.key)
+	}
+	same("after up", before)
+	nextIDs("after up", before)
+	before = read()
+
+	if _, err := p.DownTo(ctx, beforePartitions); err != nil {
+		t.Fatalf("down over rows: %v", err)
+	}
+	for _, c := range converted {
+		if isPartitioned(t, pool, c.table) {
+			t.Fatalf("%s still partitioned after down", c.table)
+		}
+	}
+	same("after down", before)
+	nextIDs("after down", before)
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatalf("up again: %v", err)
+	}
+	for _, c := range converted {
+		checkInMonthPartitions(t, pool, c.table, c.key)
+	}
+}
+
+// insertOne writes one more row of a converted table, answering its id.
+var insertOne = map[string]string{
+	"order_events": `INSERT INTO order_events (order_id, type, actor) SELECT id, 'x', 'test' FROM orders LIMIT 1 RETURNING id`,
+	"webhook_attempts": `INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, latency_ms, outcome)
+		SELECT id, endpoint_id, now(), 1, 'failed' FROM webhook_deliveries LIMIT 1 RETURNING id`,
+}
