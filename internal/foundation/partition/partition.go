@@ -171,20 +171,18 @@ type Prunable func(ctx context.Context, tx pgx.Tx, part string) (rows int64, all
 
 // DropIfPrunable drops the month partition p of table in a transaction of
 // its own when prunable says all its rows may go, answering how many went.
-// It holds the table's partition lock (the one partition_ensure takes)
-// throughout, so two instances pruning at once drop p once and never
-// deadlock on each other; a partition already gone is not an error. When
-// the lock on the table cannot be had within LockTimeout it gives up without
-// an error (dropped false): the caller prunes row by row instead and the
-// partition goes on a later run.
+// It holds the table's partition lock (Lock) throughout, so two instances
+// pruning at once drop p once and never deadlock on each other; a partition
+// already gone is not an error. When the lock on the table cannot be had
+// within LockTimeout it gives up without an error (dropped false): the
+// caller prunes row by row instead and the partition goes on a later run.
 func DropIfPrunable(ctx context.Context, b DB, table string, p Part, prunable Prunable) (rows int64, dropped bool, err error) {
 	err = pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('partition:' || $1, 0))`, table); err != nil {
+		if err := Lock(ctx, tx, table); err != nil {
 			return err
 		}
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class
-			WHERE relname = $1 AND relnamespace = current_schema()::regnamespace)`, p.Name).Scan(&exists); err != nil || !exists {
+		exists, err := Exists(ctx, tx, p)
+		if err != nil || !exists {
 			return err
 		}
 		n, all, err := prunable(ctx, tx, pgx.Identifier{p.Name}.Sanitize())
@@ -197,14 +195,35 @@ func DropIfPrunable(ctx context.Context, b DB, table string, p Part, prunable Pr
 		rows, dropped = n, true
 		return nil
 	})
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available: lock_timeout
+	if LockTimedOut(err) {
 		return 0, false, nil
 	}
 	if err != nil {
 		return 0, false, fmt.Errorf("partition: prune %s: %w", p.Name, err)
 	}
 	return rows, dropped, nil
+}
+
+// Lock takes, for the rest of tx, the advisory lock partition_ensure takes
+// to create table's partitions: whoever creates or drops them holds it.
+func Lock(ctx context.Context, tx pgx.Tx, table string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('partition:' || $1, 0))`, table)
+	return err
+}
+
+// Exists reports whether p is still there, as tx's next statement sees the
+// catalog (after Lock: whatever another holder of the lock committed).
+func Exists(ctx context.Context, tx pgx.Tx, p Part) (bool, error) {
+	var exists bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_class
+		WHERE relname = $1 AND relnamespace = current_schema()::regnamespace)`, p.Name).Scan(&exists)
+	return exists, err
+}
+
+// LockTimedOut reports whether err is a lock wait cut short by LockTimeout.
+func LockTimedOut(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03" // lock_not_available
 }
 
 // Drop drops the month partition p of table inside tx, with its rows: the
