@@ -225,7 +225,86 @@ SELECT partition_cover('webhook_attempts', 'webhook_attempts_unpartitioned');
 SELECT partition_copy('webhook_attempts_unpartitioned', 'webhook_attempts');
 DROP TABLE webhook_attempts_unpartitioned;
 
+-- Webhook events, by created_at. Their id was the primary key, and
+-- webhook_deliveries refers to it. A partitioned table's unique keys must
+-- hold created_at, so (id, created_at) is only unique per partition; id's
+-- global uniqueness moves to webhook_event_ids, a narrow table of (id,
+-- created_at) that is not partitioned: a trigger writes it with every event
+-- (an id used twice, in any month, fails on its primary key), and the
+-- deliveries' foreign key now points there.
+ALTER TABLE webhook_deliveries DROP CONSTRAINT webhook_deliveries_event_id_fkey;
+SELECT partition_set_aside('webhook_events', 'webhook_events_unpartitioned');
+CREATE TABLE webhook_events (
+    id           text NOT NULL CHECK (id ~ '^msg_[0-9a-z]{26}$'),
+    seq          bigint GENERATED ALWAYS AS IDENTITY,
+    xact_id      xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    type         text NOT NULL CHECK (type ~ '^[a-z_]+\.[a-z_]+$'),
+    agency_code  text REFERENCES agencies (code),
+    owner_key_id uuid REFERENCES api_keys (id),
+    subject      text NOT NULL DEFAULT '' CHECK (length(subject) <= 200),
+    payload      json NOT NULL,
+    created_at   timestamptz NOT NULL,
+    agency_only  boolean NOT NULL DEFAULT false,
+    CONSTRAINT webhook_events_agency_only CHECK (NOT agency_only OR agency_code IS NOT NULL),
+    PRIMARY KEY (id, created_at)
+) PARTITION BY RANGE (created_at);
+CREATE INDEX webhook_events_order_idx ON webhook_events (xact_id, seq);
+CREATE INDEX webhook_events_agency_idx ON webhook_events (agency_code, xact_id, seq) WHERE agency_code IS NOT NULL;
+CREATE INDEX webhook_events_owner_idx ON webhook_events (owner_key_id, xact_id, seq) WHERE owner_key_id IS NOT NULL;
+CREATE INDEX webhook_events_subject_idx ON webhook_events (subject, xact_id, seq) WHERE subject <> '';
+CREATE TABLE webhook_event_ids (
+    id         text PRIMARY KEY,
+    created_at timestamptz NOT NULL
+);
+-- +goose StatementBegin
+CREATE FUNCTION webhook_events_key() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF NEW.id <> OLD.id OR NEW.created_at <> OLD.created_at THEN
+            RAISE EXCEPTION 'webhooks: an event''s id and created_at do not change' USING ERRCODE = 'restrict_violation';
+        END IF;
+        RETURN NEW;
+    END IF;
+    INSERT INTO webhook_event_ids (id, created_at) VALUES (NEW.id, NEW.created_at);
+    RETURN NEW;
+END $$;
+-- +goose StatementEnd
+CREATE TRIGGER webhook_events_key BEFORE INSERT OR UPDATE ON webhook_events
+    FOR EACH ROW EXECUTE FUNCTION webhook_events_key();
+INSERT INTO partitioned_tables (parent, key_column) VALUES ('webhook_events', 'created_at');
+CREATE TABLE webhook_events_default PARTITION OF webhook_events DEFAULT;
+SELECT partition_cover('webhook_events', 'webhook_events_unpartitioned');
+SELECT partition_copy('webhook_events_unpartitioned', 'webhook_events');
+DROP TABLE webhook_events_unpartitioned;
+ALTER TABLE webhook_deliveries ADD CONSTRAINT webhook_deliveries_event_id_fkey
+    FOREIGN KEY (event_id) REFERENCES webhook_event_ids (id);
+
 -- +goose Down
+ALTER TABLE webhook_deliveries DROP CONSTRAINT webhook_deliveries_event_id_fkey;
+SELECT partition_set_aside('webhook_events', 'webhook_events_partitioned');
+CREATE TABLE webhook_events (
+    id           text PRIMARY KEY CHECK (id ~ '^msg_[0-9a-z]{26}$'),
+    seq          bigint GENERATED ALWAYS AS IDENTITY,
+    xact_id      xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    type         text NOT NULL CHECK (type ~ '^[a-z_]+\.[a-z_]+$'),
+    agency_code  text REFERENCES agencies (code),
+    owner_key_id uuid REFERENCES api_keys (id),
+    subject      text NOT NULL DEFAULT '' CHECK (length(subject) <= 200),
+    payload      json NOT NULL,
+    created_at   timestamptz NOT NULL,
+    agency_only  boolean NOT NULL DEFAULT false,
+    CONSTRAINT webhook_events_agency_only CHECK (NOT agency_only OR agency_code IS NOT NULL)
+);
+CREATE INDEX webhook_events_order_idx ON webhook_events (xact_id, seq);
+CREATE INDEX webhook_events_agency_idx ON webhook_events (agency_code, xact_id, seq) WHERE agency_code IS NOT NULL;
+CREATE INDEX webhook_events_owner_idx ON webhook_events (owner_key_id, xact_id, seq) WHERE owner_key_id IS NOT NULL;
+CREATE INDEX webhook_events_subject_idx ON webhook_events (subject, xact_id, seq) WHERE subject <> '';
+SELECT partition_copy('webhook_events_partitioned', 'webhook_events');
+DROP TABLE webhook_events_partitioned, webhook_event_ids;
+DROP FUNCTION webhook_events_key();
+DELETE FROM partitioned_tables WHERE parent = 'webhook_events';
+ALTER TABLE webhook_deliveries ADD CONSTRAINT webhook_deliveries_event_id_fkey
+    FOREIGN KEY (event_id) REFERENCES webhook_events (id);
 SELECT partition_set_aside('webhook_attempts', 'webhook_attempts_partitioned');
 CREATE TABLE webhook_attempts (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -38,13 +38,26 @@ SELECT '00000000-0000-0000-0000-0000000000e1', id, 'succeeded' FROM webhook_even
 INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, status_code, latency_ms, outcome)
 SELECT d.id, d.endpoint_id, e.created_at + r * interval '1 minute', 200, 5, 'succeeded'
 FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id, generate_series(1, 2) r;
+INSERT INTO recon_files (id, sha256, kind, size, chunks, source, received_by, status, loaded_at, received_at,
+    gateway, settlement_file_id, business_date, revision)
+SELECT n, sha256(n::text::bytea), 'settlement.vnpay', 10, 1, 'upload', 'test', 'loaded', at, at, 'vnpay', 'F' || n, at::date, 1
+FROM (VALUES (1, timestamptz '2019-03-10 10:00+07'), (2, '2024-11-30 20:00+00'), (3, now())) v(n, at);
+INSERT INTO recon_settlement_lines (file_id, line, gateway_txn_id, reference, type, gross, fee, net, currency, at)
+SELECT f.id, g, 'T' || g, 'R' || g, 'payment', 1000, 10, 990, 'VND', f.received_at FROM recon_files f, generate_series(1, 3) g;
+INSERT INTO recon_bank_entries (file_id, stmt_seq, entry_seq, entry_key, account, amount, currency, credit, reversal, status, booking_date)
+SELECT f.id, 1, g, 'k' || f.id || '-' || g, 'ACC', 990, 'VND', true, false, 'BOOK', f.business_date FROM recon_files f, generate_series(1, 2) g;
 `
 
 // converted are the tables the partitioning migrations convert, with their
 // range key and their identity column (if any).
-var converted = []struct{ table, key, id string }{
-	{"order_events", "created_at", "id"},
-	{"webhook_attempts", "attempted_at", "id"},
+var converted = []struct{ table, key, id, cols string }{
+	{"order_events", "created_at", "id", "t.*"},
+	{"webhook_attempts", "attempted_at", "id", "t.*"},
+	{"webhook_events", "created_at", "seq", "t.*"},
+	// The staging tables gain staged_at: the rest of each row is kept.
+	{"recon_settlement_lines", "staged_at", "", "(file_id, line, gateway_txn_id, reference, type, gross, fee, net, currency, at)"},
+	{"recon_bank_entries", "staged_at", "", `(file_id, stmt_seq, entry_seq, entry_key, account, amount, currency, credit, reversal,
+		status, booking_date, booked_at, acct_svcr_ref, end_to_end_id, remittance, settlement_file_id, payment_ref)`},
 }
 
 // Every row is in the partition of its month, as <table>_pYYYYMM.
@@ -109,7 +122,7 @@ func TestPartitioningConvertsTablesWithRows(t *testing.T) {
 			if c.id != "" {
 				maxID = "max(" + c.id + ")"
 			}
-			if err := pool.QueryRow(ctx, `SELECT md5(string_agg(t::text, ',' ORDER BY t::text)), coalesce(`+maxID+`, 0) FROM `+c.table+` t`).
+			if err := pool.QueryRow(ctx, `SELECT md5(string_agg(`+c.cols+`::text, ',' ORDER BY `+c.cols+`::text)), coalesce(`+maxID+`, 0) FROM `+c.table+` t`).
 				Scan(&s.digest, &s.maxID); err != nil {
 				t.Fatal(err)
 			}
@@ -153,6 +166,20 @@ func TestPartitioningConvertsTablesWithRows(t *testing.T) {
 	}
 	same("after up", before)
 	nextIDs("after up", before)
+	// Every event's id is in the key table, which the deliveries refer to.
+	var missing int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM webhook_events e FULL JOIN webhook_event_ids k USING (id, created_at)
+		WHERE e.id IS NULL OR k.id IS NULL`).Scan(&missing); err != nil || missing != 0 {
+		t.Fatalf("%d events and event ids that do not match (%v)", missing, err)
+	}
+	// Rows already staged take their file's loaded_at as staged_at.
+	var wrong int
+	for _, table := range []string{"recon_settlement_lines", "recon_bank_entries"} {
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM `+table+` t JOIN recon_files f ON f.id = t.file_id
+			WHERE t.staged_at <> f.loaded_at`).Scan(&wrong); err != nil || wrong != 0 {
+			t.Fatalf("%s: %d rows staged_at other than their file's loaded_at (%v)", table, wrong, err)
+		}
+	}
 	before = read()
 
 	if _, err := p.DownTo(ctx, beforePartitions); err != nil {
@@ -178,4 +205,6 @@ var insertOne = map[string]string{
 	"order_events": `INSERT INTO order_events (order_id, type, actor) SELECT id, 'x', 'test' FROM orders LIMIT 1 RETURNING id`,
 	"webhook_attempts": `INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempted_at, latency_ms, outcome)
 		SELECT id, endpoint_id, now(), 1, 'failed' FROM webhook_deliveries LIMIT 1 RETURNING id`,
+	"webhook_events": `INSERT INTO webhook_events (id, type, payload, created_at)
+		VALUES ('msg_' || left(md5(random()::text), 26), 'order.paid', '{}', now()) RETURNING seq`,
 }

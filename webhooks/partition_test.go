@@ -2,12 +2,17 @@ package webhooks
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
+	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"github.com/civicpay/civicpay/internal/foundation/partition"
 )
 
@@ -121,5 +126,78 @@ func TestPruneAttemptsDropsWholeMonths(t *testing.T) {
 	}
 	if n := e.count(`SELECT count(*) FROM pg_class WHERE relname = 'webhook_attempts_p202002'`); n != 0 {
 		t.Fatal("February's partition was pruned row by row, not dropped")
+	}
+}
+
+// TestEventsArePartitionedAndIDsStayUnique: webhook_events is partitioned by
+// month of created_at (migration 00032). Events published in different
+// months (by the app's clock) land in their month's partition, are read and
+// delivered as before, and an id stays unique across partitions: the key
+// table refuses the same id in another month, and a delivery of an event
+// that does not exist.
+func TestEventsArePartitionedAndIDsStayUnique(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := clock.NewFake(day(2022, 1, 10))
+	cfg := testConfig()
+	cfg.Clock = clk
+	e := newEnv(t, cfg)
+	if _, err := partition.Ensure(ctx, e.pool, clk.Now(), 2); err != nil {
+		t.Fatal(err)
+	}
+	p := e.key(auth.RoleAgency, "AG-R")
+	e.endpoint(p, "http://127.0.0.1:1/hook", EventOrderPaid)
+	var ids []string
+	for _, c := range []struct {
+		at   time.Time
+		want string
+	}{
+		{day(2022, 1, 10), "webhook_events_p202201"},
+		{time.Date(2022, 1, 31, 17, 0, 0, 0, time.UTC), "webhook_events_p202202"}, // 1 February in Vietnam
+		{day(2022, 3, 31), "webhook_events_p202203"},
+		{day(2030, 6, 1), "webhook_events_default"},
+	} {
+		clk.Set(c.at)
+		id := e.publish(orderPaid("AG-R", nil))
+		ids = append(ids, id)
+		var part string
+		var deliveries int
+		if err := e.pool.QueryRow(ctx, `SELECT tableoid::regclass::text, (SELECT count(*) FROM webhook_deliveries WHERE event_id = $1)
+			FROM webhook_events WHERE id = $1`, id).Scan(&part, &deliveries); err != nil {
+			t.Fatal(err)
+		}
+		if part != c.want || deliveries != 1 {
+			t.Errorf("event published at %v: in %s with %d deliveries, want %s with 1", c.at, part, deliveries, c.want)
+		}
+		raw, err := e.svc.Event(ctx, p, id)
+		var got Envelope
+		if err == nil {
+			err = json.Unmarshal(raw, &got)
+		}
+		if err != nil || got.ID != id || !got.Timestamp.Equal(c.at) {
+			t.Errorf("reading event %s back: %s, %v", id, raw, err)
+		}
+	}
+
+	// January's id again, in March: refused by the key table.
+	_, err := e.pool.Exec(ctx, `INSERT INTO webhook_events (id, type, payload, created_at)
+		SELECT id, type, payload, created_at + interval '2 months' FROM webhook_events WHERE id = $1`, ids[0])
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" || pgErr.ConstraintName != "webhook_event_ids_pkey" {
+		t.Fatalf("the same event id in another month: %v, want a unique violation of webhook_event_ids_pkey", err)
+	}
+	// A delivery of an event that does not exist: refused by the foreign key.
+	_, err = e.pool.Exec(ctx, `INSERT INTO webhook_deliveries (endpoint_id, event_id)
+		SELECT endpoint_id, 'msg_00000000000000000000000000' FROM webhook_deliveries LIMIT 1`)
+	if !errors.As(err, &pgErr) || pgErr.Code != "23503" {
+		t.Fatalf("a delivery of no event: %v, want a foreign key violation", err)
+	}
+	// An event's time does not move (it would leave its key row behind).
+	if _, err := e.pool.Exec(ctx, `UPDATE webhook_events SET created_at = created_at + interval '1 day' WHERE id = $1`, ids[0]); err == nil {
+		t.Fatal("an event's created_at was changed")
+	}
+	if n := e.count(`SELECT count(*) FROM webhook_events e FULL JOIN webhook_event_ids k USING (id, created_at)
+		WHERE e.id IS NULL OR k.id IS NULL`); n != 0 {
+		t.Fatalf("%d events without their key row or key rows without their event", n)
 	}
 }
