@@ -137,10 +137,13 @@ WITH accounts AS (
 	FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], $11::bytea[])
 		AS t(k, kd, r, d, b, rv, ef, h)
 	ON CONFLICT (idempotency_key) DO NOTHING
-	RETURNING id, idempotency_key, recorded_at
+	RETURNING id, idempotency_key, recorded_at, effective_at
 ), postings AS (
-	INSERT INTO ledger_postings (entry_id, leg, account_code, currency, direction, amount, service_code, channel)
-	SELECT entry.id, p.leg, p.account, p.currency, p.direction, p.amount, NULLIF(p.service, ''), NULLIF(p.channel, '')
+	-- effective_at is the postings' partition key (migration 00034): the
+	-- insert carries their entry's, which the stamp trigger checks.
+	INSERT INTO ledger_postings (entry_id, leg, account_code, currency, direction, amount, service_code, channel, effective_at)
+	SELECT entry.id, p.leg, p.account, p.currency, p.direction, p.amount, NULLIF(p.service, ''), NULLIF(p.channel, ''),
+		entry.effective_at
 	FROM unnest($12::text[], $13::smallint[], $14::text[], $15::text[], $16::text[], $17::numeric[], $18::text[], $19::text[])
 		AS p (key, leg, account, currency, direction, amount, service, channel)
 	JOIN entry ON entry.idempotency_key = p.key

@@ -46,6 +46,13 @@ INSERT INTO recon_settlement_lines (file_id, line, gateway_txn_id, reference, ty
 SELECT f.id, g, 'T' || g, 'R' || g, 'payment', 1000, 10, 990, 'VND', f.received_at FROM recon_files f, generate_series(1, 3) g;
 INSERT INTO recon_bank_entries (file_id, stmt_seq, entry_seq, entry_key, account, amount, currency, credit, reversal, status, booking_date)
 SELECT f.id, 1, g, 'k' || f.id || '-' || g, 'ACC', 990, 'VND', true, false, 'BOOK', f.business_date FROM recon_files f, generate_series(1, 2) g;
+INSERT INTO ledger_accounts (code, kind, currency) VALUES ('suspense', 'liability', 'VND'), ('agency:AG-A:collected', 'liability', 'VND');
+INSERT INTO ledger_entries (idempotency_key, kind, reference, description, recorded_by, effective_at, content_hash)
+SELECT 'e' || n, 'adjustment', '', '', 'test', at, sha256(n::text::bytea)
+FROM (VALUES (1, timestamptz '2019-03-10 10:00+07'), (2, '2024-11-30 20:00+00'), (3, now())) v(n, at);
+INSERT INTO ledger_postings (entry_id, leg, account_code, currency, direction, amount, service_code, channel)
+SELECT e.id, l, a, 'VND', d, 100 * e.id, s, c FROM ledger_entries e,
+    (VALUES (1, 'suspense', 'debit', NULL, NULL), (2, 'agency:AG-A:collected', 'credit', 'A-FEE', 'card')) v(l, a, d, s, c);
 `
 
 // converted are the tables the partitioning migrations convert, with their
@@ -54,6 +61,7 @@ var converted = []struct{ table, key, id, cols string }{
 	{"order_events", "created_at", "id", "t.*"},
 	{"webhook_attempts", "attempted_at", "id", "t.*"},
 	{"webhook_events", "created_at", "seq", "t.*"},
+	{"ledger_postings", "effective_at", "", "t.*"},
 	// The staging tables gain staged_at: the rest of each row is kept.
 	{"recon_settlement_lines", "staged_at", "", "(file_id, line, gateway_txn_id, reference, type, gross, fee, net, currency, at)"},
 	{"recon_bank_entries", "staged_at", "", `(file_id, stmt_seq, entry_seq, entry_key, account, amount, currency, credit, reversal,
@@ -171,6 +179,10 @@ func TestPartitioningConvertsTablesWithRows(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM webhook_events e FULL JOIN webhook_event_ids k USING (id, created_at)
 		WHERE e.id IS NULL OR k.id IS NULL`).Scan(&missing); err != nil || missing != 0 {
 		t.Fatalf("%d events and event ids that do not match (%v)", missing, err)
+	}
+	// The ledger's triggers hold on the new tables: a posting is not changed.
+	if _, err := pool.Exec(ctx, `UPDATE ledger_postings SET amount = amount + 1`); err == nil {
+		t.Fatal("a posting was updated after the conversion")
 	}
 	// Rows already staged take their file's loaded_at as staged_at.
 	var wrong int
