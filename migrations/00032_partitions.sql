@@ -134,7 +134,7 @@ END $$;
 -- +goose StatementEnd
 
 -- partition_set_aside renames p_table to p_aside and drops its constraints
--- (NOT NULL aside), indexes and its identity's sequence name, so that the
+-- (NOT NULL and constraint triggers aside), indexes and its identity's sequence name, so that the
 -- table that replaces it can take all their names; its rows are then copied
 -- (partition_copy) and it is dropped.
 -- +goose StatementBegin
@@ -144,7 +144,8 @@ DECLARE
     r record;
 BEGIN
     EXECUTE format('ALTER TABLE %I RENAME TO %I', p_table, p_aside);
-    FOR r IN SELECT conname FROM pg_constraint WHERE conrelid = p_aside::regclass AND conislocal ORDER BY contype = 'p' LOOP
+    FOR r IN SELECT conname FROM pg_constraint WHERE conrelid = p_aside::regclass AND conislocal AND contype <> 't'
+               ORDER BY contype = 'p' LOOP
         EXECUTE format('ALTER TABLE %I DROP CONSTRAINT %I', p_aside, r.conname);
     END LOOP;
     FOR r IN SELECT i.indexrelid::regclass::text AS name FROM pg_index i WHERE i.indrelid = p_aside::regclass LOOP

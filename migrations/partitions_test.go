@@ -50,6 +50,8 @@ INSERT INTO ledger_accounts (code, kind, currency) VALUES ('suspense', 'liabilit
 INSERT INTO ledger_entries (idempotency_key, kind, reference, description, recorded_by, effective_at, content_hash)
 SELECT 'e' || n, 'adjustment', '', '', 'test', at, sha256(n::text::bytea)
 FROM (VALUES (1, timestamptz '2019-03-10 10:00+07'), (2, '2024-11-30 20:00+00'), (3, now())) v(n, at);
+INSERT INTO ledger_entries (idempotency_key, kind, reference, description, recorded_by, reverses, effective_at, content_hash)
+SELECT 'r1', 'reversal', '', '', 'test', id, now(), sha256('r1') FROM ledger_entries WHERE idempotency_key = 'e1';
 INSERT INTO ledger_postings (entry_id, leg, account_code, currency, direction, amount, service_code, channel)
 SELECT e.id, l, a, 'VND', d, 100 * e.id, s, c FROM ledger_entries e,
     (VALUES (1, 'suspense', 'debit', NULL, NULL), (2, 'agency:AG-A:collected', 'credit', 'A-FEE', 'card')) v(l, a, d, s, c);
@@ -62,6 +64,7 @@ var converted = []struct{ table, key, id, cols string }{
 	{"webhook_attempts", "attempted_at", "id", "t.*"},
 	{"webhook_events", "created_at", "seq", "t.*"},
 	{"ledger_postings", "effective_at", "", "t.*"},
+	{"ledger_entries", "effective_at", "", "t.*"}, // its identity: checked apart (an entry needs its postings)
 	// The staging tables gain staged_at: the rest of each row is kept.
 	{"recon_settlement_lines", "staged_at", "", "(file_id, line, gateway_txn_id, reference, type, gross, fee, net, currency, at)"},
 	{"recon_bank_entries", "staged_at", "", `(file_id, stmt_seq, entry_seq, entry_key, account, amount, currency, credit, reversal,
@@ -161,6 +164,15 @@ func TestPartitioningConvertsTablesWithRows(t *testing.T) {
 			}
 		}
 	}
+	// The entries' identity goes on after the highest id.
+	entryIDs := func(when string) {
+		t.Helper()
+		var next, highest int64
+		if err := pool.QueryRow(ctx, `SELECT nextval(pg_get_serial_sequence('ledger_entries', 'id')), (SELECT max(id) FROM ledger_entries)`).
+			Scan(&next, &highest); err != nil || next <= highest {
+			t.Fatalf("%s: next entry id %d (%v), highest %d", when, next, err, highest)
+		}
+	}
 	before := read()
 
 	if _, err := p.Up(ctx); err != nil {
@@ -174,8 +186,15 @@ func TestPartitioningConvertsTablesWithRows(t *testing.T) {
 	}
 	same("after up", before)
 	nextIDs("after up", before)
-	// Every event's id is in the key table, which the deliveries refer to.
+	// Every entry is in ledger_entry_keys, with its id, key, time and reversal.
 	var missing int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM ledger_entries e FULL JOIN ledger_entry_keys k ON k.entry_id = e.id
+		WHERE e.id IS NULL OR k.entry_id IS NULL OR k.idempotency_key <> e.idempotency_key OR k.effective_at <> e.effective_at
+			OR k.reverses IS DISTINCT FROM e.reverses`).Scan(&missing); err != nil || missing != 0 {
+		t.Fatalf("%d entries and key rows that do not match (%v)", missing, err)
+	}
+	entryIDs("after up")
+	// Every event's id is in the key table, which the deliveries refer to.
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM webhook_events e FULL JOIN webhook_event_ids k USING (id, created_at)
 		WHERE e.id IS NULL OR k.id IS NULL`).Scan(&missing); err != nil || missing != 0 {
 		t.Fatalf("%d events and event ids that do not match (%v)", missing, err)
@@ -204,6 +223,7 @@ func TestPartitioningConvertsTablesWithRows(t *testing.T) {
 	}
 	same("after down", before)
 	nextIDs("after down", before)
+	entryIDs("after down")
 	if _, err := p.Up(ctx); err != nil {
 		t.Fatalf("up again: %v", err)
 	}
