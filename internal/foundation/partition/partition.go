@@ -77,6 +77,7 @@ func Ensure(ctx context.Context, b DB, now time.Time, ahead int) ([]Made, error)
 	var made []Made
 	var errs []error
 	for _, t := range tables {
+		var got []Made
 		err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
 			if err := setLockTimeout(ctx, tx); err != nil {
 				return err
@@ -86,16 +87,17 @@ func Ensure(ctx context.Context, b DB, now time.Time, ahead int) ([]Made, error)
 			if err != nil {
 				return err
 			}
-			got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Made, error) {
+			got, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Made, error) {
 				m := Made{Table: t}
 				return m, r.Scan(&m.Partition, &m.State)
 			})
-			made = append(made, got...)
 			return err
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("partition: ensure %s: %w", t, err))
+			continue
 		}
+		made = append(made, got...) // committed
 	}
 	return made, errors.Join(errs...)
 }
