@@ -340,7 +340,8 @@ func (s *Manual) replayed(ctx context.Context, tx pgx.Tx, key, kind string, aske
 	}
 	var id int64
 	var reverses *int64
-	err = tx.QueryRow(ctx, `SELECT id, reverses FROM ledger_entries WHERE idempotency_key = $1`, key).Scan(&id, &reverses)
+	err = tx.QueryRow(ctx, `SELECT e.id, e.reverses FROM ledger_entry_keys k
+		JOIN ledger_entries e ON e.id = k.entry_id AND e.effective_at = k.effective_at WHERE k.idempotency_key = $1`, key).Scan(&id, &reverses)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}

@@ -52,7 +52,8 @@ func replay(ctx context.Context, db DBTX, key string, hash []byte, asked NewEntr
 	var id int64
 	var stored []byte
 	var effective time.Time
-	err := db.QueryRow(ctx, `SELECT id, content_hash, effective_at FROM ledger_entries WHERE idempotency_key = $1`, key).
+	err := db.QueryRow(ctx, `SELECT e.id, e.content_hash, e.effective_at FROM ledger_entry_keys k
+		JOIN ledger_entries e ON e.id = k.entry_id AND e.effective_at = k.effective_at WHERE k.idempotency_key = $1`, key).
 		Scan(&id, &stored, &effective)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// Only possible under REPEATABLE READ or SERIALIZABLE, where the

@@ -118,9 +118,10 @@ func postEntries(ctx context.Context, db DBTX, es []NewEntry, reversing []int64)
 	return out, recorded, nil
 }
 
-// postManySQL upserts the accounts, inserts each entry unless its key exists,
-// and inserts the postings of the entries it inserted (each finds its entry by
-// key): one round trip, one statement. It returns no row for a replayed key.
+// postManySQL upserts the accounts, inserts each entry unless its key exists
+// (the key row first, then the entry), and inserts the postings of the
+// entries it inserted (each finds its entry by key): one round trip, one
+// statement. It returns no row for a replayed key.
 // An account that exists in another currency is left alone here and refused
 // by the postings' stamp trigger. Accounts come in code order, so two
 // transactions creating the same new accounts wait for each other instead of
@@ -131,16 +132,30 @@ WITH accounts AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
 	ON CONFLICT DO NOTHING
 	RETURNING code
-), entry AS (
-	INSERT INTO ledger_entries (idempotency_key, kind, reference, description, recorded_by, reverses, effective_at, content_hash)
-	SELECT k, kd, r, d, b, NULLIF(rv, 0), ef, h
-	FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], $11::bytea[])
+), input AS (
+	SELECT * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::timestamptz[], $11::bytea[])
 		AS t(k, kd, r, d, b, rv, ef, h)
+), keys AS (
+	-- ledger_entries is partitioned by effective_at (migration 00034) and can
+	-- hold no global unique key: ledger_entry_keys holds the idempotency key
+	-- (the arbiter here), the id, taken from the entries' identity, and the
+	-- entry reversed (unique there: reversed at most once).
+	INSERT INTO ledger_entry_keys (idempotency_key, entry_id, effective_at, reverses)
+	SELECT k, nextval(pg_get_serial_sequence('ledger_entries', 'id')), ef, NULLIF(rv, 0) FROM input
 	ON CONFLICT (idempotency_key) DO NOTHING
-	RETURNING id, idempotency_key, recorded_at
+	RETURNING idempotency_key, entry_id
+), entry AS (
+	INSERT INTO ledger_entries (id, idempotency_key, kind, reference, description, recorded_by, reverses, effective_at, content_hash)
+	OVERRIDING SYSTEM VALUE
+	SELECT keys.entry_id, k, kd, r, d, b, NULLIF(rv, 0), ef, h
+	FROM input JOIN keys ON keys.idempotency_key = input.k
+	RETURNING id, idempotency_key, recorded_at, effective_at
 ), postings AS (
-	INSERT INTO ledger_postings (entry_id, leg, account_code, currency, direction, amount, service_code, channel)
-	SELECT entry.id, p.leg, p.account, p.currency, p.direction, p.amount, NULLIF(p.service, ''), NULLIF(p.channel, '')
+	-- effective_at is the postings' partition key (migration 00034): the
+	-- insert carries their entry's, which the stamp trigger checks.
+	INSERT INTO ledger_postings (entry_id, leg, account_code, currency, direction, amount, service_code, channel, effective_at)
+	SELECT entry.id, p.leg, p.account, p.currency, p.direction, p.amount, NULLIF(p.service, ''), NULLIF(p.channel, ''),
+		entry.effective_at
 	FROM unnest($12::text[], $13::smallint[], $14::text[], $15::text[], $16::text[], $17::numeric[], $18::text[], $19::text[])
 		AS p (key, leg, account, currency, direction, amount, service, channel)
 	JOIN entry ON entry.idempotency_key = p.key

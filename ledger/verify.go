@@ -46,6 +46,9 @@ const maxFindings = 20
 //     previous batch's hash, each hash recomputed from its entries;
 //   - every posting belongs to an entry, carries its entry's xid and effective
 //     time, and names an existing account in that account's currency;
+//   - entries and ledger_entry_keys (which holds the entries' unique keys,
+//     migration 00034) match one to one: id, idempotency key, effective
+//     time, entry reversed;
 //   - every account's kind follows from its code;
 //   - all postings sum to zero per currency (the trial balance);
 //   - every stored balance snapshot equals the sum of the postings it covers.
@@ -65,6 +68,7 @@ func Verify(ctx context.Context, pool *pgxpool.Pool) (Report, error) {
 	}{
 		{"entries and seals", v.entriesAndSeals},
 		{"postings", v.postings},
+		{"entry keys", v.keys},
 		{"accounts", v.accounts},
 		{"trial balance", v.trialBalance},
 		{"snapshots", v.snapshots},
@@ -224,6 +228,25 @@ func (v *verifier) postings(ctx context.Context) error {
 		WHERE e.id IS NULL OR p.xid <> e.xid OR p.effective_at <> e.effective_at OR a.code IS NULL
 		ORDER BY p.entry_id, p.leg LIMIT $1`, []any{&entry, &leg, &detail}, func() {
 		v.find("posting", fmt.Sprintf("entry %d posting %d", entry, leg), "%s", detail)
+	}, maxFindings)
+}
+
+// keys finds entries without their row in ledger_entry_keys (or differing
+// from it), and key rows without their entry.
+func (v *verifier) keys(ctx context.Context) error {
+	var entry int64
+	var detail string
+	return v.each(ctx, `
+		SELECT coalesce(e.id, k.entry_id), CASE
+			WHEN k.entry_id IS NULL THEN 'has no row in ledger_entry_keys'
+			WHEN e.id IS NULL THEN 'has a row in ledger_entry_keys (key ' || k.idempotency_key || ') but no entry'
+			ELSE 'differs from its row in ledger_entry_keys in key, effective time or entry reversed'
+		END
+		FROM ledger_entries e FULL JOIN ledger_entry_keys k ON k.entry_id = e.id
+		WHERE e.id IS NULL OR k.entry_id IS NULL OR k.idempotency_key <> e.idempotency_key
+			OR k.effective_at <> e.effective_at OR k.reverses IS DISTINCT FROM e.reverses
+		ORDER BY 1 LIMIT $1`, []any{&entry, &detail}, func() {
+		v.find("entry", fmt.Sprintf("entry %d", entry), "%s", detail)
 	}, maxFindings)
 }
 

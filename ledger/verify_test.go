@@ -108,6 +108,12 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		{"account kind changed", func(*testing.T, *pgxpool.Pool) []string {
 			return []string{`UPDATE ledger_accounts SET kind = 'asset' WHERE code = 'suspense'`}
 		}, "account", "account suspense", [2]int64{}},
+		{"entry's key row deleted", func(*testing.T, *pgxpool.Pool) []string {
+			return []string{`DELETE FROM ledger_entry_keys WHERE entry_id = 4`}
+		}, "entry", "entry 4", [2]int64{}},
+		{"entry's key row moved to another month", func(*testing.T, *pgxpool.Pool) []string {
+			return []string{`UPDATE ledger_entry_keys SET effective_at = effective_at + interval '1 month' WHERE entry_id = 3`}
+		}, "entry", "entry 3", [2]int64{}},
 		{"snapshot balance changed", func(*testing.T, *pgxpool.Pool) []string {
 			return []string{`UPDATE ledger_balance_snapshots SET net = net + 1 WHERE account_code = 'agency:B:collected'`}
 		}, "snapshot", "account agency:B:collected", [2]int64{}},

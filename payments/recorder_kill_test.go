@@ -81,16 +81,17 @@ func TestRecorderKilledMidBatch(t *testing.T) {
 		_, attempt, ref := openAttempt(t, pool, "AG-A")
 		refs, last = append(refs, ref), attempt.String()
 	}
-	// An uncommitted entry under the key the last payment will post: the
-	// batch's ledger statement waits for this transaction, after its other
-	// writes, inside its own transaction.
+	// An uncommitted entry under the key the last payment will post (its
+	// row in ledger_entry_keys, which holds the entries' idempotency keys:
+	// migration 00034): the batch's ledger statement waits for this
+	// transaction, after its other writes, inside its own transaction.
 	blocker, err := pool.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = blocker.Rollback(ctx) }()
-	if _, err := blocker.Exec(ctx, `INSERT INTO ledger_entries (idempotency_key, kind, reference, description, recorded_by,
-		effective_at, content_hash) VALUES ($1, 'payment', 'blocker', '', 'test', now(), decode(repeat('00', 32), 'hex'))`,
+	if _, err := blocker.Exec(ctx, `INSERT INTO ledger_entry_keys (idempotency_key, entry_id, effective_at)
+		VALUES ($1, nextval(pg_get_serial_sequence('ledger_entries', 'id')), now())`,
 		"payment:"+last); err != nil {
 		t.Fatal(err)
 	}

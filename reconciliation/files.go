@@ -280,7 +280,7 @@ func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error)
 			s.log.WarnContext(ctx, "settlement file loaded with findings", "file_id", f.ID, "kind", f.Kind, "rule", rule,
 				"findings", sf.Findings)
 		}
-		if err := analyzeLarge(ctx, tx, "recon_settlement_lines", int64(sf.Count)); err != nil {
+		if err := analyzeLarge(ctx, tx, "recon_settlement_lines", f.ID, int64(sf.Count)); err != nil {
 			return nil, err
 		}
 		run, err := s.enqueueRun(ctx, tx, gw, sf.BusinessDate, trigger, "reconciliation")
@@ -310,9 +310,9 @@ func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error)
 		s.log.WarnContext(ctx, "statement file loaded with findings", "file_id", f.ID, "kind", f.Kind, "rule", rule, "flags", flags)
 	}
 	if f.Kind == statement.KindCAMT052 {
-		return nil, analyzeLarge(ctx, tx, "recon_intraday_entries", bf.Entries)
+		return nil, analyzeLarge(ctx, tx, "recon_intraday_entries", f.ID, bf.Entries)
 	}
-	if err := analyzeLarge(ctx, tx, "recon_bank_entries", bf.Entries); err != nil {
+	if err := analyzeLarge(ctx, tx, "recon_bank_entries", f.ID, bf.Entries); err != nil {
 		return nil, err
 	}
 	var runs []int64
@@ -329,15 +329,27 @@ func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error)
 // analyzeThreshold is the size of a file from which its staging table's
 // statistics are refreshed as part of the load, so that the run's matching
 // is planned for the lines it will find (hash joins over a large file,
-// index lookups for a small one). ANALYZE samples a bounded number of rows,
-// so it costs about the same whatever the size of the table.
+// index lookups for a small one). The staging tables are partitioned by
+// month of staged_at (migration 00033) and a file's rows are all in one
+// partition: only that partition is analyzed (ANALYZE of the parent would
+// sample every partition). ANALYZE samples a bounded number of rows, so it
+// costs about the same whatever the size of the partition.
 const analyzeThreshold = 10_000
 
-func analyzeLarge(ctx context.Context, tx pgx.Tx, table string, rows int64) error {
+func analyzeLarge(ctx context.Context, tx pgx.Tx, table string, fileID, rows int64) error {
 	if rows < analyzeThreshold {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, "ANALYZE "+pgx.Identifier{table}.Sanitize()); err != nil {
+	var part string
+	err := tx.QueryRow(ctx, `SELECT tableoid::regclass::text FROM `+pgx.Identifier{table}.Sanitize()+` WHERE file_id = $1 LIMIT 1`,
+		fileID).Scan(&part)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err == nil {
+		_, err = tx.Exec(ctx, "ANALYZE "+part)
+	}
+	if err != nil {
 		return fmt.Errorf("reconciliation: analyze %s: %w", table, err)
 	}
 	return nil

@@ -334,7 +334,10 @@ func scanEvent(row pgx.Row, prefix ...any) (eventRow, error) {
 }
 
 func getEvent(ctx context.Context, q querier, scope string, args pgx.NamedArgs, id string) (eventRow, error) {
-	e, err := scanEvent(q.QueryRow(ctx, `SELECT `+eventColumns+` FROM webhook_events ev WHERE ev.id = @id AND `+scope,
+	// Through webhook_event_ids, which gives the event's created_at: one
+	// partition of webhook_events is read, not every month's.
+	e, err := scanEvent(q.QueryRow(ctx, `SELECT `+eventColumns+` FROM webhook_event_ids k
+		JOIN webhook_events ev ON ev.id = k.id AND ev.created_at = k.created_at WHERE k.id = @id AND `+scope,
 		merge(args, pgx.NamedArgs{"id": id})))
 	return e, rowErr(err, ErrEventNotFound, "get event", id)
 }
@@ -396,7 +399,8 @@ func loadTarget(ctx context.Context, q querier, keys *secretbox.Keyring, id uuid
 			ev.id, ev.payload
 		FROM webhook_deliveries d
 		JOIN webhook_endpoints e ON e.id = d.endpoint_id
-		JOIN webhook_events ev ON ev.id = d.event_id
+		JOIN webhook_event_ids k ON k.id = d.event_id -- the event's month: one partition read
+		JOIN webhook_events ev ON ev.id = k.id AND ev.created_at = k.created_at
 		WHERE d.id = @id`, pgx.NamedArgs{"id": id, "now": now}).
 		Scan(&t.Generation, &t.State, &t.EndpointID, &t.URL, &t.Enabled, &secret, &sealed, &previous, &sealedPrevious,
 			&t.EventID, &t.Payload)

@@ -126,6 +126,7 @@ func New(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, log *slog.L
 		return nil, err
 	}
 	wireRetention(f, w)
+	wirePartitions(f, w)
 	// The staff console, on the domains above (console.go).
 	con := wireConsole(f, w, console.Deps{Orders: a.Orders, Paying: a.Paying, Webhooks: a.WebhookAPI,
 		Keys: a.Keys, Catalog: a.Catalog, Gateways: a.Gateways, Receipts: citizen, Reads: f.reads, Recon: recon})
