@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -108,7 +109,9 @@ func TestOrderEntries(t *testing.T) {
 	if rows.Err() != nil {
 		t.Fatal(rows.Err())
 	}
-	if !strings.Contains(plan.String(), "ledger_entries_reference_idx") {
+	// Each month's partition has its own copy of ledger_entries_reference_idx.
+	if !regexp.MustCompile(`Index[A-Za-z ]* Scan on ledger_entries\S*reference\S*`).MatchString(plan.String()) ||
+		strings.Contains(plan.String(), "Seq Scan") {
 		t.Errorf("the order's entries are not read through the reference index:\n%s", plan.String())
 	}
 }

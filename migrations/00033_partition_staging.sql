@@ -64,6 +64,10 @@ CREATE TABLE recon_bank_entries (
     remittance         text NOT NULL DEFAULT '',
     settlement_file_id text,
     payment_ref        text,
+    -- what a bank sent beyond the matched columns (00021)
+    value_at           timestamptz,
+    flags              text[],
+    details            jsonb,
     staged_at          timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (file_id, stmt_seq, entry_seq, staged_at)
 ) PARTITION BY RANGE (staged_at);
@@ -122,6 +126,9 @@ CREATE TABLE recon_bank_entries (
     remittance         text NOT NULL DEFAULT '',
     settlement_file_id text,
     payment_ref        text,
+    value_at           timestamptz,
+    flags              text[],
+    details            jsonb,
     PRIMARY KEY (file_id, stmt_seq, entry_seq)
 );
 CREATE INDEX recon_bank_entries_day_idx ON recon_bank_entries (booking_date, entry_key);

@@ -107,6 +107,8 @@ CREATE TABLE ledger_entries (
 ) PARTITION BY RANGE (effective_at);
 CREATE INDEX ledger_entries_xid_idx ON ledger_entries (xid, id);
 CREATE INDEX ledger_entries_effective_idx ON ledger_entries (effective_at, id);
+-- an order's entries by reference (00024)
+CREATE INDEX ledger_entries_reference_idx ON ledger_entries (reference COLLATE "C", id);
 INSERT INTO partitioned_tables (parent, key_column, truncate_guard) VALUES ('ledger_entries', 'effective_at', 'ledger_refuse_change');
 CREATE TABLE ledger_entries_default PARTITION OF ledger_entries DEFAULT;
 CREATE TRIGGER ledger_entries_default_no_truncate BEFORE TRUNCATE ON ledger_entries_default
@@ -226,6 +228,8 @@ DELETE FROM partitioned_tables WHERE parent = 'ledger_entries';
 CREATE UNIQUE INDEX ledger_entries_reverses_key ON ledger_entries (reverses) WHERE reverses IS NOT NULL;
 CREATE INDEX ledger_entries_xid_idx ON ledger_entries (xid, id);
 CREATE INDEX ledger_entries_effective_idx ON ledger_entries (effective_at, id);
+-- an order's entries by reference (00024)
+CREATE INDEX ledger_entries_reference_idx ON ledger_entries (reference COLLATE "C", id);
 ALTER TABLE ledger_entry_requests ADD CONSTRAINT ledger_entry_requests_entry_id_fkey
     FOREIGN KEY (entry_id) REFERENCES ledger_entries (id);
 -- +goose StatementBegin
