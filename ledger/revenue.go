@@ -2,8 +2,9 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
+		"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -80,7 +81,141 @@ type RevenueRow struct {
 // their reversals); transfers to agencies and other movements carry none.
 // Over [from, to), with no such other movements, an agency's net revenue
 // equals its collected balance as of to minus as of from.
+//
+// It reads the revenue rollups (rollup.go) for the whole business days of
+// [from, to), and the postings for the rest: the partial days at either end,
+// and the live tail of the whole days, the postings at or above the rollups'
+// horizon. Horizon, rollups and postings are read in one snapshot, so the
+// rows are exactly RevenueScan's.
 func Revenue(ctx context.Context, db DBTX, q RevenueQuery, fn func(RevenueRow) error) error {
+	if !q.From.Before(q.To) {
+		return invalid("to", "must be after from")
+	}
+	query, args := revenueSQL(q)
+	var horizon int64
+	if err := db.QueryRow(ctx, `SELECT up_to_xid FROM ledger_rollup_horizon`).Scan(&horizon); err != nil {
+		return fmt.Errorf("ledger: revenue: horizon: %w", err)
+	}
+	// The rollup job may move the horizon between the two reads: then the
+	// query returns only its horizon, and is run again above that one.
+	for range 10 {
+		args[0] = horizon
+		again, err := streamRevenue(ctx, db, query, args, fn)
+		if err != nil || again == nil {
+			return err
+		}
+		horizon = *again
+	}
+	return errors.New("ledger: revenue: the rollup horizon kept moving")
+}
+
+// revenueSQL is Revenue's query and its arguments; the first, the horizon the
+// tail is read above, is for the caller to set.
+func revenueSQL(q RevenueQuery) (string, []any) {
+	// The whole business days are [firstDay, endDay); [From, fullFrom) and
+	// [fullTo, To) are the partial days (empty when the bounds are midnights).
+	firstDay := DayOf(q.From)
+	if !DayStart(firstDay).Equal(q.From) {
+		firstDay = firstDay.AddDate(0, 0, 1)
+	}
+	endDay := DayOf(q.To)
+	fullFrom, fullTo := DayStart(firstDay), DayStart(endDay)
+	if !firstDay.Before(endDay) { // no whole day: all of [From, To) is read from the postings
+		endDay, fullFrom, fullTo = firstDay, q.To, q.To
+	}
+	cols, groups := revenueGroups(q.GroupBy, 2) // after k
+	args := []any{int64(0), q.From, q.To, firstDay, endDay, fullFrom, fullTo, "agency:%:collected", "%"}
+	if q.Agency != "" {
+		args[7], args[8] = AgencyCollected(q.Agency), q.Agency
+	}
+	match := "LIKE"
+	if q.Agency != "" {
+		match = "=" // agency codes may hold LIKE's "_"
+	}
+	edge := func(from, to string) string {
+		return `SELECT ` + bizDaySQL + `, split_part(a.code, ':', 2), p.service_code, p.channel, p.currency, ` + revenueSumsSQL + `
+			FROM ledger_accounts a JOIN ledger_postings p ON p.account_code = a.code
+			WHERE a.code ` + match + ` $8 AND p.service_code IS NOT NULL AND p.effective_at >= ` + from + ` AND p.effective_at < ` + to + `
+			GROUP BY 1, 2, 3, 4, 5`
+	}
+	// k orders the horizon row (k 0) before the revenue rows (k 1), which
+	// only come when the horizon is the one the tail was read above ($1).
+	query := `WITH h AS (SELECT up_to_xid FROM ledger_rollup_horizon), src AS (
+			SELECT r.day, r.agency, r.service, r.channel, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
+			FROM ledger_revenue_rollups r WHERE r.day >= $4 AND r.day < $5 AND r.agency ` + match + ` $9
+		UNION ALL ` + edge("$2", "$6") + `
+		UNION ALL ` + edge("$7", "$3") + `
+		UNION ALL
+			SELECT ` + bizDaySQL + `, split_part(p.account_code, ':', 2), p.service_code, p.channel, p.currency, ` + revenueSumsSQL + `
+			FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id
+			WHERE e.xid >= $1 AND e.effective_at >= $6 AND e.effective_at < $7
+				AND p.account_code ` + match + ` $8 AND p.service_code IS NOT NULL
+			GROUP BY 1, 2, 3, 4, 5
+		)
+		SELECT 0 AS k, '', '', '', '', ''::bpchar, 0::numeric, 0::numeric, 0::numeric, 0::numeric, (SELECT up_to_xid FROM h)
+		UNION ALL (
+			SELECT 1, ` + strings.Join(cols, ", ") + `, currency, sum(gross), sum(refunds), sum(adjustments), sum(net), sum(postings)::bigint
+			FROM src WHERE (SELECT up_to_xid FROM h) = $1
+			GROUP BY ` + strings.Join(groups, ", ") + `
+		) ORDER BY 1, ` + strings.Join(groups, ", ")
+	return query, args
+}
+
+// streamRevenue runs Revenue's query. It returns the horizon the query found
+// when it is not the one asked for (no row was passed to fn then).
+func streamRevenue(ctx context.Context, db DBTX, query string, args []any, fn func(RevenueRow) error) (*int64, error) {
+	rows, err := db.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: revenue: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, fmt.Errorf("ledger: revenue: no horizon row: %w", rows.Err())
+	}
+	var k int
+	var horizon int64
+	var r RevenueRow
+	if err := rows.Scan(&k, &r.Day, &r.Agency, &r.Service, &r.Channel, &r.Currency, &r.Gross, &r.Refunds, &r.Adjustments, &r.Net, &horizon); err != nil {
+		return nil, fmt.Errorf("ledger: revenue: scan horizon: %w", err)
+	}
+	if horizon != args[0].(int64) {
+		rows.Close()
+		return &horizon, rows.Err()
+	}
+	for rows.Next() {
+		var r RevenueRow
+		if err := rows.Scan(&k, &r.Day, &r.Agency, &r.Service, &r.Channel, &r.Currency, &r.Gross, &r.Refunds, &r.Adjustments, &r.Net, &r.Postings); err != nil {
+			return nil, fmt.Errorf("ledger: revenue: scan: %w", err)
+		}
+		if err := fn(r); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger: revenue: %w", err)
+	}
+	return nil, nil
+}
+
+// revenueGroups returns the output columns of src (the day a date) and the
+// positions, counted from first, of the grouped ones and the currency's.
+func revenueGroups(by []Dimension, first int) (cols, groups []string) {
+	srcCols := map[Dimension]string{ByDay: `to_char(day, 'YYYY-MM-DD')`, ByAgency: `agency`, ByService: `service`, ByChannel: `channel`}
+	cols = make([]string, len(dimensions))
+	for i, d := range dimensions {
+		cols[i] = "''"
+		if containsDim(by, d.dim) {
+			cols[i] = srcCols[d.dim]
+			groups = append(groups, fmt.Sprint(first+i))
+		}
+	}
+	return cols, append(groups, fmt.Sprint(first+len(dimensions)))
+}
+
+// RevenueScan is Revenue read from every posting of the range, without the
+// rollups: the reference Revenue is tested against, and the figure before
+// rollups that cmd/benchscale prints beside Revenue's.
+func RevenueScan(ctx context.Context, db DBTX, q RevenueQuery, fn func(RevenueRow) error) error {
 	if !q.From.Before(q.To) {
 		return invalid("to", "must be after from")
 	}
@@ -100,11 +235,7 @@ func Revenue(ctx context.Context, db DBTX, q RevenueQuery, fn func(RevenueRow) e
 	if q.Agency != "" {
 		accounts, match = AgencyCollected(q.Agency), "=" // agency codes may hold LIKE's "_"
 	}
-	query := `SELECT ` + strings.Join(cols, ", ") + `, p.currency,
-			coalesce(sum(greatest(-p.net, 0)) FILTER (WHERE p.channel <> '` + AdjustmentChannel + `'), 0),
-			coalesce(sum(greatest(p.net, 0)) FILTER (WHERE p.channel <> '` + AdjustmentChannel + `'), 0),
-			coalesce(-sum(p.net) FILTER (WHERE p.channel = '` + AdjustmentChannel + `'), 0),
-			-sum(p.net), count(*)
+	query := `SELECT ` + strings.Join(cols, ", ") + `, p.currency, ` + revenueSumsSQL + `
 		FROM ledger_accounts a
 		JOIN ledger_postings p ON p.account_code = a.code
 		WHERE a.code ` + match + ` $1 AND p.effective_at >= $2 AND p.effective_at < $3 AND p.service_code IS NOT NULL
