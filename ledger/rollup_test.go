@@ -36,7 +36,7 @@ type randomBooks struct {
 // books' accounts per currency: agencies, gateway, treasury account, and the
 // other side of an adjustment.
 var rollupAccounts = map[string]struct {
-	agencies                []string
+	agencies                 []string
 	gateway, treasury, other string
 }{
 	"VND": {[]string{"A", "B", "C_1"}, "vnpay", "0011", "suspense"},
@@ -188,8 +188,12 @@ func collect(t testing.TB, read func(DBTX, RevenueQuery, func(RevenueRow) error)
 	return rows
 }
 
-func revenueOf(db DBTX, q RevenueQuery, fn func(RevenueRow) error) error { return Revenue(bg, db, q, fn) }
-func scanOf(db DBTX, q RevenueQuery, fn func(RevenueRow) error) error    { return RevenueScan(bg, db, q, fn) }
+func revenueOf(db DBTX, q RevenueQuery, fn func(RevenueRow) error) error {
+	return Revenue(bg, db, q, fn)
+}
+func scanOf(db DBTX, q RevenueQuery, fn func(RevenueRow) error) error {
+	return RevenueScan(bg, db, q, fn)
+}
 
 // sameAsScan compares Revenue with RevenueScan on queries, and every
 // account's as-of balance with AccountBalanceScan at random times, all in
