@@ -3,7 +3,7 @@
 // for traffic spread over 1,000 clearing accounts and for one hot clearing
 // account, and over the HTTP API (POST /v1/ledger/entries). It creates a
 // scratch database on the server at DATABASE_URL, migrates it, measures, and
-// drops it. The sealer and the balance snapshotter run every second
+// drops it. The sealer, the balance snapshotter and the rollups run every second
 // throughout, as in production, and the ledger is verified at the end.
 //
 // It prints `bench <name> <value> <unit>` lines on stdout (progress on

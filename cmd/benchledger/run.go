@@ -230,6 +230,10 @@ func maintain(ctx context.Context, pool *pgxpool.Pool) (stop func() error) {
 				result <- err
 				return
 			}
+			if _, err := ledger.RollUp(ctx, pool); err != nil {
+				result <- err
+				return
+			}
 		}
 	}()
 	return func() error {
