@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 )
 
@@ -108,7 +109,7 @@ func balances(ctx context.Context, db DBTX, where, arg string, asOf time.Time) (
 // AccountBalanceScan is AccountBalance as of asOf (not zero) summed from every
 // posting of the account before it, without the checkpoints: the reference
 // the as-of balances are tested against, and the figure before checkpoints
-// that cmd/benchscale prints beside AccountBalance's.
+// that cmd/benchyear prints beside AccountBalance's.
 func AccountBalanceScan(ctx context.Context, db DBTX, code string, asOf time.Time) (Balance, error) {
 	bs, err := queryBalances(ctx, db, asOfScanSQL+" WHERE a.code = $1", nil, code, asOf)
 	if err != nil {
@@ -123,6 +124,9 @@ func AccountBalanceScan(ctx context.Context, db DBTX, code string, asOf time.Tim
 // queryBalances runs a balance query; with horizons, the rows carry the
 // horizon their snapshot saw as a fifth column, appended to it.
 func queryBalances(ctx context.Context, db DBTX, query string, horizons *[]int64, args ...any) ([]Balance, error) {
+	if horizons != nil { // planned for these arguments every time: the tail above the horizon is short
+		args = append([]any{pgx.QueryExecModeExec}, args...)
+	}
 	rows, err := db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: balances: %w", err)

@@ -13,8 +13,9 @@ import (
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
 )
 
-// Rollups: the revenue rollups (ledger_revenue_rollups, per business day,
-// agency, service, channel and currency) and the daily balance checkpoints
+// Rollups: the revenue rollups (ledger_revenue_rollups per business day and
+// ledger_revenue_rollups_monthly per month of business days, each per agency,
+// service, channel and currency) and the daily balance checkpoints
 // (ledger_balance_checkpoints, per account and business day) cover exactly
 // the postings with xid below one horizon, ledger_rollup_horizon.up_to_xid.
 // RollUp moves that horizon forward the way SnapshotBalances does for
@@ -44,16 +45,31 @@ const revenueSumsSQL = `coalesce(sum(greatest(-p.net, 0)) FILTER (WHERE p.channe
 	coalesce(-sum(p.net) FILTER (WHERE p.channel = '` + AdjustmentChannel + `'), 0),
 	-sum(p.net), count(*)`
 
-// rollRevenueSQL adds the revenue postings in [$1, $2) to their rollup rows.
-const rollRevenueSQL = `
-INSERT INTO ledger_revenue_rollups AS r (day, agency, service, channel, currency, gross, refunds, adjustments, net, postings)
-SELECT ` + bizDaySQL + `, split_part(p.account_code, ':', 2), p.service_code, p.channel, p.currency, ` + revenueSumsSQL + `
+// bizMonthSQL is the month of a posting's business day, as its first day.
+const bizMonthSQL = `date_trunc('month', ` + bizDaySQL + `)::date`
+
+// revenueRollups are the revenue rollup tables: per business day, and per
+// month of business days (what Revenue reads when it does not group by day).
+var revenueRollups = []struct {
+	table, key, keySQL string
+}{
+	{"ledger_revenue_rollups", "day", bizDaySQL},
+	{"ledger_revenue_rollups_monthly", "month", bizMonthSQL},
+}
+
+// rollRevenueSQL adds the revenue postings in [$1, $2) to their rows of a
+// revenue rollup table.
+func rollRevenueSQL(table, key, keySQL string) string {
+	return `
+INSERT INTO ` + table + ` AS r (` + key + `, agency, service, channel, currency, gross, refunds, adjustments, net, postings)
+SELECT ` + keySQL + `, split_part(p.account_code, ':', 2), p.service_code, p.channel, p.currency, ` + revenueSumsSQL + `
 FROM ` + newPostingsSQL + ` AND p.service_code IS NOT NULL AND p.account_code LIKE 'agency:%:collected'
 GROUP BY 1, 2, 3, 4, 5
-ON CONFLICT (day, agency, service, channel, currency) DO UPDATE SET
+ON CONFLICT (` + key + `, agency, service, channel, currency) DO UPDATE SET
 	gross = r.gross + EXCLUDED.gross, refunds = r.refunds + EXCLUDED.refunds,
 	adjustments = r.adjustments + EXCLUDED.adjustments, net = r.net + EXCLUDED.net,
 	postings = r.postings + EXCLUDED.postings`
+}
 
 // rollCheckpointsSQL adds the postings in [$1, $2) to the checkpoints: a
 // checkpoint is cumulative, so a posting effective on day d changes its
@@ -88,7 +104,7 @@ ON CONFLICT (account_code, day) DO UPDATE SET net = EXCLUDED.net, postings = EXC
 type RollupResult struct {
 	From, To    int64 // the horizon moved from From to To (equal: nothing to do)
 	Entries     int64 // entries with xid in [From, To)
-	Revenue     int64 // revenue rollup rows written
+	Revenue     int64 // daily revenue rollup rows written
 	Checkpoints int64 // balance checkpoints written
 }
 
@@ -125,12 +141,17 @@ func rollUpTo(ctx context.Context, pool *pgxpool.Pool, limit int64) (RollupResul
 			return fmt.Errorf("count: %w", err)
 		}
 		if res.Entries > 0 {
-			tag, err := tx.Exec(ctx, rollRevenueSQL, res.From, res.To)
-			if err != nil {
-				return fmt.Errorf("revenue: %w", err)
+			for _, r := range revenueRollups {
+				tag, err := tx.Exec(ctx, rollRevenueSQL(r.table, r.key, r.keySQL), res.From, res.To)
+				if err != nil {
+					return fmt.Errorf("revenue %s: %w", r.table, err)
+				}
+				if r.key == "day" {
+					res.Revenue = tag.RowsAffected()
+				}
 			}
-			res.Revenue = tag.RowsAffected()
-			if tag, err = tx.Exec(ctx, rollCheckpointsSQL, res.From, res.To); err != nil {
+			tag, err := tx.Exec(ctx, rollCheckpointsSQL, res.From, res.To)
+			if err != nil {
 				return fmt.Errorf("checkpoints: %w", err)
 			}
 			res.Checkpoints = tag.RowsAffected()
@@ -169,14 +190,16 @@ func RebuildRollups(ctx context.Context, pool *pgxpool.Pool, progress func(Rebui
 		var before struct {
 			UpToXID     int64 `json:"up_to_xid"`
 			Revenue     int64 `json:"revenue_rollups"`
+			Monthly     int64 `json:"monthly_revenue_rollups"`
 			Checkpoints int64 `json:"balance_checkpoints"`
 		}
 		if err := tx.QueryRow(ctx, `SELECT (SELECT up_to_xid FROM ledger_rollup_horizon),
-			(SELECT count(*) FROM ledger_revenue_rollups), (SELECT count(*) FROM ledger_balance_checkpoints)`).
-			Scan(&before.UpToXID, &before.Revenue, &before.Checkpoints); err != nil {
+			(SELECT count(*) FROM ledger_revenue_rollups), (SELECT count(*) FROM ledger_revenue_rollups_monthly),
+			(SELECT count(*) FROM ledger_balance_checkpoints)`).
+			Scan(&before.UpToXID, &before.Revenue, &before.Monthly, &before.Checkpoints); err != nil {
 			return err
 		}
-		for _, q := range []string{`DELETE FROM ledger_revenue_rollups`, `DELETE FROM ledger_balance_checkpoints`,
+		for _, q := range []string{`DELETE FROM ledger_revenue_rollups`, `DELETE FROM ledger_revenue_rollups_monthly`, `DELETE FROM ledger_balance_checkpoints`,
 			`UPDATE ledger_rollup_horizon SET up_to_xid = 0, rolled_at = now()`} {
 			if _, err := tx.Exec(ctx, q); err != nil {
 				return err

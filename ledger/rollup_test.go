@@ -18,8 +18,12 @@ import (
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
 )
 
-// rollupDays is the week the random books of these tests take effect in.
-var rollupDays = time.Date(2025, 3, 1, 0, 0, 0, 0, bizday.Zone)
+// The random books of these tests take effect in the rollupSpan business days
+// from rollupDays: the end of January to the start of April, so that reads
+// cover whole months (the monthly rollups) and parts of months.
+var rollupDays = time.Date(2025, 1, 25, 0, 0, 0, 0, bizday.Zone)
+
+const rollupSpan = 70
 
 // randomBooks posts random revenue-bearing entries into a week: payments of
 // one to three shares in VND and USD, refunds, reversals (of payments and
@@ -55,9 +59,9 @@ func (b *randomBooks) agency(currency string) string {
 // at is a random time of the week, now and then exactly a business midnight.
 func (b *randomBooks) at() time.Time {
 	if b.rng.IntN(8) == 0 {
-		return rollupDays.AddDate(0, 0, b.rng.IntN(7))
+		return rollupDays.AddDate(0, 0, b.rng.IntN(rollupSpan))
 	}
-	return rollupDays.Add(time.Duration(b.rng.Int64N(int64(7 * 24 * time.Hour))))
+	return rollupDays.Add(time.Duration(b.rng.Int64N(int64(rollupSpan * 24 * time.Hour))))
 }
 
 func (b *randomBooks) amount(currency string) decimal.Decimal {
@@ -154,11 +158,11 @@ func openAccounts(t testing.TB, pool *pgxpool.Pool) {
 	}
 }
 
-// query is a random revenue query over the week and a day either side: its
+// query is a random revenue query over the span and a day either side: its
 // bounds midnights or not, any grouping, all agencies or one.
 func (b *randomBooks) query() RevenueQuery {
 	bound := func() time.Time {
-		t := rollupDays.AddDate(0, 0, b.rng.IntN(9)-1)
+		t := rollupDays.AddDate(0, 0, b.rng.IntN(rollupSpan+2)-1)
 		if b.rng.IntN(2) == 0 {
 			t = t.Add(time.Duration(b.rng.Int64N(int64(24 * time.Hour))))
 		}
@@ -222,7 +226,7 @@ func compareInSnapshot(t *testing.T, tx pgx.Tx, b *randomBooks, queries int, whe
 	}
 	asOf := b.at()
 	if b.rng.IntN(4) == 0 {
-		asOf = rollupDays.AddDate(0, 0, b.rng.IntN(9)-1)
+		asOf = rollupDays.AddDate(0, 0, b.rng.IntN(rollupSpan+2)-1)
 	}
 	all, err := Balances(bg, tx, "*", asOf)
 	if err != nil {
@@ -338,7 +342,7 @@ func TestRollupsEqualFullScan(t *testing.T) {
 	}
 	compared += sameAsScan(t, pool, b, 20, "everything rolled up")
 	r := mustVerify(t, pool)
-	if r.RevenueRollups == 0 || r.Checkpoints == 0 || r.RollupHorizon == 0 {
+	if r.RevenueRollups == 0 || r.MonthlyRollups == 0 || r.Checkpoints == 0 || r.RollupHorizon == 0 {
 		t.Fatalf("verify checked no rollups: %+v", r)
 	}
 	if compared == 0 || lateCommitted == 0 {
@@ -458,6 +462,7 @@ func TestRebuildAndVerifyRollups(t *testing.T) {
 	}{
 		{"rollup net raised", `UPDATE ledger_revenue_rollups SET net = net + 1 WHERE ctid = (SELECT min(ctid) FROM ledger_revenue_rollups)`, "rollup"},
 		{"rollup deleted", `DELETE FROM ledger_revenue_rollups WHERE ctid = (SELECT min(ctid) FROM ledger_revenue_rollups)`, "rollup"},
+		{"monthly rollup refunds raised", `UPDATE ledger_revenue_rollups_monthly SET refunds = refunds + 1 WHERE ctid = (SELECT max(ctid) FROM ledger_revenue_rollups_monthly)`, "rollup"},
 		{"checkpoint count changed", `UPDATE ledger_balance_checkpoints SET postings = postings + 1 WHERE ctid = (SELECT max(ctid) FROM ledger_balance_checkpoints)`, "checkpoint"},
 		{"checkpoint of a day without postings", `INSERT INTO ledger_balance_checkpoints (account_code, day, net, postings)
 			SELECT account_code, '2031-01-01', net, postings FROM ledger_balance_checkpoints LIMIT 1`, "checkpoint"},
@@ -477,8 +482,8 @@ func TestRebuildAndVerifyRollups(t *testing.T) {
 			t.Fatalf("%s: rebuild reported %+v, then %+v (the ledger has %d entries)", tc.name, steps, p, before.Entries)
 		}
 		after := mustVerify(t, pool)
-		if after.RevenueRollups != before.RevenueRollups || after.Checkpoints != before.Checkpoints {
-			t.Fatalf("%s: rebuilt %d rollups and %d checkpoints, were %d and %d", tc.name, after.RevenueRollups, after.Checkpoints, before.RevenueRollups, before.Checkpoints)
+		if after.RevenueRollups != before.RevenueRollups || after.MonthlyRollups != before.MonthlyRollups || after.Checkpoints != before.Checkpoints {
+			t.Fatalf("%s: rebuilt %+v, was %+v", tc.name, after, before)
 		}
 		sameAsScan(t, pool, b, 5, tc.name+", rebuilt")
 	}
@@ -487,7 +492,8 @@ func TestRebuildAndVerifyRollups(t *testing.T) {
 	}
 
 	// Reads are exact while the rollups are empty (just after the drop).
-	asSuperuser(t, pool, `DELETE FROM ledger_revenue_rollups`, `DELETE FROM ledger_balance_checkpoints`, `UPDATE ledger_rollup_horizon SET up_to_xid = 0`)
+	asSuperuser(t, pool, `DELETE FROM ledger_revenue_rollups`, `DELETE FROM ledger_revenue_rollups_monthly`, `DELETE FROM ledger_balance_checkpoints`,
+		`UPDATE ledger_rollup_horizon SET up_to_xid = 0`)
 	sameAsScan(t, pool, b, 5, "no rollups at all")
 	mustVerify(t, pool)
 }

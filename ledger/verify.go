@@ -28,8 +28,9 @@ type Report struct {
 	SealedBatches   int64     `json:"sealed_batches"`
 	SealedEntries   int64     `json:"sealed_entries"`
 	UnsealedEntries int64     `json:"unsealed_entries"`
-	RollupHorizon   int64     `json:"rollup_horizon"` // rollups and checkpoints cover the postings with xid below it
-	RevenueRollups  int64     `json:"revenue_rollups"`
+	RollupHorizon   int64     `json:"rollup_horizon"`  // rollups and checkpoints cover the postings with xid below it
+	RevenueRollups  int64     `json:"revenue_rollups"` // daily
+	MonthlyRollups  int64     `json:"monthly_revenue_rollups"`
 	Checkpoints     int64     `json:"balance_checkpoints"`
 	Findings        []Finding `json:"findings"`
 }
@@ -52,9 +53,9 @@ const maxFindings = 20
 //   - every account's kind follows from its code;
 //   - all postings sum to zero per currency (the trial balance);
 //   - every stored balance snapshot equals the sum of the postings it covers;
-//   - the revenue rollups and the daily balance checkpoints are exactly what
-//     the postings below their horizon sum to: no row missing, none extra,
-//     none different (rollup.go).
+//   - the revenue rollups (daily and monthly) and the daily balance
+//     checkpoints are exactly what the postings below their horizon sum to:
+//     no row missing, none extra, none different (rollup.go).
 //
 // It returns an error wrapping ErrBroken, naming the first broken thing, when
 // the report has findings, and a plain error if it could not run.
@@ -291,31 +292,38 @@ func (v *verifier) snapshots(ctx context.Context) error {
 	}, maxFindings)
 }
 
-// revenueRollups recomputes the revenue rollups from the postings below their
-// horizon and compares them row by row.
+// revenueRollups recomputes the daily and monthly revenue rollups from the
+// postings below their horizon and compares them row by row.
 func (v *verifier) revenueRollups(ctx context.Context) error {
-	if err := v.tx.QueryRow(ctx, `SELECT (SELECT up_to_xid FROM ledger_rollup_horizon), (SELECT count(*) FROM ledger_revenue_rollups)`).
-		Scan(&v.r.RollupHorizon, &v.r.RevenueRollups); err != nil {
+	if err := v.tx.QueryRow(ctx, `SELECT (SELECT up_to_xid FROM ledger_rollup_horizon),
+			(SELECT count(*) FROM ledger_revenue_rollups), (SELECT count(*) FROM ledger_revenue_rollups_monthly)`).
+		Scan(&v.r.RollupHorizon, &v.r.RevenueRollups, &v.r.MonthlyRollups); err != nil {
 		return err
 	}
-	var key, got, want string
-	return v.each(ctx, `
-		WITH w (day, agency, service, channel, currency, gross, refunds, adjustments, net, postings) AS (
-			SELECT `+bizDaySQL+`, split_part(p.account_code, ':', 2), p.service_code, p.channel, p.currency, `+revenueSumsSQL+`
-			FROM ledger_postings p
-			WHERE p.xid < $1 AND p.service_code IS NOT NULL AND p.account_code LIKE 'agency:%:collected'
-			GROUP BY 1, 2, 3, 4, 5
-		)
-		SELECT concat_ws(' ', day, agency, service, channel, currency),
-			CASE WHEN r.day IS NULL THEN 'no row' ELSE format('gross %s, refunds %s, adjustments %s, net %s over %s postings',
-				r.gross, r.refunds, r.adjustments, r.net, r.postings) END,
-			CASE WHEN w.day IS NULL THEN 'no postings' ELSE format('gross %s, refunds %s, adjustments %s, net %s over %s postings',
-				w.gross, w.refunds, w.adjustments, w.net, w.postings) END
-		FROM ledger_revenue_rollups r FULL JOIN w USING (day, agency, service, channel, currency)
-		WHERE (r.gross, r.refunds, r.adjustments, r.net, r.postings) IS DISTINCT FROM (w.gross, w.refunds, w.adjustments, w.net, w.postings)
-		ORDER BY day, agency, service, channel, currency LIMIT $2`, []any{&key, &got, &want}, func() {
-		v.find("rollup", "revenue "+key, "the rollup says %s; the postings below xid %d sum to %s", got, v.r.RollupHorizon, want)
-	}, v.r.RollupHorizon, maxFindings)
+	for _, t := range revenueRollups {
+		var key, got, want string
+		err := v.each(ctx, `
+			WITH w (`+t.key+`, agency, service, channel, currency, gross, refunds, adjustments, net, postings) AS (
+				SELECT `+t.keySQL+`, split_part(p.account_code, ':', 2), p.service_code, p.channel, p.currency, `+revenueSumsSQL+`
+				FROM ledger_postings p
+				WHERE p.xid < $1 AND p.service_code IS NOT NULL AND p.account_code LIKE 'agency:%:collected'
+				GROUP BY 1, 2, 3, 4, 5
+			)
+			SELECT concat_ws(' ', `+t.key+`, agency, service, channel, currency),
+				CASE WHEN r.`+t.key+` IS NULL THEN 'no row' ELSE format('gross %s, refunds %s, adjustments %s, net %s over %s postings',
+					r.gross, r.refunds, r.adjustments, r.net, r.postings) END,
+				CASE WHEN w.`+t.key+` IS NULL THEN 'no postings' ELSE format('gross %s, refunds %s, adjustments %s, net %s over %s postings',
+					w.gross, w.refunds, w.adjustments, w.net, w.postings) END
+			FROM `+t.table+` r FULL JOIN w USING (`+t.key+`, agency, service, channel, currency)
+			WHERE (r.gross, r.refunds, r.adjustments, r.net, r.postings) IS DISTINCT FROM (w.gross, w.refunds, w.adjustments, w.net, w.postings)
+			ORDER BY `+t.key+`, agency, service, channel, currency LIMIT $2`, []any{&key, &got, &want}, func() {
+			v.find("rollup", "revenue "+t.key+" "+key, "the rollup says %s; the postings below xid %d sum to %s", got, v.r.RollupHorizon, want)
+		}, v.r.RollupHorizon, maxFindings)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkpoints recomputes every account's daily balance checkpoints from the

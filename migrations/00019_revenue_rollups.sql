@@ -1,6 +1,6 @@
 -- +goose Up
--- Revenue rollups (ledger/rollup.go): revenue per business day (GMT+7),
--- agency, service, channel and currency, summed from the postings of agency
+-- Revenue rollups (ledger/rollup.go): revenue per business day (GMT+7), and
+-- per month, agency, service, channel and currency, summed from the postings of agency
 -- collected accounts that carry a service, for every posting below the
 -- rollups' horizon. Derived data: a periodic job adds what committed below the
 -- next horizon, `civicpay ledger rebuild-rollups` recomputes it, and `ledger
@@ -35,5 +35,22 @@ CREATE TABLE ledger_revenue_rollups (
 );
 CREATE INDEX ledger_revenue_rollups_agency_idx ON ledger_revenue_rollups (agency, day);
 
+-- The same per calendar month of business days (month is its first day), for
+-- reads not grouped by day: a year is 12 rows per key instead of 365.
+CREATE TABLE ledger_revenue_rollups_monthly (
+    month       date NOT NULL CHECK (extract(day FROM month) = 1),
+    agency      text NOT NULL,
+    service     text NOT NULL,
+    channel     text NOT NULL,
+    currency    char(3) NOT NULL,
+    gross       numeric NOT NULL,
+    refunds     numeric NOT NULL,
+    adjustments numeric NOT NULL,
+    net         numeric NOT NULL,
+    postings    bigint NOT NULL CHECK (postings >= 1),
+    PRIMARY KEY (month, agency, service, channel, currency)
+);
+CREATE INDEX ledger_revenue_rollups_monthly_agency_idx ON ledger_revenue_rollups_monthly (agency, month);
+
 -- +goose Down
-DROP TABLE ledger_revenue_rollups, ledger_rollup_horizon;
+DROP TABLE ledger_revenue_rollups_monthly, ledger_revenue_rollups, ledger_rollup_horizon;

@@ -25,9 +25,9 @@ func ledgerCmd(ctx context.Context, pool *pgxpool.Pool, args []string, out io.Wr
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "ledger verified: %d entries, %d postings, %d accounts balance; %d snapshots match; %d sealed batches cover %d entries (%d not yet sealed); %d revenue rollups and %d balance checkpoints match the postings below xid %d\n",
+		fmt.Fprintf(out, "ledger verified: %d entries, %d postings, %d accounts balance; %d snapshots match; %d sealed batches cover %d entries (%d not yet sealed); %d daily and %d monthly revenue rollups and %d balance checkpoints match the postings below xid %d\n",
 			rep.Entries, rep.Postings, rep.Accounts, rep.Snapshots, rep.SealedBatches, rep.SealedEntries, rep.UnsealedEntries,
-			rep.RevenueRollups, rep.Checkpoints, rep.RollupHorizon)
+			rep.RevenueRollups, rep.MonthlyRollups, rep.Checkpoints, rep.RollupHorizon)
 		return nil
 	case "rebuild-rollups":
 		start := time.Now()

@@ -48,7 +48,7 @@ func TestLedgerRebuildRollupsAndVerify(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^rollups: 5 of 5 entries \(100%\), up to xid \d+, `).MatchString(out) || !strings.Contains(out, "rollups rebuilt: 5 entries") {
 		t.Fatalf("rebuild printed:\n%s", out)
 	}
-	if out, err = civicpay("ledger", "verify"); err != nil || !strings.Contains(out, "5 revenue rollups and 10 balance checkpoints match") {
+	if out, err = civicpay("ledger", "verify"); err != nil || !strings.Contains(out, "5 daily and 1 monthly revenue rollups and 10 balance checkpoints match") {
 		t.Fatalf("verify after the rebuild: %v\n%s", err, out)
 	}
 	var actor string
@@ -59,7 +59,7 @@ func TestLedgerRebuildRollupsAndVerify(t *testing.T) {
 	if _, err := pool.Exec(ctx, `UPDATE ledger_revenue_rollups SET gross = gross + 1, net = net + 1 WHERE day = '2026-03-04'`); err != nil {
 		t.Fatal(err)
 	}
-	if out, err = civicpay("ledger", "verify"); !errors.Is(err, ledger.ErrBroken) || !strings.Contains(err.Error(), "rollup: revenue 2026-03-04 HN STAMP card VND") {
+	if out, err = civicpay("ledger", "verify"); !errors.Is(err, ledger.ErrBroken) || !strings.Contains(err.Error(), "rollup: revenue day 2026-03-04 HN STAMP card VND") {
 		t.Fatalf("verify of a changed rollup: %v\n%s", err, out)
 	}
 	if out, err = civicpay("ledger", "rebuild-rollups"); err != nil {

@@ -1,4 +1,4 @@
-// Command benchscale measures the ledger's reads over a year of history: it
+// Command benchyear measures the ledger's reads over a year of history: it
 // seeds N paid entries (default 1,000,000; two postings each, 2% of them
 // refunds) over the 365 business days of 2025, 60 agencies, 400 services,
 // 4 gateways and 4 channels, by COPY into a scratch database, then times
@@ -19,14 +19,14 @@
 // It prints `bench <name> <value> <unit>` lines on stdout (progress on
 // stderr):
 //
-//	bench scale_seed_seconds <s> s
-//	bench scale_revenue_year_scan_p99_ms <ms> ms      before: full scan
-//	bench scale_asof_balance_scan_p99_ms <ms> ms      before: full scan
-//	bench scale_rollup_rebuild_seconds <s> s
-//	bench scale_revenue_year_p99_ms <ms> ms           after: rollups + tail
-//	bench scale_asof_balance_p99_ms <ms> ms           after: checkpoint + a day + tail
-//	bench scale_revenue_equals_scan <0|1> bool
-//	bench scale_db_size_mb <mb> MB
+//	bench year_seed_seconds <s> s
+//	bench year_revenue_scan_p99_ms <ms> ms      before: full scan
+//	bench year_asof_balance_scan_p99_ms <ms> ms      before: full scan
+//	bench year_rollup_rebuild_seconds <s> s
+//	bench year_revenue_p99_ms <ms> ms           after: rollups + tail
+//	bench year_asof_balance_p99_ms <ms> ms           after: checkpoint + a day + tail
+//	bench year_revenue_equals_scan <0|1> bool
+//	bench year_db_size_mb <mb> MB
 package main
 
 import (
@@ -49,7 +49,7 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	if err := run(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, "benchscale:", err)
+		fmt.Fprintln(os.Stderr, "benchyear:", err)
 		cancel()
 		os.Exit(1)
 	}

@@ -41,7 +41,7 @@ func service(i int) string { return fmt.Sprintf("SVC-%03d", i+1) } // service i 
 
 func run(ctx context.Context, o options) error {
 	began := time.Now()
-	s, err := benchutil.NewScratch(ctx, "scale", 8)
+	s, err := benchutil.NewScratch(ctx, "year", 8)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	start = time.Now()
-	actor := audit.WithActor(ctx, audit.Actor{ID: "cli:benchscale", Role: "cli"})
+	actor := audit.WithActor(ctx, audit.Actor{ID: "cli:benchyear", Role: "cli"})
 	p, err := ledger.RebuildRollups(actor, s.Pool, func(p ledger.RebuildProgress) {
 		benchutil.Progress("rollups: %d of %d entries, up to xid %d", p.Entries, p.Total, p.UpToXID)
 	})
@@ -103,22 +103,22 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	benchutil.Line("scale_entries", float64(o.entries), "entries")
-	benchutil.Line("scale_seed_seconds", round(seedTime.Seconds(), 1), "s")
+	benchutil.Line("year_entries", float64(o.entries), "entries")
+	benchutil.Line("year_seed_seconds", round(seedTime.Seconds(), 1), "s")
 	for _, sh := range shapes {
-		benchutil.Line("scale_revenue_year_"+sh.name+"_scan_p99_ms", benchutil.Percentile(scanRev[sh.name], 99), "ms")
+		benchutil.Line("year_revenue_"+sh.name+"_scan_p99_ms", benchutil.Percentile(scanRev[sh.name], 99), "ms")
 	}
-	benchutil.Line("scale_revenue_year_scan_p99_ms", benchutil.Percentile(all(scanRev), 99), "ms")
-	benchutil.Line("scale_asof_balance_scan_p99_ms", benchutil.Percentile(scanAsOf, 99), "ms")
-	benchutil.Line("scale_rollup_rebuild_seconds", round(rebuildTime.Seconds(), 1), "s")
+	benchutil.Line("year_revenue_scan_p99_ms", benchutil.Percentile(all(scanRev), 99), "ms")
+	benchutil.Line("year_asof_balance_scan_p99_ms", benchutil.Percentile(scanAsOf, 99), "ms")
+	benchutil.Line("year_rollup_rebuild_seconds", round(rebuildTime.Seconds(), 1), "s")
 	for _, sh := range shapes {
-		benchutil.Line("scale_revenue_year_"+sh.name+"_p99_ms", benchutil.Percentile(rev[sh.name], 99), "ms")
+		benchutil.Line("year_revenue_"+sh.name+"_p99_ms", benchutil.Percentile(rev[sh.name], 99), "ms")
 	}
-	benchutil.Line("scale_revenue_year_p99_ms", benchutil.Percentile(all(rev), 99), "ms")
-	benchutil.Line("scale_asof_balance_p99_ms", benchutil.Percentile(asOf, 99), "ms")
-	benchutil.Line("scale_revenue_equals_scan", map[bool]float64{true: 1}[same], "bool")
-	benchutil.Line("scale_db_size_mb", float64(size>>20), "MB")
-	benchutil.Line("scale_wall_seconds", round(time.Since(began).Seconds(), 1), "s")
+	benchutil.Line("year_revenue_p99_ms", benchutil.Percentile(all(rev), 99), "ms")
+	benchutil.Line("year_asof_balance_p99_ms", benchutil.Percentile(asOf, 99), "ms")
+	benchutil.Line("year_revenue_equals_scan", map[bool]float64{true: 1}[same], "bool")
+	benchutil.Line("year_db_size_mb", float64(size>>20), "MB")
+	benchutil.Line("year_wall_seconds", round(time.Since(began).Seconds(), 1), "s")
 	if !same {
 		return fmt.Errorf("revenue through the rollups differs from the full scan")
 	}
@@ -177,7 +177,7 @@ func seed(ctx context.Context, pool *pgxpool.Pool, n int, rng *mrand.Rand) error
 					if e.refund {
 						kind = "refund"
 					}
-					return []any{"seed:" + k, kind, "ORD-" + k, "seeded", "benchscale", e.at, hash}, nil
+					return []any{"seed:" + k, kind, "ORD-" + k, "seeded", "benchyear", e.at, hash}, nil
 				}))
 			if err != nil {
 				return fmt.Errorf("copy entries: %w", err)
