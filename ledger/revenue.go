@@ -87,8 +87,9 @@ type RevenueRow struct {
 // [from, to) — the monthly ones for its whole months unless grouped by day —
 // and the postings for the rest: the partial days at either end,
 // and the live tail of the whole days, the postings at or above the rollups'
-// horizon. Horizon, rollups and postings are read in one snapshot, so the
-// rows are exactly RevenueScan's.
+// horizon (through the postings' index on account and xid). Horizon,
+// rollups and postings are read in one snapshot, so the rows are exactly
+// RevenueScan's.
 func Revenue(ctx context.Context, db DBTX, q RevenueQuery, fn func(RevenueRow) error) error {
 	if !q.From.Before(q.To) {
 		return invalid("to", "must be after from")
@@ -138,7 +139,7 @@ func revenueSQL(q RevenueQuery) (string, []any) {
 			firstMonth, endMonth = first, end
 		}
 	}
-	cols, groups := revenueGroups(q.GroupBy, 2) // after k
+	cols, groups, order := revenueGroups(q.GroupBy)
 	args := []any{int64(0), q.From, q.To, firstDay, endDay, fullFrom, fullTo, "agency:%:collected", "%", firstMonth, endMonth}
 	if q.Agency != "" {
 		args[7], args[8] = AgencyCollected(q.Agency), q.Agency
@@ -167,18 +168,17 @@ func revenueSQL(q RevenueQuery) (string, []any) {
 		UNION ALL ` + edge("$2", "$6") + `
 		UNION ALL ` + edge("$7", "$3") + `
 		UNION ALL
-			SELECT ` + bizDaySQL + `, split_part(p.account_code, ':', 2), p.service_code, p.channel, p.currency, ` + revenueSumsSQL + `
-			FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id
-			WHERE e.xid >= $1 AND e.effective_at >= $6 AND e.effective_at < $7
-				AND p.account_code ` + match + ` $8 AND p.service_code IS NOT NULL
+			SELECT ` + bizDaySQL + `, split_part(a.code, ':', 2), p.service_code, p.channel, p.currency, ` + revenueSumsSQL + `
+			FROM ledger_accounts a JOIN ledger_postings p ON p.account_code = a.code
+			WHERE a.code ` + match + ` $8 AND p.xid >= $1 AND p.effective_at >= $6 AND p.effective_at < $7 AND p.service_code IS NOT NULL
 			GROUP BY 1, 2, 3, 4, 5
 		)
-		SELECT 0 AS k, '', '', '', '', ''::bpchar, 0::numeric, 0::numeric, 0::numeric, 0::numeric, (SELECT up_to_xid FROM h)
+		SELECT 0 AS k, NULL::date, '', '', '', '', ''::bpchar, 0::numeric, 0::numeric, 0::numeric, 0::numeric, (SELECT up_to_xid FROM h)
 		UNION ALL (
-			SELECT 1, ` + strings.Join(cols, ", ") + `, currency, sum(gross), sum(refunds), sum(adjustments), sum(net), sum(postings)::bigint
+			SELECT 1, ` + strings.Join(cols, ", ") + `, sum(gross), sum(refunds), sum(adjustments), sum(net), sum(postings)::bigint
 			FROM src WHERE (SELECT up_to_xid FROM h) = $1
 			GROUP BY ` + strings.Join(groups, ", ") + `
-		) ORDER BY 1, ` + strings.Join(groups, ", ")
+		) ORDER BY 1, ` + strings.Join(order, ", ")
 	return query, args
 }
 
@@ -198,7 +198,8 @@ func streamRevenue(ctx context.Context, db DBTX, query string, args []any, fn fu
 	var k int
 	var horizon int64
 	var r RevenueRow
-	if err := rows.Scan(&k, &r.Day, &r.Agency, &r.Service, &r.Channel, &r.Currency, &r.Gross, &r.Refunds, &r.Adjustments, &r.Net, &horizon); err != nil {
+	var day *time.Time // what the rows are ordered by
+	if err := rows.Scan(&k, &day, &r.Day, &r.Agency, &r.Service, &r.Channel, &r.Currency, &r.Gross, &r.Refunds, &r.Adjustments, &r.Net, &horizon); err != nil {
 		return nil, fmt.Errorf("ledger: revenue: scan horizon: %w", err)
 	}
 	if horizon != args[0].(int64) {
@@ -207,7 +208,7 @@ func streamRevenue(ctx context.Context, db DBTX, query string, args []any, fn fu
 	}
 	for rows.Next() {
 		var r RevenueRow
-		if err := rows.Scan(&k, &r.Day, &r.Agency, &r.Service, &r.Channel, &r.Currency, &r.Gross, &r.Refunds, &r.Adjustments, &r.Net, &r.Postings); err != nil {
+		if err := rows.Scan(&k, &day, &r.Day, &r.Agency, &r.Service, &r.Channel, &r.Currency, &r.Gross, &r.Refunds, &r.Adjustments, &r.Net, &r.Postings); err != nil {
 			return nil, fmt.Errorf("ledger: revenue: scan: %w", err)
 		}
 		if err := fn(r); err != nil {
@@ -220,19 +221,32 @@ func streamRevenue(ctx context.Context, db DBTX, query string, args []any, fn fu
 	return nil, nil
 }
 
-// revenueGroups returns the output columns of src (the day a date) and the
-// positions, counted from first, of the grouped ones and the currency's.
-func revenueGroups(by []Dimension, first int) (cols, groups []string) {
-	srcCols := map[Dimension]string{ByDay: `to_char(day, 'YYYY-MM-DD')`, ByAgency: `agency`, ByService: `service`, ByChannel: `channel`}
-	cols = make([]string, len(dimensions))
+// revenueGroups returns the select list of Revenue's grouped rows after k —
+// the day as a date to order by (NULL when not grouped by day), then the
+// group columns of RevenueRow and the currency — its GROUP BY expressions,
+// and the positions to order by (the date rather than its text: the same
+// order, cheaper to sort).
+func revenueGroups(by []Dimension) (cols, groups, order []string) {
+	srcCols := map[Dimension]string{ByDay: `day`, ByAgency: `agency`, ByService: `service`, ByChannel: `channel`}
+	cols = []string{"NULL::date"}
+	if containsDim(by, ByDay) {
+		cols[0] = "day"
+	}
 	for i, d := range dimensions {
-		cols[i] = "''"
-		if containsDim(by, d.dim) {
-			cols[i] = srcCols[d.dim]
-			groups = append(groups, fmt.Sprint(first+i))
+		if !containsDim(by, d.dim) {
+			cols = append(cols, "''")
+			continue
+		}
+		groups = append(groups, srcCols[d.dim])
+		if d.dim == ByDay {
+			cols = append(cols, `to_char(day, 'YYYY-MM-DD')`)
+			order = append(order, "2")
+		} else {
+			cols = append(cols, srcCols[d.dim])
+			order = append(order, fmt.Sprint(3+i))
 		}
 	}
-	return cols, append(groups, fmt.Sprint(first+len(dimensions)))
+	return append(cols, "currency"), append(groups, "currency"), append(order, fmt.Sprint(3+len(dimensions)))
 }
 
 // RevenueScan is Revenue read from every posting of the range, without the

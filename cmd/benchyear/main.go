@@ -45,6 +45,7 @@ func main() {
 	flag.IntVar(&o.reps, "reps", 50, "runs of each revenue query shape through the rollups (after)")
 	flag.IntVar(&o.asOfScans, "asof-scans", 40, "as-of balances read by full scan (before)")
 	flag.IntVar(&o.asOfs, "asofs", 400, "as-of balances read through the checkpoints (after)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the scratch database (its name is printed) to look into it; drop it yourself")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()

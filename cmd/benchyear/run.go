@@ -20,6 +20,7 @@ import (
 
 type options struct {
 	entries, tail, scanReps, reps, asOfScans, asOfs int
+	keep                                            bool
 }
 
 // The year's shape.
@@ -45,7 +46,12 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	defer s.Drop()
+	if o.keep {
+		defer s.Pool.Close()
+		benchutil.Progress("keeping the scratch database %s", s.Name)
+	} else {
+		defer s.Drop()
+	}
 	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 15))
 
 	start := time.Now()
