@@ -50,14 +50,15 @@
 // Revenue and as-of balances must not read years of postings. RollUp (a
 // River periodic job, every 15 s) keeps two derived tables below one horizon
 // (ledger_rollup_horizon), moved forward the same way as the snapshots':
-// revenue rollups, the Revenue sums per business day, agency, service,
-// channel and currency; and daily balance checkpoints, each account's net
+// revenue rollups, the Revenue sums per business day (and per month of
+// business days, for reads not grouped by day), agency, service, channel and
+// currency; and daily balance checkpoints, each account's net
 // (and posting count) up to the end of each business day on which it moved.
 // Each run adds the postings recorded in [old horizon, new horizon) — whatever
 // day they take effect in, so a payment recorded a day late corrects that
 // day's rows — and moves the horizon in the same transaction; a row changes
 // once per run at most, never per posting. Revenue reads the rollups of the
-// whole days of its range, the postings of the partial days at its ends, and
+// whole days (or months) of its range, the postings of the partial days at its ends, and
 // the live tail (postings at or above the horizon) of the whole days; an
 // as-of balance reads the latest checkpoint before the as-of day, that day's
 // postings before the as-of time, and the tail. Each reads the horizon first
