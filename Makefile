@@ -31,7 +31,9 @@ test:
 
 # Benchmarks print `bench <name> <value> <unit>` lines. BENCH=orders|ledger|pay|webhooks|recon|breaker|all,
 # or BENCH=chaos: the fault suite (3–4 minutes; not part of all),
-# or BENCH=console: the staff console's pages over 1,000,000 orders (about 5 minutes, 2 of them seeding; not part of all).
+# or BENCH=console: the staff console's pages over 1,000,000 orders (about 5 minutes, 2 of them seeding; not part of all),
+# or BENCH=year: revenue and as-of balances over a year of 1,000,000 ledger entries seeded by COPY, before and after
+# the rollups (about 5 minutes; not part of all).
 bench:
 	@set -euo pipefail; \
 	export DATABASE_URL="$$($(PG) url postgres)"; \

@@ -2,9 +2,12 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 )
 
@@ -27,8 +30,25 @@ FROM ledger_accounts a
 LEFT JOIN LATERAL (SELECT up_to_xid, net FROM ledger_balance_snapshots
 	WHERE account_code = a.code ORDER BY up_to_xid DESC LIMIT 1) s ON true`
 
-// asOfBalanceSQL: every posting effective before $2.
+// asOfBalanceSQL: the account's latest daily checkpoint before the business
+// day $3 of the as-of time $2 (rollup.go), plus its postings effective on
+// that day before $2, plus the postings at or above the checkpoints' horizon
+// $4 effective before the day ($5 is its start): a checkpoint and at most a
+// day of postings, however long the history. The last column is the horizon
+// the statement's snapshot sees, which must be $4 for the sum to be exact.
 const asOfBalanceSQL = `
+SELECT a.code, a.kind, a.currency,
+	coalesce((SELECT c.net FROM ledger_balance_checkpoints c
+		WHERE c.account_code = a.code AND c.day < $3 ORDER BY c.day DESC LIMIT 1), 0)
+	+ coalesce((SELECT sum(p.net) FROM ledger_postings p
+		WHERE p.account_code = a.code AND p.effective_at >= $5 AND p.effective_at < $2), 0)
+	+ coalesce((SELECT sum(p.net) FROM ledger_postings p
+		WHERE p.account_code = a.code AND p.xid >= $4 AND p.effective_at < $5), 0),
+	(SELECT up_to_xid FROM ledger_rollup_horizon)
+FROM ledger_accounts a`
+
+// asOfScanSQL: every posting effective before $2.
+const asOfScanSQL = `
 SELECT a.code, a.kind, a.currency,
 	coalesce((SELECT sum(p.net) FROM ledger_postings p WHERE p.account_code = a.code AND p.effective_at < $2), 0)
 FROM ledger_accounts a`
@@ -61,11 +81,53 @@ func Balances(ctx context.Context, db DBTX, pattern string, asOf time.Time) ([]B
 }
 
 func balances(ctx context.Context, db DBTX, where, arg string, asOf time.Time) ([]Balance, error) {
-	query, args := currentBalanceSQL, []any{arg}
-	if !asOf.IsZero() {
-		query, args = asOfBalanceSQL, []any{arg, asOf}
+	if asOf.IsZero() {
+		return queryBalances(ctx, db, currentBalanceSQL+" WHERE "+where+" ORDER BY a.code", nil, arg)
 	}
-	rows, err := db.Query(ctx, query+" WHERE "+where+" ORDER BY a.code", args...)
+	var horizon int64
+	if err := db.QueryRow(ctx, `SELECT up_to_xid FROM ledger_rollup_horizon`).Scan(&horizon); err != nil {
+		return nil, fmt.Errorf("ledger: balances: horizon: %w", err)
+	}
+	day := DayOf(asOf)
+	// The rollup job may move the horizon between the two reads: then read
+	// again above the one the query saw.
+	for range 10 {
+		var seen []int64
+		bs, err := queryBalances(ctx, db, asOfBalanceSQL+" WHERE "+where+" ORDER BY a.code", &seen, arg, asOf, day, horizon, DayStart(day))
+		if err != nil {
+			return nil, err
+		}
+		if i := slices.IndexFunc(seen, func(h int64) bool { return h != horizon }); i >= 0 {
+			horizon = seen[i]
+			continue
+		}
+		return bs, nil
+	}
+	return nil, errors.New("ledger: balances: the rollup horizon kept moving")
+}
+
+// AccountBalanceScan is AccountBalance as of asOf (not zero) summed from every
+// posting of the account before it, without the checkpoints: the reference
+// the as-of balances are tested against, and the figure before checkpoints
+// that cmd/benchyear prints beside AccountBalance's.
+func AccountBalanceScan(ctx context.Context, db DBTX, code string, asOf time.Time) (Balance, error) {
+	bs, err := queryBalances(ctx, db, asOfScanSQL+" WHERE a.code = $1", nil, code, asOf)
+	if err != nil {
+		return Balance{}, err
+	}
+	if len(bs) == 0 {
+		return Balance{}, fmt.Errorf("ledger: balance of %s: %w", code, ErrAccountNotFound)
+	}
+	return bs[0], nil
+}
+
+// queryBalances runs a balance query; with horizons, the rows carry the
+// horizon their snapshot saw as a fifth column, appended to it.
+func queryBalances(ctx context.Context, db DBTX, query string, horizons *[]int64, args ...any) ([]Balance, error) {
+	if horizons != nil { // planned for these arguments every time: the tail above the horizon is short
+		args = append([]any{pgx.QueryExecModeExec}, args...)
+	}
+	rows, err := db.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: balances: %w", err)
 	}
@@ -73,8 +135,16 @@ func balances(ctx context.Context, db DBTX, where, arg string, asOf time.Time) (
 	var out []Balance
 	for rows.Next() {
 		var b Balance
-		if err := rows.Scan(&b.Account, &b.Kind, &b.Currency, &b.Net); err != nil {
+		dest := []any{&b.Account, &b.Kind, &b.Currency, &b.Net}
+		var h int64
+		if horizons != nil {
+			dest = append(dest, &h)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("ledger: scan balance: %w", err)
+		}
+		if horizons != nil {
+			*horizons = append(*horizons, h)
 		}
 		b.Balance = b.Kind.NormalBalance(b.Net)
 		out = append(out, b)

@@ -42,9 +42,31 @@
 // is checked by a trigger, not a foreign key, since accounts can be neither
 // changed nor deleted), so a posting costs the same on a hot account as on a
 // quiet one: index inserts, no shared row. A current-balance read sums at
-// most one snapshot interval of postings. As-of balances sum the postings
-// effective before the given time (index on account and effective time).
-// cmd/benchledger measures hot against spread traffic.
+// most one snapshot interval of postings. cmd/benchledger measures hot
+// against spread traffic.
+//
+// # Rollups and checkpoints
+//
+// Revenue and as-of balances must not read years of postings. RollUp (a
+// River periodic job, every 15 s) keeps two derived tables below one horizon
+// (ledger_rollup_horizon), moved forward the same way as the snapshots':
+// revenue rollups, the Revenue sums per business day (and per month of
+// business days, for reads not grouped by day), agency, service, channel and
+// currency; and daily balance checkpoints, each account's net
+// (and posting count) up to the end of each business day on which it moved.
+// Each run adds the postings recorded in [old horizon, new horizon) — whatever
+// day they take effect in, so a payment recorded a day late corrects that
+// day's rows — and moves the horizon in the same transaction; a row changes
+// once per run at most, never per posting. Revenue reads the rollups of the
+// whole days (or months) of its range, the postings of the partial days at its ends, and
+// the live tail (postings at or above the horizon) of the whole days; an
+// as-of balance reads the latest checkpoint before the as-of day, that day's
+// postings before the as-of time, and the tail. Each reads the horizon first
+// and checks, in the statement that reads the rows, that it has not moved
+// (else it reads again), so the result is exactly what RevenueScan and
+// AccountBalanceScan, which read every posting, give. The tables are derived:
+// RebuildRollups (civicpay ledger rebuild-rollups) recomputes them, and
+// Verify compares them with the postings.
 //
 // # Tamper evidence
 //
@@ -59,17 +81,15 @@
 // Verify re-derives everything from the rows in one snapshot: each entry
 // balances and matches its content hash, the postings agree with their
 // entries and accounts, the trial balance is zero per currency, every stored
-// snapshot equals its postings, and every seal batch matches its entries and
-// its predecessor. A superuser who disables the triggers and edits rows is
+// snapshot, revenue rollup and balance checkpoint equals its postings, and
+// every seal batch matches its entries and its predecessor. A superuser who disables the triggers and edits rows is
 // caught by whichever of these the edit breaks; an edit of a sealed entry
 // always breaks its batch.
 //
 // Limits: an entry is tamper evident once sealed; until then (a minute) only
 // the balance checks and snapshots cover it. The chain is plain SHA-256, so
 // someone able to rewrite every row could rebuild it: keep the head that Seal
-// returns outside the database. As-of balances read every posting of the
-// account before the given time; a hot account with years of history would
-// want effective-time checkpoints, which are not built. Two transactions that
+// returns outside the database. Two transactions that
 // each create the same new accounts through several entries, in opposite
 // orders, can deadlock (PostgreSQL aborts one; retry it).
 //
@@ -78,5 +98,6 @@
 // Revenue is read from the ledger itself: postings to agency collected
 // accounts that carry a service code and channel (payments and refunds, and
 // their reversals), grouped by business day (GMT+7), service, channel and
-// agency, per currency, over [from, to) of effective time.
+// agency, per currency, over [from, to) of effective time (through the
+// rollups above).
 package ledger

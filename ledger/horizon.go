@@ -6,6 +6,7 @@ import "github.com/civicpay/civicpay/internal/foundation/db"
 const (
 	snapshotLockKey int64 = 0x6c65646765720001 // "ledger" + 1
 	sealLockKey     int64 = 0x6c65646765720002
+	rollupLockKey   int64 = 0x6c65646765720003
 )
 
 // horizonSQL is db.HorizonSQL: the xid below which everything that can

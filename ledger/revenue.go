@@ -2,10 +2,12 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
@@ -80,7 +82,177 @@ type RevenueRow struct {
 // their reversals); transfers to agencies and other movements carry none.
 // Over [from, to), with no such other movements, an agency's net revenue
 // equals its collected balance as of to minus as of from.
+//
+// It reads the revenue rollups (rollup.go) for the whole business days of
+// [from, to) — the monthly ones for its whole months unless grouped by day —
+// and the postings for the rest: the partial days at either end,
+// and the live tail of the whole days, the postings at or above the rollups'
+// horizon (through the postings' index on account and xid). Horizon,
+// rollups and postings are read in one snapshot, so the rows are exactly
+// RevenueScan's.
 func Revenue(ctx context.Context, db DBTX, q RevenueQuery, fn func(RevenueRow) error) error {
+	if !q.From.Before(q.To) {
+		return invalid("to", "must be after from")
+	}
+	query, args := revenueSQL(q)
+	var horizon int64
+	if err := db.QueryRow(ctx, `SELECT up_to_xid FROM ledger_rollup_horizon`).Scan(&horizon); err != nil {
+		return fmt.Errorf("ledger: revenue: horizon: %w", err)
+	}
+	// The rollup job may move the horizon between the two reads: then the
+	// query returns only its horizon, and is run again above that one.
+	for range 10 {
+		args[0] = horizon
+		again, err := streamRevenue(ctx, db, query, args, fn)
+		if err != nil || again == nil {
+			return err
+		}
+		horizon = *again
+	}
+	return errors.New("ledger: revenue: the rollup horizon kept moving")
+}
+
+// revenueSQL is Revenue's query and its arguments; the first, the horizon the
+// tail is read above, is for the caller to set.
+func revenueSQL(q RevenueQuery) (string, []any) {
+	// The whole business days are [firstDay, endDay); [From, fullFrom) and
+	// [fullTo, To) are the partial days (empty when the bounds are midnights).
+	firstDay := DayOf(q.From)
+	if !DayStart(firstDay).Equal(q.From) {
+		firstDay = firstDay.AddDate(0, 0, 1)
+	}
+	endDay := DayOf(q.To)
+	fullFrom, fullTo := DayStart(firstDay), DayStart(endDay)
+	if !firstDay.Before(endDay) { // no whole day: all of [From, To) is read from the postings
+		endDay, fullFrom, fullTo = firstDay, q.To, q.To
+	}
+	// Not grouped by day, the whole months in [firstDay, endDay), [firstMonth,
+	// endMonth), are read from the monthly rollups, the days either side of
+	// them from the daily ones.
+	firstMonth, endMonth := endDay, endDay
+	if !containsDim(q.GroupBy, ByDay) {
+		first := time.Date(firstDay.Year(), firstDay.Month(), 1, 0, 0, 0, 0, time.UTC)
+		if !first.Equal(firstDay) {
+			first = first.AddDate(0, 1, 0)
+		}
+		if end := time.Date(endDay.Year(), endDay.Month(), 1, 0, 0, 0, 0, time.UTC); first.Before(end) {
+			firstMonth, endMonth = first, end
+		}
+	}
+	cols, groups, order := revenueGroups(q.GroupBy)
+	args := []any{int64(0), q.From, q.To, firstDay, endDay, fullFrom, fullTo, "agency:%:collected", "%", firstMonth, endMonth}
+	if q.Agency != "" {
+		args[7], args[8] = AgencyCollected(q.Agency), q.Agency
+	}
+	match := "LIKE"
+	if q.Agency != "" {
+		match = "=" // agency codes may hold LIKE's "_"
+	}
+	edge := func(from, to string) string {
+		return `SELECT ` + bizDaySQL + `, split_part(a.code, ':', 2), p.service_code, p.channel, p.currency, ` + revenueSumsSQL + `
+			FROM ledger_accounts a JOIN ledger_postings p ON p.account_code = a.code
+			WHERE a.code ` + match + ` $8 AND p.service_code IS NOT NULL AND p.effective_at >= ` + from + ` AND p.effective_at < ` + to + `
+			GROUP BY 1, 2, 3, 4, 5`
+	}
+	// k orders the horizon row (k 0) before the revenue rows (k 1), which
+	// only come when the horizon is the one the tail was read above ($1).
+	query := `WITH h AS (SELECT up_to_xid FROM ledger_rollup_horizon), src AS (
+			SELECT r.day, r.agency, r.service, r.channel, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
+			FROM ledger_revenue_rollups r WHERE r.day >= $4 AND r.day < $10 AND r.agency ` + match + ` $9
+		UNION ALL
+			SELECT r.month, r.agency, r.service, r.channel, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
+			FROM ledger_revenue_rollups_monthly r WHERE r.month >= $10 AND r.month < $11 AND r.agency ` + match + ` $9
+		UNION ALL
+			SELECT r.day, r.agency, r.service, r.channel, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
+			FROM ledger_revenue_rollups r WHERE r.day >= $11 AND r.day < $5 AND r.agency ` + match + ` $9
+		UNION ALL ` + edge("$2", "$6") + `
+		UNION ALL ` + edge("$7", "$3") + `
+		UNION ALL
+			SELECT ` + bizDaySQL + `, split_part(a.code, ':', 2), p.service_code, p.channel, p.currency, ` + revenueSumsSQL + `
+			FROM ledger_accounts a JOIN ledger_postings p ON p.account_code = a.code
+			WHERE a.code ` + match + ` $8 AND p.xid >= $1 AND p.effective_at >= $6 AND p.effective_at < $7 AND p.service_code IS NOT NULL
+			GROUP BY 1, 2, 3, 4, 5
+		)
+		SELECT 0 AS k, NULL::date, '', '', '', '', ''::bpchar, 0::numeric, 0::numeric, 0::numeric, 0::numeric, (SELECT up_to_xid FROM h)
+		UNION ALL (
+			SELECT 1, ` + strings.Join(cols, ", ") + `, sum(gross), sum(refunds), sum(adjustments), sum(net), sum(postings)::bigint
+			FROM src WHERE (SELECT up_to_xid FROM h) = $1
+			GROUP BY ` + strings.Join(groups, ", ") + `
+		) ORDER BY 1, ` + strings.Join(order, ", ")
+	return query, args
+}
+
+// streamRevenue runs Revenue's query. It returns the horizon the query found
+// when it is not the one asked for (no row was passed to fn then).
+func streamRevenue(ctx context.Context, db DBTX, query string, args []any, fn func(RevenueRow) error) (*int64, error) {
+	// Planned for these arguments every time (an unnamed statement): a
+	// generic plan cannot tell that the tail above the horizon is short.
+	rows, err := db.Query(ctx, query, append([]any{pgx.QueryExecModeExec}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: revenue: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, fmt.Errorf("ledger: revenue: no horizon row: %w", rows.Err())
+	}
+	var k int
+	var horizon int64
+	var r RevenueRow
+	var day *time.Time // what the rows are ordered by
+	if err := rows.Scan(&k, &day, &r.Day, &r.Agency, &r.Service, &r.Channel, &r.Currency, &r.Gross, &r.Refunds, &r.Adjustments, &r.Net, &horizon); err != nil {
+		return nil, fmt.Errorf("ledger: revenue: scan horizon: %w", err)
+	}
+	if horizon != args[0].(int64) {
+		rows.Close()
+		return &horizon, rows.Err()
+	}
+	for rows.Next() {
+		var r RevenueRow
+		if err := rows.Scan(&k, &day, &r.Day, &r.Agency, &r.Service, &r.Channel, &r.Currency, &r.Gross, &r.Refunds, &r.Adjustments, &r.Net, &r.Postings); err != nil {
+			return nil, fmt.Errorf("ledger: revenue: scan: %w", err)
+		}
+		if err := fn(r); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger: revenue: %w", err)
+	}
+	return nil, nil
+}
+
+// revenueGroups returns the select list of Revenue's grouped rows after k —
+// the day as a date to order by (NULL when not grouped by day), then the
+// group columns of RevenueRow and the currency — its GROUP BY expressions,
+// and the positions to order by (the date rather than its text: the same
+// order, cheaper to sort).
+func revenueGroups(by []Dimension) (cols, groups, order []string) {
+	srcCols := map[Dimension]string{ByDay: `day`, ByAgency: `agency`, ByService: `service`, ByChannel: `channel`}
+	cols = []string{"NULL::date"}
+	if containsDim(by, ByDay) {
+		cols[0] = "day"
+	}
+	for i, d := range dimensions {
+		if !containsDim(by, d.dim) {
+			cols = append(cols, "''")
+			continue
+		}
+		groups = append(groups, srcCols[d.dim])
+		if d.dim == ByDay {
+			cols = append(cols, `to_char(day, 'YYYY-MM-DD')`)
+			order = append(order, "2")
+		} else {
+			cols = append(cols, srcCols[d.dim])
+			order = append(order, fmt.Sprint(3+i))
+		}
+	}
+	return append(cols, "currency"), append(groups, "currency"), append(order, fmt.Sprint(3+len(dimensions)))
+}
+
+// RevenueScan is Revenue read from every posting of the range, without the
+// rollups: the reference Revenue is tested against, and the figure before
+// rollups that cmd/benchyear prints beside Revenue's.
+func RevenueScan(ctx context.Context, db DBTX, q RevenueQuery, fn func(RevenueRow) error) error {
 	if !q.From.Before(q.To) {
 		return invalid("to", "must be after from")
 	}
@@ -100,11 +272,7 @@ func Revenue(ctx context.Context, db DBTX, q RevenueQuery, fn func(RevenueRow) e
 	if q.Agency != "" {
 		accounts, match = AgencyCollected(q.Agency), "=" // agency codes may hold LIKE's "_"
 	}
-	query := `SELECT ` + strings.Join(cols, ", ") + `, p.currency,
-			coalesce(sum(greatest(-p.net, 0)) FILTER (WHERE p.channel <> '` + AdjustmentChannel + `'), 0),
-			coalesce(sum(greatest(p.net, 0)) FILTER (WHERE p.channel <> '` + AdjustmentChannel + `'), 0),
-			coalesce(-sum(p.net) FILTER (WHERE p.channel = '` + AdjustmentChannel + `'), 0),
-			-sum(p.net), count(*)
+	query := `SELECT ` + strings.Join(cols, ", ") + `, p.currency, ` + revenueSumsSQL + `
 		FROM ledger_accounts a
 		JOIN ledger_postings p ON p.account_code = a.code
 		WHERE a.code ` + match + ` $1 AND p.effective_at >= $2 AND p.effective_at < $3 AND p.service_code IS NOT NULL

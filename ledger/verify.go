@@ -11,7 +11,7 @@ import (
 
 // Finding is one broken invariant.
 type Finding struct {
-	Check   string `json:"check"`   // entry, posting, account, trial_balance, snapshot or seal
+	Check   string `json:"check"`   // entry, posting, account, trial_balance, snapshot, seal, rollup or checkpoint
 	Subject string `json:"subject"` // what is broken: "entry 42", "seal batch 3", "account suspense", "currency VND"
 	Detail  string `json:"detail"`
 }
@@ -28,6 +28,10 @@ type Report struct {
 	SealedBatches   int64     `json:"sealed_batches"`
 	SealedEntries   int64     `json:"sealed_entries"`
 	UnsealedEntries int64     `json:"unsealed_entries"`
+	RollupHorizon   int64     `json:"rollup_horizon"`  // rollups and checkpoints cover the postings with xid below it
+	RevenueRollups  int64     `json:"revenue_rollups"` // daily
+	MonthlyRollups  int64     `json:"monthly_revenue_rollups"`
+	Checkpoints     int64     `json:"balance_checkpoints"`
 	Findings        []Finding `json:"findings"`
 }
 
@@ -51,7 +55,10 @@ const maxFindings = 20
 //     time, entry reversed;
 //   - every account's kind follows from its code;
 //   - all postings sum to zero per currency (the trial balance);
-//   - every stored balance snapshot equals the sum of the postings it covers.
+//   - every stored balance snapshot equals the sum of the postings it covers;
+//   - the revenue rollups (daily and monthly) and the daily balance
+//     checkpoints are exactly what the postings below their horizon sum to:
+//     no row missing, none extra, none different (rollup.go).
 //
 // It returns an error wrapping ErrBroken, naming the first broken thing, when
 // the report has findings, and a plain error if it could not run.
@@ -72,6 +79,8 @@ func Verify(ctx context.Context, pool *pgxpool.Pool) (Report, error) {
 		{"accounts", v.accounts},
 		{"trial balance", v.trialBalance},
 		{"snapshots", v.snapshots},
+		{"revenue rollups", v.revenueRollups},
+		{"balance checkpoints", v.checkpoints},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {
@@ -304,4 +313,62 @@ func (v *verifier) snapshots(ctx context.Context) error {
 		ORDER BY account_code, up_to_xid LIMIT $1`, []any{&code, &xid, &net, &want, &n, &wantN}, func() {
 		v.find("snapshot", "account "+code, "snapshot below xid %d says %s over %d postings; the postings sum to %s over %d", xid, net, n, want, wantN)
 	}, maxFindings)
+}
+
+// revenueRollups recomputes the daily and monthly revenue rollups from the
+// postings below their horizon and compares them row by row.
+func (v *verifier) revenueRollups(ctx context.Context) error {
+	if err := v.tx.QueryRow(ctx, `SELECT (SELECT up_to_xid FROM ledger_rollup_horizon),
+			(SELECT count(*) FROM ledger_revenue_rollups), (SELECT count(*) FROM ledger_revenue_rollups_monthly)`).
+		Scan(&v.r.RollupHorizon, &v.r.RevenueRollups, &v.r.MonthlyRollups); err != nil {
+		return err
+	}
+	for _, t := range revenueRollups {
+		var key, got, want string
+		err := v.each(ctx, `
+			WITH w (`+t.key+`, agency, service, channel, currency, gross, refunds, adjustments, net, postings) AS (
+				SELECT `+t.keySQL+`, split_part(p.account_code, ':', 2), p.service_code, p.channel, p.currency, `+revenueSumsSQL+`
+				FROM ledger_postings p
+				WHERE p.xid < $1 AND p.service_code IS NOT NULL AND p.account_code LIKE 'agency:%:collected'
+				GROUP BY 1, 2, 3, 4, 5
+			)
+			SELECT concat_ws(' ', `+t.key+`, agency, service, channel, currency),
+				CASE WHEN r.`+t.key+` IS NULL THEN 'no row' ELSE format('gross %s, refunds %s, adjustments %s, net %s over %s postings',
+					r.gross, r.refunds, r.adjustments, r.net, r.postings) END,
+				CASE WHEN w.`+t.key+` IS NULL THEN 'no postings' ELSE format('gross %s, refunds %s, adjustments %s, net %s over %s postings',
+					w.gross, w.refunds, w.adjustments, w.net, w.postings) END
+			FROM `+t.table+` r FULL JOIN w USING (`+t.key+`, agency, service, channel, currency)
+			WHERE (r.gross, r.refunds, r.adjustments, r.net, r.postings) IS DISTINCT FROM (w.gross, w.refunds, w.adjustments, w.net, w.postings)
+			ORDER BY `+t.key+`, agency, service, channel, currency LIMIT $2`, []any{&key, &got, &want}, func() {
+			v.find("rollup", "revenue "+t.key+" "+key, "the rollup says %s; the postings below xid %d sum to %s", got, v.r.RollupHorizon, want)
+		}, v.r.RollupHorizon, maxFindings)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkpoints recomputes every account's daily balance checkpoints from the
+// postings below their horizon and compares them row by row.
+func (v *verifier) checkpoints(ctx context.Context) error {
+	if err := v.tx.QueryRow(ctx, `SELECT count(*) FROM ledger_balance_checkpoints`).Scan(&v.r.Checkpoints); err != nil {
+		return err
+	}
+	var code, day, got, want string
+	return v.each(ctx, `
+		WITH w AS (
+			SELECT account_code, day, sum(sum(net)) OVER d AS net, sum(count(*)) OVER d AS postings
+			FROM (SELECT p.account_code, `+bizDaySQL+` AS day, p.net FROM ledger_postings p WHERE p.xid < $1) x
+			GROUP BY account_code, day
+			WINDOW d AS (PARTITION BY account_code ORDER BY day)
+		)
+		SELECT account_code, day::text,
+			CASE WHEN c.day IS NULL THEN 'no checkpoint' ELSE format('%s over %s postings', c.net, c.postings) END,
+			CASE WHEN w.day IS NULL THEN 'no postings that day' ELSE format('%s over %s postings', w.net, w.postings) END
+		FROM ledger_balance_checkpoints c FULL JOIN w USING (account_code, day)
+		WHERE (c.net, c.postings) IS DISTINCT FROM (w.net, w.postings)
+		ORDER BY account_code, day LIMIT $2`, []any{&code, &day, &got, &want}, func() {
+		v.find("checkpoint", "account "+code, "the checkpoint of %s says %s; the postings below xid %d up to that day sum to %s", day, got, v.r.RollupHorizon, want)
+	}, v.r.RollupHorizon, maxFindings)
 }

@@ -12,7 +12,7 @@ import (
 func TestSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := run(ctx, 200*time.Millisecond); err != nil {
+	if err := run(ctx, 200*time.Millisecond, time.Second); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/foundation/db"
+	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/migrations"
 )
@@ -32,7 +33,7 @@ const (
 	warmUp         = 200 * time.Millisecond // per measured slice
 )
 
-func run(ctx context.Context, phase time.Duration) error {
+func run(ctx context.Context, phase, yard time.Duration) error {
 	base := os.Getenv("DATABASE_URL")
 	if base == "" {
 		// Loopback without TLS, as the service talks to a PostgreSQL beside it.
@@ -50,6 +51,16 @@ func run(ctx context.Context, phase time.Duration) error {
 	defer pool.Close()
 	if err := migrations.Up(ctx, pool, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		return err
+	}
+	var y benchutil.TPCB
+	if yard > 0 {
+		s, err := benchutil.ScratchAt(dbURL)
+		if err != nil {
+			return err
+		}
+		if y, err = benchutil.Yardstick(ctx, s, yard); err != nil {
+			return err
+		}
 	}
 	if err := createAccounts(ctx, pool); err != nil {
 		return err
@@ -108,6 +119,9 @@ func run(ctx context.Context, phase time.Duration) error {
 	bench("ledger_http_entries_per_s", httpRate, "1/s")
 	bench("ledger_hot_balance_read_ms", readMS, "ms")
 	bench("ledger_verify_s", verifySeconds, "s")
+	if yard > 0 {
+		y.Lines("ledger", best["spread"])
+	}
 	return nil
 }
 
@@ -227,6 +241,10 @@ func maintain(ctx context.Context, pool *pgxpool.Pool) (stop func() error) {
 				return
 			}
 			if _, err := ledger.SnapshotBalances(ctx, pool); err != nil {
+				result <- err
+				return
+			}
+			if _, err := ledger.RollUp(ctx, pool); err != nil {
 				result <- err
 				return
 			}

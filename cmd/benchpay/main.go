@@ -2,6 +2,8 @@
 // this process on loopback and a scratch database:
 //
 //	bench pay_per_s <n> 1/s                       complete payments per second at a fixed concurrency
+//	bench pay_pgbench_tpcb_tps <n> 1/s            the yardstick: pgbench TPC-B, 8 clients, same server, same run
+//	bench pay_vs_pgbench_tpcb <ratio> ratio       pay_per_s over it
 //	bench pay_cpu_ms_per_payment <n> ms           the machine's CPU time per payment (all processes), and
 //	bench pay_cpu_steal_ms_per_payment <n> ms     the time other virtual machines took from it
 //	bench pay_callback_to_paid_p50_ms <n> ms      gateway callback sent → answered (order paid, ledger posted)
@@ -64,10 +66,11 @@ func main() {
 	// (measured 530–590 payments/s at 64 against 636–652 at 16 on the same machine).
 	conns := flag.Int("conns", 16, "database connections of civicpay (its pool)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the main phase to this file")
+	yard := flag.Duration("pgbench", 5*time.Second, "pgbench TPC-B yardstick duration (0: skip)")
 	flag.BoolVar(&simDurable, "sim-durable", false, "run the gateway simulator with a data dir (every change synced before it is answered)")
 	flag.Parse()
 	profile = *cpuprofile
-	if err := run(*concurrency, *conns, *duration); err != nil {
+	if err := run(*concurrency, *conns, *duration, *yard); err != nil {
 		fmt.Fprintln(os.Stderr, "benchpay:", err)
 		os.Exit(1)
 	}
@@ -78,7 +81,7 @@ var (
 	simDurable bool
 )
 
-func run(concurrency, conns int, d time.Duration) error {
+func run(concurrency, conns int, d, yard time.Duration) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s, err := benchutil.NewScratch(ctx, "pay", int32(conns))
@@ -86,6 +89,12 @@ func run(concurrency, conns int, d time.Duration) error {
 		return err
 	}
 	defer s.Drop()
+	var y benchutil.TPCB
+	if yard > 0 {
+		if y, err = benchutil.Yardstick(ctx, s, yard); err != nil {
+			return err
+		}
+	}
 	b, err := start(ctx, s)
 	if err != nil {
 		return err
@@ -160,7 +169,11 @@ func run(concurrency, conns int, d time.Duration) error {
 		benchutil.Progress("ledger verify: %s", f)
 	}
 
-	benchutil.Line("pay_per_s", float64(int(float64(done)/elapsed.Seconds())), "1/s")
+	perS := float64(done) / elapsed.Seconds()
+	benchutil.Line("pay_per_s", float64(int(perS)), "1/s")
+	if yard > 0 {
+		y.Lines("pay", perS)
+	}
 	if done > 0 {
 		// CPU of the whole machine (civicpay, gatewaysim, the load and PostgreSQL) per payment.
 		benchutil.Line("pay_cpu_ms_per_payment", float64(int(cpu.Busy.Seconds()*1e6/float64(done)))/1000, "ms")

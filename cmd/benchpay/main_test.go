@@ -9,7 +9,7 @@ import (
 // schema moving under its seeding, an API it calls) fails `make test` rather
 // than the next `make bench`. Its numbers mean nothing at this size.
 func TestSmoke(t *testing.T) {
-	if err := run(8, 8, 2*time.Second); err != nil {
+	if err := run(8, 8, 2*time.Second, time.Second); err != nil {
 		t.Fatal(err)
 	}
 }

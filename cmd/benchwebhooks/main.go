@@ -13,6 +13,10 @@
 //  3. Steady: -rate events per second for -lag-for; webhook_lag_p50_ms and
 //     webhook_lag_p99_ms measure commit → receiver.
 //
+// Before the phases, pgbench's TPC-B (8 clients, -pgbench long) runs on the
+// same server as the yardstick: webhooks_pgbench_tpcb_tps, and
+// webhooks_vs_pgbench_tpcb, webhook_end_to_end_per_s over it.
+//
 // Results are `bench <name> <value> <unit>` lines on stdout; progress goes to
 // stderr. DATABASE_URL names the server
 // (default postgres://postgres@127.0.0.1:5432/postgres); the scratch database is
@@ -47,6 +51,7 @@ import (
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/domain/auth"
 	"github.com/civicpay/civicpay/internal/foundation/db"
+	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 	"github.com/civicpay/civicpay/migrations"
 	"github.com/civicpay/civicpay/webhooks"
 )
@@ -60,6 +65,7 @@ type options struct {
 	cooldown   time.Duration // River FetchCooldown
 	poll       time.Duration // River FetchPollInterval
 	conns      int32         // pool size
+	yard       time.Duration // pgbench TPC-B yardstick (0: skip)
 }
 
 func main() {
@@ -71,6 +77,7 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 100, "River MaxWorkers for the webhooks queue")
 	flag.DurationVar(&o.cooldown, "fetch-cooldown", 5*time.Millisecond, "River FetchCooldown")
 	flag.DurationVar(&o.poll, "fetch-poll", 50*time.Millisecond, "River FetchPollInterval")
+	flag.DurationVar(&o.yard, "pgbench", 5*time.Second, "pgbench TPC-B yardstick duration (0: skip)")
 	var conns int
 	flag.IntVar(&conns, "conns", 48, "PostgreSQL pool size")
 	flag.Parse()
@@ -107,6 +114,16 @@ func run(ctx context.Context, o options) error {
 	defer pool.Close()
 	if err := migrations.Up(ctx, pool, quiet); err != nil {
 		return err
+	}
+	var y benchutil.TPCB
+	if o.yard > 0 {
+		s, err := benchutil.ScratchAt(dbURL)
+		if err != nil {
+			return err
+		}
+		if y, err = benchutil.Yardstick(ctx, s, o.yard); err != nil {
+			return err
+		}
 	}
 
 	recv, err := startReceiver()
@@ -176,6 +193,9 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("bench webhook_lag_max_ms %.1f ms\n", lag.max)
 	fmt.Printf("bench webhook_lag_load_events_per_s %.0f 1/s\n", lag.achievedRate)
 	fmt.Printf("bench webhook_duplicate_deliveries %d count\n", recv.duplicates.Load())
+	if o.yard > 0 {
+		y.Lines("webhooks", together.deliveredPerS)
+	}
 	return nil
 }
 

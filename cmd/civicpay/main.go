@@ -6,6 +6,7 @@
 //	civicpay keys list | keys revoke ID|PREFIX
 //	civicpay keys rotate-data-key [--batch N]
 //	civicpay ledger verify              prove the books (exit 1 naming the first broken thing)
+//	civicpay ledger rebuild-rollups     remake the revenue rollups and balance checkpoints
 //	civicpay reconcile --date D [--gateway G] | reconcile import FILE
 //	civicpay users create --email E --role agency|treasury|admin [--agency CODE] [--can-refund]
 //	civicpay users link --email E | users totp-code SECRET
@@ -39,7 +40,8 @@ commands:
   keys list                              list keys (never their secrets)
   keys revoke ID|PREFIX                  revoke a key
   keys rotate-data-key [--batch N]       re-encrypt national IDs and webhook secrets under CIVICPAY_DATA_KEY_ID
-  ledger verify                          check every entry, balance and seal; non-zero exit names the first broken thing
+  ledger verify                          check every entry, balance, seal, rollup and checkpoint; non-zero exit names the first broken thing
+  ledger rebuild-rollups                 drop the revenue rollups and balance checkpoints and make them again from the postings
   reconcile --date YYYY-MM-DD [--gateway G]
                                          queue the reconciliation of a business day
   reconcile import FILE                  import a statement or settlement file now

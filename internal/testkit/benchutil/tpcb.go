@@ -3,10 +3,12 @@ package benchutil
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/url"
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -59,4 +61,48 @@ func PgbenchTPCB(ctx context.Context, s *Scratch, clients int, d time.Duration) 
 		return TPCB{}, err
 	}
 	return r, nil
+}
+
+// YardstickClients is the pgbench client count of the TPC-B yardstick.
+const YardstickClients = 8
+
+// Yardstick measures pgbench's TPC-B transaction (YardstickClients clients,
+// for d) on s's database on the benchmark's own server, before the group's
+// own load, so that neither disturbs the other.
+func Yardstick(ctx context.Context, s *Scratch, d time.Duration) (TPCB, error) {
+	Progress("yardstick: pgbench TPC-B, %d clients, %s, on the same server", YardstickClients, d)
+	y, err := PgbenchTPCB(ctx, s, YardstickClients, d)
+	if err != nil {
+		return TPCB{}, fmt.Errorf("yardstick: %w", err)
+	}
+	return y, nil
+}
+
+// Lines prints the yardstick beside a group's figures, and the ratio of the
+// group's rate perS to it, which compares across machines:
+//
+//	bench <group>_pgbench_tpcb_tps <n> 1/s
+//	bench <group>_pgbench_tpcb_latency_ms <n> ms
+//	bench <group>_vs_pgbench_tpcb <ratio> ratio
+func (y TPCB) Lines(group string, perS float64) {
+	Line(group+"_pgbench_tpcb_tps", math.Round(y.TPS*10)/10, "1/s")
+	Line(group+"_pgbench_tpcb_latency_ms", math.Round(y.LatencyMS*1000)/1000, "ms")
+	if y.TPS > 0 {
+		Line(group+"_vs_pgbench_tpcb", math.Round(perS/y.TPS*1000)/1000, "ratio")
+	}
+}
+
+// ScratchAt names the database of dbURL (its path) as a Scratch for pgbench,
+// for benchmarks that make their scratch database themselves; its Pool is nil
+// and Drop is not for it.
+func ScratchAt(dbURL string) (*Scratch, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" {
+		return nil, fmt.Errorf("no database in %s", u.Redacted())
+	}
+	return &Scratch{Name: name, URL: dbURL}, nil
 }
