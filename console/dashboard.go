@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
+	"github.com/civicpay/civicpay/internal/foundation/money"
 	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/reconciliation"
 )
@@ -264,22 +265,5 @@ func formatAmount(d decimal.Decimal, currency, lang string) string {
 	if lang == langEN {
 		group, point = ",", "."
 	}
-	s := d.String()
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
-	}
-	whole, frac, _ := strings.Cut(s, ".")
-	var b strings.Builder
-	b.WriteString(sign)
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteString(group)
-		}
-		b.WriteRune(r)
-	}
-	if frac != "" {
-		b.WriteString(point + frac)
-	}
-	return b.String() + "\u00a0" + currency
+	return money.Grouped(d, group, point) + "\u00a0" + currency
 }

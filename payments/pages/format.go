@@ -1,7 +1,6 @@
 package pages
 
 import (
-	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -26,27 +25,12 @@ func FormatAmount(d decimal.Decimal, currency, lang string) string {
 	if c, err := money.Lookup(currency); err == nil && c.Collected && c.Fits(d) {
 		s = d.StringFixed(c.Decimals)
 	}
-	sign := ""
-	if strings.HasPrefix(s, "-") {
-		sign, s = "-", s[1:]
-	}
-	whole, frac, _ := strings.Cut(s, ".")
-	var b strings.Builder
-	b.WriteString(sign)
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteString(group)
-		}
-		b.WriteRune(r)
-	}
-	if frac != "" {
-		b.WriteString(point + frac)
-	}
+	grouped := money.GroupedString(s, group, point)
 	symbol := currency
 	if currency == money.VND {
 		symbol = "₫"
 	}
-	return b.String() + "\u00a0" + symbol
+	return grouped + "\u00a0" + symbol
 }
 
 // formatTime shows t in Vietnam time: "14:30 ngày 24/11/2026 (GMT+7)" or
