@@ -65,6 +65,8 @@ type Driver struct {
 
 	simDir    string
 	cancel    context.CancelFunc
+	stopped   chan struct{} // closed when the app has stopped
+	closing   sync.Once
 	callbacks *callbackWatch
 	latencies *durations
 	seq       atomic.Int64
@@ -149,15 +151,27 @@ func start(ctx context.Context, s *benchutil.Scratch, o Options) (*Driver, error
 	if err != nil {
 		return d, err
 	}
-	d.App = a
-	go func() { _ = a.Run(ctx, appLn, nil) }()
+	d.App, d.stopped = a, make(chan struct{})
+	go func() {
+		defer close(d.stopped)
+		_ = a.Run(ctx, appLn, nil)
+	}()
 	return d, nil
 }
 
-// Close stops civicpay and the simulator.
+// Close stops civicpay (waiting, up to a minute, until it has: its River
+// workers no longer take jobs) and the simulator.
+// Closing again does nothing.
 func (d *Driver) Close() {
-	d.cancel()
-	d.closeSim()
+	d.closing.Do(func() {
+		d.cancel()
+		select {
+		case <-d.stopped:
+		case <-time.After(time.Minute):
+			benchutil.Progress("paydriver: civicpay still stopping after a minute")
+		}
+		d.closeSim()
+	})
 }
 
 func (d *Driver) closeSim() {
