@@ -183,14 +183,16 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
-	empty, err := benchutil.NewScratch(ctx, "scale_empty", 16)
-	if err != nil {
-		return err
-	}
-	if o.keep {
-		benchutil.Progress("keeping database %s", empty.Name)
-	} else {
-		defer empty.Drop()
+	var empty *benchutil.Scratch
+	if o.payD > 0 || o.reconLines > 0 {
+		if empty, err = benchutil.NewScratch(ctx, "scale_empty", 16); err != nil {
+			return err
+		}
+		if o.keep {
+			benchutil.Progress("keeping database %s", empty.Name)
+		} else {
+			defer empty.Drop()
+		}
 	}
 	dy, err := paydriver.Start(ctx, year, paydriver.Options{})
 	if err != nil {
