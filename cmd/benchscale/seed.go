@@ -143,15 +143,24 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 // restoreStmt re-creates one dropped index.
 type restoreStmt struct{ name, sql string }
 
+// isPartitioned says whether table is partitioned (declaratively).
+func isPartitioned(ctx context.Context, tx pgx.Tx, table string) (bool, error) {
+	var p bool
+	err := tx.QueryRow(ctx, `SELECT relkind = 'p' FROM pg_class WHERE oid = $1::regclass`, table).Scan(&p)
+	return p, err
+}
+
 // dropIndexes drops the indexes of tables that no foreign key needs (a
 // constraint's index through its constraint) and returns the statements
-// that make them again, as the schema has them.
+// that make them again, as the schema has them. A partitioned table keeps
+// its indexes (a partitioned index is made of its partitions' indexes).
 func dropIndexes(ctx context.Context, tx pgx.Tx, tables []string) ([]restoreStmt, error) {
 	rows, err := tx.Query(ctx, `
 		SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text, pg_get_indexdef(i.indexrelid),
 			coalesce(c.conname, ''), coalesce(pg_get_constraintdef(c.oid), '')
 		FROM pg_index i
 		LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')
+		JOIN pg_class t ON t.oid = i.indrelid AND t.relkind = 'r' AND NOT t.relispartition
 		WHERE i.indrelid = ANY($1::regclass[])
 			AND NOT EXISTS (SELECT FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
 		ORDER BY 2, 1`, tables)
@@ -184,8 +193,12 @@ func dropIndexes(ctx context.Context, tx pgx.Tx, tables []string) ([]restoreStmt
 
 // timedCopy is copyIn with a progress line.
 func timedCopy(ctx context.Context, tx pgx.Tx, table string, cols []string, n int, gen func(c *copyRows, i int)) error {
+	partitioned, err := isPartitioned(ctx, tx, table)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	rows, err := copyIn(ctx, tx, table, cols, true, n, gen)
+	rows, err := copyIn(ctx, tx, table, cols, !partitioned, n, gen) // PostgreSQL cannot FREEZE a partitioned table
 	if err != nil {
 		return err
 	}
