@@ -60,8 +60,9 @@ func seedCatalogue(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 // every page), and the indexes built after the rows, by sorting, rather
 // than kept up row by row. What the triggers would have checked holds by
 // construction — each entry balances, its postings carry its xid and
-// effective time, its content hash is ledger.ContentHash — and the ledger
-// is checked afterwards by ledger.Verify.
+// effective time, its content hash is ledger.ContentHash, its seal batch
+// ledger.BulkSealer's — and the ledger is checked afterwards by
+// ledger.Verify.
 func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 	codes := accountCodes(w)
 	if _, err := pool.Exec(ctx, `INSERT INTO ledger_accounts (code, kind, currency, created_at)
@@ -70,7 +71,7 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 	}
 	loads := []struct {
 		name     string
-		truncate []string // the tables truncated together (each references only tables of its group)
+		truncate []string // truncated together: a table that references one of them must be in the same TRUNCATE
 		load     func(ctx context.Context, tx pgx.Tx, w *world) error
 	}{
 		{"orders", []string{"orders", "order_lines", "payment_attempts", "order_events", "payment_refunds", "payment_refund_lines"}, loadOrders},
