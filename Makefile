@@ -33,7 +33,10 @@ test:
 # or BENCH=chaos: the fault suite (3–4 minutes; not part of all),
 # or BENCH=console: the staff console's pages over 1,000,000 orders (about 5 minutes, 2 of them seeding; not part of all),
 # or BENCH=year: revenue and as-of balances over a year of 1,000,000 ledger entries seeded by COPY, before and after
-# the rollups (about 5 minutes; not part of all).
+# the rollups (about 5 minutes; not part of all),
+# or BENCH=scale: a year at national volume, 10,000,000 paid orders seeded by COPY, then revenue, as-of balances, order
+# search, payments and a 1,000,000-line reconciliation beside it (not part of all; on the shared 2-core machine 37 minutes,
+# 17 of them seeding, and 38 GB of disk; BENCH_SCALE_ORDERS=2000000: 9 minutes, 8 GB; 200000 for a short run).
 bench:
 	@set -euo pipefail; \
 	export DATABASE_URL="$$($(PG) url postgres)"; \

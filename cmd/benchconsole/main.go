@@ -66,6 +66,7 @@ import (
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
 	"github.com/civicpay/civicpay/internal/foundation/secretbox"
+	"github.com/civicpay/civicpay/internal/testkit/benchstaff"
 	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 	"github.com/civicpay/civicpay/payments"
 )
@@ -154,11 +155,11 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	treasury, err := signIn(cfg.PublicURL, "treasury@bench.gov.vn", password, tSecret, o.clients+1)
+	treasury, err := benchstaff.SignIn(cfg.PublicURL, "treasury@bench.gov.vn", password, tSecret, o.clients+1)
 	if err != nil {
 		return err
 	}
-	agent, err := signIn(cfg.PublicURL, "agency@bench.gov.vn", password, aSecret, o.clients+1)
+	agent, err := benchstaff.SignIn(cfg.PublicURL, "agency@bench.gov.vn", password, aSecret, o.clients+1)
 	if err != nil {
 		return err
 	}
@@ -191,7 +192,7 @@ func run(ctx context.Context, o options) error {
 	var ttfbs, totals []time.Duration
 	rows := 0
 	for k := range o.exports + 1 {
-		ttfb, total, lines, err := agent.download(exportPath)
+		ttfb, total, lines, err := agent.Download(exportPath)
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
@@ -232,11 +233,11 @@ func run(ctx context.Context, o options) error {
 // one request and a text the page must contain.
 type scenario struct {
 	name string
-	who  *staff
+	who  *benchstaff.Staff
 	next func() (path, want string)
 }
 
-func scenarios(w *world, treasury, agent *staff) []scenario {
+func scenarios(w *world, treasury, agent *benchstaff.Staff) []scenario {
 	anyOrder := func() int { return rand.IntN(w.n) }
 	// ofAgency picks an order whose first line is the agency user's.
 	ofAgency := func() int {
@@ -317,7 +318,7 @@ func measure(sc scenario, d time.Duration, clients int) ([]time.Duration, error)
 	var first error
 	lat, errs, _ := benchutil.Load(d, clients, func() (time.Duration, error) {
 		path, want := sc.next()
-		l, _, err := sc.who.page(path, want)
+		l, _, err := sc.who.Page(path, want)
 		if err != nil {
 			once.Do(func() { first = err })
 		}

@@ -25,38 +25,21 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"runtime/pprof"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/shopspring/decimal"
-	"github.com/valyala/fasthttp"
 
-	"github.com/civicpay/civicpay/client"
-	"github.com/civicpay/civicpay/internal/app"
-	"github.com/civicpay/civicpay/internal/app/config"
-	"github.com/civicpay/civicpay/internal/domain/audit"
-	"github.com/civicpay/civicpay/internal/domain/auth"
-	"github.com/civicpay/civicpay/internal/foundation/metrics"
-	"github.com/civicpay/civicpay/internal/foundation/secretbox"
 	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
 	"github.com/civicpay/civicpay/internal/testkit/benchutil"
+	"github.com/civicpay/civicpay/internal/testkit/paydriver"
 	"github.com/civicpay/civicpay/ledger"
-	"github.com/civicpay/civicpay/payments/catalogue"
 )
 
 func main() {
@@ -81,7 +64,7 @@ var (
 	simDurable bool
 )
 
-func run(concurrency, conns int, d, yard time.Duration) error {
+func run(concurrency, conns int, dur, yard time.Duration) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s, err := benchutil.NewScratch(ctx, "pay", int32(conns))
@@ -95,24 +78,20 @@ func run(concurrency, conns int, d, yard time.Duration) error {
 			return err
 		}
 	}
-	b, err := start(ctx, s)
+	d, err := paydriver.Start(ctx, s, paydriver.Options{SimDurable: simDurable})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		_ = b.sim.Close()
-		if b.simDir != "" {
-			_ = os.RemoveAll(b.simDir)
-		}
-	}()
+	defer d.Close()
+	b := &bench{d}
 	scrapes := b.scrape(ctx, 250*time.Millisecond)
 
 	benchutil.Progress("warming up (2s, %d payments in flight)", concurrency)
-	if _, _, _, err := b.load(ctx, 2*time.Second, concurrency, mixed); err != nil {
+	if _, _, _, err := d.Load(ctx, 2*time.Second, concurrency, paydriver.Mixed); err != nil {
 		return err
 	}
-	b.latencies.reset()
-	benchutil.Progress("measuring complete payments over VNPAY, MoMo and ZaloPay (%s, %d in flight)", d, concurrency)
+	d.Latencies()
+	benchutil.Progress("measuring complete payments over VNPAY, MoMo and ZaloPay (%s, %d in flight)", dur, concurrency)
 	if profile != "" {
 		f, err := os.Create(profile)
 		if err != nil {
@@ -121,7 +100,7 @@ func run(concurrency, conns int, d, yard time.Duration) error {
 		_ = pprof.StartCPUProfile(f)
 	}
 	cpu := benchutil.ReadCPU()
-	tried, done, elapsed, err := b.load(ctx, d, concurrency, mixed)
+	tried, done, elapsed, err := d.Load(ctx, dur, concurrency, paydriver.Mixed)
 	cpu = cpu.Since()
 	if profile != "" {
 		pprof.StopCPUProfile()
@@ -129,34 +108,34 @@ func run(concurrency, conns int, d, yard time.Duration) error {
 	if err != nil {
 		return err
 	}
-	lat := b.latencies.reset()
+	lat := d.Latencies()
 
-	benchutil.Progress("30%% of MoMo's calls fail; MoMo preferred for e-wallets, ZaloPay beside it (%s)", d/2)
-	if err := b.sim.SetFaults(gatewaysim.MoMo, gatewaysim.Faults{ErrorRate: 0.3}); err != nil {
+	benchutil.Progress("30%% of MoMo's calls fail; MoMo preferred for e-wallets, ZaloPay beside it (%s)", dur/2)
+	if err := d.Sim.SetFaults(gatewaysim.MoMo, gatewaysim.Faults{ErrorRate: 0.3}); err != nil {
 		return err
 	}
-	triedFaults, doneFaults, _, err := b.load(ctx, d/2, concurrency, func(int) route { return route{"ewallet", gatewaysim.MoMo} })
+	triedFaults, doneFaults, _, err := d.Load(ctx, dur/2, concurrency, func(int) paydriver.Route { return paydriver.Route{Method: "ewallet", Gateway: gatewaysim.MoMo} })
 	if err != nil {
 		return err
 	}
-	if err := b.sim.SetFaults(gatewaysim.MoMo, gatewaysim.Faults{}); err != nil {
+	if err := d.Sim.SetFaults(gatewaysim.MoMo, gatewaysim.Faults{}); err != nil {
 		return err
 	}
 
-	benchutil.Progress("every VNPAY callback sent 5 times at once (%s)", d/4)
-	if err := b.sim.SetFaults(gatewaysim.VNPAY, gatewaysim.Faults{CallbackCopies: 5, CallbackConcurrent: true}); err != nil {
+	benchutil.Progress("every VNPAY callback sent 5 times at once (%s)", dur/4)
+	if err := d.Sim.SetFaults(gatewaysim.VNPAY, gatewaysim.Faults{CallbackCopies: 5, CallbackConcurrent: true}); err != nil {
 		return err
 	}
-	if _, _, _, err := b.load(ctx, d/4, concurrency, func(int) route { return route{"card", gatewaysim.VNPAY} }); err != nil {
+	if _, _, _, err := d.Load(ctx, dur/4, concurrency, func(int) paydriver.Route { return paydriver.Route{Method: "card", Gateway: gatewaysim.VNPAY} }); err != nil {
 		return err
 	}
 	waitCtx, stop := context.WithTimeout(ctx, 30*time.Second)
 	defer stop()
-	if err := b.sim.WaitCallbacks(waitCtx); err != nil {
+	if err := d.Sim.WaitCallbacks(waitCtx); err != nil {
 		return err
 	}
 	scraped := scrapes()
-	dups, err := duplicatePayments(ctx, s.Pool)
+	dups, err := paydriver.DuplicatePayments(ctx, s.Pool)
 	if err != nil {
 		return err
 	}
@@ -200,12 +179,15 @@ type scrapeResult struct {
 // until the returned function is called, which returns the errors seen
 // and, in the last scrape, the HTTP series labelled with a method the load
 // never used (fasthttp's buffer reuse once showed "POS" and "GETT").
+// bench is the driver with the metrics scraper.
+type bench struct{ *paydriver.Driver }
+
 func (b *bench) scrape(ctx context.Context, interval time.Duration) func() scrapeResult {
 	var res scrapeResult
 	stop, done := make(chan struct{}), make(chan struct{})
 	gather := func(last bool) {
 		res.scrapes++
-		families, err := b.metrics.Registry.Gather()
+		families, err := b.App.Metrics.Registry.Gather()
 		if err != nil {
 			var multi prometheus.MultiError
 			if errors.As(err, &multi) {
@@ -253,234 +235,6 @@ func (b *bench) scrape(ctx context.Context, interval time.Duration) func() scrap
 		benchutil.Progress("metrics scraped %d times during the load: %d gather errors", res.scrapes, res.gatherErrors)
 		return res
 	}
-}
-
-// bench is civicpay and gatewaysim running side by side.
-type bench struct {
-	appURL, simURL string
-	simDir         string // the simulator's data dir with -sim-durable
-	key            string
-	sim            *gatewaysim.Sim
-	pool           *pgxpool.Pool
-	metrics        *metrics.Metrics
-	client         *fasthttp.Client
-	api            *client.ClientWithResponses // civicpay's API, with the portal's key
-	callbacks      *callbackWatch
-	latencies      *durations
-	seq            atomic.Int64
-}
-
-// start seeds the catalogue, then starts gatewaysim and civicpay on loopback.
-func start(ctx context.Context, s *benchutil.Scratch) (*bench, error) {
-	ctx = audit.System(ctx, "benchpay")
-	cat := catalogue.NewStore(s.Pool)
-	for _, code := range []string{"STP-HCM", "CSGT-HN"} {
-		if _, err := cat.UpsertAgency(ctx, catalogue.Agency{Code: code, Name: code, TreasuryAccount: "KB-" + code}); err != nil {
-			return nil, err
-		}
-	}
-	fee, lo, hi := decimal.NewFromInt(200000), decimal.NewFromInt(10000), decimal.NewFromInt(2000000)
-	for _, svc := range []catalogue.Service{
-		{Code: "STP-LLTP", AgencyCode: "STP-HCM", Name: "LLTP", Kind: catalogue.KindFee, FixedAmount: &fee, Active: true},
-		{Code: "CSGT-TAMGIU", AgencyCode: "CSGT-HN", Name: "Storage", Kind: catalogue.KindCharge, MinAmount: &lo, MaxAmount: &hi, Active: true},
-	} {
-		if _, err := cat.UpsertService(ctx, svc); err != nil {
-			return nil, err
-		}
-	}
-	_, key, err := auth.NewStore(s.Pool).Create(ctx, auth.RolePortal, "", "benchpay")
-	if err != nil {
-		return nil, err
-	}
-	appLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	simLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	b := &bench{appURL: "http://" + appLn.Addr().String(), simURL: "http://" + simLn.Addr().String(), key: key,
-		pool: s.Pool, client: &fasthttp.Client{MaxConnsPerHost: 512}, latencies: &durations{}}
-	b.callbacks = newCallbackWatch(b.latencies)
-	if b.api, err = client.NewClientWithResponses(b.appURL, client.WithHTTPClient(benchutil.FastDoer{Client: b.client}),
-		client.WithRequestEditorFn(func(_ context.Context, req *http.Request) error {
-			req.Header.Set("Authorization", "Bearer "+key)
-			return nil
-		})); err != nil {
-		return nil, err
-	}
-	simCfg := gatewaysim.DemoConfig(b.appURL)
-	simCfg.Callbacks.Client = &http.Client{Transport: b.callbacks}
-	if simDurable {
-		if simCfg.DataDir, err = os.MkdirTemp("", "benchpay-gatewaysim-"); err != nil {
-			return nil, err
-		}
-		b.simDir = simCfg.DataDir
-	}
-	if b.sim, err = gatewaysim.New(simCfg); err != nil {
-		return nil, err
-	}
-	go func() { _ = http.Serve(simLn, b.sim.Handler()) }()
-
-	cfg := config.Defaults(s.URL)
-	cfg.PublicURL, cfg.LogLevel, cfg.Paying, cfg.Recon.Cutoff = b.appURL, "error", config.DemoPaying(b.simURL), "off"
-	cfg.Limits = cfg.Limits.Unlimited() // one client address, one key, thousands of requests a second
-	cfg.DataKeys, cfg.LookupKey = "bench:"+secretbox.GenerateKey(), secretbox.GenerateKey()
-	a, err := app.New(ctx, cfg, s.Pool, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		return nil, err
-	}
-	b.metrics = a.Metrics
-	go func() { _ = a.Run(ctx, appLn, nil) }()
-	return b, nil
-}
-
-// route is how one payment is made: a method and the preferred gateway.
-type route struct{ method, gateway string }
-
-// mixed spreads payments over the three gateways with an API.
-func mixed(i int) route {
-	return []route{{"card", gatewaysim.VNPAY}, {"ewallet", gatewaysim.MoMo}, {"ewallet", gatewaysim.ZaloPay}}[i%3]
-}
-
-// load makes payments from n goroutines for d. It returns how many were
-// tried, how many completed (checked in the database: paid, one ledger
-// entry), and the time taken.
-func (b *bench) load(ctx context.Context, d time.Duration, n int, pick func(int) route) (int, int, time.Duration, error) {
-	var (
-		mu   sync.Mutex
-		ids  []string
-		next atomic.Int64
-	)
-	lat, failed, elapsed := benchutil.Load(d, n, func() (time.Duration, error) {
-		start := time.Now()
-		id, err := b.payOnce(pick(int(next.Add(1) - 1)))
-		if err != nil {
-			benchutil.Progress("payment failed: %v", err)
-			return 0, err
-		}
-		mu.Lock()
-		ids = append(ids, id)
-		mu.Unlock()
-		return time.Since(start), nil
-	})
-	done, err := b.paidOnce(ctx, ids)
-	return len(lat) + failed, done, elapsed, err
-}
-
-// payOnce makes one complete payment and waits until civicpay answered its
-// callback (by then the order is paid, or the callback was refused). It
-// returns the order's id.
-func (b *bench) payOnce(r route) (string, error) {
-	n := b.seq.Add(1)
-	var fee, charge client.Amount
-	if err := fee.FromAmount0("200000"); err != nil {
-		return "", err
-	}
-	if err := charge.FromAmount0(strconv.FormatInt(10000+n%1000*100, 10)); err != nil {
-		return "", err
-	}
-	email := "an@example.vn"
-	created, err := b.api.CreateOrderWithResponse(context.Background(), &client.CreateOrderParams{IdempotencyKey: "bench-" + strconv.FormatInt(n, 10)},
-		client.CreateOrderJSONRequestBody{
-			Lines: []client.CreateOrderLine{{Service: "STP-LLTP", Agency: "STP-HCM", Amount: fee},
-				{Service: "CSGT-TAMGIU", Agency: "CSGT-HN", Amount: charge}},
-			Payer:       client.Payer{Name: "Nguyễn Văn An", Email: &email},
-			Description: "Lệ phí",
-		})
-	if err != nil {
-		return "", fmt.Errorf("create order: %w", err)
-	}
-	if created.JSON201 == nil {
-		return "", fmt.Errorf("create order: status %d: %.300s", created.StatusCode(), created.Body)
-	}
-	o := created.JSON201
-	gateway := r.gateway
-	started, err := b.api.StartAttemptWithResponse(context.Background(), o.Id,
-		client.StartAttemptJSONRequestBody{Method: client.StartAttemptMethod(r.method), Gateway: &gateway})
-	if err != nil {
-		return "", fmt.Errorf("start attempt: %w", err)
-	}
-	if started.JSON201 == nil {
-		return "", fmt.Errorf("start attempt: status %d: %.300s", started.StatusCode(), started.Body)
-	}
-	a := started.JSON201
-	redirect := ""
-	if a.RedirectUrl != nil {
-		redirect = *a.RedirectUrl
-	}
-	answered := b.callbacks.expect(a.GatewayRef)
-	defer b.callbacks.forget(a.GatewayRef)
-	pay := fmt.Sprintf(`{"gateway":%q,"pay_url":%q,"outcome":"success"}`, a.Gateway, redirect)
-	if err := b.call(b.simURL+"/admin/pay", pay, http.StatusOK, nil); err != nil {
-		return "", fmt.Errorf("pay at %s: %w", a.Gateway, err)
-	}
-	select {
-	case <-answered:
-		return o.Id.String(), nil
-	case <-time.After(5 * time.Second): // the callback was lost or refused: is the order paid anyway?
-		return o.Id.String(), b.waitPaid(o.Id.String())
-	}
-}
-
-// waitPaid polls the order in the database for a while, in case the
-// callback had to be retried or the status job pays it.
-func (b *bench) waitPaid(orderID string) error {
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var status string
-		if err := b.pool.QueryRow(context.Background(), `SELECT status FROM orders WHERE id = $1`, orderID).Scan(&status); err != nil {
-			return err
-		}
-		if status == "paid" {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("order %s still %s", orderID, status)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// paidOnce counts the orders among ids that are paid with exactly one
-// payment entry in the ledger: the payments that really completed.
-func (b *bench) paidOnce(ctx context.Context, ids []string) (int, error) {
-	var n int
-	err := b.pool.QueryRow(ctx, `SELECT count(*) FROM orders o
-		JOIN (SELECT split_part(reference, '/', 1) AS ref FROM ledger_entries WHERE kind = 'payment'
-			GROUP BY 1 HAVING count(*) = 1) e ON e.ref = 'order:' || o.id
-		WHERE o.id = ANY($1::uuid[]) AND o.status = 'paid'`, ids).Scan(&n)
-	return n, err
-}
-
-// call POSTs body to url (the simulator's admin API) and decodes the JSON answer.
-func (b *bench) call(url, body string, want int, out any) error {
-	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(res)
-	req.SetRequestURI(url)
-	req.Header.SetMethod(http.MethodPost)
-	req.Header.SetContentType("application/json")
-	req.SetBodyString(body)
-	if err := b.client.DoTimeout(req, res, 30*time.Second); err != nil {
-		return err
-	}
-	if res.StatusCode() != want {
-		return fmt.Errorf("status %d: %.300s", res.StatusCode(), res.Body())
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(res.Body(), out)
-}
-
-// duplicatePayments counts payment entries beyond one per order.
-func duplicatePayments(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
-	var n int64
-	err := pool.QueryRow(ctx, `SELECT coalesce(sum(n - 1), 0) FROM (
-		SELECT count(*) AS n FROM ledger_entries WHERE kind = 'payment' GROUP BY split_part(reference, '/', 1)) per_order`).Scan(&n)
-	return n, err
 }
 
 func ratio(a, b int) float64 {

@@ -25,21 +25,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-
-	"github.com/civicpay/civicpay/internal/app/config"
-	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
 	"github.com/civicpay/civicpay/internal/testkit/benchutil"
-	"github.com/civicpay/civicpay/reconciliation"
-	"github.com/civicpay/civicpay/reconciliation/matcher"
-	"github.com/civicpay/civicpay/reconciliation/rawfile"
+	"github.com/civicpay/civicpay/internal/testkit/reconday"
 )
 
 func main() {
@@ -69,12 +61,12 @@ func run(ctx context.Context) error {
 	}
 
 	day := time.Date(2026, time.November, 23, 0, 0, 0, 0, bizday.Zone)
-	plan := newPlan(lines, day)
+	plan := reconday.NewPlan(lines, day)
 	start := time.Now()
-	if err := seedAttempts(ctx, scratch.Pool, plan); err != nil {
+	if err := plan.Seed(ctx, scratch.Pool); err != nil {
 		return err
 	}
-	benchutil.Progress("seeded %d paid attempts in %s", plan.attempts(), time.Since(start).Round(time.Millisecond))
+	benchutil.Progress("seeded %d paid attempts in %s", plan.Attempts(), time.Since(start).Round(time.Millisecond))
 
 	dir, err := os.MkdirTemp("", "benchrecon")
 	if err != nil {
@@ -82,30 +74,23 @@ func run(ctx context.Context) error {
 	}
 	defer os.RemoveAll(dir)
 	path := dir + "/settlement.csv"
-	info, err := writeFile(path, plan)
+	info, err := plan.WriteFile(path)
 	if err != nil {
 		return err
 	}
-	benchutil.Progress("wrote the settlement file: %d lines, %d MB (%s)", info.lines, info.size>>20, plan.summary())
+	benchutil.Progress("wrote the settlement file: %d lines, %d MB (%s)", info.Lines, info.Size>>20, plan.Summary())
 
-	rcfg, err := config.Defaults(scratch.URL).ReconConfig()
+	svc, err := plan.NewService(scratch.URL, scratch.Pool,
+		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
 	if err != nil {
 		return err
 	}
-	rcfg.SettlementURL, rcfg.StatementURL, rcfg.Fees = "", "", plan.fees() // files come from this program
-	svc := reconciliation.New(scratch.Pool, rcfg,
-		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})), reconciliation.Deps{})
-	jobs, err := river.NewClient(riverpgxv5.New(scratch.Pool), &river.Config{}) // insert-only: the bench works the jobs itself
+	elapsed, r, err := reconday.Reconcile(ctx, svc, path, os.Getenv("BENCH_RECON_CPUPROFILE"))
 	if err != nil {
 		return err
 	}
-	svc.SetJobs(jobs)
-	elapsed, r, err := reconcile(ctx, svc, path)
-	if err != nil {
-		return err
-	}
-	benchutil.Progress("reconciled in %s: %s", elapsed.Round(time.Millisecond), classSummary(r))
-	if err := plan.check(r); err != nil {
+	benchutil.Progress("reconciled in %s: %s", elapsed.Round(time.Millisecond), reconday.ClassSummary(r))
+	if err := plan.Check(r); err != nil {
 		return err
 	}
 	rss, err := peakRSS()
@@ -113,12 +98,12 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	copyTime, err := plainCopy(ctx, scratch, path, info.trailerAt)
+	copyTime, err := plainCopy(ctx, scratch, path, info.TrailerAt)
 	if err != nil {
 		return err
 	}
 	benchutil.Line("recon_1m_seconds", round(elapsed.Seconds(), 2), "s")
-	benchutil.Line("recon_lines_per_s", round(float64(info.lines)/elapsed.Seconds(), 0), "1/s")
+	benchutil.Line("recon_lines_per_s", round(float64(info.Lines)/elapsed.Seconds(), 0), "1/s")
 	benchutil.Line("recon_peak_rss_mb", round(float64(rss)/1024, 1), "MB")
 	benchutil.Line("copy_1m_seconds", round(copyTime.Seconds(), 2), "s")
 	benchutil.Line("recon_vs_copy", round(elapsed.Seconds()/copyTime.Seconds(), 2), "ratio")
@@ -132,73 +117,6 @@ func logLevel() slog.Level {
 		return slog.LevelInfo
 	}
 	return slog.LevelError
-}
-
-// reconcile imports, loads and runs the file as the jobs do, and times it.
-func reconcile(ctx context.Context, svc *reconciliation.Service, path string) (time.Duration, reconciliation.Run, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return 0, reconciliation.Run{}, err
-	}
-	defer fh.Close()
-	if path := os.Getenv("BENCH_RECON_CPUPROFILE"); path != "" {
-		out, err := os.Create(path)
-		if err != nil {
-			return 0, reconciliation.Run{}, err
-		}
-		defer out.Close()
-		if err := pprof.StartCPUProfile(out); err != nil {
-			return 0, reconciliation.Run{}, err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	start := time.Now()
-	f, err := svc.Import(audit.System(ctx, "benchrecon"), fh, rawfile.Meta{Name: "settlement.csv", Source: rawfile.SourceCLI, ReceivedBy: "benchrecon"})
-	if err != nil {
-		return 0, reconciliation.Run{}, err
-	}
-	imported := time.Since(start)
-	if f, err = svc.Load(ctx, f.ID); err != nil {
-		return 0, reconciliation.Run{}, err
-	}
-	if f.Status != reconciliation.FileLoaded {
-		return 0, reconciliation.Run{}, fmt.Errorf("file %d %s: %s", f.ID, f.Status, f.Error)
-	}
-	loaded := time.Since(start)
-	runs, err := svc.Runs(ctx, reconciliation.RunFilter{Status: reconciliation.RunQueued, Limit: 10})
-	if err != nil || len(runs) != 1 {
-		return 0, reconciliation.Run{}, fmt.Errorf("queued runs: %d, %v", len(runs), err)
-	}
-	r, err := svc.Execute(ctx, runs[0].ID)
-	if err != nil {
-		return 0, reconciliation.Run{}, err
-	}
-	elapsed := time.Since(start)
-	benchutil.Progress("import %s, load %s, run %s", imported.Round(time.Millisecond),
-		(loaded - imported).Round(time.Millisecond), (elapsed - loaded).Round(time.Millisecond))
-	return elapsed, r, nil
-}
-
-func classSummary(r reconciliation.Run) string {
-	var parts []string
-	for _, t := range r.Classes {
-		parts = append(parts, fmt.Sprintf("%s %d", t.Class, t.Count))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// check verifies the run found exactly the planted discrepancies.
-func (p *plan) check(r reconciliation.Run) error {
-	got := map[matcher.Class]int64{}
-	for _, t := range r.Classes {
-		got[t.Class] += t.Count
-	}
-	for c, want := range p.want() {
-		if got[c] != want {
-			return fmt.Errorf("class %s: %d lines, planted %d", c, got[c], want)
-		}
-	}
-	return nil
 }
 
 // plainCopy times COPY of the file's transaction lines (the trailer is not

@@ -1,4 +1,7 @@
-package main
+// Package benchstaff is a staff user's browser for the benchmarks that
+// measure the console's pages: signed in through the pages (password, then
+// TOTP), one cookie jar, redirects not followed.
+package benchstaff
 
 import (
 	"bufio"
@@ -16,9 +19,9 @@ import (
 	"github.com/civicpay/civicpay/console"
 )
 
-// staff is a signed-in staff user's browser: a cookie jar on one HTTP
+// Staff is a signed-in staff user's browser: a cookie jar on one HTTP
 // client, redirects not followed.
-type staff struct {
+type Staff struct {
 	base  string
 	hc    *http.Client
 	email string
@@ -26,14 +29,14 @@ type staff struct {
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-// signIn signs email in through the console's pages: password, then the
+// SignIn signs email in through the console's pages: password, then the
 // TOTP code of secret.
-func signIn(base, email, password, secret string, conns int) (*staff, error) {
+func SignIn(base, email, password, secret string, conns int) (*Staff, error) {
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		return nil, err
 	}
-	s := &staff{base: base, email: email, hc: &http.Client{Jar: jar, Timeout: 5 * time.Minute,
+	s := &Staff{base: base, email: email, hc: &http.Client{Jar: jar, Timeout: 5 * time.Minute,
 		Transport:     &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	if err := s.submit("/console/login", url.Values{"email": {email}, "password": {password}}, "/console/login/code"); err != nil {
@@ -51,7 +54,7 @@ func signIn(base, email, password, secret string, conns int) (*staff, error) {
 
 // submit gets the form at path and posts form to it with the page's CSRF
 // token, expecting a redirect to want.
-func (s *staff) submit(path string, form url.Values, want string) error {
+func (s *Staff) submit(path string, form url.Values, want string) error {
 	status, body, err := s.get(path)
 	if err != nil {
 		return err
@@ -73,7 +76,7 @@ func (s *staff) submit(path string, form url.Values, want string) error {
 	return nil
 }
 
-func (s *staff) get(path string) (int, []byte, error) {
+func (s *Staff) get(path string) (int, []byte, error) {
 	res, err := s.hc.Get(s.base + path)
 	if err != nil {
 		return 0, nil, err
@@ -83,9 +86,9 @@ func (s *staff) get(path string) (int, []byte, error) {
 	return res.StatusCode, body, err
 }
 
-// page gets path and times it to the last byte of the body; the page must
+// Page gets path and times it to the last byte of the body; the page must
 // be a 200 containing want.
-func (s *staff) page(path, want string) (time.Duration, []byte, error) {
+func (s *Staff) Page(path, want string) (time.Duration, []byte, error) {
 	start := time.Now()
 	status, body, err := s.get(path)
 	d := time.Since(start)
@@ -101,9 +104,9 @@ func (s *staff) page(path, want string) (time.Duration, []byte, error) {
 	return d, body, nil
 }
 
-// download gets path (an export) and returns the time to its first byte,
+// Download gets path (an export) and returns the time to its first byte,
 // to its last, and the number of lines.
-func (s *staff) download(path string) (ttfb, total time.Duration, lines int, err error) {
+func (s *Staff) Download(path string) (ttfb, total time.Duration, lines int, err error) {
 	req, err := http.NewRequest(http.MethodGet, s.base+path, nil)
 	if err != nil {
 		return 0, 0, 0, err

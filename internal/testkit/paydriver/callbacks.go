@@ -1,4 +1,4 @@
-package main
+package paydriver
 
 import (
 	"encoding/json"

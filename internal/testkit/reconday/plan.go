@@ -1,4 +1,10 @@
-package main
+// Package reconday is a gateway's settlement day at a national portal's
+// volume, for benchmarks: the day's paid VNPAY attempts bulk-loaded with COPY
+// into the payment tables, the gateway's settlement file of the day with a
+// few hundred planted discrepancies, and its reconciliation through the
+// production code path. cmd/benchrecon measures it on an empty database,
+// cmd/benchscale beside a year of data.
+package reconday
 
 import (
 	"bufio"
@@ -21,9 +27,9 @@ import (
 	"github.com/civicpay/civicpay/reconciliation/statement"
 )
 
-// plan is the day the bench reconciles: paid attempts i = 0..paid-1, each
+// Plan is the day the bench reconciles: paid attempts i = 0..paid-1, each
 // with a settlement line, except for the planted discrepancies.
-type plan struct {
+type Plan struct {
 	day     time.Time
 	paid    int // paid attempts
 	dropped int // paid here, left out of the file: missing there
@@ -34,23 +40,23 @@ type plan struct {
 	pending int // attempts pending here that the file says were paid: missing here
 }
 
-// newPlan spreads the discrepancies so that the file has exactly lines lines.
-func newPlan(lines int, day time.Time) *plan {
+// NewPlan spreads the discrepancies so that the file has exactly lines lines.
+func NewPlan(lines int, day time.Time) *Plan {
 	k := max(lines/10_000, 5) // 100 of each kind at a million lines
-	p := &plan{day: day, dropped: 2 * k, feeDiff: k, grossDf: k / 2, dupes: k, unknown: k / 2, pending: k / 2}
+	p := &Plan{day: day, dropped: 2 * k, feeDiff: k, grossDf: k / 2, dupes: k, unknown: k / 2, pending: k / 2}
 	p.paid = lines + p.dropped - p.dupes - p.unknown - p.pending
 	return p
 }
 
-func (p *plan) attempts() int { return p.paid + p.pending }
+func (p *Plan) Attempts() int { return p.paid + p.pending }
 
-func (p *plan) summary() string {
+func (p *Plan) Summary() string {
 	return fmt.Sprintf("%d dropped, %d fee and %d gross differences, %d duplicated, %d unknown, %d paid there only",
 		p.dropped, p.feeDiff, p.grossDf, p.dupes, p.unknown, p.pending)
 }
 
-// want is what the run must find.
-func (p *plan) want() map[matcher.Class]int64 {
+// Want is what the run must find.
+func (p *Plan) Want() map[matcher.Class]int64 {
 	lines := int64(p.paid - p.dropped + p.dupes + p.unknown + p.pending)
 	return map[matcher.Class]int64{
 		matcher.Matched:        lines - int64(p.feeDiff+p.grossDf+p.dupes+p.unknown+p.pending),
@@ -64,10 +70,10 @@ func (p *plan) want() map[matcher.Class]int64 {
 
 // The attempts carrying each discrepancy, by index: consecutive blocks
 // spread through the day.
-func (p *plan) isDropped(i int) bool { return i%1000 == 1 && i/1000 < p.dropped }
-func (p *plan) isFeeDiff(i int) bool { return i%1000 == 2 && i/1000 < p.feeDiff }
-func (p *plan) isGrossDf(i int) bool { return i%1000 == 3 && i/1000 < p.grossDf }
-func (p *plan) isDupe(i int) bool    { return i%1000 == 4 && i/1000 < p.dupes }
+func (p *Plan) isDropped(i int) bool { return i%1000 == 1 && i/1000 < p.dropped }
+func (p *Plan) isFeeDiff(i int) bool { return i%1000 == 2 && i/1000 < p.feeDiff }
+func (p *Plan) isGrossDf(i int) bool { return i%1000 == 3 && i/1000 < p.grossDf }
+func (p *Plan) isDupe(i int) bool    { return i%1000 == 4 && i/1000 < p.dupes }
 
 // amount is attempt i's amount: whole thousands of VND.
 func amount(i int) int64 { return int64(10+i*7919%4990) * 1000 }
@@ -76,12 +82,12 @@ func amount(i int) int64 { return int64(10+i*7919%4990) * 1000 }
 // thousand: exact, no rounding needed.
 func vnpayFee(gross int64) int64 { return gross*11/1000 + 1650 }
 
-func (p *plan) fees() map[string]matcher.Fee {
+func (p *Plan) Fees() map[string]matcher.Fee {
 	return map[string]matcher.Fee{statement.GatewayVNPAY: {Percent: decimal.RequireFromString("1.1"), Fixed: decimal.NewFromInt(1650)}}
 }
 
 // paidAt spreads n attempts over the business day.
-func (p *plan) at(i, n int) time.Time {
+func (p *Plan) at(i, n int) time.Time {
 	step := (24*time.Hour - time.Minute) / time.Duration(n)
 	return p.day.Add(time.Duration(i) * step)
 }
@@ -99,10 +105,10 @@ func id(k byte, i int) uuid.UUID {
 func ref(i int) string { return fmt.Sprintf("%032x", i) }
 func txn(i int) string { return strconv.Itoa(14_000_000_000 + i) }
 
-// seedAttempts COPYs the orders and attempts: paid ones, then the pending
+// Seed COPYs the orders and attempts: paid ones, then the pending
 // ones (whose lines say paid).
-func seedAttempts(ctx context.Context, pool *pgxpool.Pool, p *plan) error {
-	n := p.attempts()
+func (p *Plan) Seed(ctx context.Context, pool *pgxpool.Pool) error {
+	n := p.Attempts()
 	client := id(9, 0)
 	expires := p.day.AddDate(0, 0, 30)
 	orders := &rowSource{n: n, row: func(i int) ([]any, error) {
@@ -166,31 +172,31 @@ func (s *rowSource) Next() bool {
 func (s *rowSource) Values() ([]any, error) { return s.cur, nil }
 func (s *rowSource) Err() error             { return s.err }
 
-// fileInfo is what writeFile wrote.
-type fileInfo struct {
-	lines     int
-	size      int64
-	trailerAt int64 // offset of the trailer line
+// FileInfo is what WriteFile wrote.
+type FileInfo struct {
+	Lines     int
+	Size      int64
+	TrailerAt int64 // offset of the trailer line
 }
 
-// writeFile writes VNPAY's settlement file of the day, line by line.
-func writeFile(path string, p *plan) (fileInfo, error) {
+// WriteFile writes VNPAY's settlement file of the day, line by line.
+func (p *Plan) WriteFile(path string) (FileInfo, error) {
 	fh, err := os.Create(path)
 	if err != nil {
-		return fileInfo{}, err
+		return FileInfo{}, err
 	}
 	defer fh.Close()
 	cw := &countingWriter{w: bufio.NewWriterSize(fh, 1<<20)}
 	w, err := statement.NewSettlementWriter(statement.GatewayVNPAY, cw, statement.SettlementFile{BusinessDate: p.day, Revision: 1})
 	if err != nil {
-		return fileInfo{}, err
+		return FileInfo{}, err
 	}
-	var info fileInfo
+	var info FileInfo
 	put := func(l statement.SettlementLine) error {
-		info.lines++
+		info.Lines++
 		return w.Write(l)
 	}
-	n := p.attempts()
+	n := p.Attempts()
 	for i := range n {
 		if i < p.unknown {
 			// A payment for a reference nobody has, of an amount no attempt
@@ -200,7 +206,7 @@ func writeFile(path string, p *plan) (fileInfo, error) {
 			if err := put(statement.SettlementLine{GatewayTxnID: strconv.Itoa(19_000_000_000 + i), Reference: "UNKNOWN" + strconv.Itoa(i),
 				Type: statement.TypePayment, Gross: decimal.NewFromInt(g), Fee: f, Net: decimal.NewFromInt(g).Sub(f),
 				Currency: "VND", At: p.at(i, n)}); err != nil {
-				return fileInfo{}, err
+				return FileInfo{}, err
 			}
 		}
 		if p.isDropped(i) {
@@ -219,23 +225,23 @@ func writeFile(path string, p *plan) (fileInfo, error) {
 			Gross: decimal.NewFromInt(gross), Fee: decimal.NewFromInt(fee), Net: decimal.NewFromInt(gross - fee),
 			Currency: "VND", At: p.at(i, n)}
 		if err := put(l); err != nil {
-			return fileInfo{}, err
+			return FileInfo{}, err
 		}
 		if p.isDupe(i) {
 			if err := put(l); err != nil {
-				return fileInfo{}, err
+				return FileInfo{}, err
 			}
 		}
 	}
 	if err := w.Close(); err != nil {
-		return fileInfo{}, err
+		return FileInfo{}, err
 	}
 	if err := cw.w.Flush(); err != nil {
-		return fileInfo{}, err
+		return FileInfo{}, err
 	}
-	info.size = cw.n
-	if info.trailerAt, err = lastLineAt(fh, info.size); err != nil {
-		return fileInfo{}, err
+	info.Size = cw.n
+	if info.TrailerAt, err = lastLineAt(fh, info.Size); err != nil {
+		return FileInfo{}, err
 	}
 	return info, fh.Close()
 }
