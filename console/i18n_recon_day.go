@@ -6,8 +6,6 @@ func init() {
 	addMessages(map[string]message{
 		"settings.event.reconciliation.day_closed": {"một ngày làm việc đã khóa sổ", "a business day was closed"},
 
-		"rd.unavailable":           {"Đối soát chưa sẵn sàng", "Reconciliation unavailable"},
-		"rd.unavailable.body":      {"Máy chủ này không chạy đối soát.", "This server does not run reconciliation."},
 		"rd.calendar":              {"Lịch đối soát", "Reconciliation calendar"},
 		"rd.calendar.caption":      {"Trạng thái từng ngày làm việc (GMT+7), %s", "Each business day's state (GMT+7), %s"},
 		"rd.months":                {"Các tháng", "Months"},

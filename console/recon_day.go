@@ -45,44 +45,16 @@ func init() {
 const rdDayPath = `/reconciliation/:date<regex(^\d{4}-\d{2}-\d{2}$)>`
 
 func (h *Handler) reconDayRoutes(in fiber.Router) {
-	in.Get("/reconciliation", h.rdGuard(false, h.rdCalendar))
-	in.Get(rdDayPath, h.rdGuard(false, h.rdDay))
-	in.Get(rdDayPath+"/report.pdf", h.rdGuard(false, h.rdReport("pdf")))
-	in.Get(rdDayPath+"/report.xlsx", h.rdGuard(false, h.rdReport("xlsx")))
-	in.Post(rdDayPath+"/fetch", h.rdGuard(true, h.rdFetch))
-	in.Post(rdDayPath+"/upload", h.rdGuard(true, h.rdUpload))
-	in.Post(rdDayPath+"/close", h.rdGuard(true, h.rdClose))
-	in.Post(rdDayPath+"/carry", h.rdGuard(true, h.rdCarry))
-	in.Post(rdDayPath+"/reopen", h.rdGuard(true, h.rdReopen))
-	in.Post(rdDayPath+`/reopen/:rid<int>/:decision<regex(^(approve|reject)$)>`, h.rdGuard(true, h.rdDecide))
-}
-
-// rdGuard lets treasury and admin read and only treasury act (403 for the
-// others); without reconciliation the pages are a 503.
-func (h *Handler) rdGuard(act bool, next fiber.Handler) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		u := cur(c).user
-		if (u.Role != RoleTreasury && u.Role != RoleAdmin) || (act && u.Role != RoleTreasury) {
-			return h.errorPage(c, http.StatusForbidden, "e403.title", "e403.role")
-		}
-		if h.deps.Recon == nil {
-			return h.errorPage(c, http.StatusServiceUnavailable, "rd.unavailable", "rd.unavailable.body")
-		}
-		return next(c)
-	}
-}
-
-// rdActor is how reconciliation and the ledger name the signed-in person.
-func rdActor(u User) string { return principal(u).Actor() }
-
-// rdPerson shows an actor that is a staff user as their email.
-func rdPerson(actor string) string {
-	for _, r := range []Role{RoleTreasury, RoleAdmin, RoleAgency} {
-		if s, ok := strings.CutPrefix(actor, string(r)+":staff:"); ok {
-			return s
-		}
-	}
-	return actor
+	in.Get("/reconciliation", h.rxGuard(false, h.rdCalendar))
+	in.Get(rdDayPath, h.rxGuard(false, h.rdDay))
+	in.Get(rdDayPath+"/report.pdf", h.rxGuard(false, h.rdReport("pdf")))
+	in.Get(rdDayPath+"/report.xlsx", h.rxGuard(false, h.rdReport("xlsx")))
+	in.Post(rdDayPath+"/fetch", h.rxGuard(true, h.rdFetch))
+	in.Post(rdDayPath+"/upload", h.rxGuard(true, h.rdUpload))
+	in.Post(rdDayPath+"/close", h.rxGuard(true, h.rdClose))
+	in.Post(rdDayPath+"/carry", h.rxGuard(true, h.rdCarry))
+	in.Post(rdDayPath+"/reopen", h.rxGuard(true, h.rdReopen))
+	in.Post(rdDayPath+`/reopen/:rid<int>/:decision<regex(^(approve|reject)$)>`, h.rxGuard(true, h.rdDecide))
 }
 
 // --- the calendar ---
@@ -296,7 +268,7 @@ func (h *Handler) rdDayView(c *fiber.Ctx, day time.Time) (*view, *dayData, error
 		XLSX: basePath + "/reconciliation/" + date + "/report.xlsx", QueueHref: basePath + "/reconciliation/exceptions"}
 	v.Data = d
 	if c := dv.Status.Closed; c != nil {
-		d.ClosedBy, d.ClosedAt, d.CloseNote = rdPerson(c.ClosedBy), formatTime(c.ClosedAt), c.Note
+		d.ClosedBy, d.ClosedAt, d.CloseNote = staffName(c.ClosedBy), formatTime(c.ClosedAt), c.Note
 	}
 	for _, src := range dv.Sources {
 		if dv.Status.Reconciled[src.Source] == 0 {
@@ -347,7 +319,7 @@ func dayKey(t time.Time) string { return t.Format(time.DateOnly) }
 func rdFileOf(f reconciliation.File, lang string) rdFile {
 	out := rdFile{ID: strconv.FormatInt(f.ID, 10), Name: f.Name, Kind: string(f.Kind), Status: f.Status,
 		Received: formatTime(f.ReceivedAt), Error: f.Error, Lines: formatCount(f.LinesDone, lang), Source: f.Source,
-		By: rdPerson(f.ReceivedBy)}
+		By: staffName(f.ReceivedBy)}
 	if s := f.Settlement; s != nil {
 		out.Settlement = fmt.Sprintf("%s r%d", s.SettlementFileID, s.Revision)
 	}
@@ -471,7 +443,7 @@ func rdExceptionOf(e reconciliation.DayException, lang string) rdException {
 		out.Amount = formatAmount(*amt, e.Currency, lang)
 	}
 	if e.Carry != nil {
-		out.Carried, out.CarryNote, out.CarryBy, out.CarryAt = true, e.Carry.Note, rdPerson(e.Carry.By), formatTime(e.Carry.At)
+		out.Carried, out.CarryNote, out.CarryBy, out.CarryAt = true, e.Carry.Note, staffName(e.Carry.By), formatTime(e.Carry.At)
 	}
 	return out
 }
@@ -492,8 +464,8 @@ func rdChainLineOf(l reconciliation.ChainLine, lang string) rdChainLine {
 }
 
 func rdReopenOf(r ledger.DayReopen, u User) rdReopen {
-	out := rdReopen{ID: strconv.FormatInt(r.ID, 10), Reason: r.Reason, By: rdPerson(r.RequestedBy), At: formatTime(r.RequestedAt),
-		Status: r.Status, DecidedBy: rdPerson(r.DecidedBy), Note: r.DecisionNote, Mine: r.RequestedBy == rdActor(u)}
+	out := rdReopen{ID: strconv.FormatInt(r.ID, 10), Reason: r.Reason, By: staffName(r.RequestedBy), At: formatTime(r.RequestedAt),
+		Status: r.Status, DecidedBy: staffName(r.DecidedBy), Note: r.DecisionNote, Mine: r.RequestedBy == staffActor(u)}
 	if r.DecidedAt != nil {
 		out.DecidedAt = formatTime(*r.DecidedAt)
 	}
