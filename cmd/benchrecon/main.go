@@ -12,6 +12,9 @@
 //	bench recon_peak_rss_mb <n> MB        this process's peak resident set (VmHWM)
 //	bench copy_1m_seconds <s> s           plain COPY of the same file
 //	bench recon_vs_copy <ratio> ratio
+//	bench recon_queue_p99_ms <ms> ms      the console's exception queue with 100,000 open
+//	                                      exceptions (default view, a filter, the next page)
+//	bench recon_queue_p99_vs_pgbench_tpcb <ratio> ratio
 //
 // BENCH_RECON_LINES changes the volume (default 1000000); BENCH_RECON_LOG=info
 // shows the service's log; BENCH_RECON_CPUPROFILE=file profiles the
@@ -40,6 +43,13 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// The exception queue's part: how many open exceptions beside the day,
+// and how long each view is loaded (0 exceptions: no queue part).
+var (
+	queueOpen     = 100_000
+	queueDuration = 5 * time.Second
+)
 
 func run(ctx context.Context) error {
 	lines := 1_000_000
@@ -107,6 +117,9 @@ func run(ctx context.Context) error {
 	benchutil.Line("recon_peak_rss_mb", round(float64(rss)/1024, 1), "MB")
 	benchutil.Line("copy_1m_seconds", round(copyTime.Seconds(), 2), "s")
 	benchutil.Line("recon_vs_copy", round(elapsed.Seconds()/copyTime.Seconds(), 2), "ratio")
+	if queueOpen > 0 {
+		return queueBench(ctx, scratch, queueOpen, queueDuration)
+	}
 	return nil
 }
 

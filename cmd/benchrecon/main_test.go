@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // TestSmoke runs the benchmark at a small volume, so that a change that breaks
@@ -12,6 +13,7 @@ import (
 // and the run rightly reports counts other than planted.)
 func TestSmoke(t *testing.T) {
 	t.Setenv("BENCH_RECON_LINES", "10000")
+	queueOpen, queueDuration = 2_000, 300*time.Millisecond // the queue's part, small and short
 	if err := run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
