@@ -1,10 +1,12 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,18 +61,13 @@ type agencyRevenue struct {
 	Agency, Currency, Today, Gross, Refunds, Net string
 }
 
-// byAgency reads, through ledger.Revenue, each agency's revenue over the
-// last 30 business days and today, per currency.
-func (h *Handler) byAgency(ctx context.Context, month, today struct {
-	Key      string
-	From, To time.Time
-}, lang string) ([]agencyRevenue, error) {
+// byAgency is each agency's revenue over the rows' 30 days and today (from
+// first, a YYYY-MM-DD), per currency, from rows grouped by day and agency.
+func byAgency(rows []ledger.RevenueRow, first, lang string) []agencyRevenue {
 	type key struct{ agency, currency string }
 	month30, day := map[key]ledger.RevenueRow{}, map[key]decimal.Decimal{}
 	var order []key
-	q := ledger.RevenueQuery{From: month.From, To: month.To, GroupBy: []ledger.Dimension{ledger.ByAgency, ledger.ByDay}}
-	first := today.From.Format(time.DateOnly)
-	err := ledger.Revenue(ctx, h.reports(), q, func(r ledger.RevenueRow) error {
+	for _, r := range rows {
 		k := key{r.Agency, r.Currency}
 		m, seen := month30[k]
 		if !seen {
@@ -81,11 +78,10 @@ func (h *Handler) byAgency(ctx context.Context, month, today struct {
 		if r.Day >= first {
 			day[k] = day[k].Add(r.Net)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("console: dashboard revenue by agency: %w", err)
 	}
+	slices.SortStableFunc(order, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.agency, b.agency), cmp.Compare(a.currency, b.currency))
+	})
 	out := make([]agencyRevenue, 0, len(order))
 	for _, k := range order {
 		m := month30[k]
@@ -93,7 +89,7 @@ func (h *Handler) byAgency(ctx context.Context, month, today struct {
 			Gross: formatAmount(m.Gross, k.currency, lang), Refunds: formatAmount(m.Refunds, k.currency, lang),
 			Net: formatAmount(m.Net, k.currency, lang)})
 	}
-	return out, nil
+	return out
 }
 
 // dayNet is one business day's net, per currency, for the chart's table.
@@ -142,7 +138,12 @@ func (h *Handler) Dashboard(ctx context.Context, u User, lang string) (dashboard
 	now := h.clock.Now()
 	windows := Windows(now)
 	month := windows[len(windows)-1]
+	// One read: by day, and for treasury and admin also by agency (the
+	// per-agency table comes from the same rows).
 	q := ledger.RevenueQuery{From: month.From, To: month.To, GroupBy: []ledger.Dimension{ledger.ByDay}, Agency: agency}
+	if agency == "" {
+		q.GroupBy = append(q.GroupBy, ledger.ByAgency)
+	}
 	var days []ledger.RevenueRow
 	if err := ledger.Revenue(ctx, h.reports(), q, func(r ledger.RevenueRow) error {
 		days = append(days, r)
@@ -170,10 +171,7 @@ func (h *Handler) Dashboard(ctx context.Context, u User, lang string) (dashboard
 	}
 	d.Charts, d.Days = dailyNet(days, q, lang)
 	if agency == "" {
-		var err error
-		if d.ByAgency, err = h.byAgency(ctx, month, windows[0], lang); err != nil {
-			return d, err
-		}
+		d.ByAgency = byAgency(days, windows[0].From.Format(time.DateOnly), lang)
 	}
 
 	// An agency sees the orders with a line of its own, as in the API: its
@@ -220,7 +218,8 @@ func dailyNet(days []ledger.RevenueRow, q ledger.RevenueQuery, lang string) ([]t
 	net := map[[2]string]decimal.Decimal{}
 	for _, r := range days {
 		totals.Add(r)
-		net[[2]string{r.Day, r.Currency}] = r.Net
+		k := [2]string{r.Day, r.Currency} // one row per day, or per day and agency
+		net[k] = net[k].Add(r.Net)
 	}
 	currencies := totals.Rows()
 	v := &view{Lang: lang}
