@@ -48,10 +48,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -61,11 +58,8 @@ import (
 	"time"
 
 	"github.com/civicpay/civicpay/console"
-	"github.com/civicpay/civicpay/internal/app"
-	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
-	"github.com/civicpay/civicpay/internal/foundation/secretbox"
 	"github.com/civicpay/civicpay/internal/testkit/benchstaff"
 	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 	"github.com/civicpay/civicpay/payments"
@@ -130,19 +124,11 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("yardstick: %w", err)
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, cfg, stopApp, err := benchutil.StartApp(ctx, s, nil)
 	if err != nil {
 		return err
 	}
-	cfg := config.Defaults(s.URL)
-	cfg.PublicURL, cfg.LogLevel, cfg.Recon.Cutoff = "http://"+ln.Addr().String(), "error", "off"
-	cfg.Limits = cfg.Limits.Unlimited()
-	cfg.DataKeys, cfg.LookupKey = "bench:"+secretbox.GenerateKey(), secretbox.GenerateKey()
-	a, err := app.New(ctx, cfg, s.Pool, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		return err
-	}
-	go func() { _ = a.Run(ctx, ln, nil) }()
+	defer stopApp()
 
 	users := console.NewStore(s.Pool, a.DataKeys, nil, console.Policy{})
 	sysCtx := audit.System(ctx, "benchconsole")

@@ -4,18 +4,12 @@ import (
 	"context"
 	"fmt"
 	"html"
-	"io"
-	"log/slog"
-	"net"
 	"regexp"
 	"slices"
 	"time"
 
 	"github.com/civicpay/civicpay/console"
-	"github.com/civicpay/civicpay/internal/app"
-	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/domain/audit"
-	"github.com/civicpay/civicpay/internal/foundation/secretbox"
 	"github.com/civicpay/civicpay/internal/testkit/benchstaff"
 	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 )
@@ -41,23 +35,11 @@ func queueBench(ctx context.Context, s *benchutil.Scratch, open int, d time.Dura
 		return err
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	a, cfg, stop, err := benchutil.StartApp(ctx, s, nil)
 	if err != nil {
 		return err
 	}
-	cfg := config.Defaults(s.URL)
-	cfg.PublicURL, cfg.LogLevel, cfg.Recon.Cutoff = "http://"+ln.Addr().String(), "error", "off"
-	cfg.Limits = cfg.Limits.Unlimited()
-	cfg.DataKeys, cfg.LookupKey = "bench:"+secretbox.GenerateKey(), secretbox.GenerateKey()
-	actx, stop := context.WithCancel(ctx)
 	defer stop()
-	a, err := app.New(actx, cfg, s.Pool, slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	if err != nil {
-		return err
-	}
-	done := make(chan struct{})
-	go func() { _ = a.Run(actx, ln, nil); close(done) }()
-	defer func() { stop(); <-done }()
 
 	const password = "correct horse battery staple"
 	users := console.NewStore(s.Pool, a.DataKeys, nil, console.Policy{})
