@@ -4,43 +4,23 @@ import (
 	"fmt"
 
 	"github.com/gofiber/fiber/v2"
-	"golang.org/x/text/language"
+
+	"github.com/civicpay/civicpay/internal/foundation/lang"
 )
 
 // The console's languages, as on the citizen pages: Vietnamese by default.
 const (
-	langVI = "vi"
-	langEN = "en"
+	langVI = lang.VI
+	langEN = lang.EN
 )
 
 // langCookie remembers an explicit ?lang= choice.
 const langCookie = "civicpay_console_lang"
 
-var langMatcher = language.NewMatcher([]language.Tag{language.Vietnamese, language.English})
-
 // pickLang: ?lang=vi|en (remembered in a cookie), else the cookie, else
 // Accept-Language, else Vietnamese.
 func (h *Handler) pickLang(c *fiber.Ctx) string {
-	if q := c.Query("lang"); q == langVI || q == langEN {
-		c.Cookie(&fiber.Cookie{Name: langCookie, Value: q, Path: basePath, MaxAge: 365 * 24 * 3600,
-			Secure: h.secure, HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode})
-		return q
-	}
-	if v := c.Cookies(langCookie); v == langVI || v == langEN {
-		return v
-	}
-	header := c.Get(fiber.HeaderAcceptLanguage)
-	if header == "" {
-		return langVI
-	}
-	tags, _, err := language.ParseAcceptLanguage(header)
-	if err != nil || len(tags) == 0 {
-		return langVI
-	}
-	if _, i, conf := langMatcher.Match(tags...); conf == language.No || i != 1 {
-		return langVI
-	}
-	return langEN
+	return lang.Chooser{Cookie: langCookie, Path: basePath, Secure: h.secure}.Pick(c)
 }
 
 // tr translates key into lang; an unknown key comes back as itself (a test

@@ -4,53 +4,28 @@ import (
 	"fmt"
 
 	"github.com/gofiber/fiber/v2"
-	"golang.org/x/text/language"
+
+	"github.com/civicpay/civicpay/internal/foundation/lang"
 )
 
 // The page languages. Vietnamese is the default.
 const (
-	langVI = "vi"
-	langEN = "en"
+	langVI = lang.VI
+	langEN = lang.EN
 )
 
 // langCookie remembers an explicit ?lang= choice, so the page the gateway sends
 // the browser back to speaks the same language (return URLs carry no query string).
 const langCookie = "civicpay_lang"
 
-var langMatcher = language.NewMatcher([]language.Tag{language.Vietnamese, language.English})
-
 // pickLang chooses the page language: ?lang=vi|en, else the cookie an earlier
 // ?lang= set, else Accept-Language, else Vietnamese.
 func (h *Handler) pickLang(c *fiber.Ctx) string {
-	if q := c.Query("lang"); q == langVI || q == langEN {
-		c.Cookie(&fiber.Cookie{
-			Name: langCookie, Value: q, Path: "/", MaxAge: 365 * 24 * 3600,
-			Secure: h.secure, HTTPOnly: true, SameSite: fiber.CookieSameSiteLaxMode,
-		})
-		return q
-	}
-	if v := c.Cookies(langCookie); v == langVI || v == langEN {
-		return v
-	}
-	return acceptLanguage(c.Get(fiber.HeaderAcceptLanguage))
+	return lang.Chooser{Cookie: langCookie, Path: "/", Secure: h.secure}.Pick(c)
 }
 
-// acceptLanguage picks vi or en from an Accept-Language header; anything else,
-// or garbage, is Vietnamese.
-func acceptLanguage(header string) string {
-	if header == "" {
-		return langVI
-	}
-	tags, _, err := language.ParseAcceptLanguage(header)
-	if err != nil || len(tags) == 0 {
-		return langVI
-	}
-	_, i, conf := langMatcher.Match(tags...)
-	if conf == language.No || i != 1 {
-		return langVI
-	}
-	return langEN
-}
+// acceptLanguage picks vi or en from an Accept-Language header.
+func acceptLanguage(header string) string { return lang.FromAcceptLanguage(header) }
 
 // tr translates a message key into lang, formatting args into it. An unknown key
 // comes back as itself (a test checks every key the templates use exists).
