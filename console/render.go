@@ -9,6 +9,8 @@ import (
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/civicpay/civicpay/payments/pages"
 )
 
 //go:embed templates/*.html static/console.css
@@ -29,7 +31,8 @@ var templates = func() map[string]*template.Template {
 // the console itself (the enrolment QR code), forms posting to it, and no
 // script at all.
 var (
-	css                   = template.CSS(must(files.ReadFile("static/console.css")))
+	// The citizen pages' stylesheet, then the console's own additions.
+	css                   = template.CSS(pages.Stylesheet() + "\n" + string(must(files.ReadFile("static/console.css"))))
 	contentSecurityPolicy = func() string {
 		sum := sha256.Sum256([]byte(css))
 		return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +

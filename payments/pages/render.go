@@ -38,6 +38,10 @@ var (
 	}()
 )
 
+// Stylesheet is the citizen pages' stylesheet (colours, type, focus ring,
+// forms), which the staff console builds its own on.
+func Stylesheet() string { return string(css) }
+
 func must(b []byte, err error) []byte {
 	if err != nil {
 		panic(err) // the file is embedded: only a broken build gets here
