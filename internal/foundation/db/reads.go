@@ -49,9 +49,6 @@ func (r *Reads) Close() {
 	}
 }
 
-// Primary is the primary pool.
-func (r *Reads) Primary() *pgxpool.Pool { return r.primary }
-
 // ForReports is the pool a report reads from now.
 func (r *Reads) ForReports() *pgxpool.Pool {
 	if r.replica == nil {
@@ -63,14 +60,6 @@ func (r *Reads) ForReports() *pgxpool.Pool {
 		return r.primary
 	}
 	return r.replica
-}
-
-// Lag is the replica's last measured lag (false: none configured, or no answer).
-func (r *Reads) Lag() (time.Duration, bool) {
-	if r.replica == nil || r.lag.Load() < 0 {
-		return 0, false
-	}
-	return time.Duration(r.lag.Load()), true
 }
 
 // Measure asks the replica how far behind it is and records the answer.
