@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -30,9 +31,16 @@ func TestSubjectDeliveries(t *testing.T) {
 		"treasury": treasury} {
 		respond := answer(http.StatusNoContent)
 		if name == "agencyA" {
-			// Down once, then up: two attempts, the last one a 204.
-			respond = func(n int, _ http.ResponseWriter, _ *http.Request) (int, string) {
-				if n == 0 {
+			// Each message refused once, then taken: two attempts, the last
+			// one a 204. Per message, not the receiver's first request:
+			// the other order's event may arrive first.
+			var mu sync.Mutex
+			refused := map[string]bool{}
+			respond = func(_ int, _ http.ResponseWriter, r *http.Request) (int, string) {
+				mu.Lock()
+				defer mu.Unlock()
+				if id := r.Header.Get("webhook-id"); !refused[id] {
+					refused[id] = true
 					return http.StatusServiceUnavailable, "down"
 				}
 				return http.StatusNoContent, ""
