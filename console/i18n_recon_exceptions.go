@@ -180,6 +180,7 @@ var rxMessages = map[string]message{
 	"rx.err.difference_required": {"Số tiền chênh lệch: hãy chọn nơi hạch toán phần chênh lệch.", "The amounts differ: choose where the difference goes."},
 	"rx.err.difference_invalid":  {"Không hạch toán chênh lệch theo cách này được.", "The difference cannot go there."},
 	"rx.err.write_off_limit":     {"Chênh lệch vượt hạn mức được xóa sổ.", "The difference is more than may be written off."},
+	"rx.err.resolution_posts":    {"Xóa sổ bằng mục \"Xử lý\" ở trên: khoản này được hạch toán và giới hạn theo hạn mức.", "Write it off with the resolution above: it posts the write-off, within the limit."},
 	"rx.err.selection_empty":     {"Hãy chọn ít nhất một ngoại lệ.", "Select at least one exception."},
 	"rx.err.selection_too_large": {"Chọn tối đa 500 ngoại lệ mỗi lần.", "Select at most 500 exceptions at once."},
 	"rx.err.own_request":         {"Người đề nghị không tự duyệt được: cần một cán bộ kho bạc khác.", "The requester cannot approve it: another treasury user must."},

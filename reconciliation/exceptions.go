@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -314,6 +315,12 @@ func (s *Service) Resolve(ctx context.Context, id int64, resolution, note, actor
 		}
 		if before.PendingResolutionID != nil {
 			return fmt.Errorf("%w: resolution %d of exception %d", ErrPendingApproval, *before.PendingResolutionID, id)
+		}
+		if resolution == resolutionNames[ResolveWriteOff] && slices.Contains(before.Kinds(), ResolveWriteOff) {
+			// Written off here, the difference would be neither posted nor
+			// held to the limit: the write-off resolution does both.
+			return inputError("resolution", "resolution_posts",
+				"exception %d is written off by the write_off resolution, which posts it within the limit", id)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE recon_exceptions SET status = 'resolved', resolution = $2, note = $3,
 			resolved_by = $4, resolved_at = now(), snoozed_until = NULL, updated_at = now() WHERE id = $1`,

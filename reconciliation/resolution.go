@@ -16,6 +16,7 @@ import (
 
 	"github.com/civicpay/civicpay/gateways"
 	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/internal/foundation/money"
 	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/payments/reference"
 	"github.com/civicpay/civicpay/reconciliation/matcher"
@@ -217,8 +218,11 @@ type plan struct {
 	currency string
 	amount   decimal.Decimal // what it moves (four eyes)
 	diff     decimal.Decimal
-	records  []toRecord
-	posts    []func(ctx context.Context, tx pgx.Tx, now time.Time) (ledger.Entry, error)
+	// feeDiff is what a line's fee is over the contract (negative: under),
+	// when a write-off sends it from the gateway's fees to WriteOffAccount.
+	feeDiff decimal.Decimal
+	records []toRecord
+	posts   []func(ctx context.Context, tx pgx.Tx, now time.Time) (ledger.Entry, error)
 	// settlements matched by hand, each paid by entry posts[entry].
 	settlements []manualSettlement
 	linked      []linkedException
@@ -307,20 +311,30 @@ func differenceAccount(mode, gateway string) string {
 }
 
 // checkDifference: a difference needs somewhere to go, and a write-off
-// stays within the limit.
+// (of the amounts' difference and a fee's together) stays within the limit.
 func (s *Service) checkDifference(p *plan, mode string) error {
-	if p.diff.IsZero() {
+	if p.diff.IsZero() && p.feeDiff.IsZero() {
 		return nil
 	}
+	written := p.diff.Abs().Add(p.feeDiff.Abs())
 	switch {
-	case mode == "":
+	case mode == "" && !p.diff.IsZero():
 		return inputError("difference", "difference_required", "the amounts differ by %s %s: choose where the difference goes",
 			p.diff, p.currency)
-	case mode == DifferenceWriteOff && (p.currency != "VND" || p.diff.Abs().GreaterThan(s.cfg.WriteOffLimit)):
+	case mode == DifferenceWriteOff && (p.currency != "VND" || written.GreaterThan(s.cfg.WriteOffLimit)):
 		return inputError("difference", "write_off_limit", "a difference of %s %s is more than may be written off (%s VND)",
-			p.diff.Abs(), p.currency, s.cfg.WriteOffLimit)
+			written, p.currency, s.cfg.WriteOffLimit)
 	}
 	return nil
+}
+
+// difference is what a resolution records as its difference: the amounts'
+// or, when they agree, the fee's.
+func (p *plan) difference() decimal.Decimal {
+	if p.diff.IsZero() {
+		return p.feeDiff
+	}
+	return p.diff
 }
 
 // what an exception is, for its resolutions.
@@ -419,10 +433,10 @@ func findAttempt(ctx context.Context, tx pgx.Tx, gateway, target string) (attemp
 func (s *Service) planLine(ctx context.Context, tx pgx.Tx, e Exception, req ResolutionRequest, actor string) (*plan, error) {
 	gw := e.Source
 	var at time.Time
-	var gross decimal.Decimal
+	var gross, fee decimal.Decimal
 	var txn, currency, lineRef string
-	err := tx.QueryRow(ctx, `SELECT at, gross, gateway_txn_id, currency, reference FROM recon_settlement_lines
-		WHERE file_id = $1 AND line = $2 AND type = 'payment'`, *e.FileID, *e.Line).Scan(&at, &gross, &txn, &currency, &lineRef)
+	err := tx.QueryRow(ctx, `SELECT at, gross, fee, gateway_txn_id, currency, reference FROM recon_settlement_lines
+		WHERE file_id = $1 AND line = $2 AND type = 'payment'`, *e.FileID, *e.Line).Scan(&at, &gross, &fee, &txn, &currency, &lineRef)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notApplicable(req.Kind, e)
 	}
@@ -474,13 +488,26 @@ func (s *Service) planLine(ctx context.Context, tx pgx.Tx, e Exception, req Reso
 	}
 	p.amount = decimal.Max(gross, sum)
 	p.diff = gross.Sub(sum)
-	if !p.diff.IsZero() {
+	// A line whose gross agrees differs by its fee: written off, the fee's
+	// difference from the contract leaves the gateway's fees (where the
+	// settlement books the fee the file charges) for the write-off account.
+	if contract, ok := s.cfg.Fees[gw]; ok && req.Kind == ResolveWriteOff && p.diff.IsZero() {
+		if c, err := money.Lookup(currency); err == nil {
+			p.feeDiff = fee.Sub(contract.Of(gross, c))
+		}
+	}
+	if !p.diff.IsZero() || !p.feeDiff.IsZero() {
 		var l legs
 		l.add(ledger.GatewayClearing(gw), p.diff)
 		l.add(differenceAccount(req.Difference, gw), p.diff.Neg())
+		l.add(WriteOffAccount, p.feeDiff)
+		l.add(ledger.GatewayFees(gw), p.feeDiff.Neg())
+		desc := fmt.Sprintf("%s line %s: gross %s against %s here, difference to %s", gw, txn, gross, sum, req.Difference)
+		if !p.feeDiff.IsZero() {
+			desc += fmt.Sprintf("; fee %s, %s over the contract, written off", fee, p.feeDiff)
+		}
 		p.postLegs(&l, ledger.NewEntry{Key: fmt.Sprintf("recon:resolve:%d:difference", e.ID), Kind: ledger.KindAdjustment,
-			Reference:   fmt.Sprintf("recon-exception:%d", e.ID),
-			Description: fmt.Sprintf("%s line %s: gross %s against %s here, difference to %s", gw, txn, gross, sum, req.Difference)}, actor)
+			Reference: fmt.Sprintf("recon-exception:%d", e.ID), Description: desc}, actor)
 	}
 	return p, nil
 }
@@ -726,7 +753,7 @@ func (s *Service) RequestResolution(ctx context.Context, id int64, req Resolutio
 		}
 		var resID int64
 		if err := tx.QueryRow(ctx, `INSERT INTO recon_resolutions (exception_id, kind, request, amount, difference, currency, requested_by)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, id, req.Kind, reqJSON, p.amount, p.diff, p.currency, actor).Scan(&resID); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`, id, req.Kind, reqJSON, p.amount, p.difference(), p.currency, actor).Scan(&resID); err != nil {
 			return fmt.Errorf("record resolution: %w", err)
 		}
 		if !s.needsApproval(p) {
@@ -866,7 +893,7 @@ func (s *Service) execute(ctx context.Context, tx pgx.Tx, e Exception, resID int
 	}
 	if _, err := tx.Exec(ctx, `UPDATE recon_resolutions SET status = 'posted', amount = $2, difference = $3, decided_by = NULLIF($4, ''),
 		decided_at = now(), decision_note = NULLIF($5, ''), ledger_entry_ids = $6 WHERE id = $1`,
-		resID, p.amount, p.diff, approver, decisionNote, entries); err != nil {
+		resID, p.amount, p.difference(), approver, decisionNote, entries); err != nil {
 		return out, fmt.Errorf("record resolution %d: %w", resID, err)
 	}
 	name := resolutionNames[req.Kind]

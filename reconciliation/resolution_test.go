@@ -481,3 +481,65 @@ func TestDuplicateLineGoesToSuspense(t *testing.T) {
 	}
 	verify(t, f)
 }
+
+// TestFeeDifferenceWrittenOffIsPostedWithinTheLimit: a line whose gross
+// agrees and whose fee is over the contract (an amount mismatch of the fee
+// alone) is written off within the limit only, and the write-off moves the
+// fee difference from the gateway's fees to the write-off account in one
+// entry, linked from the resolution, however often and however concurrently
+// it is asked. A person cannot record "written_off" without posting it
+// either: the record-only resolution refuses it where a write-off posts.
+func TestFeeDifferenceWrittenOffIsPostedWithinTheLimit(t *testing.T) {
+	t.Parallel()
+	f := newFx(t, func(c *reconciliation.Config) { c.WriteOffLimit = decimal.NewFromInt(5_000) })
+	const gw = statement.GatewayVNPAY
+	small, big := f.paid(gw, 220_000, at(9, 0)), f.paid(gw, 230_000, at(9, 10))
+	ls, lb := line(small), line(big)
+	ls.Fee, ls.Net = ls.Fee.Add(decimal.NewFromInt(1_000)), ls.Net.Sub(decimal.NewFromInt(1_000))
+	lb.Fee, lb.Net = lb.Fee.Add(decimal.NewFromInt(5_001)), lb.Net.Sub(decimal.NewFromInt(5_001))
+	data, _ := settlementFile(t, gw, 1, ls, lb)
+	f.load(data)
+	smallE, bigE := f.exceptionByKey(gw+":payment:"+small.Txn), f.exceptionByKey(gw+":payment:"+big.Txn)
+	if smallE.Class != matcher.AmountMismatch || bigE.Class != matcher.AmountMismatch {
+		t.Fatalf("fee differences: %s and %s", smallE.Class, bigE.Class)
+	}
+	req := reconciliation.ResolutionRequest{Kind: reconciliation.ResolveWriteOff, Note: "VNPAY's fee over the contract"}
+	if _, err := f.svc.RequestResolution(f.ctx, bigE.ID, req, "treasury:x"); inputCode(err) != "difference:write_off_limit" {
+		t.Fatalf("a fee 5001 over the contract, 5000 limit: %v", err)
+	}
+	if _, err := f.svc.Resolve(f.ctx, bigE.ID, "written_off", "recorded only", "treasury:x"); inputCode(err) != "resolution:resolution_posts" {
+		t.Fatalf("written off by record only: %v", err)
+	}
+	out := f.resolveTwiceAtOnce(smallE.ID, req)
+	if out.Exception.Resolution != "written_off" || out.Resolution.Status != reconciliation.ResolutionPosted ||
+		len(out.Resolution.LedgerEntryIDs) != 1 || !out.Resolution.Difference.Equal(decimal.NewFromInt(1_000)) {
+		t.Fatalf("write-off %+v", out)
+	}
+	if _, err := f.svc.RequestResolution(f.ctx, smallE.ID, req, "treasury:y"); !errors.Is(err, reconciliation.ErrAlreadyResolved) {
+		t.Fatalf("asked again: %v", err)
+	}
+	entry, err := ledger.GetEntry(f.ctx, f.pool, out.Resolution.LedgerEntryIDs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{reconciliation.WriteOffAccount + " debit": "1000", ledger.GatewayFees(gw) + " credit": "1000"}
+	if len(entry.Postings) != 2 {
+		t.Fatalf("postings %+v", entry.Postings)
+	}
+	for _, p := range entry.Postings {
+		if want[p.Account+" "+string(p.Direction)] != p.Amount.String() {
+			t.Errorf("posting %s %s %s", p.Account, p.Direction, p.Amount)
+		}
+	}
+	if n := f.count(`SELECT count(*) FROM ledger_entries WHERE idempotency_key = $1`, fmt.Sprintf("recon:resolve:%d:difference", smallE.ID)); n != 1 {
+		t.Fatalf("%d write-off entries", n)
+	}
+	if n := f.count(`SELECT count(*) FROM audit_log WHERE action = 'reconciliation.resolution.post' AND resource_id = $1`,
+		fmt.Sprint(smallE.ID)); n != 1 {
+		t.Fatalf("%d audit rows", n)
+	}
+	if f.rec.count() != 0 || !f.net(ledger.GatewayClearing(gw)).IsZero() {
+		t.Fatalf("recorded %d, clearing %s", f.rec.count(), f.net(ledger.GatewayClearing(gw)))
+	}
+	verify(t, f)
+}

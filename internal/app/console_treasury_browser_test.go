@@ -303,6 +303,15 @@ func TestBrowserConsoleTreasuryDay(t *testing.T) {
 	if r := text("resolution", "#exception-resolution"); !strings.Contains(r, "written_off") {
 		t.Errorf("the written-off exception says %q", r)
 	}
+	// The 1,000 VND leave VNPAY's fees (where the settlement books what the
+	// file charges) for the write-off account, in one entry the resolution links.
+	var writeOff string
+	if err := e.Pool.QueryRow(ctx, `SELECT string_agg(p.account_code || ' ' || p.direction || ' ' || trim_scale(p.amount), ', ' ORDER BY p.leg)
+		FROM recon_resolutions r JOIN ledger_postings p ON p.entry_id = ANY (r.ledger_entry_ids)
+		WHERE r.exception_id = $1 AND r.status = 'posted' AND cardinality(r.ledger_entry_ids) = 1`, feeID).Scan(&writeOff); err != nil ||
+		writeOff != "expense:recon-write-offs debit 1000, gateway:vnpay:fees credit 1000" {
+		t.Errorf("the fee write-off posted %q (%v)", writeOff, err)
+	}
 
 	// MoMo's second line of 320,000 VND: more than may be written off.
 	b.Step("an over-limit write-off", chromedp.Navigate(exceptionURL(dupID)), chromedp.WaitVisible(chromedp.CSS("#act-form")),
