@@ -220,28 +220,7 @@ func TestReconDayUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := csrfRE.FindStringSubmatch(treasury.get(day).body)[1]
-	upload := func(name string, data []byte) page {
-		t.Helper()
-		var body bytes.Buffer
-		w := multipart.NewWriter(&body)
-		_ = w.WriteField("csrf", token)
-		fw, _ := w.CreateFormFile("file", name)
-		_, _ = fw.Write(data)
-		_ = w.Close()
-		req := httptest.NewRequest(http.MethodPost, day+"/upload", &body)
-		req.Header.Set("Content-Type", w.FormDataContentType())
-		req.Header.Set("Accept-Language", "en")
-		for k, v := range treasury.cookies {
-			req.AddCookie(&http.Cookie{Name: k, Value: v})
-		}
-		resp, err := e.app.Test(req, -1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return page{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(b)}
-	}
+	upload := func(name string, data []byte) page { return uploadFile(t, e, treasury, day, token, name, data) }
 	if p := upload("notes.txt", []byte("hello, not a statement")); p.status != http.StatusUnprocessableEntity ||
 		!strings.Contains(p.body, `id="upload-error"`) {
 		t.Fatalf("a text file: %d\n%s", p.status, p.body)
@@ -254,6 +233,70 @@ func TestReconDayUpload(t *testing.T) {
 		JOIN audit_log a ON a.action = 'statement.import' AND a.resource_id = f.id::text`).Scan(&name, &by); err != nil ||
 		name != "stmt-1123.xml" || by != "treasury:staff:treasury@example.vn" {
 		t.Fatalf("file %q by %q: %v", name, by, err)
+	}
+}
+
+// uploadFile posts data as file name to day's upload form with b's session
+// and form token.
+func uploadFile(t *testing.T, e *env, b *browser, day, token, name string, data []byte) page {
+	t.Helper()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	_ = w.WriteField("csrf", token)
+	fw, _ := w.CreateFormFile("file", name)
+	_, _ = fw.Write(data)
+	_ = w.Close()
+	req := httptest.NewRequest(http.MethodPost, day+"/upload", &body)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Accept-Language", "en")
+	for k, v := range b.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	resp, err := e.app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return page{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(out)}
+}
+
+// A closed day's page offers neither fetch now nor upload, and the server
+// refuses both (409, on the page): nothing is fetched, stored or queued for
+// the day, and nothing is audited as done.
+func TestReconDayClosedRefusesFetchAndUpload(t *testing.T) {
+	t.Parallel()
+	e := dayEnv(t)
+	exc := seedReconDay(t, e)
+	alice := e.signedIn("alice@example.vn", RoleTreasury, "")
+	day := "/console/reconciliation/" + reconDay
+	if p := alice.submit(day, day+"/carry", url.Values{"exception": {exc}, "note": {"sender traced"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("carry: %d\n%s", p.status, p.body)
+	}
+	if p := alice.submit(day, day+"/close", url.Values{"note": {"closed"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("close: %d\n%s", p.status, p.body)
+	}
+	page := alice.get(day)
+	if !strings.Contains(page.body, `data-state="closed"`) || strings.Contains(page.body, `id="fetch-`) ||
+		strings.Contains(page.body, `/fetch"`) || strings.Contains(page.body, `id="upload-form"`) {
+		t.Fatalf("the closed day's page:\n%s", page.body)
+	}
+	p := alice.submit(day, day+"/fetch", url.Values{"source": {"vnpay"}})
+	if p.status != http.StatusConflict || !strings.Contains(p.body, `id="fetch-error"`) || !strings.Contains(p.body, "This day is closed.") {
+		t.Fatalf("fetch now on a closed day: %d\n%s", p.status, p.body)
+	}
+	token := csrfRE.FindStringSubmatch(page.body)[1]
+	if p := uploadFile(t, e, alice, day, token, "stmt.xml", []byte("<Document/>")); p.status != http.StatusConflict ||
+		!strings.Contains(p.body, `id="error"`) || !strings.Contains(p.body, "This day is closed.") {
+		t.Fatalf("upload on a closed day: %d\n%s", p.status, p.body)
+	}
+	var runs, files, audits int
+	if err := e.pool.QueryRow(context.Background(), `SELECT
+			(SELECT count(*) FROM recon_runs WHERE business_date = $1::date AND status = 'queued'),
+			(SELECT count(*) FROM recon_files),
+			(SELECT count(*) FROM audit_log WHERE action IN ('reconciliation.day.fetch', 'statement.import'))`,
+		reconDay).Scan(&runs, &files, &audits); err != nil || runs != 0 || files != 0 || audits != 0 {
+		t.Fatalf("after the refusals: %d queued runs, %d files, %d audit rows (%v)", runs, files, audits, err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"
 )
 
@@ -36,8 +37,32 @@ func (s *Service) ReconcileDay(ctx context.Context, day time.Time, source, actor
 // FetchNow is ReconcileDay asked by a person (the console's fetch-now
 // button): the same fetch, import and load, and the runs are queued in the
 // transaction that writes the request's audit row (the actor in ctx).
+//
+// A closed day is not fetched again (ledger.ErrDayClosed): its runs are
+// what it was closed on; reopen it first.
 func (s *Service) FetchNow(ctx context.Context, day time.Time, source, actor string) (DayResult, error) {
+	if err := refuseClosed(ctx, s.pool, day); err != nil {
+		return DayResult{Date: dayString(day)}, err
+	}
 	return s.reconcileDay(ctx, day, source, actor, true)
+}
+
+// refuseClosed is ledger.ErrDayClosed when day is closed. In a transaction
+// it takes the lock CloseDay takes, so that the day is not closed meanwhile.
+func refuseClosed(ctx context.Context, db ledger.DBTX, day time.Time) error {
+	if _, ok := db.(pgx.Tx); ok {
+		if _, err := db.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ledger_close_day:' || $1, 0))`, dayString(day)); err != nil {
+			return fmt.Errorf("reconciliation: lock %s: %w", dayString(day), err)
+		}
+	}
+	c, err := ledger.GetClosedDay(ctx, db, ledgerDay(day))
+	if err != nil {
+		return fmt.Errorf("reconciliation: is %s closed: %w", dayString(day), err)
+	}
+	if c != nil {
+		return fmt.Errorf("%w: %s is closed: reopen it first", ledger.ErrDayClosed, dayString(day))
+	}
+	return nil
 }
 
 func (s *Service) reconcileDay(ctx context.Context, day time.Time, source, actor string, audited bool) (DayResult, error) {
@@ -61,6 +86,11 @@ func (s *Service) reconcileDay(ctx context.Context, day time.Time, source, actor
 		}
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if audited {
+			if err := refuseClosed(ctx, tx, day); err != nil {
+				return err
+			}
+		}
 		for _, src := range sources {
 			id, err := s.enqueueRun(ctx, tx, src, day, "day:"+actor, actor)
 			if err != nil {

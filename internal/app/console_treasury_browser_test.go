@@ -408,6 +408,13 @@ func TestBrowserConsoleTreasuryDay(t *testing.T) {
 
 	// The day's report.
 	hc = sessionClient(t, b, e.URL)
+	if page := string(download(t, hc, e.URL, "/console/reconciliation/"+date)); strings.Contains(page, `id="fetch-`) ||
+		strings.Contains(page, `id="upload-form"`) {
+		t.Error("the closed day's page offers fetch now or upload")
+	}
+	if st, _ := postForm(t, b, hc, e.URL, "/console/reconciliation/"+date+"/fetch", url.Values{"source": {"vnpay"}}); st != http.StatusConflict {
+		t.Errorf("fetch now on the closed day: %d, want 409", st)
+	}
 	pdfHref := browser.Value(b, "PDF link", chromedp.AttributeValue(chromedp.CSS("#report-pdf"), "href")).Value
 	xlsxHref := browser.Value(b, "XLSX link", chromedp.AttributeValue(chromedp.CSS("#report-xlsx"), "href")).Value
 	pdf := download(t, hc, e.URL, pdfHref+"?lang=en")
