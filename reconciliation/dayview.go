@@ -414,8 +414,18 @@ func (s *Service) agreements(ctx context.Context, db dbtx, day time.Time) ([]Agr
 			a.Bank = &Side{Count: 1, Amount: *st.BankAmount}
 		}
 	}
-	rows, err = db.Query(ctx, `SELECT currency, count(*), coalesce(sum(amount), 0) FROM (`+bookedSQL+`) b
-		WHERE credit AND payment_ref IS NOT NULL GROUP BY currency`, day)
+	// The bank's side of VietQR: the day's credits naming a payment
+	// reference, and those a person moved out of suspense to the orders
+	// they pay (each order a payment; the amount the orders took, the rest
+	// having gone to fees, write-off or suspense).
+	rows, err = db.Query(ctx, `SELECT currency, sum(n), coalesce(sum(amount), 0) FROM (
+			SELECT b.currency, coalesce(greatest(jsonb_array_length(r.request->'targets'), 1), 1) AS n,
+			       CASE WHEN r.id IS NULL THEN b.amount ELSE b.amount - r.difference END AS amount
+			FROM (`+bookedSQL+`) b
+			LEFT JOIN recon_exceptions x ON x.key = 'bank:' || b.entry_key
+			LEFT JOIN recon_resolutions r ON r.exception_id = x.id AND r.kind = 'to_order' AND r.status = 'posted'
+			WHERE b.credit AND (b.payment_ref IS NOT NULL OR r.id IS NOT NULL)) m
+		GROUP BY currency`, day)
 	if err != nil {
 		return nil, fmt.Errorf("reconciliation: transfers of %s: %w", dayString(day), err)
 	}

@@ -543,3 +543,51 @@ func TestFeeDifferenceWrittenOffIsPostedWithinTheLimit(t *testing.T) {
 	}
 	verify(t, f)
 }
+
+// TestMovedCreditCountsOnTheBankSideOfVietQR: a credit naming no order,
+// moved from suspense to the order it pays, is that order's VietQR payment
+// on the bank's side of the day's "both sides agree" check, as a credit
+// naming the order would be; one moved to two orders counts for both.
+func TestMovedCreditCountsOnTheBankSideOfVietQR(t *testing.T) {
+	t.Parallel()
+	f := newFx(t)
+	_, ref := f.order(40_000, false)
+	_, ref2 := f.order(25_000, false)
+	_, ref3 := f.order(35_000, false)
+	f.load(camt053(t, day0, credit(40_000, at(10, 0), "CK NHAM NOI DUNG"), credit(60_000, at(11, 0), "HAI DON")))
+	var ids []int64
+	rows, err := f.pool.Query(f.ctx, `SELECT id FROM recon_exceptions WHERE key LIKE 'bank:%' ORDER BY amount_there`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if rows.Close(); len(ids) != 2 {
+		t.Fatalf("credits in suspense: %v", ids)
+	}
+	for i, targets := range [][]string{{ref}, {ref2, ref3}} {
+		if _, err := f.svc.RequestResolution(f.ctx, ids[i], reconciliation.ResolutionRequest{Kind: reconciliation.ResolveToOrder,
+			Targets: targets, Note: "the payer forgot the reference"}, "treasury:x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dv, err := f.svc.DayView(f.ctx, day0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qr *reconciliation.Agreement
+	for i := range dv.Agreements {
+		if dv.Agreements[i].Gateway == matcher.VietQR {
+			qr = &dv.Agreements[i]
+		}
+	}
+	if qr == nil || qr.Ours.Count != 3 || !qr.Ours.Amount.Equal(decimal.NewFromInt(100_000)) || qr.Bank == nil ||
+		qr.Bank.Count != 3 || !qr.Bank.Amount.Equal(decimal.NewFromInt(100_000)) || !qr.Agree {
+		t.Fatalf("VietQR's agreement after moving the credits: %+v", qr)
+	}
+}

@@ -367,6 +367,10 @@ func TestBrowserConsoleTreasuryDay(t *testing.T) {
 	if s := e.status(t, qr.ID); s != "paid" {
 		t.Errorf("the order the credit moved to is %s, want paid", s)
 	}
+	b.Step("VietQR's sides agree", chromedp.Navigate(dayURL), chromedp.WaitVisible(chromedp.CSS("#agree-vietqr-VND")))
+	if a := browser.Value(b, "VietQR agrees", chromedp.AttributeValue(chromedp.CSS("#agree-vietqr-VND"), "data-agree")); a.Value != "true" {
+		t.Errorf("VietQR's sides agree %q after the credit was moved to its order: %s", a.Value, text("row", "#agree-vietqr-VND"))
+	}
 	var payments, moves int64
 	if err := e.Pool.QueryRow(ctx, `SELECT
 			count(*) FILTER (WHERE kind = 'payment' AND reference LIKE 'order:' || $1::text || '/attempt:%'),
@@ -493,7 +497,7 @@ func TestBrowserConsoleTreasuryDay(t *testing.T) {
 var reportRows = []string{
 	"vnpay VND 3 660,000 3 660,000 13,210 646,790",
 	"momo VND 2 630,000 3 950,000 14,250 935,750",
-	"vietqr VND 1 600,000",
+	"vietqr VND 1 600,000 — — — — 600,000 yes",
 	"AG-A VND 1,890,000 0 0 1,890,000 6",
 	"Exceptions: 5 (resolved 4, automatically 0, cleared 0, carried forward 1, open 0)",
 	"Reconciliation report, business day 2026-11-23",
@@ -563,7 +567,8 @@ func checkReportXLSX(t *testing.T, data []byte) {
 			}
 		}
 	}
-	if got := sheet("Per gateway"); len(got) != 4 || !strings.HasPrefix(got[3], "vietqr|VND|1|600000|") {
+	// VietQR: the order the credit was moved to, on both sides.
+	if got := sheet("Per gateway"); len(got) != 4 || got[3] != "vietqr|VND|1|600000|||||600000|TRUE" {
 		t.Errorf("XLSX per gateway: %q", got)
 	}
 }
