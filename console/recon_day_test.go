@@ -326,3 +326,47 @@ func TestReconDayFetchNow(t *testing.T) {
 		t.Fatalf("the queued run is not shown:\n%s", p.body)
 	}
 }
+
+// The times the day's page shows of what people did on it — the carry, the
+// closing, the reopening asked and decided — are the app's clock's (the
+// clock that decides the business day), not the database server's.
+func TestReconDayTimesAreTheAppClocks(t *testing.T) {
+	t.Parallel()
+	e := dayEnv(t)
+	exc := seedReconDay(t, e)
+	alice := e.signedIn("alice@example.vn", RoleTreasury, "")
+	bob := e.signedIn("bob@example.vn", RoleTreasury, "")
+	day := "/console/reconciliation/" + reconDay
+	if p := alice.submit(day, day+"/carry", url.Values{"exception": {exc}, "note": {"sender traced"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("carry: %d\n%s", p.status, p.body)
+	}
+	carried := formatTime(e.clock.Now())
+	e.clock.Advance(7 * time.Minute)
+	if p := alice.submit(day, day+"/close", url.Values{"note": {"closed"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("close: %d\n%s", p.status, p.body)
+	}
+	closed := formatTime(e.clock.Now())
+	e.clock.Advance(5 * time.Minute)
+	if p := alice.submit(day, day+"/reopen", url.Values{"reason": {"a refund on the wrong day"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("reopen: %d\n%s", p.status, p.body)
+	}
+	asked := formatTime(e.clock.Now())
+	p := alice.get(day + "?lang=en")
+	for what, want := range map[string]string{"carried": "carried forward by alice@example.vn at " + carried, "closed": "Closed by alice@example.vn at " + closed,
+		"asked": asked} {
+		if !strings.Contains(p.body, want) {
+			t.Errorf("the page does not show the %s time %q:\n%s", what, want, p.body)
+		}
+	}
+	e.clock.Advance(9 * time.Minute)
+	m := regexp.MustCompile(`action="(/console/reconciliation/` + reconDay + `/reopen/\d+/approve)"`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no approve form:\n%s", p.body)
+	}
+	if p := bob.submit(day, m[1], url.Values{"note": {"checked"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("approve: %d\n%s", p.status, p.body)
+	}
+	if p := bob.get(day + "?lang=en"); !strings.Contains(p.body, "bob@example.vn, "+formatTime(e.clock.Now())) {
+		t.Errorf("the page does not show the decision's time %q:\n%s", formatTime(e.clock.Now()), p.body)
+	}
+}

@@ -83,18 +83,20 @@ func LastClosedDay(ctx context.Context, db DBTX) (time.Time, bool, error) {
 // the day may be closed (it is over and reconciled) is the caller's to check
 // (package reconciliation). Closing a closed day is ErrDayClosed.
 func CloseDay(ctx context.Context, tx pgx.Tx, day time.Time, by, note string) (ClosedDay, error) {
-	return CloseDayWith(ctx, tx, day, by, note, nil)
+	return CloseDayWith(ctx, tx, day, by, note, nil, time.Time{})
 }
 
 // CloseDayWith is CloseDay recording totals (any JSON value; nil: none) with
-// the closing, and in its audit row.
-func CloseDayWith(ctx context.Context, tx pgx.Tx, day time.Time, by, note string, totals json.RawMessage) (ClosedDay, error) {
+// the closing, and in its audit row, closed at `at` (the app's clock; zero:
+// the database's).
+func CloseDayWith(ctx context.Context, tx pgx.Tx, day time.Time, by, note string, totals json.RawMessage, at time.Time) (ClosedDay, error) {
 	var c ClosedDay
 	if len(totals) == 0 {
 		totals = json.RawMessage(`{}`)
 	}
-	err := tx.QueryRow(ctx, `INSERT INTO ledger_closed_days (day, closed_by, note, totals) VALUES ($1, $2, $3, $4)
-		RETURNING closed_at`, day, by, note, totals).Scan(&c.ClosedAt)
+	err := tx.QueryRow(ctx, `INSERT INTO ledger_closed_days (day, closed_by, note, totals, closed_at)
+		VALUES ($1, $2, $3, $4, coalesce($5::timestamptz, now()))
+		RETURNING closed_at`, day, by, note, totals, atOrNow(at)).Scan(&c.ClosedAt)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		return ClosedDay{}, fmt.Errorf("%w: %s is closed already", ErrDayClosed, day.Format(DayLayout))
@@ -108,6 +110,15 @@ func CloseDayWith(ctx context.Context, tx pgx.Tx, day time.Time, by, note string
 		return ClosedDay{}, err
 	}
 	return c, nil
+}
+
+// atOrNow is at for a timestamptz parameter coalesced with now(): NULL when
+// at is zero.
+func atOrNow(at time.Time) *time.Time {
+	if at.IsZero() {
+		return nil
+	}
+	return &at
 }
 
 // closedAmong returns which of days (business dates) are closed.

@@ -116,8 +116,9 @@ func reopenText(field, s string, required bool) (string, error) {
 
 // RequestReopen asks, in tx, for closed day to be reopened, by `by` (an
 // actor), with a reason; it writes the audit row. A day that is not closed is
-// ErrDayNotClosed; one with a request waiting is ErrReopenPending.
-func RequestReopen(ctx context.Context, tx pgx.Tx, day time.Time, by, reason string) (DayReopen, error) {
+// ErrDayNotClosed; one with a request waiting is ErrReopenPending. at is
+// when (the app's clock; zero: the database's).
+func RequestReopen(ctx context.Context, tx pgx.Tx, day time.Time, by, reason string, at time.Time) (DayReopen, error) {
 	reason, err := reopenText("reason", reason, true)
 	if err != nil {
 		return DayReopen{}, err
@@ -133,9 +134,9 @@ func RequestReopen(ctx context.Context, tx pgx.Tx, day time.Time, by, reason str
 	if err != nil {
 		return DayReopen{}, fmt.Errorf("ledger: reopen %s: %w", c.Day, err)
 	}
-	r, err := scanReopen(tx.QueryRow(ctx, `INSERT INTO ledger_day_reopens (day, closed_at, closing, reason, requested_by)
-		SELECT day, closed_at, $2, $3, $4 FROM ledger_closed_days WHERE day = $1
-		RETURNING `+reopenColumns, day, raw, reason, by))
+	r, err := scanReopen(tx.QueryRow(ctx, `INSERT INTO ledger_day_reopens (day, closed_at, closing, reason, requested_by, requested_at)
+		SELECT day, closed_at, $2, $3, $4, coalesce($5::timestamptz, now()) FROM ledger_closed_days WHERE day = $1
+		RETURNING `+reopenColumns, day, raw, reason, by, atOrNow(at)))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.ConstraintName == "ledger_day_reopens_pending_key" {
 		return DayReopen{}, fmt.Errorf("%w: %s", ErrReopenPending, c.Day)
@@ -156,8 +157,9 @@ func RequestReopen(ctx context.Context, tx pgx.Tx, day time.Time, by, reason str
 // DecideReopen approves or rejects reopen request id, by `by`, in tx, with
 // its audit row. Approving deletes the day's closing: the day is open again.
 // The requester may reject (withdraw) their own request but never approve it
-// (ErrReopenSelfApproval). A decided request is ErrRequestDecided.
-func DecideReopen(ctx context.Context, tx pgx.Tx, id int64, by string, approve bool, note string) (DayReopen, error) {
+// (ErrReopenSelfApproval). A decided request is ErrRequestDecided. at is
+// when (the app's clock; zero: the database's).
+func DecideReopen(ctx context.Context, tx pgx.Tx, id int64, by string, approve bool, note string, at time.Time) (DayReopen, error) {
 	note, err := reopenText("note", note, false)
 	if err != nil {
 		return DayReopen{}, err
@@ -179,9 +181,10 @@ func DecideReopen(ctx context.Context, tx pgx.Tx, id int64, by string, approve b
 		}
 		status, action = ReopenApproved, "ledger.day.reopen"
 	}
-	after, err := scanReopen(tx.QueryRow(ctx, `UPDATE ledger_day_reopens SET status = $2, decided_by = $3, decided_at = now(),
-		decision_note = $4, decided_xact = CASE WHEN $2 = 'approved' THEN pg_current_xact_id() END
-		WHERE id = $1 RETURNING `+reopenColumns, id, status, by, note))
+	after, err := scanReopen(tx.QueryRow(ctx, `UPDATE ledger_day_reopens SET status = $2, decided_by = $3,
+		decided_at = coalesce($5::timestamptz, now()), decision_note = $4,
+		decided_xact = CASE WHEN $2 = 'approved' THEN pg_current_xact_id() END
+		WHERE id = $1 RETURNING `+reopenColumns, id, status, by, note, atOrNow(at)))
 	if err != nil {
 		return DayReopen{}, fmt.Errorf("ledger: decide reopen request %d: %w", id, err)
 	}

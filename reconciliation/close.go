@@ -145,7 +145,7 @@ func (s *Service) CloseDay(ctx context.Context, day time.Time, actor, note strin
 		if err != nil {
 			return fmt.Errorf("reconciliation: close %s: totals: %w", st.Date, err)
 		}
-		c, err := ledger.CloseDayWith(ctx, tx, ledgerDay(day), actor, note, raw)
+		c, err := ledger.CloseDayWith(ctx, tx, ledgerDay(day), actor, note, raw, s.deps.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -223,8 +223,8 @@ func (s *Service) CarryForward(ctx context.Context, id int64, note, actor string
 		if closed != nil {
 			return fmt.Errorf("%w: %s is closed: its exceptions are carried forward before it closes", ledger.ErrDayClosed, dayString(day))
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO recon_exception_carries (exception_id, business_date, note, carried_by)
-			VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, id, day, note, actor)
+		tag, err := tx.Exec(ctx, `INSERT INTO recon_exception_carries (exception_id, business_date, note, carried_by, carried_at)
+			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, id, day, note, actor, s.deps.Clock.Now())
 		if err != nil {
 			return err
 		}
@@ -273,7 +273,7 @@ func (s *Service) RequestReopen(ctx context.Context, day time.Time, actor, reaso
 	var r ledger.DayReopen
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		r, err = ledger.RequestReopen(ctx, tx, ledgerDay(day), actor, reason)
+		r, err = ledger.RequestReopen(ctx, tx, ledgerDay(day), actor, reason, s.deps.Clock.Now())
 		return err
 	})
 	if err != nil {
@@ -295,7 +295,7 @@ func (s *Service) DecideReopen(ctx context.Context, id int64, actor string, appr
 	var r ledger.DayReopen
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		r, err = ledger.DecideReopen(ctx, tx, id, actor, approve, note)
+		r, err = ledger.DecideReopen(ctx, tx, id, actor, approve, note, s.deps.Clock.Now())
 		return err
 	})
 	if err != nil {
