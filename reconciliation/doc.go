@@ -84,8 +84,10 @@
 // (alone or a selection at once, each recorded on its own) and reopened.
 // Resolutions that do something (resolution.go) match a line or a credit by
 // hand to one or several records, move a credit out of suspense to orders or
-// back to its sender, write off a small difference or accept a gateway's fee:
-// each pays through the payment flow's paid path and posts its ledger entry
+// back to its sender, write off a small difference (a line's gross, or its
+// fee over the contract: from the gateway's fees to the write-off account,
+// within the limit; "written_off" is not recorded without it) or accept a
+// gateway's fee: each pays through the payment flow's paid path and posts its ledger entry
 // once (recon_resolutions links the exception to its entries), taking effect
 // now, never in a closed day; one that moves more than the configured amount
 // waits for a second treasury user. Every change is one transaction with its

@@ -35,7 +35,10 @@ import (
 //     minus the attempts' amounts leaves or enters the gateway's clearing
 //     account to the gateway's fees, suspense or the write-off account, as
 //     the person chooses (write_off and accept_fee are the match to the
-//     line's own attempt with the difference written off or taken as fee);
+//     line's own attempt with the difference written off or taken as fee;
+//     a line whose gross agrees and whose fee is over the contract has
+//     that fee difference written off, from the gateway's fees to the
+//     write-off account, within the limit);
 //   - a settlement whose bank credit disagrees with its file: post it with
 //     the credit as paid (Dr bank, Dr fees, Cr clearing, under the
 //     settlement's own ledger key) and the difference as fee (accept_fee),
