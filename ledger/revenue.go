@@ -50,6 +50,11 @@ type RevenueQuery struct {
 	From, To time.Time
 	GroupBy  []Dimension
 	Agency   string // only this agency's revenue; "" for all agencies
+	// After, when set, keeps only the groups after it in Revenue's order
+	// (its group fields and currency are read); Limit > 0 keeps at most that
+	// many groups. ReadRevenuePage pages with them.
+	After *RevenueRow
+	Limit int
 }
 
 // AdjustmentChannel is the channel of a manual adjustment's revenue
@@ -144,6 +149,27 @@ func revenueSQL(q RevenueQuery) (string, []any) {
 	if q.Agency != "" {
 		args[7], args[8] = AgencyCollected(q.Agency), q.Agency
 	}
+	// The page: the groups after q.After (a row comparison of the group
+	// columns, which orders as ORDER BY does), at most q.Limit of them.
+	after, limit := "", ""
+	if q.After != nil {
+		keys := make([]string, len(groups))
+		for i, g := range groups {
+			args = append(args, afterKey(*q.After, g))
+			keys[i] = fmt.Sprintf("$%d::text", len(args))
+			switch g {
+			case "day":
+				keys[i] = fmt.Sprintf("$%d::date", len(args))
+			case "currency":
+				keys[i] = fmt.Sprintf("$%d::bpchar", len(args))
+			}
+		}
+		after = ` AND (` + strings.Join(groups, ", ") + `) > (` + strings.Join(keys, ", ") + `)`
+	}
+	if q.Limit > 0 {
+		args = append(args, q.Limit)
+		limit = fmt.Sprintf(` ORDER BY %s LIMIT $%d`, strings.Join(groups, ", "), len(args))
+	}
 	match := "LIKE"
 	if q.Agency != "" {
 		match = "=" // agency codes may hold LIKE's "_"
@@ -176,10 +202,25 @@ func revenueSQL(q RevenueQuery) (string, []any) {
 		SELECT 0 AS k, NULL::date, '', '', '', '', ''::bpchar, 0::numeric, 0::numeric, 0::numeric, 0::numeric, (SELECT up_to_xid FROM h)
 		UNION ALL (
 			SELECT 1, ` + strings.Join(cols, ", ") + `, sum(gross), sum(refunds), sum(adjustments), sum(net), sum(postings)::bigint
-			FROM src WHERE (SELECT up_to_xid FROM h) = $1
-			GROUP BY ` + strings.Join(groups, ", ") + `
+			FROM src WHERE (SELECT up_to_xid FROM h) = $1` + after + `
+			GROUP BY ` + strings.Join(groups, ", ") + limit + `
 		) ORDER BY 1, ` + strings.Join(order, ", ")
 	return query, args
+}
+
+// afterKey is r's value of the source column g of Revenue's query.
+func afterKey(r RevenueRow, g string) string {
+	switch g {
+	case "day":
+		return r.Day
+	case "agency":
+		return r.Agency
+	case "service":
+		return r.Service
+	case "channel":
+		return r.Channel
+	}
+	return r.Currency
 }
 
 // streamRevenue runs Revenue's query. It returns the horizon the query found
@@ -320,4 +361,95 @@ func (t *RevenueTotals) Rows() []RevenueRow {
 		out = append(out, t.byCurrency[c])
 	}
 	return out
+}
+
+// RevenuePage is one page of Revenue's groups, in Revenue's order, and the
+// totals of every group of the query (not only the page's). More tells
+// that groups follow the page's last row: ask again with After set to it.
+type RevenuePage struct {
+	Rows, Totals []RevenueRow
+	More         bool
+}
+
+// ReadRevenuePage reads the page of at most limit groups after q.After
+// (q.Limit is ignored) and the totals, in one snapshot (a read-only
+// repeatable read transaction on pool), so that the totals are the sums of
+// every page read in that snapshot. Pages and totals are Revenue's rows, so
+// exactly RevenueScan's.
+func ReadRevenuePage(ctx context.Context, pool interface {
+	BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
+}, q RevenueQuery, limit int) (RevenuePage, error) {
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return RevenuePage{}, fmt.Errorf("ledger: revenue page: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	return readRevenuePage(ctx, tx, q, limit)
+}
+
+// firstPageDays is how many business days the first read of a page grouped
+// by day covers; later reads cover more, from the groups per day seen.
+const firstPageDays = 4
+
+// readRevenuePage is ReadRevenuePage in db's snapshot. Grouped by day, a
+// year of groups (a day × service of the treasury is 146,000 of them) would
+// be aggregated whole to keep the first ones: the page is read instead
+// from windows of whole business days from the page's first day on, each
+// Revenue over [From, To) cut to the window (the same groups for those
+// days), widened until the page is full or the range read.
+func readRevenuePage(ctx context.Context, db DBTX, q RevenueQuery, limit int) (RevenuePage, error) {
+	if limit < 1 {
+		return RevenuePage{}, invalid("limit", "must be at least 1")
+	}
+	var p RevenuePage
+	all := q
+	all.GroupBy, all.After, all.Limit = nil, nil, 0
+	if err := Revenue(ctx, db, all, func(r RevenueRow) error { p.Totals = append(p.Totals, r); return nil }); err != nil {
+		return p, err
+	}
+	add := func(r RevenueRow) error { p.Rows = append(p.Rows, r); return nil }
+	if !containsDim(q.GroupBy, ByDay) {
+		q.Limit = limit + 1
+		if err := Revenue(ctx, db, q, add); err != nil {
+			return p, err
+		}
+	} else {
+		start := q.From
+		if q.After != nil {
+			day, err := time.Parse(time.DateOnly, q.After.Day)
+			if err != nil {
+				return p, invalid("after", "not a day: %q", q.After.Day)
+			}
+			if s := DayStart(day); s.After(start) {
+				start = s
+			}
+		}
+		for days := firstPageDays; start.Before(q.To); {
+			end := DayStart(DayOf(start).AddDate(0, 0, days))
+			if end.After(q.To) {
+				end = q.To
+			}
+			w := q
+			w.From, w.To, w.Limit = start, end, limit+1-len(p.Rows)
+			before := len(p.Rows)
+			if err := Revenue(ctx, db, w, add); err != nil {
+				return p, err
+			}
+			if len(p.Rows) > limit {
+				break
+			}
+			// Enough days for the rest of the page at the groups per day
+			// seen so far, and at least twice as many.
+			if seen := len(p.Rows) - before; seen > 0 {
+				days = max(2*days, (limit+1-len(p.Rows))*days*3/(2*seen)+1)
+			} else {
+				days *= 4
+			}
+			start = end
+		}
+	}
+	if len(p.Rows) > limit {
+		p.Rows, p.More = p.Rows[:limit], true
+	}
+	return p, nil
 }
