@@ -131,16 +131,35 @@ func revenueSQL(q RevenueQuery) (string, []any) {
 	if !firstDay.Before(endDay) { // no whole day: all of [From, To) is read from the postings
 		endDay, fullFrom, fullTo = firstDay, q.To, q.To
 	}
-	// Not grouped by day, the whole months in [firstDay, endDay), [firstMonth,
-	// endMonth), are read from the monthly rollups, the days either side of
-	// them from the daily ones.
+	// Not grouped by day, the months [firstMonth, endMonth) are read from the
+	// monthly rollups: the whole months in [firstDay, endDay), and a partial
+	// month at either end when most of it is in the range, its days outside
+	// the range then subtracted (their daily rollups negated): a month's
+	// rows weigh about a day's. The days of [firstDay, endDay) outside those
+	// months are read from the daily rollups.
 	firstMonth, endMonth := endDay, endDay
-	if !containsDim(q.GroupBy, ByDay) {
-		first := time.Date(firstDay.Year(), firstDay.Month(), 1, 0, 0, 0, 0, time.UTC)
-		if !first.Equal(firstDay) {
+	if !containsDim(q.GroupBy, ByDay) && firstDay.Before(endDay) {
+		monthOf := func(d time.Time) time.Time { return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC) }
+		// mostly is whether most of the month starting m is in [firstDay, endDay).
+		mostly := func(m time.Time) bool {
+			from, to := m, m.AddDate(0, 1, 0)
+			if firstDay.After(from) {
+				from = firstDay
+			}
+			if endDay.Before(to) {
+				to = endDay
+			}
+			in, all := int(to.Sub(from).Hours()/24+0.5), int(m.AddDate(0, 1, 0).Sub(m).Hours()/24+0.5)
+			return in == all || 2*in > all+1
+		}
+		first, end := monthOf(firstDay), monthOf(endDay)
+		if !first.Equal(firstDay) && !mostly(first) {
 			first = first.AddDate(0, 1, 0)
 		}
-		if end := time.Date(endDay.Year(), endDay.Month(), 1, 0, 0, 0, 0, time.UTC); first.Before(end) {
+		if !end.Equal(endDay) && mostly(end) {
+			end = end.AddDate(0, 1, 0)
+		}
+		if first.Before(end) {
 			firstMonth, endMonth = first, end
 		}
 	}
@@ -191,6 +210,9 @@ func revenueSQL(q RevenueQuery) (string, []any) {
 		UNION ALL
 			SELECT r.day, r.agency, r.service, r.channel, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
 			FROM ledger_revenue_rollups r WHERE r.day >= $11 AND r.day < $5 AND r.agency ` + match + ` $9
+		UNION ALL
+			SELECT r.day, r.agency, r.service, r.channel, r.currency, -r.gross, -r.refunds, -r.adjustments, -r.net, -r.postings
+			FROM ledger_revenue_rollups r WHERE (r.day >= $10 AND r.day < $4 OR r.day >= $5 AND r.day < $11) AND r.agency ` + match + ` $9
 		UNION ALL ` + edge("$2", "$6") + `
 		UNION ALL ` + edge("$7", "$3") + `
 		UNION ALL
@@ -203,7 +225,8 @@ func revenueSQL(q RevenueQuery) (string, []any) {
 		UNION ALL (
 			SELECT 1, ` + strings.Join(cols, ", ") + `, sum(gross), sum(refunds), sum(adjustments), sum(net), sum(postings)::bigint
 			FROM src WHERE (SELECT up_to_xid FROM h) = $1` + after + `
-			GROUP BY ` + strings.Join(groups, ", ") + limit + `
+			GROUP BY ` + strings.Join(groups, ", ") + `
+			HAVING sum(postings) > 0` + limit + `
 		) ORDER BY 1, ` + strings.Join(order, ", ")
 	return query, args
 }
@@ -402,11 +425,6 @@ func readRevenuePage(ctx context.Context, db DBTX, q RevenueQuery, limit int) (R
 		return RevenuePage{}, invalid("limit", "must be at least 1")
 	}
 	var p RevenuePage
-	all := q
-	all.GroupBy, all.After, all.Limit = nil, nil, 0
-	if err := Revenue(ctx, db, all, func(r RevenueRow) error { p.Totals = append(p.Totals, r); return nil }); err != nil {
-		return p, err
-	}
 	add := func(r RevenueRow) error { p.Rows = append(p.Rows, r); return nil }
 	if !containsDim(q.GroupBy, ByDay) {
 		q.Limit = limit + 1
@@ -450,6 +468,21 @@ func readRevenuePage(ctx context.Context, db DBTX, q RevenueQuery, limit int) (R
 	}
 	if len(p.Rows) > limit {
 		p.Rows, p.More = p.Rows[:limit], true
+	}
+	// The first page that holds every group sums them up; any other page
+	// reads the totals apart (in the same snapshot).
+	if q.After == nil && !p.More {
+		var t RevenueTotals
+		for _, r := range p.Rows {
+			t.Add(r)
+		}
+		p.Totals = t.Rows()
+		return p, nil
+	}
+	all := q
+	all.GroupBy, all.After, all.Limit = nil, nil, 0
+	if err := Revenue(ctx, db, all, func(r RevenueRow) error { p.Totals = append(p.Totals, r); return nil }); err != nil {
+		return p, err
 	}
 	return p, nil
 }
