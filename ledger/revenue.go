@@ -88,8 +88,10 @@ type RevenueRow struct {
 // Over [from, to), with no such other movements, an agency's net revenue
 // equals its collected balance as of to minus as of from.
 //
-// It reads the revenue rollups (rollup.go) for the whole business days of
-// [from, to) — the monthly ones for its whole months unless grouped by day —
+// It reads the revenue rollups (rollup.go; those without the channel,
+// 00039, unless grouped by channel) for the whole business days of
+// [from, to) — the monthly ones for its months unless grouped by day, a
+// partial month mostly in the range as its month less its other days —
 // and the postings for the rest: the partial days at either end,
 // and the live tail of the whole days, the postings at or above the rollups'
 // horizon (through the postings' index on account and xid). Horizon,
@@ -201,18 +203,24 @@ func revenueSQL(q RevenueQuery) (string, []any) {
 	}
 	// k orders the horizon row (k 0) before the revenue rows (k 1), which
 	// only come when the horizon is the one the tail was read above ($1).
+	// Not grouped by channel, the rollups without it (00039) have a third
+	// of the rows.
+	daily, monthly, channel := "ledger_revenue_rollups", "ledger_revenue_rollups_monthly", "r.channel"
+	if !containsDim(q.GroupBy, ByChannel) {
+		daily, monthly, channel = "ledger_revenue_rollups_service", "ledger_revenue_rollups_service_monthly", "''"
+	}
 	query := `WITH h AS (SELECT up_to_xid FROM ledger_rollup_horizon), src AS (
-			SELECT r.day, r.agency, r.service, r.channel, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
-			FROM ledger_revenue_rollups r WHERE r.day >= $4 AND r.day < $10 AND r.agency ` + match + ` $9
+			SELECT r.day, r.agency, r.service, ` + channel + `, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
+			FROM ` + daily + ` r WHERE r.day >= $4 AND r.day < $10 AND r.agency ` + match + ` $9
 		UNION ALL
-			SELECT r.month, r.agency, r.service, r.channel, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
-			FROM ledger_revenue_rollups_monthly r WHERE r.month >= $10 AND r.month < $11 AND r.agency ` + match + ` $9
+			SELECT r.month, r.agency, r.service, ` + channel + `, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
+			FROM ` + monthly + ` r WHERE r.month >= $10 AND r.month < $11 AND r.agency ` + match + ` $9
 		UNION ALL
-			SELECT r.day, r.agency, r.service, r.channel, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
-			FROM ledger_revenue_rollups r WHERE r.day >= $11 AND r.day < $5 AND r.agency ` + match + ` $9
+			SELECT r.day, r.agency, r.service, ` + channel + `, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
+			FROM ` + daily + ` r WHERE r.day >= $11 AND r.day < $5 AND r.agency ` + match + ` $9
 		UNION ALL
-			SELECT r.day, r.agency, r.service, r.channel, r.currency, -r.gross, -r.refunds, -r.adjustments, -r.net, -r.postings
-			FROM ledger_revenue_rollups r WHERE (r.day >= $10 AND r.day < $4 OR r.day >= $5 AND r.day < $11) AND r.agency ` + match + ` $9
+			SELECT r.day, r.agency, r.service, ` + channel + `, r.currency, -r.gross, -r.refunds, -r.adjustments, -r.net, -r.postings
+			FROM ` + daily + ` r WHERE (r.day >= $10 AND r.day < $4 OR r.day >= $5 AND r.day < $11) AND r.agency ` + match + ` $9
 		UNION ALL ` + edge("$2", "$6") + `
 		UNION ALL ` + edge("$7", "$3") + `
 		UNION ALL

@@ -498,6 +498,8 @@ func TestRebuildAndVerifyRollups(t *testing.T) {
 		{"rollup net raised", `UPDATE ledger_revenue_rollups SET net = net + 1 WHERE ctid = (SELECT min(ctid) FROM ledger_revenue_rollups)`, "rollup"},
 		{"rollup deleted", `DELETE FROM ledger_revenue_rollups WHERE ctid = (SELECT min(ctid) FROM ledger_revenue_rollups)`, "rollup"},
 		{"monthly rollup refunds raised", `UPDATE ledger_revenue_rollups_monthly SET refunds = refunds + 1 WHERE ctid = (SELECT max(ctid) FROM ledger_revenue_rollups_monthly)`, "rollup"},
+		{"rollup by service gross raised", `UPDATE ledger_revenue_rollups_service SET gross = gross + 1 WHERE ctid = (SELECT min(ctid) FROM ledger_revenue_rollups_service)`, "rollup"},
+		{"monthly rollup by service deleted", `DELETE FROM ledger_revenue_rollups_service_monthly WHERE ctid = (SELECT max(ctid) FROM ledger_revenue_rollups_service_monthly)`, "rollup"},
 		{"checkpoint count changed", `UPDATE ledger_balance_checkpoints SET postings = postings + 1 WHERE ctid = (SELECT max(ctid) FROM ledger_balance_checkpoints)`, "checkpoint"},
 		{"checkpoint of a day without postings", `INSERT INTO ledger_balance_checkpoints (account_code, day, net, postings)
 			SELECT account_code, '2031-01-01', net, postings FROM ledger_balance_checkpoints LIMIT 1`, "checkpoint"},
@@ -528,6 +530,7 @@ func TestRebuildAndVerifyRollups(t *testing.T) {
 
 	// Reads are exact while the rollups are empty (just after the drop).
 	asSuperuser(t, pool, `DELETE FROM ledger_revenue_rollups`, `DELETE FROM ledger_revenue_rollups_monthly`, `DELETE FROM ledger_balance_checkpoints`,
+		`DELETE FROM ledger_revenue_rollups_service`, `DELETE FROM ledger_revenue_rollups_service_monthly`,
 		`UPDATE ledger_rollup_horizon SET up_to_xid = 0`)
 	sameAsScan(t, pool, b, 5, "no rollups at all")
 	mustVerify(t, pool)
