@@ -415,6 +415,11 @@ func ReadRevenuePage(ctx context.Context, pool interface {
 		return RevenuePage{}, fmt.Errorf("ledger: revenue page: %w", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
+	// A page reads a few thousand rollup rows a query: starting parallel
+	// workers costs more than it saves (tens of ms on a busy machine).
+	if _, err := tx.Exec(ctx, `SET LOCAL max_parallel_workers_per_gather = 0`); err != nil {
+		return RevenuePage{}, fmt.Errorf("ledger: revenue page: %w", err)
+	}
 	return readRevenuePage(ctx, tx, q, limit)
 }
 
