@@ -93,8 +93,11 @@ type RevenueRow struct {
 // [from, to) — the monthly ones for its months unless grouped by day, a
 // partial month mostly in the range as its month less its other days —
 // and the postings for the rest: the partial days at either end,
-// and the live tail of the whole days, the postings at or above the rollups'
-// horizon (through the postings' index on account and xid). Horizon,
+// and the live tail of the whole days, the postings of the entries at or
+// above the rollups' horizon (through the entries' index on xid: a probe a
+// partition, where the postings' index on account and xid took one an
+// account and partition; a posting carries its entry's xid and effective
+// time). Horizon,
 // rollups and postings are read in one snapshot, so the rows are exactly
 // RevenueScan's.
 func Revenue(ctx context.Context, db DBTX, q RevenueQuery, fn func(RevenueRow) error) error {
@@ -224,9 +227,10 @@ func revenueSQL(q RevenueQuery) (string, []any) {
 		UNION ALL ` + edge("$2", "$6") + `
 		UNION ALL ` + edge("$7", "$3") + `
 		UNION ALL
-			SELECT ` + bizDaySQL + `, split_part(a.code, ':', 2), p.service_code, p.channel, p.currency, ` + revenueSumsSQL + `
-			FROM ledger_accounts a JOIN ledger_postings p ON p.account_code = a.code
-			WHERE a.code ` + match + ` $8 AND p.xid >= $1 AND p.effective_at >= $6 AND p.effective_at < $7 AND p.service_code IS NOT NULL
+			SELECT ` + bizDaySQL + `, split_part(p.account_code, ':', 2), p.service_code, p.channel, p.currency, ` + revenueSumsSQL + `
+			FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id AND p.effective_at = e.effective_at
+			WHERE e.xid >= $1 AND e.effective_at >= $6 AND e.effective_at < $7
+				AND p.account_code ` + match + ` $8 AND p.service_code IS NOT NULL
 			GROUP BY 1, 2, 3, 4, 5
 		)
 		SELECT 0 AS k, NULL::date, '', '', '', '', ''::bpchar, 0::numeric, 0::numeric, 0::numeric, 0::numeric, (SELECT up_to_xid FROM h)
