@@ -428,8 +428,10 @@ func ReadRevenuePage(ctx context.Context, pool interface {
 }
 
 // firstPageDays is how many business days the first read of a page grouped
-// by day covers; later reads cover more, from the groups per day seen.
-const firstPageDays = 4
+// by day covers (for all agencies, and for one: an agency's year is a few
+// thousand rollup rows); later reads cover more, from the groups per day
+// seen.
+const firstPageDays, firstAgencyPageDays = 4, 366
 
 // readRevenuePage is ReadRevenuePage in db's snapshot. Grouped by day, a
 // year of groups (a day × service of the treasury is 146,000 of them) would
@@ -459,7 +461,11 @@ func readRevenuePage(ctx context.Context, db DBTX, q RevenueQuery, limit int) (R
 				start = s
 			}
 		}
-		for days := firstPageDays; start.Before(q.To); {
+		days := firstPageDays
+		if q.Agency != "" {
+			days = firstAgencyPageDays
+		}
+		for start.Before(q.To) {
 			end := DayStart(DayOf(start).AddDate(0, 0, days))
 			if end.After(q.To) {
 				end = q.To
