@@ -1314,9 +1314,12 @@ type Revenue struct {
 	Agency  *string          `json:"agency,omitempty"`
 	From    time.Time        `json:"from"`
 	GroupBy []RevenueGroupBy `json:"group_by"`
-	Rows    []RevenueRow     `json:"rows"`
-	To      time.Time        `json:"to"`
-	Totals  []RevenueRow     `json:"totals"`
+
+	// NextCursor the cursor of the next page; absent on the last
+	NextCursor *string      `json:"next_cursor,omitempty"`
+	Rows       []RevenueRow `json:"rows"`
+	To         time.Time    `json:"to"`
+	Totals     []RevenueRow `json:"totals"`
 }
 
 // RevenueGroupBy defines model for Revenue.GroupBy.
@@ -1992,6 +1995,12 @@ type GetRevenueParams struct {
 	To      string                   `form:"to" json:"to"`
 	GroupBy *GetRevenueParamsGroupBy `form:"group_by,omitempty" json:"group_by,omitempty"`
 	Agency  *string                  `form:"agency,omitempty" json:"agency,omitempty"`
+
+	// Limit groups a page (JSON)
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor next_cursor of the previous page
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // GetRevenueParamsGroupBy defines parameters for GetRevenue.
@@ -6306,6 +6315,38 @@ func NewGetRevenueRequest(server string, params *GetRevenueParams) (*http.Reques
 		if params.Agency != nil {
 
 			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "agency", runtime.ParamLocationQuery, *params.Agency); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "limit", runtime.ParamLocationQuery, *params.Limit); err != nil {
+				return nil, err
+			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
+				return nil, err
+			} else {
+				for k, v := range parsed {
+					for _, v2 := range v {
+						queryValues.Add(k, v2)
+					}
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithLocation("form", true, "cursor", runtime.ParamLocationQuery, *params.Cursor); err != nil {
 				return nil, err
 			} else if parsed, err := url.ParseQuery(queryFrag); err != nil {
 				return nil, err

@@ -427,11 +427,12 @@ func optionalTime(t time.Time) *time.Time {
 	return &t
 }
 
-// GET /revenue?from=&to=&group_by=day,service,channel,agency&agency=
+// GET /revenue?from=&to=&group_by=day,service,channel,agency&agency=&limit=&cursor=
 //
 // An agency key sees only its own agency: naming another in agency= is a 404,
-// as for any object of another agency. JSON by default; `Accept: text/csv`
-// streams the same rows, then one total row per currency, as CSV.
+// as for any object of another agency. JSON by default, a page of groups
+// (limit, cursor) with the totals of all; `Accept: text/csv` streams every
+// row, then one total row per currency, as CSV.
 func (h *Handler) revenue(c *fiber.Ctx) error {
 	q, err := revenueQuery(c)
 	if err != nil {
@@ -495,25 +496,40 @@ func containsDim(ds []Dimension, d Dimension) bool {
 	return false
 }
 
+// revenueJSON answers a page of at most limit groups (a year by day ×
+// service is 146,000 groups for the treasury), the totals of every group,
+// and next_cursor when groups follow.
 func (h *Handler) revenueJSON(c *fiber.Ctx, q RevenueQuery) error {
-	rows := []RevenueRow{}
-	var totals RevenueTotals
-	err := Revenue(c.UserContext(), h.reports(), q, func(r RevenueRow) error {
-		rows = append(rows, r)
-		totals.Add(r)
-		return nil
-	})
+	limit, err := parseRevenueLimit(c.Query("limit"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(struct {
-		From    time.Time    `json:"from"`
-		To      time.Time    `json:"to"`
-		GroupBy []Dimension  `json:"group_by"`
-		Agency  string       `json:"agency,omitempty"`
-		Rows    []RevenueRow `json:"rows"`
-		Totals  []RevenueRow `json:"totals"`
-	}{q.From, q.To, append([]Dimension{}, q.GroupBy...), q.Agency, rows, totals.Rows()})
+	if q.After, err = decodeRevenueCursor(c.Query("cursor"), q.GroupBy); err != nil {
+		return err
+	}
+	page, err := ReadRevenuePage(c.UserContext(), h.reports(), q, limit)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		From       time.Time    `json:"from"`
+		To         time.Time    `json:"to"`
+		GroupBy    []Dimension  `json:"group_by"`
+		Agency     string       `json:"agency,omitempty"`
+		Rows       []RevenueRow `json:"rows"`
+		Totals     []RevenueRow `json:"totals"`
+		NextCursor string       `json:"next_cursor,omitempty"`
+	}{q.From, q.To, append([]Dimension{}, q.GroupBy...), q.Agency, page.Rows, page.Totals, ""}
+	if out.Rows == nil {
+		out.Rows = []RevenueRow{}
+	}
+	if out.Totals == nil {
+		out.Totals = []RevenueRow{}
+	}
+	if page.More {
+		out.NextCursor = encodeRevenueCursor(page.Rows[len(page.Rows)-1])
+	}
+	return c.JSON(out)
 }
 
 // revenueCSV streams rows as the database returns them. The writer runs after

@@ -407,7 +407,36 @@ func TestHTTPRevenue(t *testing.T) {
 		t.Fatalf("csv %v\njson %v", records, fromJSON)
 	}
 
+	// Page by page, a group a page: the same rows, and every page's totals
+	// are those of all.
+	var paged []RevenueRow
+	cursor := ""
+	for pages := 0; ; pages++ {
+		var page struct {
+			result
+			NextCursor string `json:"next_cursor"`
+		}
+		a.do("treasury", "GET", "/v1/revenue?"+window+groups+"&limit=1&cursor="+cursor, "").json(t, &page)
+		if len(page.Rows) != 1 || fmt.Sprint(page.Totals) != fmt.Sprint(detailed.Totals) || pages > len(detailed.Rows) {
+			t.Fatalf("page %d: %+v", pages, page)
+		}
+		paged = append(paged, page.Rows...)
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+		// A cursor is of its grouping.
+		if r := a.do("treasury", "GET", "/v1/revenue?"+window+"&group_by=service&cursor="+cursor, ""); r.status != 422 || r.field(t) != "query.cursor" {
+			t.Fatalf("cursor of another grouping: %d %s", r.status, r.body)
+		}
+	}
+	if len(detailed.Rows) < 3 || fmt.Sprint(paged) != fmt.Sprint(detailed.Rows) {
+		t.Fatalf("pages %v\nall at once %v", paged, detailed.Rows)
+	}
+
 	for query, field := range map[string]string{
+		window + "&limit=0":                          "query.limit",
+		window + "&limit=10001":                      "query.limit",
+		window + "&cursor=eA":                        "query.cursor",
 		"to=2025-03-02":                              "query.from",
 		"from=2025-03-01":                            "query.to",
 		"from=2025-03-02&to=2025-03-01":              "query.to",

@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
@@ -89,4 +91,74 @@ func decodeAccountCursor(s string) (string, error) {
 		return "", problem.Invalid("query.cursor", "not a cursor from this listing")
 	}
 	return code, nil
+}
+
+// Revenue pages: GET /revenue returns at most limit groups (default
+// revenueDefaultLimit), the totals of every group, and a cursor to the next.
+const (
+	revenueDefaultLimit = 1000
+	revenueMaxLimit     = 10000
+)
+
+func parseRevenueLimit(v string) (int, error) {
+	if v == "" {
+		return revenueDefaultLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > revenueMaxLimit {
+		return 0, problem.Invalid("query.limit", "want an integer from 1 to %d", revenueMaxLimit)
+	}
+	return n, nil
+}
+
+// revenueCursor is the group key a revenue page ended at.
+type revenueCursor struct {
+	Day      string `json:"d,omitempty"`
+	Agency   string `json:"a,omitempty"`
+	Service  string `json:"s,omitempty"`
+	Channel  string `json:"c,omitempty"`
+	Currency string `json:"x"`
+}
+
+func encodeRevenueCursor(r RevenueRow) string {
+	b, _ := json.Marshal(revenueCursor{r.Day, r.Agency, r.Service, r.Channel, r.Currency})
+	return base64.RawURLEncoding.EncodeToString(append([]byte("r1:"), b...))
+}
+
+// decodeRevenueCursor reads a cursor of a query grouped by by: the fields of
+// other dimensions are empty, the day a day.
+func decodeRevenueCursor(s string, by []Dimension) (*RevenueRow, error) {
+	if s == "" {
+		return nil, nil
+	}
+	bad := problem.Invalid("query.cursor", "not a cursor from this listing")
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	body, ok := bytes.CutPrefix(raw, []byte("r1:"))
+	var c revenueCursor
+	if err != nil || !ok || json.Unmarshal(body, &c) != nil || !isCurrencyCode(c.Currency) {
+		return nil, bad
+	}
+	for d, v := range map[Dimension]string{ByDay: c.Day, ByAgency: c.Agency, ByService: c.Service, ByChannel: c.Channel} {
+		if (v != "") != containsDim(by, d) || !utf8.ValidString(v) {
+			return nil, bad
+		}
+	}
+	if c.Day != "" {
+		if _, err := time.Parse(time.DateOnly, c.Day); err != nil {
+			return nil, bad
+		}
+	}
+	return &RevenueRow{Day: c.Day, Agency: c.Agency, Service: c.Service, Channel: c.Channel, Currency: c.Currency}, nil
+}
+
+func isCurrencyCode(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
 }

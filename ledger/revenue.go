@@ -50,6 +50,11 @@ type RevenueQuery struct {
 	From, To time.Time
 	GroupBy  []Dimension
 	Agency   string // only this agency's revenue; "" for all agencies
+	// After, when set, keeps only the groups after it in Revenue's order
+	// (its group fields and currency are read); Limit > 0 keeps at most that
+	// many groups. ReadRevenuePage pages with them.
+	After *RevenueRow
+	Limit int
 }
 
 // AdjustmentChannel is the channel of a manual adjustment's revenue
@@ -83,11 +88,16 @@ type RevenueRow struct {
 // Over [from, to), with no such other movements, an agency's net revenue
 // equals its collected balance as of to minus as of from.
 //
-// It reads the revenue rollups (rollup.go) for the whole business days of
-// [from, to) — the monthly ones for its whole months unless grouped by day —
+// It reads the revenue rollups (rollup.go; those without the channel,
+// 00039, unless grouped by channel) for the whole business days of
+// [from, to) — the monthly ones for its months unless grouped by day, a
+// partial month mostly in the range as its month less its other days —
 // and the postings for the rest: the partial days at either end,
-// and the live tail of the whole days, the postings at or above the rollups'
-// horizon (through the postings' index on account and xid). Horizon,
+// and the live tail of the whole days, the postings of the entries at or
+// above the rollups' horizon (through the entries' index on xid: a probe a
+// partition, where the postings' index on account and xid took one an
+// account and partition; a posting carries its entry's xid and effective
+// time). Horizon,
 // rollups and postings are read in one snapshot, so the rows are exactly
 // RevenueScan's.
 func Revenue(ctx context.Context, db DBTX, q RevenueQuery, fn func(RevenueRow) error) error {
@@ -126,16 +136,35 @@ func revenueSQL(q RevenueQuery) (string, []any) {
 	if !firstDay.Before(endDay) { // no whole day: all of [From, To) is read from the postings
 		endDay, fullFrom, fullTo = firstDay, q.To, q.To
 	}
-	// Not grouped by day, the whole months in [firstDay, endDay), [firstMonth,
-	// endMonth), are read from the monthly rollups, the days either side of
-	// them from the daily ones.
+	// Not grouped by day, the months [firstMonth, endMonth) are read from the
+	// monthly rollups: the whole months in [firstDay, endDay), and a partial
+	// month at either end when most of it is in the range, its days outside
+	// the range then subtracted (their daily rollups negated): a month's
+	// rows weigh about a day's. The days of [firstDay, endDay) outside those
+	// months are read from the daily rollups.
 	firstMonth, endMonth := endDay, endDay
-	if !containsDim(q.GroupBy, ByDay) {
-		first := time.Date(firstDay.Year(), firstDay.Month(), 1, 0, 0, 0, 0, time.UTC)
-		if !first.Equal(firstDay) {
+	if !containsDim(q.GroupBy, ByDay) && firstDay.Before(endDay) {
+		monthOf := func(d time.Time) time.Time { return time.Date(d.Year(), d.Month(), 1, 0, 0, 0, 0, time.UTC) }
+		// mostly is whether most of the month starting m is in [firstDay, endDay).
+		mostly := func(m time.Time) bool {
+			from, to := m, m.AddDate(0, 1, 0)
+			if firstDay.After(from) {
+				from = firstDay
+			}
+			if endDay.Before(to) {
+				to = endDay
+			}
+			in, all := int(to.Sub(from).Hours()/24+0.5), int(m.AddDate(0, 1, 0).Sub(m).Hours()/24+0.5)
+			return in == all || 2*in > all+1
+		}
+		first, end := monthOf(firstDay), monthOf(endDay)
+		if !first.Equal(firstDay) && !mostly(first) {
 			first = first.AddDate(0, 1, 0)
 		}
-		if end := time.Date(endDay.Year(), endDay.Month(), 1, 0, 0, 0, 0, time.UTC); first.Before(end) {
+		if !end.Equal(endDay) && mostly(end) {
+			end = end.AddDate(0, 1, 0)
+		}
+		if first.Before(end) {
 			firstMonth, endMonth = first, end
 		}
 	}
@@ -143,6 +172,27 @@ func revenueSQL(q RevenueQuery) (string, []any) {
 	args := []any{int64(0), q.From, q.To, firstDay, endDay, fullFrom, fullTo, "agency:%:collected", "%", firstMonth, endMonth}
 	if q.Agency != "" {
 		args[7], args[8] = AgencyCollected(q.Agency), q.Agency
+	}
+	// The page: the groups after q.After (a row comparison of the group
+	// columns, which orders as ORDER BY does), at most q.Limit of them.
+	after, limit := "", ""
+	if q.After != nil {
+		keys := make([]string, len(groups))
+		for i, g := range groups {
+			args = append(args, afterKey(*q.After, g))
+			keys[i] = fmt.Sprintf("$%d::text", len(args))
+			switch g {
+			case "day":
+				keys[i] = fmt.Sprintf("$%d::date", len(args))
+			case "currency":
+				keys[i] = fmt.Sprintf("$%d::bpchar", len(args))
+			}
+		}
+		after = ` AND (` + strings.Join(groups, ", ") + `) > (` + strings.Join(keys, ", ") + `)`
+	}
+	if q.Limit > 0 {
+		args = append(args, q.Limit)
+		limit = fmt.Sprintf(` ORDER BY %s LIMIT $%d`, strings.Join(groups, ", "), len(args))
 	}
 	match := "LIKE"
 	if q.Agency != "" {
@@ -156,30 +206,56 @@ func revenueSQL(q RevenueQuery) (string, []any) {
 	}
 	// k orders the horizon row (k 0) before the revenue rows (k 1), which
 	// only come when the horizon is the one the tail was read above ($1).
+	// Not grouped by channel, the rollups without it (00039) have a third
+	// of the rows.
+	daily, monthly, channel := "ledger_revenue_rollups", "ledger_revenue_rollups_monthly", "r.channel"
+	if !containsDim(q.GroupBy, ByChannel) {
+		daily, monthly, channel = "ledger_revenue_rollups_service", "ledger_revenue_rollups_service_monthly", "''"
+	}
 	query := `WITH h AS (SELECT up_to_xid FROM ledger_rollup_horizon), src AS (
-			SELECT r.day, r.agency, r.service, r.channel, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
-			FROM ledger_revenue_rollups r WHERE r.day >= $4 AND r.day < $10 AND r.agency ` + match + ` $9
+			SELECT r.day, r.agency, r.service, ` + channel + `, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
+			FROM ` + daily + ` r WHERE r.day >= $4 AND r.day < $10 AND r.agency ` + match + ` $9
 		UNION ALL
-			SELECT r.month, r.agency, r.service, r.channel, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
-			FROM ledger_revenue_rollups_monthly r WHERE r.month >= $10 AND r.month < $11 AND r.agency ` + match + ` $9
+			SELECT r.month, r.agency, r.service, ` + channel + `, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
+			FROM ` + monthly + ` r WHERE r.month >= $10 AND r.month < $11 AND r.agency ` + match + ` $9
 		UNION ALL
-			SELECT r.day, r.agency, r.service, r.channel, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
-			FROM ledger_revenue_rollups r WHERE r.day >= $11 AND r.day < $5 AND r.agency ` + match + ` $9
+			SELECT r.day, r.agency, r.service, ` + channel + `, r.currency, r.gross, r.refunds, r.adjustments, r.net, r.postings
+			FROM ` + daily + ` r WHERE r.day >= $11 AND r.day < $5 AND r.agency ` + match + ` $9
+		UNION ALL
+			SELECT r.day, r.agency, r.service, ` + channel + `, r.currency, -r.gross, -r.refunds, -r.adjustments, -r.net, -r.postings
+			FROM ` + daily + ` r WHERE (r.day >= $10 AND r.day < $4 OR r.day >= $5 AND r.day < $11) AND r.agency ` + match + ` $9
 		UNION ALL ` + edge("$2", "$6") + `
 		UNION ALL ` + edge("$7", "$3") + `
 		UNION ALL
-			SELECT ` + bizDaySQL + `, split_part(a.code, ':', 2), p.service_code, p.channel, p.currency, ` + revenueSumsSQL + `
-			FROM ledger_accounts a JOIN ledger_postings p ON p.account_code = a.code
-			WHERE a.code ` + match + ` $8 AND p.xid >= $1 AND p.effective_at >= $6 AND p.effective_at < $7 AND p.service_code IS NOT NULL
+			SELECT ` + bizDaySQL + `, split_part(p.account_code, ':', 2), p.service_code, p.channel, p.currency, ` + revenueSumsSQL + `
+			FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id AND p.effective_at = e.effective_at
+			WHERE e.xid >= $1 AND e.effective_at >= $6 AND e.effective_at < $7
+				AND p.account_code ` + match + ` $8 AND p.service_code IS NOT NULL
 			GROUP BY 1, 2, 3, 4, 5
 		)
 		SELECT 0 AS k, NULL::date, '', '', '', '', ''::bpchar, 0::numeric, 0::numeric, 0::numeric, 0::numeric, (SELECT up_to_xid FROM h)
 		UNION ALL (
 			SELECT 1, ` + strings.Join(cols, ", ") + `, sum(gross), sum(refunds), sum(adjustments), sum(net), sum(postings)::bigint
-			FROM src WHERE (SELECT up_to_xid FROM h) = $1
+			FROM src WHERE (SELECT up_to_xid FROM h) = $1` + after + `
 			GROUP BY ` + strings.Join(groups, ", ") + `
+			HAVING sum(postings) > 0` + limit + `
 		) ORDER BY 1, ` + strings.Join(order, ", ")
 	return query, args
+}
+
+// afterKey is r's value of the source column g of Revenue's query.
+func afterKey(r RevenueRow, g string) string {
+	switch g {
+	case "day":
+		return r.Day
+	case "agency":
+		return r.Agency
+	case "service":
+		return r.Service
+	case "channel":
+		return r.Channel
+	}
+	return r.Currency
 }
 
 // streamRevenue runs Revenue's query. It returns the horizon the query found
@@ -320,4 +396,116 @@ func (t *RevenueTotals) Rows() []RevenueRow {
 		out = append(out, t.byCurrency[c])
 	}
 	return out
+}
+
+// RevenuePage is one page of Revenue's groups, in Revenue's order, and the
+// totals of every group of the query (not only the page's). More tells
+// that groups follow the page's last row: ask again with After set to it.
+type RevenuePage struct {
+	Rows, Totals []RevenueRow
+	More         bool
+}
+
+// ReadRevenuePage reads the page of at most limit groups after q.After
+// (q.Limit is ignored) and the totals, in one snapshot (a read-only
+// repeatable read transaction on pool), so that the totals are the sums of
+// every page read in that snapshot. Pages and totals are Revenue's rows, so
+// exactly RevenueScan's.
+func ReadRevenuePage(ctx context.Context, pool interface {
+	BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
+}, q RevenueQuery, limit int) (RevenuePage, error) {
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return RevenuePage{}, fmt.Errorf("ledger: revenue page: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	// A page reads a few thousand rollup rows a query: starting parallel
+	// workers costs more than it saves (tens of ms on a busy machine).
+	if _, err := tx.Exec(ctx, `SET LOCAL max_parallel_workers_per_gather = 0`); err != nil {
+		return RevenuePage{}, fmt.Errorf("ledger: revenue page: %w", err)
+	}
+	return readRevenuePage(ctx, tx, q, limit)
+}
+
+// firstPageDays is how many business days the first read of a page grouped
+// by day covers (for all agencies, and for one: an agency's year is a few
+// thousand rollup rows); later reads cover more, from the groups per day
+// seen.
+const firstPageDays, firstAgencyPageDays = 4, 366
+
+// readRevenuePage is ReadRevenuePage in db's snapshot. Grouped by day, a
+// year of groups (a day × service of the treasury is 146,000 of them) would
+// be aggregated whole to keep the first ones: the page is read instead
+// from windows of whole business days from the page's first day on, each
+// Revenue over [From, To) cut to the window (the same groups for those
+// days), widened until the page is full or the range read.
+func readRevenuePage(ctx context.Context, db DBTX, q RevenueQuery, limit int) (RevenuePage, error) {
+	if limit < 1 {
+		return RevenuePage{}, invalid("limit", "must be at least 1")
+	}
+	var p RevenuePage
+	add := func(r RevenueRow) error { p.Rows = append(p.Rows, r); return nil }
+	if !containsDim(q.GroupBy, ByDay) {
+		q.Limit = limit + 1
+		if err := Revenue(ctx, db, q, add); err != nil {
+			return p, err
+		}
+	} else {
+		start := q.From
+		if q.After != nil {
+			day, err := time.Parse(time.DateOnly, q.After.Day)
+			if err != nil {
+				return p, invalid("after", "not a day: %q", q.After.Day)
+			}
+			if s := DayStart(day); s.After(start) {
+				start = s
+			}
+		}
+		days := firstPageDays
+		if q.Agency != "" {
+			days = firstAgencyPageDays
+		}
+		for start.Before(q.To) {
+			end := DayStart(DayOf(start).AddDate(0, 0, days))
+			if end.After(q.To) {
+				end = q.To
+			}
+			w := q
+			w.From, w.To, w.Limit = start, end, limit+1-len(p.Rows)
+			before := len(p.Rows)
+			if err := Revenue(ctx, db, w, add); err != nil {
+				return p, err
+			}
+			if len(p.Rows) > limit {
+				break
+			}
+			// Enough days for the rest of the page at the groups per day
+			// seen so far, and at least twice as many.
+			if seen := len(p.Rows) - before; seen > 0 {
+				days = max(2*days, (limit+1-len(p.Rows))*days*3/(2*seen)+1)
+			} else {
+				days *= 4
+			}
+			start = end
+		}
+	}
+	if len(p.Rows) > limit {
+		p.Rows, p.More = p.Rows[:limit], true
+	}
+	// The first page that holds every group sums them up; any other page
+	// reads the totals apart (in the same snapshot).
+	if q.After == nil && !p.More {
+		var t RevenueTotals
+		for _, r := range p.Rows {
+			t.Add(r)
+		}
+		p.Totals = t.Rows()
+		return p, nil
+	}
+	all := q
+	all.GroupBy, all.After, all.Limit = nil, nil, 0
+	if err := Revenue(ctx, db, all, func(r RevenueRow) error { p.Totals = append(p.Totals, r); return nil }); err != nil {
+		return p, err
+	}
+	return p, nil
 }

@@ -16,7 +16,9 @@ import (
 // Rollups: the revenue rollups (ledger_revenue_rollups per business day and
 // ledger_revenue_rollups_monthly per month of business days, each per agency,
 // service, channel and currency) and the daily balance checkpoints
-// (ledger_balance_checkpoints, per account and business day) cover exactly
+// (ledger_balance_checkpoints, per account and business day) — and the
+// revenue rollups without the channel that the database sums from the first
+// two (migration 00039's triggers) — cover exactly
 // the postings with xid below one horizon, ledger_rollup_horizon.up_to_xid.
 // RollUp moves that horizon forward the way SnapshotBalances does for
 // snapshots: to the lowest xid still running (db.HorizonSQL), below which
@@ -199,7 +201,10 @@ func RebuildRollups(ctx context.Context, pool *pgxpool.Pool, progress func(Rebui
 			Scan(&before.UpToXID, &before.Revenue, &before.Monthly, &before.Checkpoints); err != nil {
 			return err
 		}
-		for _, q := range []string{`DELETE FROM ledger_revenue_rollups`, `DELETE FROM ledger_revenue_rollups_monthly`, `DELETE FROM ledger_balance_checkpoints`,
+		// The rollups by service follow the others (00039's triggers); what
+		// remains of them after (rows changed by hand) goes too.
+		for _, q := range []string{`DELETE FROM ledger_revenue_rollups`, `DELETE FROM ledger_revenue_rollups_monthly`,
+			`DELETE FROM ledger_revenue_rollups_service`, `DELETE FROM ledger_revenue_rollups_service_monthly`, `DELETE FROM ledger_balance_checkpoints`,
 			`UPDATE ledger_rollup_horizon SET up_to_xid = 0, rolled_at = now()`} {
 			if _, err := tx.Exec(ctx, q); err != nil {
 				return err

@@ -223,6 +223,7 @@ func compareInSnapshot(t *testing.T, tx pgx.Tx, b *randomBooks, queries int, whe
 				q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), q.GroupBy, q.Agency, got, want)
 		}
 		compared += len(got)
+		comparePages(t, tx, q, 1+b.rng.IntN(7), want, when)
 	}
 	asOf := b.at()
 	if b.rng.IntN(4) == 0 {
@@ -246,6 +247,40 @@ func compareInSnapshot(t *testing.T, tx pgx.Tx, b *randomBooks, queries int, whe
 		}
 	}
 	return compared
+}
+
+// comparePages reads q page by page, limit groups a page, and compares the
+// pages, one after the other, and each page's totals with the full scan's
+// rows (want) and their totals.
+func comparePages(t *testing.T, tx pgx.Tx, q RevenueQuery, limit int, want []RevenueRow, when string) {
+	t.Helper()
+	var totals RevenueTotals
+	for _, r := range want {
+		totals.Add(r)
+	}
+	var got []RevenueRow
+	for pages := 0; ; pages++ {
+		p, err := readRevenuePage(bg, tx, q, limit)
+		if err != nil {
+			t.Fatalf("%s: page %d of %+v: %v", when, pages, q, err)
+		}
+		if len(p.Rows) > limit || (p.More && len(p.Rows) != limit) || pages > len(want) {
+			t.Fatalf("%s: page %d of %+v, limit %d: %d rows, more %v", when, pages, q, limit, len(p.Rows), p.More)
+		}
+		if fmt.Sprint(p.Totals) != fmt.Sprint(totals.Rows()) {
+			t.Fatalf("%s: page %d of %+v: totals %v, full scan %v", when, pages, q, p.Totals, totals.Rows())
+		}
+		got = append(got, p.Rows...)
+		if !p.More {
+			break
+		}
+		last := p.Rows[len(p.Rows)-1]
+		q.After = &last
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("%s: revenue %s – %s by %v agency %q, %d a page:\npages     %v\nfull scan %v", when,
+			q.From.Format(time.RFC3339), q.To.Format(time.RFC3339), q.GroupBy, q.Agency, limit, got, want)
+	}
 }
 
 func horizonNow(t testing.TB, db DBTX) int64 {
@@ -463,6 +498,8 @@ func TestRebuildAndVerifyRollups(t *testing.T) {
 		{"rollup net raised", `UPDATE ledger_revenue_rollups SET net = net + 1 WHERE ctid = (SELECT min(ctid) FROM ledger_revenue_rollups)`, "rollup"},
 		{"rollup deleted", `DELETE FROM ledger_revenue_rollups WHERE ctid = (SELECT min(ctid) FROM ledger_revenue_rollups)`, "rollup"},
 		{"monthly rollup refunds raised", `UPDATE ledger_revenue_rollups_monthly SET refunds = refunds + 1 WHERE ctid = (SELECT max(ctid) FROM ledger_revenue_rollups_monthly)`, "rollup"},
+		{"rollup by service gross raised", `UPDATE ledger_revenue_rollups_service SET gross = gross + 1 WHERE ctid = (SELECT min(ctid) FROM ledger_revenue_rollups_service)`, "rollup"},
+		{"monthly rollup by service deleted", `DELETE FROM ledger_revenue_rollups_service_monthly WHERE ctid = (SELECT max(ctid) FROM ledger_revenue_rollups_service_monthly)`, "rollup"},
 		{"checkpoint count changed", `UPDATE ledger_balance_checkpoints SET postings = postings + 1 WHERE ctid = (SELECT max(ctid) FROM ledger_balance_checkpoints)`, "checkpoint"},
 		{"checkpoint of a day without postings", `INSERT INTO ledger_balance_checkpoints (account_code, day, net, postings)
 			SELECT account_code, '2031-01-01', net, postings FROM ledger_balance_checkpoints LIMIT 1`, "checkpoint"},
@@ -493,6 +530,7 @@ func TestRebuildAndVerifyRollups(t *testing.T) {
 
 	// Reads are exact while the rollups are empty (just after the drop).
 	asSuperuser(t, pool, `DELETE FROM ledger_revenue_rollups`, `DELETE FROM ledger_revenue_rollups_monthly`, `DELETE FROM ledger_balance_checkpoints`,
+		`DELETE FROM ledger_revenue_rollups_service`, `DELETE FROM ledger_revenue_rollups_service_monthly`,
 		`UPDATE ledger_rollup_horizon SET up_to_xid = 0`)
 	sameAsScan(t, pool, b, 5, "no rollups at all")
 	mustVerify(t, pool)

@@ -346,6 +346,33 @@ func (v *verifier) revenueRollups(ctx context.Context) error {
 			return err
 		}
 	}
+	// The rollups without the channel (00039) are their sums over channels.
+	for _, t := range []struct{ table, of, key string }{
+		{"ledger_revenue_rollups_service", "ledger_revenue_rollups", "day"},
+		{"ledger_revenue_rollups_service_monthly", "ledger_revenue_rollups_monthly", "month"},
+	} {
+		var key, got, want string
+		err := v.each(ctx, `
+			WITH w AS (
+				SELECT `+t.key+`, agency, service, currency, sum(gross) AS gross, sum(refunds) AS refunds,
+					sum(adjustments) AS adjustments, sum(net) AS net, sum(postings) AS postings
+				FROM `+t.of+` GROUP BY 1, 2, 3, 4
+			)
+			SELECT concat_ws(' ', `+t.key+`, agency, service, currency),
+				CASE WHEN r.`+t.key+` IS NULL THEN 'no row' ELSE format('gross %s, refunds %s, adjustments %s, net %s over %s postings',
+					r.gross, r.refunds, r.adjustments, r.net, r.postings) END,
+				CASE WHEN w.`+t.key+` IS NULL THEN 'no row' ELSE format('gross %s, refunds %s, adjustments %s, net %s over %s postings',
+					w.gross, w.refunds, w.adjustments, w.net, w.postings) END
+			FROM `+t.table+` r FULL JOIN w USING (`+t.key+`, agency, service, currency)
+			WHERE (r.gross, r.refunds, r.adjustments, r.net, r.postings) IS DISTINCT FROM (w.gross, w.refunds, w.adjustments, w.net, w.postings)
+				AND $1::bigint IS NOT NULL
+			ORDER BY `+t.key+`, agency, service, currency LIMIT $2`, []any{&key, &got, &want}, func() {
+			v.find("rollup", "revenue by service "+t.key+" "+key, "the rollup says %s; %s sums to %s", got, t.of, want)
+		}, v.r.RollupHorizon, maxFindings)
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
