@@ -13,6 +13,7 @@
 package staging
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -58,18 +59,94 @@ func LoadSettlement(ctx context.Context, tx pgx.Tx, fileID int64, gateway string
 func LoadSettlementWith(ctx context.Context, tx pgx.Tx, fileID int64, gateway string, r io.Reader, opt statement.SettlementOptions,
 	progress Progress) (statement.SettlementFile, error) {
 	var file statement.SettlementFile
-	_, err := copyRows(ctx, tx, "recon_settlement_lines", settlementColumns, progress, func(emit func([]any) error) error {
+	n, err := copyBinary(ctx, tx, "recon_settlement_lines", settlementColumns, progress, func(emit func(row []byte) error) error {
 		var err error
-		file, err = opt.ParseSettlement(gateway, r, func(l statement.SettlementLine) error {
-			return emit([]any{fileID, int32(l.Line), l.GatewayTxnID, l.Reference, l.Type, l.Gross, l.Fee, l.Net, l.Currency, l.At})
+		var row []byte
+		file, err = opt.ParseSettlementRows(gateway, r, func(l *statement.SettlementRow) error {
+			row = appendInt16(row[:0], int16(len(settlementColumns)))
+			row = appendInt8Field(row, fileID)
+			row = appendInt4Field(row, int32(l.Line))
+			row = appendTextField(row, l.GatewayTxnID)
+			row = appendTextField(row, l.Reference)
+			row = appendTextField(row, l.Type)
+			row = appendNumericField(row, l.GrossUnits, l.Scale)
+			row = appendNumericField(row, l.FeeUnits, l.Scale)
+			row = appendNumericField(row, l.NetUnits, l.Scale)
+			row = appendTextField(row, l.Currency)
+			row = appendTimestamptzField(row, l.At)
+			return emit(row)
 		})
 		return err
 	})
 	if err != nil {
 		return statement.SettlementFile{}, fmt.Errorf("staging: settlement file %d: %w", fileID, err)
 	}
+	if n != int64(file.Count) { // cannot happen: every line the parser counts is emitted
+		return statement.SettlementFile{}, fmt.Errorf("staging: settlement file %d: %d rows staged for %d lines", fileID, n, file.Count)
+	}
 	return file, nil
 }
+
+// copyBinary runs produce in its own goroutine and streams the rows it emits
+// (each a binary COPY tuple) into table as they come, through a buffer of
+// copyBufferBytes: the file is never held whole, and parsing overlaps with
+// the database's work. It returns the number of rows copied. An error from
+// produce (the parser's) aborts the COPY and is returned; an error from COPY
+// stops produce.
+func copyBinary(ctx context.Context, tx pgx.Tx, table string, columns []string, progress Progress,
+	produce func(emit func(row []byte) error) error) (int64, error) {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	var rows int64
+	go func() {
+		bw := bufio.NewWriterSize(pw, copyBufferBytes)
+		_, err := bw.Write(copyBinaryHeader)
+		if err == nil {
+			err = produce(func(row []byte) error {
+				if _, err := bw.Write(row); err != nil {
+					return err
+				}
+				if rows++; progress != nil && rows%ProgressEvery == 0 {
+					progress(rows)
+				}
+				return nil
+			})
+		}
+		if err == nil {
+			if _, err = bw.Write(copyBinaryTrailer); err == nil {
+				err = bw.Flush()
+			}
+		}
+		if err != nil {
+			pw.CloseWithError(err)
+		} else {
+			pw.Close()
+		}
+		done <- err
+	}()
+	cols := make([]string, len(columns))
+	for i, c := range columns {
+		cols[i] = pgx.Identifier{c}.Sanitize()
+	}
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, pr,
+		"COPY "+pgx.Identifier{table}.Sanitize()+" ("+strings.Join(cols, ", ")+") FROM STDIN (FORMAT binary)")
+	pr.CloseWithError(errStopped) // a producer still writing stops
+	perr := <-done
+	if perr != nil && !errors.Is(perr, errStopped) {
+		return rows, perr
+	}
+	if err != nil {
+		return rows, fmt.Errorf("copy into %s: %w", table, err)
+	}
+	if progress != nil {
+		progress(rows)
+	}
+	return rows, nil
+}
+
+// copyBufferBytes is how much of the COPY stream is gathered before it is
+// handed to the connection.
+const copyBufferBytes = 256 << 10
 
 var entryColumns = []string{"file_id", "stmt_seq", "entry_seq", "entry_key", "account", "amount", "currency", "credit",
 	"reversal", "status", "booking_date", "booked_at", "acct_svcr_ref", "end_to_end_id", "remittance",
