@@ -37,6 +37,9 @@ type GatewayResult struct {
 	Exceptions   int64 // lines that are not plain matches
 	MissingThere int64 // our records absent from the file
 	Paired       int64 // lines paired by amount and time
+	// How long each statement took: classifying the lines, adding our
+	// records missing there, pairing by amount and time.
+	LinesTook, MissingTook, PairTook time.Duration
 }
 
 // Exception keys of a gateway run: a line is known by its gateway
@@ -79,28 +82,34 @@ func MatchGatewayFile(ctx context.Context, tx pgx.Tx, p GatewayFile) (GatewayRes
 	if c, err := money.Lookup(p.Currency); p.Fee != nil && err == nil {
 		pct, fixed, scale = p.Fee.Percent, p.Fee.Fixed, c.Decimals
 	}
+	start := time.Now()
 	tag, err := tx.Exec(ctx, lineItemsSQL, p.RunID, p.FileID, p.Gateway, p.Tol.Amount, pct, fixed, p.Tol.Fee, scale)
 	if err != nil {
 		return res, fmt.Errorf("matcher: %s file %d: lines: %w", p.Gateway, p.FileID, err)
 	}
 	res.Exceptions = tag.RowsAffected()
+	res.LinesTook = time.Since(start)
 
 	files := append([]int64{p.FileID}, p.Nearby...)
 	lo, hi := files[0], files[0]
 	for _, f := range files {
 		lo, hi = min(lo, f), max(hi, f)
 	}
+	start = time.Now()
 	tag, err = tx.Exec(ctx, missingThereSQL, p.RunID, RecordSeqBase, p.Gateway, p.From, p.To, files, lo, hi)
 	if err != nil {
 		return res, fmt.Errorf("matcher: %s file %d: missing there: %w", p.Gateway, p.FileID, err)
 	}
 	res.MissingThere = tag.RowsAffected()
+	res.MissingTook = time.Since(start)
 
+	start = time.Now()
 	tag, err = tx.Exec(ctx, pairSQL, p.RunID, p.Tol.Amount, p.Tol.Window)
 	if err != nil {
 		return res, fmt.Errorf("matcher: %s file %d: pair by amount and time: %w", p.Gateway, p.FileID, err)
 	}
 	res.Paired = tag.RowsAffected()
+	res.PairTook = time.Since(start)
 	res.MissingThere -= res.Paired
 	return res, nil
 }
