@@ -92,7 +92,7 @@ func run(ctx context.Context) error {
 	benchutil.Progress("wrote the settlement file: %d lines, %d MB (%s)", info.Lines, info.Size>>20, plan.Summary())
 
 	svc, err := plan.NewService(scratch.URL, scratch.Pool,
-		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+		slog.New(reconday.StageLog(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))))
 	if err != nil {
 		return err
 	}

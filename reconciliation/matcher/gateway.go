@@ -50,6 +50,12 @@ type GatewayResult struct {
 // statement lines (missing there): their seq is above any line number.
 const RecordSeqBase int64 = 1 << 31
 
+// A line's occurrence (occ: the how-manieth line of the file with its
+// gateway transaction id and type) is numbered among the lines whose id is
+// a repeat candidate (staging's Bloom filter marks every line whose id may
+// have come before; lines staged before it are all candidates): the other
+// lines are each the first of their id, and the file is never sorted whole.
+//
 // lineItemsSQL classifies every line of the file in one statement and
 // writes the lines that are not plain matches (a matched line is implied by
 // its absence). Payment lines are joined to attempts by our reference,

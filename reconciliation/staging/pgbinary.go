@@ -41,6 +41,15 @@ func appendTimestamptzField(b []byte, t time.Time) []byte {
 	return appendInt64(appendInt32(b, 8), t.Unix()*1_000_000+int64(t.Nanosecond())/1000-pgEpochMicros)
 }
 
+// appendBoolField appends a boolean field.
+func appendBoolField(b []byte, v bool) []byte {
+	b = appendInt32(b, 1)
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
 // Numeric signs in the binary format.
 const (
 	numericPos = 0x0000

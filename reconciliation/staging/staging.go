@@ -44,7 +44,8 @@ const (
 	channelBatches = 4
 )
 
-var settlementColumns = []string{"file_id", "line", "gateway_txn_id", "reference", "type", "gross", "fee", "net", "currency", "at"}
+var settlementColumns = []string{"file_id", "line", "gateway_txn_id", "reference", "type", "gross", "fee", "net", "currency", "at",
+	"repeat_candidate"}
 
 // LoadSettlement parses gateway's settlement file from r under the strict
 // rule and stages its lines for fileID. It returns what the file says about
@@ -62,6 +63,7 @@ func LoadSettlementWith(ctx context.Context, tx pgx.Tx, fileID int64, gateway st
 	n, err := copyBinary(ctx, tx, "recon_settlement_lines", settlementColumns, progress, func(emit func(row []byte) error) error {
 		var err error
 		var row []byte
+		seen := newIDFilter()
 		file, err = opt.ParseSettlementRows(gateway, r, func(l *statement.SettlementRow) error {
 			row = appendInt16(row[:0], int16(len(settlementColumns)))
 			row = appendInt8Field(row, fileID)
@@ -74,6 +76,7 @@ func LoadSettlementWith(ctx context.Context, tx pgx.Tx, fileID int64, gateway st
 			row = appendNumericField(row, l.NetUnits, l.Scale)
 			row = appendTextField(row, l.Currency)
 			row = appendTimestamptzField(row, l.At)
+			row = appendBoolField(row, seen.addSeen(l.GatewayTxnID))
 			return emit(row)
 		})
 		return err

@@ -30,16 +30,26 @@ FROM (
         SELECT l.*, 'attempt' AS here_kind, a.id AS here_id, a.status AS here_status, a.amount AS here_amount,
                a.currency AS here_currency, a.gateway_txn_id AS here_txn,
                round(l.gross * $5::numeric / 100, $8::int) + $6::numeric AS expected_fee
-        FROM (SELECT line, type, reference, gateway_txn_id, gross, fee, currency, at,
-                     row_number() OVER (PARTITION BY gateway_txn_id COLLATE "C" ORDER BY line) AS occ
-              FROM recon_settlement_lines WHERE file_id = $2 AND type = 'payment') l
+        FROM (SELECT s.line, s.type, s.reference, s.gateway_txn_id, s.gross, s.fee, s.currency, s.at, coalesce(rc.occ, 1) AS occ
+              FROM recon_settlement_lines s
+              LEFT JOIN (SELECT line, row_number() OVER (PARTITION BY gateway_txn_id COLLATE "C" ORDER BY line) AS occ
+                         FROM recon_settlement_lines
+                         WHERE file_id = $2 AND type = 'payment' AND gateway_txn_id IN (
+                             SELECT gateway_txn_id FROM recon_settlement_lines
+                             WHERE file_id = $2 AND type = 'payment' AND repeat_candidate IS NOT FALSE)) rc ON rc.line = s.line
+              WHERE s.file_id = $2 AND s.type = 'payment') l
         LEFT JOIN payments_recon_attempts a ON a.gateway = $3 AND a.gateway_ref = l.reference
         UNION ALL
         SELECT l.*, 'refund', r.id, r.status, -r.amount, r.currency, r.gateway_refund_id,
                CASE WHEN $5::numeric IS NOT NULL THEN 0 END
-        FROM (SELECT line, type, reference, gateway_txn_id, gross, fee, currency, at,
-                     row_number() OVER (PARTITION BY gateway_txn_id COLLATE "C" ORDER BY line) AS occ
-              FROM recon_settlement_lines WHERE file_id = $2 AND type = 'refund') l
+        FROM (SELECT s.line, s.type, s.reference, s.gateway_txn_id, s.gross, s.fee, s.currency, s.at, coalesce(rc.occ, 1) AS occ
+              FROM recon_settlement_lines s
+              LEFT JOIN (SELECT line, row_number() OVER (PARTITION BY gateway_txn_id COLLATE "C" ORDER BY line) AS occ
+                         FROM recon_settlement_lines
+                         WHERE file_id = $2 AND type = 'refund' AND gateway_txn_id IN (
+                             SELECT gateway_txn_id FROM recon_settlement_lines
+                             WHERE file_id = $2 AND type = 'refund' AND repeat_candidate IS NOT FALSE)) rc ON rc.line = s.line
+              WHERE s.file_id = $2 AND s.type = 'refund') l
         LEFT JOIN (payments_recon_refunds r JOIN payments_recon_attempts ra ON ra.id = r.attempt_id AND ra.gateway = $3)
             ON r.gateway_refund_id = l.gateway_txn_id
     ) m
