@@ -13,7 +13,6 @@
 package staging
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,6 +22,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -98,15 +98,14 @@ func LoadSettlementWith(ctx context.Context, tx pgx.Tx, fileID int64, gateway st
 // stops produce.
 func copyBinary(ctx context.Context, tx pgx.Tx, table string, columns []string, progress Progress,
 	produce func(emit func(row []byte) error) error) (int64, error) {
-	pr, pw := io.Pipe()
+	pipe := newBufPipe()
 	done := make(chan error, 1)
 	var rows int64
 	go func() {
-		bw := bufio.NewWriterSize(pw, copyBufferBytes)
-		_, err := bw.Write(copyBinaryHeader)
+		err := pipe.write(copyBinaryHeader)
 		if err == nil {
 			err = produce(func(row []byte) error {
-				if _, err := bw.Write(row); err != nil {
+				if err := pipe.write(row); err != nil {
 					return err
 				}
 				if rows++; progress != nil && rows%ProgressEvery == 0 {
@@ -116,24 +115,18 @@ func copyBinary(ctx context.Context, tx pgx.Tx, table string, columns []string, 
 			})
 		}
 		if err == nil {
-			if _, err = bw.Write(copyBinaryTrailer); err == nil {
-				err = bw.Flush()
-			}
+			err = pipe.write(copyBinaryTrailer)
 		}
-		if err != nil {
-			pw.CloseWithError(err)
-		} else {
-			pw.Close()
-		}
+		pipe.close(err)
 		done <- err
 	}()
 	cols := make([]string, len(columns))
 	for i, c := range columns {
 		cols[i] = pgx.Identifier{c}.Sanitize()
 	}
-	_, err := tx.Conn().PgConn().CopyFrom(ctx, pr,
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, pipe,
 		"COPY "+pgx.Identifier{table}.Sanitize()+" ("+strings.Join(cols, ", ")+") FROM STDIN (FORMAT binary)")
-	pr.CloseWithError(errStopped) // a producer still writing stops
+	pipe.stopWriting() // a producer still writing stops
 	perr := <-done
 	if perr != nil && !errors.Is(perr, errStopped) {
 		return rows, perr
@@ -148,8 +141,92 @@ func copyBinary(ctx context.Context, tx pgx.Tx, table string, columns []string, 
 }
 
 // copyBufferBytes is how much of the COPY stream is gathered before it is
-// handed to the connection.
-const copyBufferBytes = 256 << 10
+// handed to the connection; copyBuffers how many such buffers may wait for
+// it, so that the parser goes on while the connection sends.
+const (
+	copyBufferBytes = 256 << 10
+	copyBuffers     = 4
+)
+
+// bufPipe hands the COPY stream from the producer to the connection in
+// buffers of copyBufferBytes through a channel: unlike io.Pipe, a write does
+// not wait for the reader unless copyBuffers buffers are already waiting.
+type bufPipe struct {
+	full     chan []byte
+	free     chan []byte
+	stop     chan struct{}
+	stopOnce sync.Once
+	buf      []byte // being filled (writer)
+	cur      []byte // being read (reader)
+	curBuf   []byte
+	werr     error // the writer's error, set before full is closed
+}
+
+func newBufPipe() *bufPipe {
+	return &bufPipe{full: make(chan []byte, copyBuffers), free: make(chan []byte, copyBuffers+1),
+		stop: make(chan struct{}), buf: make([]byte, 0, copyBufferBytes)}
+}
+
+// write appends b to the stream; errStopped once the reader has stopped.
+func (p *bufPipe) write(b []byte) error {
+	p.buf = append(p.buf, b...)
+	if len(p.buf) < copyBufferBytes {
+		return nil
+	}
+	return p.send()
+}
+
+func (p *bufPipe) send() error {
+	select {
+	case p.full <- p.buf:
+	case <-p.stop:
+		return errStopped
+	}
+	select {
+	case b := <-p.free:
+		p.buf = b[:0]
+	default:
+		p.buf = make([]byte, 0, copyBufferBytes)
+	}
+	return nil
+}
+
+// close ends the stream: with err, the reader fails with it (COPY is
+// aborted); without, what is left is sent and the reader sees io.EOF.
+func (p *bufPipe) close(err error) {
+	if err == nil && len(p.buf) > 0 {
+		err = p.send()
+	}
+	p.werr = err
+	close(p.full)
+}
+
+// stopWriting makes a write still waiting, and every later one, return
+// errStopped.
+func (p *bufPipe) stopWriting() { p.stopOnce.Do(func() { close(p.stop) }) }
+
+func (p *bufPipe) Read(b []byte) (int, error) {
+	for len(p.cur) == 0 {
+		if p.curBuf != nil {
+			select {
+			case p.free <- p.curBuf:
+			default:
+			}
+			p.curBuf = nil
+		}
+		next, ok := <-p.full
+		if !ok {
+			if p.werr != nil {
+				return 0, p.werr
+			}
+			return 0, io.EOF
+		}
+		p.cur, p.curBuf = next, next
+	}
+	n := copy(b, p.cur)
+	p.cur = p.cur[n:]
+	return n, nil
+}
 
 var entryColumns = []string{"file_id", "stmt_seq", "entry_seq", "entry_key", "account", "amount", "currency", "credit",
 	"reversal", "status", "booking_date", "booked_at", "acct_svcr_ref", "end_to_end_id", "remittance",
