@@ -215,7 +215,8 @@ func (s *Service) Load(ctx context.Context, id int64) (File, error) {
 	}
 	start := time.Now()
 	s.log.InfoContext(ctx, "statement load started", "file_id", id, "kind", f.Kind, "size", f.Size)
-	runs, err := s.stage(ctx, tx, f)
+	var took loadTimings
+	runs, err := s.stage(ctx, tx, f, &took)
 	if refusal(err) {
 		_ = tx.Rollback(ctx)
 		return s.refuse(ctx, f, err)
@@ -223,15 +224,18 @@ func (s *Service) Load(ctx context.Context, id int64) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
+	commitStart := time.Now()
 	if err := tx.Commit(ctx); err != nil {
 		return File{}, fmt.Errorf("reconciliation: load %d: commit: %w", id, err)
 	}
+	took.commit = time.Since(commitStart)
 	f, err = s.File(ctx, id)
 	if err != nil {
 		return File{}, err
 	}
 	s.log.InfoContext(ctx, "statement load finished", "file_id", id, "kind", f.Kind, "lines", f.LinesDone,
-		"duration_ms", time.Since(start).Milliseconds(), "runs", runs)
+		"duration_ms", time.Since(start).Milliseconds(), "runs", runs, "copy_ms", took.copy.Milliseconds(),
+		"analyze_ms", took.analyze.Milliseconds(), "commit_ms", took.commit.Milliseconds())
 	return f, nil
 }
 
@@ -253,9 +257,16 @@ func source(k statement.Kind) string {
 	return SourceBank
 }
 
+// loadTimings are where a load's time went, for its log line: reading,
+// parsing and COPY into staging (overlapped), the staging partition's
+// ANALYZE, and the commit.
+type loadTimings struct {
+	copy, analyze, commit time.Duration
+}
+
 // stage loads f in tx, marks it loaded and queues its runs, which it returns.
 // A camt.052 intraday report feeds no run: it is the day's live position.
-func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error) {
+func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File, took *loadTimings) ([]int64, error) {
 	src, err := rawfile.Open(ctx, s.pool, f.ID)
 	if err != nil {
 		return nil, fmt.Errorf("reconciliation: load %d: %w", f.ID, err)
@@ -269,10 +280,12 @@ func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error)
 		rule = RuleTolerant
 	}
 	if gw := f.Kind.Gateway(); gw != "" {
+		copyStart := time.Now()
 		sf, err := staging.LoadSettlementWith(ctx, tx, f.ID, gw, src, statement.SettlementOptions{Tolerant: tolerant}, progress)
 		if err != nil {
 			return nil, err
 		}
+		took.copy = time.Since(copyStart)
 		if err := s.markSettlementLoaded(ctx, tx, f.ID, sf, rule); err != nil {
 			return nil, err
 		}
@@ -280,9 +293,11 @@ func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error)
 			s.log.WarnContext(ctx, "settlement file loaded with findings", "file_id", f.ID, "kind", f.Kind, "rule", rule,
 				"findings", sf.Findings)
 		}
+		analyzeStart := time.Now()
 		if err := analyzeLarge(ctx, tx, "recon_settlement_lines", f.ID, int64(sf.Count)); err != nil {
 			return nil, err
 		}
+		took.analyze = time.Since(analyzeStart)
 		run, err := s.enqueueRun(ctx, tx, gw, sf.BusinessDate, trigger, "reconciliation")
 		return []int64{run}, err
 	}
@@ -336,6 +351,12 @@ func (s *Service) stage(ctx context.Context, tx pgx.Tx, f File) ([]int64, error)
 // costs about the same whatever the size of the partition.
 const analyzeThreshold = 10_000
 
+// analyzeStatisticsTarget is the statistics target of that ANALYZE: the
+// plan needs the partition's row count and the file's share of it, which a
+// sample of 3,000 rows gives as well as the default 30,000, in a tenth of
+// the time (0.05 s instead of 0.5–0.7 s at a million lines).
+const analyzeStatisticsTarget = 10
+
 func analyzeLarge(ctx context.Context, tx pgx.Tx, table string, fileID, rows int64) error {
 	if rows < analyzeThreshold {
 		return nil
@@ -347,7 +368,13 @@ func analyzeLarge(ctx context.Context, tx pgx.Tx, table string, fileID, rows int
 		return nil
 	}
 	if err == nil {
+		_, err = tx.Exec(ctx, "SET LOCAL default_statistics_target = "+strconv.Itoa(analyzeStatisticsTarget))
+	}
+	if err == nil {
 		_, err = tx.Exec(ctx, "ANALYZE "+part)
+	}
+	if err == nil {
+		_, err = tx.Exec(ctx, "SET LOCAL default_statistics_target TO DEFAULT")
 	}
 	if err != nil {
 		return fmt.Errorf("reconciliation: analyze %s: %w", table, err)

@@ -71,9 +71,7 @@ func (s *Service) matchGateway(ctx context.Context, r *Run) (string, error) {
 		if err != nil {
 			return err
 		}
-		s.log.InfoContext(ctx, "reconciliation run matched", "run_id", r.ID, "source", r.Source, "date", r.BusinessDate,
-			"file_id", file.FileID, "lines", file.Count, "not_matched", res.Exceptions, "missing_there", res.MissingThere,
-			"paired_by_amount", res.Paired)
+		start := time.Now()
 		if err := saveTotals(ctx, tx, r, []int64{file.FileID}, &file); err != nil {
 			return err
 		}
@@ -83,6 +81,11 @@ func (s *Service) matchGateway(ctx context.Context, r *Run) (string, error) {
 		if err := clearFoundElsewhere(ctx, tx, r, file.FileID); err != nil {
 			return err
 		}
+		s.log.InfoContext(ctx, "reconciliation run matched", "run_id", r.ID, "source", r.Source, "date", r.BusinessDate,
+			"file_id", file.FileID, "lines", file.Count, "not_matched", res.Exceptions, "missing_there", res.MissingThere,
+			"paired_by_amount", res.Paired, "lines_ms", res.LinesTook.Milliseconds(),
+			"missing_there_ms", res.MissingTook.Milliseconds(), "pair_ms", res.PairTook.Milliseconds(),
+			"exceptions_ms", time.Since(start).Milliseconds())
 		return setStageTx(ctx, tx, r.ID, stageResolving)
 	})
 	return stageResolving, err

@@ -18,7 +18,8 @@
 //
 // BENCH_RECON_LINES changes the volume (default 1000000); BENCH_RECON_LOG=info
 // shows the service's log; BENCH_RECON_CPUPROFILE=file profiles the
-// reconciliation; BENCH_RECON_KEEP=1 keeps the scratch database.
+// reconciliation; BENCH_RECON_KEEP=1 keeps the scratch database;
+// BENCH_RECON_QUEUE=0 leaves out the exception queue's part.
 package main
 
 import (
@@ -91,7 +92,7 @@ func run(ctx context.Context) error {
 	benchutil.Progress("wrote the settlement file: %d lines, %d MB (%s)", info.Lines, info.Size>>20, plan.Summary())
 
 	svc, err := plan.NewService(scratch.URL, scratch.Pool,
-		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+		slog.New(reconday.StageLog(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))))
 	if err != nil {
 		return err
 	}
@@ -117,7 +118,7 @@ func run(ctx context.Context) error {
 	benchutil.Line("recon_peak_rss_mb", round(float64(rss)/1024, 1), "MB")
 	benchutil.Line("copy_1m_seconds", round(copyTime.Seconds(), 2), "s")
 	benchutil.Line("recon_vs_copy", round(elapsed.Seconds()/copyTime.Seconds(), 2), "ratio")
-	if queueOpen > 0 {
+	if queueOpen > 0 && os.Getenv("BENCH_RECON_QUEUE") != "0" {
 		return queueBench(ctx, scratch, queueOpen, queueDuration)
 	}
 	return nil

@@ -42,9 +42,12 @@ func TestMatcherPlansOnViewsAreThePlansOnTables(t *testing.T) {
 		sql  string
 		args []any
 	}{
-		{"line items", lineItemsSQL, []any{int64(1), int64(1), "vnpay", one, one, one, one, 0}},
-		{"line items, no fee", lineItemsSQL, []any{int64(1), int64(1), "vnpay", one, nil, nil, zero, 0}},
-		{"missing there", missingThereSQL, []any{int64(1), RecordSeqBase, "vnpay", now.Add(-24 * time.Hour), now, []int64{1, 2}, int64(1), int64(2)}},
+		{"lines and missing", linesAndMissingSQL, []any{int64(1), int64(1), "vnpay", one, one, one, one, 0,
+			now.Add(-24 * time.Hour), now, missingTempBase}},
+		{"lines and missing, no fee", linesAndMissingSQL, []any{int64(1), int64(1), "vnpay", one, nil, nil, zero, 0,
+			now.Add(-24 * time.Hour), now, missingTempBase}},
+		{"missing refunds", missingRefundsSQL, []any{int64(1), missingRefundTempBase, "vnpay", now.Add(-24 * time.Hour), now,
+			[]int64{1, 2}, int64(1), int64(2)}},
 		{"vietqr credits", vietQRCreditsSQL, []any{int64(1), now, []string{}, int64(1), one}},
 		{"vietqr missing", vietQRMissingSQL, []any{int64(1), now.Add(-24 * time.Hour), now, RecordSeqBase}},
 	}

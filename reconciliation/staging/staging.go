@@ -22,6 +22,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,7 +44,8 @@ const (
 	channelBatches = 4
 )
 
-var settlementColumns = []string{"file_id", "line", "gateway_txn_id", "reference", "type", "gross", "fee", "net", "currency", "at"}
+var settlementColumns = []string{"file_id", "line", "gateway_txn_id", "reference", "type", "gross", "fee", "net", "currency", "at",
+	"repeat_candidate"}
 
 // LoadSettlement parses gateway's settlement file from r under the strict
 // rule and stages its lines for fileID. It returns what the file says about
@@ -58,17 +60,172 @@ func LoadSettlement(ctx context.Context, tx pgx.Tx, fileID int64, gateway string
 func LoadSettlementWith(ctx context.Context, tx pgx.Tx, fileID int64, gateway string, r io.Reader, opt statement.SettlementOptions,
 	progress Progress) (statement.SettlementFile, error) {
 	var file statement.SettlementFile
-	_, err := copyRows(ctx, tx, "recon_settlement_lines", settlementColumns, progress, func(emit func([]any) error) error {
+	n, err := copyBinary(ctx, tx, "recon_settlement_lines", settlementColumns, progress, func(emit func(row []byte) error) error {
 		var err error
-		file, err = opt.ParseSettlement(gateway, r, func(l statement.SettlementLine) error {
-			return emit([]any{fileID, int32(l.Line), l.GatewayTxnID, l.Reference, l.Type, l.Gross, l.Fee, l.Net, l.Currency, l.At})
+		var row []byte
+		seen := newIDFilter()
+		file, err = opt.ParseSettlementRows(gateway, r, func(l *statement.SettlementRow) error {
+			row = appendInt16(row[:0], int16(len(settlementColumns)))
+			row = appendInt8Field(row, fileID)
+			row = appendInt4Field(row, int32(l.Line))
+			row = appendTextField(row, l.GatewayTxnID)
+			row = appendTextField(row, l.Reference)
+			row = appendTextField(row, l.Type)
+			row = appendNumericField(row, l.GrossUnits, l.Scale)
+			row = appendNumericField(row, l.FeeUnits, l.Scale)
+			row = appendNumericField(row, l.NetUnits, l.Scale)
+			row = appendTextField(row, l.Currency)
+			row = appendTimestamptzField(row, l.At)
+			row = appendBoolField(row, seen.addSeen(l.GatewayTxnID))
+			return emit(row)
 		})
 		return err
 	})
 	if err != nil {
 		return statement.SettlementFile{}, fmt.Errorf("staging: settlement file %d: %w", fileID, err)
 	}
+	if n != int64(file.Count) { // cannot happen: every line the parser counts is emitted
+		return statement.SettlementFile{}, fmt.Errorf("staging: settlement file %d: %d rows staged for %d lines", fileID, n, file.Count)
+	}
 	return file, nil
+}
+
+// copyBinary runs produce in its own goroutine and streams the rows it emits
+// (each a binary COPY tuple) into table as they come, through a buffer of
+// copyBufferBytes: the file is never held whole, and parsing overlaps with
+// the database's work. It returns the number of rows copied. An error from
+// produce (the parser's) aborts the COPY and is returned; an error from COPY
+// stops produce.
+func copyBinary(ctx context.Context, tx pgx.Tx, table string, columns []string, progress Progress,
+	produce func(emit func(row []byte) error) error) (int64, error) {
+	pipe := newBufPipe()
+	done := make(chan error, 1)
+	var rows int64
+	go func() {
+		err := pipe.write(copyBinaryHeader)
+		if err == nil {
+			err = produce(func(row []byte) error {
+				if err := pipe.write(row); err != nil {
+					return err
+				}
+				if rows++; progress != nil && rows%ProgressEvery == 0 {
+					progress(rows)
+				}
+				return nil
+			})
+		}
+		if err == nil {
+			err = pipe.write(copyBinaryTrailer)
+		}
+		pipe.close(err)
+		done <- err
+	}()
+	cols := make([]string, len(columns))
+	for i, c := range columns {
+		cols[i] = pgx.Identifier{c}.Sanitize()
+	}
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, pipe,
+		"COPY "+pgx.Identifier{table}.Sanitize()+" ("+strings.Join(cols, ", ")+") FROM STDIN (FORMAT binary)")
+	pipe.stopWriting() // a producer still writing stops
+	perr := <-done
+	if perr != nil && !errors.Is(perr, errStopped) {
+		return rows, perr
+	}
+	if err != nil {
+		return rows, fmt.Errorf("copy into %s: %w", table, err)
+	}
+	if progress != nil {
+		progress(rows)
+	}
+	return rows, nil
+}
+
+// copyBufferBytes is how much of the COPY stream is gathered before it is
+// handed to the connection; copyBuffers how many such buffers may wait for
+// it, so that the parser goes on while the connection sends.
+const (
+	copyBufferBytes = 256 << 10
+	copyBuffers     = 4
+)
+
+// bufPipe hands the COPY stream from the producer to the connection in
+// buffers of copyBufferBytes through a channel: unlike io.Pipe, a write does
+// not wait for the reader unless copyBuffers buffers are already waiting.
+type bufPipe struct {
+	full     chan []byte
+	free     chan []byte
+	stop     chan struct{}
+	stopOnce sync.Once
+	buf      []byte // being filled (writer)
+	cur      []byte // being read (reader)
+	curBuf   []byte
+	werr     error // the writer's error, set before full is closed
+}
+
+func newBufPipe() *bufPipe {
+	return &bufPipe{full: make(chan []byte, copyBuffers), free: make(chan []byte, copyBuffers+1),
+		stop: make(chan struct{}), buf: make([]byte, 0, copyBufferBytes)}
+}
+
+// write appends b to the stream; errStopped once the reader has stopped.
+func (p *bufPipe) write(b []byte) error {
+	p.buf = append(p.buf, b...)
+	if len(p.buf) < copyBufferBytes {
+		return nil
+	}
+	return p.send()
+}
+
+func (p *bufPipe) send() error {
+	select {
+	case p.full <- p.buf:
+	case <-p.stop:
+		return errStopped
+	}
+	select {
+	case b := <-p.free:
+		p.buf = b[:0]
+	default:
+		p.buf = make([]byte, 0, copyBufferBytes)
+	}
+	return nil
+}
+
+// close ends the stream: with err, the reader fails with it (COPY is
+// aborted); without, what is left is sent and the reader sees io.EOF.
+func (p *bufPipe) close(err error) {
+	if err == nil && len(p.buf) > 0 {
+		err = p.send()
+	}
+	p.werr = err
+	close(p.full)
+}
+
+// stopWriting makes a write still waiting, and every later one, return
+// errStopped.
+func (p *bufPipe) stopWriting() { p.stopOnce.Do(func() { close(p.stop) }) }
+
+func (p *bufPipe) Read(b []byte) (int, error) {
+	for len(p.cur) == 0 {
+		if p.curBuf != nil {
+			select {
+			case p.free <- p.curBuf:
+			default:
+			}
+			p.curBuf = nil
+		}
+		next, ok := <-p.full
+		if !ok {
+			if p.werr != nil {
+				return 0, p.werr
+			}
+			return 0, io.EOF
+		}
+		p.cur, p.curBuf = next, next
+	}
+	n := copy(b, p.cur)
+	p.cur = p.cur[n:]
+	return n, nil
 }
 
 var entryColumns = []string{"file_id", "stmt_seq", "entry_seq", "entry_key", "account", "amount", "currency", "credit",

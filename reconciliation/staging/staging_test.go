@@ -355,3 +355,49 @@ func str(d *decimal.Decimal) string {
 	}
 	return d.String()
 }
+
+// Every line whose gateway transaction id came earlier in its file is a
+// repeat candidate (the matcher numbers occurrences among candidates only);
+// a first occurrence is one only by the filter's rare chance.
+func TestRepeatedTransactionIdsAreRepeatCandidates(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	const lines = 60_000
+	var b bytes.Buffer
+	w, err := statement.NewSettlementWriter(statement.GatewayMoMo, &b, statement.SettlementFile{BusinessDate: day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range lines {
+		txn := 4000000 + i
+		if i%1000 == 999 {
+			txn = 4000000 + i - 500 // the id of a line 500 before
+		}
+		if err := w.Write(statement.SettlementLine{GatewayTxnID: fmt.Sprint(txn), Reference: fmt.Sprintf("ATT%d", i),
+			Type: statement.TypePayment, Gross: decimal.NewFromInt(10_000), Fee: decimal.NewFromInt(150),
+			Net: decimal.NewFromInt(9_850), At: day}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	inTx(t, pool, func(tx pgx.Tx) {
+		if _, err := staging.LoadSettlement(ctx, tx, 7, statement.GatewayMoMo, &b, nil); err != nil {
+			t.Fatal(err)
+		}
+		var repeats, missed, candidates int64
+		err := tx.QueryRow(ctx, `
+			SELECT count(*) FILTER (WHERE occ > 1), count(*) FILTER (WHERE occ > 1 AND repeat_candidate IS NOT TRUE),
+			       count(*) FILTER (WHERE repeat_candidate)
+			FROM (SELECT repeat_candidate, row_number() OVER (PARTITION BY gateway_txn_id ORDER BY line) AS occ
+			      FROM recon_settlement_lines WHERE file_id = 7) l`).Scan(&repeats, &missed, &candidates)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if repeats != lines/1000 || missed != 0 || candidates > repeats+lines/100 {
+			t.Fatalf("%d repeated lines, %d of them not candidates, %d candidates", repeats, missed, candidates)
+		}
+	})
+}

@@ -98,6 +98,23 @@ type layout struct {
 	formatTime func(time.Time) string
 	txnID      *regexp.Regexp
 	reference  *regexp.Regexp
+	// txnOK and refOK tell the same as txnID and reference, faster where a
+	// layout has a plain character class (nil: the regular expression).
+	fastTxnID, fastRef func(string) bool
+}
+
+func (l *layout) txnOK(s string) bool {
+	if l.fastTxnID != nil {
+		return l.fastTxnID(s)
+	}
+	return l.txnID.MatchString(s)
+}
+
+func (l *layout) refOK(s string) bool {
+	if l.fastRef != nil {
+		return l.fastRef(s)
+	}
+	return l.reference.MatchString(s)
 }
 
 func (l *layout) headerLine() string { return strings.Join(l.header, string(l.comma)) }
@@ -146,7 +163,7 @@ var layouts = map[string]*layout{
 		types:      map[string]string{"01": TypePayment, "02": TypeRefund, "03": TypeRefund},
 		typeCodes:  map[string]string{TypePayment: "01", TypeRefund: "02"},
 		dateLayout: "20060102", parseTime: vnpayTime, formatTime: vnpayTimeFormat,
-		txnID: digitsID, reference: vnpayRef,
+		txnID: digitsID, reference: vnpayRef, fastTxnID: digitsOK, fastRef: vnpayRefOK,
 	},
 	GatewayMoMo: {
 		gateway: GatewayMoMo, kind: KindMoMoSettlement, comma: ',',
@@ -156,7 +173,7 @@ var layouts = map[string]*layout{
 		types:      map[string]string{"PAYMENT": TypePayment, "REFUND": TypeRefund},
 		typeCodes:  map[string]string{TypePayment: "PAYMENT", TypeRefund: "REFUND"},
 		dateLayout: "02/01/2006", parseTime: parseUnixMilli, formatTime: formatUnixMilli,
-		txnID: digitsID, reference: momoRef,
+		txnID: digitsID, reference: momoRef, fastTxnID: digitsOK,
 	},
 	GatewayZaloPay: {
 		gateway: GatewayZaloPay, kind: KindZaloPaySettlement, comma: '|',
@@ -166,7 +183,7 @@ var layouts = map[string]*layout{
 		types:      map[string]string{"1": TypePayment, "2": TypeRefund},
 		typeCodes:  map[string]string{TypePayment: "1", TypeRefund: "2"},
 		dateLayout: "2006-01-02", parseTime: zalopayTime, formatTime: zalopayTimeFormat,
-		txnID: digitsID, reference: zalopayRef,
+		txnID: digitsID, reference: zalopayRef, fastTxnID: digitsOK,
 	},
 }
 

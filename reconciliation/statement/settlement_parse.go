@@ -55,6 +55,13 @@ const (
 // ParseSettlement reads a settlement file under the options; see
 // Limits.ParseSettlement.
 func (o SettlementOptions) ParseSettlement(gateway string, r io.Reader, fn func(SettlementLine) error) (SettlementFile, error) {
+	return o.parse(gateway, r, fn, nil)
+}
+
+// parse reads a settlement file handing each line to fn or to rowFn (at
+// most one of them is set).
+func (o SettlementOptions) parse(gateway string, r io.Reader, fn func(SettlementLine) error,
+	rowFn func(*SettlementRow) error) (SettlementFile, error) {
 	lim := o.Limits.withDefaults()
 	l, ok := layouts[gateway]
 	if !ok {
@@ -67,7 +74,7 @@ func (o SettlementOptions) ParseSettlement(gateway string, r io.Reader, fn func(
 	limited := &recordLimiter{r: br, max: lim.MaxLineBytes}
 	cr := csv.NewReader(limited)
 	cr.Comma, cr.FieldsPerRecord, cr.ReuseRecord = l.comma, -1, true
-	p := &settlementParser{l: l, fn: fn, tolerant: o.Tolerant, file: SettlementFile{Gateway: gateway}}
+	p := &settlementParser{l: l, fn: fn, rowFn: rowFn, tolerant: o.Tolerant, file: SettlementFile{Gateway: gateway}}
 	line := 0
 	for {
 		limited.n = 0
@@ -83,6 +90,7 @@ func (o SettlementOptions) ParseSettlement(gateway string, r io.Reader, fn func(
 			return SettlementFile{}, p.fail(line, err)
 		}
 	}
+	p.spill()
 	if p.state != afterTrailer {
 		missing := fmt.Sprintf("no %s line (truncated file?)", l.trailerTag)
 		if !p.tolerant || p.file.FileID == "" { // without a line, nothing says which file this is
@@ -146,10 +154,20 @@ const (
 type settlementParser struct {
 	l        *layout
 	fn       func(SettlementLine) error
+	rowFn    func(*SettlementRow) error
 	tolerant bool
 	state    settlementState
 	file     SettlementFile // identity from the first line or the trailer
-	sum      SettlementFile // totals of the lines read
+	sum      SettlementFile // totals of the lines read (with units, once spilled)
+
+	// The lines read without decimals (fastRow): their running totals in
+	// file units, the file's business date as the lines write it, what
+	// each amount must be a multiple of, and the row being handed over.
+	units     rowSums
+	unitsUsed bool
+	dateText  string
+	unitDiv   int64
+	row       SettlementRow
 }
 
 func (p *settlementParser) fail(line int, err error) error {
@@ -174,6 +192,18 @@ func (p *settlementParser) record(line int, rec []string) error {
 	if len(rec) != settlementColumns {
 		return formatErr("%d columns, want %d", len(rec), settlementColumns)
 	}
+	if p.fastRow(line, rec) {
+		r := &p.row
+		p.sum.Count++
+		p.addUnits(r.GrossUnits, r.FeeUnits, r.NetUnits)
+		switch {
+		case p.rowFn != nil:
+			return p.rowFn(r)
+		case p.fn != nil:
+			return p.fn(r.SettlementLine())
+		}
+		return nil
+	}
 	sl, err := p.line(line, rec)
 	if err != nil {
 		return err
@@ -182,7 +212,11 @@ func (p *settlementParser) record(line int, rec []string) error {
 	p.sum.Gross = p.sum.Gross.Add(sl.Gross)
 	p.sum.Fees = p.sum.Fees.Add(sl.Fee)
 	p.sum.Net = p.sum.Net.Add(sl.Net)
-	if p.fn != nil {
+	switch {
+	case p.rowFn != nil:
+		p.row = p.l.rowOf(sl)
+		return p.rowFn(&p.row)
+	case p.fn != nil:
 		return p.fn(sl)
 	}
 	return nil
@@ -268,6 +302,7 @@ func (p *settlementParser) trailer(rec []string) error {
 	if err != nil {
 		return err
 	}
+	p.spill()
 	diff := trailerDiff(t, p.sum)
 	switch {
 	case diff == "":
