@@ -280,6 +280,23 @@ func checkLedger(ctx context.Context, o options, w *world, pool *pgxpool.Pool, r
 	benchutil.Progress("verified %d entries, %d postings, %d accounts, %d seal batches in %s", report.Entries, report.Postings,
 		report.Accounts, report.SealedBatches, took.Round(time.Millisecond))
 	res.line("scale_verify_seconds", round(took.Seconds(), 1), "s")
+	return checkAttemptKeys(ctx, pool)
+}
+
+// checkAttemptKeys checks that the seeding wrote each attempt's key row (its
+// insert trigger was off) as the trigger would have.
+func checkAttemptKeys(ctx context.Context, pool *pgxpool.Pool) error {
+	var bad int64
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM payment_attempts a FULL JOIN payment_attempt_keys k ON k.id = a.id
+		WHERE a.id IS NULL OR k.id IS NULL OR (a.order_id, a.gateway, a.gateway_ref, a.created_at, a.status) IS DISTINCT FROM
+			(k.order_id, k.gateway, k.gateway_ref, k.created_at, k.status)
+			OR a.outcome IS DISTINCT FROM k.outcome OR a.gateway_txn_id IS DISTINCT FROM k.gateway_txn_id`).Scan(&bad)
+	if err != nil {
+		return fmt.Errorf("check attempt keys: %w", err)
+	}
+	if bad != 0 {
+		return fmt.Errorf("the seeded attempts: %d without a matching payment_attempt_keys row", bad)
+	}
 	return nil
 }
 
