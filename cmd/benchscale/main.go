@@ -44,6 +44,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -51,6 +52,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -389,13 +391,25 @@ func recon(ctx context.Context, o options, w *world, empty, year *benchutil.Scra
 		return err
 	}
 	benchutil.Progress("settlement file of %s: %d lines, %d MB (%s)", w.reconDay().Format(time.DateOnly), info.Lines, info.Size>>20, plan.Summary())
+	// The day's orders and attempts, into both databases at once (the
+	// reconciliations below run one after the other).
+	dbs := []*benchutil.Scratch{empty, year}
+	var wg sync.WaitGroup
+	errs := make([]error, len(dbs))
+	for k, s := range dbs {
+		wg.Go(func() {
+			start := time.Now()
+			if errs[k] = plan.Seed(ctx, s.Pool); errs[k] == nil {
+				benchutil.Progress("seeded %d attempts of the day in %s (%s)", plan.Attempts(), time.Since(start).Round(time.Second), s.Name)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
 	var took [2]time.Duration
-	for k, s := range []*benchutil.Scratch{empty, year} {
-		start := time.Now()
-		if err := plan.Seed(ctx, s.Pool); err != nil {
-			return err
-		}
-		benchutil.Progress("seeded %d attempts of the day in %s (%s)", plan.Attempts(), time.Since(start).Round(time.Second), s.Name)
+	for k, s := range dbs {
 		svc, err := plan.NewService(s.URL, s.Pool, quietLog())
 		if err != nil {
 			return err

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,21 +50,24 @@ func seedCatalogue(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 	return nil
 }
 
-// seedYear loads the year in two transactions at once, each on its own
-// connection: the orders with their lines, attempts and history, and the
-// ledger (an entry and its postings per payment) with the webhook events.
+// seedYear loads the year in three transactions at once, each on its own
+// connection: the orders with their lines, attempts and history; the ledger
+// (an entry and its postings per payment); the webhook events.
 //
 // Each transaction loads as one would restore a dump: with the triggers off
 // (session_replication_role = replica: the ledger's stamp and balance
 // triggers, the foreign keys' checks), its tables truncated first so that
 // COPY may FREEZE them (rows written frozen and all-visible, as VACUUM would
 // leave them: index-only scans work at once, and no later pass rewrites
-// every page), and the indexes built after the rows, by sorting, rather
-// than kept up row by row. What the triggers would have checked holds by
-// construction — each entry balances, its postings carry its xid and
-// effective time, its content hash is ledger.ContentHash, its seal batch
-// ledger.BulkSealer's — and the ledger is checked afterwards by
-// ledger.Verify.
+// every page) — a partitioned table's rows straight into their month's
+// partition, which the TRUNCATE of its parent qualifies — and its indexes
+// dropped. What the triggers would have checked holds by construction —
+// each entry balances, its postings carry its xid and effective time, its
+// content hash is ledger.ContentHash, its seal batch ledger.BulkSealer's —
+// and the ledger is checked afterwards by ledger.Verify. Once all three have
+// committed, the indexes are built again, by sorting, several at once, and
+// VACUUM (ANALYZE) leaves the statistics and visibility maps a running
+// database would have.
 func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 	codes := accountCodes(w)
 	if _, err := pool.Exec(ctx, `INSERT INTO ledger_accounts (code, kind, currency, created_at)
@@ -83,18 +88,18 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 	}{
 		{"orders", []string{"orders", "order_lines", "payment_attempts", "payment_attempt_keys", "order_events", "payment_refunds",
 			"payment_refund_lines"}, loadOrders},
-		{"ledger and webhooks", []string{"ledger_entries", "ledger_entry_keys", "ledger_postings", "ledger_entry_requests", "ledger_seals", "webhook_events",
-			"webhook_deliveries", "webhook_attempts"}, loadLedger},
+		{"ledger", []string{"ledger_entries", "ledger_entry_keys", "ledger_postings", "ledger_entry_requests", "ledger_seals"}, loadLedger},
+		{"webhooks", []string{"webhook_events", "webhook_deliveries", "webhook_attempts"}, loadWebhooks},
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(loads))
+	restores := make([][]restoreStmt, len(loads))
 	for k, l := range loads {
 		wg.Go(func() {
 			start := time.Now()
 			errs[k] = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 				for _, s := range []string{
 					`SET LOCAL session_replication_role = replica`,
-					`SET LOCAL maintenance_work_mem = '512MB'`,
 					`SET LOCAL synchronous_commit = off`,
 					`TRUNCATE ` + strings.Join(l.truncate, ", ") + ` RESTART IDENTITY`,
 				} {
@@ -102,26 +107,16 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 						return fmt.Errorf("%s: %w", s, err)
 					}
 				}
-				restore, err := dropIndexes(ctx, tx, l.truncate)
-				if err != nil {
+				var err error
+				if restores[k], err = dropIndexes(ctx, tx, l.truncate); err != nil {
 					return err
 				}
-				if err := l.load(ctx, tx, w); err != nil {
-					return err
-				}
-				for _, r := range restore {
-					t := time.Now()
-					if _, err := tx.Exec(ctx, r.sql); err != nil {
-						return fmt.Errorf("%s: %w", r.sql, err)
-					}
-					benchutil.Progress("  index %s in %s", r.name, time.Since(t).Round(time.Millisecond))
-				}
-				return nil
+				return l.load(ctx, tx, w)
 			})
 			if errs[k] != nil {
 				errs[k] = fmt.Errorf("seed %s: %w", l.name, errs[k])
 			} else {
-				benchutil.Progress("seeded %s in %s", l.name, time.Since(start).Round(time.Second))
+				benchutil.Progress("loaded %s in %s", l.name, time.Since(start).Round(time.Second))
 			}
 		})
 	}
@@ -139,14 +134,88 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 		return fmt.Errorf("identities: %w", err)
 	}
 	start := time.Now()
-	for _, t := range []string{"orders", "order_lines", "payment_attempts", "order_events", "ledger_accounts", "ledger_entries",
-		"ledger_postings", "webhook_events"} {
-		if _, err := pool.Exec(ctx, "ANALYZE "+t); err != nil {
-			return fmt.Errorf("analyze %s: %w", t, err)
-		}
+	if err := restoreIndexes(ctx, pool, slices.Concat(restores...)); err != nil {
+		return err
 	}
-	benchutil.Progress("ANALYZE in %s", time.Since(start).Round(time.Millisecond))
+	benchutil.Progress("indexes built in %s", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	var tables []string
+	for _, l := range loads {
+		tables = append(tables, l.truncate...)
+	}
+	tables = append(tables, "ledger_accounts")
+	if err := onConns(ctx, pool, seedConns, tables, func(conn *pgxpool.Conn, t string) error {
+		_, err := conn.Exec(ctx, "VACUUM (ANALYZE) "+pgx.Identifier{t}.Sanitize())
+		return err
+	}); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	benchutil.Progress("VACUUM (ANALYZE) in %s", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// seedConns is how many indexes are built (and tables vacuumed) at once:
+// on two cores, a third keeps them busy while the others wait on the disk.
+const seedConns = 3
+
+// onConns runs do for each item on n connections of pool at once, each
+// taking the next item when done; the first error stops it.
+func onConns[T any](ctx context.Context, pool *pgxpool.Pool, n int, items []T, do func(*pgxpool.Conn, T) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan T)
+	go func() {
+		defer close(next)
+		for _, it := range items {
+			select {
+			case next <- it:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for k := range n {
+		wg.Go(func() {
+			conn, err := pool.Acquire(ctx)
+			if err != nil {
+				errs[k] = err
+				cancel()
+				return
+			}
+			defer conn.Release()
+			for it := range next {
+				if err := do(conn, it); err != nil {
+					errs[k] = err
+					cancel()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// restoreIndexes runs the restore statements, seedConns at once, each
+// connection sorting in maintenance_work_mem of its own and no parallel
+// workers (the connections are the parallelism).
+func restoreIndexes(ctx context.Context, pool *pgxpool.Pool, restore []restoreStmt) error {
+	return onConns(ctx, pool, seedConns, restore, func(conn *pgxpool.Conn, r restoreStmt) error {
+		for _, s := range []string{`SET maintenance_work_mem = '512MB'`, `SET max_parallel_maintenance_workers = 0`} {
+			if _, err := conn.Exec(ctx, s); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+		t := time.Now()
+		if _, err := conn.Exec(ctx, r.sql); err != nil {
+			return fmt.Errorf("%s: %w", r.sql, err)
+		}
+		_, err := conn.Exec(ctx, `RESET maintenance_work_mem; RESET max_parallel_maintenance_workers`)
+		benchutil.Progress("  index %s in %s", r.name, time.Since(t).Round(time.Millisecond))
+		return err
+	})
 }
 
 // restoreStmt re-creates one dropped index.
@@ -161,15 +230,15 @@ func isPartitioned(ctx context.Context, tx pgx.Tx, table string) (bool, error) {
 
 // dropIndexes drops the indexes of tables that no foreign key needs (a
 // constraint's index through its constraint) and returns the statements
-// that make them again, as the schema has them. A partitioned table keeps
-// its indexes (a partitioned index is made of its partitions' indexes).
+// that make them again, as the schema has them. A partitioned table's
+// index goes with its partitions' (and comes back on all of them).
 func dropIndexes(ctx context.Context, tx pgx.Tx, tables []string) ([]restoreStmt, error) {
 	rows, err := tx.Query(ctx, `
 		SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text, pg_get_indexdef(i.indexrelid),
 			coalesce(c.conname, ''), coalesce(pg_get_constraintdef(c.oid), '')
 		FROM pg_index i
 		LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')
-		JOIN pg_class t ON t.oid = i.indrelid AND t.relkind = 'r' AND NOT t.relispartition
+		JOIN pg_class t ON t.oid = i.indrelid AND t.relkind IN ('r', 'p') AND NOT t.relispartition
 		WHERE i.indrelid = ANY($1::regclass[])
 			AND NOT EXISTS (SELECT FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
 		ORDER BY 2, 1`, tables)
@@ -186,7 +255,9 @@ func dropIndexes(ctx context.Context, tx pgx.Tx, tables []string) ([]restoreStmt
 	}
 	var restore []restoreStmt
 	for _, x := range idx {
-		drop, create := "DROP INDEX "+x.name, x.def
+		// A partitioned index is shown ON ONLY the parent: made so, it
+		// would wait for its partitions' indexes to be attached.
+		drop, create := "DROP INDEX "+x.name, strings.Replace(x.def, " ON ONLY ", " ON ", 1)
 		if x.con != "" {
 			con := pgx.Identifier{x.con}.Sanitize()
 			drop = "ALTER TABLE " + x.table + " DROP CONSTRAINT " + con
@@ -207,7 +278,12 @@ func timedCopy(ctx context.Context, tx pgx.Tx, table string, cols []string, n in
 		return err
 	}
 	start := time.Now()
-	rows, err := copyIn(ctx, tx, table, cols, !partitioned, n, gen) // PostgreSQL cannot FREEZE a partitioned table
+	var rows int64
+	if partitioned { // PostgreSQL cannot FREEZE a partitioned table, but can its partitions
+		rows, err = copyInPartitions(ctx, tx, table, cols, n, gen)
+	} else {
+		rows, err = copyIn(ctx, tx, table, cols, true, n, gen)
+	}
 	if err != nil {
 		return err
 	}
@@ -460,9 +536,16 @@ func loadLedger(ctx context.Context, tx pgx.Tx, w *world) error {
 	}
 	// Each entry's key row (ledger_entry_keys: an idempotency key unique in
 	// every month's partition), as PostMany writes it.
-	if _, err := tx.Exec(ctx, `INSERT INTO ledger_entry_keys (idempotency_key, entry_id, effective_at)
-		SELECT idempotency_key, id, effective_at FROM ledger_entries`); err != nil {
-		return fmt.Errorf("ledger entry keys: %w", err)
+	err = timedCopy(ctx, tx, "ledger_entry_keys", []string{"idempotency_key", "entry_id", "effective_at"}, w.n,
+		func(c *copyRows, i int) {
+			o := w.order(i)
+			c.row(3)
+			c.textFrom(func(b []byte) []byte { return append(append(b, "payment:"...), o.attempt.String()...) })
+			c.i64(int64(i + 1))
+			c.ts(o.paid)
+		})
+	if err != nil {
+		return err
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_seals"}, []string{"batch_no", "last_xid", "last_entry_id",
 		"entry_count", "prev_hash", "hash"}, pgx.CopyFromRows(seals)); err != nil {
@@ -498,11 +581,12 @@ func loadLedger(ctx context.Context, tx pgx.Tx, w *world) error {
 			c.i64(xid)
 		}
 	})
-	if err != nil {
-		return err
-	}
-	// One order.paid event per order for its one agency; an order of two
-	// agencies has the full view (no agency) and each agency's own.
+	return err
+}
+
+// loadWebhooks writes one order.paid event per order for its one agency; an
+// order of two agencies has the full view (no agency) and each agency's own.
+func loadWebhooks(ctx context.Context, tx pgx.Tx, w *world) error {
 	var seq int64
 	return timedCopy(ctx, tx, "webhook_events", []string{"id", "seq", "type", "agency_code", "owner_key_id", "subject", "payload",
 		"created_at", "agency_only"}, w.n, func(c *copyRows, i int) {
