@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,9 +63,10 @@ func seedCatalogue(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 // dropped. What the triggers would have checked holds by construction —
 // each entry balances, its postings carry its xid and effective time, its
 // content hash is ledger.ContentHash, its seal batch ledger.BulkSealer's —
-// and the ledger is checked afterwards by ledger.Verify. Once all three have
-// committed, the indexes are built again, by sorting, several at once, and
-// VACUUM (ANALYZE) leaves the statistics and visibility maps a running
+// and the ledger is checked afterwards by ledger.Verify. Once a transaction
+// has committed, its tables' indexes are built again, by sorting, on other
+// connections (seedConns at once, while the other loads go on), and at the
+// end VACUUM (ANALYZE) leaves the statistics and visibility maps a running
 // database would have.
 func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 	codes := accountCodes(w)
@@ -91,12 +91,18 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 		{"ledger", []string{"ledger_entries", "ledger_entry_keys", "ledger_postings", "ledger_entry_requests", "ledger_seals"}, loadLedger},
 		{"webhooks", []string{"webhook_events", "webhook_deliveries", "webhook_attempts"}, loadWebhooks},
 	}
+	// The index builds, fed as each load commits (a buffer for them all:
+	// a load never waits for a build).
+	builds := make(chan restoreStmt, 1024)
+	buildErr := make(chan error, 1)
+	buildStart := time.Now()
+	go func() { buildErr <- restoreIndexes(ctx, pool, builds) }()
 	var wg sync.WaitGroup
 	errs := make([]error, len(loads))
-	restores := make([][]restoreStmt, len(loads))
 	for k, l := range loads {
 		wg.Go(func() {
 			start := time.Now()
+			var restore []restoreStmt
 			errs[k] = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 				for _, s := range []string{
 					`SET LOCAL session_replication_role = replica`,
@@ -108,24 +114,27 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 					}
 				}
 				var err error
-				if restores[k], err = dropIndexes(ctx, tx, l.truncate); err != nil {
+				if restore, err = dropIndexes(ctx, tx, l.truncate); err != nil {
 					return err
 				}
 				return l.load(ctx, tx, w)
 			})
 			if errs[k] != nil {
 				errs[k] = fmt.Errorf("seed %s: %w", l.name, errs[k])
-			} else {
-				benchutil.Progress("loaded %s in %s", l.name, time.Since(start).Round(time.Second))
+				return
+			}
+			benchutil.Progress("loaded %s in %s", l.name, time.Since(start).Round(time.Second))
+			for _, r := range restore {
+				builds <- r
 			}
 		})
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+	close(builds)
+	if err := errors.Join(append(errs, <-buildErr)...); err != nil {
+		return err
 	}
+	benchutil.Progress("indexes built %s after the first load began", time.Since(buildStart).Round(time.Millisecond))
 	// The identities continue after the seeded rows.
 	if _, err := pool.Exec(ctx, `
 		SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), (SELECT max(id) FROM ledger_entries)),
@@ -134,17 +143,12 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 		return fmt.Errorf("identities: %w", err)
 	}
 	start := time.Now()
-	if err := restoreIndexes(ctx, pool, slices.Concat(restores...)); err != nil {
-		return err
-	}
-	benchutil.Progress("indexes built in %s", time.Since(start).Round(time.Millisecond))
-	start = time.Now()
 	var tables []string
 	for _, l := range loads {
 		tables = append(tables, l.truncate...)
 	}
 	tables = append(tables, "ledger_accounts")
-	if err := onConns(ctx, pool, seedConns, tables, func(conn *pgxpool.Conn, t string) error {
+	if err := onConns(ctx, pool, seedConns, feed(tables), func(conn *pgxpool.Conn, t string) error {
 		_, err := conn.Exec(ctx, "VACUUM (ANALYZE) "+pgx.Identifier{t}.Sanitize())
 		return err
 	}); err != nil {
@@ -158,22 +162,22 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 // on two cores, a third keeps them busy while the others wait on the disk.
 const seedConns = 3
 
-// onConns runs do for each item on n connections of pool at once, each
-// taking the next item when done; the first error stops it.
-func onConns[T any](ctx context.Context, pool *pgxpool.Pool, n int, items []T, do func(*pgxpool.Conn, T) error) error {
+// feed is a closed channel of items.
+func feed[T any](items []T) <-chan T {
+	c := make(chan T, len(items))
+	for _, it := range items {
+		c <- it
+	}
+	close(c)
+	return c
+}
+
+// onConns runs do for each item from next on n connections of pool at
+// once, each taking the next item when done, until next is closed; the
+// first error stops it.
+func onConns[T any](ctx context.Context, pool *pgxpool.Pool, n int, next <-chan T, do func(*pgxpool.Conn, T) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	next := make(chan T)
-	go func() {
-		defer close(next)
-		for _, it := range items {
-			select {
-			case next <- it:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for k := range n {
@@ -185,7 +189,17 @@ func onConns[T any](ctx context.Context, pool *pgxpool.Pool, n int, items []T, d
 				return
 			}
 			defer conn.Release()
-			for it := range next {
+			for {
+				var it T
+				var ok bool
+				select {
+				case it, ok = <-next:
+				case <-ctx.Done():
+					return
+				}
+				if !ok {
+					return
+				}
 				if err := do(conn, it); err != nil {
 					errs[k] = err
 					cancel()
@@ -201,7 +215,7 @@ func onConns[T any](ctx context.Context, pool *pgxpool.Pool, n int, items []T, d
 // restoreIndexes runs the restore statements, seedConns at once, each
 // connection sorting in maintenance_work_mem of its own and no parallel
 // workers (the connections are the parallelism).
-func restoreIndexes(ctx context.Context, pool *pgxpool.Pool, restore []restoreStmt) error {
+func restoreIndexes(ctx context.Context, pool *pgxpool.Pool, restore <-chan restoreStmt) error {
 	return onConns(ctx, pool, seedConns, restore, func(conn *pgxpool.Conn, r restoreStmt) error {
 		for _, s := range []string{`SET maintenance_work_mem = '512MB'`, `SET max_parallel_maintenance_workers = 0`} {
 			if _, err := conn.Exec(ctx, s); err != nil {
