@@ -25,8 +25,8 @@
 //	                                             year (internal/testkit/reconday), the day after it
 //	bench scale_recon_1m_empty_seconds <s> s     the same day on an empty database
 //	bench scale_recon_vs_empty <ratio> ratio
-//	bench scale_seed_seconds <s> s               COPY of the year (sealed as ledger.Seal would), its indexes
-//	                                             and statistics
+//	bench scale_seed_seconds <s> s               COPY of the year (sealed as ledger.Seal would), its indexes,
+//	                                             statistics and visibility maps (VACUUM (ANALYZE))
 //	bench scale_snapshot_seconds, scale_verify_seconds <s> s
 //	                                             ledger.SnapshotBalances and ledger.Verify over the year (a
 //	                                             finding of Verify fails the run: the seeding is wrong)
