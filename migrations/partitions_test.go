@@ -29,6 +29,17 @@ INSERT INTO order_events (order_id, type, actor, data, created_at)
 SELECT id, t, 'test', '{}', created_at + d
 FROM orders, (VALUES ('order.created', interval '0'), ('order.cancelled', interval '1 hour')) e(t, d);
 INSERT INTO agencies (code, name, treasury_account) VALUES ('AG-A', 'A', 'T-1');
+INSERT INTO payment_attempts (id, order_id, gateway, method, gateway_ref, gateway_txn_id, currency, amount, status, outcome,
+    created_by, created_at, updated_at, expires_at, paid_at)
+SELECT ('00000000-0000-0000-0000-0000000001' || s || right(id::text, 1))::uuid, id, 'vnpay', 'card', 'R' || s || reference,
+    CASE s WHEN 1 THEN 'T' || reference END, 'VND', 1000, CASE s WHEN 1 THEN 'succeeded' ELSE 'failed' END,
+    CASE s WHEN 1 THEN 'payment' END, 'test', created_at + s * interval '1 minute', created_at, created_at + interval '15 minutes',
+    CASE s WHEN 1 THEN created_at END
+FROM orders, generate_series(1, 2) s;
+INSERT INTO payment_refunds (id, order_id, attempt_id, kind, currency, amount, status, reason, requested_by, created_at, updated_at)
+SELECT ('00000000-0000-0000-0000-0000000002' || right(order_id::text, 2))::uuid, order_id, id, 'refund', 'VND', 100, 'requested',
+    'r', 'test', created_at, created_at
+FROM payment_attempts WHERE status = 'succeeded';
 INSERT INTO webhook_endpoints (id, agency_code, url, event_types, secret)
 VALUES ('00000000-0000-0000-0000-0000000000e1', 'AG-A', 'http://127.0.0.1:1/', '{order.paid}', 's');
 INSERT INTO webhook_events (id, type, agency_code, subject, payload, created_at)
@@ -65,6 +76,7 @@ var converted = []struct{ table, key, id, cols string }{
 	{"webhook_events", "created_at", "seq", "t.*"},
 	{"ledger_postings", "effective_at", "", "t.*"},
 	{"ledger_entries", "effective_at", "", "t.*"}, // its identity: checked apart (an entry needs its postings)
+	{"payment_attempts", "created_at", "", "t.*"},
 	// The staging tables gain staged_at: the rest of each row is kept.
 	{"recon_settlement_lines", "staged_at", "", "(file_id, line, gateway_txn_id, reference, type, gross, fee, net, currency, at)"},
 	{"recon_bank_entries", "staged_at", "", `(file_id, stmt_seq, entry_seq, entry_key, account, amount, currency, credit, reversal,
@@ -194,6 +206,19 @@ func TestPartitioningConvertsTablesWithRows(t *testing.T) {
 		t.Fatalf("%d entries and key rows that do not match (%v)", missing, err)
 	}
 	entryIDs("after up")
+	// Every attempt is in payment_attempt_keys, with its order, reference,
+	// time and what the unique rules read; the refunds refer to it there.
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM payment_attempts a FULL JOIN payment_attempt_keys k ON k.id = a.id
+		WHERE a.id IS NULL OR k.id IS NULL OR (a.order_id, a.gateway, a.gateway_ref, a.created_at, a.status) IS DISTINCT FROM
+			(k.order_id, k.gateway, k.gateway_ref, k.created_at, k.status)
+			OR a.outcome IS DISTINCT FROM k.outcome OR a.gateway_txn_id IS DISTINCT FROM k.gateway_txn_id`).Scan(&missing); err != nil || missing != 0 {
+		t.Fatalf("%d attempts and key rows that do not match (%v)", missing, err)
+	}
+	var refunds int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM payment_refunds r JOIN payment_attempt_keys k ON k.id = r.attempt_id`).
+		Scan(&refunds); err != nil || refunds != 3 {
+		t.Fatalf("%d refunds of key rows (%v), want 3", refunds, err)
+	}
 	// Every event's id is in the key table, which the deliveries refer to.
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM webhook_events e FULL JOIN webhook_event_ids k USING (id, created_at)
 		WHERE e.id IS NULL OR k.id IS NULL`).Scan(&missing); err != nil || missing != 0 {

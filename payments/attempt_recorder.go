@@ -155,6 +155,13 @@ func (f *Paying) recordBatch(ctx context.Context, jobs []recordJob) ([]groupcomm
 	return out, nil
 }
 
+// attemptsByRefsSQL locks the attempts of many gateway references ($1, $2),
+// each through its key rows and so in one partition.
+const attemptsByRefsSQL = `SELECT ` + attemptCols + ` FROM unnest($1::text[], $2::text[]) AS r(gateway, ref)
+	CROSS JOIN LATERAL (SELECT a.* FROM` + attemptsByKeys + `WHERE k.gateway = r.gateway AND k.gateway_ref = r.ref
+		ORDER BY a.created_at, a.id FOR UPDATE OF a) a
+	ORDER BY a.created_at, a.id`
+
 // lockForRefs is lockForRef for many attempt references at once: it locks
 // their orders (in id order, so two batches never wait on each other in a
 // circle) with their lines, then the attempts carrying the references, oldest
@@ -170,8 +177,8 @@ func lockForRefs(ctx context.Context, tx pgx.Tx, keys []attemptKey) (map[uuid.UU
 	b := &pgx.Batch{}
 	b.Queue(`SELECT `+orderWithLines+`
 		WHERE o.id IN (SELECT x.order_id FROM unnest($1::text[], $2::text[]) AS r(gateway, ref)
-			CROSS JOIN LATERAL (SELECT order_id FROM payment_attempts a
-				WHERE a.gateway = r.gateway AND a.gateway_ref = r.ref LIMIT 1) x)
+			CROSS JOIN LATERAL (SELECT order_id FROM payment_attempt_keys k
+				WHERE k.gateway = r.gateway AND k.gateway_ref = r.ref LIMIT 1) x)
 		ORDER BY o.id FOR UPDATE OF o`, gws, refs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			o, err := scanOrderWithLines(rows)
@@ -182,10 +189,7 @@ func lockForRefs(ctx context.Context, tx pgx.Tx, keys []attemptKey) (map[uuid.UU
 		}
 		return rows.Err()
 	})
-	b.Queue(`SELECT `+attemptCols+` FROM unnest($1::text[], $2::text[]) AS r(gateway, ref)
-		CROSS JOIN LATERAL (SELECT * FROM payment_attempts a WHERE a.gateway = r.gateway AND a.gateway_ref = r.ref
-			ORDER BY a.created_at, a.id FOR UPDATE) a
-		ORDER BY a.created_at, a.id`, gws, refs).Query(func(rows pgx.Rows) error {
+	b.Queue(attemptsByRefsSQL, gws, refs).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			a, err := scanAttempt(rows)
 			if err != nil {

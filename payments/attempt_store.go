@@ -38,19 +38,47 @@ func queueInsertAttempt(b *pgx.Batch, a Attempt) {
 		a.RedirectURL, a.QRPayload, a.CreatedBy, a.CreatedAt, a.ExpiresAt)
 }
 
+// payment_attempts is partitioned by month on created_at (migration 00043);
+// payment_attempt_keys, not partitioned, holds each attempt's id, order,
+// gateway reference and created_at, and the global unique rules. A lookup by
+// id or by gateway reference finds the attempt's created_at there first, so
+// that it then reads one partition, not one per month.
+
+// attemptsByKeys joins the key rows k to their attempts a, each read in its
+// one partition: the subquery is run per key row (OFFSET 0 keeps the planner
+// from flattening it into a join that would scan every partition), with the
+// key row's created_at, which prunes the partitions at run time.
+const attemptsByKeys = ` payment_attempt_keys k CROSS JOIN LATERAL (SELECT * FROM payment_attempts a
+	WHERE a.id = k.id AND a.created_at = k.created_at OFFSET 0) a `
+
+// The lookups of one attempt, or of the attempts of one gateway reference,
+// each reading one partition (TestAttemptLookupsReadOnePartition).
+const (
+	attemptByIDSQL   = `SELECT ` + attemptCols + ` FROM` + attemptsByKeys + `WHERE k.id = $1`
+	attemptsByRefSQL = `SELECT ` + attemptCols + ` FROM` + attemptsByKeys + `WHERE k.gateway = $1 AND k.gateway_ref = $2
+		ORDER BY a.created_at, a.id FOR UPDATE OF a`
+	payingAttemptSQL = `SELECT ` + attemptCols + ` FROM` + attemptsByKeys + `WHERE k.order_id = $1 AND k.outcome = 'payment'`
+	finishAttemptSQL = `UPDATE payment_attempts SET status = $2, outcome = nullif($3, ''),
+		gateway_txn_id = coalesce(nullif($4, ''), gateway_txn_id), result_code = nullif($5, ''),
+		result_message = nullif($6, ''), last_result = $7, paid_at = $8, updated_at = $9
+		WHERE id = $1 AND created_at = (SELECT k.created_at FROM payment_attempt_keys k WHERE k.id = $1)`
+	expireAttemptSQL = `UPDATE payment_attempts SET status = 'expired', updated_at = $2
+		WHERE id = $1 AND created_at = (SELECT k.created_at FROM payment_attempt_keys k WHERE k.id = $1)
+			AND status = 'pending'`
+)
+
 // lockForRef locks, in one round trip, the order a gateway reference belongs
 // to and then the attempts carrying it, oldest first. The reference is an
 // attempt's (the order is theirs) or, byReference, the order's payment
 // reference.
 func lockForRef(ctx context.Context, tx pgx.Tx, gateway, ref string, byReference bool) (Order, []Attempt, error) {
-	where, args := `o.id = (SELECT order_id FROM payment_attempts WHERE gateway = $1 AND gateway_ref = $2 LIMIT 1)`, []any{gateway, ref}
+	where, args := `o.id = (SELECT order_id FROM payment_attempt_keys WHERE gateway = $1 AND gateway_ref = $2 LIMIT 1)`, []any{gateway, ref}
 	if byReference {
 		where, args = `o.reference = $1`, []any{ref}
 	}
 	var attempts []Attempt
 	o, err := getOrderThen(ctx, tx, where, true, args, func(b *pgx.Batch) {
-		b.Queue(`SELECT `+attemptCols+` FROM payment_attempts a WHERE a.gateway = $1 AND a.gateway_ref = $2
-			ORDER BY a.created_at, a.id FOR UPDATE`, gateway, ref).Query(func(rows pgx.Rows) error {
+		b.Queue(attemptsByRefSQL, gateway, ref).Query(func(rows pgx.Rows) error {
 			var err error
 			attempts, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (Attempt, error) { return scanAttempt(r) })
 			return err
@@ -59,8 +87,9 @@ func lockForRef(ctx context.Context, tx pgx.Tx, gateway, ref string, byReference
 	return o, attempts, err
 }
 
-// queueFinishAttempt adds to b the gateway's final word on an attempt.
-func queueFinishAttempt(b *pgx.Batch, id uuid.UUID, status AttemptStatus, outcome string,
+// queueFinishAttempt adds to b the gateway's final word on attempt a (the
+// batch fails unless it updates the attempt).
+func queueFinishAttempt(b *pgx.Batch, a Attempt, status AttemptStatus, outcome string,
 	r gateways.Result, paidAt *time.Time, now time.Time) error {
 	raw, err := json.Marshal(r)
 	if err != nil {
@@ -70,10 +99,12 @@ func queueFinishAttempt(b *pgx.Batch, id uuid.UUID, status AttemptStatus, outcom
 	if status == AttemptSucceeded {
 		txn = txnID(r)
 	}
-	b.Queue(`UPDATE payment_attempts SET status = $2, outcome = nullif($3, ''),
-		gateway_txn_id = coalesce(nullif($4, ''), gateway_txn_id), result_code = nullif($5, ''),
-		result_message = nullif($6, ''), last_result = $7, paid_at = $8, updated_at = $9 WHERE id = $1`,
-		id, string(status), outcome, txn, r.Code, r.Message, raw, paidAt, now)
+	b.Queue(finishAttemptSQL, a.ID, string(status), outcome, txn, r.Code, r.Message, raw, paidAt, now).Exec(func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("finish attempt %s: %d rows updated", a.ID, tag.RowsAffected())
+		}
+		return nil
+	})
 	return nil
 }
 
@@ -93,19 +124,18 @@ var markPaidSQL = `UPDATE orders SET status = $4, amount_paid = total, paid_at =
 	WHERE id = $1 AND ` + evPay.sqlGuard("status")
 
 // expireAttempt gives up on a pending attempt; false if it was no longer pending.
-func expireAttempt(ctx context.Context, tx pgx.Tx, id uuid.UUID, now time.Time) (bool, error) {
-	tag, err := tx.Exec(ctx, `UPDATE payment_attempts SET status = 'expired', updated_at = $2
-		WHERE id = $1 AND status = 'pending'`, id, now)
+func expireAttempt(ctx context.Context, tx pgx.Tx, a Attempt, now time.Time) (bool, error) {
+	tag, err := tx.Exec(ctx, expireAttemptSQL, a.ID, now)
 	if err != nil {
-		return false, fmt.Errorf("expire attempt %s: %w", id, err)
+		return false, fmt.Errorf("expire attempt %s: %w", a.ID, err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
 
 func getAttempt(ctx context.Context, q querier, id uuid.UUID, forUpdate bool) (Attempt, error) {
-	sql := `SELECT ` + attemptCols + ` FROM payment_attempts a WHERE a.id = $1`
+	sql := attemptByIDSQL
 	if forUpdate {
-		sql += ` FOR UPDATE`
+		sql += ` FOR UPDATE OF a`
 	}
 	a, err := scanAttempt(q.QueryRow(ctx, sql, id))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -119,8 +149,7 @@ func getAttempt(ctx context.Context, q querier, id uuid.UUID, forUpdate bool) (A
 
 // payingAttempt is the attempt that paid the order.
 func payingAttempt(ctx context.Context, q querier, orderID uuid.UUID) (Attempt, error) {
-	a, err := scanAttempt(q.QueryRow(ctx, `SELECT `+attemptCols+` FROM payment_attempts a
-		WHERE a.order_id = $1 AND a.outcome = 'payment'`, orderID))
+	a, err := scanAttempt(q.QueryRow(ctx, payingAttemptSQL, orderID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Attempt{}, ErrAttemptNotFound
 	}

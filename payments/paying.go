@@ -462,7 +462,7 @@ func (f *Paying) fail(ctx context.Context, tx pgx.Tx, b *pgx.Batch, a Attempt, r
 
 // queueFail adds to b marking the attempt failed.
 func (f *Paying) queueFail(b *pgx.Batch, a Attempt, r gateways.Result, actor string) error {
-	if err := queueFinishAttempt(b, a.ID, AttemptFailed, "", r, nil, f.now()); err != nil {
+	if err := queueFinishAttempt(b, a, AttemptFailed, "", r, nil, f.now()); err != nil {
 		return err
 	}
 	return queueEvent(b, a.OrderID, "attempt.failed", actor, map[string]any{
@@ -492,7 +492,7 @@ func (f *Paying) queuePay(b *pgx.Batch, o Order, a Attempt, r gateways.Result, a
 	}
 	now := f.now()
 	paidAt := paidTime(r, now)
-	if err := queueFinishAttempt(b, a.ID, AttemptSucceeded, OutcomePayment, r, &paidAt, now); err != nil {
+	if err := queueFinishAttempt(b, a, AttemptSucceeded, OutcomePayment, r, &paidAt, now); err != nil {
 		return o, ledger.Payment{}, err
 	}
 	queueMarkPaid(b, o.ID, paidAt, now)
@@ -510,7 +510,7 @@ func (f *Paying) queuePay(b *pgx.Batch, o Order, a Attempt, r gateways.Result, a
 func (f *Paying) overpay(ctx context.Context, tx pgx.Tx, b *pgx.Batch, o Order, a Attempt, r gateways.Result, actor string) error {
 	now := f.now()
 	paidAt := paidTime(r, now)
-	if err := queueFinishAttempt(b, a.ID, AttemptSucceeded, OutcomeOverpayment, r, &paidAt, now); err != nil {
+	if err := queueFinishAttempt(b, a, AttemptSucceeded, OutcomeOverpayment, r, &paidAt, now); err != nil {
 		return err
 	}
 	rf := Refund{ID: uuid.Must(uuid.NewV7()), OrderID: o.ID, AttemptID: a.ID, Kind: RefundKindOverpayment,

@@ -133,7 +133,7 @@ func (f *Paying) FollowPending(ctx context.Context, batch int) (int, error) {
 		n := 0
 		err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 			rows, err := tx.Query(ctx, `UPDATE payment_attempts SET followed_at = $1
-				WHERE id IN (SELECT id FROM payment_attempts
+				WHERE (id, created_at) IN (SELECT id, created_at FROM payment_attempts
 					WHERE status = 'pending' AND followed_at IS NULL AND (created_at <= $2 OR expires_at <= $1)
 					ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
 				RETURNING id`, now, now.Add(-f.cfg.StatusPollDelay), batch)
@@ -248,7 +248,7 @@ func (f *Paying) expire(ctx context.Context, a Attempt) error {
 		if err := lockOrder(ctx, tx, a.OrderID); err != nil {
 			return err
 		}
-		ok, err := expireAttempt(ctx, tx, a.ID, f.now())
+		ok, err := expireAttempt(ctx, tx, a, f.now())
 		if err != nil || !ok {
 			return err
 		}

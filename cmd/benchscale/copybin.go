@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -163,4 +164,147 @@ func joinIdents(cols []string) string {
 		s += pgx.Identifier{c}.Sanitize()
 	}
 	return s
+}
+
+// vnZone is the partitions' month boundary: midnight in Vietnam (GMT+7,
+// partition_bound's offset).
+var vnZone = time.FixedZone("GMT+7", 7*3600)
+
+// partitionRouter names the partition of a row of a table partitioned by
+// month (<table>_pYYYYMM, <table>_default when that month has none) from its
+// key column's value, which gen writes as a timestamptz.
+type partitionRouter struct {
+	table  string
+	exists map[string]bool
+	months map[int64]string // micros of the month's start → partition
+	keyCol int              // the key's position in the COPY's columns
+}
+
+func newPartitionRouter(ctx context.Context, tx pgx.Tx, table string, cols []string) (*partitionRouter, error) {
+	var key string
+	if err := tx.QueryRow(ctx, `SELECT key_column FROM partitioned_tables WHERE parent = $1`, table).Scan(&key); err != nil {
+		return nil, fmt.Errorf("%s: key column: %w", table, err)
+	}
+	r := &partitionRouter{table: table, exists: map[string]bool{}, months: map[int64]string{}, keyCol: -1}
+	for i, c := range cols {
+		if c == key {
+			r.keyCol = i
+		}
+	}
+	if r.keyCol < 0 {
+		return nil, fmt.Errorf("%s: the COPY does not write the partition key %s", table, key)
+	}
+	rows, err := tx.Query(ctx, `SELECT c.relname::text FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = $1::regclass`, table)
+	if err != nil {
+		return nil, fmt.Errorf("%s: partitions: %w", table, err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("%s: partitions: %w", table, err)
+	}
+	for _, n := range names {
+		r.exists[n] = true
+	}
+	return r, nil
+}
+
+// route answers the partition of the row at b[off:] and where the row ends.
+func (r *partitionRouter) route(b []byte, off int) (string, int) {
+	n := int(binary.BigEndian.Uint16(b[off:]))
+	off += 2
+	var micros int64
+	for f := range n {
+		l := int32(binary.BigEndian.Uint32(b[off:]))
+		off += 4
+		if l < 0 {
+			continue
+		}
+		if f == r.keyCol {
+			micros = int64(binary.BigEndian.Uint64(b[off:]))
+		}
+		off += int(l)
+	}
+	t := pgEpoch.Add(time.Duration(micros) * time.Microsecond).In(vnZone)
+	month := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, vnZone)
+	k := month.UnixMicro()
+	name, ok := r.months[k]
+	if !ok {
+		name = fmt.Sprintf("%s_p%04d%02d", r.table, month.Year(), int(month.Month()))
+		if !r.exists[name] {
+			name = r.table + "_default"
+		}
+		r.months[k] = name
+	}
+	return name, off
+}
+
+// copyInPartitions is copyIn for a table partitioned by month: each row
+// goes straight to its month's partition, in COPYs of some MB per partition
+// with FREEZE (which PostgreSQL refuses on the partitioned table itself; the
+// partitions qualify, the transaction having truncated them with their
+// parent). The rows are made and sorted in a goroutine while the server
+// takes the previous ones.
+func copyInPartitions(ctx context.Context, tx pgx.Tx, table string, cols []string, n int, gen func(c *copyRows, i int)) (int64, error) {
+	router, err := newPartitionRouter(ctx, tx, table, cols)
+	if err != nil {
+		return 0, err
+	}
+	type chunk struct {
+		part string
+		b    []byte
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunks := make(chan chunk, 2)
+	go func() {
+		defer close(chunks)
+		bufs := map[string]*copyRows{}
+		send := func(part string, c *copyRows) bool {
+			c.trailer()
+			select {
+			case chunks <- chunk{part, c.b}:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		c := &copyRows{b: make([]byte, 0, 1<<12)}
+		for i := range n {
+			c.b = c.b[:0]
+			gen(c, i)
+			for off := 0; off < len(c.b); {
+				part, end := router.route(c.b, off)
+				buf := bufs[part]
+				if buf == nil {
+					buf = &copyRows{b: make([]byte, 0, 4<<20+1<<16)}
+					buf.header()
+					bufs[part] = buf
+				}
+				buf.b = append(buf.b, c.b[off:end]...)
+				off = end
+				if len(buf.b) >= 4<<20 {
+					delete(bufs, part)
+					if !send(part, buf) {
+						return
+					}
+				}
+			}
+		}
+		for part, buf := range bufs {
+			if !send(part, buf) {
+				return
+			}
+		}
+	}()
+	var rows int64
+	for ch := range chunks {
+		sql := fmt.Sprintf("COPY %s (%s) FROM STDIN (FORMAT binary, FREEZE)", pgx.Identifier{ch.part}.Sanitize(), joinIdents(cols))
+		tag, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(ch.b), sql)
+		if err != nil {
+			return 0, fmt.Errorf("copy %s: %w", ch.part, err)
+		}
+		rows += tag.RowsAffected()
+	}
+	return rows, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -48,21 +49,25 @@ func seedCatalogue(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 	return nil
 }
 
-// seedYear loads the year in two transactions at once, each on its own
-// connection: the orders with their lines, attempts and history, and the
-// ledger (an entry and its postings per payment) with the webhook events.
+// seedYear loads the year in three transactions at once, each on its own
+// connection: the orders with their lines, attempts and history; the ledger
+// (an entry and its postings per payment); the webhook events.
 //
 // Each transaction loads as one would restore a dump: with the triggers off
 // (session_replication_role = replica: the ledger's stamp and balance
 // triggers, the foreign keys' checks), its tables truncated first so that
 // COPY may FREEZE them (rows written frozen and all-visible, as VACUUM would
 // leave them: index-only scans work at once, and no later pass rewrites
-// every page), and the indexes built after the rows, by sorting, rather
-// than kept up row by row. What the triggers would have checked holds by
-// construction — each entry balances, its postings carry its xid and
-// effective time, its content hash is ledger.ContentHash, its seal batch
-// ledger.BulkSealer's — and the ledger is checked afterwards by
-// ledger.Verify.
+// every page) — a partitioned table's rows straight into their month's
+// partition, which the TRUNCATE of its parent qualifies — and its indexes
+// dropped. What the triggers would have checked holds by construction —
+// each entry balances, its postings carry its xid and effective time, its
+// content hash is ledger.ContentHash, its seal batch ledger.BulkSealer's —
+// and the ledger is checked afterwards by ledger.Verify. Once a transaction
+// has committed, its tables' indexes are built again, by sorting, on other
+// connections (seedConns at once, while the other loads go on), and at the
+// end VACUUM (ANALYZE) leaves the statistics and visibility maps a running
+// database would have.
 func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 	codes := accountCodes(w)
 	if _, err := pool.Exec(ctx, `INSERT INTO ledger_accounts (code, kind, currency, created_at)
@@ -81,19 +86,26 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 		truncate []string // truncated together: a table that references one of them must be in the same TRUNCATE
 		load     func(ctx context.Context, tx pgx.Tx, w *world) error
 	}{
-		{"orders", []string{"orders", "order_lines", "payment_attempts", "order_events", "payment_refunds", "payment_refund_lines"}, loadOrders},
-		{"ledger and webhooks", []string{"ledger_entries", "ledger_entry_keys", "ledger_postings", "ledger_entry_requests", "ledger_seals", "webhook_events",
-			"webhook_deliveries", "webhook_attempts"}, loadLedger},
+		{"orders", []string{"orders", "order_lines", "payment_attempts", "payment_attempt_keys", "order_events", "payment_refunds",
+			"payment_refund_lines"}, loadOrders},
+		{"ledger", []string{"ledger_entries", "ledger_entry_keys", "ledger_postings", "ledger_entry_requests", "ledger_seals"}, loadLedger},
+		{"webhooks", []string{"webhook_events", "webhook_deliveries", "webhook_attempts"}, loadWebhooks},
 	}
+	// The index builds, fed as each load commits (a buffer for them all:
+	// a load never waits for a build).
+	builds := make(chan restoreStmt, 1024)
+	buildErr := make(chan error, 1)
+	buildStart := time.Now()
+	go func() { buildErr <- restoreIndexes(ctx, pool, builds) }()
 	var wg sync.WaitGroup
 	errs := make([]error, len(loads))
 	for k, l := range loads {
 		wg.Go(func() {
 			start := time.Now()
+			var restore []restoreStmt
 			errs[k] = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 				for _, s := range []string{
 					`SET LOCAL session_replication_role = replica`,
-					`SET LOCAL maintenance_work_mem = '512MB'`,
 					`SET LOCAL synchronous_commit = off`,
 					`TRUNCATE ` + strings.Join(l.truncate, ", ") + ` RESTART IDENTITY`,
 				} {
@@ -101,35 +113,28 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 						return fmt.Errorf("%s: %w", s, err)
 					}
 				}
-				restore, err := dropIndexes(ctx, tx, l.truncate)
-				if err != nil {
+				var err error
+				if restore, err = dropIndexes(ctx, tx, l.truncate); err != nil {
 					return err
 				}
-				if err := l.load(ctx, tx, w); err != nil {
-					return err
-				}
-				for _, r := range restore {
-					t := time.Now()
-					if _, err := tx.Exec(ctx, r.sql); err != nil {
-						return fmt.Errorf("%s: %w", r.sql, err)
-					}
-					benchutil.Progress("  index %s in %s", r.name, time.Since(t).Round(time.Millisecond))
-				}
-				return nil
+				return l.load(ctx, tx, w)
 			})
 			if errs[k] != nil {
 				errs[k] = fmt.Errorf("seed %s: %w", l.name, errs[k])
-			} else {
-				benchutil.Progress("seeded %s in %s", l.name, time.Since(start).Round(time.Second))
+				return
+			}
+			benchutil.Progress("loaded %s in %s", l.name, time.Since(start).Round(time.Second))
+			for _, r := range restore {
+				builds <- r
 			}
 		})
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+	close(builds)
+	if err := errors.Join(append(errs, <-buildErr)...); err != nil {
+		return err
 	}
+	benchutil.Progress("indexes built %s after the first load began", time.Since(buildStart).Round(time.Millisecond))
 	// The identities continue after the seeded rows.
 	if _, err := pool.Exec(ctx, `
 		SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), (SELECT max(id) FROM ledger_entries)),
@@ -138,14 +143,93 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 		return fmt.Errorf("identities: %w", err)
 	}
 	start := time.Now()
-	for _, t := range []string{"orders", "order_lines", "payment_attempts", "order_events", "ledger_accounts", "ledger_entries",
-		"ledger_postings", "webhook_events"} {
-		if _, err := pool.Exec(ctx, "ANALYZE "+t); err != nil {
-			return fmt.Errorf("analyze %s: %w", t, err)
-		}
+	var tables []string
+	for _, l := range loads {
+		tables = append(tables, l.truncate...)
 	}
-	benchutil.Progress("ANALYZE in %s", time.Since(start).Round(time.Millisecond))
+	tables = append(tables, "ledger_accounts")
+	if err := onConns(ctx, pool, seedConns, feed(tables), func(conn *pgxpool.Conn, t string) error {
+		_, err := conn.Exec(ctx, "VACUUM (ANALYZE) "+pgx.Identifier{t}.Sanitize())
+		return err
+	}); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	benchutil.Progress("VACUUM (ANALYZE) in %s", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// seedConns is how many indexes are built (and tables vacuumed) at once:
+// on two cores, a third keeps them busy while the others wait on the disk.
+const seedConns = 3
+
+// feed is a closed channel of items.
+func feed[T any](items []T) <-chan T {
+	c := make(chan T, len(items))
+	for _, it := range items {
+		c <- it
+	}
+	close(c)
+	return c
+}
+
+// onConns runs do for each item from next on n connections of pool at
+// once, each taking the next item when done, until next is closed; the
+// first error stops it.
+func onConns[T any](ctx context.Context, pool *pgxpool.Pool, n int, next <-chan T, do func(*pgxpool.Conn, T) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for k := range n {
+		wg.Go(func() {
+			conn, err := pool.Acquire(ctx)
+			if err != nil {
+				errs[k] = err
+				cancel()
+				return
+			}
+			defer conn.Release()
+			for {
+				var it T
+				var ok bool
+				select {
+				case it, ok = <-next:
+				case <-ctx.Done():
+					return
+				}
+				if !ok {
+					return
+				}
+				if err := do(conn, it); err != nil {
+					errs[k] = err
+					cancel()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// restoreIndexes runs the restore statements, seedConns at once, each
+// connection sorting in maintenance_work_mem of its own and no parallel
+// workers (the connections are the parallelism).
+func restoreIndexes(ctx context.Context, pool *pgxpool.Pool, restore <-chan restoreStmt) error {
+	return onConns(ctx, pool, seedConns, restore, func(conn *pgxpool.Conn, r restoreStmt) error {
+		for _, s := range []string{`SET maintenance_work_mem = '512MB'`, `SET max_parallel_maintenance_workers = 0`} {
+			if _, err := conn.Exec(ctx, s); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+		t := time.Now()
+		if _, err := conn.Exec(ctx, r.sql); err != nil {
+			return fmt.Errorf("%s: %w", r.sql, err)
+		}
+		_, err := conn.Exec(ctx, `RESET maintenance_work_mem; RESET max_parallel_maintenance_workers`)
+		benchutil.Progress("  index %s in %s", r.name, time.Since(t).Round(time.Millisecond))
+		return err
+	})
 }
 
 // restoreStmt re-creates one dropped index.
@@ -160,15 +244,15 @@ func isPartitioned(ctx context.Context, tx pgx.Tx, table string) (bool, error) {
 
 // dropIndexes drops the indexes of tables that no foreign key needs (a
 // constraint's index through its constraint) and returns the statements
-// that make them again, as the schema has them. A partitioned table keeps
-// its indexes (a partitioned index is made of its partitions' indexes).
+// that make them again, as the schema has them. A partitioned table's
+// index goes with its partitions' (and comes back on all of them).
 func dropIndexes(ctx context.Context, tx pgx.Tx, tables []string) ([]restoreStmt, error) {
 	rows, err := tx.Query(ctx, `
 		SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text, pg_get_indexdef(i.indexrelid),
 			coalesce(c.conname, ''), coalesce(pg_get_constraintdef(c.oid), '')
 		FROM pg_index i
 		LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')
-		JOIN pg_class t ON t.oid = i.indrelid AND t.relkind = 'r' AND NOT t.relispartition
+		JOIN pg_class t ON t.oid = i.indrelid AND t.relkind IN ('r', 'p') AND NOT t.relispartition
 		WHERE i.indrelid = ANY($1::regclass[])
 			AND NOT EXISTS (SELECT FROM pg_constraint f WHERE f.contype = 'f' AND f.conindid = i.indexrelid)
 		ORDER BY 2, 1`, tables)
@@ -185,7 +269,9 @@ func dropIndexes(ctx context.Context, tx pgx.Tx, tables []string) ([]restoreStmt
 	}
 	var restore []restoreStmt
 	for _, x := range idx {
-		drop, create := "DROP INDEX "+x.name, x.def
+		// A partitioned index is shown ON ONLY the parent: made so, it
+		// would wait for its partitions' indexes to be attached.
+		drop, create := "DROP INDEX "+x.name, strings.Replace(x.def, " ON ONLY ", " ON ", 1)
 		if x.con != "" {
 			con := pgx.Identifier{x.con}.Sanitize()
 			drop = "ALTER TABLE " + x.table + " DROP CONSTRAINT " + con
@@ -206,7 +292,12 @@ func timedCopy(ctx context.Context, tx pgx.Tx, table string, cols []string, n in
 		return err
 	}
 	start := time.Now()
-	rows, err := copyIn(ctx, tx, table, cols, !partitioned, n, gen) // PostgreSQL cannot FREEZE a partitioned table
+	var rows int64
+	if partitioned { // PostgreSQL cannot FREEZE a partitioned table, but can its partitions
+		rows, err = copyInPartitions(ctx, tx, table, cols, n, gen)
+	} else {
+		rows, err = copyIn(ctx, tx, table, cols, true, n, gen)
+	}
 	if err != nil {
 		return err
 	}
@@ -306,6 +397,36 @@ func loadOrders(ctx context.Context, tx pgx.Tx, w *world) error {
 		c.ts(at.Add(15 * time.Minute))
 		c.ts(o.paid)
 		c.ts(at)
+	})
+	if err != nil {
+		return err
+	}
+	// Each attempt's key row (migration 00043), which its insert trigger
+	// would write: the triggers are off.
+	err = timedCopy(ctx, tx, "payment_attempt_keys", []string{"id", "order_id", "gateway", "gateway_ref", "created_at", "status",
+		"outcome", "gateway_txn_id"}, w.n, func(c *copyRows, i int) {
+		o := w.order(i)
+		g := gateways[o.gateway]
+		if o.failed != uuid.Nil {
+			c.row(8)
+			c.uuid(o.failed)
+			c.uuid(o.id)
+			c.text(g.name)
+			c.textFrom(func(b []byte) []byte { return strconv.AppendInt(append(b, "Yf"...), int64(i), 36) })
+			c.ts(o.created.Add(time.Minute))
+			c.text("failed")
+			c.null()
+			c.null()
+		}
+		c.row(8)
+		c.uuid(o.attempt)
+		c.uuid(o.id)
+		c.text(g.name)
+		c.textFrom(func(b []byte) []byte { return strconv.AppendInt(append(b, "Yp"...), int64(i), 36) })
+		c.ts(o.paid.Add(-time.Minute))
+		c.text("succeeded")
+		c.text("payment")
+		c.text(o.txnID())
 	})
 	if err != nil {
 		return err
@@ -429,9 +550,16 @@ func loadLedger(ctx context.Context, tx pgx.Tx, w *world) error {
 	}
 	// Each entry's key row (ledger_entry_keys: an idempotency key unique in
 	// every month's partition), as PostMany writes it.
-	if _, err := tx.Exec(ctx, `INSERT INTO ledger_entry_keys (idempotency_key, entry_id, effective_at)
-		SELECT idempotency_key, id, effective_at FROM ledger_entries`); err != nil {
-		return fmt.Errorf("ledger entry keys: %w", err)
+	err = timedCopy(ctx, tx, "ledger_entry_keys", []string{"idempotency_key", "entry_id", "effective_at"}, w.n,
+		func(c *copyRows, i int) {
+			o := w.order(i)
+			c.row(3)
+			c.textFrom(func(b []byte) []byte { return append(append(b, "payment:"...), o.attempt.String()...) })
+			c.i64(int64(i + 1))
+			c.ts(o.paid)
+		})
+	if err != nil {
+		return err
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"ledger_seals"}, []string{"batch_no", "last_xid", "last_entry_id",
 		"entry_count", "prev_hash", "hash"}, pgx.CopyFromRows(seals)); err != nil {
@@ -467,11 +595,12 @@ func loadLedger(ctx context.Context, tx pgx.Tx, w *world) error {
 			c.i64(xid)
 		}
 	})
-	if err != nil {
-		return err
-	}
-	// One order.paid event per order for its one agency; an order of two
-	// agencies has the full view (no agency) and each agency's own.
+	return err
+}
+
+// loadWebhooks writes one order.paid event per order for its one agency; an
+// order of two agencies has the full view (no agency) and each agency's own.
+func loadWebhooks(ctx context.Context, tx pgx.Tx, w *world) error {
 	var seq int64
 	return timedCopy(ctx, tx, "webhook_events", []string{"id", "seq", "type", "agency_code", "owner_key_id", "subject", "payload",
 		"created_at", "agency_only"}, w.n, func(c *copyRows, i int) {

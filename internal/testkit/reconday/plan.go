@@ -138,15 +138,39 @@ func (p *Plan) Seed(ctx context.Context, pool *pgxpool.Pool) error {
 		return []any{id(2, i), id(1, i), "vnpay", "card", ref(i), txn(i), "VND", amount(i), "succeeded", "payment",
 			"bench", at, at, at.Add(15 * time.Minute), at, at}, nil
 	}}
-	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"payment_attempts"}, []string{"id", "order_id", "gateway", "method",
-		"gateway_ref", "gateway_txn_id", "currency", "amount", "status", "outcome", "created_by", "created_at", "updated_at",
-		"expires_at", "paid_at", "followed_at"}, attempts); err != nil {
-		return fmt.Errorf("seed attempts: %w", err)
+	// Each attempt's key row (payment_attempt_keys, migration 00043) is
+	// written with it, by the same COPY's rows, the attempts' triggers off
+	// (session_replication_role = replica: the insert trigger that would
+	// write it row by row, and the check of the orders just written).
+	keys := &rowSource{n: n, row: func(i int) ([]any, error) {
+		at := p.at(i, n)
+		if i >= p.paid {
+			return []any{id(2, i), id(1, i), "vnpay", ref(i), at, "pending", nil, nil}, nil
+		}
+		return []any{id(2, i), id(1, i), "vnpay", ref(i), at, "succeeded", "payment", txn(i)}, nil
+	}}
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL session_replication_role = replica`); err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"payment_attempts"}, []string{"id", "order_id", "gateway", "method",
+			"gateway_ref", "gateway_txn_id", "currency", "amount", "status", "outcome", "created_by", "created_at", "updated_at",
+			"expires_at", "paid_at", "followed_at"}, attempts); err != nil {
+			return fmt.Errorf("seed attempts: %w", err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"payment_attempt_keys"}, []string{"id", "order_id", "gateway", "gateway_ref",
+			"created_at", "status", "outcome", "gateway_txn_id"}, keys); err != nil {
+			return fmt.Errorf("seed attempt keys: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	// Statistics as autovacuum would have them, and the seeding's dirty
 	// pages written out, so that its checkpoint does not land in the
 	// measurement.
-	if _, err := pool.Exec(ctx, `ANALYZE orders; ANALYZE payment_attempts; CHECKPOINT`); err != nil {
+	if _, err := pool.Exec(ctx, `ANALYZE orders; ANALYZE payment_attempts; ANALYZE payment_attempt_keys; CHECKPOINT`); err != nil {
 		return fmt.Errorf("analyze: %w", err)
 	}
 	return nil
