@@ -204,11 +204,18 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 	if f.CreatedBy != nil {
 		conds = append(conds, "o.created_by = "+param(*f.CreatedBy))
 	}
+	// lineConds are the same bounds on the lines' copy of the order's
+	// created_at (order_lines.order_created_at), for an agency's later lines.
+	var lineConds []string
 	if f.From != nil {
-		conds = append(conds, "o.created_at >= "+param(*f.From))
+		from := param(*f.From)
+		conds = append(conds, "o.created_at >= "+from)
+		lineConds = append(lineConds, "l.order_created_at >= "+from)
 	}
 	if f.To != nil {
-		conds = append(conds, "o.created_at < "+param(*f.To))
+		to := param(*f.To)
+		conds = append(conds, "o.created_at < "+to)
+		lineConds = append(lineConds, "l.order_created_at < "+to)
 	}
 	if f.Reference != "" {
 		conds = append(conds, "o.reference = "+param(f.Reference))
@@ -229,9 +236,12 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		conds = append(conds, "o.payer_phone = "+param(f.PayerPhone))
 	}
 	if f.After != nil {
-		conds = append(conds, "(o.created_at, o.id) < ("+param(f.After.CreatedAt)+", "+param(f.After.ID)+")")
+		at, id := param(f.After.CreatedAt), param(f.After.ID)
+		conds = append(conds, "(o.created_at, o.id) < ("+at+", "+id+")")
+		lineConds = append(lineConds, "(l.order_created_at, l.order_id) < ("+at+", "+id+")")
 	}
-	order := ` ORDER BY o.created_at DESC, o.id DESC LIMIT ` + param(f.Limit)
+	limit := param(f.Limit)
+	order := ` ORDER BY o.created_at DESC, o.id DESC LIMIT ` + limit
 	where := func(extra ...string) string {
 		all := append(extra, conds...)
 		if len(all) == 0 {
@@ -243,14 +253,21 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 	if f.AgencyCode != "" {
 		// The orders with a line of the agency: those whose first line is
 		// its (orders.agency_code, orders_agency_created_idx) and those
-		// where it is on a later line (order_lines_later_agency_idx), each
-		// read in list order up to the limit, then merged.
+		// where it is on a later line, each read in list order up to the
+		// limit, then merged. The later lines are read in list order from
+		// order_lines_later_agency_created_idx, each order once (at its
+		// first later line of the agency), looked up by id and filtered, so
+		// the page stops at its limit instead of sorting every order the
+		// agency was ever on a later line of.
 		a := param(f.AgencyCode)
+		lineWhere := strings.Join(append([]string{"l.agency_code = " + a, "l.line_no > 1"}, lineConds...), " AND ")
 		sql = `SELECT ` + orderCols + ` FROM (
 			(SELECT o.* FROM orders o` + where("o.agency_code = "+a) + order + `)
 			UNION ALL
-			(SELECT o.* FROM orders o` + where("o.agency_code <> "+a, `o.id IN (SELECT l.order_id FROM order_lines l
-				WHERE l.agency_code = `+a+` AND l.line_no > 1)`) + order + `)) o` + order
+			(SELECT o.* FROM order_lines l JOIN orders o ON o.id = l.order_id` + where("o.agency_code <> "+a, lineWhere,
+			`NOT EXISTS (SELECT 1 FROM order_lines e WHERE e.order_id = l.order_id AND e.line_no > 1
+				AND e.line_no < l.line_no AND e.agency_code = `+a+`)`) + `
+			ORDER BY l.order_created_at DESC, l.order_id DESC LIMIT ` + limit + `)) o` + order
 	}
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
