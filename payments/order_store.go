@@ -87,11 +87,17 @@ func getOrderThen(ctx context.Context, q querier, where string, forUpdate bool, 
 
 // orderWithLines selects orderCols (orders as o) and then each column of the
 // order's lines as an array, for scanOrderWithLines; a WHERE clause follows.
-const orderWithLines = orderCols + `, l.nos, l.services, l.agencies, l.kinds, l.amounts, l.refunded, l.pending FROM orders o
+const orderWithLines = orderCols + linesCols + ` FROM orders o` + linesLateral
+
+// linesCols and linesLateral add an order's lines (o) as arrays.
+const (
+	linesCols    = `, l.nos, l.services, l.agencies, l.kinds, l.amounts, l.refunded, l.pending`
+	linesLateral = `
 	CROSS JOIN LATERAL (SELECT array_agg(line_no ORDER BY line_no) AS nos, array_agg(service_code ORDER BY line_no) AS services,
 		array_agg(agency_code ORDER BY line_no) AS agencies, array_agg(kind ORDER BY line_no) AS kinds,
 		array_agg(amount ORDER BY line_no) AS amounts, array_agg(amount_refunded ORDER BY line_no) AS refunded,
 		array_agg(amount_refund_pending ORDER BY line_no) AS pending FROM order_lines WHERE order_id = o.id) l`
+)
 
 // scanOrderWithLines reads orderWithLines' columns.
 func scanOrderWithLines(r pgx.Row) (Order, error) {
@@ -249,7 +255,7 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		}
 		return ` WHERE ` + strings.Join(all, " AND ")
 	}
-	sql := `SELECT ` + orderCols + ` FROM orders o` + where() + order
+	sql := `SELECT o.* FROM orders o` + where() + order
 	if f.AgencyCode != "" {
 		// The orders with a line of the agency: those whose first line is
 		// its (orders.agency_code, orders_agency_created_idx) and those
@@ -261,7 +267,7 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		// agency was ever on a later line of.
 		a := param(f.AgencyCode)
 		lineWhere := strings.Join(append([]string{"l.agency_code = " + a, "l.line_no > 1"}, lineConds...), " AND ")
-		sql = `SELECT ` + orderCols + ` FROM (
+		sql = `SELECT o.* FROM (
 			(SELECT o.* FROM orders o` + where("o.agency_code = "+a) + order + `)
 			UNION ALL
 			(SELECT o.* FROM order_lines l JOIN orders o ON o.id = l.order_id` + where("o.agency_code <> "+a, lineWhere,
@@ -269,24 +275,15 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 				AND e.line_no < l.line_no AND e.agency_code = `+a+`)`) + `
 			ORDER BY l.order_created_at DESC, l.order_id DESC LIMIT ` + limit + `)) o` + order
 	}
+	// The page's orders with their lines, in one statement (one round trip).
+	sql = `SELECT ` + orderCols + linesCols + ` FROM (` + sql + `) o` + linesLateral + ` ORDER BY o.created_at DESC, o.id DESC`
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
 	}
-	orders, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrder(r) })
+	orders, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrderWithLines(r) })
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
-	}
-	ids := make([]uuid.UUID, len(orders))
-	for i := range orders {
-		ids[i] = orders[i].ID
-	}
-	lines, err := loadLines(ctx, q, ids)
-	if err != nil {
-		return nil, err
-	}
-	for i := range orders {
-		orders[i].Lines = lines[orders[i].ID]
 	}
 	return orders, nil
 }
