@@ -13,9 +13,11 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/internal/foundation/secretbox"
 	"github.com/civicpay/civicpay/ledger"
 )
 
@@ -435,5 +437,44 @@ func TestVietnameseByDefault(t *testing.T) {
 	}
 	if b.cookies[langCookie] != "en" {
 		t.Error("the choice is not remembered")
+	}
+}
+
+// TestResumeCommitsAsynchronouslyForItselfOnly: the session's extension is
+// committed with synchronous_commit off (store.go), set for its own
+// transaction: the connection's next statement commits synchronously again,
+// and the extension is there.
+func TestResumeCommitsAsynchronouslyForItselfOnly(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	_, secret := e.user("treasury@example.vn", RoleTreasury, "")
+	b := e.browser()
+	b.signIn(e, secret)
+	cfg := e.pool.Config()
+	cfg.MaxConns = 1 // Resume's connection is the one asked below
+	one, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	h := New(one, secretbox.Demo(), Config{PublicURL: "http://127.0.0.1", Clock: e.clock,
+		Policy: Policy{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour, Argon2: fastArgon}})
+	e.clock.Advance(10 * time.Minute)
+	sess, _, err := h.store.Resume(ctx, b.cookies[sessionCookie])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var setting string
+	var idle time.Time
+	if err := one.QueryRow(ctx, `SELECT current_setting('synchronous_commit'), idle_expires_at FROM staff_sessions WHERE id = $1`,
+		sess.ID).Scan(&setting, &idle); err != nil {
+		t.Fatal(err)
+	}
+	if setting != "on" {
+		t.Errorf("synchronous_commit after Resume = %q; want on (Resume's setting must end with its transaction)", setting)
+	}
+	if want := e.clock.Now().Add(30 * time.Minute); !idle.Equal(want) || !sess.IdleExpiresAt.Equal(want) {
+		t.Errorf("idle expiry = %s (stored %s); want %s", sess.IdleExpiresAt, idle, want)
 	}
 }

@@ -115,6 +115,7 @@ func (q paymentsQuery) filter(u User) (payments.ListFilter, error) {
 // orderRow is an order as the list and the exports show it.
 type orderRow struct {
 	ID, Reference, Created, Status, Agencies, Services, Payer, Phone, Currency, Total, Paid, Refunded string
+	StatusName                                                                                        string // Status in the page's language
 }
 
 func rowOf(o payments.Order, lang string) orderRow {
@@ -125,7 +126,8 @@ func rowOf(o payments.Order, lang string) orderRow {
 	return orderRow{ID: o.ID.String(), Reference: o.Reference, Created: formatTime(o.CreatedAt), Status: string(o.Status),
 		Agencies: strings.Join(o.Agencies(), " "), Services: strings.Join(services, " "), Payer: o.Payer.Name,
 		Phone: o.Payer.Phone, Currency: o.Currency, Total: formatAmount(o.Total, o.Currency, lang),
-		Paid: formatAmount(o.AmountPaid, o.Currency, lang), Refunded: formatAmount(o.AmountRefunded, o.Currency, lang)}
+		Paid: formatAmount(o.AmountPaid, o.Currency, lang), Refunded: formatAmount(o.AmountRefunded, o.Currency, lang),
+		StatusName: tr(lang, "status."+string(o.Status))}
 }
 
 // exportHeader and exportRecord are the exports' columns: amounts as plain

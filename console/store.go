@@ -389,6 +389,13 @@ func scanSession(row pgx.Row, extra ...any) (Session, error) {
 // Resume finds the live session of token raw and its user, and extends its
 // idle expiry (never past the absolute one). A revoked, expired or unknown
 // session, or one of a disabled user, is ErrNoSession.
+//
+// Every console page resumes its session, so the extension is committed
+// with synchronous_commit off (for this statement's transaction only): the
+// page does not wait for a WAL flush, and two pages of one session hold the
+// row's lock only as long as the update. A crash may lose the last
+// extensions of a session, which then expires up to that much earlier; a
+// revocation or sign-out (committed synchronously) is never lost.
 func (s *Store) Resume(ctx context.Context, raw string) (Session, User, error) {
 	if raw == "" {
 		return Session{}, User{}, ErrNoSession
@@ -397,9 +404,10 @@ func (s *Store) Resume(ctx context.Context, raw string) (Session, User, error) {
 	var u User
 	var role string
 	sess, err := scanSession(s.pool.QueryRow(ctx, `
+		WITH async AS (SELECT set_config('synchronous_commit', 'off', true))
 		UPDATE staff_sessions s SET last_seen_at = $2,
 			idle_expires_at = CASE WHEN s.stage = 'active' THEN least($3::timestamptz, s.absolute_expires_at) ELSE s.idle_expires_at END
-		FROM staff_users u
+		FROM staff_users u, async
 		WHERE s.token_hash = $1 AND u.id = s.user_id AND s.revoked_at IS NULL AND NOT u.disabled
 		  AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2
 		RETURNING `+sessionCols+`, `+userColsU, tokenHash(raw), now, now.Add(s.policy.IdleTimeout)),

@@ -30,22 +30,36 @@ FROM ledger_accounts a
 LEFT JOIN LATERAL (SELECT up_to_xid, net FROM ledger_balance_snapshots
 	WHERE account_code = a.code ORDER BY up_to_xid DESC LIMIT 1) s ON true`
 
-// asOfBalanceSQL: the account's latest daily checkpoint before the business
-// day $3 of the as-of time $2 (rollup.go), plus its postings effective on
-// that day before $2, plus the postings at or above the checkpoints' horizon
-// $4 effective before the day ($5 is its start): a checkpoint and at most a
-// day of postings, however long the history. The last column is the horizon
-// the statement's snapshot sees, which must be $4 for the sum to be exact.
-const asOfBalanceSQL = `
+// asOfBalanceSQL reads an account's balance as of $2 from a daily
+// checkpoint (rollup.go) and at most half a day of postings, however long
+// the history; acct is the account's code ($1 when one account is named,
+// so each read is a range of its indexes, else a.code). $3 is the business
+// day of $2, $4 the checkpoints' horizon, $5 a midnight next to $2:
+//
+//   - before noon ($5 the day's start): the latest checkpoint before the
+//     day, plus the postings effective from $5 to $2;
+//   - from noon ($5 the next day's start): the latest checkpoint at or
+//     before the day, minus the postings effective from $2 to $5.
+//
+// Both add the postings at or above the horizon effective before $5 (not
+// in the checkpoints yet). The last column is the horizon the statement's
+// snapshot sees, which must be $4 for the sum to be exact.
+func asOfBalanceSQL(acct string, fromNoon bool) string {
+	day, sign, from, to := "c.day < $3", "+", "$5", "$2"
+	if fromNoon {
+		day, sign, from, to = "c.day <= $3", "-", "$2", "$5"
+	}
+	return `
 SELECT a.code, a.kind, a.currency,
 	coalesce((SELECT c.net FROM ledger_balance_checkpoints c
-		WHERE c.account_code = a.code AND c.day < $3 ORDER BY c.day DESC LIMIT 1), 0)
+		WHERE c.account_code = ` + acct + ` AND ` + day + ` ORDER BY c.day DESC LIMIT 1), 0)
+	` + sign + ` coalesce((SELECT sum(p.net) FROM ledger_postings p
+		WHERE p.account_code = ` + acct + ` AND p.effective_at >= ` + from + ` AND p.effective_at < ` + to + `), 0)
 	+ coalesce((SELECT sum(p.net) FROM ledger_postings p
-		WHERE p.account_code = a.code AND p.effective_at >= $5 AND p.effective_at < $2), 0)
-	+ coalesce((SELECT sum(p.net) FROM ledger_postings p
-		WHERE p.account_code = a.code AND p.xid >= $4 AND p.effective_at < $5), 0),
+		WHERE p.account_code = ` + acct + ` AND p.xid >= $4 AND p.effective_at < $5), 0),
 	(SELECT up_to_xid FROM ledger_rollup_horizon)
 FROM ledger_accounts a`
+}
 
 // asOfScanSQL: every posting effective before $2.
 const asOfScanSQL = `
@@ -58,7 +72,7 @@ FROM ledger_accounts a`
 // as of midnight is the day's opening balance, and the movement over [from,
 // to) is the balance as of to minus the balance as of from).
 func AccountBalance(ctx context.Context, db DBTX, code string, asOf time.Time) (Balance, error) {
-	bs, err := balances(ctx, db, "a.code = $1", code, asOf)
+	bs, err := balances(ctx, db, "$1", "a.code = $1", code, asOf)
 	if err != nil {
 		return Balance{}, err
 	}
@@ -77,10 +91,12 @@ func Balances(ctx context.Context, db DBTX, pattern string, asOf time.Time) ([]B
 	if err != nil {
 		return nil, invalid("match", "%v", err)
 	}
-	return balances(ctx, db, "a.code ~ $1", re, asOf)
+	return balances(ctx, db, "a.code", "a.code ~ $1", re, asOf)
 }
 
-func balances(ctx context.Context, db DBTX, where, arg string, asOf time.Time) ([]Balance, error) {
+// balances reads the accounts where selects ($1 is arg); acct is how the
+// as-of query names an account's code (asOfBalanceSQL).
+func balances(ctx context.Context, db DBTX, acct, where, arg string, asOf time.Time) ([]Balance, error) {
 	if asOf.IsZero() {
 		return queryBalances(ctx, db, currentBalanceSQL+" WHERE "+where+" ORDER BY a.code", nil, arg)
 	}
@@ -89,11 +105,20 @@ func balances(ctx context.Context, db DBTX, where, arg string, asOf time.Time) (
 		return nil, fmt.Errorf("ledger: balances: horizon: %w", err)
 	}
 	day := DayOf(asOf)
+	// The nearer midnight: from noon on, the checkpoint of the day's end
+	// minus what follows asOf is half a day of postings at most.
+	start, end := DayStart(day), DayStart(day.AddDate(0, 0, 1))
+	fromNoon := end.Sub(asOf) <= asOf.Sub(start)
+	edge := start
+	if fromNoon {
+		edge = end
+	}
+	query := asOfBalanceSQL(acct, fromNoon) + " WHERE " + where + " ORDER BY a.code"
 	// The rollup job may move the horizon between the two reads: then read
 	// again above the one the query saw.
 	for range 10 {
 		var seen []int64
-		bs, err := queryBalances(ctx, db, asOfBalanceSQL+" WHERE "+where+" ORDER BY a.code", &seen, arg, asOf, day, horizon, DayStart(day))
+		bs, err := queryBalances(ctx, db, query, &seen, arg, asOf, day, horizon, edge)
 		if err != nil {
 			return nil, err
 		}

@@ -468,7 +468,7 @@ func TestRollupReadsSeeAMovedHorizon(t *testing.T) {
 	}
 	asOf := rollupDays.AddDate(0, 0, 3)
 	var seen []int64
-	if _, err := queryBalances(bg, pool, asOfBalanceSQL+" WHERE a.code ~ $1", &seen, "^", asOf, DayOf(asOf), h-1, DayStart(DayOf(asOf))); err != nil {
+	if _, err := queryBalances(bg, pool, asOfBalanceSQL("a.code", false)+" WHERE a.code ~ $1", &seen, "^", asOf, DayOf(asOf), h-1, DayStart(DayOf(asOf))); err != nil {
 		t.Fatal(err)
 	}
 	if len(seen) == 0 || slices.ContainsFunc(seen, func(x int64) bool { return x != h }) {

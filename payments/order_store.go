@@ -87,11 +87,17 @@ func getOrderThen(ctx context.Context, q querier, where string, forUpdate bool, 
 
 // orderWithLines selects orderCols (orders as o) and then each column of the
 // order's lines as an array, for scanOrderWithLines; a WHERE clause follows.
-const orderWithLines = orderCols + `, l.nos, l.services, l.agencies, l.kinds, l.amounts, l.refunded, l.pending FROM orders o
+const orderWithLines = orderCols + linesCols + ` FROM orders o` + linesLateral
+
+// linesCols and linesLateral add an order's lines (o) as arrays.
+const (
+	linesCols    = `, l.nos, l.services, l.agencies, l.kinds, l.amounts, l.refunded, l.pending`
+	linesLateral = `
 	CROSS JOIN LATERAL (SELECT array_agg(line_no ORDER BY line_no) AS nos, array_agg(service_code ORDER BY line_no) AS services,
 		array_agg(agency_code ORDER BY line_no) AS agencies, array_agg(kind ORDER BY line_no) AS kinds,
 		array_agg(amount ORDER BY line_no) AS amounts, array_agg(amount_refunded ORDER BY line_no) AS refunded,
 		array_agg(amount_refund_pending ORDER BY line_no) AS pending FROM order_lines WHERE order_id = o.id) l`
+)
 
 // scanOrderWithLines reads orderWithLines' columns.
 func scanOrderWithLines(r pgx.Row) (Order, error) {
@@ -204,11 +210,18 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 	if f.CreatedBy != nil {
 		conds = append(conds, "o.created_by = "+param(*f.CreatedBy))
 	}
+	// lineConds are the same bounds on the lines' copy of the order's
+	// created_at (order_lines.order_created_at), for an agency's later lines.
+	var lineConds []string
 	if f.From != nil {
-		conds = append(conds, "o.created_at >= "+param(*f.From))
+		from := param(*f.From)
+		conds = append(conds, "o.created_at >= "+from)
+		lineConds = append(lineConds, "l.order_created_at >= "+from)
 	}
 	if f.To != nil {
-		conds = append(conds, "o.created_at < "+param(*f.To))
+		to := param(*f.To)
+		conds = append(conds, "o.created_at < "+to)
+		lineConds = append(lineConds, "l.order_created_at < "+to)
 	}
 	if f.Reference != "" {
 		conds = append(conds, "o.reference = "+param(f.Reference))
@@ -229,9 +242,12 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		conds = append(conds, "o.payer_phone = "+param(f.PayerPhone))
 	}
 	if f.After != nil {
-		conds = append(conds, "(o.created_at, o.id) < ("+param(f.After.CreatedAt)+", "+param(f.After.ID)+")")
+		at, id := param(f.After.CreatedAt), param(f.After.ID)
+		conds = append(conds, "(o.created_at, o.id) < ("+at+", "+id+")")
+		lineConds = append(lineConds, "(l.order_created_at, l.order_id) < ("+at+", "+id+")")
 	}
-	order := ` ORDER BY o.created_at DESC, o.id DESC LIMIT ` + param(f.Limit)
+	limit := param(f.Limit)
+	order := ` ORDER BY o.created_at DESC, o.id DESC LIMIT ` + limit
 	where := func(extra ...string) string {
 		all := append(extra, conds...)
 		if len(all) == 0 {
@@ -239,37 +255,35 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		}
 		return ` WHERE ` + strings.Join(all, " AND ")
 	}
-	sql := `SELECT ` + orderCols + ` FROM orders o` + where() + order
+	sql := `SELECT o.* FROM orders o` + where() + order
 	if f.AgencyCode != "" {
 		// The orders with a line of the agency: those whose first line is
 		// its (orders.agency_code, orders_agency_created_idx) and those
-		// where it is on a later line (order_lines_later_agency_idx), each
-		// read in list order up to the limit, then merged.
+		// where it is on a later line, each read in list order up to the
+		// limit, then merged. The later lines are read in list order from
+		// order_lines_later_agency_created_idx, each order once (at its
+		// first later line of the agency), looked up by id and filtered, so
+		// the page stops at its limit instead of sorting every order the
+		// agency was ever on a later line of.
 		a := param(f.AgencyCode)
-		sql = `SELECT ` + orderCols + ` FROM (
+		lineWhere := strings.Join(append([]string{"l.agency_code = " + a, "l.line_no > 1"}, lineConds...), " AND ")
+		sql = `SELECT o.* FROM (
 			(SELECT o.* FROM orders o` + where("o.agency_code = "+a) + order + `)
 			UNION ALL
-			(SELECT o.* FROM orders o` + where("o.agency_code <> "+a, `o.id IN (SELECT l.order_id FROM order_lines l
-				WHERE l.agency_code = `+a+` AND l.line_no > 1)`) + order + `)) o` + order
+			(SELECT o.* FROM order_lines l JOIN orders o ON o.id = l.order_id` + where("o.agency_code <> "+a, lineWhere,
+			`NOT EXISTS (SELECT 1 FROM order_lines e WHERE e.order_id = l.order_id AND e.line_no > 1
+				AND e.line_no < l.line_no AND e.agency_code = `+a+`)`) + `
+			ORDER BY l.order_created_at DESC, l.order_id DESC LIMIT ` + limit + `)) o` + order
 	}
+	// The page's orders with their lines, in one statement (one round trip).
+	sql = `SELECT ` + orderCols + linesCols + ` FROM (` + sql + `) o` + linesLateral + ` ORDER BY o.created_at DESC, o.id DESC`
 	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
 	}
-	orders, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrder(r) })
+	orders, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Order, error) { return scanOrderWithLines(r) })
 	if err != nil {
 		return nil, fmt.Errorf("list orders: %w", err)
-	}
-	ids := make([]uuid.UUID, len(orders))
-	for i := range orders {
-		ids[i] = orders[i].ID
-	}
-	lines, err := loadLines(ctx, q, ids)
-	if err != nil {
-		return nil, err
-	}
-	for i := range orders {
-		orders[i].Lines = lines[orders[i].ID]
 	}
 	return orders, nil
 }

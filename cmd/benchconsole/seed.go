@@ -242,7 +242,7 @@ func seedOrders(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 	return nil
 }
 
-var lineColumns = []string{"order_id", "line_no", "service_code", "agency_code", "kind", "amount", "amount_refunded"}
+var lineColumns = []string{"order_id", "line_no", "service_code", "agency_code", "kind", "amount", "amount_refunded", "order_created_at"}
 
 func lineRows(w *world, i int, out [][]any) [][]any {
 	o := w.order(i)
@@ -250,9 +250,9 @@ func lineRows(w *world, i int, out [][]any) [][]any {
 	if o.status == "refunded" {
 		ref1, ref2 = o.amount1, o.amount2
 	}
-	out = append(out, []any{o.id, int16(1), o.service, agencies[o.agency].code, "fee", o.amount1, ref1})
+	out = append(out, []any{o.id, int16(1), o.service, agencies[o.agency].code, "fee", o.amount1, ref1, o.created})
 	if o.second >= 0 {
-		out = append(out, []any{o.id, int16(2), o.service2, agencies[o.second].code, "fee", o.amount2, ref2})
+		out = append(out, []any{o.id, int16(2), o.service2, agencies[o.second].code, "fee", o.amount2, ref2, o.created})
 	}
 	return out
 }

@@ -335,18 +335,19 @@ func loadOrders(ctx context.Context, tx pgx.Tx, w *world) error {
 	if err != nil {
 		return err
 	}
-	err = timedCopy(ctx, tx, "order_lines", []string{"order_id", "line_no", "service_code", "agency_code", "kind", "amount"},
+	err = timedCopy(ctx, tx, "order_lines", []string{"order_id", "line_no", "service_code", "agency_code", "kind", "amount", "order_created_at"},
 		w.n, func(c *copyRows, i int) {
 			o := w.order(i)
 			for k, s := range []int{o.svc1, o.svc2}[:o.lines()] {
 				svc := w.services[s]
-				c.row(6)
+				c.row(7)
 				c.uuid(o.id)
 				c.i16(int16(k + 1))
 				c.text(svc.code)
 				c.text(w.agencies[svc.agency].code)
 				c.text(string(svc.kind))
 				c.numeric([]int64{o.amount1, o.amount2}[k])
+				c.ts(o.created)
 			}
 		})
 	if err != nil {

@@ -23,7 +23,8 @@
 -- at, $16 actor, $17 the order.created event's data, $18 idempotency key,
 -- $19 request hash, $26 national ID hash, $27 masked national ID ('' for
 -- none, as for $9, $10, $12). Lines, flattened: $20 order id, $21 line
--- number, $22 service, $23 agency, $24 kind, $25 amount.
+-- number, $22 service, $23 agency, $24 kind, $25 amount (each line carries its
+-- order's created_at, as order_created_at).
 WITH input AS MATERIALIZED (
     SELECT t.*, row_number() OVER (PARTITION BY t.client, t.key ORDER BY t.idx) AS nth
     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::numeric[], $7::text[], $8::bytea[],
@@ -56,10 +57,10 @@ WITH input AS MATERIALIZED (
         nullif(phone, ''), description, nullif(return_url, ''), metadata, expires_at, created_at, created_at, key, hash
     FROM fresh
 ), ins_lines AS (
-    INSERT INTO order_lines (order_id, line_no, service_code, agency_code, kind, amount)
-    SELECT l.* FROM unnest($20::uuid[], $21::smallint[], $22::text[], $23::text[], $24::text[], $25::numeric[])
+    INSERT INTO order_lines (order_id, line_no, service_code, agency_code, kind, amount, order_created_at)
+    SELECT l.*, f.created_at FROM unnest($20::uuid[], $21::smallint[], $22::text[], $23::text[], $24::text[], $25::numeric[])
         AS l(order_id, n, s, a, k, amt)
-    WHERE l.order_id IN (SELECT id FROM fresh)
+    JOIN fresh f ON f.id = l.order_id
 ), ins_events AS (
     INSERT INTO order_events (order_id, type, actor, data, created_at)
     SELECT id, 'order.created', actor, event_data, created_at FROM fresh
