@@ -40,6 +40,7 @@ var outside = []struct{ name, program, meaning string }{
 	{"BENCH_RECON_LOG", "`cmd/benchrecon`", "`info` shows the service's log."},
 	{"BENCH_RECON_CPUPROFILE", "`cmd/benchrecon`", "A file to write a CPU profile of the reconciliation to."},
 	{"BENCH_RECON_KEEP", "`cmd/benchrecon`", "Set: the scratch database is kept."},
+	{"BENCH_RECON_QUEUE", "`cmd/benchrecon`", "`0`: skip the exception queue's part (the reconciliation alone)."},
 	{"BENCH_CONSOLE_KEEP", "`cmd/benchconsole`", "Set: the scratch database of 1,000,000 orders is kept (to look at its plans)."},
 	{"BENCH_SCALE_KEEP", "`cmd/benchscale`", "Set: the year's scratch databases are kept (to look at their plans)."},
 	{"BENCH_SCALE_ORDERS, BENCH_SCALE_RECON_LINES", "`cmd/benchscale`", "The year's paid orders (default 10,000,000) and the reconciled day's settlement lines (default 1,000,000)."},
