@@ -3,7 +3,12 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -33,16 +38,64 @@ type Report struct {
 	MonthlyRollups  int64     `json:"monthly_revenue_rollups"`
 	Checkpoints     int64     `json:"balance_checkpoints"`
 	Findings        []Finding `json:"findings"`
+	// Steps are Verify's checks in the order their findings are listed,
+	// each with how long it took (the steps run concurrently, so their
+	// durations add up to more than Verify's).
+	Steps []VerifyStep `json:"steps"`
+}
+
+// VerifyStep is one of Verify's checks and how long it took.
+type VerifyStep struct {
+	Name     string        `json:"name"`
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // OK says whether nothing is broken.
 func (r Report) OK() bool { return len(r.Findings) == 0 }
 
+// add merges o's counts and findings into r (each count is some one step's).
+func (r *Report) add(o Report) {
+	r.Entries += o.Entries
+	r.Postings += o.Postings
+	r.Accounts += o.Accounts
+	r.Snapshots += o.Snapshots
+	r.SealedBatches += o.SealedBatches
+	r.SealedEntries += o.SealedEntries
+	r.UnsealedEntries += o.UnsealedEntries
+	r.RevenueRollups += o.RevenueRollups
+	r.MonthlyRollups += o.MonthlyRollups
+	r.Checkpoints += o.Checkpoints
+	for _, f := range o.Findings {
+		if len(r.Findings) < maxFindings {
+			r.Findings = append(r.Findings, f)
+		}
+	}
+}
+
 // maxFindings bounds the report; the first one is what matters.
 const maxFindings = 20
 
-// Verify proves the ledger's invariants from the rows themselves, in one
-// read-only REPEATABLE READ snapshot (posting may go on meanwhile):
+// DefaultVerifyConcurrency is how many of Verify's steps run at once, each
+// on a connection of its own.
+const DefaultVerifyConcurrency = 3
+
+// VerifyOptions tune Verify.
+type VerifyOptions struct {
+	// Concurrency is how many steps run at once, each on its own
+	// connection in the same snapshot (0: DefaultVerifyConcurrency; never
+	// more than the pool's connections; 1: all in one transaction).
+	Concurrency int
+
+	exported func() // tests: called once the leader's snapshot is taken, before any step
+}
+
+// Verify is VerifyWith and the default options.
+func Verify(ctx context.Context, pool *pgxpool.Pool) (Report, error) {
+	return VerifyWith(ctx, pool, VerifyOptions{})
+}
+
+// VerifyWith proves the ledger's invariants from the rows themselves, in
+// one read-only REPEATABLE READ snapshot (posting may go on meanwhile):
 //
 //   - every entry has two or more postings that balance per currency, and its
 //     rows still match the content hash recorded with it;
@@ -60,42 +113,166 @@ const maxFindings = 20
 //     checkpoints are exactly what the postings below their horizon sum to:
 //     no row missing, none extra, none different (rollup.go).
 //
+// The checks are independent reads, so they run concurrently
+// (o.Concurrency at once), each on its own connection in a REPEATABLE READ
+// READ ONLY transaction that imports the snapshot of a leading one
+// (pg_export_snapshot, SET TRANSACTION SNAPSHOT): every check sees the same
+// rows, as if they ran one after the other in one transaction. The leader
+// runs checks too and stays open until the last one is done. Findings are
+// listed in the steps' order, whichever finished first.
+//
 // It returns an error wrapping ErrBroken, naming the first broken thing, when
 // the report has findings, and a plain error if it could not run.
-func Verify(ctx context.Context, pool *pgxpool.Pool) (Report, error) {
+func VerifyWith(ctx context.Context, pool *pgxpool.Pool, o VerifyOptions) (Report, error) {
+	n := o.Concurrency
+	if n <= 0 {
+		n = DefaultVerifyConcurrency
+	}
+	steps := verifySteps()
+	n = min(n, int(pool.Config().MaxConns), len(steps))
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return Report{}, fmt.Errorf("ledger: verify: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	v := &verifier{tx: tx}
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"entries and seals", v.entriesAndSeals},
-		{"postings", v.postings},
-		{"entry keys", v.keys},
-		{"accounts", v.accounts},
-		{"trial balance", v.trialBalance},
-		{"snapshots", v.snapshots},
-		{"revenue rollups", v.revenueRollups},
-		{"balance checkpoints", v.checkpoints},
+	// The first query fixes the snapshot; the rollups' horizon is read in it
+	// for the steps that need it.
+	var horizon int64
+	if err := tx.QueryRow(ctx, `SELECT (SELECT up_to_xid FROM ledger_rollup_horizon)`).Scan(&horizon); err != nil {
+		return Report{}, fmt.Errorf("ledger: verify: rollup horizon: %w", err)
 	}
-	for _, s := range steps {
-		if err := s.run(ctx); err != nil {
-			return v.r, fmt.Errorf("ledger: verify %s: %w", s.name, err)
+	var snapshot string
+	if n > 1 {
+		if err := tx.QueryRow(ctx, `SELECT pg_export_snapshot()`).Scan(&snapshot); err != nil {
+			return Report{}, fmt.Errorf("ledger: verify: export snapshot: %w", err)
 		}
 	}
-	if !v.r.OK() {
-		return v.r, fmt.Errorf("%w: %s", ErrBroken, v.r.Findings[0])
+	if o.exported != nil {
+		o.exported()
 	}
-	return v.r, nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// The steps go out longest first (their order in verifySteps); each
+	// keeps its own report and error, merged in the steps' order below.
+	type result struct {
+		r   Report
+		err error
+		d   time.Duration
+	}
+	results := make([]result, len(steps))
+	next := make(chan int, len(steps))
+	for _, k := range verifyOrder(steps) {
+		next <- k
+	}
+	close(next)
+	work := func(q pgx.Tx) {
+		for k := range next {
+			if ctx.Err() != nil {
+				results[k].err = ctx.Err()
+				continue
+			}
+			v := &verifier{tx: q, horizon: horizon}
+			start := time.Now()
+			err := steps[k].run(v, ctx)
+			results[k] = result{r: v.r, err: err, d: time.Since(start)}
+			if err != nil {
+				cancel()
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	followerErr := make([]error, n)
+	for w := 1; w < n; w++ {
+		wg.Go(func() {
+			err := follow(ctx, pool, snapshot, work)
+			if err != nil {
+				followerErr[w] = err
+				cancel()
+			}
+		})
+	}
+	work(tx)
+	wg.Wait()
+	r := Report{RollupHorizon: horizon}
+	for k, s := range steps {
+		if err := results[k].err; err != nil && !errors.Is(err, context.Canceled) {
+			return r, fmt.Errorf("ledger: verify %s: %w", s.name, err)
+		}
+	}
+	if err := errors.Join(followerErr...); err != nil {
+		return r, fmt.Errorf("ledger: verify: %w", err)
+	}
+	for k, s := range steps {
+		if err := results[k].err; err != nil { // canceled from outside
+			return r, fmt.Errorf("ledger: verify %s: %w", s.name, err)
+		}
+		r.add(results[k].r)
+		r.Steps = append(r.Steps, VerifyStep{Name: s.name, Duration: results[k].d})
+	}
+	if !r.OK() {
+		return r, fmt.Errorf("%w: %s", ErrBroken, r.Findings[0])
+	}
+	return r, nil
+}
+
+// snapshotID is what pg_export_snapshot returns (e.g. 00000003-0000001B-1),
+// checked before it is spliced into SET TRANSACTION SNAPSHOT (which takes
+// no parameters).
+var snapshotID = regexp.MustCompile(`^[0-9A-Fa-f-]+$`)
+
+// follow runs work in a REPEATABLE READ READ ONLY transaction of its own
+// connection that imports the leader's snapshot.
+func follow(ctx context.Context, pool *pgxpool.Pool, snapshot string, work func(pgx.Tx)) error {
+	if !snapshotID.MatchString(snapshot) {
+		return fmt.Errorf("snapshot id %q", snapshot)
+	}
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("begin follower: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	if _, err := tx.Exec(ctx, `SET TRANSACTION SNAPSHOT '`+snapshot+`'`); err != nil {
+		return fmt.Errorf("import snapshot: %w", err)
+	}
+	work(tx)
+	return nil
+}
+
+// verifyStep is one of Verify's checks.
+type verifyStep struct {
+	name string
+	run  func(*verifier, context.Context) error
+	cost int // its share of the work, roughly: the costliest go out first
+}
+
+// verifySteps are the checks in the order their findings are listed.
+func verifySteps() []verifyStep {
+	return []verifyStep{
+		{"entries and seals", (*verifier).entriesAndSeals, 100},
+		{"postings", (*verifier).postings, 30},
+		{"entry keys", (*verifier).keys, 20},
+		{"accounts", (*verifier).accounts, 0},
+		{"trial balance", (*verifier).trialBalance, 10},
+		{"snapshots", (*verifier).snapshots, 5},
+		{"revenue rollups", (*verifier).revenueRollups, 30},
+		{"balance checkpoints", (*verifier).checkpoints, 20},
+	}
+}
+
+// verifyOrder is the order in which steps are started: costliest first.
+func verifyOrder(steps []verifyStep) []int {
+	order := make([]int, len(steps))
+	for k := range order {
+		order[k] = k
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return steps[b].cost - steps[a].cost })
+	return order
 }
 
 type verifier struct {
-	tx pgx.Tx
-	r  Report
+	tx      pgx.Tx
+	horizon int64 // the rollups' horizon, read by the leader
+	r       Report
 }
 
 func (v *verifier) find(check, subject, format string, args ...any) {
@@ -318,9 +495,8 @@ func (v *verifier) snapshots(ctx context.Context) error {
 // revenueRollups recomputes the daily and monthly revenue rollups from the
 // postings below their horizon and compares them row by row.
 func (v *verifier) revenueRollups(ctx context.Context) error {
-	if err := v.tx.QueryRow(ctx, `SELECT (SELECT up_to_xid FROM ledger_rollup_horizon),
-			(SELECT count(*) FROM ledger_revenue_rollups), (SELECT count(*) FROM ledger_revenue_rollups_monthly)`).
-		Scan(&v.r.RollupHorizon, &v.r.RevenueRollups, &v.r.MonthlyRollups); err != nil {
+	if err := v.tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM ledger_revenue_rollups), (SELECT count(*) FROM ledger_revenue_rollups_monthly)`).
+		Scan(&v.r.RevenueRollups, &v.r.MonthlyRollups); err != nil {
 		return err
 	}
 	for _, t := range revenueRollups {
@@ -340,8 +516,8 @@ func (v *verifier) revenueRollups(ctx context.Context) error {
 			FROM `+t.table+` r FULL JOIN w USING (`+t.key+`, agency, service, channel, currency)
 			WHERE (r.gross, r.refunds, r.adjustments, r.net, r.postings) IS DISTINCT FROM (w.gross, w.refunds, w.adjustments, w.net, w.postings)
 			ORDER BY `+t.key+`, agency, service, channel, currency LIMIT $2`, []any{&key, &got, &want}, func() {
-			v.find("rollup", "revenue "+t.key+" "+key, "the rollup says %s; the postings below xid %d sum to %s", got, v.r.RollupHorizon, want)
-		}, v.r.RollupHorizon, maxFindings)
+			v.find("rollup", "revenue "+t.key+" "+key, "the rollup says %s; the postings below xid %d sum to %s", got, v.horizon, want)
+		}, v.horizon, maxFindings)
 		if err != nil {
 			return err
 		}
@@ -368,7 +544,7 @@ func (v *verifier) revenueRollups(ctx context.Context) error {
 				AND $1::bigint IS NOT NULL
 			ORDER BY `+t.key+`, agency, service, currency LIMIT $2`, []any{&key, &got, &want}, func() {
 			v.find("rollup", "revenue by service "+t.key+" "+key, "the rollup says %s; %s sums to %s", got, t.of, want)
-		}, v.r.RollupHorizon, maxFindings)
+		}, v.horizon, maxFindings)
 		if err != nil {
 			return err
 		}
@@ -396,6 +572,6 @@ func (v *verifier) checkpoints(ctx context.Context) error {
 		FROM ledger_balance_checkpoints c FULL JOIN w USING (account_code, day)
 		WHERE (c.net, c.postings) IS DISTINCT FROM (w.net, w.postings)
 		ORDER BY account_code, day LIMIT $2`, []any{&code, &day, &got, &want}, func() {
-		v.find("checkpoint", "account "+code, "the checkpoint of %s says %s; the postings below xid %d up to that day sum to %s", day, got, v.r.RollupHorizon, want)
-	}, v.r.RollupHorizon, maxFindings)
+		v.find("checkpoint", "account "+code, "the checkpoint of %s says %s; the postings below xid %d up to that day sum to %s", day, got, v.horizon, want)
+	}, v.horizon, maxFindings)
 }

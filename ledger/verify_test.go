@@ -1,9 +1,11 @@
 package ledger
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -137,5 +139,93 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			}
 			t.Logf("caught: %v", err)
 		})
+	}
+}
+
+// Verify's steps run concurrently on connections of their own, each in the
+// leader's exported snapshot: rows committed after Verify began — a new
+// payment, and tampering that any one step would catch — are seen by none
+// of them, and the report is the one of the books as they were. The next
+// Verify sees both.
+func TestVerifyStepsShareOneSnapshot(t *testing.T) {
+	t.Parallel()
+	pool := booksForTamper(t)
+	rollUpAll(t, pool)
+	before := mustVerify(t, pool)
+	r, err := VerifyWith(bg, pool, VerifyOptions{Concurrency: 4, exported: func() {
+		if _, err := PostPayment(bg, pool, payment("late", "B", "SVC-1", 777)); err != nil {
+			t.Error(err)
+		}
+		asSuperuser(t, pool,
+			`INSERT INTO ledger_postings (entry_id, leg, account_code, currency, direction, amount, effective_at, xid)
+				VALUES (999, 1, 'suspense', 'VND', 'credit', 5, now(), 1)`, // postings, trial balance
+			`UPDATE ledger_postings SET amount = amount + 1 WHERE entry_id = 2 AND leg = 2`, // entries
+			`UPDATE ledger_seals SET hash = sha256('forged') WHERE batch_no = 1`,            // seals
+			`DELETE FROM ledger_entry_keys WHERE entry_id = 4`,                              // entry keys
+			`UPDATE ledger_accounts SET kind = 'asset' WHERE code = 'suspense'`,             // accounts
+			`UPDATE ledger_balance_snapshots SET net = net + 1`,                             // snapshots
+			`UPDATE ledger_revenue_rollups SET net = net + 1`,                               // revenue rollups
+			`UPDATE ledger_balance_checkpoints SET net = net + 1`,                           // checkpoints
+		)
+	}})
+	if err != nil {
+		t.Fatalf("verify while the books changed under it: %v (findings %v)", err, r.Findings)
+	}
+	if len(r.Steps) != len(verifySteps()) {
+		t.Fatalf("steps reported %v", r.Steps)
+	}
+	r.Steps, before.Steps = nil, nil
+	if !reflect.DeepEqual(r, before) {
+		t.Fatalf("report %+v; before the changes %+v", r, before)
+	}
+	if before.RevenueRollups == 0 || before.Checkpoints == 0 {
+		t.Fatalf("no rollups to check: %+v", before)
+	}
+	after, err := Verify(bg, pool)
+	if !errors.Is(err, ErrBroken) || after.Entries != before.Entries+1 {
+		t.Fatalf("verify after the changes: %v, %d entries (before %d)", err, after.Entries, before.Entries)
+	}
+	checks := map[string]bool{}
+	for _, f := range after.Findings {
+		checks[f.Check] = true
+	}
+	for _, c := range []string{"entry", "seal", "posting", "account", "trial_balance", "snapshot", "rollup", "checkpoint"} {
+		if !checks[c] {
+			t.Errorf("no %s finding after the changes: %v", c, after.Findings)
+		}
+	}
+}
+
+// Verify's concurrent steps find nothing while payments go on being posted.
+func TestVerifyWhilePosting(t *testing.T) {
+	t.Parallel()
+	pool := booksForTamper(t)
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan int)
+	go func() {
+		n := 0
+		for ctx.Err() == nil {
+			if _, err := PostPayment(bg, pool, payment(fmt.Sprintf("busy-%d", n), "A", "SVC-1", int64(1000+n))); err != nil {
+				t.Error(err)
+				break
+			}
+			n++
+		}
+		done <- n
+	}()
+	var last int64
+	for range 5 {
+		r, err := VerifyWith(bg, pool, VerifyOptions{Concurrency: 4})
+		if err != nil {
+			t.Fatalf("verify while posting: %v (findings %v)", err, r.Findings)
+		}
+		if r.Entries < last || r.SealedEntries+r.UnsealedEntries != r.Entries {
+			t.Fatalf("report %+v after one of %d entries", r, last)
+		}
+		last = r.Entries
+	}
+	cancel()
+	if n := <-done; n == 0 {
+		t.Fatal("no payment posted while verifying")
 	}
 }

@@ -30,6 +30,7 @@
 //	bench scale_snapshot_seconds, scale_verify_seconds <s> s
 //	                                             ledger.SnapshotBalances and ledger.Verify over the year (a
 //	                                             finding of Verify fails the run: the seeding is wrong)
+//	bench scale_verify_<step>_seconds <s> s      each of Verify's steps (they run -verify-conns at once)
 //	bench scale_db_size_gb <n> GB                the database on disk after seeding
 //	bench scale_pgbench_tpcb_tps / _latency_ms   the yardstick: pgbench TPC-B (8 clients) on the same server
 //	bench scale_<group>_p99_vs_pgbench_tpcb <ratio> ratio   p99 in TPC-B mean latencies
@@ -76,6 +77,7 @@ type options struct {
 	payD                 time.Duration
 	payC, rounds         int
 	verify               bool
+	verifyConns          int
 	yardstick, warmup    time.Duration
 	keep                 bool
 }
@@ -91,6 +93,7 @@ func main() {
 	flag.IntVar(&o.payC, "pay-c", 96, "payments in flight at once")
 	flag.IntVar(&o.rounds, "rounds", 4, "turns of the two databases in the payments' measurement")
 	flag.BoolVar(&o.verify, "verify", true, "run ledger.Verify over the seeded year")
+	flag.IntVar(&o.verifyConns, "verify-conns", ledger.DefaultVerifyConcurrency, "ledger.Verify's steps at once, each on its own connection")
 	flag.DurationVar(&o.yardstick, "yardstick", 10*time.Second, "pgbench TPC-B run (0: none, and no ratios to it)")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured payments on each database first")
 	flag.Parse()
@@ -268,7 +271,7 @@ func checkLedger(ctx context.Context, o options, w *world, pool *pgxpool.Pool, r
 		return nil
 	}
 	start = time.Now()
-	report, err := ledger.Verify(ctx, pool)
+	report, err := ledger.VerifyWith(ctx, pool, ledger.VerifyOptions{Concurrency: o.verifyConns})
 	for _, f := range report.Findings {
 		benchutil.Progress("ledger verify: %s", f)
 	}
@@ -282,6 +285,10 @@ func checkLedger(ctx context.Context, o options, w *world, pool *pgxpool.Pool, r
 	benchutil.Progress("verified %d entries, %d postings, %d accounts, %d seal batches in %s", report.Entries, report.Postings,
 		report.Accounts, report.SealedBatches, took.Round(time.Millisecond))
 	res.line("scale_verify_seconds", round(took.Seconds(), 1), "s")
+	for _, s := range report.Steps {
+		benchutil.Progress("  verify %-20s %s", s.Name, s.Duration.Round(time.Millisecond))
+		res.line("scale_verify_"+strings.ReplaceAll(s.Name, " ", "_")+"_seconds", round(s.Duration.Seconds(), 1), "s")
+	}
 	return checkAttemptKeys(ctx, pool)
 }
 
