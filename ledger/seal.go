@@ -139,9 +139,12 @@ func newBatch(no int64, prev []byte) *batch {
 	return &batch{no: no, prev: prev, c: c}
 }
 
-func (b *batch) add(e storedEntry) {
-	b.c.bytes(sealHash(e))
-	b.lastXID, b.lastID = e.xid, e.ID
+func (b *batch) add(e storedEntry) { b.addSealed(e.xid, e.ID, sealHash(e)) }
+
+// addSealed adds the entry (xid, id) whose seal hash is h.
+func (b *batch) addSealed(xid, id int64, h []byte) {
+	b.c.bytes(h)
+	b.lastXID, b.lastID = xid, id
 	b.count++
 }
 
@@ -157,6 +160,11 @@ func (b *batch) sum() []byte {
 // sealHash covers every column of an entry and, through the recomputed content
 // hash, every posting.
 func sealHash(e storedEntry) []byte {
+	return sealHashWith(e, contentHash(asNew(e.Entry), e.Reverses))
+}
+
+// sealHashWith is sealHash with the entry's recomputed content hash.
+func sealHashWith(e storedEntry, content []byte) []byte {
 	c := newCanon("civicpay/ledger/entry-seal/v1")
 	c.i64(e.ID)
 	c.i64(e.xid)
@@ -164,7 +172,7 @@ func sealHash(e storedEntry) []byte {
 	c.str(e.RecordedBy)
 	c.i64(e.RecordedAt.UnixMicro())
 	c.bytes(e.storedHash)
-	c.bytes(contentHash(asNew(e.Entry), e.Reverses))
+	c.bytes(content)
 	return c.sum()
 }
 
@@ -177,13 +185,18 @@ func asNew(e Entry) NewEntry {
 // than two postings, postings that do not balance, or rows that no longer
 // match the content hash recorded with them.
 func checkEntry(e storedEntry) string {
+	return checkEntryWith(e, contentHash(asNew(e.Entry), e.Reverses))
+}
+
+// checkEntryWith is checkEntry with the entry's recomputed content hash.
+func checkEntryWith(e storedEntry, content []byte) string {
 	if len(e.Postings) < 2 {
 		return fmt.Sprintf("has %d postings", len(e.Postings))
 	}
 	if cur, sum := imbalance(e.Postings); cur != "" {
 		return fmt.Sprintf("does not balance: debits minus credits is %s %s", sum, cur)
 	}
-	if string(contentHash(asNew(e.Entry), e.Reverses)) != string(e.storedHash) {
+	if string(content) != string(e.storedHash) {
 		return "no longer matches its content hash"
 	}
 	return ""

@@ -171,7 +171,7 @@ func VerifyWith(ctx context.Context, pool *pgxpool.Pool, o VerifyOptions) (Repor
 				results[k].err = ctx.Err()
 				continue
 			}
-			v := &verifier{tx: q, horizon: horizon}
+			v := &verifier{tx: q, horizon: horizon, pool: pool, snapshot: snapshot}
 			start := time.Now()
 			err := steps[k].run(v, ctx)
 			results[k] = result{r: v.r, err: err, d: time.Since(start)}
@@ -270,9 +270,11 @@ func verifyOrder(steps []verifyStep) []int {
 }
 
 type verifier struct {
-	tx      pgx.Tx
-	horizon int64 // the rollups' horizon, read by the leader
-	r       Report
+	tx       pgx.Tx
+	horizon  int64 // the rollups' horizon, read by the leader
+	r        Report
+	pool     *pgxpool.Pool
+	snapshot string // the leader's exported snapshot; "" when all runs in one transaction
 }
 
 func (v *verifier) find(check, subject, format string, args ...any) {
@@ -287,8 +289,20 @@ type storedSeal struct {
 	prev, hash          []byte
 }
 
-// entriesAndSeals streams every entry in chain order once, checking each and
-// recomputing the seal batches they fall in.
+// entriesAndSeals checks every entry once and recomputes the seal batches
+// they fall in, walking the entries in chain order (xid, id).
+//
+// Sorting every posting with its entry's columns into chain order costs the
+// server an external sort of the whole ledger; reading them in id order
+// costs none (a merge join of the entries' and the postings' primary keys,
+// each partition's index in order). So two cursors are read side by side:
+// the chain order, narrow (xid and id, from the entries' xid index), and the
+// entries with their postings in id order, each checked and its seal hash
+// computed as it comes, then held until the chain reaches it. Chain order
+// and id order mostly agree (ids are taken as transactions go, xids as they
+// begin): what is held is the entries of transactions that overlapped, not
+// the ledger. The findings are made in chain order, as if the entries had
+// been read in it.
 func (v *verifier) entriesAndSeals(ctx context.Context) error {
 	rows, err := v.tx.Query(ctx, `SELECT batch_no, last_xid, last_entry_id, entry_count, prev_hash, hash FROM ledger_seals ORDER BY batch_no`)
 	if err != nil {
@@ -303,26 +317,302 @@ func (v *verifier) entriesAndSeals(ctx context.Context) error {
 	}
 	c := &chainCheck{v: v, seals: seals}
 	c.open()
-	rows, err = v.tx.Query(ctx, entrySelect+` ORDER BY e.xid, e.id, p.leg`)
-	if err != nil {
-		return err
-	}
-	err = eachEntry(rows, func(e storedEntry) error {
-		v.r.Entries++
-		v.r.Postings += int64(len(e.Postings))
-		if problem := checkEntry(e); problem != "" {
-			v.find("entry", fmt.Sprintf("entry %d", e.ID), "%s", problem)
+	// The chain order comes from a connection of its own in the same
+	// snapshot when there is one to share, else from a cursor beside the
+	// entries' on this one.
+	var chain chainSource
+	entries := &entryCursor{}
+	if v.snapshot != "" {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		s := &chainStream{c: make(chan chainBatch, 4)}
+		go s.run(ctx, v.pool, v.snapshot)
+		defer func() {
+			cancel()
+			for range s.c { // until it has let its connection go
+			}
+		}()
+		chain = s
+		rows, err := v.tx.Query(ctx, entrySelect+entryOrder)
+		if err != nil {
+			return err
 		}
-		c.add(e)
-		return nil
-	})
-	if err != nil {
-		return err
+		defer rows.Close()
+		entries.fill = func(context.Context) (pgx.Rows, error) { return rows, nil }
+	} else {
+		for _, q := range []string{
+			`DECLARE verify_chain NO SCROLL CURSOR FOR ` + chainSQL,
+			`DECLARE verify_entries NO SCROLL CURSOR FOR ` + entrySelect + entryOrder,
+		} {
+			if _, err := v.tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		chain = &chainCursor{tx: v.tx}
+		entries.fill = func(ctx context.Context) (pgx.Rows, error) {
+			return v.tx.Query(ctx, fmt.Sprintf(`FETCH %d FROM verify_entries`, verifyFetch))
+		}
+		entries.fetches = true
+	}
+	held := map[chainPos]checkedEntry{}
+	// read reads the next entry in id order, checks it and holds it.
+	read := func() (bool, error) {
+		e, ok, err := entries.next(ctx)
+		if !ok || err != nil {
+			return false, err
+		}
+		content := contentHash(asNew(e.Entry), e.Reverses)
+		held[chainPos{e.xid, e.ID}] = checkedEntry{postings: len(e.Postings), problem: checkEntryWith(e, content),
+			seal: sealHashWith(e, content)}
+		return true, nil
+	}
+	var last chainPos
+	for {
+		pos, ok, err := chain.next(ctx)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if pos == last { // two entries in one place: read as one, as in chain order
+			continue
+		}
+		last = pos
+		e, found := held[pos]
+		for !found {
+			more, err := read()
+			if err != nil {
+				return err
+			}
+			if !more {
+				return fmt.Errorf("entry %d (xid %d) is in the chain order but not among the entries", pos.id, pos.xid)
+			}
+			e, found = held[pos]
+		}
+		delete(held, pos)
+		v.r.Entries++
+		v.r.Postings += int64(e.postings)
+		if e.problem != "" {
+			v.find("entry", fmt.Sprintf("entry %d", pos.id), "%s", e.problem)
+		}
+		c.add(pos.xid, pos.id, e.seal)
+	}
+	if more, err := read(); more || err != nil || len(held) > 0 {
+		return fmt.Errorf("entries not in the chain order (%d held, more %v): %w", len(held), more, err)
 	}
 	for c.i < len(seals) { // batches whose entries are gone
 		c.close()
 	}
 	return nil
+}
+
+// chainPos is an entry's place in the chain.
+type chainPos struct{ xid, id int64 }
+
+// checkedEntry is what entriesAndSeals keeps of an entry until the chain
+// reaches it.
+type checkedEntry struct {
+	postings int
+	problem  string
+	seal     []byte
+}
+
+// verifyFetch is how many rows a FETCH from Verify's cursors reads.
+const verifyFetch = 20_000
+
+// chainSQL is the chain order; entryOrder the entries' (entrySelect's) order
+// that entriesAndSeals reads them in.
+const (
+	chainSQL   = `SELECT xid, id FROM ledger_entries ORDER BY xid, id`
+	entryOrder = ` ORDER BY e.id, e.xid, p.leg`
+)
+
+// chainSource gives the entries' places in chain order.
+type chainSource interface {
+	next(ctx context.Context) (chainPos, bool, error)
+}
+
+// chainBatch is some places in chain order, or the error that ended them.
+type chainBatch struct {
+	pos []chainPos
+	err error
+}
+
+// chainStream reads the chain order on a connection of its own, in the
+// leader's snapshot, some batches ahead of who takes them.
+type chainStream struct {
+	c   chan chainBatch
+	buf []chainPos
+	end bool
+}
+
+func (s *chainStream) run(ctx context.Context, pool *pgxpool.Pool, snapshot string) {
+	defer close(s.c)
+	err := follow(ctx, pool, snapshot, func(tx pgx.Tx) {
+		rows, err := tx.Query(ctx, chainSQL)
+		if err != nil {
+			s.c <- chainBatch{err: err}
+			return
+		}
+		defer rows.Close()
+		b := make([]chainPos, 0, verifyFetch)
+		var p chainPos
+		for rows.Next() {
+			if err := rows.Scan(&p.xid, &p.id); err != nil {
+				s.c <- chainBatch{err: err}
+				return
+			}
+			if b = append(b, p); len(b) == verifyFetch {
+				select {
+				case s.c <- chainBatch{pos: b}:
+				case <-ctx.Done():
+					return
+				}
+				b = make([]chainPos, 0, verifyFetch)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			s.c <- chainBatch{err: err}
+			return
+		}
+		s.c <- chainBatch{pos: b}
+	})
+	if err != nil {
+		s.c <- chainBatch{err: err}
+	}
+}
+
+func (s *chainStream) next(ctx context.Context) (chainPos, bool, error) {
+	for len(s.buf) == 0 {
+		if s.end {
+			return chainPos{}, false, nil
+		}
+		var b chainBatch
+		var ok bool
+		select {
+		case b, ok = <-s.c:
+		case <-ctx.Done():
+			return chainPos{}, false, ctx.Err()
+		}
+		if !ok {
+			s.end = true
+			continue
+		}
+		if b.err != nil {
+			return chainPos{}, false, fmt.Errorf("read chain order: %w", b.err)
+		}
+		s.buf = b.pos
+	}
+	p := s.buf[0]
+	s.buf = s.buf[1:]
+	return p, true, nil
+}
+
+// chainCursor reads the cursor verify_chain: entries' (xid, id) in chain order.
+type chainCursor struct {
+	tx   pgx.Tx
+	buf  []chainPos
+	done bool
+}
+
+func (c *chainCursor) next(ctx context.Context) (chainPos, bool, error) {
+	if len(c.buf) == 0 && !c.done {
+		rows, err := c.tx.Query(ctx, fmt.Sprintf(`FETCH %d FROM verify_chain`, verifyFetch))
+		if err != nil {
+			return chainPos{}, false, err
+		}
+		var p chainPos
+		c.buf, err = pgx.AppendRows(c.buf[:0], rows, func(r pgx.CollectableRow) (chainPos, error) {
+			return p, r.Scan(&p.xid, &p.id)
+		})
+		if err != nil {
+			return chainPos{}, false, fmt.Errorf("read chain order: %w", err)
+		}
+		c.done = len(c.buf) < verifyFetch
+	}
+	if len(c.buf) == 0 {
+		return chainPos{}, false, nil
+	}
+	p := c.buf[0]
+	c.buf = c.buf[1:]
+	return p, true, nil
+}
+
+// entryRow is one row of entrySelect.
+type entryRow struct {
+	e   storedEntry
+	leg int16
+	p   Posting
+}
+
+// entryCursor reads entrySelect in entryOrder, an entry with its postings at
+// a time: from one query's rows, or FETCH after FETCH from a cursor.
+type entryCursor struct {
+	fill    func(context.Context) (pgx.Rows, error) // the rows: the query's, or the next FETCH's
+	fetches bool                                    // fill FETCHes
+	rows    pgx.Rows
+	buf     []entryRow
+	at      int
+	done    bool
+}
+
+// row returns the next row without taking it.
+func (c *entryCursor) row(ctx context.Context) (*entryRow, error) {
+	if c.at == len(c.buf) && !c.done {
+		if c.rows == nil {
+			rows, err := c.fill(ctx)
+			if err != nil {
+				return nil, err
+			}
+			c.rows = rows
+		}
+		c.buf, c.at = c.buf[:0], 0
+		for len(c.buf) < verifyFetch && c.rows.Next() {
+			var r entryRow
+			e := &r.e
+			if err := c.rows.Scan(&e.ID, &e.Key, &e.Kind, &e.Reference, &e.Description, &e.RecordedBy,
+				&e.Reverses, &e.EffectiveAt, &e.RecordedAt, &e.xid, &e.storedHash,
+				&r.leg, &r.p.Account, &r.p.Currency, &r.p.Direction, &r.p.Amount, &r.p.ServiceCode, &r.p.Channel); err != nil {
+				c.rows.Close()
+				return nil, fmt.Errorf("scan entry: %w", err)
+			}
+			c.buf = append(c.buf, r)
+		}
+		if len(c.buf) < verifyFetch || c.fetches {
+			c.rows.Close()
+			if err := c.rows.Err(); err != nil {
+				return nil, fmt.Errorf("read entries: %w", err)
+			}
+			c.rows = nil
+			c.done = len(c.buf) < verifyFetch
+		}
+	}
+	if c.at == len(c.buf) {
+		return nil, nil
+	}
+	return &c.buf[c.at], nil
+}
+
+// next returns the next entry with its postings (the rows of one id and
+// xid), as eachEntry would.
+func (c *entryCursor) next(ctx context.Context) (storedEntry, bool, error) {
+	r, err := c.row(ctx)
+	if r == nil || err != nil {
+		return storedEntry{}, false, err
+	}
+	e := r.e
+	e.EffectiveAt, e.RecordedAt = e.EffectiveAt.UTC(), e.RecordedAt.UTC()
+	for r != nil && r.e.ID == e.ID && r.e.xid == e.xid {
+		if r.leg > 0 {
+			e.Postings = append(e.Postings, r.p)
+		}
+		c.at++
+		if r, err = c.row(ctx); err != nil {
+			return storedEntry{}, false, err
+		}
+	}
+	return e, true, nil
 }
 
 // chainCheck recomputes seal batches as entries stream past in chain order.
@@ -340,17 +630,18 @@ func (c *chainCheck) open() {
 	}
 }
 
-func (c *chainCheck) add(e storedEntry) {
-	for c.i < len(c.seals) && after(e.xid, e.ID, c.seals[c.i].lastXID, c.seals[c.i].lastID) {
+// add adds the entry at (xid, id) whose seal hash is seal.
+func (c *chainCheck) add(xid, id int64, seal []byte) {
+	for c.i < len(c.seals) && after(xid, id, c.seals[c.i].lastXID, c.seals[c.i].lastID) {
 		c.close() // the batch's last entry never came: it was deleted or moved
 	}
 	if c.i == len(c.seals) {
 		c.v.r.UnsealedEntries++
 		return
 	}
-	c.cur.add(e)
+	c.cur.addSealed(xid, id, seal)
 	c.v.r.SealedEntries++
-	if s := c.seals[c.i]; e.xid == s.lastXID && e.ID == s.lastID {
+	if s := c.seals[c.i]; xid == s.lastXID && id == s.lastID {
 		c.close()
 	}
 }

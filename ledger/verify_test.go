@@ -137,6 +137,12 @@ func TestVerifyCatchesTampering(t *testing.T) {
 			if f := r.Findings[0]; f.Check != tt.check || f.Subject != subject {
 				t.Fatalf("first finding %q; want %s: %s (all: %v)", f, tt.check, subject, r.Findings)
 			}
+			// One transaction, every step in turn (and the chain order from
+			// a cursor): the same findings.
+			one, err := VerifyWith(bg, pool, VerifyOptions{Concurrency: 1})
+			if !errors.Is(err, ErrBroken) || !reflect.DeepEqual(one.Findings, r.Findings) {
+				t.Fatalf("verify in one transaction: %v, findings %v; concurrently %v", err, one.Findings, r.Findings)
+			}
 			t.Logf("caught: %v", err)
 		})
 	}
