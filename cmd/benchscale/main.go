@@ -26,7 +26,11 @@
 //	bench scale_recon_1m_empty_seconds <s> s     the same day on an empty database
 //	bench scale_recon_vs_empty <ratio> ratio
 //	bench scale_seed_seconds <s> s               COPY of the year (sealed as ledger.Seal would), its indexes,
-//	                                             statistics and visibility maps (VACUUM (ANALYZE))
+//	                                             statistics and visibility maps (COPY FREEZE, ANALYZE, VACUUM)
+//	bench scale_seed_load_seconds, _indexes_seconds, _analyze_seconds, _vacuum_seconds <s> s
+//	                                             its phases: the loads (index builds begin beside them),
+//	                                             the index builds after the last load, ANALYZE, VACUUM
+//	                                             of the pages COPY FREEZE did not mark all-visible
 //	bench scale_snapshot_seconds, scale_verify_seconds <s> s
 //	                                             ledger.SnapshotBalances and ledger.Verify over the year (a
 //	                                             finding of Verify fails the run: the seeding is wrong)
@@ -162,13 +166,18 @@ func run(ctx context.Context, o options) error {
 	}
 	benchutil.Progress("seeding %d paid orders over %s – %s", w.n, w.start.Format(time.DateOnly), w.end.AddDate(0, 0, -1).Format(time.DateOnly))
 	start := time.Now()
-	if err := seedYear(ctx, year.Pool, w); err != nil {
+	ph, err := seedYear(ctx, year.Pool, w)
+	if err != nil {
 		return err
 	}
 	seeded := time.Since(start)
 	benchutil.Progress("seeded in %s", seeded.Round(time.Second))
 	res.line("scale_orders", float64(w.n), "count")
 	res.line("scale_seed_seconds", round(seeded.Seconds(), 1), "s")
+	res.line("scale_seed_load_seconds", round(ph.load.Seconds(), 1), "s")
+	res.line("scale_seed_indexes_seconds", round(ph.indexes.Seconds(), 1), "s")
+	res.line("scale_seed_analyze_seconds", round(ph.analyze.Seconds(), 1), "s")
+	res.line("scale_seed_vacuum_seconds", round(ph.vacuum.Seconds(), 1), "s")
 	if err := checkLedger(ctx, o, w, year.Pool, &res); err != nil {
 		return err
 	}

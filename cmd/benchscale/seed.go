@@ -66,20 +66,25 @@ func seedCatalogue(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 // and the ledger is checked afterwards by ledger.Verify. Once a transaction
 // has committed, its tables' indexes are built again, by sorting, on other
 // connections (seedConns at once, while the other loads go on), and at the
-// end VACUUM (ANALYZE) leaves the statistics and visibility maps a running
-// database would have.
-func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
+// end ANALYZE leaves the statistics a running database would have, and
+// VACUUM the visibility maps: COPY FREEZE marks most pages all-visible and
+// all-frozen as it writes them (PostgreSQL 14 on), so only the tables and
+// partitions with pages it did not mark are vacuumed, and only those pages
+// read.
+func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) (seedPhases, error) {
+	var ph seedPhases
+	began := time.Now()
 	codes := accountCodes(w)
 	if _, err := pool.Exec(ctx, `INSERT INTO ledger_accounts (code, kind, currency, created_at)
 		SELECT c, k, 'VND', $3 FROM unnest($1::text[], $2::text[]) AS t(c, k)`, codes, accountKinds(codes), w.start); err != nil {
-		return fmt.Errorf("accounts: %w", err)
+		return ph, fmt.Errorf("accounts: %w", err)
 	}
 	// The year's month partitions (the partitioned tables would otherwise
 	// hold it in their DEFAULT partitions), as the partitions job makes
 	// them ahead in a running service.
 	if _, err := pool.Exec(ctx, `SELECT p.* FROM partitioned_tables t,
 		partition_ensure(t.parent::text, date_trunc('month', $1::timestamptz AT TIME ZONE INTERVAL '+07:00')::date, 14) p`, w.start); err != nil {
-		return fmt.Errorf("partitions of the year: %w", err)
+		return ph, fmt.Errorf("partitions of the year: %w", err)
 	}
 	loads := []struct {
 		name     string
@@ -130,17 +135,19 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 		})
 	}
 	wg.Wait()
+	ph.load = time.Since(began)
 	close(builds)
 	if err := errors.Join(append(errs, <-buildErr)...); err != nil {
-		return err
+		return ph, err
 	}
+	ph.indexes = time.Since(began) - ph.load
 	benchutil.Progress("indexes built %s after the first load began", time.Since(buildStart).Round(time.Millisecond))
 	// The identities continue after the seeded rows.
 	if _, err := pool.Exec(ctx, `
 		SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), (SELECT max(id) FROM ledger_entries)),
 			setval(pg_get_serial_sequence('order_events', 'id'), (SELECT max(id) FROM order_events)),
 			setval(pg_get_serial_sequence('webhook_events', 'seq'), (SELECT max(seq) FROM webhook_events))`); err != nil {
-		return fmt.Errorf("identities: %w", err)
+		return ph, fmt.Errorf("identities: %w", err)
 	}
 	start := time.Now()
 	var tables []string
@@ -149,14 +156,47 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 	}
 	tables = append(tables, "ledger_accounts")
 	if err := onConns(ctx, pool, seedConns, feed(tables), func(conn *pgxpool.Conn, t string) error {
-		_, err := conn.Exec(ctx, "VACUUM (ANALYZE) "+pgx.Identifier{t}.Sanitize())
+		_, err := conn.Exec(ctx, "ANALYZE "+pgx.Identifier{t}.Sanitize())
 		return err
 	}); err != nil {
-		return fmt.Errorf("vacuum: %w", err)
+		return ph, fmt.Errorf("analyze: %w", err)
 	}
-	benchutil.Progress("VACUUM (ANALYZE) in %s", time.Since(start).Round(time.Millisecond))
-	return nil
+	ph.analyze = time.Since(start)
+	// COPY FREEZE marks all-visible the pages it fills from empty, not the
+	// last page of an earlier COPY into the same partition that it goes on
+	// filling: VACUUM those tables (it reads only the pages not all-visible;
+	// none has a dead row, so no index needs cleaning).
+	notVisible := func() ([]string, error) {
+		rows, err := pool.Query(ctx, `SELECT t.relid::regclass::text FROM unnest($1::regclass[]) r, pg_partition_tree(r) t
+			JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf AND c.relallvisible < c.relpages`, tables)
+		if err != nil {
+			return nil, fmt.Errorf("visibility maps: %w", err)
+		}
+		return pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	start = time.Now()
+	partly, err := notVisible()
+	if err != nil {
+		return ph, err
+	}
+	if err := onConns(ctx, pool, seedConns, feed(partly), func(conn *pgxpool.Conn, t string) error {
+		_, err := conn.Exec(ctx, "VACUUM (INDEX_CLEANUP OFF) "+t)
+		return err
+	}); err != nil {
+		return ph, fmt.Errorf("vacuum: %w", err)
+	}
+	if partly, err = notVisible(); err != nil || len(partly) > 0 {
+		return ph, fmt.Errorf("pages not all-visible after VACUUM in %v (%v)", partly, err)
+	}
+	ph.vacuum = time.Since(start)
+	benchutil.Progress("VACUUM of the partly visible tables in %s", ph.vacuum.Round(time.Millisecond))
+	return ph, nil
 }
+
+// seedPhases are how long seedYear's phases took: the loads (until the last
+// committed; the first index builds go on beside them), the index builds
+// left after them, and the statistics.
+type seedPhases struct{ load, indexes, analyze, vacuum time.Duration }
 
 // seedConns is how many indexes are built (and tables vacuumed) at once:
 // on two cores, a third keeps them busy while the others wait on the disk.
