@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
+	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 	"github.com/civicpay/civicpay/ledger"
 )
 
