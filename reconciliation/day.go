@@ -78,6 +78,9 @@ func (s *Service) reconcileDay(ctx context.Context, day time.Time, source, actor
 		sources = []string{source}
 	}
 	// Checked again under the lock where the file is loaded and the run queued.
+	if err := refusePruned(ctx, s.pool, day); err != nil {
+		return res, err
+	}
 	if err := refuseClosed(ctx, s.pool, day); err != nil {
 		return res, err
 	}

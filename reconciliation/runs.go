@@ -75,10 +75,10 @@ func (r Run) day() time.Time {
 // A closed day gets no run (ledger.ErrDayClosed), and tx then holds the
 // day's closing lock (refuseClosed).
 func (s *Service) enqueueRun(ctx context.Context, tx pgx.Tx, source string, day time.Time, trigger, actor string) (int64, error) {
-	if err := refuseClosed(ctx, tx, day); err != nil {
+	if err := refusePruned(ctx, tx, day); err != nil { // pruned days are closed: the more telling refusal first
 		return 0, err
 	}
-	if err := refusePruned(ctx, tx, day); err != nil {
+	if err := refuseClosed(ctx, tx, day); err != nil {
 		return 0, err
 	}
 	var id int64
