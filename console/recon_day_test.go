@@ -68,6 +68,18 @@ func seedReconDay(t *testing.T, e *env) string {
 	return id
 }
 
+// twoTreasurers is dayEnv seeded (seedReconDay: exc is the open
+// exception) with two treasury people signed in, alice and bob, and the
+// day's page.
+func twoTreasurers(t *testing.T) (e *env, exc string, alice, bob *browser, day string) {
+	t.Helper()
+	e = dayEnv(t)
+	exc = seedReconDay(t, e)
+	alice = e.signedIn("alice@example.vn", RoleTreasury, "")
+	bob = e.signedIn("bob@example.vn", RoleTreasury, "")
+	return e, exc, alice, bob, "/console/reconciliation/" + reconDay
+}
+
 func (e *env) signedIn(email string, role Role, agency string) *browser {
 	e.t.Helper()
 	_, secret := e.user(email, role, agency)
@@ -126,11 +138,7 @@ func TestReconDayPagesByRole(t *testing.T) {
 // closes, its reports download; reopening it needs another treasury person.
 func TestReconDayClosedFromTheConsole(t *testing.T) {
 	t.Parallel()
-	e := dayEnv(t)
-	exc := seedReconDay(t, e)
-	alice := e.signedIn("alice@example.vn", RoleTreasury, "")
-	bob := e.signedIn("bob@example.vn", RoleTreasury, "")
-	day := "/console/reconciliation/" + reconDay
+	e, exc, alice, bob, day := twoTreasurers(t)
 	closed := func() bool {
 		var n int
 		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_closed_days WHERE day = $1`, reconDay).Scan(&n); err != nil {
@@ -368,11 +376,7 @@ func TestReconDayFetchNow(t *testing.T) {
 // clock that decides the business day), not the database server's.
 func TestReconDayTimesAreTheAppClocks(t *testing.T) {
 	t.Parallel()
-	e := dayEnv(t)
-	exc := seedReconDay(t, e)
-	alice := e.signedIn("alice@example.vn", RoleTreasury, "")
-	bob := e.signedIn("bob@example.vn", RoleTreasury, "")
-	day := "/console/reconciliation/" + reconDay
+	e, exc, alice, bob, day := twoTreasurers(t)
 	if p := alice.submit(day, day+"/carry", url.Values{"exception": {exc}, "note": {"sender traced"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("carry: %d\n%s", p.status, p.body)
 	}
