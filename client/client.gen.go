@@ -8912,6 +8912,7 @@ type RequestReconciliationResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	ApplicationproblemJSON401 *Unauthorized
 	ApplicationproblemJSON403 *Forbidden
+	ApplicationproblemJSON409 *Problem
 	ApplicationproblemJSON413 *PayloadTooLarge
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	ApplicationproblemJSON422 *Problem
@@ -9165,6 +9166,7 @@ type UploadStatementResponse struct {
 	ApplicationproblemJSON400 *BadRequest
 	ApplicationproblemJSON401 *Unauthorized
 	ApplicationproblemJSON403 *Forbidden
+	ApplicationproblemJSON409 *Problem
 	ApplicationproblemJSON413 *Problem
 	ApplicationproblemJSON422 *Problem
 	ApplicationproblemJSON429 *TooManyRequests
@@ -14426,6 +14428,13 @@ func ParseRequestReconciliationResponse(rsp *http.Response) (*RequestReconciliat
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15109,6 +15118,13 @@ func ParseUploadStatementResponse(rsp *http.Response) (*UploadStatementResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest Problem

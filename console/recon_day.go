@@ -579,14 +579,9 @@ func (h *Handler) rdUpload(c *fiber.Ctx) error {
 		return h.errorPage(c, http.StatusNotFound, "e404.title", "rd.notfound")
 	}
 	v := h.newView(c, "rd.day")
-	// A closed day takes no new file from its page (reopen it first).
-	st, err := h.deps.Recon.Day(c.UserContext(), day)
-	if err != nil {
-		return h.fail(c, err)
-	}
-	if st.Closed != nil {
-		return h.rdDomainError(c, day, fmt.Errorf("%w: %s is closed", ledger.ErrDayClosed, dayKey(day)), "upload.file", nil)
-	}
+	// Whether the file may be taken is the file's own business date's to
+	// say, not this page's: Import refuses a file of a closed day
+	// (ledger.ErrDayClosed, naming it), under the day's closing lock.
 	fh, err := c.FormFile("file")
 	if err != nil {
 		return h.rdRefused(c, day, http.StatusUnprocessableEntity, "upload.file", v.T("rd.err.nofile"), nil)

@@ -68,6 +68,18 @@ func seedReconDay(t *testing.T, e *env) string {
 	return id
 }
 
+// twoTreasurers is dayEnv seeded (seedReconDay: exc is the open
+// exception) with two treasury people signed in, alice and bob, and the
+// day's page.
+func twoTreasurers(t *testing.T) (e *env, exc string, alice, bob *browser, day string) {
+	t.Helper()
+	e = dayEnv(t)
+	exc = seedReconDay(t, e)
+	alice = e.signedIn("alice@example.vn", RoleTreasury, "")
+	bob = e.signedIn("bob@example.vn", RoleTreasury, "")
+	return e, exc, alice, bob, "/console/reconciliation/" + reconDay
+}
+
 func (e *env) signedIn(email string, role Role, agency string) *browser {
 	e.t.Helper()
 	_, secret := e.user(email, role, agency)
@@ -126,11 +138,7 @@ func TestReconDayPagesByRole(t *testing.T) {
 // closes, its reports download; reopening it needs another treasury person.
 func TestReconDayClosedFromTheConsole(t *testing.T) {
 	t.Parallel()
-	e := dayEnv(t)
-	exc := seedReconDay(t, e)
-	alice := e.signedIn("alice@example.vn", RoleTreasury, "")
-	bob := e.signedIn("bob@example.vn", RoleTreasury, "")
-	day := "/console/reconciliation/" + reconDay
+	e, exc, alice, bob, day := twoTreasurers(t)
 	closed := func() bool {
 		var n int
 		if err := e.pool.QueryRow(context.Background(), `SELECT count(*) FROM ledger_closed_days WHERE day = $1`, reconDay).Scan(&n); err != nil {
@@ -286,18 +294,54 @@ func TestReconDayClosedRefusesFetchAndUpload(t *testing.T) {
 		t.Fatalf("fetch now on a closed day: %d\n%s", p.status, p.body)
 	}
 	token := csrfRE.FindStringSubmatch(page.body)[1]
-	if p := uploadFile(t, e, alice, day, token, "stmt.xml", []byte("<Document/>")); p.status != http.StatusConflict ||
-		!strings.Contains(p.body, `id="error"`) || !strings.Contains(p.body, "This day is closed.") {
-		t.Fatalf("upload on a closed day: %d\n%s", p.status, p.body)
+	// The file's own business date decides, not the page it is sent from.
+	closedDay := time.Date(2026, time.November, 23, 0, 0, 0, 0, bizday.Zone)
+	for _, c := range []struct {
+		name, page string
+		data       []byte
+		want       int
+	}{
+		{"a file of the closed day from its page", day, camt053Of(t, closedDay, 1), http.StatusConflict},
+		{"a file of the closed day from another day's page", "/console/reconciliation/2026-11-22", camt053Of(t, closedDay, 2),
+			http.StatusConflict},
+		{"a file of an open day from the closed day's page", day, camt053Of(t, closedDay.AddDate(0, 0, -1), 3), http.StatusSeeOther},
+	} {
+		p := uploadFile(t, e, alice, c.page, token, "stmt.xml", c.data)
+		if p.status != c.want {
+			t.Fatalf("%s: %d, want %d\n%s", c.name, p.status, c.want, p.body)
+		}
+		if c.want == http.StatusConflict && (!strings.Contains(p.body, `id="error"`) || !strings.Contains(p.body, "This day is closed.") ||
+			!strings.Contains(p.body, reconDay+" is closed")) {
+			t.Fatalf("%s: the refusal does not name the closed day:\n%s", c.name, p.body)
+		}
 	}
 	var runs, files, audits int
 	if err := e.pool.QueryRow(context.Background(), `SELECT
 			(SELECT count(*) FROM recon_runs WHERE business_date = $1::date AND status = 'queued'),
 			(SELECT count(*) FROM recon_files),
 			(SELECT count(*) FROM audit_log WHERE action IN ('reconciliation.day.fetch', 'statement.import'))`,
-		reconDay).Scan(&runs, &files, &audits); err != nil || runs != 0 || files != 0 || audits != 0 {
-		t.Fatalf("after the refusals: %d queued runs, %d files, %d audit rows (%v)", runs, files, audits, err)
+		reconDay).Scan(&runs, &files, &audits); err != nil || runs != 0 || files != 1 || audits != 1 {
+		t.Fatalf("after the refusals: %d queued runs, %d files, %d audit rows, want 0 and the open day's 1, 1 (%v)",
+			runs, files, audits, err)
 	}
+}
+
+// camt053Of is a treasury statement of day with one booked credit (n makes
+// each file's bytes its own).
+func camt053Of(t *testing.T, day time.Time, n int64) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	ref := "BNK" + day.Format("20060102") + string(rune('A'+n))
+	st := statement.Statement{MessageID: "MSG-" + ref, StatementID: "STMT-" + ref, Created: day.Add(23 * time.Hour),
+		Account: "0011004123456", Currency: "VND",
+		Opening: &statement.Balance{Type: statement.BalanceOpening, Amount: decimal.NewFromInt(1_000_000_000), Currency: "VND", Date: day}}
+	e := statement.Entry{Amount: decimal.NewFromInt(50_000 + n), Currency: "VND", Credit: true, Status: statement.StatusBooked,
+		BookingDate: day.Add(10 * time.Hour), ValueDate: day.Add(10 * time.Hour), AcctSvcrRef: ref,
+		TxDetails: []statement.TxDetail{{EndToEndID: ref, RemittanceInfo: []string{"CK NHAM"}}}}
+	if err := statement.WriteCAMT053(&buf, st, []statement.Entry{e}); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // Fetch now runs reconciliation's ReconcileDay for the one source (here no
@@ -332,11 +376,7 @@ func TestReconDayFetchNow(t *testing.T) {
 // clock that decides the business day), not the database server's.
 func TestReconDayTimesAreTheAppClocks(t *testing.T) {
 	t.Parallel()
-	e := dayEnv(t)
-	exc := seedReconDay(t, e)
-	alice := e.signedIn("alice@example.vn", RoleTreasury, "")
-	bob := e.signedIn("bob@example.vn", RoleTreasury, "")
-	day := "/console/reconciliation/" + reconDay
+	e, exc, alice, bob, day := twoTreasurers(t)
 	if p := alice.submit(day, day+"/carry", url.Values{"exception": {exc}, "note": {"sender traced"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("carry: %d\n%s", p.status, p.body)
 	}

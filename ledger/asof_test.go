@@ -20,10 +20,7 @@ import (
 // some effective on days already checkpointed).
 func TestAsOfBalanceEqualsFullScanEitherSideOfNoon(t *testing.T) {
 	t.Parallel()
-	pool := newPool(t)
-	openAccounts(t, pool)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	pool, seed := seededBooks(t)
 	rng := rand.New(rand.NewPCG(seed, 41))
 	first := rollupDays.AddDate(0, 0, 5)
 	const days = 4

@@ -88,8 +88,7 @@ func randomEntry(rng *rand.Rand, key string) NewEntry {
 func TestPropertyConcurrentBooksStayBalanced(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := newSeed(t)
 	model := &books{net: map[string]decimal.Decimal{}}
 
 	done := make(chan struct{})

@@ -27,8 +27,7 @@ func revenueRows(t *testing.T, db DBTX, q RevenueQuery) []RevenueRow {
 func TestRevenueEqualsLedgerBalances(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := newSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 3))
 	agencies := []string{"HCM-TP", "HN", "DN"}
 	services := []string{"BIRTH-CERT", "STAMP", "FINE-7"}

@@ -140,6 +140,23 @@ func (b *randomBooks) payment(db DBTX, key, currency string) (Entry, error) {
 	return PostPayment(bg, db, p)
 }
 
+// newSeed is a random seed, logged so that a failing run can be replayed.
+func newSeed(t testing.TB) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	return seed
+}
+
+// seededBooks is a fresh database with the accounts of openAccounts open,
+// and a random seed (newSeed) for the books a test posts to them.
+func seededBooks(t testing.TB) (*pgxpool.Pool, uint64) {
+	t.Helper()
+	pool := newPool(t)
+	openAccounts(t, pool)
+	return pool, newSeed(t)
+}
+
 // openAccounts creates every account the books use, so that an entry left
 // in flight by a test never holds a new account's row that a later posting
 // would wait for.
@@ -310,10 +327,7 @@ func rollUpAll(t testing.TB, pool *pgxpool.Pool) {
 // below them, and the reads must take them from the tail once they commit.
 func TestRollupsEqualFullScan(t *testing.T) {
 	t.Parallel()
-	pool := newPool(t)
-	openAccounts(t, pool)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	pool, seed := seededBooks(t)
 	b := newRandomBooks(seed)
 	type open struct {
 		tx  pgx.Tx
@@ -390,10 +404,7 @@ func TestRollupsEqualFullScan(t *testing.T) {
 // full scan's numbers, and verify is green at the end.
 func TestRollupsUnderConcurrentPosting(t *testing.T) {
 	t.Parallel()
-	pool := newPool(t)
-	openAccounts(t, pool)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	pool, seed := seededBooks(t)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)

@@ -210,17 +210,22 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 	if f.CreatedBy != nil {
 		conds = append(conds, "o.created_by = "+param(*f.CreatedBy))
 	}
-	// lineConds are the same bounds on the lines' copy of the order's
-	// created_at (order_lines.order_created_at), for an agency's later lines.
-	var lineConds []string
+	// timeConds bound the order's created_at (and the keyset position);
+	// lineConds are the same bounds on the lines' copy of it
+	// (order_lines.order_created_at), for an agency's later lines, and stand
+	// there instead of timeConds: the planner, told both, takes them for
+	// independent filters, expects a handful of rows and sorts every later
+	// line of the range instead of reading the index in list order up to
+	// the limit.
+	var timeConds, lineConds []string
 	if f.From != nil {
 		from := param(*f.From)
-		conds = append(conds, "o.created_at >= "+from)
+		timeConds = append(timeConds, "o.created_at >= "+from)
 		lineConds = append(lineConds, "l.order_created_at >= "+from)
 	}
 	if f.To != nil {
 		to := param(*f.To)
-		conds = append(conds, "o.created_at < "+to)
+		timeConds = append(timeConds, "o.created_at < "+to)
 		lineConds = append(lineConds, "l.order_created_at < "+to)
 	}
 	if f.Reference != "" {
@@ -243,19 +248,19 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 	}
 	if f.After != nil {
 		at, id := param(f.After.CreatedAt), param(f.After.ID)
-		conds = append(conds, "(o.created_at, o.id) < ("+at+", "+id+")")
+		timeConds = append(timeConds, "(o.created_at, o.id) < ("+at+", "+id+")")
 		lineConds = append(lineConds, "(l.order_created_at, l.order_id) < ("+at+", "+id+")")
 	}
 	limit := param(f.Limit)
 	order := ` ORDER BY o.created_at DESC, o.id DESC LIMIT ` + limit
-	where := func(extra ...string) string {
-		all := append(extra, conds...)
+	where := func(bounds []string, extra ...string) string {
+		all := append(append(extra, conds...), bounds...)
 		if len(all) == 0 {
 			return ""
 		}
 		return ` WHERE ` + strings.Join(all, " AND ")
 	}
-	sql := `SELECT o.* FROM orders o` + where() + order
+	sql := `SELECT o.* FROM orders o` + where(timeConds) + order
 	if f.AgencyCode != "" {
 		// The orders with a line of the agency: those whose first line is
 		// its (orders.agency_code, orders_agency_created_idx) and those
@@ -268,9 +273,9 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		a := param(f.AgencyCode)
 		lineWhere := strings.Join(append([]string{"l.agency_code = " + a, "l.line_no > 1"}, lineConds...), " AND ")
 		sql = `SELECT o.* FROM (
-			(SELECT o.* FROM orders o` + where("o.agency_code = "+a) + order + `)
+			(SELECT o.* FROM orders o` + where(timeConds, "o.agency_code = "+a) + order + `)
 			UNION ALL
-			(SELECT o.* FROM order_lines l JOIN orders o ON o.id = l.order_id` + where("o.agency_code <> "+a, lineWhere,
+			(SELECT o.* FROM order_lines l JOIN orders o ON o.id = l.order_id` + where(nil, "o.agency_code <> "+a, lineWhere,
 			`NOT EXISTS (SELECT 1 FROM order_lines e WHERE e.order_id = l.order_id AND e.line_no > 1
 				AND e.line_no < l.line_no AND e.agency_code = `+a+`)`) + `
 			ORDER BY l.order_created_at DESC, l.order_id DESC LIMIT ` + limit + `)) o` + order

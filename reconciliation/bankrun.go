@@ -332,14 +332,18 @@ func (s *Service) postBank(ctx context.Context, r *Run) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("pending postings: %w", err)
 	}
-	err = forEach(ctx, s.cfg.QueryConcurrency, todo, func(p creditPosting) error { return s.postCredit(ctx, r.ID, p) })
+	err = forEach(ctx, s.cfg.QueryConcurrency, todo, func(p creditPosting) error { return s.postCredit(ctx, r, p) })
 	return stageDone, err
 }
 
 // postCredit posts one credit and records that it did, in one transaction;
 // the ledger's idempotency key makes a repeat a replay.
-func (s *Service) postCredit(ctx context.Context, runID int64, p creditPosting) error {
+func (s *Service) postCredit(ctx context.Context, r *Run, p creditPosting) error {
+	runID := r.ID
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := refuseClosed(ctx, tx, r.day()); err != nil {
+			return err
+		}
 		var e ledger.Entry
 		var err error
 		if p.Kind == "vietqr" {

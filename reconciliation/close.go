@@ -212,8 +212,9 @@ func (s *Service) CarryForward(ctx context.Context, id int64, note, actor string
 		if status != ExceptionOpen && status != ExceptionAwaitingApproval {
 			return fmt.Errorf("%w: exception %d is %s", ErrAlreadyResolved, id, status)
 		}
-		// Closings of the day wait for this transaction, and it for them.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ledger_close_day:' || $1, 0))`, dayString(day)); err != nil {
+		// Closings of the day wait for this transaction, and it for them
+		// (the lock is shared, as refuseClosed's: only closings take it alone).
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended('ledger_close_day:' || $1, 0))`, dayString(day)); err != nil {
 			return err
 		}
 		closed, err := ledger.GetClosedDay(ctx, tx, ledgerDay(day))

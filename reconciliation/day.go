@@ -38,20 +38,23 @@ func (s *Service) ReconcileDay(ctx context.Context, day time.Time, source, actor
 // button): the same fetch, import and load, and the runs are queued in the
 // transaction that writes the request's audit row (the actor in ctx).
 //
-// A closed day is not fetched again (ledger.ErrDayClosed): its runs are
-// what it was closed on; reopen it first.
+// A closed day is not fetched again (ledger.ErrDayClosed), by FetchNow as by
+// ReconcileDay: its runs are what it was closed on; reopen it first.
 func (s *Service) FetchNow(ctx context.Context, day time.Time, source, actor string) (DayResult, error) {
-	if err := refuseClosed(ctx, s.pool, day); err != nil {
-		return DayResult{Date: dayString(day)}, err
-	}
 	return s.reconcileDay(ctx, day, source, actor, true)
 }
 
 // refuseClosed is ledger.ErrDayClosed when day is closed. In a transaction
-// it takes the lock CloseDay takes, so that the day is not closed meanwhile.
+// it takes CloseDay's lock of the day, shared: a closing waits for the
+// transaction (and the transaction for a closing under way), so that the
+// day is not closed meanwhile; transactions that only refuse a closed day
+// do not wait for each other.
+//
+// Every path that changes a day's reconciliation (queuing a run, loading a
+// file, each stage of a run, storing a file) calls it in its transaction.
 func refuseClosed(ctx context.Context, db ledger.DBTX, day time.Time) error {
 	if _, ok := db.(pgx.Tx); ok {
-		if _, err := db.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ledger_close_day:' || $1, 0))`, dayString(day)); err != nil {
+		if _, err := db.Exec(ctx, `SELECT pg_advisory_xact_lock_shared(hashtextextended('ledger_close_day:' || $1, 0))`, dayString(day)); err != nil {
 			return fmt.Errorf("reconciliation: lock %s: %w", dayString(day), err)
 		}
 	}
@@ -74,6 +77,13 @@ func (s *Service) reconcileDay(ctx context.Context, day time.Time, source, actor
 		}
 		sources = []string{source}
 	}
+	// Checked again under the lock where the file is loaded and the run queued.
+	if err := refusePruned(ctx, s.pool, day); err != nil {
+		return res, err
+	}
+	if err := refuseClosed(ctx, s.pool, day); err != nil {
+		return res, err
+	}
 	var errs []error
 	for _, src := range sources {
 		f, ok, err := s.fetchAndLoad(ctx, src, day, actor)
@@ -86,12 +96,7 @@ func (s *Service) reconcileDay(ctx context.Context, day time.Time, source, actor
 		}
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if audited {
-			if err := refuseClosed(ctx, tx, day); err != nil {
-				return err
-			}
-		}
-		for _, src := range sources {
+		for _, src := range sources { // enqueueRun refuses a closed day
 			id, err := s.enqueueRun(ctx, tx, src, day, "day:"+actor, actor)
 			if err != nil {
 				return err

@@ -109,7 +109,14 @@
 // ledger's closing), is audited, and publishes reconciliation.day_closed in
 // its transaction; its report is a PDF or an XLSX workbook
 // ([Service.DayReport]). From then no entry takes effect in the day (the
-// ledger's rule). Reopening it takes two people: one asks, another approves,
+// ledger's rule), and its reconciliation does not change: a run request of
+// it (API, CLI) and a file whose own business date or booking day it is
+// (upload, console, fetch) are refused (ledger.ErrDayClosed, 409); the day
+// job, a file's load and each stage of a run queued before the closing
+// complete without changing it and say why (the run fails with the reason,
+// the file stays received with it). Each check is made in the transaction
+// that would change the day, under CloseDay's lock of the day (taken
+// shared: only a closing takes it alone). Reopening it takes two people: one asks, another approves,
 // and the approval deletes the closing in its own transaction, the only one
 // the database lets delete it (ledger/reopen.go, migration 00030).
 //

@@ -6,15 +6,11 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
 	"github.com/civicpay/civicpay/internal/foundation/clock"
 	"github.com/civicpay/civicpay/internal/sim/gatewaysim"
@@ -43,38 +39,8 @@ func newSimEnv(t *testing.T) *simEnv {
 	// every payment falls in it however long the test takes, and the test
 	// moves to the next day by setting the clock, not by waiting.
 	clk := clock.NewRunning(simStart)
-	// VNPAY's IPN URL is the simulator's configuration, needed before the
-	// service (and its address) exists: it goes through a proxy pointed at
-	// the service once it runs.
-	var target atomic.Pointer[url.URL]
-	proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target.Load()) }})
-	t.Cleanup(proxy.Close)
-	cfg := gatewaysim.DemoConfig(proxy.URL)
-	cfg.Now = clk.Now
-	sim, err := gatewaysim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim.Handler())
-	e := apptest.New(t, apptest.SimGateways(srv.URL), apptest.WithClock(clk), func(c *config.Config) {
-		// The payment whose callback is lost must be found by reconciliation,
-		// not by the status job first.
-		c.Paying.StatusPollDelay, c.Paying.StatusPollMax = time.Hour, time.Hour
-		r := &c.Recon // the defaults (gatewaysim's demo fees among them), but:
-		r.Cutoff, r.SettlementURL = "off", srv.URL+"/admin/settlements/{gateway}/{date}"
-		r.StatementURL, r.Gateways = srv.URL+"/bank/statements/camt053/{date}", []string{"vnpay", "momo", "zalopay"}
-		r.Fees, r.SettlementDays, r.Workers = config.Defaults("").Recon.Fees, 1, 2
-	})
-	u, err := url.Parse(e.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target.Store(u)
-	t.Cleanup(func() {
-		_ = sim.Close()
-		srv.Close()
-	})
-	return &simEnv{Env: e, sim: sim, simURL: srv.URL, clock: clk}
+	e := apptest.NewWithSimRecon(t, clk, []string{"vnpay", "momo", "zalopay"})
+	return &simEnv{Env: e, sim: e.Sim, simURL: e.SimURL, clock: clk}
 }
 
 type orderJSON struct {

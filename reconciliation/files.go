@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/payments/reference"
 	"github.com/civicpay/civicpay/reconciliation/rawfile"
 	"github.com/civicpay/civicpay/reconciliation/staging"
@@ -85,8 +86,13 @@ type FileSettlement struct {
 // bytes a second time return the file stored the first time, with Duplicate
 // set, and change nothing. A file that is not a statement is refused at once
 // (statement.ErrUnknownFormat); whether it is a valid one is the load's to say.
+// A file of a closed business day (by its own business date or booking
+// days) is refused at once (ledger.ErrDayClosed) and nothing is stored.
 func (s *Service) Import(ctx context.Context, r io.Reader, meta rawfile.Meta) (File, error) {
 	stored, err := rawfile.Put(ctx, s.pool, r, s.cfg.MaxFileBytes, meta, func(ctx context.Context, tx pgx.Tx, f rawfile.Stored) error {
+		if err := refuseClosedFile(ctx, tx, f.ID, f.Kind); err != nil {
+			return err
+		}
 		if _, err := s.insert(ctx, tx, LoadArgs{FileID: f.ID}); err != nil {
 			return err
 		}
@@ -220,6 +226,10 @@ func (s *Service) Load(ctx context.Context, id int64) (File, error) {
 	if refusal(err) {
 		_ = tx.Rollback(ctx)
 		return s.refuse(ctx, f, err)
+	}
+	if errors.Is(err, ledger.ErrDayClosed) {
+		_ = tx.Rollback(ctx)
+		return s.putBack(ctx, f, err)
 	}
 	if err != nil {
 		return File{}, err
@@ -437,6 +447,20 @@ func (s *Service) refuse(ctx context.Context, f File, cause error) (File, error)
 		return File{}, fmt.Errorf("reconciliation: refuse %d: %w", f.ID, err)
 	}
 	s.log.WarnContext(ctx, "statement file refused", "file_id", f.ID, "kind", f.Kind, "reason", msg)
+	return s.File(ctx, f.ID)
+}
+
+// putBack leaves f as received, unloaded, saying why: a day it is of was
+// closed after the file was stored (Import refuses a file of a closed day).
+// Nothing of it is staged and its load is done; fetched again once the day
+// is reopened, it loads.
+func (s *Service) putBack(ctx context.Context, f File, cause error) (File, error) {
+	msg := "not loaded: " + cause.Error()
+	if _, err := s.pool.Exec(ctx, `UPDATE recon_files SET status = 'received', error = $2, lines_done = 0 WHERE id = $1`,
+		f.ID, msg); err != nil {
+		return File{}, fmt.Errorf("reconciliation: load %d: %w", f.ID, err)
+	}
+	s.log.WarnContext(ctx, "statement file not loaded: its day is closed", "file_id", f.ID, "kind", f.Kind, "reason", msg)
 	return s.File(ctx, f.ID)
 }
 

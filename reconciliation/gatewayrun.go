@@ -116,6 +116,9 @@ const summarySeq = 2 * matcher.RecordSeqBase
 // adds its state to the run as a summary item.
 func (s *Service) settleGateway(ctx context.Context, r *Run) (string, error) {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := refuseClosed(ctx, tx, r.day()); err != nil {
+			return err
+		}
 		st, class, err := s.settleFile(ctx, tx, r.ID, r.Source, r.day())
 		if err != nil {
 			return err

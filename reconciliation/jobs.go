@@ -2,6 +2,7 @@ package reconciliation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/civicpay/civicpay/internal/domain/audit"
+	"github.com/civicpay/civicpay/ledger"
 )
 
 // Queue is the River queue of reconciliation's jobs, apart from the default
@@ -113,6 +115,16 @@ func (w *DayWorker) Work(ctx context.Context, j *river.Job[DayArgs]) error {
 		return river.JobCancel(fmt.Errorf("reconciliation: day job: %w", err))
 	}
 	_, err = w.Service.ReconcileDay(ctx, day, j.Args.Gateway, "job:"+fmt.Sprint(j.ID))
+	if errors.Is(err, ledger.ErrDayClosed) {
+		// Nothing to do, ever: a closed day's runs are what it was closed on.
+		// The job completes (no retry), saying why.
+		w.Service.log.WarnContext(ctx, "reconciliation day job skipped: the day is closed", "job_id", j.ID,
+			"date", j.Args.Date, "source", j.Args.Gateway)
+		if rerr := river.RecordOutput(ctx, map[string]string{"skipped": err.Error()}); rerr != nil {
+			w.Service.log.DebugContext(ctx, "reconciliation day job: output not recorded", "job_id", j.ID, "err", rerr)
+		}
+		return nil
+	}
 	return err
 }
 
@@ -180,6 +192,11 @@ func (s *Service) EnqueueDay(ctx context.Context, day time.Time, source, request
 	}
 	var id int64
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// A closed day is refused now (409), not by the job later; the
+		// job checks again, under the lock, where it changes anything.
+		if err := refuseClosed(ctx, tx, day); err != nil {
+			return err
+		}
 		res, err := s.insert(ctx, tx, DayArgs{Date: dayString(day), Gateway: source, Request: request})
 		if err != nil {
 			return err

@@ -134,6 +134,13 @@ func (s *Service) Commit(ctx context.Context, id int64, actor string) (File, err
 		if status != FileHeld {
 			return fmt.Errorf("%w: file %d is %s", ErrNotHeld, id, status)
 		}
+		var kind string
+		if err := tx.QueryRow(ctx, `SELECT kind FROM recon_files WHERE id = $1`, id).Scan(&kind); err != nil {
+			return fmt.Errorf("reconciliation: commit %d: %w", id, err)
+		}
+		if err := refuseClosedFile(ctx, tx, id, statement.Kind(kind)); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE recon_files SET status = 'received', committed_by = $2 WHERE id = $1`, id, actor); err != nil {
 			return fmt.Errorf("reconciliation: commit %d: %w", id, err)
 		}

@@ -201,18 +201,30 @@ func TestLineMatchedToSeveralAttemptsPostsTheDifferenceOnce(t *testing.T) {
 	verify(t, f)
 }
 
+// limitPair is a fixture with a write-off limit of 5,000 VND that has loaded
+// gw's file of two payments of ours (amounts, paid at 9:00 and 9:10) whose
+// lines shift moves off ours by deltas: the small payment's within the
+// limit, the big one's over it.
+func limitPair(t *testing.T, gw string, amounts, deltas [2]int64,
+	shift func(l *statement.SettlementLine, d decimal.Decimal)) (f *fx, small, big attempt) {
+	t.Helper()
+	f = newFx(t, func(c *reconciliation.Config) { c.WriteOffLimit = decimal.NewFromInt(5_000) })
+	small, big = f.paid(gw, amounts[0], at(9, 0)), f.paid(gw, amounts[1], at(9, 10))
+	ls, lb := line(small), line(big)
+	shift(&ls, decimal.NewFromInt(deltas[0]))
+	shift(&lb, decimal.NewFromInt(deltas[1]))
+	data, _ := settlementFile(t, gw, 1, ls, lb)
+	f.load(data)
+	return f, small, big
+}
+
 // TestWriteOffStaysWithinTheLimit: a line whose gross differs from the
 // attempt's is written off only within the configured limit.
 func TestWriteOffStaysWithinTheLimit(t *testing.T) {
 	t.Parallel()
-	f := newFx(t, func(c *reconciliation.Config) { c.WriteOffLimit = decimal.NewFromInt(5_000) })
 	const gw = statement.GatewayMoMo
-	small, big := f.paid(gw, 60_000, at(9, 0)), f.paid(gw, 70_000, at(9, 10))
-	ls, lb := line(small), line(big)
-	ls.Gross, ls.Net = ls.Gross.Add(decimal.NewFromInt(5_000)), ls.Net.Add(decimal.NewFromInt(5_000))
-	lb.Gross, lb.Net = lb.Gross.Sub(decimal.NewFromInt(5_001)), lb.Net.Sub(decimal.NewFromInt(5_001))
-	data, _ := settlementFile(t, gw, 1, ls, lb)
-	f.load(data)
+	f, small, big := limitPair(t, gw, [2]int64{60_000, 70_000}, [2]int64{5_000, -5_001},
+		func(l *statement.SettlementLine, d decimal.Decimal) { l.Gross, l.Net = l.Gross.Add(d), l.Net.Add(d) })
 	req := reconciliation.ResolutionRequest{Kind: reconciliation.ResolveWriteOff, Note: "rounding at the gateway"}
 	if _, err := f.svc.RequestResolution(f.ctx, f.exceptionByKey(gw+":payment:"+big.Txn).ID, req, "treasury:x"); inputCode(err) !=
 		"difference:write_off_limit" {
@@ -491,14 +503,9 @@ func TestDuplicateLineGoesToSuspense(t *testing.T) {
 // either: the record-only resolution refuses it where a write-off posts.
 func TestFeeDifferenceWrittenOffIsPostedWithinTheLimit(t *testing.T) {
 	t.Parallel()
-	f := newFx(t, func(c *reconciliation.Config) { c.WriteOffLimit = decimal.NewFromInt(5_000) })
 	const gw = statement.GatewayVNPAY
-	small, big := f.paid(gw, 220_000, at(9, 0)), f.paid(gw, 230_000, at(9, 10))
-	ls, lb := line(small), line(big)
-	ls.Fee, ls.Net = ls.Fee.Add(decimal.NewFromInt(1_000)), ls.Net.Sub(decimal.NewFromInt(1_000))
-	lb.Fee, lb.Net = lb.Fee.Add(decimal.NewFromInt(5_001)), lb.Net.Sub(decimal.NewFromInt(5_001))
-	data, _ := settlementFile(t, gw, 1, ls, lb)
-	f.load(data)
+	f, small, big := limitPair(t, gw, [2]int64{220_000, 230_000}, [2]int64{1_000, 5_001},
+		func(l *statement.SettlementLine, d decimal.Decimal) { l.Fee, l.Net = l.Fee.Add(d), l.Net.Sub(d) })
 	smallE, bigE := f.exceptionByKey(gw+":payment:"+small.Txn), f.exceptionByKey(gw+":payment:"+big.Txn)
 	if smallE.Class != matcher.AmountMismatch || bigE.Class != matcher.AmountMismatch {
 		t.Fatalf("fee differences: %s and %s", smallE.Class, bigE.Class)

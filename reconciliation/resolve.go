@@ -108,6 +108,11 @@ func (s *Service) resolveByCredit(ctx context.Context, r *Run) (string, error) {
 // time, and records those confirmed. A refusal is noted on the exception,
 // which stays open for a later run or a person.
 func (s *Service) resolve(ctx context.Context, r *Run, gateway string, check confirm) error {
+	// A day closed since the matching is not resolved further (the check is
+	// made again under the lock where an exception is resolved).
+	if err := refuseClosed(ctx, s.pool, r.day()); err != nil {
+		return err
+	}
 	todo, err := s.openMissingHere(ctx, r.ID)
 	if err != nil || len(todo) == 0 {
 		return err
@@ -146,6 +151,9 @@ func (s *Service) resolveOne(ctx context.Context, r *Run, gateway, actor string,
 		return err
 	}
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := refuseClosed(ctx, tx, r.day()); err != nil {
+			return err
+		}
 		tag, err := tx.Exec(ctx, `UPDATE recon_exceptions SET status = 'auto_resolved', last_run_id = $2, updated_at = now()
 			WHERE id = $1 AND status = 'open'`, u.ExceptionID, r.ID)
 		if err != nil || tag.RowsAffected() == 0 {

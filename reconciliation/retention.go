@@ -310,7 +310,7 @@ func PruneRawFiles(ctx context.Context, pool *pgxpool.Pool, before time.Time, ba
 }
 
 // refusePruned refuses to queue a run of a day whose staging was pruned.
-func refusePruned(ctx context.Context, tx pgx.Tx, day time.Time) error {
+func refusePruned(ctx context.Context, tx dbtx, day time.Time) error {
 	var pruned bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM recon_pruned_days WHERE day = $1)`, day).Scan(&pruned); err != nil {
 		return fmt.Errorf("reconciliation: pruned day check: %w", err)

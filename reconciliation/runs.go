@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/civicpay/civicpay/ledger"
 	"github.com/civicpay/civicpay/reconciliation/matcher"
 )
 
@@ -71,8 +72,13 @@ func (r Run) day() time.Time {
 
 // enqueueRun queues a run of source for day in tx, unless one is already
 // queued (not yet started): that one will see everything this one would.
+// A closed day gets no run (ledger.ErrDayClosed), and tx then holds the
+// day's closing lock (refuseClosed).
 func (s *Service) enqueueRun(ctx context.Context, tx pgx.Tx, source string, day time.Time, trigger, actor string) (int64, error) {
-	if err := refusePruned(ctx, tx, day); err != nil {
+	if err := refusePruned(ctx, tx, day); err != nil { // pruned days are closed: the more telling refusal first
+		return 0, err
+	}
+	if err := refuseClosed(ctx, tx, day); err != nil {
 		return 0, err
 	}
 	var id int64
@@ -213,7 +219,7 @@ func (s *Service) Execute(ctx context.Context, id int64) (Run, error) {
 		}
 		began := time.Now()
 		next, err := st.do(ctx, &r)
-		if errors.Is(err, errNoInput) {
+		if errors.Is(err, errNoInput) || errors.Is(err, ledger.ErrDayClosed) {
 			return s.fail(ctx, r, err)
 		}
 		if err != nil {
@@ -346,6 +352,9 @@ func (s *Service) matchTx(ctx context.Context, r *Run, fn func(tx pgx.Tx) error)
 		}
 		if stage != stageMatching {
 			return nil
+		}
+		if err := refuseClosed(ctx, tx, r.day()); err != nil {
+			return err
 		}
 		return fn(tx)
 	})

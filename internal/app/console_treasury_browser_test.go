@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"os/exec"
 	"path/filepath"
@@ -49,40 +47,11 @@ type treasuryEnv struct {
 func newTreasuryEnv(t *testing.T) *treasuryEnv {
 	t.Helper()
 	clk := clock.NewRunning(treasuryDay)
-	// VNPAY's IPN URL is the simulator's configuration, needed before the
-	// service (and its address) exists: it goes through a proxy pointed at
-	// the service once it runs.
-	var target atomic.Pointer[url.URL]
-	proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target.Load()) }})
-	t.Cleanup(proxy.Close)
-	cfg := gatewaysim.DemoConfig(proxy.URL)
-	cfg.Now = clk.Now
-	sim, err := gatewaysim.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(sim.Handler())
-	e := apptest.New(t, apptest.SimGateways(srv.URL), apptest.WithClock(clk), func(c *config.Config) {
-		// The payment whose callback is lost is reconciliation's to find,
-		// not the status job's.
-		c.Paying.StatusPollDelay, c.Paying.StatusPollMax = time.Hour, time.Hour
+	e := apptest.NewWithSimRecon(t, clk, []string{"vnpay", "momo"}, func(c *config.Config) {
 		c.Console.IdleTimeout, c.Console.AbsoluteTimeout = 72*time.Hour, 72*time.Hour
-		r := &c.Recon
-		r.Cutoff, r.SettlementURL = "off", srv.URL+"/admin/settlements/{gateway}/{date}"
-		r.StatementURL, r.Gateways = srv.URL+"/bank/statements/camt053/{date}", []string{"vnpay", "momo"}
-		r.Fees, r.SettlementDays, r.Workers = config.Defaults("").Recon.Fees, 1, 2
-		r.WriteOffLimit, r.ResolutionApprovalAmount = "50000", "500000"
+		c.Recon.WriteOffLimit, c.Recon.ResolutionApprovalAmount = "50000", "500000"
 	})
-	u, err := url.Parse(e.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target.Store(u)
-	t.Cleanup(func() {
-		_ = sim.Close()
-		srv.Close()
-	})
-	return &treasuryEnv{Env: e, sim: sim, clock: clk}
+	return &treasuryEnv{Env: e, sim: e.Sim, clock: clk}
 }
 
 type treasuryOrder struct {

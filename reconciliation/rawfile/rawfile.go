@@ -191,10 +191,17 @@ func (s *chunkSource) Values() ([]any, error) {
 
 func (s *chunkSource) Err() error { return s.err }
 
-// Open returns the bytes of file id as a stream. The reader holds one pool
-// connection until it is closed; it fails with ErrCorrupt at the end if the
-// bytes do not hash to the recorded digest.
-func Open(ctx context.Context, pool *pgxpool.Pool, id int64) (io.ReadCloser, error) {
+// DB is a pool or a transaction (which sees the file it is storing).
+type DB interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Open returns the bytes of file id as a stream. The reader holds one
+// connection of pool until it is closed (a transaction's connection can run
+// nothing else meanwhile); it fails with ErrCorrupt at the end if the bytes
+// do not hash to the recorded digest.
+func Open(ctx context.Context, pool DB, id int64) (io.ReadCloser, error) {
 	var want []byte
 	var chunks int32
 	err := pool.QueryRow(ctx, `SELECT sha256, chunks FROM recon_files WHERE id = $1`, id).Scan(&want, &chunks)

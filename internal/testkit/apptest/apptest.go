@@ -148,6 +148,34 @@ func NewWithSim(t testing.TB, opts ...Option) *Env {
 // civicpay sends the gateways.
 func NewWithSimHandler(t testing.TB, wrap func(http.Handler) http.Handler, opts ...Option) *Env {
 	t.Helper()
+	return newWithSim(t, wrap, nil, opts...)
+}
+
+// NewWithSimRecon is NewWithSim on clk (clock.NewRunning: the test moves
+// the day by setting it) reconciling gateways and the bank from what the
+// simulator publishes: settlement files and camt.053 statements fetched when
+// asked (no cut-off), the defaults' fees (gatewaysim's demo fees), one
+// settlement day, two workers. The status job waits an hour, so that a
+// payment whose callback is lost is reconciliation's to find. opts apply
+// after.
+func NewWithSimRecon(t testing.TB, clk clock.Clock, gateways []string, opts ...Option) *Env {
+	t.Helper()
+	recon := func(simURL string) Option {
+		return func(c *config.Config) {
+			c.Paying.StatusPollDelay, c.Paying.StatusPollMax = time.Hour, time.Hour
+			r := &c.Recon
+			r.Cutoff, r.SettlementURL = "off", simURL+"/admin/settlements/{gateway}/{date}"
+			r.StatementURL, r.Gateways = simURL+"/bank/statements/camt053/{date}", gateways
+			r.Fees, r.SettlementDays, r.Workers = config.Defaults("").Recon.Fees, 1, 2
+		}
+	}
+	return newWithSim(t, nil, recon, append([]Option{WithClock(clk)}, opts...)...)
+}
+
+// newWithSim starts the simulator and the app; simOpt (nil: none) is an
+// option that needs the simulator's URL, applied before opts.
+func newWithSim(t testing.TB, wrap func(http.Handler) http.Handler, simOpt func(simURL string) Option, opts ...Option) *Env {
+	t.Helper()
 	pool, url := pgtest.NewWithURL(t)
 	ln := listen(t)
 	e := &Env{Pool: pool, cfg: baseConfig(url)}
@@ -164,6 +192,9 @@ func NewWithSimHandler(t testing.TB, wrap func(http.Handler) http.Handler, opts 
 	srv := httptest.NewServer(h)
 	e.Sim, e.SimURL = sim, srv.URL
 	SimGateways(srv.URL)(&e.cfg)
+	if simOpt != nil {
+		simOpt(srv.URL)(&e.cfg)
+	}
 	for _, o := range opts {
 		o(&e.cfg)
 	}
