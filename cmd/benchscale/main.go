@@ -439,7 +439,7 @@ func recon(ctx context.Context, o options, w *world, empty, year *benchutil.Scra
 	}
 	var took [2]time.Duration
 	for k, s := range dbs {
-		svc, err := plan.NewService(s.URL, s.Pool, quietLog())
+		svc, err := plan.NewService(s.URL, s.Pool, stageLog())
 		if err != nil {
 			return err
 		}
@@ -540,6 +540,26 @@ func loadAverage() string {
 }
 
 // quietLog is the reconciliation's log: errors only.
+// stageLog prints the reconciliation's stage times (and its errors): where a
+// day reconciled beside the year spends the time the empty database does not.
+func stageLog() *slog.Logger {
+	h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+	return slog.New(stageOnly{h})
+}
+
+// stageOnly passes on errors and the "stage done" lines.
+type stageOnly struct{ slog.Handler }
+
+func (h stageOnly) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level < slog.LevelError && r.Message != "reconciliation run stage done" {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h stageOnly) WithAttrs(as []slog.Attr) slog.Handler { return stageOnly{h.Handler.WithAttrs(as)} }
+func (h stageOnly) WithGroup(g string) slog.Handler       { return stageOnly{h.Handler.WithGroup(g)} }
+
 func quietLog() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 }
