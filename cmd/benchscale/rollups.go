@@ -31,44 +31,24 @@ func seedRollups(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 		service int
 		method  string
 	}
-	type revSum struct{ gross, postings int64 }
 	type cpKey struct {
 		account string
 		day     int32
 	}
-	type cpSum struct{ net, postings int64 }
-	daily, monthly := map[revKey]*revSum{}, map[revKey]*revSum{}
-	checkpoints := map[cpKey]*cpSum{}
-	addRev := func(m map[revKey]*revSum, k revKey, amount int64) {
-		s := m[k]
-		if s == nil {
-			s = &revSum{}
-			m[k] = s
-		}
-		s.gross += amount
-		s.postings++
-	}
-	addCP := func(k cpKey, net int64) {
-		s := checkpoints[k]
-		if s == nil {
-			s = &cpSum{}
-			checkpoints[k] = s
-		}
-		s.net += net
-		s.postings++
-	}
+	daily, monthly := map[revKey]*sum{}, map[revKey]*sum{}
+	checkpoints := map[cpKey]*sum{}
 	start := time.Now()
 	for i := range w.n {
 		o := w.order(i)
 		g := gateways[o.gateway]
 		day := bizday.Date(o.paid)
 		d, m := pgDate(day), pgDate(time.Date(day.Year(), day.Month(), 1, 0, 0, 0, 0, time.UTC))
-		addCP(cpKey{ledger.GatewayClearing(g.name), d}, o.total())
+		addTo(checkpoints, cpKey{ledger.GatewayClearing(g.name), d}, o.total())
 		for k, s := range []int{o.svc1, o.svc2}[:o.lines()] {
 			amount := []int64{o.amount1, o.amount2}[k]
-			addRev(daily, revKey{d, s, g.method}, amount)
-			addRev(monthly, revKey{m, s, g.method}, amount)
-			addCP(cpKey{ledger.AgencyCollected(w.agencies[w.services[s].agency].code), d}, -amount)
+			addTo(daily, revKey{d, s, g.method}, amount)
+			addTo(monthly, revKey{m, s, g.method}, amount)
+			addTo(checkpoints, cpKey{ledger.AgencyCollected(w.agencies[w.services[s].agency].code), d}, -amount)
 		}
 	}
 	benchutil.Progress("rollups summed in Go: %d daily, %d monthly, %d checkpoints in %s",
@@ -81,17 +61,17 @@ func seedRollups(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 		cps = append(cps, k)
 	}
 	slices.SortFunc(cps, func(a, b cpKey) int { return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.day, b.day)) })
-	var run cpSum
+	var run sum
 	for i, k := range cps {
 		if i == 0 || cps[i-1].account != k.account {
-			run = cpSum{}
+			run = sum{}
 		}
 		s := checkpoints[k]
-		run.net += s.net
+		run.amount += s.amount
 		run.postings += s.postings
 		*s = run
 	}
-	revRows := func(m map[revKey]*revSum) []revKey {
+	revRows := func(m map[revKey]*sum) []revKey {
 		keys := make([]revKey, 0, len(m))
 		for k := range m {
 			keys = append(keys, k)
@@ -114,7 +94,7 @@ func seedRollups(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 		}
 		for _, t := range []struct {
 			table, key string
-			m          map[revKey]*revSum
+			m          map[revKey]*sum
 		}{{"ledger_revenue_rollups", "day", daily}, {"ledger_revenue_rollups_monthly", "month", monthly}} {
 			keys := revRows(t.m)
 			err := timedCopy(ctx, tx, t.table, []string{t.key, "agency", "service", "channel", "currency", "gross", "refunds",
@@ -127,10 +107,10 @@ func seedRollups(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 				c.text(svc.code)
 				c.text(k.method)
 				c.text("VND")
-				c.numeric(s.gross)
+				c.numeric(s.amount) // gross: credits to the agency
 				c.numeric(0)
 				c.numeric(0)
-				c.numeric(s.gross)
+				c.numeric(s.amount)
 				c.i64(s.postings)
 			})
 			if err != nil {
@@ -144,7 +124,7 @@ func seedRollups(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 				c.row(4)
 				c.text(k.account)
 				c.date(k.day)
-				c.signedNumeric(s.net)
+				c.signedNumeric(s.amount)
 				c.i64(s.postings)
 			})
 		if err != nil {
@@ -155,6 +135,21 @@ func seedRollups(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 		_, err = tx.Exec(ctx, `UPDATE ledger_rollup_horizon SET up_to_xid = $1, rolled_at = now()`, maxXID+1)
 		return err
 	})
+}
+
+// sum is a rollup row's or a checkpoint's amount (gross; or net, debits
+// positive) and count of postings.
+type sum struct{ amount, postings int64 }
+
+// addTo adds a posting of amount to m's row k.
+func addTo[K comparable](m map[K]*sum, k K, amount int64) {
+	s := m[k]
+	if s == nil {
+		s = &sum{}
+		m[k] = s
+	}
+	s.amount += amount
+	s.postings++
 }
 
 // pgDate is a date as PostgreSQL's binary format counts it: days since
