@@ -369,10 +369,17 @@ func TestBadInputIsRefusedEverywhere(t *testing.T) {
 	if len(inputs) < 500 {
 		t.Fatalf("only %d bad inputs", len(inputs))
 	}
+	// The tables are fingerprinted after each run of one route's inputs
+	// rather than after every input (a fingerprint reads every table): a
+	// refused input that wrote anything changes the fingerprint (ctid and
+	// xmin), whatever the inputs after it do, and the message names the
+	// route's inputs of that run.
 	before := w.snapshot(t)
 	byRoute := map[string]int{}
+	var run []string // the names of the inputs since the last fingerprint
 	for i, in := range inputs {
 		byRoute[in.route]++
+		run = append(run, in.name)
 		headers := []string{"Idempotency-Key", fmt.Sprintf("bad-input-%d", i)}
 		var body any
 		if in.body != nil {
@@ -393,10 +400,14 @@ func TestBadInputIsRefusedEverywhere(t *testing.T) {
 		if r.Status != in.status || (in.field != "" && got != in.field) || r.Header.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s: %s %s: %d %s, want %d naming %s", in.route, in.name, in.path, r.Status, r.Body, in.status, in.field)
 		}
+		if i+1 < len(inputs) && inputs[i+1].route == in.route {
+			continue
+		}
 		if after := w.snapshot(t); !equalMaps(before, after) {
-			t.Errorf("%s: %s: refused but wrote to %v", in.route, in.name, changed(before, after))
+			t.Errorf("%s: one of %q: refused but wrote to %v", in.route, run, changed(before, after))
 			before = after
 		}
+		run = run[:0]
 	}
 	for route := range routeRoles {
 		if byRoute[route] == 0 {
