@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -56,10 +57,7 @@ func seedRollups(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 
 	// A checkpoint is the account's balance at the end of its day: the
 	// running sum of the days so far, in day order per account.
-	cps := make([]cpKey, 0, len(checkpoints))
-	for k := range checkpoints {
-		cps = append(cps, k)
-	}
+	cps := slices.Collect(maps.Keys(checkpoints))
 	slices.SortFunc(cps, func(a, b cpKey) int { return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.day, b.day)) })
 	var run sum
 	for i, k := range cps {
@@ -70,13 +68,6 @@ func seedRollups(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 		run.amount += s.amount
 		run.postings += s.postings
 		*s = run
-	}
-	revRows := func(m map[revKey]*sum) []revKey {
-		keys := make([]revKey, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		return keys
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var horizon, maxXID int64
@@ -96,7 +87,7 @@ func seedRollups(ctx context.Context, pool *pgxpool.Pool, w *world) error {
 			table, key string
 			m          map[revKey]*sum
 		}{{"ledger_revenue_rollups", "day", daily}, {"ledger_revenue_rollups_monthly", "month", monthly}} {
-			keys := revRows(t.m)
+			keys := slices.Collect(maps.Keys(t.m))
 			err := timedCopy(ctx, tx, t.table, []string{t.key, "agency", "service", "channel", "currency", "gross", "refunds",
 				"adjustments", "net", "postings"}, len(keys), func(c *copyRows, i int) {
 				k, s := keys[i], t.m[keys[i]]
