@@ -205,7 +205,6 @@ func (d *Driver) Load(ctx context.Context, dur time.Duration, n int, pick func(i
 		ids  []string
 		next atomic.Int64
 	)
-	since := time.Now().Add(-time.Minute) // payments of this load take effect after it started
 	lat, failed, elapsed := benchutil.Load(dur, n, func() (time.Duration, error) {
 		start := time.Now()
 		id, err := d.payOnce(pick(int(next.Add(1) - 1)))
@@ -218,7 +217,7 @@ func (d *Driver) Load(ctx context.Context, dur time.Duration, n int, pick func(i
 		mu.Unlock()
 		return time.Since(start), nil
 	})
-	done, err := d.paidOnce(ctx, ids, since)
+	done, err := d.paidOnce(ctx, ids)
 	return len(lat) + failed, done, elapsed, err
 }
 
@@ -297,15 +296,20 @@ func (d *Driver) waitPaid(orderID string) error {
 }
 
 // paidOnce counts the orders among ids that are paid with exactly one
-// payment entry in the ledger: the payments that really completed. Only
-// entries effective since then are read (the index on effective time), so
-// the count costs the same beside a year of entries as on an empty ledger.
-func (d *Driver) paidOnce(ctx context.Context, ids []string, since time.Time) (int, error) {
+// payment entry in the ledger: the payments that really completed. Each
+// order's entries are found by their reference (order:<id>/…) in the
+// reference index, one probe per month's partition, so the count costs the
+// same beside a year of entries as on an empty ledger. (It used to read the
+// entries effective since the load began and join them to the orders; on a
+// year's current partition, whose statistics did not yet count the load's
+// rows, the planner took that range for a hundred rows and probed it once
+// per order: 12–40 s per load at 10,000,000 orders, against 1.3 s now.)
+func (d *Driver) paidOnce(ctx context.Context, ids []string) (int, error) {
 	var n int
-	err := d.Pool.QueryRow(ctx, `SELECT count(*) FROM orders o
-		JOIN (SELECT split_part(reference, '/', 1) AS ref FROM ledger_entries WHERE kind = 'payment' AND effective_at >= $2
-			GROUP BY 1 HAVING count(*) = 1) e ON e.ref = 'order:' || o.id
-		WHERE o.id = ANY($1::uuid[]) AND o.status = 'paid'`, ids, since).Scan(&n)
+	err := d.Pool.QueryRow(ctx, `SELECT count(*) FROM unnest($1::uuid[]) AS i(id) JOIN orders o ON o.id = i.id
+		WHERE o.status = 'paid' AND (SELECT count(*) FROM ledger_entries e WHERE e.kind = 'payment'
+			AND e.reference COLLATE "C" >= 'order:' || i.id || '/' AND e.reference COLLATE "C" < 'order:' || i.id || '0') = 1`,
+		ids).Scan(&n)
 	return n, err
 }
 
