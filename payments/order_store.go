@@ -270,15 +270,25 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		// first later line of the agency), looked up by id and filtered, so
 		// the page stops at its limit instead of sorting every order the
 		// agency was ever on a later line of.
+		//
+		// Each part leads with its list position (list_at, list_id) as it
+		// reads it — o.created_at, o.id; l.order_created_at, l.order_id —
+		// so that the planner sees both in list order and merges them
+		// lazily: a part is read only as far as the page takes from it.
+		// Merged on o.created_at, the later-line part (ordered by the
+		// lines' copy) was sorted first, so every page read its whole limit
+		// of later lines with their orders, mostly to throw them away
+		// (at 10M orders, cold: 209 pages read and 20 ms for a month's
+		// page of 50, against 8–10 ms merged lazily).
 		a := param(f.AgencyCode)
 		lineWhere := strings.Join(append([]string{"l.agency_code = " + a, "l.line_no > 1"}, lineConds...), " AND ")
 		sql = `SELECT o.* FROM (
-			(SELECT o.* FROM orders o` + where(timeConds, "o.agency_code = "+a) + order + `)
+			(SELECT o.created_at AS list_at, o.id AS list_id, o.* FROM orders o` + where(timeConds, "o.agency_code = "+a) + order + `)
 			UNION ALL
-			(SELECT o.* FROM order_lines l JOIN orders o ON o.id = l.order_id` + where(nil, "o.agency_code <> "+a, lineWhere,
+			(SELECT l.order_created_at, l.order_id, o.* FROM order_lines l JOIN orders o ON o.id = l.order_id` + where(nil, "o.agency_code <> "+a, lineWhere,
 			`NOT EXISTS (SELECT 1 FROM order_lines e WHERE e.order_id = l.order_id AND e.line_no > 1
 				AND e.line_no < l.line_no AND e.agency_code = `+a+`)`) + `
-			ORDER BY l.order_created_at DESC, l.order_id DESC LIMIT ` + limit + `)) o` + order
+			ORDER BY l.order_created_at DESC, l.order_id DESC LIMIT ` + limit + `)) o ORDER BY o.list_at DESC, o.list_id DESC LIMIT ` + limit
 	}
 	// The page's orders with their lines, in one statement (one round trip).
 	sql = `SELECT ` + orderCols + linesCols + ` FROM (` + sql + `) o` + linesLateral + ` ORDER BY o.created_at DESC, o.id DESC`
