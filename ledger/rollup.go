@@ -36,8 +36,10 @@ import (
 const bizDaySQL = `(p.effective_at AT TIME ZONE INTERVAL '` + bizday.SQLOffset + `')::date`
 
 // newPostingsSQL joins the postings recorded by transactions with xid in
-// [$1, $2) through the entries' xid index (postings have none on xid alone).
-const newPostingsSQL = `ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id
+// [$1, $2) through the entries' xid index (postings have none on xid alone),
+// each entry's postings in its month's partition (by id alone, every
+// month's partition would be looked into for every entry).
+const newPostingsSQL = `ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id AND p.effective_at = e.effective_at
 	WHERE e.xid >= $1 AND e.xid < $2`
 
 // revenueSumsSQL are the revenue sums over postings p, in Revenue's order:

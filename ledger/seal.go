@@ -64,10 +64,9 @@ func Seal(ctx context.Context, pool *pgxpool.Pool) (SealResult, error) {
 
 // sealBatchSQL selects the next final entries after the chain head, with
 // their postings; the horizon and the rows come from one statement snapshot.
-const sealBatchSQL = entrySelect + `
-WHERE e.id IN (SELECT id FROM ledger_entries
-	WHERE (xid, id) > ($1, $2) AND xid < (SELECT ` + horizonSQL + `)
-	ORDER BY xid, id LIMIT $3)
+var sealBatchSQL = entriesAt(`SELECT id, effective_at FROM ledger_entries
+	WHERE (xid, id) > ($1, $2) AND xid < (SELECT `+horizonSQL+`)
+	ORDER BY xid, id LIMIT $3`) + `
 ORDER BY e.xid, e.id, p.leg`
 
 // sealBatch seals the next batch, if any entries are final, and returns how
