@@ -2,10 +2,9 @@ package payments
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 	"testing"
 	"time"
 
@@ -50,47 +49,10 @@ func attemptAt(t *testing.T, pool *pgxpool.Pool, order uuid.UUID, ref string, at
 	return id
 }
 
-// partitionsRead runs sql under EXPLAIN ANALYZE (rolled back) and answers
-// the partitions of payment_attempts it read.
+// partitionsRead answers the partitions of payment_attempts that sql read.
 func partitionsRead(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) []string {
 	t.Helper()
-	ctx := context.Background()
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	var raw []byte
-	if err := tx.QueryRow(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+sql, args...).Scan(&raw); err != nil {
-		t.Fatalf("explain %s: %v", sql, err)
-	}
-	var plans []struct{ Plan map[string]any }
-	if err := json.Unmarshal(raw, &plans); err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	var walk func(n map[string]any)
-	walk = func(n map[string]any) {
-		rel, _ := n["Relation Name"].(string)
-		loops, _ := n["Actual Loops"].(float64)
-		if strings.HasPrefix(rel, "payment_attempts_") && loops > 0 {
-			seen[rel] = true
-		}
-		kids, _ := n["Plans"].([]any)
-		for _, k := range kids {
-			if m, ok := k.(map[string]any); ok {
-				walk(m)
-			}
-		}
-	}
-	for _, p := range plans {
-		walk(p.Plan)
-	}
-	var out []string
-	for rel := range seen {
-		out = append(out, rel)
-	}
-	return out
+	return pgtest.PartitionsRead(t, pool, "payment_attempts", sql, args...)
 }
 
 // payment_attempts is partitioned by month (migration 00043): the lookups
@@ -136,6 +98,56 @@ func TestAttemptLookupsReadOnePartition(t *testing.T) {
 			got := partitionsRead(t, pool, c.sql, c.args...)
 			if len(got) != 1 || got[0] != march {
 				t.Fatalf("read partitions %v, want only %s", got, march)
+			}
+		})
+	}
+}
+
+// An order's attempts — all of them, its newest, its open ones — are found
+// by order in payment_attempt_keys (migration 00044) and read in the
+// partitions that hold them, not in every month's: here January's, March's
+// and today's, while another order's attempts fill February and April.
+func TestOrderAttemptLookupsReadOnlyTheirPartitions(t *testing.T) {
+	t.Parallel()
+	pool := monthsPool(t)
+	ctx := context.Background()
+	order, _, _ := openAttempt(t, pool, "AG-A")
+	other, _, _ := openAttempt(t, pool, "AG-A")
+	for i, at := range attemptMonths {
+		o := order
+		if i%2 == 1 {
+			o = other
+		}
+		attemptAt(t, pool, o, fmt.Sprintf("REF-O%d-%s", i, o.String()[:8]), at)
+	}
+	if _, err := pool.Exec(ctx, `ANALYZE payment_attempts; ANALYZE payment_attempt_keys`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := pool.Query(ctx, `SELECT DISTINCT tableoid::regclass::text FROM payment_attempts WHERE order_id = $1`, order)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 3 {
+		t.Fatalf("the order's attempts are in %v, want three partitions", want)
+	}
+	slices.Sort(want)
+	for _, c := range []struct {
+		name string
+		sql  string
+		args []any
+	}{
+		{"attempts of the order", attemptsOfOrderSQL, []any{order}},
+		{"latest attempt", latestAttemptSQL, []any{order}},
+		{"open attempts", openAttemptsSQL, []any{order, attemptMonths[0]}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			if got := partitionsRead(t, pool, c.sql, c.args...); !slices.Equal(got, want) {
+				t.Fatalf("read partitions %v, want %v", got, want)
 			}
 		})
 	}

@@ -58,6 +58,14 @@ const (
 	attemptsByRefSQL = `SELECT ` + attemptCols + ` FROM` + attemptsByKeys + `WHERE k.gateway = $1 AND k.gateway_ref = $2
 		ORDER BY a.created_at, a.id FOR UPDATE OF a`
 	payingAttemptSQL = `SELECT ` + attemptCols + ` FROM` + attemptsByKeys + `WHERE k.order_id = $1 AND k.outcome = 'payment'`
+	// An order's attempts, oldest first, by payment_attempt_keys_order_idx
+	// (migration 00044); latestAttemptSQL its newest; openAttemptsSQL how
+	// many are pending and unexpired at $2, and when the first expires.
+	attemptsOfOrderSQL = `SELECT ` + attemptCols + ` FROM` + attemptsByKeys + `WHERE k.order_id = $1 ORDER BY a.created_at, a.id`
+	latestAttemptSQL   = `SELECT ` + attemptCols + ` FROM` + attemptsByKeys + `WHERE k.order_id = $1
+		ORDER BY a.created_at DESC, a.id DESC LIMIT 1`
+	openAttemptsSQL = `SELECT count(*), min(a.expires_at) FROM` + attemptsByKeys + `WHERE k.order_id = $1
+		AND a.status = 'pending' AND a.expires_at > $2`
 	finishAttemptSQL = `UPDATE payment_attempts SET status = $2, outcome = nullif($3, ''),
 		gateway_txn_id = coalesce(nullif($4, ''), gateway_txn_id), result_code = nullif($5, ''),
 		result_message = nullif($6, ''), last_result = $7, paid_at = $8, updated_at = $9
@@ -160,8 +168,7 @@ func payingAttempt(ctx context.Context, q querier, orderID uuid.UUID) (Attempt, 
 }
 
 func listAttempts(ctx context.Context, q querier, orderID uuid.UUID) ([]Attempt, error) {
-	rows, err := q.Query(ctx, `SELECT `+attemptCols+` FROM payment_attempts a WHERE a.order_id = $1
-		ORDER BY a.created_at, a.id`, orderID)
+	rows, err := q.Query(ctx, attemptsOfOrderSQL, orderID)
 	if err != nil {
 		return nil, fmt.Errorf("list attempts: %w", err)
 	}

@@ -232,7 +232,9 @@ func listOrders(ctx context.Context, q querier, f ListFilter) ([]Order, error) {
 		conds = append(conds, "o.reference = "+param(f.Reference))
 	}
 	if f.Gateway != "" {
-		conds = append(conds, "EXISTS (SELECT 1 FROM payment_attempts pa WHERE pa.order_id = o.id AND pa.gateway = "+param(f.Gateway)+")")
+		// payment_attempt_keys holds each attempt's order and gateway
+		// (payment_attempts would be looked into month by month).
+		conds = append(conds, "EXISTS (SELECT 1 FROM payment_attempt_keys pa WHERE pa.order_id = o.id AND pa.gateway = "+param(f.Gateway)+")")
 	}
 	if f.MinTotal != nil {
 		conds = append(conds, "o.total >= "+param(*f.MinTotal))

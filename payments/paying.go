@@ -198,8 +198,7 @@ func (f *Paying) roomForAttempt(ctx context.Context, orderID uuid.UUID, now time
 		open    int
 		freesAt *time.Time
 	)
-	if err := f.pool.QueryRow(ctx, `SELECT count(*), min(expires_at) FROM payment_attempts
-		WHERE order_id = $1 AND status = 'pending' AND expires_at > $2`, orderID, now).Scan(&open, &freesAt); err != nil {
+	if err := f.pool.QueryRow(ctx, openAttemptsSQL, orderID, now).Scan(&open, &freesAt); err != nil {
 		return fmt.Errorf("count open attempts: %w", err)
 	}
 	if open < max {
@@ -561,8 +560,7 @@ func (f *Paying) Attempt(ctx context.Context, id uuid.UUID) (Attempt, error) {
 // Latest returns the order's newest attempt, found=false when there is none,
 // with no access check (the citizen's return page).
 func (f *Paying) Latest(ctx context.Context, orderID uuid.UUID) (a Attempt, found bool, err error) {
-	a, err = scanAttempt(f.pool.QueryRow(ctx, `SELECT `+attemptCols+` FROM payment_attempts a WHERE a.order_id = $1
-		ORDER BY a.created_at DESC, a.id DESC LIMIT 1`, orderID))
+	a, err = scanAttempt(f.pool.QueryRow(ctx, latestAttemptSQL, orderID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Attempt{}, false, nil
 	}
