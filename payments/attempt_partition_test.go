@@ -2,6 +2,7 @@ package payments
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
 
 	"github.com/civicpay/civicpay/internal/foundation/bizday"
 	"github.com/civicpay/civicpay/internal/foundation/partition"
@@ -103,7 +105,8 @@ func TestAttemptLookupsReadOnePartition(t *testing.T) {
 	}
 }
 
-// An order's attempts — all of them, its newest, its open ones — are found
+// An order's attempts — all of them, its newest, its open ones (also as a
+// new one is written, insertMany's cap) — are found
 // by order in payment_attempt_keys (migration 00044) and read in the
 // partitions that hold them, not in every month's: here January's, March's
 // and today's, while another order's attempts fill February and April.
@@ -143,6 +146,10 @@ func TestOrderAttemptLookupsReadOnlyTheirPartitions(t *testing.T) {
 		{"attempts of the order", attemptsOfOrderSQL, []any{order}},
 		{"latest attempt", latestAttemptSQL, []any{order}},
 		{"open attempts", openAttemptsSQL, []any{order, attemptMonths[0]}},
+		{"open attempts counted as one starts", insertAttemptsSQL, []any{[]uuid.UUID{uuid.New()}, []uuid.UUID{order},
+			[]string{"fakepay"}, []string{"card"}, []string{"REF-NEW-" + order.String()[:8]}, []string{"VND"},
+			[]decimal.Decimal{decimal.NewFromInt(200000)}, []string{""}, []string{""}, []string{"test"},
+			[]time.Time{time.Now()}, []time.Time{time.Now().Add(15 * time.Minute)}, []json.RawMessage{json.RawMessage(`{}`)}, 5}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
