@@ -689,21 +689,31 @@ func (v *verifier) each(ctx context.Context, query string, dest []any, found fun
 
 // postings finds postings without an entry, out of step with their entry, or
 // on an account that does not exist in their currency.
+//
+// The findings are gathered in a MATERIALIZED CTE and only then sorted and
+// limited: planned under the LIMIT, the join took the filter for one that
+// most rows pass and read every posting through its index in entry order,
+// in step with the entries', to stop early — and as none passes it read
+// them all so, page by page. Alone the two plans take about as long (25–28
+// s at 21M postings, cold); beside the other steps of Verify the index
+// order took 6m36s, the CTE's scans and hash joins 1m26s.
 func (v *verifier) postings(ctx context.Context) error {
 	var entry int64
 	var leg int16
 	var detail string
 	return v.each(ctx, `
-		SELECT p.entry_id, p.leg, CASE
-			WHEN e.id IS NULL THEN 'belongs to no entry'
-			WHEN p.xid <> e.xid OR p.effective_at <> e.effective_at THEN 'differs from its entry in xid or effective time'
-			ELSE 'names account ' || p.account_code || ' in ' || p.currency || ', which does not exist'
-		END
-		FROM ledger_postings p
-		LEFT JOIN ledger_entries e ON e.id = p.entry_id
-		LEFT JOIN ledger_accounts a ON a.code = p.account_code AND a.currency = p.currency
-		WHERE e.id IS NULL OR p.xid <> e.xid OR p.effective_at <> e.effective_at OR a.code IS NULL
-		ORDER BY p.entry_id, p.leg LIMIT $1`, []any{&entry, &leg, &detail}, func() {
+		WITH found AS MATERIALIZED (
+			SELECT p.entry_id, p.leg, CASE
+				WHEN e.id IS NULL THEN 'belongs to no entry'
+				WHEN p.xid <> e.xid OR p.effective_at <> e.effective_at THEN 'differs from its entry in xid or effective time'
+				ELSE 'names account ' || p.account_code || ' in ' || p.currency || ', which does not exist'
+			END AS detail
+			FROM ledger_postings p
+			LEFT JOIN ledger_entries e ON e.id = p.entry_id
+			LEFT JOIN ledger_accounts a ON a.code = p.account_code AND a.currency = p.currency
+			WHERE e.id IS NULL OR p.xid <> e.xid OR p.effective_at <> e.effective_at OR a.code IS NULL
+		)
+		SELECT entry_id, leg, detail FROM found ORDER BY entry_id, leg LIMIT $1`, []any{&entry, &leg, &detail}, func() {
 		v.find("posting", fmt.Sprintf("entry %d posting %d", entry, leg), "%s", detail)
 	}, maxFindings)
 }
