@@ -100,9 +100,12 @@ type insertOutcome struct {
 // written, order open, when the order's oldest open attempt expires).
 // $1..$13 the attempts' columns, $14 the cap on open attempts per order (0:
 // none). The order is open by the state table's guard for starting an
-// attempt ({{start_attempt_guard}} in the file).
-var insertAttemptsSQL = strings.ReplaceAll(insertAttemptsTemplate, "{{start_attempt_guard}}",
-	evStartAttempt.sqlGuard("(SELECT o.status FROM orders o WHERE o.id = i.order_id)"))
+// attempt ({{start_attempt_guard}} in the file); its open attempts are read
+// through attemptsByKeys ({{attempts_by_keys}}).
+var insertAttemptsSQL = strings.NewReplacer(
+	"{{start_attempt_guard}}", evStartAttempt.sqlGuard("(SELECT o.status FROM orders o WHERE o.id = i.order_id)"),
+	"{{attempts_by_keys}}", attemptsByKeys,
+).Replace(insertAttemptsTemplate)
 
 //go:embed sql/insert_attempts.sql
 var insertAttemptsTemplate string

@@ -11,12 +11,12 @@ WITH input AS MATERIALIZED (
         $14::int <= 0 OR c.open + i.nth <= $14::int AS room, c.frees_at
     FROM input i LEFT JOIN LATERAL (
         -- The order's pending attempts, found by order in payment_attempt_keys
-        -- (00044) and each read in its month's partition (attemptsByKeys), not
-        -- looked for by order in every month's.
-        SELECT count(*) AS open, min(p.expires_at) AS frees_at FROM payment_attempt_keys k
-        CROSS JOIN LATERAL (SELECT * FROM payment_attempts a WHERE a.id = k.id AND a.created_at = k.created_at OFFSET 0) p
+        -- (00044) and each read in its month's partition (the placeholder below
+        -- is attemptsByKeys: k the key rows, a the attempts), not looked for by
+        -- order in every month's.
+        SELECT count(*) AS open, min(a.expires_at) AS frees_at FROM {{attempts_by_keys}}
         WHERE $14::int > 0 AND k.order_id = i.order_id AND k.status = 'pending'
-            AND p.status = 'pending' AND p.expires_at > i.created_at
+            AND a.status = 'pending' AND a.expires_at > i.created_at
     ) c ON true
 ), a AS (
     INSERT INTO payment_attempts (id, order_id, gateway, method, gateway_ref, currency,
