@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/civicpay/civicpay/internal/foundation/bizday"
+	"github.com/civicpay/civicpay/internal/foundation/partition"
 	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 )
 
@@ -28,6 +30,27 @@ func mustPost(t testing.TB, db DBTX, e NewEntry) Entry {
 func payment(key, agency, service string, amount int64) Payment {
 	return Payment{Key: key, OrderID: uuid.New(), AttemptID: uuid.New(), Gateway: "vnpay", Channel: "card",
 		Currency: "VND", Shares: []Share{{AgencyCode: agency, ServiceCode: service, Amount: vnd(amount)}}, EffectiveAt: t0}
+}
+
+// monthsPool is a test database with the ledger's partitions of January 2023
+// and the months after it (partition.Ensure's ahead).
+func monthsPool(t testing.TB, ahead int) *pgxpool.Pool {
+	t.Helper()
+	pool := newPool(t)
+	if _, err := partition.Ensure(bg, pool, time.Date(2023, 1, 1, 0, 0, 0, 0, bizday.Zone), ahead); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+// postPayment records p alone and returns its entry.
+func postPayment(t testing.TB, pool *pgxpool.Pool, p Payment) Entry {
+	t.Helper()
+	es, err := PostPayments(bg, pool, []Payment{p})
+	if err != nil {
+		t.Fatalf("post payment %s: %v", p.Key, err)
+	}
+	return es[0]
 }
 
 // asSuperuser runs stmts as a superuser who has switched the ledger's

@@ -7,8 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/civicpay/civicpay/internal/foundation/bizday"
-	"github.com/civicpay/civicpay/internal/foundation/partition"
 	"github.com/civicpay/civicpay/internal/testkit/pgtest"
 )
 
@@ -20,10 +18,7 @@ import (
 // when the planner joins by nested loop, as it does on a large ledger.
 func TestEntryLookupsReadTheirMonthOnly(t *testing.T) {
 	t.Parallel()
-	pool := newPool(t)
-	if _, err := partition.Ensure(bg, pool, time.Date(2023, 1, 1, 0, 0, 0, 0, bizday.Zone), 3); err != nil {
-		t.Fatal(err)
-	}
+	pool := monthsPool(t, 3)
 	var ids []int64
 	for i, at := range []time.Time{
 		time.Date(2023, 1, 15, 10, 0, 0, 0, time.UTC), time.Date(2023, 2, 15, 10, 0, 0, 0, time.UTC),
@@ -31,11 +26,7 @@ func TestEntryLookupsReadTheirMonthOnly(t *testing.T) {
 	} {
 		p := payment("lookup-"+string(rune('a'+i)), "A", "A-FEE", 100000)
 		p.EffectiveAt = at
-		es, err := PostPayments(bg, pool, []Payment{p})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, es[0].ID)
+		ids = append(ids, postPayment(t, pool, p).ID)
 	}
 	feb := []string{"ledger_postings_p202302"}
 	for _, c := range []struct {

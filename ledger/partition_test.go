@@ -9,9 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/civicpay/civicpay/internal/foundation/bizday"
-	"github.com/civicpay/civicpay/internal/foundation/partition"
 )
 
 // TestPartitionedLedgerKeepsItsInvariants: the ledger's tables are
@@ -22,10 +19,7 @@ import (
 // Verify work across partitions; as-of balances read across them.
 func TestPartitionedLedgerKeepsItsInvariants(t *testing.T) {
 	t.Parallel()
-	pool := newPool(t)
-	if _, err := partition.Ensure(bg, pool, time.Date(2023, 1, 1, 0, 0, 0, 0, bizday.Zone), 2); err != nil {
-		t.Fatal(err)
-	}
+	pool := monthsPool(t, 2)
 	cases := []struct {
 		at   time.Time
 		want string
@@ -41,13 +35,10 @@ func TestPartitionedLedgerKeepsItsInvariants(t *testing.T) {
 		p := payment("pay-"+c.want+"-"+string(rune('a'+i)), "A", "A-FEE", 100000*int64(i+1))
 		p.EffectiveAt = c.at
 		pays = append(pays, p)
-		es, err := PostPayments(bg, pool, []Payment{p})
-		if err != nil {
-			t.Fatal(err)
-		}
-		entries = append(entries, es[0])
+		e := postPayment(t, pool, p)
+		entries = append(entries, e)
 		var parts []string
-		rows, err := pool.Query(bg, `SELECT DISTINCT tableoid::regclass::text FROM ledger_postings WHERE entry_id = $1`, es[0].ID)
+		rows, err := pool.Query(bg, `SELECT DISTINCT tableoid::regclass::text FROM ledger_postings WHERE entry_id = $1`, e.ID)
 		if err == nil {
 			parts, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		}
@@ -58,7 +49,7 @@ func TestPartitionedLedgerKeepsItsInvariants(t *testing.T) {
 			t.Errorf("entry effective %v: postings in %v, want all in %s", c.at, parts, c.want)
 		}
 		want := strings.Replace(c.want, "ledger_postings", "ledger_entries", 1)
-		if n := count(t, pool, `SELECT count(*) FROM ledger_entries WHERE id = $1 AND tableoid = $2::regclass`, es[0].ID, want); n != 1 {
+		if n := count(t, pool, `SELECT count(*) FROM ledger_entries WHERE id = $1 AND tableoid = $2::regclass`, e.ID, want); n != 1 {
 			t.Errorf("entry effective %v is not in %s", c.at, want)
 		}
 	}
@@ -122,10 +113,7 @@ func TestPartitionedLedgerKeepsItsInvariants(t *testing.T) {
 // postings share a partition, where the key refuses a second leg 1.
 func TestLedgerPartitionsRefuseChangesAndDuplicates(t *testing.T) {
 	t.Parallel()
-	pool := newPool(t)
-	if _, err := partition.Ensure(bg, pool, time.Date(2023, 1, 1, 0, 0, 0, 0, bizday.Zone), 0); err != nil {
-		t.Fatal(err)
-	}
+	pool := monthsPool(t, 0)
 	e := mustPost(t, pool, NewEntry{Key: "x", Kind: KindAdjustment, EffectiveAt: time.Date(2023, 1, 15, 10, 0, 0, 0, time.UTC), Postings: []Posting{
 		{Account: "suspense", Currency: "VND", Direction: Debit, Amount: vnd(5)},
 		{Account: "agency:A:collected", Currency: "VND", Direction: Credit, Amount: vnd(5)}}})
@@ -207,10 +195,7 @@ func TestLedgerPartitionsRefuseChangesAndDuplicates(t *testing.T) {
 // caller is told the key was used for another entry.
 func TestOneKeyAcrossMonthsAtOnceRecordsOneEntry(t *testing.T) {
 	t.Parallel()
-	pool := newPool(t)
-	if _, err := partition.Ensure(bg, pool, time.Date(2023, 1, 1, 0, 0, 0, 0, bizday.Zone), 5); err != nil {
-		t.Fatal(err)
-	}
+	pool := monthsPool(t, 5)
 	const n = 6
 	var wg sync.WaitGroup
 	errs := make([]error, n)
