@@ -1,10 +1,12 @@
 // Command benchscale measures civicpay with a year of data at national
 // volume (issue 15): 10,000,000 paid orders over 365 business days, 60
 // agencies and 400 services, with their lines, attempts, history events,
-// ledger entries and postings (sealed, snapshotted, checked by
-// ledger.Verify) and order.paid webhook events, COPYed into a scratch
-// database. civicpay and gatewaysim then run in this process on loopback
-// (real HTTP), and it prints:
+// ledger entries and postings (sealed, snapshotted, and with -verify
+// checked by ledger.Verify) and order.paid webhook events, COPYed into a
+// scratch database — by default on a private cluster of its own (-server),
+// seeded with WAL off and restarted as the machine's server runs before
+// anything is measured. civicpay and gatewaysim then run in this process on
+// loopback (real HTTP), and it prints:
 //
 //	bench scale_<read>_p50_ms / _p99_ms <n> ms   each read below, asked for by -c clients at once for -d
 //	                                             (and at least -min times: the slow ones take seconds)
@@ -35,8 +37,8 @@
 //	                                             COPYed (checked against the postings by ledger.Verify); with
 //	                                             -rebuild-rollups, scale_rollups_seconds: ledger.RebuildRollups instead
 //	bench scale_snapshot_seconds, scale_verify_seconds <s> s
-//	                                             ledger.SnapshotBalances and ledger.Verify over the year (a
-//	                                             finding of Verify fails the run: the seeding is wrong)
+//	                                             ledger.SnapshotBalances and (-verify) ledger.Verify over the
+//	                                             year (a finding of Verify fails the run: the seeding is wrong)
 //	bench scale_verify_<step>_seconds <s> s      each of Verify's steps (they run -verify-conns at once)
 //	bench scale_db_size_gb <n> GB                the database on disk after seeding
 //	bench scale_pgbench_tpcb_tps / _latency_ms   the yardstick: pgbench TPC-B (8 clients) on the same server
@@ -71,6 +73,7 @@ import (
 	"github.com/civicpay/civicpay/internal/app/config"
 	"github.com/civicpay/civicpay/internal/domain/audit"
 	"github.com/civicpay/civicpay/internal/domain/auth"
+	"github.com/civicpay/civicpay/internal/foundation/db"
 	"github.com/civicpay/civicpay/internal/testkit/benchstaff"
 	"github.com/civicpay/civicpay/internal/testkit/benchutil"
 	"github.com/civicpay/civicpay/internal/testkit/paydriver"
@@ -89,7 +92,23 @@ type options struct {
 	rebuildRollups       bool
 	yardstick, warmup    time.Duration
 	keep                 bool
+	server               string
 }
+
+// The -server choices.
+const (
+	serverOwn        = "own"
+	serverConfigured = "configured"
+)
+
+// seedSettings are the own server's settings while the year is seeded, as
+// one restores a dump (PostgreSQL's "Populating a Database"): the COPYs
+// into tables truncated in their transaction, and the index builds, write
+// no WAL (wal_level minimal: the files are synced at commit instead), and
+// checkpoints come far apart. The measurements run after a restart with
+// initdb's settings (wal_level replica, max_wal_size 1GB), as the machine's
+// server has them.
+var seedSettings = []string{"wal_level=minimal", "max_wal_senders=0", "max_wal_size=16GB", "checkpoint_timeout=30min"}
 
 func main() {
 	o := options{}
@@ -101,7 +120,8 @@ func main() {
 	flag.DurationVar(&o.payD, "pay-d", 40*time.Second, "measuring time of payments on each database, in all (0: no payments)")
 	flag.IntVar(&o.payC, "pay-c", 96, "payments in flight at once")
 	flag.IntVar(&o.rounds, "rounds", 8, "turns of the two databases in the payments' measurement")
-	flag.BoolVar(&o.verify, "verify", true, "run ledger.Verify over the seeded year")
+	flag.BoolVar(&o.verify, "verify", os.Getenv("BENCH_SCALE_VERIFY") != "", "run ledger.Verify over the seeded year (BENCH_SCALE_VERIFY=1; 3 minutes at 10,000,000 orders)")
+	flag.StringVar(&o.server, "server", envOr("BENCH_SCALE_SERVER", serverOwn), "where the year is seeded (BENCH_SCALE_SERVER): own, a private cluster pg.sh starts (seeded with WAL off, then restarted as the machine's server runs); configured, DATABASE_URL's server")
 	flag.IntVar(&o.verifyConns, "verify-conns", ledger.DefaultVerifyConcurrency, "ledger.Verify's steps at once, each on its own connection")
 	flag.BoolVar(&o.rebuildRollups, "rebuild-rollups", false, "build the rollups with ledger.RebuildRollups from the postings (scale_rollups_seconds) instead of summing them while seeding")
 	flag.DurationVar(&o.yardstick, "yardstick", 10*time.Second, "pgbench TPC-B run (0: none, and no ratios to it)")
@@ -114,6 +134,13 @@ func main() {
 		os.Exit(1)
 	}
 	benchutil.Progress("done in %s", time.Since(start).Round(time.Second))
+}
+
+func envOr(name, def string) string {
+	if s := os.Getenv(name); s != "" {
+		return s
+	}
+	return def
 }
 
 func envInt(name string, def int) int {
@@ -151,8 +178,28 @@ func run(ctx context.Context, o options) error {
 	defer cancel()
 	var res out
 
+	server := db.ServerURL()
+	switch o.server {
+	case serverConfigured:
+	case serverOwn:
+		var err error
+		if server, err = benchutil.ScaleServer(ctx, seedSettings...); err != nil {
+			return err
+		}
+		if o.keep {
+			defer benchutil.Progress("keeping the scale cluster running (pg.sh scale-stop stops it)")
+		} else {
+			defer func() {
+				if err := benchutil.StopScaleServer(context.Background()); err != nil {
+					benchutil.Progress("stopping the scale cluster: %v", err)
+				}
+			}()
+		}
+	default:
+		return fmt.Errorf("-server %q: want %s or %s", o.server, serverOwn, serverConfigured)
+	}
 	// 16 connections: what suits the payments on two cores (cmd/benchpay).
-	year, err := benchutil.NewScratch(ctx, "scale", 16)
+	year, err := benchutil.NewScratchOn(ctx, server, "scale", 16)
 	if err != nil {
 		return err
 	}
@@ -190,6 +237,17 @@ func run(ctx context.Context, o options) error {
 	if _, err := year.Pool.Exec(ctx, "CHECKPOINT"); err != nil {
 		benchutil.Progress("no checkpoint after seeding: %v", err)
 	}
+	if o.server == serverOwn {
+		restart := time.Now()
+		year.Pool.Close()
+		if server, err = benchutil.ScaleServer(ctx); err != nil {
+			return err
+		}
+		if err := year.Reopen(ctx, server); err != nil {
+			return err
+		}
+		benchutil.Progress("restarted the scale cluster for the measurements in %s", time.Since(restart).Round(time.Millisecond))
+	}
 	size, err := databaseSize(ctx, year.Pool)
 	if err != nil {
 		return err
@@ -206,7 +264,7 @@ func run(ctx context.Context, o options) error {
 
 	var empty *benchutil.Scratch
 	if o.payD > 0 || o.reconLines > 0 {
-		if empty, err = benchutil.NewScratch(ctx, "scale_empty", 16); err != nil {
+		if empty, err = benchutil.NewScratchOn(ctx, server, "scale_empty", 16); err != nil {
 			return err
 		}
 		if o.keep {

@@ -13,9 +13,11 @@ import (
 // with the seeded ledger. The payments and the reconciliation are left out
 // (cmd/benchpay's and cmd/benchrecon's smoke tests drive the same code).
 // Its numbers mean nothing at this size (20,000 orders: some 30 of the
-// agency in any 30 days, so that its lists are never empty).
+// agency in any 30 days, so that its lists are never empty). It seeds on the
+// configured server: the scale cluster's own start and restart are
+// devdb's TestScaleClusterRestartsWithItsSettings.
 func TestSmoke(t *testing.T) {
-	err := run(context.Background(), options{orders: 20_000, readD: 0, readMin: 1, readClients: 1, verify: true})
+	err := run(context.Background(), options{orders: 20_000, readD: 0, readMin: 1, readClients: 1, verify: true, server: serverConfigured})
 	if err != nil {
 		t.Fatal(err)
 	}

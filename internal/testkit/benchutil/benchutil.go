@@ -28,17 +28,25 @@ import (
 
 // Scratch is a migrated database that Drop removes.
 type Scratch struct {
-	Name string
-	URL  string
-	Pool *pgxpool.Pool
+	Name     string
+	URL      string
+	Pool     *pgxpool.Pool
+	server   string // the server's admin URL
+	maxConns int32
 }
 
-// NewScratch creates and migrates a database named civicpay_bench_<prefix>_<random>.
+// NewScratch creates and migrates a database named civicpay_bench_<prefix>_<random>
+// on the configured server (DATABASE_URL).
 func NewScratch(ctx context.Context, prefix string, maxConns int32) (*Scratch, error) {
+	return NewScratchOn(ctx, db.ServerURL(), prefix, maxConns)
+}
+
+// NewScratchOn is NewScratch on the server of admin URL server.
+func NewScratchOn(ctx context.Context, server, prefix string, maxConns int32) (*Scratch, error) {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	name := "civicpay_bench_" + prefix + "_" + hex.EncodeToString(b)
-	admin, err := pgx.Connect(ctx, db.ServerURL())
+	admin, err := pgx.Connect(ctx, server)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}
@@ -46,8 +54,8 @@ func NewScratch(ctx context.Context, prefix string, maxConns int32) (*Scratch, e
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
 		return nil, fmt.Errorf("create database: %w", err)
 	}
-	s := &Scratch{Name: name, URL: db.WithDatabase(db.ServerURL(), name)}
-	if s.Pool, err = db.Open(ctx, s.URL, db.Options{MaxConns: maxConns}); err != nil {
+	s := &Scratch{Name: name, server: server, maxConns: maxConns}
+	if err := s.Reopen(ctx, server); err != nil {
 		return nil, err
 	}
 	if err := migrations.Up(ctx, s.Pool, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
@@ -62,11 +70,24 @@ func NewScratch(ctx context.Context, prefix string, maxConns int32) (*Scratch, e
 	return s, nil
 }
 
+// Reopen opens a new pool on the database at the server of admin URL
+// server (the same server after a restart, perhaps on another port),
+// closing the old pool first.
+func (s *Scratch) Reopen(ctx context.Context, server string) error {
+	if s.Pool != nil {
+		s.Pool.Close()
+	}
+	s.server, s.URL = server, db.WithDatabase(server, s.Name)
+	var err error
+	s.Pool, err = db.Open(ctx, s.URL, db.Options{MaxConns: s.maxConns})
+	return err
+}
+
 // Drop closes the pool and removes the database.
 func (s *Scratch) Drop() {
 	s.Pool.Close()
 	ctx := context.Background()
-	if admin, err := pgx.Connect(ctx, db.ServerURL()); err == nil {
+	if admin, err := pgx.Connect(ctx, s.server); err == nil {
 		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+s.Name+" WITH (FORCE)")
 		admin.Close(ctx)
 	}

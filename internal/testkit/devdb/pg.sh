@@ -8,6 +8,12 @@
 #                        <repo>/.pgdata-replica, git-ignored), for the read-replica
 #                        tests; print the primary's admin URL, then the replica's
 #   pg.sh replica-stop   stop both
+#   pg.sh scale [NAME=VALUE ...]
+#                        start, or restart with these server settings, the private
+#                        cluster the scale bench (cmd/benchscale) seeds its year in:
+#                        $CIVICPAY_PGSCALE (default <repo>/.pgdata-scale, git-ignored);
+#                        print its admin URL
+#   pg.sh scale-stop     stop it
 #
 # Order of preference:
 #   1. $DATABASE_URL when set (DBNAME is ignored: it is used as given);
@@ -106,14 +112,14 @@ free_ports() { # candidate ports: nothing listens there now (another starter may
   done
 }
 
-start_cluster() { # bin data: start on the first port that binds; print the port
-  local bin=$1 data=$2 p tries=0
+start_cluster() { # bin data [options]: start on the first port that binds; print the port
+  local bin=$1 data=$2 extra=${3:-} p tries=0
   for p in $(free_ports); do
     tries=$((tries + 1))
     [ "$tries" -gt 20 ] && break
     log "starting the private cluster on 127.0.0.1:$p"
     if as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-      -o "-p $p -k $data -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on" start >&2 9>&-; then
+      -o "-p $p -k $data -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on$extra" start >&2 9>&-; then
       # (9>&-: the server must not inherit the replica pair's lock)
       echo "$p"; return 0
     fi
@@ -205,6 +211,37 @@ private_cluster() {
   ensure_db 127.0.0.1 "$port"
 }
 
+# scale_cluster NAME=VALUE...: the scale bench's cluster, (re)started with these
+# settings on top of initdb's (with autovacuum off, as on the machine's server:
+# the bench runs ANALYZE and VACUUM itself, and an autovacuum of the year in the
+# middle of a measurement would measure it).
+scale_cluster() {
+  local bin data port opts="" kv
+  bin=$(pgbin) || { install_postgres; CIVICPAY_PG_BINROOT=/usr/lib/postgresql; bin=$(pgbin); }
+  pg_user
+  own_dir "${CIVICPAY_PGSCALE:-$repo/.pgdata-scale}"
+  data=$(readlink -f "${CIVICPAY_PGSCALE:-$repo/.pgdata-scale}")
+  for kv in autovacuum=off "$@"; do
+    case "$kv" in
+      *=*) ;;
+      *) log "scale: setting $kv is not NAME=VALUE"; return 2 ;;
+    esac
+    opts="$opts -c $kv"
+  done
+  if [ ! -f "$data/PG_VERSION" ]; then
+    log "initialising the scale bench's cluster in $data"
+    as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if [ -f "$data/postmaster.pid" ]; then
+    as_pg "$bin/pg_ctl" -D "$data" -m fast -w -t 300 stop >&2 || true
+  fi
+  rm -f "$data/civicpay.port"
+  port=$(start_cluster "$bin" "$data" "$opts")
+  echo "$port" | as_pg tee "$data/civicpay.port" >/dev/null
+  log "scale cluster on 127.0.0.1:$port with$opts"
+  admin_url 127.0.0.1 "$port"
+}
+
 case "$cmd" in
   url)
     if [ -n "${DATABASE_URL:-}" ]; then
@@ -230,6 +267,13 @@ case "$cmd" in
     fi
     ;;
   replica) replica_pair ;;
+  scale) shift; scale_cluster "$@" ;;
+  scale-stop)
+    data=$(readlink -f "${CIVICPAY_PGSCALE:-$repo/.pgdata-scale}" 2>/dev/null) || exit 0
+    bin=$(pgbin) || exit 0
+    [ -f "$data/postmaster.pid" ] && as_pg "$bin/pg_ctl" -D "$data" -m fast -w -t 300 stop >&2 || true
+    rm -f "$data/civicpay.port"
+    ;;
   replica-stop)
     root=${CIVICPAY_PGREPLICA:-$repo/.pgdata-replica}
     bin=$(pgbin) || exit 0
@@ -239,5 +283,5 @@ case "$cmd" in
       rm -f "$data/civicpay.port"
     done
     ;;
-  *) echo "usage: pg.sh url [DBNAME] | stop | replica | replica-stop" >&2; exit 2 ;;
+  *) echo "usage: pg.sh url [DBNAME] | stop | replica | replica-stop | scale [NAME=VALUE ...] | scale-stop" >&2; exit 2 ;;
 esac

@@ -168,3 +168,64 @@ func freePort(t *testing.T) string {
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return port
 }
+
+// TestScaleClusterRestartsWithItsSettings: `pg.sh scale` starts the scale
+// bench's private cluster with the settings it is given (the seed's: no
+// WAL for the bulk loads), a second call restarts it with the next ones
+// (the measurements': initdb's wal_level), autovacuum stays off in both, and
+// a setting that is not NAME=VALUE is refused before anything starts.
+func TestScaleClusterRestartsWithItsSettings(t *testing.T) {
+	t.Parallel()
+	pgscale := filepath.Join(t.TempDir(), "pgscale")
+	env := append(filteredEnv(), "CIVICPAY_PGSCALE="+pgscale)
+	pgsh := func(args ...string) (string, string, error) {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command("./pg.sh", args...)
+		cmd.Env, cmd.Stdout, cmd.Stderr = env, &stdout, &stderr
+		err := cmd.Run()
+		return strings.TrimSpace(stdout.String()), stderr.String(), err
+	}
+	t.Cleanup(func() {
+		if _, stderr, err := pgsh("scale-stop"); err != nil {
+			t.Logf("pg.sh scale-stop: %v\n%s", err, stderr)
+		}
+		if real, err := filepath.EvalSymlinks(pgscale); err == nil && real != pgscale {
+			_ = os.RemoveAll(real)
+		}
+	})
+	settings := func(url string) (wal, autovacuum string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatalf("connect to %s: %v", url, err)
+		}
+		defer conn.Close(ctx)
+		if err := conn.QueryRow(ctx, "SELECT current_setting('wal_level'), current_setting('autovacuum')").Scan(&wal, &autovacuum); err != nil {
+			t.Fatal(err)
+		}
+		return wal, autovacuum
+	}
+
+	if _, stderr, err := pgsh("scale", "wal_level"); err == nil || !strings.Contains(stderr, "not NAME=VALUE") {
+		t.Fatalf("pg.sh scale wal_level: %v, want refused; stderr:\n%s", err, stderr)
+	}
+	seed, stderr, err := pgsh("scale", "wal_level=minimal", "max_wal_senders=0")
+	if err != nil {
+		t.Fatalf("pg.sh scale: %v\n%s", err, stderr)
+	}
+	if strings.Contains(seed, ":5432/") {
+		t.Fatalf("pg.sh scale gave the shared server: %s", seed)
+	}
+	if wal, av := settings(seed); wal != "minimal" || av != "off" {
+		t.Fatalf("seeding cluster: wal_level %s, autovacuum %s; want minimal, off", wal, av)
+	}
+	measure, stderr, err := pgsh("scale")
+	if err != nil {
+		t.Fatalf("pg.sh scale (restart): %v\n%s", err, stderr)
+	}
+	if wal, av := settings(measure); wal != "replica" || av != "off" {
+		t.Fatalf("restarted cluster: wal_level %s, autovacuum %s; want replica, off", wal, av)
+	}
+}
