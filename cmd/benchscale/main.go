@@ -29,10 +29,13 @@
 //	bench scale_recon_vs_empty <ratio> ratio
 //	bench scale_seed_seconds <s> s               COPY of the year (sealed as ledger.Seal would), its indexes,
 //	                                             statistics and visibility maps (COPY FREEZE, ANALYZE, VACUUM)
-//	bench scale_seed_load_seconds, _indexes_seconds, _analyze_seconds, _vacuum_seconds <s> s
-//	                                             its phases: the loads (index builds begin beside them),
-//	                                             the index builds after the last load, ANALYZE, VACUUM
-//	                                             of the pages COPY FREEZE did not mark all-visible
+//	bench scale_seed_load_seconds, _indexes_seconds <s> s
+//	                                             its phases: the loads (index builds begin beside them), and
+//	                                             the index builds, ANALYZE and VACUUM after the last load
+//	bench scale_seed_analyze_seconds, _vacuum_seconds <s> s
+//	                                             the time spent in ANALYZE, and in VACUUM of the pages COPY
+//	                                             FREEZE did not mark all-visible, each table's after its
+//	                                             index builds, beside the others' (summed over connections)
 //	bench scale_rollups_seed_seconds <s> s       the revenue rollups and balance checkpoints summed while seeding and
 //	                                             COPYed (checked against the postings by ledger.Verify); with
 //	                                             -rebuild-rollups, scale_rollups_seconds: ledger.RebuildRollups instead

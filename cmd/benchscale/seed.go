@@ -97,11 +97,16 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) (seedPhases, er
 		{"webhooks", []string{"webhook_events", "webhook_deliveries", "webhook_attempts"}, loadWebhooks},
 	}
 	// The index builds, fed as each load commits (a buffer for them all:
-	// a load never waits for a build).
-	builds := make(chan restoreStmt, 1024)
-	buildErr := make(chan error, 1)
-	buildStart := time.Now()
-	go func() { buildErr <- restoreIndexes(ctx, pool, builds) }()
+	// a load never waits for a build), each load's followed by its tables'
+	// ANALYZE and VACUUM: those read the tables from disk while the builds
+	// sort on the CPU. A table's ANALYZE waits for its builds still running
+	// (their locks conflict), so its statistics cover its indexes too.
+	var busy jobTimes
+	jobs := make(chan seedJob, 1024)
+	jobs <- settleJob("ledger_accounts", &busy)
+	jobErr := make(chan error, 1)
+	jobStart := time.Now()
+	go func() { jobErr <- runJobs(ctx, pool, jobs) }()
 	var wg sync.WaitGroup
 	errs := make([]error, len(loads))
 	for k, l := range loads {
@@ -130,18 +135,23 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) (seedPhases, er
 			}
 			benchutil.Progress("loaded %s in %s", l.name, time.Since(start).Round(time.Second))
 			for _, r := range restore {
-				builds <- r
+				jobs <- buildJob(r)
+			}
+			for _, t := range l.truncate {
+				jobs <- settleJob(t, &busy)
 			}
 		})
 	}
 	wg.Wait()
 	ph.load = time.Since(began)
-	close(builds)
-	if err := errors.Join(append(errs, <-buildErr)...); err != nil {
+	close(jobs)
+	if err := errors.Join(append(errs, <-jobErr)...); err != nil {
 		return ph, err
 	}
 	ph.indexes = time.Since(began) - ph.load
-	benchutil.Progress("indexes built %s after the first load began", time.Since(buildStart).Round(time.Millisecond))
+	ph.analyze, ph.vacuum = busy.get()
+	benchutil.Progress("indexes built, tables analyzed and vacuumed %s after the first load began (ANALYZE %s, VACUUM %s in all)",
+		time.Since(jobStart).Round(time.Millisecond), ph.analyze.Round(time.Millisecond), ph.vacuum.Round(time.Millisecond))
 	// The identities continue after the seeded rows.
 	if _, err := pool.Exec(ctx, `
 		SELECT setval(pg_get_serial_sequence('ledger_entries', 'id'), (SELECT max(id) FROM ledger_entries)),
@@ -149,53 +159,107 @@ func seedYear(ctx context.Context, pool *pgxpool.Pool, w *world) (seedPhases, er
 			setval(pg_get_serial_sequence('webhook_events', 'seq'), (SELECT max(seq) FROM webhook_events))`); err != nil {
 		return ph, fmt.Errorf("identities: %w", err)
 	}
-	start := time.Now()
 	var tables []string
 	for _, l := range loads {
 		tables = append(tables, l.truncate...)
 	}
-	tables = append(tables, "ledger_accounts")
-	if err := onConns(ctx, pool, seedConns, feed(tables), func(conn *pgxpool.Conn, t string) error {
-		_, err := conn.Exec(ctx, "ANALYZE "+pgx.Identifier{t}.Sanitize())
-		return err
-	}); err != nil {
-		return ph, fmt.Errorf("analyze: %w", err)
-	}
-	ph.analyze = time.Since(start)
-	// COPY FREEZE marks all-visible the pages it fills from empty, not the
-	// last page of an earlier COPY into the same partition that it goes on
-	// filling: VACUUM those tables (it reads only the pages not all-visible;
-	// none has a dead row, so no index needs cleaning).
-	notVisible := func() ([]string, error) {
-		rows, err := pool.Query(ctx, `SELECT t.relid::regclass::text FROM unnest($1::regclass[]) r, pg_partition_tree(r) t
-			JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf AND c.relallvisible < c.relpages`, tables)
-		if err != nil {
-			return nil, fmt.Errorf("visibility maps: %w", err)
-		}
-		return pgx.CollectRows(rows, pgx.RowTo[string])
-	}
-	start = time.Now()
-	partly, err := notVisible()
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return ph, err
 	}
-	if err := onConns(ctx, pool, seedConns, feed(partly), func(conn *pgxpool.Conn, t string) error {
-		_, err := conn.Exec(ctx, "VACUUM (INDEX_CLEANUP OFF) "+t)
-		return err
-	}); err != nil {
-		return ph, fmt.Errorf("vacuum: %w", err)
-	}
-	if partly, err = notVisible(); err != nil || len(partly) > 0 {
+	defer conn.Release()
+	if partly, err := notVisible(ctx, conn, tables); err != nil || len(partly) > 0 {
 		return ph, fmt.Errorf("pages not all-visible after VACUUM in %v (%v)", partly, err)
 	}
-	ph.vacuum = time.Since(start)
-	benchutil.Progress("VACUUM of the partly visible tables in %s", ph.vacuum.Round(time.Millisecond))
 	return ph, nil
 }
 
+// notVisible are the partitions (or tables) of tables with pages not
+// all-visible, as ANALYZE or VACUUM last counted them.
+func notVisible(ctx context.Context, conn *pgxpool.Conn, tables []string) ([]string, error) {
+	rows, err := conn.Query(ctx, `SELECT t.relid::regclass::text FROM unnest($1::regclass[]) r, pg_partition_tree(r) t
+		JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf AND c.relallvisible < c.relpages`, tables)
+	if err != nil {
+		return nil, fmt.Errorf("visibility maps: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// seedJob is work on a loaded table, done on one of seedConns connections.
+type seedJob struct {
+	name string
+	do   func(ctx context.Context, conn *pgxpool.Conn) error
+}
+
+// buildJob builds an index again: on its connection's own
+// maintenance_work_mem, with no parallel workers (the connections are the
+// parallelism).
+func buildJob(r restoreStmt) seedJob {
+	return seedJob{name: "index " + r.name, do: func(ctx context.Context, conn *pgxpool.Conn) error {
+		for _, s := range []string{`SET maintenance_work_mem = '512MB'`, `SET max_parallel_maintenance_workers = 0`} {
+			if _, err := conn.Exec(ctx, s); err != nil {
+				return fmt.Errorf("%s: %w", s, err)
+			}
+		}
+		if _, err := conn.Exec(ctx, r.sql); err != nil {
+			return fmt.Errorf("%s: %w", r.sql, err)
+		}
+		_, err := conn.Exec(ctx, `RESET maintenance_work_mem; RESET max_parallel_maintenance_workers`)
+		return err
+	}}
+}
+
+// settleJob leaves table as a running database would have it: ANALYZE for
+// its statistics, then VACUUM of its partitions that COPY FREEZE did not
+// leave all-visible. (COPY FREEZE marks all-visible the pages it fills from
+// empty, not the last page of an earlier COPY into the same partition that
+// it goes on filling; VACUUM reads only the pages not all-visible, and none
+// has a dead row, so no index needs cleaning.)
+func settleJob(table string, busy *jobTimes) seedJob {
+	return seedJob{name: "settle " + table, do: func(ctx context.Context, conn *pgxpool.Conn) error {
+		t := time.Now()
+		if _, err := conn.Exec(ctx, "ANALYZE "+pgx.Identifier{table}.Sanitize()); err != nil {
+			return fmt.Errorf("analyze %s: %w", table, err)
+		}
+		analyzed := time.Since(t)
+		t = time.Now()
+		partly, err := notVisible(ctx, conn, []string{table})
+		if err != nil {
+			return err
+		}
+		for _, p := range partly {
+			if _, err := conn.Exec(ctx, "VACUUM (INDEX_CLEANUP OFF) "+p); err != nil {
+				return fmt.Errorf("vacuum %s: %w", p, err)
+			}
+		}
+		busy.add(analyzed, time.Since(t))
+		return nil
+	}}
+}
+
+// jobTimes sums the time settle jobs spent in ANALYZE and in VACUUM.
+type jobTimes struct {
+	mu              sync.Mutex
+	analyze, vacuum time.Duration
+}
+
+func (j *jobTimes) add(analyze, vacuum time.Duration) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.analyze += analyze
+	j.vacuum += vacuum
+}
+
+func (j *jobTimes) get() (analyze, vacuum time.Duration) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.analyze, j.vacuum
+}
+
 // seedPhases are how long seedYear's phases took: the loads (until the last
-// committed; the first index builds go on beside them), the index builds
-// left after them, and the statistics.
+// committed; the first index builds go on beside them), and the index
+// builds, ANALYZE and VACUUM left after them; and the time spent in ANALYZE
+// and in VACUUM in all, beside the builds.
 type seedPhases struct{ load, indexes, analyze, vacuum time.Duration }
 
 // seedConns is how many indexes are built (and tables vacuumed) at once:
@@ -252,23 +316,15 @@ func onConns[T any](ctx context.Context, pool *pgxpool.Pool, n int, next <-chan 
 	return errors.Join(errs...)
 }
 
-// restoreIndexes runs the restore statements, seedConns at once, each
-// connection sorting in maintenance_work_mem of its own and no parallel
-// workers (the connections are the parallelism).
-func restoreIndexes(ctx context.Context, pool *pgxpool.Pool, restore <-chan restoreStmt) error {
-	return onConns(ctx, pool, seedConns, restore, func(conn *pgxpool.Conn, r restoreStmt) error {
-		for _, s := range []string{`SET maintenance_work_mem = '512MB'`, `SET max_parallel_maintenance_workers = 0`} {
-			if _, err := conn.Exec(ctx, s); err != nil {
-				return fmt.Errorf("%s: %w", s, err)
-			}
-		}
+// runJobs runs the jobs, seedConns at once, with a progress line each.
+func runJobs(ctx context.Context, pool *pgxpool.Pool, jobs <-chan seedJob) error {
+	return onConns(ctx, pool, seedConns, jobs, func(conn *pgxpool.Conn, j seedJob) error {
 		t := time.Now()
-		if _, err := conn.Exec(ctx, r.sql); err != nil {
-			return fmt.Errorf("%s: %w", r.sql, err)
+		if err := j.do(ctx, conn); err != nil {
+			return err
 		}
-		_, err := conn.Exec(ctx, `RESET maintenance_work_mem; RESET max_parallel_maintenance_workers`)
-		benchutil.Progress("  index %s in %s", r.name, time.Since(t).Round(time.Millisecond))
-		return err
+		benchutil.Progress("  %s in %s", j.name, time.Since(t).Round(time.Millisecond))
+		return nil
 	})
 }
 
