@@ -56,17 +56,8 @@ func TestPrivateClusterWhenNothingAnswers(t *testing.T) {
 	if strings.Contains(url, ":5432/") || !strings.HasSuffix(strings.SplitN(url, "?", 2)[0], "/civicpay_devdb_test") {
 		t.Fatalf("url %q is not a private cluster's civicpay_devdb_test database", url)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", url, err)
-	}
-	defer conn.Close(ctx)
 	var port string
-	if err := conn.QueryRow(ctx, "SHOW port").Scan(&port); err != nil {
-		t.Fatal(err)
-	}
+	queryRow(t, url, "SHOW port", &port)
 	if port == "5432" || port == "55432" {
 		t.Fatalf("connected to port %s: the shared server or the squatted port, not a private cluster", port)
 	}
@@ -195,16 +186,7 @@ func TestScaleClusterRestartsWithItsSettings(t *testing.T) {
 	})
 	settings := func(url string) (wal, autovacuum string) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Fatalf("connect to %s: %v", url, err)
-		}
-		defer conn.Close(ctx)
-		if err := conn.QueryRow(ctx, "SELECT current_setting('wal_level'), current_setting('autovacuum')").Scan(&wal, &autovacuum); err != nil {
-			t.Fatal(err)
-		}
+		queryRow(t, url, "SELECT current_setting('wal_level'), current_setting('autovacuum')", &wal, &autovacuum)
 		return wal, autovacuum
 	}
 
@@ -227,5 +209,20 @@ func TestScaleClusterRestartsWithItsSettings(t *testing.T) {
 	}
 	if wal, av := settings(measure); wal != "replica" || av != "off" {
 		t.Fatalf("restarted cluster: wal_level %s, autovacuum %s; want replica, off", wal, av)
+	}
+}
+
+// queryRow connects to url and scans the one row of sql into dest.
+func queryRow(t *testing.T, url, sql string, dest ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", url, err)
+	}
+	defer conn.Close(ctx)
+	if err := conn.QueryRow(ctx, sql).Scan(dest...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
 	}
 }
