@@ -447,12 +447,14 @@ func pay(ctx context.Context, o options, dy, de *paydriver.Driver, y benchutil.T
 	for r := range o.rounds {
 		for j := range sides {
 			k := (j + r) % len(sides)
+			before := walNow(ctx, sides[k].d.Pool)
 			tried, done, elapsed, err := sides[k].d.Load(ctx, d, o.payC, paydriver.Mixed)
 			if err != nil {
 				return err
 			}
-			benchutil.Progress("payments %-5s round %d: %d of %d complete in %s: %.0f/s (load average %s)", sides[k].name, r+1,
-				done, tried, elapsed.Round(time.Millisecond), float64(done)/elapsed.Seconds(), loadAverage())
+			benchutil.Progress("payments %-5s round %d: %d of %d complete in %s: %.0f/s (load average %s; %s)", sides[k].name, r+1,
+				done, tried, elapsed.Round(time.Millisecond), float64(done)/elapsed.Seconds(), loadAverage(),
+				walNow(ctx, sides[k].d.Pool).since(before, done))
 			sides[k].tried += tried
 			sides[k].done += done
 			sides[k].elapsed += elapsed
@@ -475,6 +477,32 @@ func pay(ctx context.Context, o options, dy, de *paydriver.Driver, y benchutil.T
 		res.line("scale_pay_vs_pgbench_tpcb", round(perS(0)/y.TPS, 3), "ratio")
 	}
 	return nil
+}
+
+// walStats are the server's WAL counters (pg_stat_wal: the whole server,
+// as flushed by its backends, within a second or so).
+type walStats struct {
+	fpi, bytes int64
+	err        error
+}
+
+func walNow(ctx context.Context, pool *pgxpool.Pool) walStats {
+	var w walStats
+	w.err = pool.QueryRow(ctx, `SELECT wal_fpi, wal_bytes::bigint FROM pg_stat_wal`).Scan(&w.fpi, &w.bytes)
+	return w
+}
+
+// since says the full-page images and the WAL written per payment since
+// before: a round that a checkpoint began in writes each page it touches
+// whole the first time after it, and the year's large indexes have many
+// more pages to touch than the empty database's.
+func (w walStats) since(before walStats, payments int) string {
+	if w.err != nil || before.err != nil || payments == 0 {
+		return fmt.Sprintf("no WAL counters: %v", errors.Join(w.err, before.err))
+	}
+	n := float64(payments)
+	return fmt.Sprintf("%.2f full-page images and %.1f kB of WAL a payment", float64(w.fpi-before.fpi)/n,
+		float64(w.bytes-before.bytes)/n/1024)
 }
 
 // recon reconciles the day after the year on the empty database first,
