@@ -189,6 +189,11 @@ func run(ctx context.Context, o options) error {
 		if server, err = benchutil.ScaleServer(ctx, seedSettings...); err != nil {
 			return err
 		}
+		// The cluster is the bench's own: what an earlier run left in it
+		// (killed, or kept) would take another 44 GB of disk.
+		if err := benchutil.DropScratches(ctx, server); err != nil {
+			return err
+		}
 		if o.keep {
 			defer benchutil.Progress("keeping the scale cluster running (pg.sh scale-stop stops it)")
 		} else {

@@ -42,7 +42,7 @@ var outside = []struct{ name, program, meaning string }{
 	{"BENCH_RECON_KEEP", "`cmd/benchrecon`", "Set: the scratch database is kept."},
 	{"BENCH_RECON_QUEUE", "`cmd/benchrecon`", "`0`: skip the exception queue's part (the reconciliation alone)."},
 	{"BENCH_CONSOLE_KEEP", "`cmd/benchconsole`", "Set: the scratch database of 1,000,000 orders is kept (to look at its plans)."},
-	{"BENCH_SCALE_KEEP", "`cmd/benchscale`", "Set: the year's scratch databases are kept (to look at their plans), and the scale cluster left running (`internal/testkit/devdb/pg.sh scale-stop` stops it)."},
+	{"BENCH_SCALE_KEEP", "`cmd/benchscale`", "Set: the year's scratch databases are kept (to look at their plans), and the scale cluster left running (`internal/testkit/devdb/pg.sh scale-stop` stops it); the next run on that cluster drops them first."},
 	{"BENCH_SCALE_SERVER", "`cmd/benchscale`", "`own` (default): the year is seeded in a private cluster that `internal/testkit/devdb/pg.sh scale` starts in `CIVICPAY_PGSCALE` (default `.pgdata-scale`, git-ignored), with `wal_level=minimal` while seeding, then restarted with initdb's settings (autovacuum off, as on the machine's server) for the measurements, and stopped at the end; `configured`: everything on `DATABASE_URL`'s server."},
 	{"BENCH_SCALE_VERIFY", "`cmd/benchscale`", "Set: `ledger verify` over the seeded year, which fails the run on a finding (about 3 minutes at 10,000,000 orders; `make test`'s smoke run verifies a small year)."},
 	{"BENCH_SCALE_ORDERS, BENCH_SCALE_RECON_LINES", "`cmd/benchscale`", "The year's paid orders (default 10,000,000) and the reconciled day's settlement lines (default 1,000,000)."},

@@ -93,6 +93,31 @@ func (s *Scratch) Drop() {
 	}
 }
 
+// DropScratches drops every scratch database (civicpay_bench_*) on the
+// server of admin URL server, with a progress line each.
+func DropScratches(ctx context.Context, server string) error {
+	admin, err := pgx.Connect(ctx, server)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer admin.Close(ctx)
+	rows, err := admin.Query(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'civicpay\_bench\_%' ORDER BY 1`)
+	if err != nil {
+		return fmt.Errorf("list scratch databases: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("list scratch databases: %w", err)
+	}
+	for _, n := range names {
+		Progress("dropping %s, left by an earlier run", n)
+		if _, err := admin.Exec(ctx, "DROP DATABASE "+pgx.Identifier{n}.Sanitize()+" WITH (FORCE)"); err != nil {
+			return fmt.Errorf("drop %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
 // Line prints one result as `bench <name> <value> <unit>`.
 func Line(name string, value float64, unit string) {
 	fmt.Printf("bench %s %s %s\n", name, strconv.FormatFloat(value, 'f', -1, 64), unit)
