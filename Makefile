@@ -35,8 +35,8 @@ test:
 # or BENCH=year: revenue and as-of balances over a year of 1,000,000 ledger entries seeded by COPY, before and after
 # the rollups (about 5 minutes; not part of all),
 # or BENCH=scale: a year at national volume, 10,000,000 paid orders seeded by COPY, then revenue, as-of balances, order
-# search, payments and a 1,000,000-line reconciliation beside it (not part of all; on the 2-core machine, quiet, 13.5–14
-# minutes, 8–8.5 of them seeding, and 44 GB of disk, in a private cluster that pg.sh starts in .pgdata-scale and stops
+# search, payments and a 1,000,000-line reconciliation beside it (not part of all; on the 2-core machine, quiet, 13–14
+# minutes, about 8 of them seeding, and 44 GB of disk, in a private cluster that pg.sh starts in .pgdata-scale and stops
 # at the end; BENCH_SCALE_VERIFY=1 adds ledger verify over the year, about 3 minutes; under load much longer;
 # BENCH_SCALE_ORDERS=200000 for a short run).
 bench:
