@@ -266,16 +266,6 @@ type seedPhases struct{ load, indexes, analyze, vacuum time.Duration }
 // on two cores, a third keeps them busy while the others wait on the disk.
 const seedConns = 3
 
-// feed is a closed channel of items.
-func feed[T any](items []T) <-chan T {
-	c := make(chan T, len(items))
-	for _, it := range items {
-		c <- it
-	}
-	close(c)
-	return c
-}
-
 // onConns runs do for each item from next on n connections of pool at
 // once, each taking the next item when done, until next is closed; the
 // first error stops it.

@@ -1,13 +1,11 @@
 package benchutil
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
+
+	"github.com/civicpay/civicpay/internal/testkit/devdb"
 )
 
 // ScaleServer starts, or restarts with settings (NAME=VALUE, on top of
@@ -32,22 +30,15 @@ func StopScaleServer(ctx context.Context) error {
 	return err
 }
 
-// pgsh runs internal/testkit/devdb/pg.sh with args, its progress lines on
-// this process's stderr, and returns what it printed on stdout.
+// pgsh runs devdb's pg.sh with its progress lines on this process's stderr.
 func pgsh(ctx context.Context, args ...string) (string, error) {
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "devdb", "pg.sh")
-	var out, errOut bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", append([]string{script}, args...)...)
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	for _, l := range strings.Split(strings.TrimSpace(errOut.String()), "\n") {
-		if l != "" {
-			Progress("%s", l)
+	out, errOut, err := devdb.PgSh(ctx, args...)
+	if err == nil {
+		for _, l := range strings.Split(strings.TrimSpace(errOut), "\n") {
+			if l != "" {
+				Progress("%s", l)
+			}
 		}
 	}
-	if err != nil {
-		return "", fmt.Errorf("pg.sh %s: %w", strings.Join(args, " "), err)
-	}
-	return out.String(), nil
+	return out, err
 }

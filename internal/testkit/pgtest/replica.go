@@ -1,12 +1,8 @@
 package pgtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/civicpay/civicpay/internal/foundation/db"
+	"github.com/civicpay/civicpay/internal/testkit/devdb"
 )
 
 // Replicated is a fresh migrated database on a private primary, and the URL
@@ -80,19 +77,15 @@ func NewReplicated(t testing.TB) Replicated {
 // startPair runs `pg.sh replica`, which prints the primary's and the
 // replica's admin URLs.
 func startPair() (primary, replica string, err error) {
-	_, file, _, _ := runtime.Caller(0)
-	script := filepath.Join(filepath.Dir(file), "..", "devdb", "pg.sh")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	var out, errOut bytes.Buffer
-	cmd := exec.CommandContext(ctx, "bash", script, "replica")
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return "", "", fmt.Errorf("pg.sh replica: %w\n%s", err, errOut.String())
+	out, _, err := devdb.PgSh(ctx, "replica")
+	if err != nil {
+		return "", "", err
 	}
-	lines := strings.Fields(out.String())
+	lines := strings.Fields(out)
 	if len(lines) != 2 {
-		return "", "", fmt.Errorf("pg.sh replica printed %q", out.String())
+		return "", "", fmt.Errorf("pg.sh replica printed %q", out)
 	}
 	return lines[0], lines[1], nil
 }
